@@ -1,0 +1,339 @@
+//! `RecvBuffer`: one per process, the accounting of its receive buffer.
+//!
+//! The mediator copies each payload into the receiver's buffer at an offset
+//! this allocator chose; the receiver frees the range when it is done. The
+//! allocator is best-fit over free ranges, keeps oneway (async) payloads to
+//! half the buffer, and records who sent each range so that a full buffer
+//! can name the processes holding it. Ranges are reserved, then committed
+//! (delivered) or aborted, the two phases of binder's `range_alloc`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Holder;
+use crate::ids::NodeId;
+
+/// Allocation granularity: keeps every payload 8-byte aligned.
+const ALIGN: u64 = 8;
+
+/// One allocated range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Range {
+    /// Rounded length.
+    pub len: u64,
+    /// Oneway: counts against the async half, and frees release the node's
+    /// next queued oneway call.
+    pub oneway_node: Option<NodeId>,
+    /// Sender pid, for "who holds the buffer".
+    pub sender_pid: i32,
+    /// Delivered to the process (only delivered ranges may be freed by it).
+    pub delivered: bool,
+}
+
+/// Summary of a buffer for the state dump.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BufferStats {
+    /// Buffer size.
+    pub size: u64,
+    /// Bytes allocated.
+    pub used: u64,
+    /// Bytes allocated for oneway calls.
+    pub async_used: u64,
+    /// Number of allocated ranges.
+    pub ranges: usize,
+    /// Largest free range.
+    pub largest_free: u64,
+}
+
+/// The receive-buffer allocator of one process.
+#[derive(Debug)]
+pub(crate) struct RecvBuffer {
+    size: u64,
+    /// Free ranges by offset, and by (len, offset) for best fit.
+    free_by_off: BTreeMap<u64, u64>,
+    free_by_len: BTreeSet<(u64, u64)>,
+    used: HashMap<u64, Range>,
+    used_bytes: u64,
+    async_used: u64,
+}
+
+/// Why an allocation failed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AllocError {
+    /// No free range is large enough.
+    Full { largest_free: u64 },
+    /// The async half would overflow.
+    AsyncFull { async_free: u64 },
+}
+
+impl RecvBuffer {
+    /// An empty buffer of `size` bytes.
+    pub fn new(size: u64) -> Self {
+        let mut b = RecvBuffer {
+            size,
+            free_by_off: BTreeMap::new(),
+            free_by_len: BTreeSet::new(),
+            used: HashMap::new(),
+            used_bytes: 0,
+            async_used: 0,
+        };
+        if size > 0 {
+            b.insert_free(0, size);
+        }
+        b
+    }
+
+    /// Buffer size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The async (oneway) space: half the buffer.
+    pub fn async_limit(&self) -> u64 {
+        self.size / 2
+    }
+
+    /// Async bytes still free.
+    pub fn async_free(&self) -> u64 {
+        self.async_limit().saturating_sub(self.async_used)
+    }
+
+    fn insert_free(&mut self, off: u64, len: u64) {
+        self.free_by_off.insert(off, len);
+        self.free_by_len.insert((len, off));
+    }
+
+    fn remove_free(&mut self, off: u64, len: u64) {
+        self.free_by_off.remove(&off);
+        self.free_by_len.remove(&(len, off));
+    }
+
+    /// The largest free range.
+    pub fn largest_free(&self) -> u64 {
+        self.free_by_len.last().map_or(0, |&(len, _)| len)
+    }
+
+    /// Rounded size a payload of `len` occupies (at least one unit, so
+    /// every delivery has an offset to free).
+    pub fn rounded(len: u64) -> Option<u64> {
+        let len = len.max(1);
+        len.checked_add(ALIGN - 1).map(|l| l & !(ALIGN - 1))
+    }
+
+    /// Reserves a range for a payload of `len` bytes; it is committed by
+    /// [`RecvBuffer::commit`] when delivered or given back by
+    /// [`RecvBuffer::free`].
+    pub fn reserve(
+        &mut self,
+        len: u64,
+        oneway_node: Option<NodeId>,
+        sender_pid: i32,
+    ) -> Result<u64, AllocError> {
+        let Some(need) = Self::rounded(len) else {
+            return Err(AllocError::Full {
+                largest_free: self.largest_free(),
+            });
+        };
+        if oneway_node.is_some() && need > self.async_free() {
+            return Err(AllocError::AsyncFull {
+                async_free: self.async_free(),
+            });
+        }
+        let Some(&(flen, foff)) = self.free_by_len.range((need, 0)..).next() else {
+            return Err(AllocError::Full {
+                largest_free: self.largest_free(),
+            });
+        };
+        self.remove_free(foff, flen);
+        if flen > need {
+            self.insert_free(foff + need, flen - need);
+        }
+        self.used.insert(
+            foff,
+            Range {
+                len: need,
+                oneway_node,
+                sender_pid,
+                delivered: false,
+            },
+        );
+        self.used_bytes += need;
+        if oneway_node.is_some() {
+            self.async_used += need;
+        }
+        Ok(foff)
+    }
+
+    /// Marks a reserved range delivered: from now on the process may free it.
+    pub fn commit(&mut self, off: u64) {
+        if let Some(r) = self.used.get_mut(&off) {
+            r.delivered = true;
+        }
+    }
+
+    /// The range at `off`, if allocated.
+    pub fn get(&self, off: u64) -> Option<&Range> {
+        self.used.get(&off)
+    }
+
+    /// Frees the range at `off` and merges it with its free neighbours.
+    pub fn free(&mut self, off: u64) -> Option<Range> {
+        let r = self.used.remove(&off)?;
+        self.used_bytes -= r.len;
+        if r.oneway_node.is_some() {
+            self.async_used -= r.len;
+        }
+        let mut start = off;
+        let mut len = r.len;
+        if let Some((&poff, &plen)) = self.free_by_off.range(..off).next_back() {
+            if poff + plen == off {
+                self.remove_free(poff, plen);
+                start = poff;
+                len += plen;
+            }
+        }
+        let end = off + r.len;
+        if let Some(&nlen) = self.free_by_off.get(&end) {
+            self.remove_free(end, nlen);
+            len += nlen;
+        }
+        self.insert_free(start, len);
+        Some(r)
+    }
+
+    /// The senders holding the most bytes, largest first (at most three).
+    pub fn top_holders(&self, oneway_only: bool) -> Vec<Holder> {
+        let mut by_pid: HashMap<i32, u64> = HashMap::new();
+        for r in self.used.values() {
+            if !oneway_only || r.oneway_node.is_some() {
+                *by_pid.entry(r.sender_pid).or_default() += r.len;
+            }
+        }
+        let mut v: Vec<Holder> = by_pid
+            .into_iter()
+            .map(|(pid, bytes)| Holder { pid, bytes })
+            .collect();
+        v.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.pid.cmp(&b.pid)));
+        v.truncate(3);
+        v
+    }
+
+    /// Oneway ranges and bytes held by one sender (spam detection).
+    pub fn async_held_by(&self, pid: i32) -> (usize, u64) {
+        self.used
+            .values()
+            .filter(|r| r.oneway_node.is_some() && r.sender_pid == pid)
+            .fold((0, 0), |(n, b), r| (n + 1, b + r.len))
+    }
+
+    /// Accounting summary.
+    pub fn stats(&self) -> BufferStats {
+        BufferStats {
+            size: self.size,
+            used: self.used_bytes,
+            async_used: self.async_used,
+            ranges: self.used.len(),
+            largest_free: self.largest_free(),
+        }
+    }
+
+    /// Checks that used plus free covers the buffer exactly, with no
+    /// overlap. For tests and debug assertions.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut spans: Vec<(u64, u64)> = self
+            .free_by_off
+            .iter()
+            .map(|(&o, &l)| (o, l))
+            .chain(self.used.iter().map(|(&o, r)| (o, r.len)))
+            .collect();
+        spans.sort_unstable();
+        let mut at = 0;
+        for (o, l) in spans {
+            if o != at {
+                return Err(format!("gap or overlap at {at}: next range starts {o}"));
+            }
+            at = o + l;
+        }
+        if at != self.size {
+            return Err(format!("ranges cover {at} of {} bytes", self.size));
+        }
+        let used: u64 = self.used.values().map(|r| r.len).sum();
+        let async_used: u64 = self
+            .used
+            .values()
+            .filter(|r| r.oneway_node.is_some())
+            .map(|r| r.len)
+            .sum();
+        if used != self.used_bytes || async_used != self.async_used {
+            return Err("byte counters disagree with the ranges".into());
+        }
+        if self.free_by_len.len() != self.free_by_off.len() {
+            return Err("free indexes disagree".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node() -> NodeId {
+        NodeId(1 << 32)
+    }
+
+    #[test]
+    fn freed_ranges_merge_back_into_one() {
+        let mut b = RecvBuffer::new(4096);
+        let a = b.reserve(100, None, 1).unwrap();
+        let c = b.reserve(200, None, 1).unwrap();
+        let d = b.reserve(300, None, 1).unwrap();
+        b.free(c).unwrap();
+        b.free(a).unwrap();
+        b.free(d).unwrap();
+        b.check_invariants().unwrap();
+        assert_eq!(b.largest_free(), 4096);
+    }
+
+    #[test]
+    fn oneway_payloads_may_use_at_most_half_the_buffer() {
+        let mut b = RecvBuffer::new(4096);
+        b.reserve(2048, Some(node()), 1).unwrap();
+        assert_eq!(
+            b.reserve(8, Some(node()), 1),
+            Err(AllocError::AsyncFull { async_free: 0 })
+        );
+        // Sync calls may still use the other half.
+        b.reserve(2048, None, 1).unwrap();
+        b.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn full_buffer_reports_the_largest_holders() {
+        let mut b = RecvBuffer::new(4096);
+        b.reserve(3000, None, 7).unwrap();
+        b.reserve(500, None, 9).unwrap();
+        assert!(matches!(
+            b.reserve(1000, None, 1),
+            Err(AllocError::Full { .. })
+        ));
+        let h = b.top_holders(false);
+        assert_eq!(
+            h[0],
+            Holder {
+                pid: 7,
+                bytes: 3000
+            }
+        );
+        assert_eq!(h[1], Holder { pid: 9, bytes: 504 });
+    }
+
+    #[test]
+    fn huge_lengths_do_not_overflow() {
+        let mut b = RecvBuffer::new(4096);
+        assert!(b.reserve(u64::MAX, None, 1).is_err());
+        assert!(b.reserve(u64::MAX - 3, Some(node()), 1).is_err());
+        b.check_invariants().unwrap();
+    }
+}

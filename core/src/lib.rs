@@ -1,0 +1,371 @@
+//! capbinder-core: binder's semantics as a sans-IO state machine.
+//!
+//! The mediator (`capbinderd` in kmod-shim) owns every socket, memfd and
+//! clock; this crate owns every rule. The mediator feeds it inputs and
+//! carries out the [`Effect`]s it returns, in order:
+//!
+//! - inputs: [`Core::connect`], [`Core::add_thread`], [`Core::command`],
+//!   [`Core::thread_exited`], [`Core::process_exited`];
+//! - outputs: the `fx` vector each input appends to (one pass, one batch);
+//! - getters: [`Core::dump`], [`Core::check_invariants`], [`Core::is_empty`].
+//!
+//! Every handle, index, length and count a process writes is checked here;
+//! a bad command gets that process an error and touches nobody else.
+//!
+//! One file per concept: `process`, `thread`, `node`, `handle` (the handle
+//! table), `refs` (the acquire/release protocol), `transaction`,
+//! `translate` (objects between processes), `alloc` (receive buffers),
+//! `death`, `limits`, `error`, `work` (the process queue), `state` (the dump
+//! and invariants), `protocol` (the wire vocabulary).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod alloc;
+mod arena;
+mod death;
+pub mod error;
+mod handle;
+pub mod ids;
+pub mod limits;
+mod node;
+mod process;
+pub mod protocol;
+mod refs;
+pub mod state;
+mod thread;
+mod transaction;
+mod translate;
+mod work;
+
+use std::collections::HashMap;
+
+pub use alloc::BufferStats;
+pub use error::{Failure, Holder, Side};
+pub use ids::{FdSlot, NodeId, ProcId, ThreadId};
+pub use limits::Limits;
+pub use process::Counters;
+pub use protocol::*;
+pub use state::StateDump;
+pub use thread::Looper;
+
+use arena::Arena;
+use node::{Node, NoticeTo};
+use process::Process;
+use refs::Kind;
+use thread::{LooperCmd, Thread};
+use transaction::Transaction;
+
+/// What the I/O layer must do, in the order given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Write `ret` on the thread's channel, attaching the fds in `fds`
+    /// (their slots leave the I/O layer's table with the message).
+    Deliver {
+        /// The receiving thread.
+        thread: ThreadId,
+        /// What it reads.
+        ret: Return,
+        /// Fds to attach, in the order the objects number them.
+        fds: Vec<FdSlot>,
+    },
+    /// Copy a payload from the sending thread's send area into the
+    /// receiver's buffer. Always precedes the `Deliver` that points at it.
+    Copy {
+        /// The sending thread (its send area).
+        from: ThreadId,
+        /// Offset in the send area.
+        src: u64,
+        /// The receiving process (its receive buffer).
+        to: ProcId,
+        /// Offset in the receive buffer.
+        dst: u64,
+        /// Bytes.
+        len: u64,
+    },
+    /// Close these fds: the call that carried them was dropped.
+    CloseFds(Vec<FdSlot>),
+    /// Set a thread's scheduling attributes (priority migration).
+    SetPriority {
+        /// The thread.
+        thread: ThreadId,
+        /// Its kernel tid.
+        tid: i32,
+        /// What to set.
+        prio: Priority,
+    },
+}
+
+/// Settings the I/O layer decides at start.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// The limits in force.
+    pub limits: Limits,
+    /// The mediator can set other threads' priorities (CAP_SYS_NICE):
+    /// migrate the caller's priority to the server thread.
+    pub migrate_priority: bool,
+    /// Only this uid may claim handle 0 (`None`: the first to ask).
+    pub context_manager_uid: Option<u32>,
+}
+
+/// All of binder's state: processes, threads, nodes, calls in flight.
+pub struct Core {
+    limits: Limits,
+    config: Config,
+    procs: Arena<Process>,
+    threads: Arena<Thread>,
+    nodes: Arena<Node>,
+    txns: HashMap<TxnId, Transaction>,
+    next_txn: u64,
+    context_manager: Option<NodeId>,
+}
+
+impl Core {
+    /// An empty core with this configuration.
+    pub fn new(config: Config) -> Core {
+        Core {
+            limits: config.limits.clone(),
+            config,
+            procs: Arena::default(),
+            threads: Arena::default(),
+            nodes: Arena::default(),
+            txns: HashMap::new(),
+            next_txn: 0,
+            context_manager: None,
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The process a thread belongs to.
+    pub fn thread_proc(&self, thread: ThreadId) -> Option<ProcId> {
+        self.threads.get(thread.0).map(|t| t.proc)
+    }
+
+    /// A process's kernel-given identity.
+    pub fn cred(&self, proc_id: ProcId) -> Option<&Cred> {
+        self.procs.get(proc_id.0).map(|p| &p.cred)
+    }
+
+    /// Threads of a process.
+    pub fn threads_of(&self, proc_id: ProcId) -> Vec<ThreadId> {
+        self.procs
+            .get(proc_id.0)
+            .map(|p| p.threads.clone())
+            .unwrap_or_default()
+    }
+
+    /// Applies one command written by `thread`, with the fds that came
+    /// with it (already in the I/O layer's slots) and the thread's
+    /// scheduling attributes as the kernel reports them (for calls).
+    pub fn command(
+        &mut self,
+        thread: ThreadId,
+        cmd: Command,
+        fds: Vec<FdSlot>,
+        prio: Option<Priority>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(th) = self.threads.get_mut(thread.0) else {
+            if !fds.is_empty() {
+                fx.push(Effect::CloseFds(fds));
+            }
+            return;
+        };
+        let proc_id = th.proc;
+        // Writing means the thread is not waiting for process work.
+        if th.idle {
+            th.idle = false;
+            if let Some(p) = self.procs.get_mut(proc_id.0) {
+                p.idle.retain(|&t| t != thread);
+            }
+        }
+        let (fds, rest) = match cmd {
+            Command::Transaction { .. } | Command::Reply(_) => (fds, Vec::new()),
+            _ => (Vec::new(), fds),
+        };
+        if !rest.is_empty() {
+            let count = rest.len();
+            fx.push(Effect::CloseFds(rest));
+            self.error(thread, Failure::UnclaimedFds { count }, fx);
+            return;
+        }
+        let r = match cmd {
+            Command::Transaction { handle, txn } => {
+                self.transact(thread, handle, txn, fds, prio, fx);
+                Ok(())
+            }
+            Command::Reply(txn) => self.reply(thread, txn, fds, fx),
+            Command::FreeBuffer { offset } => self.free_buffer(proc_id, offset, fx),
+            Command::IncRefs(h) => self.ref_command(proc_id, h, Kind::Weak, true, fx),
+            Command::Acquire(h) => self.ref_command(proc_id, h, Kind::Strong, true, fx),
+            Command::Release(h) => self.ref_command(proc_id, h, Kind::Strong, false, fx),
+            Command::DecRefs(h) => self.ref_command(proc_id, h, Kind::Weak, false, fx),
+            Command::IncRefsDone { ptr, cookie } => {
+                self.ack_command(proc_id, ptr, cookie, Kind::Weak, fx)
+            }
+            Command::AcquireDone { ptr, cookie } => {
+                self.ack_command(proc_id, ptr, cookie, Kind::Strong, fx)
+            }
+            Command::RequestDeath { handle, cookie } => {
+                self.request_death(proc_id, handle, cookie, fx)
+            }
+            Command::ClearDeath { handle, cookie } => self.clear_death(proc_id, handle, cookie, fx),
+            Command::DeadBinderDone { cookie } => self.dead_binder_done(proc_id, cookie),
+            Command::RegisterLooper => self.looper_command(thread, LooperCmd::Register, fx),
+            Command::EnterLooper => self.looper_command(thread, LooperCmd::Enter, fx),
+            Command::ExitLooper => self.looper_command(thread, LooperCmd::Exit, fx),
+            Command::WaitForWork => self.looper_command(thread, LooperCmd::WaitForWork, fx),
+            Command::SetMaxThreads(n) => self.set_max_threads(proc_id, n),
+            Command::SetContextManager { ptr, cookie } => {
+                self.set_context_manager(proc_id, ptr, cookie, fx)
+            }
+            Command::Freeze { pid, enable } => self.freeze(proc_id, pid, enable, fx),
+            Command::DumpState => {
+                let dump = self.dump(Some(proc_id));
+                fx.push(Effect::Deliver {
+                    thread,
+                    ret: Return::State(Box::new(dump)),
+                    fds: Vec::new(),
+                });
+                Ok(())
+            }
+        };
+        if let Err(e) = r {
+            self.error(thread, e, fx);
+        }
+    }
+
+    fn error(&mut self, thread: ThreadId, e: Failure, fx: &mut Vec<Effect>) {
+        if let Some(p) = self
+            .threads
+            .get(thread.0)
+            .and_then(|t| self.procs.get_mut(t.proc.0))
+        {
+            p.counters.errors += 1;
+        }
+        fx.push(Effect::Deliver {
+            thread,
+            ret: Return::Error(e),
+            fds: Vec::new(),
+        });
+    }
+
+    /// The node behind `h` in `proc_id`'s table, if the ref has `needed`.
+    /// Handle 0 resolves to whichever node is the context manager now.
+    pub(crate) fn resolve_node(
+        &self,
+        proc_id: ProcId,
+        h: Handle,
+        needed: Rights,
+    ) -> Result<NodeId, Failure> {
+        if h == Handle::CONTEXT_MANAGER {
+            return self.context_manager.ok_or(Failure::NoContextManager);
+        }
+        let p = self.procs.get(proc_id.0).expect("live");
+        let r = p.handles.get(h).ok_or(Failure::BadHandle(h))?;
+        if !r.rights.contains(needed) {
+            return Err(Failure::NoRight {
+                handle: h,
+                needed,
+                held: r.rights,
+            });
+        }
+        Ok(r.node)
+    }
+
+    /// Like `resolve_node`, but also yields a ref to hang state on (a
+    /// death subscription): for handle 0, the process's ref to the
+    /// current context manager, made on first use.
+    pub(crate) fn resolve_ref(
+        &mut self,
+        proc_id: ProcId,
+        h: Handle,
+        needed: Rights,
+    ) -> Result<(Handle, NodeId), Failure> {
+        let node = self.resolve_node(proc_id, h, needed)?;
+        if h != Handle::CONTEXT_MANAGER {
+            return Ok((h, node));
+        }
+        let owner = self.nodes.get(node.0).and_then(|n| n.owner);
+        if owner == Some(proc_id) {
+            return Err(Failure::Death(
+                "the context manager cannot subscribe to its own death".into(),
+            ));
+        }
+        Ok((self.ref_for(proc_id, node, Rights::ALL)?, node))
+    }
+
+    fn set_context_manager(
+        &mut self,
+        proc_id: ProcId,
+        ptr: u64,
+        cookie: u64,
+        fx: &mut Vec<Effect>,
+    ) -> Result<(), Failure> {
+        if let Some(n) = self.context_manager.and_then(|n| self.nodes.get(n.0)) {
+            return Err(Failure::ContextManagerTaken(n.owner_pid));
+        }
+        let cred = &self.procs.get(proc_id.0).expect("live").cred;
+        if let Some(allowed) = self.config.context_manager_uid {
+            if cred.euid != allowed {
+                return Err(Failure::ContextManagerDenied {
+                    allowed,
+                    uid: cred.euid,
+                });
+            }
+        }
+        let node = self.node_for(proc_id, ptr, cookie, NodeFlags::default());
+        if self.nodes.get(node.0).is_some_and(|n| n.cookie != cookie) {
+            return Err(Failure::CookieMismatch { object: 0, ptr });
+        }
+        self.context_manager = Some(node);
+        self.update_node(node, NoticeTo::Queue, fx);
+        Ok(())
+    }
+
+    fn freeze(
+        &mut self,
+        caller: ProcId,
+        pid: i32,
+        enable: bool,
+        fx: &mut Vec<Effect>,
+    ) -> Result<(), Failure> {
+        if !self.procs.get(caller.0).expect("live").cred.privileged {
+            return Err(Failure::NotPrivileged("freezing a process".into()));
+        }
+        let targets: Vec<u64> = self
+            .procs
+            .iter()
+            .filter(|(_, p)| p.cred.pid == pid)
+            .map(|(id, _)| id)
+            .collect();
+        if targets.is_empty() {
+            return Err(Failure::NoSuchProcess(pid));
+        }
+        if enable {
+            for &id in &targets {
+                let serving = self
+                    .txns
+                    .values()
+                    .filter(|t| t.to_proc.0 == id && t.delivered && !t.flags.oneway())
+                    .count();
+                if serving > 0 {
+                    return Err(Failure::FreezeBusy {
+                        pid,
+                        count: serving,
+                    });
+                }
+            }
+        }
+        for id in targets {
+            self.procs.get_mut(id).expect("live").frozen = enable;
+            if !enable {
+                self.dispatch(ProcId(id), fx);
+            }
+        }
+        Ok(())
+    }
+}

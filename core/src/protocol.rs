@@ -1,0 +1,533 @@
+//! The wire vocabulary between a process and the mediator: the commands a
+//! process writes (binder's `BC_*`) and the returns it reads (`BR_*`), the
+//! objects a transaction carries, and the handshake.
+//!
+//! These types are serde-serializable; the mediator and the client device
+//! encode them with postcard. `docs/protocol.md` describes the same set for
+//! readers of the wire, with the version in [`PROTOCOL_MAJOR`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Failure;
+use crate::state::StateDump;
+
+/// Protocol major version: a peer with another major is refused at connect.
+pub const PROTOCOL_MAJOR: u16 = 1;
+/// Protocol minor version: additions a peer may ignore.
+pub const PROTOCOL_MINOR: u16 = 0;
+
+/// Feature bits exchanged in the handshake.
+pub mod features {
+    /// Payloads and objects may travel as sealed memfd blobs.
+    pub const BLOBS: u64 = 1 << 0;
+    /// The mediator can freeze processes (calls get a frozen reply).
+    pub const FREEZE: u64 = 1 << 1;
+    /// Priority migration is applied (the mediator holds CAP_SYS_NICE).
+    pub const PRIORITY_MIGRATION: u64 = 1 << 2;
+}
+
+/// A handle names a node in one process's handle table. It carries a
+/// generation so that a stale handle never finds a newer object; handle 0 is
+/// the context manager in every process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Handle(pub u64);
+
+impl Handle {
+    /// The context manager (the service manager), whichever process holds
+    /// that role now.
+    pub const CONTEXT_MANAGER: Handle = Handle(0);
+}
+
+impl std::fmt::Display for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0 == 0 {
+            write!(f, "handle 0")
+        } else {
+            write!(f, "handle {}.{}", self.0 & 0xffff_ffff, self.0 >> 32)
+        }
+    }
+}
+
+/// What a handle lets its holder do. Rights only narrow when a handle is
+/// passed on: the receiver gets `sent & held`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Rights(pub u8);
+
+impl Rights {
+    /// Make transactions on the node.
+    pub const CALL: Rights = Rights(1);
+    /// Pass the handle on to another process.
+    pub const TRANSFER: Rights = Rights(2);
+    /// Subscribe to the node's death.
+    pub const LINK_DEATH: Rights = Rights(4);
+    /// Publish to a topic (used by multicast topics).
+    pub const PUBLISH: Rights = Rights(8);
+    /// Subscribe to a topic (used by multicast topics).
+    pub const SUBSCRIBE: Rights = Rights(16);
+    /// Every right.
+    pub const ALL: Rights = Rights(0x1f);
+    /// No right at all.
+    pub const NONE: Rights = Rights(0);
+
+    /// Whether every right in `other` is in `self`.
+    pub fn contains(self, other: Rights) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The rights in both.
+    pub fn intersect(self, other: Rights) -> Rights {
+        Rights(self.0 & other.0)
+    }
+}
+
+impl std::ops::BitOr for Rights {
+    type Output = Rights;
+    fn bitor(self, rhs: Rights) -> Rights {
+        Rights(self.0 | rhs.0)
+    }
+}
+
+impl std::fmt::Display for Rights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = [
+            (Rights::CALL, "call"),
+            (Rights::TRANSFER, "transfer"),
+            (Rights::LINK_DEATH, "link-death"),
+            (Rights::PUBLISH, "publish"),
+            (Rights::SUBSCRIBE, "subscribe"),
+        ];
+        let mut first = true;
+        for (r, n) in names {
+            if self.contains(r) {
+                if !first {
+                    f.write_str("+")?;
+                }
+                f.write_str(n)?;
+                first = false;
+            }
+        }
+        if first {
+            f.write_str("none")?;
+        }
+        Ok(())
+    }
+}
+
+/// Who a process is, as the kernel told the mediator at connect time. The
+/// core never takes identity from what a client writes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cred {
+    /// Process id (global pid namespace).
+    pub pid: i32,
+    /// Real user id.
+    pub uid: u32,
+    /// Effective user id.
+    pub euid: u32,
+    /// Group id.
+    pub gid: u32,
+    /// Security label (LSM label, or the sandbox's app name), if any.
+    pub label: Option<String>,
+    /// Whether the process may freeze others and see everyone's state
+    /// (root or, for the sandbox launcher, a configured uid).
+    pub privileged: bool,
+}
+
+/// A Linux scheduling policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SchedPolicy {
+    /// SCHED_OTHER: time sharing, ranked by nice.
+    Normal,
+    /// SCHED_BATCH.
+    Batch,
+    /// SCHED_IDLE.
+    Idle,
+    /// SCHED_FIFO real time.
+    Fifo,
+    /// SCHED_RR real time.
+    RoundRobin,
+}
+
+/// A thread's scheduling attributes as binder migrates them: policy plus
+/// nice (for time sharing) or real-time priority 1..=99.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Priority {
+    /// Scheduling policy.
+    pub policy: SchedPolicy,
+    /// Nice value, -20..=19, for the time-sharing policies.
+    pub nice: i8,
+    /// Real-time priority, 1..=99, for FIFO and RR.
+    pub rt: u8,
+}
+
+impl Default for Priority {
+    fn default() -> Self {
+        Priority {
+            policy: SchedPolicy::Normal,
+            nice: 0,
+            rt: 0,
+        }
+    }
+}
+
+impl Priority {
+    /// A single rank where higher runs first: every real-time priority
+    /// ranks above every time-sharing one, and lower nice ranks higher.
+    pub fn rank(&self) -> i32 {
+        match self.policy {
+            SchedPolicy::Fifo | SchedPolicy::RoundRobin => 100 + i32::from(self.rt),
+            SchedPolicy::Normal | SchedPolicy::Batch => 20 - i32::from(self.nice),
+            SchedPolicy::Idle => 0,
+        }
+    }
+
+    /// Whether this is a real-time policy.
+    pub fn is_realtime(&self) -> bool {
+        matches!(self.policy, SchedPolicy::Fifo | SchedPolicy::RoundRobin)
+    }
+}
+
+/// Per-node flags, set by the owner when it first sends its binder.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeFlags {
+    /// The node accepts file descriptors in transactions (binder's
+    /// `FLAT_BINDER_FLAG_ACCEPTS_FDS`).
+    pub accepts_fds: bool,
+    /// The server thread never runs a call on this node below this.
+    pub min_priority: Option<Priority>,
+}
+
+/// An object in a transaction's side table. The payload refers to objects
+/// by their index in this table, never by raw handle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Object {
+    /// A local object of the process it appears in: `ptr` names it there
+    /// and `cookie` is opaque to everyone else.
+    Binder {
+        /// The owner's name for the object.
+        ptr: u64,
+        /// Opaque to the mediator, returned to the owner.
+        cookie: u64,
+        /// A strong (true) or weak (false) reference travels.
+        strong: bool,
+        /// Node flags; used when the node is first created.
+        flags: NodeFlags,
+    },
+    /// A reference to another process's object, as a handle in the table
+    /// of the process it appears in.
+    Handle {
+        /// The handle in the table of the process that reads this object.
+        handle: Handle,
+        /// Whether a strong (true) or weak reference travels.
+        strong: bool,
+        /// Rights the receiver gets: the sender's rights narrowed to these.
+        rights: Rights,
+    },
+    /// A file descriptor: `index` into the fds attached to the message.
+    Fd {
+        /// Position in the message's SCM_RIGHTS array.
+        index: u32,
+    },
+    /// A sealed, read-only memfd blob (large payloads; zero copies).
+    Blob {
+        /// Position in the message's SCM_RIGHTS array.
+        index: u32,
+        /// Length in bytes.
+        len: u64,
+    },
+    /// Mutable shared memory the receiver must treat as hostile.
+    SharedMem {
+        /// Position in the message's SCM_RIGHTS array.
+        index: u32,
+        /// Length in bytes.
+        len: u64,
+    },
+}
+
+impl Object {
+    /// The fd index this object consumes, if it carries an fd.
+    pub fn fd_index(&self) -> Option<u32> {
+        match *self {
+            Object::Fd { index } | Object::Blob { index, .. } | Object::SharedMem { index, .. } => {
+                Some(index)
+            }
+            Object::Binder { .. } | Object::Handle { .. } => None,
+        }
+    }
+}
+
+/// Transaction flags (binder's `TF_*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnFlags(pub u32);
+
+impl TxnFlags {
+    /// Asynchronous: no reply, delivered in order per node.
+    pub const ONEWAY: u32 = 0x01;
+    /// The caller accepts file descriptors in the reply.
+    pub const ACCEPT_FDS: u32 = 0x10;
+
+    /// Whether this is a oneway transaction.
+    pub fn oneway(self) -> bool {
+        self.0 & Self::ONEWAY != 0
+    }
+
+    /// Whether the caller accepts fds in the reply.
+    pub fn accept_fds(self) -> bool {
+        self.0 & Self::ACCEPT_FDS != 0
+    }
+}
+
+/// Where a command's payload lies in the sending thread's send area.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataRange {
+    /// Offset in the send area.
+    pub offset: u64,
+    /// Length in bytes.
+    pub len: u64,
+}
+
+/// A transaction or reply as a process writes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnOut {
+    /// Method code (ignored for replies).
+    pub code: u32,
+    /// Flags.
+    pub flags: TxnFlags,
+    /// The payload in the send area.
+    pub data: DataRange,
+    /// The side table of objects.
+    pub objects: Vec<Object>,
+}
+
+/// Everything a process can write (binder's `BC_*`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Call the node behind `handle`.
+    Transaction {
+        /// Target, in the sender's table.
+        handle: Handle,
+        /// The call.
+        txn: TxnOut,
+    },
+    /// Answer the transaction on top of this thread's stack.
+    Reply(TxnOut),
+    /// Free a receive-buffer range delivered earlier.
+    FreeBuffer {
+        /// Offset the range was delivered at.
+        offset: u64,
+    },
+    /// Take a weak reference on a handle.
+    IncRefs(Handle),
+    /// Take a strong reference on a handle.
+    Acquire(Handle),
+    /// Drop a strong reference.
+    Release(Handle),
+    /// Drop a weak reference.
+    DecRefs(Handle),
+    /// The owner has taken the weak reference it was told about.
+    IncRefsDone {
+        /// The node's `ptr`.
+        ptr: u64,
+        /// The node's `cookie`.
+        cookie: u64,
+    },
+    /// The owner has taken the strong reference it was told about.
+    AcquireDone {
+        /// The node's `ptr`.
+        ptr: u64,
+        /// The node's `cookie`.
+        cookie: u64,
+    },
+    /// Subscribe to the death of the node behind `handle`.
+    RequestDeath {
+        /// The node's handle.
+        handle: Handle,
+        /// Returned in `DeadBinder`.
+        cookie: u64,
+    },
+    /// Cancel a death subscription.
+    ClearDeath {
+        /// The node's handle.
+        handle: Handle,
+        /// The subscription's cookie.
+        cookie: u64,
+    },
+    /// A delivered death notice has been handled.
+    DeadBinderDone {
+        /// The subscription's cookie.
+        cookie: u64,
+    },
+    /// This thread was spawned on request and now serves the pool.
+    RegisterLooper,
+    /// This thread joins the pool by itself (the main thread).
+    EnterLooper,
+    /// This thread leaves the pool.
+    ExitLooper,
+    /// This pool thread is idle: hand it process work.
+    WaitForWork,
+    /// The process's pool may grow to this many threads.
+    SetMaxThreads(u32),
+    /// Claim handle 0 with the given local object.
+    SetContextManager {
+        /// The object's `ptr`.
+        ptr: u64,
+        /// The object's `cookie`.
+        cookie: u64,
+    },
+    /// Freeze (or thaw) the process with this pid. Privileged.
+    Freeze {
+        /// Target pid.
+        pid: i32,
+        /// Freeze (true) or thaw (false).
+        enable: bool,
+    },
+    /// Ask for the mediator's state (own process only unless privileged).
+    DumpState,
+}
+
+/// The mediator's transaction ID: unique, never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TxnId(pub u64);
+
+impl std::fmt::Display for TxnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "txn #{}", self.0)
+    }
+}
+
+/// The sender as the receiver sees it (calling identity).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sender {
+    /// Sender's pid (also for oneway calls, unlike binder).
+    pub pid: i32,
+    /// Sender's thread id, for sync calls.
+    pub tid: i32,
+    /// Real uid.
+    pub uid: u32,
+    /// Effective uid.
+    pub euid: u32,
+    /// Security label or app name.
+    pub label: Option<String>,
+    /// Caller's scheduling attributes, as read from the kernel.
+    pub priority: Option<Priority>,
+}
+
+/// A transaction or reply as a process reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnIn {
+    /// The transaction ID (for a reply, the call's ID).
+    pub id: TxnId,
+    /// The target object, as the owner named it (`ptr`, `cookie`); `None`
+    /// for a reply.
+    pub target: Option<(u64, u64)>,
+    /// Method code.
+    pub code: u32,
+    /// Flags as the sender set them.
+    pub flags: TxnFlags,
+    /// Who sent it.
+    pub sender: Sender,
+    /// The payload's range in the receive buffer; free it with
+    /// `FreeBuffer` when done.
+    pub buffer: DataRange,
+    /// The side table, translated for this receiver.
+    pub objects: Vec<Object>,
+}
+
+/// Everything a process can read (binder's `BR_*`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Return {
+    /// The last command was accepted (a sync call now waits for its reply).
+    TransactionComplete,
+    /// An incoming call.
+    Transaction(TxnIn),
+    /// The reply to this thread's call.
+    Reply(TxnIn),
+    /// The call's target died (or the caller died, for a reply).
+    DeadReply {
+        /// The call this answers.
+        id: TxnId,
+    },
+    /// The call failed; the failure says what and why.
+    FailedReply {
+        /// The call this answers.
+        id: TxnId,
+        /// What failed.
+        error: Failure,
+    },
+    /// The target process is frozen.
+    FrozenReply {
+        /// The call this answers.
+        id: TxnId,
+    },
+    /// A command other than a transaction was refused.
+    Error(Failure),
+    /// Take a weak reference on your object (answer `IncRefsDone`).
+    IncRefs {
+        /// The node's `ptr`.
+        ptr: u64,
+        /// The node's `cookie`.
+        cookie: u64,
+    },
+    /// Take a strong reference on your object (answer `AcquireDone`).
+    Acquire {
+        /// The node's `ptr`.
+        ptr: u64,
+        /// The node's `cookie`.
+        cookie: u64,
+    },
+    /// No remote strong reference is left.
+    Release {
+        /// The node's `ptr`.
+        ptr: u64,
+        /// The node's `cookie`.
+        cookie: u64,
+    },
+    /// No remote reference at all is left.
+    DecRefs {
+        /// The node's `ptr`.
+        ptr: u64,
+        /// The node's `cookie`.
+        cookie: u64,
+    },
+    /// An object you subscribed to died (answer `DeadBinderDone`).
+    DeadBinder {
+        /// The subscription's cookie.
+        cookie: u64,
+    },
+    /// A `ClearDeath` took effect.
+    ClearDeathDone {
+        /// The subscription's cookie.
+        cookie: u64,
+    },
+    /// Start one more pool thread (it registers with `RegisterLooper`).
+    SpawnLooper,
+    /// This process's oneway calls fill most of a receiver's async space.
+    OnewaySpamSuspect,
+    /// The answer to `DumpState`.
+    State(Box<StateDump>),
+}
+
+/// The first message a process sends on its connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// The client's protocol major.
+    pub major: u16,
+    /// The client's protocol minor.
+    pub minor: u16,
+    /// Feature bits the client understands.
+    pub features: u64,
+}
+
+/// The mediator's answer to [`Hello`]: versions, features and limits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// The mediator's protocol major.
+    pub major: u16,
+    /// The mediator's protocol minor.
+    pub minor: u16,
+    /// Feature bits on in this mediator.
+    pub features: u64,
+    /// The limits in force.
+    pub limits: crate::limits::Limits,
+    /// The page size.
+    pub page_size: u64,
+}

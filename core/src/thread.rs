@@ -1,0 +1,219 @@
+//! `Thread`: one per registered binder thread (one thread channel). It
+//! holds the thread's place in the looper protocol and the top of its
+//! transaction stack; the stack itself is the chain of `from_parent` /
+//! `to_parent` links through the transactions (binder's layout).
+
+use crate::error::Failure;
+use crate::ids::{ProcId, ThreadId};
+use crate::protocol::{Priority, Return, TxnId};
+use crate::work::Work;
+use crate::{Core, Effect};
+
+/// Where a thread stands in the looper protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Looper {
+    /// A plain thread that only makes calls (and serves nested ones).
+    None,
+    /// Spawned on the mediator's request and registered.
+    Registered,
+    /// Joined the pool by itself.
+    Entered,
+    /// Left the pool.
+    Exited,
+}
+
+/// A thread.
+#[derive(Debug)]
+pub(crate) struct Thread {
+    /// Its process.
+    pub proc: ProcId,
+    /// Kernel thread id, verified by the I/O layer.
+    pub tid: i32,
+    /// Looper state.
+    pub looper: Looper,
+    /// Top of this thread's transaction stack.
+    pub top: Option<TxnId>,
+    /// Waiting for process work (`WaitForWork` seen, nothing handed yet).
+    pub idle: bool,
+    /// The priority the mediator last gave it (or its own at register).
+    pub prio: Priority,
+}
+
+impl Thread {
+    /// Whether the thread may be handed process work.
+    pub fn is_looper(&self) -> bool {
+        matches!(self.looper, Looper::Registered | Looper::Entered)
+    }
+}
+
+impl Core {
+    /// Applies a looper command from `thread`.
+    pub(crate) fn looper_command(
+        &mut self,
+        thread: ThreadId,
+        cmd: LooperCmd,
+        fx: &mut Vec<Effect>,
+    ) -> Result<(), Failure> {
+        let th = self.threads.get(thread.0).expect("caller checked");
+        let pid = self.procs.get(th.proc.0).map_or(0, |p| p.cred.pid);
+        let proc_id = th.proc;
+        match cmd {
+            LooperCmd::Register | LooperCmd::Enter => {
+                if th.looper != Looper::None {
+                    return Err(Failure::Looper(format!(
+                        "thread {} is already in the pool ({:?})",
+                        th.tid, th.looper
+                    )));
+                }
+                let p = self.procs.get_mut(proc_id.0).expect("live");
+                if cmd == LooperCmd::Register {
+                    if p.requested_threads == 0 {
+                        return Err(Failure::Looper(format!(
+                            "pid {pid}: RegisterLooper without a SpawnLooper request; \
+                             a thread joining by itself uses EnterLooper"
+                        )));
+                    }
+                    p.requested_threads -= 1;
+                    p.started_loopers += 1;
+                }
+                self.threads.get_mut(thread.0).expect("live").looper = if cmd == LooperCmd::Register
+                {
+                    Looper::Registered
+                } else {
+                    Looper::Entered
+                };
+            }
+            LooperCmd::Exit => {
+                if !th.is_looper() {
+                    return Err(Failure::Looper(format!(
+                        "thread {} is not in the pool",
+                        th.tid
+                    )));
+                }
+                let registered = th.looper == Looper::Registered;
+                let t = self.threads.get_mut(thread.0).expect("live");
+                t.looper = Looper::Exited;
+                t.idle = false;
+                let p = self.procs.get_mut(proc_id.0).expect("live");
+                p.idle.retain(|&x| x != thread);
+                if registered {
+                    p.started_loopers = p.started_loopers.saturating_sub(1);
+                }
+            }
+            LooperCmd::WaitForWork => {
+                if !th.is_looper() {
+                    return Err(Failure::Looper(format!(
+                        "thread {} asked for process work but is not in the pool \
+                         (EnterLooper or RegisterLooper first)",
+                        th.tid
+                    )));
+                }
+                if let Some(top) = th.top {
+                    return Err(Failure::Looper(format!(
+                        "thread {} asked for process work while {top} is on its stack",
+                        th.tid
+                    )));
+                }
+                if th.idle {
+                    return Ok(());
+                }
+                self.threads.get_mut(thread.0).expect("live").idle = true;
+                self.procs
+                    .get_mut(proc_id.0)
+                    .expect("live")
+                    .idle
+                    .push(thread);
+                self.dispatch(proc_id, fx);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the process's pool maximum, within the cap.
+    pub(crate) fn set_max_threads(&mut self, proc_id: ProcId, n: u32) -> Result<(), Failure> {
+        let cap = self.limits.thread_cap;
+        let p = self.procs.get_mut(proc_id.0).expect("live");
+        if n > cap {
+            return Err(Failure::TooManyThreads {
+                pid: p.cred.pid,
+                limit: cap as usize,
+            });
+        }
+        p.max_threads = n;
+        Ok(())
+    }
+
+    /// Queues process work and hands it to an idle pool thread if there is one.
+    pub(crate) fn queue_work(&mut self, proc_id: ProcId, work: Work, fx: &mut Vec<Effect>) {
+        let Some(p) = self.procs.get_mut(proc_id.0) else {
+            return;
+        };
+        p.todo.push_back(work);
+        self.dispatch(proc_id, fx);
+    }
+
+    /// Hands queued process work to idle pool threads, and asks for one more
+    /// thread when work waits and nobody is idle (binder's spawn request).
+    pub(crate) fn dispatch(&mut self, proc_id: ProcId, fx: &mut Vec<Effect>) {
+        loop {
+            let Some(p) = self.procs.get_mut(proc_id.0) else {
+                return;
+            };
+            if p.frozen || p.todo.is_empty() {
+                return;
+            }
+            let Some(thread) = p.idle.pop() else {
+                break;
+            };
+            let work = p.todo.pop_front().expect("checked non-empty");
+            self.threads
+                .get_mut(thread.0)
+                .expect("idle threads are live")
+                .idle = false;
+            match work {
+                Work::Notice(ret) => fx.push(Effect::Deliver {
+                    thread,
+                    ret,
+                    fds: Vec::new(),
+                }),
+                Work::Transaction(id) => self.deliver_txn(id, thread, fx),
+            }
+        }
+        self.maybe_spawn(proc_id, fx);
+    }
+
+    fn maybe_spawn(&mut self, proc_id: ProcId, fx: &mut Vec<Effect>) {
+        let Some(p) = self.procs.get_mut(proc_id.0) else {
+            return;
+        };
+        if p.requested_threads > 0 || p.started_loopers + p.requested_threads >= p.max_threads {
+            return;
+        }
+        // Ask a pool thread if there is one (it is the one reading), else
+        // any thread of the process.
+        let pick = p
+            .threads
+            .iter()
+            .copied()
+            .find(|t| self.threads.get(t.0).is_some_and(|th| th.is_looper()))
+            .or_else(|| p.threads.first().copied());
+        if let Some(thread) = pick {
+            p.requested_threads += 1;
+            p.counters.spawn_requests += 1;
+            fx.push(Effect::Deliver {
+                thread,
+                ret: Return::SpawnLooper,
+                fds: Vec::new(),
+            });
+        }
+    }
+}
+
+/// The looper commands, split out of `Command` for `looper_command`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LooperCmd {
+    Register,
+    Enter,
+    Exit,
+    WaitForWork,
+}

@@ -1,0 +1,711 @@
+//! `Transaction`: one per call in flight, named by a `TxnId` the mediator
+//! assigns and never reuses. Sync calls sit on two stacks at once (the
+//! caller's through `from_parent`, the server's through `to_parent`), which
+//! is how a nested call finds the thread already waiting in its process and
+//! how a death unwinds. Replies are not records of their own: a reply is
+//! the answer to the record on top of the replier's stack.
+
+use crate::error::{Failure, Side};
+use crate::ids::{FdSlot, NodeId, ProcId, ThreadId};
+use crate::protocol::{
+    DataRange, Handle, Object, Priority, Return, Rights, Sender, TxnFlags, TxnId, TxnIn, TxnOut,
+};
+use crate::work::Work;
+use crate::{Core, Effect};
+
+/// A call in flight.
+#[derive(Debug)]
+pub(crate) struct Transaction {
+    /// Its ID.
+    pub id: TxnId,
+    /// Method code.
+    pub code: u32,
+    /// Flags as sent.
+    pub flags: TxnFlags,
+    /// The calling thread while it waits; `None` once it died (and always
+    /// for oneway calls, which nobody waits on).
+    pub from: Option<ThreadId>,
+    /// The calling process (for pending accounting).
+    pub from_proc: ProcId,
+    /// Calling identity as the receiver will see it.
+    pub sender: Sender,
+    /// The receiving process.
+    pub to_proc: ProcId,
+    /// The serving thread once delivered; `None` if it died.
+    pub to_thread: Option<ThreadId>,
+    /// The target node (holds it while the call is in flight).
+    pub target: NodeId,
+    /// The payload in the receiver's buffer.
+    pub buffer: DataRange,
+    /// The translated side table, until delivery.
+    pub objects: Vec<Object>,
+    /// The fds to move, until delivery.
+    pub fds: Vec<FdSlot>,
+    /// The caller's stack below this call.
+    pub from_parent: Option<TxnId>,
+    /// The server's stack below this call.
+    pub to_parent: Option<TxnId>,
+    /// The server thread's priority before this call changed it.
+    pub saved_prio: Option<Priority>,
+    /// Handed to a thread.
+    pub delivered: bool,
+}
+
+impl Transaction {
+    fn oneway(&self) -> bool {
+        self.flags.oneway()
+    }
+}
+
+/// How a call ends without a reply.
+#[derive(Clone, Debug)]
+pub(crate) enum Fail {
+    Dead,
+    Frozen,
+    Failed(Failure),
+}
+
+impl Fail {
+    fn to_return(&self, id: TxnId) -> Return {
+        match self {
+            Fail::Dead => Return::DeadReply { id },
+            Fail::Frozen => Return::FrozenReply { id },
+            Fail::Failed(error) => Return::FailedReply {
+                id,
+                error: error.clone(),
+            },
+        }
+    }
+}
+
+fn check_range(data: DataRange, area: u64, side: Side) -> Result<(), Failure> {
+    match data.offset.checked_add(data.len) {
+        Some(end) if end <= area => Ok(()),
+        _ => Err(Failure::DataOutOfBounds {
+            side,
+            offset: data.offset,
+            len: data.len,
+            area,
+        }),
+    }
+}
+
+impl Core {
+    fn next_id(&mut self) -> TxnId {
+        self.next_txn += 1;
+        TxnId(self.next_txn)
+    }
+
+    fn sender_of(&self, thread: ThreadId, prio: Option<Priority>) -> Sender {
+        let th = self.threads.get(thread.0).expect("live");
+        let p = self.procs.get(th.proc.0).expect("live");
+        Sender {
+            pid: p.cred.pid,
+            tid: th.tid,
+            uid: p.cred.uid,
+            euid: p.cred.euid,
+            label: p.cred.label.clone(),
+            priority: prio,
+        }
+    }
+
+    fn fail_to(&mut self, thread: ThreadId, id: TxnId, how: Fail, fx: &mut Vec<Effect>) {
+        if let Some(p) = self
+            .threads
+            .get(thread.0)
+            .and_then(|t| self.procs.get_mut(t.proc.0))
+        {
+            match how {
+                Fail::Dead => p.counters.dead_replies += 1,
+                Fail::Frozen => p.counters.frozen_replies += 1,
+                Fail::Failed(_) => p.counters.failed_replies += 1,
+            }
+        }
+        fx.push(Effect::Deliver {
+            thread,
+            ret: how.to_return(id),
+            fds: Vec::new(),
+        });
+    }
+
+    /// `Transaction`: a call from `thread` on `handle`.
+    pub(crate) fn transact(
+        &mut self,
+        thread: ThreadId,
+        handle: Handle,
+        txn: TxnOut,
+        fds: Vec<FdSlot>,
+        prio: Option<Priority>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let id = self.next_id();
+        match self.try_transact(id, thread, handle, txn, &fds, prio, fx) {
+            Ok(()) => {}
+            Err(how) => {
+                if !fds.is_empty() {
+                    fx.push(Effect::CloseFds(fds));
+                }
+                self.fail_to(thread, id, how, fx);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn try_transact(
+        &mut self,
+        id: TxnId,
+        thread: ThreadId,
+        handle: Handle,
+        txn: TxnOut,
+        fds: &[FdSlot],
+        prio: Option<Priority>,
+        fx: &mut Vec<Effect>,
+    ) -> Result<(), Fail> {
+        let th = self.threads.get(thread.0).expect("caller checked");
+        let from = th.proc;
+        let oneway = txn.flags.oneway();
+        let top = th.top;
+        if !oneway {
+            if let Some(t) = top {
+                let serving = self
+                    .txns
+                    .get(&t)
+                    .is_some_and(|t| t.to_thread == Some(thread));
+                if !serving {
+                    return Err(Fail::Failed(Failure::ThreadBusy(t)));
+                }
+            }
+        }
+        let node_id = self
+            .resolve_node(from, handle, Rights::CALL)
+            .map_err(Fail::Failed)?;
+        let node = self.nodes.get(node_id.0).expect("resolved");
+        let Some(to) = node.owner else {
+            return Err(Fail::Dead);
+        };
+        let accepts_fds = node.flags.accepts_fds;
+        let sender_proc = self.procs.get(from.0).expect("live");
+        if sender_proc.pending_out >= self.limits.max_pending {
+            return Err(Fail::Failed(Failure::TooManyPending {
+                pid: sender_proc.cred.pid,
+                limit: self.limits.max_pending,
+            }));
+        }
+        let sender_pid = sender_proc.cred.pid;
+        let receiver = self.procs.get(to.0).expect("owner is live");
+        if receiver.frozen && !oneway {
+            return Err(Fail::Frozen);
+        }
+        check_range(txn.data, self.limits.send_area, Side::Request).map_err(Fail::Failed)?;
+        let fds_ok = if accepts_fds {
+            Ok(())
+        } else {
+            Err(Failure::FdsNotAccepted {
+                side: Side::Request,
+                what: "the target node".into(),
+            })
+        };
+        self.check_objects(from, to, &txn.objects, fds, fds_ok, Side::Request)
+            .map_err(Fail::Failed)?;
+        // Binder's rule: a call into a process that is already on this
+        // thread's stack goes to the thread waiting there.
+        let mut target_thread = None;
+        if !oneway {
+            let mut cur = top;
+            while let Some(t) = cur.and_then(|c| self.txns.get(&c)) {
+                if let Some(f) = t.from {
+                    if self.threads.get(f.0).is_some_and(|ft| ft.proc == to) && f != thread {
+                        target_thread = Some(f);
+                        break;
+                    }
+                }
+                cur = t.from_parent;
+            }
+        }
+        let receiver = self.procs.get_mut(to.0).expect("live");
+        let offset = receiver
+            .buffer
+            .reserve(txn.data.len, oneway.then_some(node_id), sender_pid)
+            .map_err(|e| {
+                Fail::Failed(self.alloc_failure(to, e, txn.data.len, oneway, Side::Request))
+            })?;
+        // No failure from here on: commit.
+        let (objects, out_fds) = self.translate_objects(from, thread, to, &txn.objects, fds, fx);
+        if txn.data.len > 0 {
+            fx.push(Effect::Copy {
+                from: thread,
+                src: txn.data.offset,
+                to,
+                dst: offset,
+                len: txn.data.len,
+            });
+        }
+        let sender = self.sender_of(thread, prio);
+        let p = self.procs.get_mut(from.0).expect("live");
+        p.pending_out += 1;
+        p.fds_in_flight += out_fds.len();
+        p.counters.bytes_sent += txn.data.len;
+        if oneway {
+            p.counters.oneway_sent += 1;
+        } else {
+            p.counters.calls_sent += 1;
+        }
+        self.txns.insert(
+            id,
+            Transaction {
+                id,
+                code: txn.code,
+                flags: txn.flags,
+                from: (!oneway).then_some(thread),
+                from_proc: from,
+                sender,
+                to_proc: to,
+                to_thread: None,
+                target: node_id,
+                buffer: DataRange {
+                    offset,
+                    len: txn.data.len,
+                },
+                objects,
+                fds: out_fds,
+                from_parent: if oneway { None } else { top },
+                to_parent: None,
+                saved_prio: None,
+                delivered: false,
+            },
+        );
+        self.nodes.get_mut(node_id.0).expect("live").txn_holds += 1;
+        if oneway {
+            self.check_spam(to, thread, sender_pid, fx);
+            let n = self.nodes.get_mut(node_id.0).expect("live");
+            if n.oneway.busy {
+                n.oneway.queue.push_back(id);
+            } else {
+                n.oneway.busy = true;
+                self.queue_work(to, Work::Transaction(id), fx);
+            }
+        } else {
+            self.threads.get_mut(thread.0).expect("live").top = Some(id);
+            match target_thread {
+                Some(t) => self.deliver_txn(id, t, fx),
+                None => self.queue_work(to, Work::Transaction(id), fx),
+            }
+        }
+        fx.push(Effect::Deliver {
+            thread,
+            ret: Return::TransactionComplete,
+            fds: Vec::new(),
+        });
+        Ok(())
+    }
+
+    fn alloc_failure(
+        &self,
+        to: ProcId,
+        e: crate::alloc::AllocError,
+        size: u64,
+        oneway: bool,
+        side: Side,
+    ) -> Failure {
+        let p = self.procs.get(to.0).expect("live");
+        match e {
+            crate::alloc::AllocError::Full { largest_free } => Failure::BufferFull {
+                side,
+                size,
+                pid: p.cred.pid,
+                free: largest_free,
+                total: p.buffer.size(),
+                holders: p.buffer.top_holders(false),
+            },
+            crate::alloc::AllocError::AsyncFull { async_free } => Failure::AsyncSpaceFull {
+                size,
+                pid: p.cred.pid,
+                free: async_free,
+                limit: p.buffer.async_limit(),
+                holders: p.buffer.top_holders(oneway),
+            },
+        }
+    }
+
+    /// Binder's oneway spam detection: when a receiver's async space runs
+    /// low and one sender holds most of it, that sender is told.
+    fn check_spam(&mut self, to: ProcId, thread: ThreadId, sender_pid: i32, fx: &mut Vec<Effect>) {
+        let p = self.procs.get_mut(to.0).expect("live");
+        let limit = p.buffer.async_limit();
+        if p.spam_flagged || p.buffer.async_free() >= limit / 10 {
+            return;
+        }
+        let (n, bytes) = p.buffer.async_held_by(sender_pid);
+        if n > 50 || bytes > limit / 4 {
+            p.spam_flagged = true;
+            if let Some(sp) = self
+                .threads
+                .get(thread.0)
+                .and_then(|t| self.procs.get_mut(t.proc.0))
+            {
+                sp.counters.spam_reports += 1;
+            }
+            fx.push(Effect::Deliver {
+                thread,
+                ret: Return::OnewaySpamSuspect,
+                fds: Vec::new(),
+            });
+        }
+    }
+
+    /// Hands transaction `id` to `thread`: pushes it on the thread's stack
+    /// (sync), migrates priority, commits the buffer, moves the fds.
+    pub(crate) fn deliver_txn(&mut self, id: TxnId, thread: ThreadId, fx: &mut Vec<Effect>) {
+        let migrate = self.config.migrate_priority;
+        let th = self.threads.get(thread.0).expect("live");
+        let th_prio = th.prio;
+        let th_top = th.top;
+        let t = self.txns.get_mut(&id).expect("queued txns exist");
+        let oneway = t.oneway();
+        t.delivered = true;
+        let objects = std::mem::take(&mut t.objects);
+        let fds = std::mem::take(&mut t.fds);
+        let (to, from_proc, target) = (t.to_proc, t.from_proc, t.target);
+        let mut new_prio = None;
+        if !oneway {
+            t.to_thread = Some(thread);
+            t.to_parent = th_top;
+            if migrate {
+                let min = self.nodes.get(target.0).and_then(|n| n.flags.min_priority);
+                let want = match (t.sender.priority, min) {
+                    (Some(c), Some(m)) if m.rank() > c.rank() => Some(m),
+                    (Some(c), _) => Some(c),
+                    (None, m) => m.filter(|m| m.rank() > th_prio.rank()),
+                };
+                if let Some(w) = want.filter(|w| *w != th_prio) {
+                    t.saved_prio = Some(th_prio);
+                    new_prio = Some(w);
+                }
+            }
+        }
+        let ret = TxnIn {
+            id,
+            target: self.nodes.get(target.0).map(|n| (n.ptr, n.cookie)),
+            code: t.code,
+            flags: t.flags,
+            sender: t.sender.clone(),
+            buffer: t.buffer,
+            objects,
+        };
+        if let Some(p) = self.procs.get_mut(to.0) {
+            p.buffer.commit(ret.buffer.offset);
+            p.counters.calls_received += 1;
+        }
+        if let Some(p) = self.procs.get_mut(from_proc.0) {
+            p.fds_in_flight -= fds.len();
+        }
+        let th = self.threads.get_mut(thread.0).expect("live");
+        if !oneway {
+            th.top = Some(id);
+        }
+        if let Some(w) = new_prio {
+            th.prio = w;
+            fx.push(Effect::SetPriority {
+                thread,
+                tid: th.tid,
+                prio: w,
+            });
+        }
+        fx.push(Effect::Deliver {
+            thread,
+            ret: Return::Transaction(ret),
+            fds,
+        });
+        if oneway {
+            // Nobody waits on a oneway call: its record ends at delivery;
+            // the buffer range keeps the node's queue in order until freed.
+            self.remove_txn(id, fx);
+        }
+    }
+
+    /// Removes a transaction record: releases its node hold and pending
+    /// count, and anything it still carries if it was never delivered.
+    pub(crate) fn remove_txn(&mut self, id: TxnId, fx: &mut Vec<Effect>) -> Option<Transaction> {
+        let mut t = self.txns.remove(&id)?;
+        if let Some(p) = self.procs.get_mut(t.from_proc.0) {
+            p.pending_out -= 1;
+            p.fds_in_flight -= t.fds.len();
+        }
+        if !t.delivered {
+            let objects = std::mem::take(&mut t.objects);
+            self.release_objects(t.to_proc, &objects, fx);
+            if let Some(p) = self.procs.get_mut(t.to_proc.0) {
+                p.buffer.free(t.buffer.offset);
+            }
+        }
+        if !t.fds.is_empty() {
+            fx.push(Effect::CloseFds(std::mem::take(&mut t.fds)));
+        }
+        if let Some(n) = self.nodes.get_mut(t.target.0) {
+            n.txn_holds -= 1;
+        }
+        self.update_node(t.target, crate::node::NoticeTo::Queue, fx);
+        Some(t)
+    }
+
+    /// `Reply`: answers the call on top of `thread`'s stack.
+    pub(crate) fn reply(
+        &mut self,
+        thread: ThreadId,
+        txn: TxnOut,
+        fds: Vec<FdSlot>,
+        fx: &mut Vec<Effect>,
+    ) -> Result<(), Failure> {
+        let th = self.threads.get(thread.0).expect("caller checked");
+        let replier = th.proc;
+        let Some(id) = th.top.filter(|t| {
+            self.txns
+                .get(t)
+                .is_some_and(|t| t.to_thread == Some(thread) && !t.oneway())
+        }) else {
+            if !fds.is_empty() {
+                fx.push(Effect::CloseFds(fds));
+            }
+            return Err(Failure::NoTransactionToReply);
+        };
+        self.pop_served(thread, id, fx);
+        if let Some(p) = self.procs.get_mut(replier.0) {
+            p.counters.replies_sent += 1;
+        }
+        // The replier's part is done whatever happens to the reply: like
+        // binder, it gets TransactionComplete and the caller gets the error.
+        fx.push(Effect::Deliver {
+            thread,
+            ret: Return::TransactionComplete,
+            fds: Vec::new(),
+        });
+        let t = self.txns.get(&id).expect("checked");
+        let Some(caller) = t.from else {
+            if !fds.is_empty() {
+                fx.push(Effect::CloseFds(fds));
+            }
+            self.send_failed_reply(id, Fail::Dead, fx);
+            return Ok(());
+        };
+        let accept_fds = t.flags.accept_fds();
+        let caller_proc = self.threads.get(caller.0).expect("live").proc;
+        let check = check_range(txn.data, self.limits.send_area, Side::Reply).and_then(|()| {
+            let fds_ok = if accept_fds {
+                Ok(())
+            } else {
+                Err(Failure::FdsNotAccepted {
+                    side: Side::Reply,
+                    what: "the caller (no ACCEPT_FDS flag)".into(),
+                })
+            };
+            self.check_objects(
+                replier,
+                caller_proc,
+                &txn.objects,
+                &fds,
+                fds_ok,
+                Side::Reply,
+            )
+        });
+        let replier_pid = self.procs.get(replier.0).expect("live").cred.pid;
+        let offset = check.and_then(|()| {
+            let cp = self.procs.get_mut(caller_proc.0).expect("live");
+            cp.buffer
+                .reserve(txn.data.len, None, replier_pid)
+                .map_err(|e| self.alloc_failure(caller_proc, e, txn.data.len, false, Side::Reply))
+        });
+        let offset = match offset {
+            Ok(o) => o,
+            Err(e) => {
+                if !fds.is_empty() {
+                    fx.push(Effect::CloseFds(fds));
+                }
+                if let Some(p) = self.procs.get_mut(replier.0) {
+                    p.counters.errors += 1;
+                }
+                self.send_failed_reply(id, Fail::Failed(e), fx);
+                return Ok(());
+            }
+        };
+        let (objects, out_fds) =
+            self.translate_objects(replier, thread, caller_proc, &txn.objects, &fds, fx);
+        if txn.data.len > 0 {
+            fx.push(Effect::Copy {
+                from: thread,
+                src: txn.data.offset,
+                to: caller_proc,
+                dst: offset,
+                len: txn.data.len,
+            });
+        }
+        let sender = self.sender_of(thread, None);
+        let cp = self.procs.get_mut(caller_proc.0).expect("live");
+        cp.buffer.commit(offset);
+        let t = self.remove_txn(id, fx).expect("checked");
+        self.threads.get_mut(caller.0).expect("live").top = t.from_parent;
+        fx.push(Effect::Deliver {
+            thread: caller,
+            ret: Return::Reply(TxnIn {
+                id,
+                target: None,
+                code: t.code,
+                flags: TxnFlags(0),
+                sender,
+                buffer: DataRange {
+                    offset,
+                    len: txn.data.len,
+                },
+                objects,
+            }),
+            fds: out_fds,
+        });
+        Ok(())
+    }
+
+    /// Pops `id` off the stack of the thread serving it, restoring the
+    /// priority it had before the call.
+    fn pop_served(&mut self, thread: ThreadId, id: TxnId, fx: &mut Vec<Effect>) {
+        let t = self.txns.get_mut(&id).expect("served txn exists");
+        let (parent, saved) = (t.to_parent, t.saved_prio.take());
+        t.to_thread = None;
+        let th = self.threads.get_mut(thread.0).expect("live");
+        th.top = parent;
+        if let Some(p) = saved {
+            th.prio = p;
+            fx.push(Effect::SetPriority {
+                thread,
+                tid: th.tid,
+                prio: p,
+            });
+        }
+    }
+
+    /// Sends `how` to whoever waits for `id`. If its caller is gone, the
+    /// failure travels on to the call that caller was serving (binder's
+    /// `binder_send_failed_reply`), so a chain broken anywhere unwinds.
+    pub(crate) fn send_failed_reply(&mut self, mut id: TxnId, how: Fail, fx: &mut Vec<Effect>) {
+        loop {
+            let Some(t) = self.remove_txn(id, fx) else {
+                return;
+            };
+            if let Some(to_thread) = t.to_thread {
+                // Still on a live server's stack (only when a call is
+                // cancelled from the caller's side): take it off.
+                if self
+                    .threads
+                    .get(to_thread.0)
+                    .is_some_and(|th| th.top == Some(id))
+                {
+                    let th = self.threads.get_mut(to_thread.0).expect("live");
+                    th.top = t.to_parent;
+                }
+            }
+            if let Some(caller) = t.from.filter(|c| self.threads.get(c.0).is_some()) {
+                let th = self.threads.get_mut(caller.0).expect("checked");
+                if th.top == Some(id) {
+                    th.top = t.from_parent;
+                }
+                self.fail_to(caller, id, how, fx);
+                return;
+            }
+            match t.from_parent {
+                Some(next) if !t.oneway() => id = next,
+                _ => return,
+            }
+        }
+    }
+
+    /// Drops a call that was never delivered: a sync caller gets a dead
+    /// reply, a oneway call just goes.
+    pub(crate) fn cancel_txn(&mut self, id: TxnId, fx: &mut Vec<Effect>) {
+        let Some(t) = self.txns.get(&id) else { return };
+        if t.oneway() {
+            self.remove_txn(id, fx);
+        } else {
+            self.send_failed_reply(id, Fail::Dead, fx);
+        }
+    }
+
+    /// Unwinds a dying thread's stack (binder's `binder_thread_release`):
+    /// calls it was serving lose their server, calls it made lose their
+    /// caller, and the call it was serving on top gets a dead reply.
+    pub(crate) fn unwind_stack(&mut self, thread: ThreadId, fx: &mut Vec<Effect>) {
+        let th = self.threads.get_mut(thread.0).expect("live");
+        let top = th.top.take();
+        let served_top = top.filter(|t| {
+            self.txns
+                .get(t)
+                .is_some_and(|t| t.to_thread == Some(thread))
+        });
+        let mut cur = top;
+        let mut undelivered = Vec::new();
+        while let Some(id) = cur {
+            let Some(t) = self.txns.get_mut(&id) else {
+                break;
+            };
+            if t.to_thread == Some(thread) {
+                t.to_thread = None;
+                cur = t.to_parent;
+            } else if t.from == Some(thread) {
+                t.from = None;
+                if !t.delivered {
+                    undelivered.push((id, t.to_proc));
+                }
+                cur = t.from_parent;
+            } else {
+                debug_assert!(false, "{id} on a stack it does not belong to");
+                break;
+            }
+        }
+        // Calls it made that nobody picked up yet: nobody will read the
+        // reply, so they go now (binder would deliver them to no one).
+        for (id, to) in undelivered {
+            if let Some(p) = self.procs.get_mut(to.0) {
+                p.todo
+                    .retain(|w| !matches!(w, Work::Transaction(t) if *t == id));
+            }
+            self.remove_txn(id, fx);
+        }
+        if let Some(id) = served_top {
+            if self.txns.contains_key(&id) {
+                self.send_failed_reply(id, Fail::Dead, fx);
+            }
+        }
+    }
+
+    /// `FreeBuffer`: the process is done with a delivered range. For a
+    /// oneway call this lets the node's next oneway call through.
+    pub(crate) fn free_buffer(
+        &mut self,
+        proc_id: ProcId,
+        offset: u64,
+        fx: &mut Vec<Effect>,
+    ) -> Result<(), Failure> {
+        let p = self.procs.get_mut(proc_id.0).expect("live");
+        match p.buffer.get(offset) {
+            Some(r) if r.delivered => {}
+            _ => return Err(Failure::BadFree(offset)),
+        }
+        let r = p.buffer.free(offset).expect("checked");
+        if p.spam_flagged && p.buffer.async_free() >= p.buffer.async_limit() / 2 {
+            p.spam_flagged = false;
+        }
+        if let Some(node_id) = r.oneway_node {
+            self.oneway_done(node_id, fx);
+        }
+        Ok(())
+    }
+
+    /// The node's oneway call in flight finished: start the next.
+    fn oneway_done(&mut self, node_id: NodeId, fx: &mut Vec<Effect>) {
+        let Some(n) = self.nodes.get_mut(node_id.0) else {
+            return;
+        };
+        n.oneway.busy = false;
+        if let (Some(owner), Some(next)) = (n.owner, n.oneway.queue.pop_front()) {
+            n.oneway.busy = true;
+            self.queue_work(owner, Work::Transaction(next), fx);
+        }
+        self.update_node(node_id, crate::node::NoticeTo::Queue, fx);
+    }
+}

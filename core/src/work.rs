@@ -1,0 +1,19 @@
+//! `Work`: what waits in a process's queue for any idle pool thread. One
+//! queue, one delivery path (`Core::dispatch`); thread-targeted returns
+//! (replies, nested calls) skip the queue and go straight to the thread.
+
+use std::collections::VecDeque;
+
+use crate::protocol::{Return, TxnId};
+
+/// One item of process work.
+#[derive(Debug)]
+pub(crate) enum Work {
+    /// A call (sync, or oneway whose node was free) for any pool thread.
+    Transaction(TxnId),
+    /// A notice: reference changes for the owner, deaths, clear-death done.
+    Notice(Return),
+}
+
+/// A process's queue.
+pub(crate) type WorkQueue = VecDeque<Work>;

@@ -1,0 +1,3 @@
+//! Runnable capbinder programs a user copies from. They arrive with the
+//! runtime (issue 5).
+#![forbid(unsafe_code)]
