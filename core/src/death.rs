@@ -53,9 +53,14 @@ impl Core {
         cookie: u64,
         fx: &mut Vec<Effect>,
     ) -> Result<(), Failure> {
-        let (h, _) = self.resolve_ref(proc_id, h, Rights::NONE)?;
+        let node = self.resolve_node(proc_id, h, Rights::NONE)?;
         let p = self.procs.get_mut(proc_id.0).expect("live");
-        let r = p.handles.get_mut(h).expect("resolved");
+        // Handle 0 has a ref only if a subscription made one.
+        let h = p
+            .handles
+            .handle_of(node)
+            .ok_or_else(|| Failure::Death(format!("{h} has no subscription")))?;
+        let r = p.handles.get_mut(h).expect("indexed");
         match r.death {
             Some(d) if d.cookie == cookie => r.death = None,
             Some(d) => {

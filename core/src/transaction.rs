@@ -632,11 +632,11 @@ impl Core {
     pub(crate) fn unwind_stack(&mut self, thread: ThreadId, fx: &mut Vec<Effect>) {
         let th = self.threads.get_mut(thread.0).expect("live");
         let top = th.top.take();
-        let served_top = top.filter(|t| {
-            self.txns
-                .get(t)
-                .is_some_and(|t| t.to_thread == Some(thread))
-        });
+        // The call to fail at once: the highest one this thread served,
+        // unless a call it made above it was delivered (that call's reply,
+        // or its failure, will carry the dead reply down the chain).
+        let mut served_top = None;
+        let mut blocked = false;
         let mut cur = top;
         let mut undelivered = Vec::new();
         while let Some(id) = cur {
@@ -645,10 +645,15 @@ impl Core {
             };
             if t.to_thread == Some(thread) {
                 t.to_thread = None;
+                if served_top.is_none() && !blocked {
+                    served_top = Some(id);
+                }
                 cur = t.to_parent;
             } else if t.from == Some(thread) {
                 t.from = None;
-                if !t.delivered {
+                if t.delivered {
+                    blocked = true;
+                } else {
                     undelivered.push((id, t.to_proc));
                 }
                 cur = t.from_parent;

@@ -1,0 +1,1361 @@
+//! One test per rule of binder's semantics, against the bare state machine.
+
+mod common;
+
+use capbinder_core::*;
+use common::*;
+
+fn serve_until_reply(w: &mut World, server: ThreadId, client: ThreadId) -> Return {
+    w.serve(server);
+    w.answer(client)
+}
+
+// ---- handles -------------------------------------------------------------
+
+#[test]
+fn stale_handle_is_an_error_not_another_object() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    w.ok(bt, Command::Release(h));
+    // The same node again: a new handle, and the old one stays dead.
+    let h2 = w.give(at, 0x10, bt);
+    assert_ne!(h, h2);
+    w.call(bt, h, 1, vec![]);
+    match w.answer(bt) {
+        Return::FailedReply { error, .. } => assert_eq!(error, Failure::BadHandle(h)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn forged_handle_is_an_error() {
+    let mut w = World::with_sm();
+    let a = w.process();
+    let t = w.thread(a);
+    let forged = Handle(7 << 32 | 3);
+    w.call(t, forged, 1, vec![]);
+    assert!(matches!(
+        w.answer(t),
+        Return::FailedReply { error: Failure::BadHandle(h), .. } if h == forged
+    ));
+    assert_eq!(
+        w.err(t, Command::Acquire(forged)),
+        Failure::BadHandle(forged)
+    );
+}
+
+#[test]
+fn a_handle_is_valid_only_in_the_process_that_holds_it() {
+    let mut w = World::with_sm();
+    let (a, b, c) = (w.process(), w.process(), w.process());
+    let (at, bt, ct) = (w.looper(a), w.thread(b), w.thread(c));
+    let h = w.give(at, 0x10, bt);
+    // C names B's handle number: it is not in C's table.
+    w.call(ct, h, 1, vec![]);
+    assert!(matches!(
+        w.answer(ct),
+        Return::FailedReply {
+            error: Failure::BadHandle(_),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn same_node_sent_twice_gives_the_same_handle() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h1 = w.give(at, 0x10, bt);
+    let h2 = w.give(at, 0x10, bt);
+    assert_eq!(h1, h2);
+    let r = &w.proc_state(b).refs;
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].strong, 2, "each delivery hands the receiver one count");
+}
+
+#[test]
+fn handle_sent_back_to_its_owner_becomes_the_local_object() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    // B calls A's object passing A's object itself.
+    w.call(
+        bt,
+        h,
+        3,
+        vec![Object::Handle {
+            handle: h,
+            strong: true,
+            rights: Rights::ALL,
+        }],
+    );
+    let tx = w.incoming(at);
+    assert_eq!(tx.target, Some((0x10, 0x10)));
+    assert!(matches!(tx.objects[0], Object::Binder { ptr: 0x10, .. }));
+}
+
+#[test]
+fn rights_only_narrow_when_passed_on() {
+    let mut w = World::with_sm();
+    let (a, b, c) = (w.process(), w.process(), w.process());
+    let (at, bt, ct) = (w.looper(a), w.looper(b), w.thread(c));
+    let h_ab = w.give(at, 0x10, ct); // C holds A's object with all rights
+    let h_cb = w.give(bt, 0x20, ct); // C can call B
+                                     // C passes A's object to B as call-only.
+    w.call(
+        ct,
+        h_cb,
+        1,
+        vec![Object::Handle {
+            handle: h_ab,
+            strong: true,
+            rights: Rights::CALL,
+        }],
+    );
+    let tx = w.incoming(bt);
+    let Object::Handle {
+        handle: hb, rights, ..
+    } = tx.objects[0]
+    else {
+        panic!()
+    };
+    assert_eq!(rights, Rights::CALL);
+    w.free(bt, &tx);
+    // B cannot link to its death (no link-death right).
+    let e = w.err(
+        bt,
+        Command::RequestDeath {
+            handle: hb,
+            cookie: 1,
+        },
+    );
+    assert!(matches!(e, Failure::NoRight { needed, .. } if needed == Rights::LINK_DEATH));
+    w.reply(bt, vec![]);
+    let _ = w.answer(ct);
+}
+
+#[test]
+fn a_call_only_handle_cannot_be_transferred() {
+    let mut w = World::with_sm();
+    let (a, b, c) = (w.process(), w.process(), w.process());
+    let (at, bt, ct) = (w.looper(a), w.looper(b), w.thread(c));
+    let h_a = w.give(at, 0x10, ct);
+    let h_b = w.give(bt, 0x20, ct);
+    w.call(
+        ct,
+        h_b,
+        1,
+        vec![Object::Handle {
+            handle: h_a,
+            strong: true,
+            rights: Rights::CALL,
+        }],
+    );
+    let tx = w.incoming(bt);
+    let Object::Handle {
+        handle: narrowed, ..
+    } = tx.objects[0]
+    else {
+        panic!()
+    };
+    w.free(bt, &tx);
+    w.reply(bt, vec![]);
+    let _ = w.answer(ct);
+    w.ok(bt, Command::WaitForWork);
+    // B tries to hand the call-only handle to the service manager.
+    let bt2 = w.thread(b);
+    w.call(
+        bt2,
+        Handle::CONTEXT_MANAGER,
+        1,
+        vec![Object::Handle {
+            handle: narrowed,
+            strong: true,
+            rights: Rights::ALL,
+        }],
+    );
+    assert!(matches!(
+        w.answer(bt2),
+        Return::FailedReply { error: Failure::NoRight { needed, .. }, .. } if needed == Rights::TRANSFER
+    ));
+}
+
+// ---- context manager -----------------------------------------------------
+
+#[test]
+fn context_manager_is_claimable_once() {
+    let mut w = World::with_sm();
+    let a = w.process();
+    let t = w.thread(a);
+    let e = w.err(t, Command::SetContextManager { ptr: 1, cookie: 1 });
+    assert!(matches!(e, Failure::ContextManagerTaken(_)));
+}
+
+#[test]
+fn context_manager_can_be_claimed_again_after_its_owner_died() {
+    let mut w = World::with_sm();
+    let (sm, _) = w.sm.unwrap();
+    w.exit(sm);
+    let a = w.process();
+    let t = w.thread(a);
+    w.ok(t, Command::SetContextManager { ptr: 1, cookie: 1 });
+    assert_eq!(w.dump().context_manager, Some(w.pid(a)));
+}
+
+#[test]
+fn handle_zero_without_a_context_manager_is_a_clear_error() {
+    let mut w = World::new();
+    let a = w.process();
+    let t = w.thread(a);
+    w.call(t, Handle::CONTEXT_MANAGER, 1, vec![]);
+    assert!(matches!(
+        w.answer(t),
+        Return::FailedReply {
+            error: Failure::NoContextManager,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn configured_context_manager_uid_is_enforced() {
+    let mut w = World::with(Config {
+        context_manager_uid: Some(0),
+        ..Config::default()
+    });
+    let a = w.process();
+    let t = w.thread(a);
+    let e = w.err(t, Command::SetContextManager { ptr: 1, cookie: 1 });
+    assert!(matches!(
+        e,
+        Failure::ContextManagerDenied { allowed: 0, .. }
+    ));
+}
+
+// ---- reference counting --------------------------------------------------
+
+#[test]
+fn first_strong_ref_tells_the_owner_before_its_transaction_completes() {
+    let mut w = World::with_sm();
+    let a = w.process();
+    let at = w.thread(a);
+    w.call(at, Handle::CONTEXT_MANAGER, 1, vec![binder(0x10)]);
+    let got = w.take(at);
+    assert_eq!(
+        got,
+        vec![
+            Return::IncRefs {
+                ptr: 0x10,
+                cookie: 0x10
+            },
+            Return::Acquire {
+                ptr: 0x10,
+                cookie: 0x10
+            },
+            Return::TransactionComplete
+        ]
+    );
+}
+
+#[test]
+fn last_release_tells_the_owner_and_frees_the_node() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    let _ = w.take(at);
+    w.ok(bt, Command::Release(h));
+    // The owner's pool thread hears Release, then DecRefs.
+    assert_eq!(
+        w.next(at),
+        Return::Release {
+            ptr: 0x10,
+            cookie: 0x10
+        }
+    );
+    w.ok(at, Command::WaitForWork);
+    assert_eq!(
+        w.next(at),
+        Return::DecRefs {
+            ptr: 0x10,
+            cookie: 0x10
+        }
+    );
+    w.ok(at, Command::WaitForWork);
+    assert!(w.proc_state(a).nodes.is_empty(), "node must be freed");
+    assert!(w.proc_state(b).refs.is_empty());
+}
+
+#[test]
+fn release_waits_for_the_owners_acquire_done() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let (_, smt) = w.sm.unwrap();
+    // A sends its object but does not acknowledge the acquire yet.
+    let a0 = at_caller(&mut w, a);
+    w.call(a0, Handle::CONTEXT_MANAGER, 1, vec![binder(0x10)]);
+    let tx = w.incoming(smt);
+    let Object::Handle { handle: hs, .. } = tx.objects[0] else {
+        panic!()
+    };
+    w.free(smt, &tx);
+    w.reply(smt, vec![]);
+    w.ok(smt, Command::Release(hs));
+    // No Release may overtake the unacknowledged Acquire.
+    assert!(w.idle(at), "{:?}", w.take(at));
+    let _ = bt;
+}
+
+fn at_caller(w: &mut World, p: ProcId) -> ThreadId {
+    w.thread(p)
+}
+
+#[test]
+fn refcount_underflow_is_an_error_not_a_wrap() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    let e = w.err(bt, Command::DecRefs(h));
+    assert!(matches!(e, Failure::RefUnderflow { .. }));
+    w.ok(bt, Command::Release(h));
+    assert_eq!(w.err(bt, Command::Release(h)), Failure::BadHandle(h));
+}
+
+#[test]
+fn weak_ref_promotes_only_while_the_object_is_held_strongly() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    w.ok(bt, Command::IncRefs(h));
+    w.ok(bt, Command::Release(h)); // now weak only; owner told Release
+    let e = w.err(bt, Command::Acquire(h));
+    // The owner was told Release but had acknowledged nothing pending, so
+    // the object may already be gone: promotion fails.
+    assert_eq!(e, Failure::PromotionFailed(h));
+}
+
+#[test]
+fn unexpected_acknowledgement_is_an_error() {
+    let mut w = World::with_sm();
+    let a = w.process();
+    let t = w.thread(a);
+    let e = w.err(
+        t,
+        Command::AcquireDone {
+            ptr: 0x99,
+            cookie: 0x99,
+        },
+    );
+    assert!(matches!(e, Failure::UnexpectedAck { .. }));
+}
+
+// ---- transactions and stacks ---------------------------------------------
+
+#[test]
+fn call_and_reply_carry_the_payload_and_identity() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    w.call_len(bt, h, 42, vec![], 100);
+    let tx = w.incoming(at);
+    assert_eq!(tx.code, 42);
+    assert_eq!(tx.buffer.len, 100);
+    assert_eq!(tx.sender.pid, w.pid(b));
+    assert_eq!(tx.sender.uid, 1000 + w.pid(b) as u32);
+    let copy = w.copies.last().unwrap();
+    assert_eq!(
+        (copy.0, copy.2, copy.3, copy.4),
+        (bt, a, tx.buffer.offset, 100)
+    );
+    w.free(at, &tx);
+    w.reply(at, vec![]);
+    let Return::Reply(r) = w.answer(bt) else {
+        panic!()
+    };
+    assert_eq!(r.id, tx.id, "the reply names the call's transaction ID");
+}
+
+#[test]
+fn transaction_ids_are_unique() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    let mut ids = std::collections::HashSet::new();
+    for _ in 0..20 {
+        w.call(bt, h, 1, vec![]);
+        let tx = w.serve(at);
+        w.ok(at, Command::WaitForWork);
+        let _ = w.answer(bt);
+        assert!(ids.insert(tx.id));
+    }
+}
+
+#[test]
+fn nested_call_lands_on_the_thread_already_waiting() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (a0, a_pool, b_pool) = (w.thread(a), w.looper(a), w.looper(b));
+    let to_b = w.give(b_pool, 0x20, a0);
+    let _ = w.take(b_pool);
+    let to_a = w.give(a_pool, 0x10, b_pool);
+    let _ = w.take(a_pool);
+    let _ = w.take(b_pool);
+    w.ok(b_pool, Command::WaitForWork);
+    w.ok(a_pool, Command::WaitForWork);
+    w.call(a0, to_b, 1, vec![]); // A:0 -> B
+    let _ = w.incoming(b_pool);
+    w.call(b_pool, to_a, 2, vec![]); // B -> A, nested
+    let nested = w.incoming(a0);
+    assert_eq!(nested.code, 2, "the nested call goes to A:0, which waits");
+    assert!(w.idle(a_pool), "A's idle pool thread gets nothing");
+    w.free(a0, &nested);
+    w.reply(a0, vec![]);
+    assert!(matches!(w.answer(b_pool), Return::Reply(_)));
+    w.reply(b_pool, vec![]);
+    assert!(matches!(w.answer(a0), Return::Reply(_)));
+    assert!(w.dump().transactions.is_empty());
+}
+
+#[test]
+fn recursion_between_two_processes_works_at_any_depth() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (a0, a_pool, b_pool) = (w.thread(a), w.looper(a), w.looper(b));
+    let to_b = w.give(b_pool, 0x20, a0);
+    let to_a = w.give(a_pool, 0x10, b_pool);
+    let _ = w.take(b_pool);
+    let _ = w.take(a_pool);
+    w.ok(b_pool, Command::WaitForWork);
+    w.call(a0, to_b, 0, vec![]);
+    let depth = 20;
+    for i in 0..depth {
+        let tx = w.incoming(b_pool);
+        assert_eq!(tx.code, 2 * i);
+        w.call(b_pool, to_a, 2 * i + 1, vec![]);
+        let tx = w.incoming(a0);
+        assert_eq!(tx.code, 2 * i + 1);
+        w.call(a0, to_b, 2 * i + 2, vec![]);
+    }
+    let stack = &w
+        .proc_state(a)
+        .threads
+        .iter()
+        .find(|t| t.stack.len() > 1)
+        .unwrap()
+        .stack
+        .clone();
+    assert_eq!(stack.len(), 2 * depth as usize + 1);
+    // Unwind: every level replies.
+    let _ = w.incoming(b_pool);
+    w.reply(b_pool, vec![]);
+    for _ in 0..depth {
+        assert!(matches!(w.answer(a0), Return::Reply(_)));
+        w.reply(a0, vec![]);
+        assert!(matches!(w.answer(b_pool), Return::Reply(_)));
+        w.reply(b_pool, vec![]);
+    }
+    assert!(matches!(w.answer(a0), Return::Reply(_)));
+    assert!(w.dump().transactions.is_empty());
+}
+
+#[test]
+fn thread_waiting_for_a_reply_gets_nothing_unrelated() {
+    let mut w = World::with_sm();
+    let (a, b, c) = (w.process(), w.process(), w.process());
+    let (a0, b_pool, ct) = (w.thread(a), w.looper(b), w.thread(c));
+    let a_pool = w.looper(a);
+    let to_b = w.give(b_pool, 0x20, a0);
+    let to_a = w.give(a_pool, 0x10, ct);
+    let _ = w.take(a_pool);
+    w.ok(a_pool, Command::WaitForWork);
+    let _ = w.take(b_pool);
+    w.ok(b_pool, Command::WaitForWork);
+    w.call(a0, to_b, 1, vec![]); // A:0 waits on B
+    let _ = w.take(a0);
+    w.call(ct, to_a, 9, vec![]); // unrelated call into A
+    assert!(w.idle(a0), "A:0 must not receive C's call");
+    assert_eq!(w.incoming(a_pool).code, 9);
+}
+
+#[test]
+fn a_thread_makes_one_call_at_a_time() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    w.call(bt, h, 1, vec![]);
+    let _ = w.take(bt);
+    w.call(bt, h, 2, vec![]);
+    assert!(matches!(
+        w.answer(bt),
+        Return::FailedReply {
+            error: Failure::ThreadBusy(_),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn reply_without_a_call_is_an_error() {
+    let mut w = World::with_sm();
+    let a = w.process();
+    let t = w.thread(a);
+    let e = w.err(t, Command::Reply(TxnOut::default()));
+    assert_eq!(e, Failure::NoTransactionToReply);
+}
+
+#[test]
+fn payload_outside_the_send_area_is_refused() {
+    let mut w = World::with_sm();
+    let a = w.process();
+    let t = w.thread(a);
+    w.cmd(
+        t,
+        Command::Transaction {
+            handle: Handle::CONTEXT_MANAGER,
+            txn: TxnOut {
+                data: DataRange {
+                    offset: u64::MAX - 1,
+                    len: 10,
+                },
+                ..TxnOut::default()
+            },
+        },
+    );
+    assert!(matches!(
+        w.answer(t),
+        Return::FailedReply {
+            error: Failure::DataOutOfBounds { .. },
+            ..
+        }
+    ));
+}
+
+// ---- oneway --------------------------------------------------------------
+
+#[test]
+fn oneway_calls_to_one_node_arrive_in_order_one_at_a_time() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (a1, a2, bt) = (w.looper(a), w.looper(a), w.thread(b));
+    let h = w.give(a1, 0x10, bt);
+    let _ = w.take(a1);
+    w.ok(a1, Command::WaitForWork);
+    for code in 0..10 {
+        w.oneway(bt, h, code, 64);
+        assert_eq!(w.next(bt), Return::TransactionComplete);
+    }
+    // Two idle threads, but only one oneway call is in flight per node.
+    let mut got = Vec::new();
+    let mut pending = vec![];
+    for t in [a1, a2] {
+        if !w.idle(t) {
+            pending.push((t, w.incoming(t)));
+        }
+    }
+    assert_eq!(pending.len(), 1);
+    while let Some((t, tx)) = pending.pop() {
+        got.push(tx.code);
+        w.free(t, &tx);
+        w.ok(t, Command::WaitForWork);
+        for t in [a1, a2] {
+            if !w.idle(t) {
+                pending.push((t, w.incoming(t)));
+            }
+        }
+        assert!(pending.len() <= 1);
+    }
+    assert_eq!(got, (0..10).collect::<Vec<_>>());
+}
+
+#[test]
+fn oneway_calls_may_use_at_most_half_the_receive_buffer() {
+    let mut w = big_send_area();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    let half = w.core.limits().recv_buffer / 2;
+    w.oneway(bt, h, 1, half);
+    assert!(w.take(bt).contains(&Return::TransactionComplete));
+    w.oneway(bt, h, 2, 8);
+    match w.answer(bt) {
+        Return::FailedReply {
+            error: Failure::AsyncSpaceFull { limit, holders, .. },
+            ..
+        } => {
+            assert_eq!(limit, half);
+            assert_eq!(holders[0].pid, w.pid(b), "the error names who holds it");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn flooding_oneway_sender_is_reported_as_spam() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    let mut reported = false;
+    for _ in 0..200 {
+        w.oneway(bt, h, 1, 4096);
+        for r in w.take(bt) {
+            reported |= r == Return::OnewaySpamSuspect;
+        }
+    }
+    assert!(reported);
+}
+
+fn big_send_area() -> World {
+    let mut w = World::with(Config {
+        limits: Limits {
+            send_area: 1 << 20,
+            ..Limits::default()
+        },
+        ..Config::default()
+    });
+    w.add_sm();
+    w
+}
+
+// ---- buffers -------------------------------------------------------------
+
+#[test]
+fn full_buffer_fails_the_call_and_names_the_holders() {
+    let mut w = big_send_area();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let at2 = w.looper(a);
+    let h = w.give(at, 0x10, bt);
+    let _ = w.take(at);
+    w.ok(at, Command::WaitForWork);
+    let total = w.core.limits().recv_buffer;
+    // A holds one big delivered call without freeing it.
+    let bt2 = w.thread(b);
+    w.call_len(bt2, h, 1, vec![], total - 64);
+    let _held = w.incoming(at);
+    w.call_len(bt, h, 2, vec![], 4096);
+    match w.answer(bt) {
+        Return::FailedReply {
+            error:
+                Failure::BufferFull {
+                    size,
+                    total: t,
+                    holders,
+                    ..
+                },
+            ..
+        } => {
+            assert_eq!((size, t), (4096, total));
+            assert_eq!(holders[0].pid, w.pid(b));
+        }
+        other => panic!("{other:?}"),
+    }
+    let _ = at2;
+}
+
+#[test]
+fn double_free_is_an_error() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    w.call(bt, h, 1, vec![]);
+    let tx = w.incoming(at);
+    w.free(at, &tx);
+    let e = w.err(
+        at,
+        Command::FreeBuffer {
+            offset: tx.buffer.offset,
+        },
+    );
+    assert_eq!(e, Failure::BadFree(tx.buffer.offset));
+}
+
+// ---- fds -----------------------------------------------------------------
+
+#[test]
+fn fds_travel_renumbered_and_close_when_the_call_fails() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    let fds = w.fds(2);
+    w.cmd_full(
+        bt,
+        Command::Transaction {
+            handle: h,
+            txn: TxnOut {
+                objects: vec![Object::Fd { index: 1 }, Object::Fd { index: 0 }],
+                ..TxnOut::default()
+            },
+        },
+        fds.clone(),
+        None,
+    );
+    let (ret, got) = loop {
+        let m = w.next_mail(at);
+        if matches!(m.0, Return::Transaction(_)) {
+            break m;
+        }
+    };
+    let Return::Transaction(tx) = ret else {
+        panic!()
+    };
+    assert_eq!(
+        tx.objects,
+        vec![Object::Fd { index: 0 }, Object::Fd { index: 1 }]
+    );
+    assert_eq!(got, vec![fds[1], fds[0]]);
+    // An fd index out of range fails the call and closes what came.
+    let fds = w.fds(1);
+    let _ = w.take(bt);
+    w.cmd_full(
+        bt,
+        Command::Transaction {
+            handle: h,
+            txn: TxnOut {
+                objects: vec![Object::Fd { index: 5 }],
+                ..TxnOut::default()
+            },
+        },
+        fds.clone(),
+        None,
+    );
+    assert!(w.closed.contains(&fds[0]));
+}
+
+#[test]
+fn node_that_does_not_accept_fds_refuses_them() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    // Publish a node without ACCEPTS_FDS.
+    let (_, smt) = w.sm.unwrap();
+    let a0 = w.thread(a);
+    w.call(
+        a0,
+        Handle::CONTEXT_MANAGER,
+        1,
+        vec![Object::Binder {
+            ptr: 0x30,
+            cookie: 0x30,
+            strong: true,
+            flags: NodeFlags::default(),
+        }],
+    );
+    let tx = w.incoming(smt);
+    let Object::Handle { handle: hs, .. } = tx.objects[0] else {
+        panic!()
+    };
+    let fds = w.fds(1);
+    w.reply(smt, vec![]);
+    let _ = at;
+    let _ = bt;
+    w.ok(smt, Command::WaitForWork);
+    let smt2 = w.thread(w.sm.unwrap().0);
+    w.cmd_full(
+        smt2,
+        Command::Transaction {
+            handle: hs,
+            txn: TxnOut {
+                objects: vec![Object::Fd { index: 0 }],
+                ..TxnOut::default()
+            },
+        },
+        fds.clone(),
+        None,
+    );
+    assert!(matches!(
+        w.answer(smt2),
+        Return::FailedReply {
+            error: Failure::FdsNotAccepted { .. },
+            ..
+        }
+    ));
+    assert!(w.closed.contains(&fds[0]));
+}
+
+#[test]
+fn reply_fds_need_the_callers_accept_fds_flag() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    w.call(bt, h, 1, vec![]);
+    let tx = w.incoming(at);
+    w.free(at, &tx);
+    let fds = w.fds(1);
+    w.cmd_full(
+        at,
+        Command::Reply(TxnOut {
+            objects: vec![Object::Fd { index: 0 }],
+            ..TxnOut::default()
+        }),
+        fds.clone(),
+        None,
+    );
+    assert!(matches!(
+        w.answer(bt),
+        Return::FailedReply {
+            error: Failure::FdsNotAccepted { .. },
+            ..
+        }
+    ));
+    assert!(w.closed.contains(&fds[0]));
+}
+
+// ---- death ---------------------------------------------------------------
+
+#[test]
+fn server_death_mid_call_gives_the_caller_a_dead_reply() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    w.call(bt, h, 1, vec![]);
+    let _ = w.incoming(at);
+    w.exit(a);
+    assert!(matches!(w.answer(bt), Return::DeadReply { .. }));
+    // Later calls on the handle get a dead reply too.
+    w.call(bt, h, 1, vec![]);
+    assert!(matches!(w.answer(bt), Return::DeadReply { .. }));
+    assert!(w.dump().transactions.is_empty());
+}
+
+#[test]
+fn queued_call_to_a_dying_process_gets_a_dead_reply() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    let _ = w.take(at); // A's looper is now busy: nothing idle
+    w.call(bt, h, 1, vec![]);
+    w.exit(a);
+    assert!(matches!(w.answer(bt), Return::DeadReply { .. }));
+}
+
+#[test]
+fn client_death_mid_call_drops_the_reply_cleanly() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    w.call(bt, h, 1, vec![]);
+    let tx = w.incoming(at);
+    w.exit(b);
+    w.free(at, &tx);
+    w.reply(at, vec![]);
+    assert!(w.take(at).contains(&Return::TransactionComplete));
+    assert!(w.dump().transactions.is_empty());
+    assert!(w.proc_state(a).nodes.is_empty(), "B's ref went with B");
+}
+
+#[test]
+fn dead_reply_travels_down_a_broken_chain() {
+    // C -> A -> B; A dies while B serves: C gets the dead reply once B answers.
+    let mut w = World::with_sm();
+    let (a, b, c) = (w.process(), w.process(), w.process());
+    let (a_pool, b_pool, ct) = (w.looper(a), w.looper(b), w.thread(c));
+    let to_a = w.give(a_pool, 0x10, ct);
+    let to_b = w.give(b_pool, 0x20, a_pool);
+    let _ = w.take(a_pool);
+    let _ = w.take(b_pool);
+    w.ok(a_pool, Command::WaitForWork);
+    w.ok(b_pool, Command::WaitForWork);
+    w.call(ct, to_a, 1, vec![]);
+    let _ = w.incoming(a_pool);
+    w.call(a_pool, to_b, 2, vec![]);
+    let _ = w.incoming(b_pool);
+    w.exit(a);
+    // As in binder, C learns once B is done with A's call.
+    assert!(!w
+        .take(ct)
+        .iter()
+        .any(|r| matches!(r, Return::DeadReply { .. })));
+    w.reply(b_pool, vec![]);
+    assert!(w.take(b_pool).contains(&Return::TransactionComplete));
+    assert!(matches!(w.answer(ct), Return::DeadReply { .. }));
+    assert!(w.dump().transactions.is_empty());
+}
+
+#[test]
+fn death_notice_goes_once_to_the_subscribing_process() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, b0, b_pool) = (w.looper(a), w.thread(b), w.looper(b));
+    let h = w.give(at, 0x10, b0);
+    w.ok(
+        b0,
+        Command::RequestDeath {
+            handle: h,
+            cookie: 77,
+        },
+    );
+    w.exit(a);
+    assert!(w.idle(b0), "the notice goes to the process, not the thread");
+    assert_eq!(w.next(b_pool), Return::DeadBinder { cookie: 77 });
+    w.ok(b_pool, Command::DeadBinderDone { cookie: 77 });
+    assert!(w.idle(b_pool));
+    let e = w.err(b_pool, Command::DeadBinderDone { cookie: 77 });
+    assert!(matches!(e, Failure::Death(_)));
+}
+
+#[test]
+fn death_subscription_after_death_fires_at_once() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, b0, b_pool) = (w.looper(a), w.thread(b), w.looper(b));
+    let h = w.give(at, 0x10, b0);
+    w.exit(a);
+    w.ok(
+        b0,
+        Command::RequestDeath {
+            handle: h,
+            cookie: 5,
+        },
+    );
+    assert_eq!(w.next(b_pool), Return::DeadBinder { cookie: 5 });
+}
+
+#[test]
+fn cleared_subscription_gets_no_notice() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, b0, b_pool) = (w.looper(a), w.thread(b), w.looper(b));
+    let h = w.give(at, 0x10, b0);
+    w.ok(
+        b0,
+        Command::RequestDeath {
+            handle: h,
+            cookie: 5,
+        },
+    );
+    w.ok(
+        b0,
+        Command::ClearDeath {
+            handle: h,
+            cookie: 5,
+        },
+    );
+    assert_eq!(w.next(b_pool), Return::ClearDeathDone { cookie: 5 });
+    w.ok(b_pool, Command::WaitForWork);
+    w.exit(a);
+    assert!(w.idle(b_pool));
+}
+
+#[test]
+fn process_exit_releases_everything_it_held() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let _h = w.give(at, 0x10, bt);
+    w.exit(b);
+    let _ = w.take(at);
+    assert!(w.proc_state(a).nodes.is_empty());
+    w.exit(a);
+    let (sm, _) = w.sm.unwrap();
+    w.exit(sm);
+    assert!(w.core.is_empty(), "{:#?}", w.dump());
+}
+
+// ---- looper --------------------------------------------------------------
+
+#[test]
+fn spawn_request_when_no_thread_is_idle_and_register_answers_it() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.thread(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    w.spawns.clear();
+    w.call(bt, h, 1, vec![]);
+    assert_eq!(
+        w.spawns,
+        vec![at],
+        "A has no idle pool thread: it is asked for one"
+    );
+    let bt2 = w.thread(b);
+    let h2 = w.give(at, 0x10, bt2);
+    w.spawns.clear();
+    w.call(bt2, h2, 1, vec![]);
+    assert!(w.spawns.is_empty(), "one request outstanding at a time");
+    let at2 = w.thread(a);
+    w.ok(at2, Command::RegisterLooper);
+    w.ok(at2, Command::WaitForWork);
+    assert_eq!(w.incoming(at2).code, 1);
+    assert_eq!(
+        w.spawns.len(),
+        1,
+        "still work queued, nobody idle: ask again"
+    );
+}
+
+#[test]
+fn register_without_a_request_and_double_enter_are_errors() {
+    let mut w = World::new();
+    let a = w.process();
+    let t = w.thread(a);
+    assert!(matches!(
+        w.err(t, Command::RegisterLooper),
+        Failure::Looper(_)
+    ));
+    w.ok(t, Command::EnterLooper);
+    assert!(matches!(w.err(t, Command::EnterLooper), Failure::Looper(_)));
+    let t2 = w.thread(a);
+    assert!(matches!(
+        w.err(t2, Command::WaitForWork),
+        Failure::Looper(_)
+    ));
+}
+
+#[test]
+fn spawn_requests_stop_at_the_maximum() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.thread(a), w.thread(b));
+    w.ok(at, Command::SetMaxThreads(0));
+    let h = w.give(at, 0x10, bt);
+    w.spawns.clear();
+    w.call(bt, h, 1, vec![]);
+    assert!(w.spawns.is_empty(), "max threads 0: no spawn request");
+    let e = w.err(at, Command::SetMaxThreads(100_000));
+    assert!(matches!(e, Failure::TooManyThreads { .. }));
+}
+
+// ---- freeze --------------------------------------------------------------
+
+#[test]
+fn only_a_privileged_caller_may_freeze() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let bt = w.thread(b);
+    let pid = w.pid(a);
+    let e = w.err(bt, Command::Freeze { pid, enable: true });
+    assert!(matches!(e, Failure::NotPrivileged(_)));
+}
+
+#[test]
+fn frozen_process_gets_no_sync_calls_and_its_oneway_calls_wait() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let root = w.privileged_process();
+    let rt = w.thread(root);
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    let _ = w.take(at);
+    w.ok(at, Command::WaitForWork);
+    let pid = w.pid(a);
+    w.ok(rt, Command::Freeze { pid, enable: true });
+    w.call(bt, h, 1, vec![]);
+    assert!(matches!(w.answer(bt), Return::FrozenReply { .. }));
+    w.oneway(bt, h, 2, 8);
+    assert_eq!(w.next(bt), Return::TransactionComplete);
+    assert!(w.idle(at), "oneway waits while frozen");
+    w.ok(rt, Command::Freeze { pid, enable: false });
+    assert_eq!(w.incoming(at).code, 2);
+}
+
+// ---- limits --------------------------------------------------------------
+
+#[test]
+fn flooding_sender_is_limited_others_are_not() {
+    let mut w = World::with(Config {
+        limits: Limits {
+            max_pending: 3,
+            ..Limits::default()
+        },
+        ..Config::default()
+    });
+    w.add_sm();
+    let (a, b, c) = (w.process(), w.process(), w.process());
+    let (at, bt, ct) = (w.looper(a), w.thread(b), w.thread(c));
+    let h = w.give(at, 0x10, bt);
+    let hc = w.give(at, 0x10, ct);
+    let _ = w.take(at);
+    for _ in 0..10 {
+        w.oneway(bt, h, 1, 8);
+    }
+    let rets = w.take(bt);
+    let refused = rets
+        .iter()
+        .filter(|r| {
+            matches!(
+                r,
+                Return::FailedReply {
+                    error: Failure::TooManyPending { limit: 3, .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    // One delivered (in flight at A), three queued, the rest refused.
+    assert_eq!(refused, 6, "{rets:?}");
+    w.oneway(ct, hc, 1, 8);
+    assert_eq!(
+        w.next(ct),
+        Return::TransactionComplete,
+        "C is not limited by B's flood"
+    );
+}
+
+#[test]
+fn too_many_objects_or_fds_in_one_call_are_refused() {
+    let mut w = World::with_sm();
+    let a = w.process();
+    let t = w.thread(a);
+    let objects = vec![binder(1); 1025];
+    w.call(t, Handle::CONTEXT_MANAGER, 1, objects);
+    assert!(matches!(
+        w.answer(t),
+        Return::FailedReply {
+            error: Failure::TooManyObjects {
+                count: 1025,
+                limit: 1024
+            },
+            ..
+        }
+    ));
+    let fds = w.fds(254);
+    let objects = (0..254).map(|i| Object::Fd { index: i }).collect();
+    w.cmd_full(
+        t,
+        Command::Transaction {
+            handle: Handle::CONTEXT_MANAGER,
+            txn: TxnOut {
+                objects,
+                ..TxnOut::default()
+            },
+        },
+        fds.clone(),
+        None,
+    );
+    assert!(matches!(
+        w.answer(t),
+        Return::FailedReply {
+            error: Failure::TooManyFds { count: 254, .. },
+            ..
+        }
+    ));
+    assert_eq!(
+        w.closed.len(),
+        254,
+        "every fd of the refused call is closed"
+    );
+}
+
+#[test]
+fn ref_limit_turns_into_an_error_for_the_receiver_side_call() {
+    let mut w = World::with(Config {
+        limits: Limits {
+            max_refs: 2,
+            ..Limits::default()
+        },
+        ..Config::default()
+    });
+    w.add_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    let _ = w.take(at);
+    w.ok(at, Command::WaitForWork);
+    // B sends three binders of its own to A; A's table holds at most 2.
+    w.call(bt, h, 1, vec![binder(1), binder(2), binder(3)]);
+    assert!(matches!(
+        w.answer(bt),
+        Return::FailedReply {
+            error: Failure::TooManyRefs { limit: 2, .. },
+            ..
+        }
+    ));
+}
+
+// ---- priority ------------------------------------------------------------
+
+fn fifo(rt: u8) -> Priority {
+    Priority {
+        policy: SchedPolicy::Fifo,
+        nice: 0,
+        rt,
+    }
+}
+
+#[test]
+fn caller_priority_migrates_to_the_server_thread_and_is_restored() {
+    let mut w = World::with(Config {
+        migrate_priority: true,
+        ..Config::default()
+    });
+    w.add_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    w.prio_sets.clear();
+    w.cmd_full(
+        bt,
+        Command::Transaction {
+            handle: h,
+            txn: TxnOut::default(),
+        },
+        vec![],
+        Some(fifo(10)),
+    );
+    let tx = w.incoming(at);
+    assert_eq!(tx.sender.priority, Some(fifo(10)));
+    assert_eq!(w.prio_sets, vec![(at, fifo(10))]);
+    w.free(at, &tx);
+    w.reply(at, vec![]);
+    assert_eq!(w.prio_sets, vec![(at, fifo(10)), (at, Priority::default())]);
+}
+
+#[test]
+fn without_the_capability_no_priority_changes_but_it_is_reported() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    w.cmd_full(
+        bt,
+        Command::Transaction {
+            handle: h,
+            txn: TxnOut::default(),
+        },
+        vec![],
+        Some(fifo(10)),
+    );
+    let tx = w.incoming(at);
+    assert_eq!(tx.sender.priority, Some(fifo(10)));
+    assert!(w.prio_sets.is_empty());
+}
+
+#[test]
+fn migrated_priority_never_goes_below_the_nodes_minimum() {
+    let mut w = World::with(Config {
+        migrate_priority: true,
+        ..Config::default()
+    });
+    w.add_sm();
+    let (a, b) = (w.process(), w.process());
+    let (_at, bt) = (w.looper(a), w.thread(b));
+    let (_, smt) = w.sm.unwrap();
+    let a0 = w.thread(a);
+    let min = Priority {
+        policy: SchedPolicy::Normal,
+        nice: -10,
+        rt: 0,
+    };
+    // Publish a node with a minimum priority and hand it to B.
+    w.call(
+        a0,
+        Handle::CONTEXT_MANAGER,
+        1,
+        vec![Object::Binder {
+            ptr: 0x40,
+            cookie: 0x40,
+            strong: true,
+            flags: NodeFlags {
+                accepts_fds: false,
+                min_priority: Some(min),
+            },
+        }],
+    );
+    let tx = w.incoming(smt);
+    let Object::Handle { handle: hs, .. } = tx.objects[0] else {
+        panic!()
+    };
+    w.free(smt, &tx);
+    w.reply(smt, vec![]);
+    w.ok(smt, Command::WaitForWork);
+    w.call(bt, Handle::CONTEXT_MANAGER, 2, vec![]);
+    let tx = w.incoming(smt);
+    w.free(smt, &tx);
+    w.reply(
+        smt,
+        vec![Object::Handle {
+            handle: hs,
+            strong: true,
+            rights: Rights::ALL,
+        }],
+    );
+    let Return::Reply(r) = w.answer(bt) else {
+        panic!()
+    };
+    let Object::Handle { handle: h, .. } = r.objects[0] else {
+        panic!()
+    };
+    w.prio_sets.clear();
+    let low = Priority {
+        policy: SchedPolicy::Normal,
+        nice: 10,
+        rt: 0,
+    };
+    w.cmd_full(
+        bt,
+        Command::Transaction {
+            handle: h,
+            txn: TxnOut::default(),
+        },
+        vec![],
+        Some(low),
+    );
+    let _ = w.take(a0);
+    assert_eq!(w.prio_sets.first().map(|p| p.1), Some(min));
+}
+
+// ---- state ---------------------------------------------------------------
+
+#[test]
+fn unprivileged_dump_shows_only_the_callers_process() {
+    let mut w = World::with_sm();
+    let a = w.process();
+    let t = w.thread(a);
+    w.ok(t, Command::DumpState);
+    let Return::State(s) = w.next(t) else {
+        panic!()
+    };
+    assert_eq!(s.processes.len(), 1);
+    assert_eq!(s.processes[0].pid, w.pid(a));
+    let r = w.privileged_process();
+    let rt = w.thread(r);
+    w.ok(rt, Command::DumpState);
+    let Return::State(s) = w.next(rt) else {
+        panic!()
+    };
+    assert_eq!(s.processes.len(), 3);
+}
+
+#[test]
+fn unclaimed_fds_on_a_plain_command_are_closed() {
+    let mut w = World::new();
+    let a = w.process();
+    let t = w.thread(a);
+    let fds = w.fds(2);
+    w.cmd_full(t, Command::EnterLooper, fds.clone(), None);
+    assert_eq!(w.closed, fds);
+    let _ = serve_until_reply;
+}
+
+#[test]
+fn server_thread_dying_with_an_undelivered_call_of_its_own_fails_its_caller() {
+    // Found by the randomized test: A -> X serving; X calls B, which has no
+    // idle thread; X's thread exits. A must get a dead reply, not hang.
+    let mut w = World::with_sm();
+    let (a, x, b) = (w.process(), w.process(), w.process());
+    let (at, xt, b0) = (w.thread(a), w.looper(x), w.thread(b));
+    let to_x = w.give(xt, 0x10, at);
+    let to_b = w.give(b0, 0x20, xt);
+    w.call(at, to_x, 1, vec![]);
+    let _ = w.incoming(xt);
+    w.call(xt, to_b, 2, vec![]); // queued: B has no pool thread
+    w.thread_exit(xt);
+    assert!(matches!(w.answer(at), Return::DeadReply { .. }));
+    assert!(w.dump().transactions.is_empty());
+}
