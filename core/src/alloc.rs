@@ -17,6 +17,10 @@ use crate::ids::NodeId;
 /// Allocation granularity: keeps every payload 8-byte aligned.
 const ALIGN: u64 = 8;
 
+/// A free-list entry that is never removed, so the trees never become
+/// empty and never free and re-allocate their root node on the call path.
+const SENTINEL: u64 = u64::MAX;
+
 /// One allocated range.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Range {
@@ -78,6 +82,7 @@ impl RecvBuffer {
             used_bytes: 0,
             async_used: 0,
         };
+        b.insert_free(SENTINEL, SENTINEL);
         if size > 0 {
             b.insert_free(0, size);
         }
@@ -111,7 +116,11 @@ impl RecvBuffer {
 
     /// The largest free range.
     pub fn largest_free(&self) -> u64 {
-        self.free_by_len.last().map_or(0, |&(len, _)| len)
+        self.free_by_len
+            .iter()
+            .rev()
+            .find(|&&(_, off)| off != SENTINEL)
+            .map_or(0, |&(len, _)| len)
     }
 
     /// Rounded size a payload of `len` occupies (at least one unit, so
@@ -140,17 +149,27 @@ impl RecvBuffer {
                 async_free: self.async_free(),
             });
         }
-        let Some(&(flen, foff)) = self.free_by_len.range((need, 0)..).next() else {
+        let Some(&(flen, foff)) = self
+            .free_by_len
+            .range((need, 0)..)
+            .find(|&&(_, off)| off != SENTINEL)
+        else {
             return Err(AllocError::Full {
                 largest_free: self.largest_free(),
             });
         };
-        self.remove_free(foff, flen);
+        // Take the top of the free range so that its offset (the key of
+        // `free_by_off`) stays put: no tree node churn per call.
+        let off = foff + (flen - need);
+        self.free_by_len.remove(&(flen, foff));
         if flen > need {
-            self.insert_free(foff + need, flen - need);
+            self.free_by_off.insert(foff, flen - need);
+            self.free_by_len.insert((flen - need, foff));
+        } else {
+            self.free_by_off.remove(&foff);
         }
         self.used.insert(
-            foff,
+            off,
             Range {
                 len: need,
                 oneway_node,
@@ -162,7 +181,7 @@ impl RecvBuffer {
         if oneway_node.is_some() {
             self.async_used += need;
         }
-        Ok(foff)
+        Ok(off)
     }
 
     /// Marks a reserved range delivered: from now on the process may free it.
@@ -244,6 +263,7 @@ impl RecvBuffer {
         let mut spans: Vec<(u64, u64)> = self
             .free_by_off
             .iter()
+            .filter(|(&o, _)| o != SENTINEL)
             .map(|(&o, &l)| (o, l))
             .chain(self.used.iter().map(|(&o, r)| (o, r.len)))
             .collect();

@@ -197,15 +197,7 @@ impl Core {
             return Err(Fail::Frozen);
         }
         check_range(txn.data, self.limits.send_area, Side::Request).map_err(Fail::Failed)?;
-        let fds_ok = if accepts_fds {
-            Ok(())
-        } else {
-            Err(Failure::FdsNotAccepted {
-                side: Side::Request,
-                what: "the target node".into(),
-            })
-        };
-        self.check_objects(from, to, &txn.objects, fds, fds_ok, Side::Request)
+        self.check_objects(from, to, &txn.objects, fds, accepts_fds, Side::Request)
             .map_err(Fail::Failed)?;
         // Binder's rule: a call into a process that is already on this
         // thread's stack goes to the thread waiting there.
@@ -490,20 +482,12 @@ impl Core {
         let accept_fds = t.flags.accept_fds();
         let caller_proc = self.threads.get(caller.0).expect("live").proc;
         let check = check_range(txn.data, self.limits.send_area, Side::Reply).and_then(|()| {
-            let fds_ok = if accept_fds {
-                Ok(())
-            } else {
-                Err(Failure::FdsNotAccepted {
-                    side: Side::Reply,
-                    what: "the caller (no ACCEPT_FDS flag)".into(),
-                })
-            };
             self.check_objects(
                 replier,
                 caller_proc,
                 &txn.objects,
                 &fds,
-                fds_ok,
+                accept_fds,
                 Side::Reply,
             )
         });

@@ -26,7 +26,7 @@ impl Core {
         to: ProcId,
         objects: &[Object],
         fds: &[FdSlot],
-        fds_allowed: Result<(), Failure>,
+        fds_allowed: bool,
         side: Side,
     ) -> Result<(), Failure> {
         let limits = &self.limits;
@@ -45,7 +45,16 @@ impl Core {
         let sender = self.procs.get(from.0).expect("live");
         let receiver = self.procs.get(to.0).expect("live");
         if !fds.is_empty() {
-            fds_allowed?;
+            if !fds_allowed {
+                return Err(Failure::FdsNotAccepted {
+                    side,
+                    what: match side {
+                        Side::Request => "the target node",
+                        Side::Reply => "the caller (no ACCEPT_FDS flag)",
+                    }
+                    .into(),
+                });
+            }
             if sender.fds_in_flight + fds.len() > limits.max_fds_in_flight {
                 return Err(Failure::TooManyFdsInFlight {
                     pid: sender.cred.pid,
@@ -53,7 +62,6 @@ impl Core {
                 });
             }
         }
-        let _ = side;
         let mut used = HashSet::new();
         let mut new_refs = 0usize;
         for (i, o) in objects.iter().enumerate() {
