@@ -108,13 +108,12 @@ impl Core {
                         th.tid
                     )));
                 }
-                if let Some(top) = th.top {
-                    return Err(Failure::Looper(format!(
-                        "thread {} asked for process work while {top} is on its stack",
-                        th.tid
-                    )));
-                }
-                if th.idle {
+                // A thread with a stack takes only its own stack's work (as
+                // a binder thread reading with a transaction stack does):
+                // asking is harmless and gets nothing. This happens when a
+                // pool thread answers notices that were delivered straight to
+                // it while a call it must serve was already on its way.
+                if th.top.is_some() || th.idle {
                     return Ok(());
                 }
                 self.threads.get_mut(thread.0).expect("live").idle = true;
