@@ -1,0 +1,398 @@
+//! The client-side "device": what the runtime opens instead of
+//! `/dev/binder`. One [`Device`] per process (its connection *is* the
+//! process, so it must stay open for the process's life), one
+//! [`ThreadChannel`] per binder thread.
+//!
+//! - [`Device::open`] finds the socket, connects, does the handshake and maps
+//!   the receive buffer `MAP_SHARED | PROT_READ` (the memfd is sealed
+//!   `F_SEAL_FUTURE_WRITE`, so it can never become writable here).
+//! - [`Device::register_thread`] asks for a channel for the calling thread
+//!   and maps its send area read-write.
+//! - [`ThreadChannel::write`] / [`ThreadChannel::read`] are binder's
+//!   write-read, split; both refuse to work in a forked child.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use capbinder_core::{
+    features, Command, DataRange, Hello, Limits, Return, Welcome, PROTOCOL_MAJOR, PROTOCOL_MINOR,
+};
+
+use crate::sys::channel::{Channel, SCM_MAX_FD};
+use crate::sys::memfd::{AccessError, MapError, Mapping};
+use crate::wire::{self, ClientMsg, ServerMsg, ThreadMsg, WireError, MAX_MSG};
+
+/// The default context's socket name.
+pub const DEFAULT_CONTEXT: &str = "capbinder";
+
+/// Opening or using the device failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    /// No socket was found where the client looks.
+    #[error("no capbinder mediator socket found; looked at {0}; start capbinderd or set CAPBINDER_SOCKET")]
+    NoSocket(String),
+    /// Connecting or talking to the mediator failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What we were doing.
+        what: &'static str,
+        /// Why it failed.
+        #[source]
+        source: io::Error,
+    },
+    /// The mediator refused the handshake or a request.
+    #[error("the mediator refused: {0}")]
+    Refused(String),
+    /// The mediator said something this client does not understand.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// A message could not be encoded or decoded.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// Mapping a buffer failed.
+    #[error("mapping a buffer: {0}")]
+    Map(#[from] MapError),
+    /// A buffer range is outside the mapping.
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    /// The mediator closed the connection or the channel.
+    #[error("the mediator closed the channel; every remote object is now dead")]
+    Closed,
+    /// Used in a forked child: the device belongs to the parent.
+    #[error("this capbinder device was opened by pid {opened} but is used by pid {now} (a forked child); open a new one in the child")]
+    Forked {
+        /// The pid that opened it.
+        opened: i32,
+        /// The pid using it.
+        now: i32,
+    },
+}
+
+fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> DeviceError {
+    move |source| DeviceError::Io { what, source }
+}
+
+fn pid_now() -> i32 {
+    rustix::process::getpid().as_raw_nonzero().get()
+}
+
+/// Where [`Device::open`] looks when given no path, in order:
+/// `$CAPBINDER_SOCKET`, `/run/capbinder/capbinder.sock`,
+/// `$XDG_RUNTIME_DIR/capbinder/capbinder.sock`.
+pub fn socket_candidates() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(p) = std::env::var_os("CAPBINDER_SOCKET").filter(|p| !p.is_empty()) {
+        out.push(PathBuf::from(p));
+    }
+    out.push(PathBuf::from(format!(
+        "/run/capbinder/{DEFAULT_CONTEXT}.sock"
+    )));
+    if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").filter(|p| !p.is_empty()) {
+        out.push(PathBuf::from(d).join(format!("capbinder/{DEFAULT_CONTEXT}.sock")));
+    }
+    out
+}
+
+/// A process's connection to the mediator, with its receive buffer.
+pub struct Device {
+    /// The process connection; guarded because registration is a request
+    /// and its answer.
+    conn: Mutex<Channel>,
+    recv: Mapping,
+    welcome: Welcome,
+    pid: i32,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("path", &self.path)
+            .field("pid", &self.pid)
+            .finish()
+    }
+}
+
+impl Device {
+    /// Connects to the mediator at `socket` (or the first existing
+    /// [`socket_candidates`]), does the handshake and maps the receive
+    /// buffer read-only.
+    pub fn open(socket: Option<&Path>) -> Result<Device, DeviceError> {
+        let path = match socket {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let c = socket_candidates();
+                c.iter().find(|p| p.exists()).cloned().ok_or_else(|| {
+                    let mut names: Vec<String> =
+                        c.iter().map(|p| p.display().to_string()).collect();
+                    if std::env::var_os("CAPBINDER_SOCKET").is_none() {
+                        names.insert(0, "$CAPBINDER_SOCKET (unset)".into());
+                    }
+                    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+                        names.push(
+                            "$XDG_RUNTIME_DIR/capbinder/capbinder.sock (XDG_RUNTIME_DIR unset)"
+                                .into(),
+                        );
+                    }
+                    DeviceError::NoSocket(names.join(", "))
+                })?
+            }
+        };
+        let conn = Channel::connect(&path).map_err(io_err("connecting to the mediator"))?;
+        let hello = ClientMsg::Hello(Hello {
+            major: PROTOCOL_MAJOR,
+            minor: PROTOCOL_MINOR,
+            features: features::BLOBS | features::FREEZE | features::PRIORITY_MIGRATION,
+        });
+        conn.send(&wire::encode(&hello)?, &[])
+            .map_err(io_err("sending the handshake"))?;
+        let (msg, mut fds) = recv_server(&conn, 1)?;
+        let welcome = match msg {
+            ServerMsg::Welcome(w) => w,
+            ServerMsg::Refused { reason } => return Err(DeviceError::Refused(reason)),
+            other => {
+                return Err(DeviceError::Protocol(format!(
+                    "expected Welcome, got {other:?}"
+                )))
+            }
+        };
+        if welcome.major != PROTOCOL_MAJOR {
+            return Err(DeviceError::Refused(format!(
+                "the mediator speaks protocol {}.{}, this client {}.{}",
+                welcome.major, welcome.minor, PROTOCOL_MAJOR, PROTOCOL_MINOR
+            )));
+        }
+        let memfd = fds.pop().ok_or_else(|| {
+            DeviceError::Protocol("Welcome came without the receive buffer".into())
+        })?;
+        let len = usize::try_from(welcome.limits.recv_buffer)
+            .map_err(|e| DeviceError::Protocol(e.to_string()))?;
+        let recv = Mapping::shared_read_only(memfd.as_fd(), len)?;
+        drop(memfd);
+        Ok(Device {
+            conn: Mutex::new(conn),
+            recv,
+            welcome,
+            pid: pid_now(),
+            path,
+        })
+    }
+
+    fn check_fork(&self) -> Result<(), DeviceError> {
+        let now = pid_now();
+        if now != self.pid {
+            return Err(DeviceError::Forked {
+                opened: self.pid,
+                now,
+            });
+        }
+        Ok(())
+    }
+
+    /// The limits the mediator enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.welcome.limits
+    }
+
+    /// The mediator's handshake answer (versions, features, page size).
+    pub fn welcome(&self) -> &Welcome {
+        &self.welcome
+    }
+
+    /// The socket this device is connected to.
+    pub fn socket_path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Copies a delivered range of the receive buffer (bounds-checked).
+    /// Only ranges the mediator delivered and that are not yet freed hold
+    /// a stable payload.
+    pub fn read_buffer(&self, range: DataRange) -> Result<Vec<u8>, DeviceError> {
+        self.check_fork()?;
+        let (off, len) = range_usize(range)?;
+        Ok(self.recv.read_vec(off, len)?)
+    }
+
+    /// Like [`read_buffer`](Self::read_buffer), into a caller's buffer of
+    /// exactly `range.len` bytes.
+    pub fn read_buffer_into(&self, range: DataRange, dst: &mut [u8]) -> Result<(), DeviceError> {
+        self.check_fork()?;
+        let (off, len) = range_usize(range)?;
+        if dst.len() != len {
+            return Err(DeviceError::Access(AccessError::OutOfBounds {
+                offset: off,
+                len: dst.len(),
+                size: len,
+            }));
+        }
+        Ok(self.recv.read_at(off, dst)?)
+    }
+
+    /// Registers the calling thread: the mediator checks the tid belongs to
+    /// this process and answers with a thread channel and a send area.
+    pub fn register_thread(&self) -> Result<ThreadChannel, DeviceError> {
+        self.check_fork()?;
+        let tid = rustix::thread::gettid().as_raw_nonzero().get();
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        conn.send(&wire::encode(&ClientMsg::RegisterThread { tid })?, &[])
+            .map_err(io_err("asking for a thread channel"))?;
+        let (msg, fds) = recv_server(&conn, 2)?;
+        drop(conn);
+        let len = match msg {
+            ServerMsg::ThreadReady { send_area_len } => send_area_len,
+            ServerMsg::ThreadRefused { reason } | ServerMsg::Refused { reason } => {
+                return Err(DeviceError::Refused(reason))
+            }
+            other => {
+                return Err(DeviceError::Protocol(format!(
+                    "expected ThreadReady, got {other:?}"
+                )))
+            }
+        };
+        let mut fds = fds.into_iter();
+        let (Some(chan), Some(area)) = (fds.next(), fds.next()) else {
+            return Err(DeviceError::Protocol(
+                "ThreadReady came without its channel and send area".into(),
+            ));
+        };
+        let chan = Channel::from_owned_fd(chan).map_err(io_err("the thread channel"))?;
+        let len = usize::try_from(len).map_err(|e| DeviceError::Protocol(e.to_string()))?;
+        let send = Mapping::shared_read_write(area.as_fd(), len)?;
+        drop(area);
+        Ok(ThreadChannel {
+            chan,
+            send,
+            pid: self.pid,
+            tid,
+            buf: vec![0; MAX_MSG + 1],
+        })
+    }
+}
+
+fn range_usize(r: DataRange) -> Result<(usize, usize), DeviceError> {
+    let off = usize::try_from(r.offset).map_err(|e| DeviceError::Protocol(e.to_string()))?;
+    let len = usize::try_from(r.len).map_err(|e| DeviceError::Protocol(e.to_string()))?;
+    Ok((off, len))
+}
+
+fn recv_server(conn: &Channel, max_fds: usize) -> Result<(ServerMsg, Vec<OwnedFd>), DeviceError> {
+    let mut buf = vec![0u8; 64 << 10];
+    let got = conn
+        .recv(&mut buf, max_fds)
+        .map_err(io_err("reading the mediator's answer"))?;
+    if got.full_len == 0 && got.fds.is_empty() {
+        return Err(DeviceError::Closed);
+    }
+    if got.truncated || got.ctrunc {
+        return Err(DeviceError::Protocol(
+            "oversized answer from the mediator".into(),
+        ));
+    }
+    Ok((wire::decode(&buf[..got.len])?, got.fds))
+}
+
+/// One binder thread's channel and send area. Not `Sync`: one thread uses
+/// it (it may move to another thread, but the mediator knows it by the tid
+/// that registered it).
+pub struct ThreadChannel {
+    chan: Channel,
+    send: Mapping,
+    pid: i32,
+    tid: i32,
+    buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for ThreadChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThreadChannel")
+            .field("tid", &self.tid)
+            .finish()
+    }
+}
+
+impl ThreadChannel {
+    fn check_fork(&self) -> Result<(), DeviceError> {
+        let now = pid_now();
+        if now != self.pid {
+            return Err(DeviceError::Forked {
+                opened: self.pid,
+                now,
+            });
+        }
+        Ok(())
+    }
+
+    /// The tid this channel was registered for.
+    pub fn tid(&self) -> i32 {
+        self.tid
+    }
+
+    /// The send area's length.
+    pub fn send_area_len(&self) -> usize {
+        self.send.len()
+    }
+
+    /// Copies `bytes` into the send area at `offset`; name the range in a
+    /// `TxnOut::data` afterwards.
+    pub fn write_send_area(&mut self, offset: usize, bytes: &[u8]) -> Result<(), DeviceError> {
+        self.check_fork()?;
+        Ok(self.send.write_at(offset, bytes)?)
+    }
+
+    /// Sends commands with their fds (consumed in order by the commands'
+    /// Fd, Blob and SharedMem objects).
+    pub fn write(&self, cmds: &[Command], fds: &[BorrowedFd<'_>]) -> Result<(), DeviceError> {
+        self.check_fork()?;
+        let bytes = wire::encode(&ThreadMsg::Write(cmds.to_vec()))?;
+        self.write_raw(&bytes, fds)
+    }
+
+    /// Sends raw bytes as one message (for tests of the mediator's checks).
+    pub fn write_raw(&self, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> Result<(), DeviceError> {
+        self.check_fork()?;
+        match self.chan.send(bytes, fds) {
+            Ok(_) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => Err(DeviceError::Closed),
+            Err(e) => Err(DeviceError::Io {
+                what: "writing to the thread channel",
+                source: e,
+            }),
+        }
+    }
+
+    /// Blocks for the next return and the fds it carries (`O_CLOEXEC`).
+    pub fn read(&mut self) -> Result<(Return, Vec<OwnedFd>), DeviceError> {
+        self.check_fork()?;
+        let got = self
+            .chan
+            .recv(&mut self.buf, SCM_MAX_FD)
+            .map_err(io_err("reading the thread channel"))?;
+        if got.full_len == 0 && got.fds.is_empty() {
+            return Err(DeviceError::Closed);
+        }
+        if got.truncated {
+            return Err(DeviceError::Protocol(format!(
+                "a {}-byte return exceeds {MAX_MSG} bytes",
+                got.full_len
+            )));
+        }
+        if got.ctrunc {
+            return Err(DeviceError::Protocol(
+                "a return carried more fds than could be received".into(),
+            ));
+        }
+        Ok((wire::decode(&self.buf[..got.len])?, got.fds))
+    }
+
+    /// Writes `cmds` then reads one return.
+    pub fn write_read(
+        &mut self,
+        cmds: &[Command],
+        fds: &[BorrowedFd<'_>],
+    ) -> Result<(Return, Vec<OwnedFd>), DeviceError> {
+        self.write(cmds, fds)?;
+        self.read()
+    }
+}

@@ -1,0 +1,218 @@
+//! The mediator (`capbinderd`): one per context socket. It accepts
+//! processes, makes their thread channels and buffers, feeds what they write
+//! to [`capbinder_core::Core`] and carries out the effects.
+//!
+//! - [`config`]: the TOML configuration.
+//! - `conn`: accepting, identity, the handshake, thread registration.
+//! - `shim`: the tables of real resources and the effects.
+//! - [`event_loop`]: the epoll loop.
+//!
+//! Usable in-process (tests, or a launcher embedding it):
+//!
+//! ```no_run
+//! # use capbinder_kmod_shim::mediator::{Mediator, config::Config};
+//! let m = Mediator::bind(std::path::Path::new("/tmp/cb.sock"), Config::default()).unwrap();
+//! let stop = m.shutdown_handle().unwrap();
+//! let t = std::thread::spawn(move || m.run());
+//! stop.trigger();
+//! t.join().unwrap().unwrap();
+//! ```
+//!
+//! The loop runs on one thread. A SCHED_FIFO caller therefore waits behind
+//! whatever the mediator thread is doing (every other process's messages of
+//! the same pass) and behind the mediator thread's own scheduling: run
+//! `capbinderd` itself at a real-time priority at least as high as its
+//! highest-priority client if inversion matters (see `docs/transport.md`).
+
+pub mod config;
+mod conn;
+pub mod event_loop;
+mod shim;
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use capbinder_core::{features, Welcome, PROTOCOL_MAJOR, PROTOCOL_MINOR};
+use rustix::event::EventfdFlags;
+use tracing::info;
+
+use crate::sys::channel::{Channel, Listener};
+use config::{Config, Migrate};
+use event_loop::epoll::Poller;
+use shim::{Shim, Source};
+
+/// Starting or running the mediator failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MediatorError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// Another mediator answers on the socket path.
+    #[error("{0}: another mediator is already listening there; stop it or choose another --socket/--context")]
+    InUse(PathBuf),
+    /// A syscall failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What we were doing.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> MediatorError {
+    let what = what.into();
+    move |source| MediatorError::Io { what, source }
+}
+
+/// Stops a running [`Mediator`] from another thread.
+#[derive(Clone, Debug)]
+pub struct ShutdownHandle {
+    fd: Arc<OwnedFd>,
+}
+
+impl ShutdownHandle {
+    /// Asks the loop to stop after the current pass.
+    pub fn trigger(&self) {
+        let _ = rustix::io::write(&*self.fd, &1u64.to_ne_bytes());
+    }
+}
+
+/// A bound mediator, ready to [`run`](Mediator::run).
+pub struct Mediator {
+    shim: Shim,
+    listener: Listener,
+    path: PathBuf,
+    stop: Arc<OwnedFd>,
+    extra_stops: Vec<OwnedFd>,
+}
+
+/// Whether this process holds `CAP_SYS_NICE` in its effective set.
+fn has_sys_nice() -> bool {
+    rustix::thread::capabilities(None)
+        .map(|c| {
+            c.effective
+                .contains(rustix::thread::CapabilitySet::SYS_NICE)
+        })
+        .unwrap_or(false)
+}
+
+impl Mediator {
+    /// Binds the context socket at `path` (creating its directory 0755 if
+    /// missing, replacing a stale socket nobody answers on), raises the
+    /// open-file limit, and prepares the loop.
+    pub fn bind(path: &Path, config: Config) -> Result<Mediator, MediatorError> {
+        config.validate("configuration")?;
+        let _ = crate::sys::fds::raise_nofile_limit();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.exists() {
+                std::fs::create_dir_all(dir)
+                    .map_err(io_err(format!("creating {}", dir.display())))?;
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
+            }
+        }
+        if path.exists() {
+            match Channel::connect(path) {
+                Ok(_) => return Err(MediatorError::InUse(path.to_path_buf())),
+                Err(_) => {
+                    std::fs::remove_file(path)
+                        .map_err(io_err(format!("removing stale socket {}", path.display())))?;
+                }
+            }
+        }
+        let listener = Listener::bind(path).map_err(io_err("binding the context socket"))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(io_err("listener O_NONBLOCK"))?;
+        let _ = crate::sys::cred::set_socket_passcred(&listener, true);
+        let migrate = match config.migrate_priority {
+            Migrate::Auto => has_sys_nice(),
+            Migrate::On => true,
+            Migrate::Off => false,
+        };
+        let mut feats = features::BLOBS | features::FREEZE;
+        if migrate {
+            feats |= features::PRIORITY_MIGRATION;
+        }
+        let welcome = Welcome {
+            major: PROTOCOL_MAJOR,
+            minor: PROTOCOL_MINOR,
+            features: feats,
+            limits: config.limits.clone(),
+            page_size: rustix::param::page_size() as u64,
+        };
+        let poller = Poller::new().map_err(io_err("epoll_create1"))?;
+        let mut shim = Shim::new(config, migrate, welcome, poller);
+        shim.watch(listener.as_fd(), Source::Listener)
+            .map_err(io_err("epoll_ctl(listener)"))?;
+        let stop = rustix::event::eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)
+            .map_err(|e| MediatorError::Io {
+                what: "eventfd".into(),
+                source: e.into(),
+            })?;
+        shim.watch(stop.as_fd(), Source::Shutdown)
+            .map_err(io_err("epoll_ctl(eventfd)"))?;
+        info!(socket = %path.display(), migrate, "mediator bound");
+        Ok(Mediator {
+            shim,
+            listener,
+            path: path.to_path_buf(),
+            stop: Arc::new(stop),
+            extra_stops: Vec::new(),
+        })
+    }
+
+    /// The socket path clients connect to.
+    pub fn socket_path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A handle that stops [`run`](Mediator::run) from another thread.
+    pub fn shutdown_handle(&self) -> io::Result<ShutdownHandle> {
+        Ok(ShutdownHandle {
+            fd: Arc::clone(&self.stop),
+        })
+    }
+
+    /// Also stops when `fd` turns readable (a signalfd for SIGTERM/SIGINT).
+    pub fn stop_on(&mut self, fd: OwnedFd) -> Result<(), MediatorError> {
+        self.shim
+            .watch(fd.as_fd(), Source::Shutdown)
+            .map_err(io_err("epoll_ctl(shutdown fd)"))?;
+        self.extra_stops.push(fd);
+        Ok(())
+    }
+
+    /// Runs the loop until a shutdown fd turns readable; then every process
+    /// is disconnected and the socket file removed.
+    pub fn run(mut self) -> Result<(), MediatorError> {
+        let result = self.run_loop();
+        let _ = std::fs::remove_file(&self.path);
+        info!("mediator stopped");
+        result
+    }
+
+    fn run_loop(&mut self) -> Result<(), MediatorError> {
+        loop {
+            let events = self.shim.poller.wait().map_err(io_err("epoll_wait"))?;
+            for (token, ready) in events {
+                let Some(&source) = self.shim.sources.get(&token) else {
+                    continue;
+                };
+                match source {
+                    Source::Listener => self.shim.accept_all(&self.listener),
+                    Source::Shutdown => return Ok(()),
+                    Source::Pending => self.shim.pending_readable(token),
+                    Source::Conn(p) => self.shim.conn_readable(p),
+                    Source::Pidfd(p) => self.shim.pidfd_readable(p),
+                    Source::Thread(t) => self.shim.thread_readable(t, ready),
+                }
+            }
+            self.shim.reap();
+        }
+    }
+}

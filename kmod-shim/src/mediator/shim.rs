@@ -1,0 +1,539 @@
+//! The shim: the mediator's tables of real resources and the code that
+//! carries out the core's [`Effect`]s with them. One `Shim` per mediator.
+//!
+//! It owns, per connected process, the connection, the pidfd and the
+//! mediator's read-write mapping of the receive buffer ([`ProcEntry`]); per
+//! thread, the thread channel, the thread pidfd and the mapping of its send
+//! area ([`ThreadEntry`]); and every fd in flight, in a `Slab` whose key is
+//! the core's [`FdSlot`]. Whatever path drops an entry closes what it owns.
+//!
+//! Thread-channel messages are read here ([`Shim::thread_readable`]): the
+//! sender's credentials are checked against the bound process, the postcard
+//! is decoded (a bad message gets `Return::Error(Failure::Transport)`), the
+//! attached fds are split per command and blob seals checked, then each
+//! command goes to the core with the sending thread's scheduling attributes.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use capbinder_core::{
+    Command, Core, Effect, Failure, FdSlot, Object, Priority, ProcId, Return, SchedPolicy,
+    ThreadId, Welcome,
+};
+use slab::Slab;
+use tracing::{debug, warn};
+
+use super::config::Config;
+use super::event_loop::epoll::{Poller, Ready};
+use crate::sys::channel::{Channel, SCM_MAX_FD};
+use crate::sys::cred::Cred as KernelCred;
+use crate::sys::memfd::{self, Mapping, SealFlags};
+use crate::sys::sched::{self, ThreadSched};
+use crate::sys::Pid;
+use crate::wire::{self, ThreadMsg, MAX_MSG};
+
+/// What an epoll token stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// The listening socket.
+    Listener,
+    /// A shutdown fd (eventfd or signalfd).
+    Shutdown,
+    /// A connection that has not said `Hello` yet.
+    Pending,
+    /// A process's connection.
+    Conn(ProcId),
+    /// A process's pidfd.
+    Pidfd(ProcId),
+    /// A thread channel.
+    Thread(ThreadId),
+}
+
+/// A connection before its `Hello`.
+pub(crate) struct Pending {
+    /// The connection.
+    pub chan: Channel,
+    /// What the kernel said at accept.
+    pub cred: KernelCred,
+    /// `SO_PEERPIDFD`, when the kernel has it.
+    pub pidfd: Option<OwnedFd>,
+    /// `SO_PEERSEC`, when an LSM labels sockets.
+    pub label: Option<String>,
+}
+
+/// A connected process: what the mediator holds for it.
+pub(crate) struct ProcEntry {
+    /// The connection; its close is the process's death.
+    pub conn: Channel,
+    /// Its epoll token.
+    pub conn_token: u64,
+    /// The process's pidfd (readable at exit), and its token.
+    pub pidfd: Option<(OwnedFd, u64)>,
+    /// The kernel's word on who it is.
+    pub cred: KernelCred,
+    /// The mediator's read-write mapping of its receive buffer.
+    pub recv: Mapping,
+    /// Its thread channels.
+    pub threads: Vec<ThreadId>,
+}
+
+/// A registered thread: its channel and send area.
+pub(crate) struct ThreadEntry {
+    /// The process it belongs to.
+    pub proc: ProcId,
+    /// Kernel tid.
+    pub tid: i32,
+    /// The mediator's end of the thread channel (non-blocking).
+    pub chan: Channel,
+    /// Its epoll token.
+    pub token: u64,
+    /// A pidfd pinning the thread (checked live before priority changes).
+    pub pidfd: OwnedFd,
+    /// The mediator's mapping of the send area.
+    pub send: Mapping,
+    /// Messages that did not fit the socket, oldest first.
+    pub outbox: VecDeque<(Vec<u8>, Vec<OwnedFd>)>,
+}
+
+/// The mediator's state: the core and every real resource.
+pub(crate) struct Shim {
+    pub core: Core,
+    pub config: Config,
+    pub migrate: bool,
+    pub welcome: Welcome,
+    pub poller: Poller,
+    pub sources: HashMap<u64, Source>,
+    next_token: u64,
+    pub pending: HashMap<u64, Pending>,
+    pub procs: HashMap<ProcId, ProcEntry>,
+    pub threads: HashMap<ThreadId, ThreadEntry>,
+    /// Fds in flight, named by the core's `FdSlot` (the slab key).
+    pub fds: Slab<OwnedFd>,
+    /// Receive buffer for one message.
+    pub buf: Vec<u8>,
+    /// Bounce buffer for payload copies (see `docs/transport.md`).
+    bounce: Vec<u8>,
+    /// Processes that stopped reading (an outbox overflowed): disconnected
+    /// at the end of the pass, outside any effect application.
+    pub doomed: Vec<ProcId>,
+}
+
+/// Returns queued for one thread that does not read, before its process is
+/// disconnected (a client that never reads must not grow the mediator).
+const MAX_OUTBOX: usize = 4096;
+
+/// How many messages one channel may have read per pass (fairness).
+const READS_PER_PASS: usize = 32;
+
+/// Core priority from what the kernel reports.
+pub(crate) fn to_priority(s: &ThreadSched) -> Priority {
+    Priority {
+        policy: match s.policy {
+            sched::SchedPolicy::Normal => SchedPolicy::Normal,
+            sched::SchedPolicy::Batch => SchedPolicy::Batch,
+            sched::SchedPolicy::Idle => SchedPolicy::Idle,
+            sched::SchedPolicy::Fifo => SchedPolicy::Fifo,
+            sched::SchedPolicy::RoundRobin => SchedPolicy::RoundRobin,
+        },
+        nice: s.nice,
+        rt: s.rt_priority,
+    }
+}
+
+fn to_thread_sched(p: &Priority) -> ThreadSched {
+    ThreadSched {
+        policy: match p.policy {
+            SchedPolicy::Normal => sched::SchedPolicy::Normal,
+            SchedPolicy::Batch => sched::SchedPolicy::Batch,
+            SchedPolicy::Idle => sched::SchedPolicy::Idle,
+            SchedPolicy::Fifo => sched::SchedPolicy::Fifo,
+            SchedPolicy::RoundRobin => sched::SchedPolicy::RoundRobin,
+        },
+        nice: p.nice,
+        rt_priority: p.rt,
+        reset_on_fork: true,
+    }
+}
+
+/// A thread's scheduling attributes, `None` if unreadable or unsupported.
+pub(crate) fn read_priority(tid: i32) -> Option<Priority> {
+    let s = sched::thread_sched(Pid::from_raw(tid)?).ok()?;
+    Some(to_priority(&s))
+}
+
+impl Shim {
+    pub fn new(config: Config, migrate: bool, welcome: Welcome, poller: Poller) -> Shim {
+        let core = Core::new(capbinder_core::Config {
+            limits: config.limits.clone(),
+            migrate_priority: migrate,
+            context_manager_uid: config.context_manager_uid,
+        });
+        Shim {
+            core,
+            config,
+            migrate,
+            welcome,
+            poller,
+            sources: HashMap::new(),
+            next_token: 1,
+            pending: HashMap::new(),
+            procs: HashMap::new(),
+            threads: HashMap::new(),
+            fds: Slab::new(),
+            buf: vec![0; MAX_MSG + 1],
+            bounce: Vec::new(),
+            doomed: Vec::new(),
+        }
+    }
+
+    /// Watches `fd` under a fresh token standing for `source`.
+    pub fn watch(&mut self, fd: BorrowedFd<'_>, source: Source) -> io::Result<u64> {
+        let token = self.next_token;
+        self.next_token += 1;
+        self.poller.add(fd, token)?;
+        self.sources.insert(token, source);
+        Ok(token)
+    }
+
+    /// Stops watching `fd` and forgets its token.
+    pub fn unwatch(&mut self, fd: BorrowedFd<'_>, token: u64) {
+        self.poller.delete(fd);
+        self.sources.remove(&token);
+    }
+
+    // ---- thread channels -------------------------------------------------
+
+    /// A thread channel is readable (or hung up): read what waits.
+    pub fn thread_readable(&mut self, thread: ThreadId, ready: Ready) {
+        if ready.write {
+            self.flush(thread);
+        }
+        if !(ready.read || ready.hangup) {
+            return;
+        }
+        for _ in 0..READS_PER_PASS {
+            let Some(t) = self.threads.get(&thread) else {
+                return;
+            };
+            let proc = t.proc;
+            let got = match t.chan.try_recv(&mut self.buf, SCM_MAX_FD) {
+                Ok(g) => g,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    debug!(?thread, "thread channel read failed: {e}; closing it");
+                    self.close_thread(thread);
+                    return;
+                }
+            };
+            if got.full_len == 0 && got.fds.is_empty() {
+                self.close_thread(thread);
+                return;
+            }
+            let bound = self.procs.get(&proc).map(|p| p.cred.pid);
+            if got.cred.map(|c| c.pid) != bound || bound.is_none() {
+                warn!(
+                    ?thread,
+                    "message on a thread channel of pid {:?} came from pid {:?}: disconnecting the process",
+                    bound,
+                    got.cred.map(|c| c.pid)
+                );
+                self.kill_process(proc);
+                return;
+            }
+            if got.truncated || got.ctrunc {
+                let what = if got.truncated {
+                    format!(
+                        "a {}-byte message exceeds the {MAX_MSG}-byte limit of a thread channel",
+                        got.full_len
+                    )
+                } else {
+                    format!("more than {SCM_MAX_FD} fds came with one message (SCM_MAX_FD)")
+                };
+                self.transport_error(thread, what);
+                continue;
+            }
+            let msg: ThreadMsg = match wire::decode(&self.buf[..got.len]) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.transport_error(thread, e.to_string());
+                    continue;
+                }
+            };
+            let ThreadMsg::Write(cmds) = msg;
+            self.write_commands(thread, cmds, got.fds);
+        }
+    }
+
+    fn transport_error(&mut self, thread: ThreadId, what: String) {
+        self.deliver(thread, &Return::Error(Failure::Transport(what)), Vec::new());
+    }
+
+    /// Applies one `Write`: splits the fds, checks blobs, feeds the core.
+    fn write_commands(&mut self, thread: ThreadId, cmds: Vec<Command>, fds: Vec<OwnedFd>) {
+        let counts = wire::split_fd_counts(&cmds);
+        let wanted: usize = counts.iter().sum();
+        if wanted != fds.len() {
+            self.transport_error(
+                thread,
+                format!(
+                    "{} fds came with the write but its objects name {wanted}: attach exactly one fd per Fd, Blob or SharedMem object, in order",
+                    fds.len()
+                ),
+            );
+            return;
+        }
+        let mut fds = fds.into_iter();
+        let mut fx = Vec::new();
+        for (cmd, n) in cmds.into_iter().zip(counts) {
+            let mine: Vec<OwnedFd> = fds.by_ref().take(n).collect();
+            if let Err(what) = check_fd_objects(&cmd, &mine) {
+                self.transport_error(thread, what);
+                continue;
+            }
+            let prio = match &cmd {
+                Command::Transaction { .. } => {
+                    self.threads.get(&thread).and_then(|t| read_priority(t.tid))
+                }
+                _ => None,
+            };
+            let slots: Vec<FdSlot> = mine
+                .into_iter()
+                .map(|fd| FdSlot(self.fds.insert(fd) as u64))
+                .collect();
+            self.core.command(thread, cmd, slots, prio, &mut fx);
+            self.apply(&mut fx);
+        }
+    }
+
+    // ---- effects ---------------------------------------------------------
+
+    /// Carries out effects in order, draining `fx`.
+    pub fn apply(&mut self, fx: &mut Vec<Effect>) {
+        for e in fx.drain(..) {
+            match e {
+                Effect::Deliver { thread, ret, fds } => {
+                    let owned = fds.into_iter().filter_map(|s| self.take_slot(s)).collect();
+                    self.deliver(thread, &ret, owned);
+                }
+                Effect::Copy {
+                    from,
+                    src,
+                    to,
+                    dst,
+                    len,
+                } => {
+                    if let Err(e) = self.copy(from, src, to, dst, len) {
+                        warn!(?from, ?to, "payload copy failed: {e}");
+                    }
+                }
+                Effect::CloseFds(slots) => {
+                    for s in slots {
+                        drop(self.take_slot(s));
+                    }
+                }
+                Effect::SetPriority { thread, tid, prio } => self.set_priority(thread, tid, prio),
+            }
+        }
+    }
+
+    fn take_slot(&mut self, s: FdSlot) -> Option<OwnedFd> {
+        let fd = usize::try_from(s.0)
+            .ok()
+            .and_then(|k| self.fds.try_remove(k));
+        if fd.is_none() {
+            warn!("the core named fd slot {} which is not held", s.0);
+        }
+        fd
+    }
+
+    fn copy(
+        &mut self,
+        from: ThreadId,
+        src: u64,
+        to: ProcId,
+        dst: u64,
+        len: u64,
+    ) -> Result<(), String> {
+        let len = usize::try_from(len).map_err(|e| e.to_string())?;
+        let src = usize::try_from(src).map_err(|e| e.to_string())?;
+        let dst = usize::try_from(dst).map_err(|e| e.to_string())?;
+        let t = self.threads.get(&from).ok_or("sending thread is gone")?;
+        if self.bounce.len() < len {
+            self.bounce.resize(len, 0);
+        }
+        t.send
+            .read_at(src, &mut self.bounce[..len])
+            .map_err(|e| e.to_string())?;
+        let p = self.procs.get_mut(&to).ok_or("receiving process is gone")?;
+        p.recv
+            .write_at(dst, &self.bounce[..len])
+            .map_err(|e| e.to_string())
+    }
+
+    fn set_priority(&mut self, thread: ThreadId, tid: i32, prio: Priority) {
+        if !self.migrate {
+            return;
+        }
+        let Some(t) = self.threads.get(&thread) else {
+            return;
+        };
+        if !crate::sys::cred::pidfd_is_alive(&t.pidfd).unwrap_or(false) {
+            return;
+        }
+        let Some(pid) = Pid::from_raw(tid) else {
+            return;
+        };
+        if let Err(e) = sched::set_thread_sched(pid, &to_thread_sched(&prio)) {
+            debug!(tid, "sched_setattr failed: {e}");
+        }
+    }
+
+    /// Sends `ret` (with `fds`) on a thread channel, queueing it if the
+    /// socket is full.
+    pub fn deliver(&mut self, thread: ThreadId, ret: &Return, fds: Vec<OwnedFd>) {
+        let Some(t) = self.threads.get_mut(&thread) else {
+            return; // thread gone: the fds close here
+        };
+        let bytes = match wire::encode_return(ret) {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(?thread, "cannot encode a return: {e}");
+                match wire::encode_return(&Return::Error(Failure::Transport(e.to_string()))) {
+                    Ok(b) => b,
+                    Err(_) => return,
+                }
+            }
+        };
+        if t.outbox.is_empty() {
+            let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(|f| f.as_fd()).collect();
+            match t.chan.try_send(&bytes, &borrowed) {
+                Ok(_) => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    debug!(?thread, "send on a thread channel failed: {e}");
+                    return;
+                }
+            }
+            let _ = self
+                .poller
+                .set_write_interest(t.chan.as_fd(), t.token, true);
+        }
+        if t.outbox.len() >= MAX_OUTBOX {
+            warn!(
+                tid = t.tid,
+                "a thread stopped reading its channel: disconnecting its process"
+            );
+            self.doomed.push(t.proc);
+            return;
+        }
+        t.outbox.push_back((bytes, fds));
+    }
+
+    fn flush(&mut self, thread: ThreadId) {
+        let Some(t) = self.threads.get_mut(&thread) else {
+            return;
+        };
+        while let Some((bytes, fds)) = t.outbox.front() {
+            let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(|f| f.as_fd()).collect();
+            match t.chan.try_send(bytes, &borrowed) {
+                Ok(_) => {
+                    t.outbox.pop_front();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    t.outbox.clear();
+                    break;
+                }
+            }
+        }
+        let _ = self
+            .poller
+            .set_write_interest(t.chan.as_fd(), t.token, false);
+    }
+
+    // ---- teardown --------------------------------------------------------
+
+    /// A thread channel closed: the core unwinds the thread, then the
+    /// channel, send area and pidfd are released.
+    pub fn close_thread(&mut self, thread: ThreadId) {
+        let mut fx = Vec::new();
+        self.core.thread_exited(thread, &mut fx);
+        self.apply(&mut fx);
+        if let Some(t) = self.threads.remove(&thread) {
+            self.unwatch(t.chan.as_fd(), t.token);
+            if let Some(p) = self.procs.get_mut(&t.proc) {
+                p.threads.retain(|&x| x != thread);
+            }
+        }
+    }
+
+    /// Disconnects the processes found not reading during this pass.
+    pub fn reap(&mut self) {
+        while let Some(p) = self.doomed.pop() {
+            self.kill_process(p);
+        }
+    }
+
+    /// A process is dead (connection closed, pidfd readable, or it broke
+    /// the rules): the core cleans up, then every resource of it goes.
+    pub fn kill_process(&mut self, proc: ProcId) {
+        let mut fx = Vec::new();
+        self.core.process_exited(proc, &mut fx);
+        self.apply(&mut fx);
+        let Some(p) = self.procs.remove(&proc) else {
+            return;
+        };
+        for t in &p.threads {
+            if let Some(t) = self.threads.remove(t) {
+                self.unwatch(t.chan.as_fd(), t.token);
+            }
+        }
+        self.unwatch(p.conn.as_fd(), p.conn_token);
+        if let Some((fd, token)) = &p.pidfd {
+            self.unwatch(fd.as_fd(), *token);
+        }
+        debug!(pid = p.cred.pid, "process gone");
+    }
+}
+
+/// Checks the fds a command brings against its fd-bearing objects: a blob
+/// must be sealed against writing, shrinking and growing (and not only
+/// `F_SEAL_FUTURE_WRITE`), shared memory against shrinking and growing, and
+/// either must hold at least the length the object names.
+fn check_fd_objects(cmd: &Command, fds: &[OwnedFd]) -> Result<(), String> {
+    let txn = match cmd {
+        Command::Transaction { txn, .. } | Command::Reply(txn) => txn,
+        _ => return Ok(()),
+    };
+    for (i, o) in txn.objects.iter().enumerate() {
+        let (index, len, blob) = match *o {
+            Object::Blob { index, len } => (index, len, true),
+            Object::SharedMem { index, len } => (index, len, false),
+            _ => continue,
+        };
+        // An index out of range is the core's to report (BadFdIndex).
+        let Some(fd) = usize::try_from(index).ok().and_then(|i| fds.get(i)) else {
+            continue;
+        };
+        let kind = if blob { "blob" } else { "shared memory" };
+        if blob {
+            memfd::verify_blob_seals(fd).map_err(|e| format!("object {i} ({kind}): {e}"))?;
+        } else {
+            let seals = memfd::fcntl_get_seals(fd)
+                .map_err(|e| format!("object {i} ({kind}): not a sealable memfd ({e})"))?;
+            if !seals.contains(SealFlags::SHRINK | SealFlags::GROW) {
+                return Err(format!(
+                    "object {i} ({kind}): the memfd must be sealed F_SEAL_SHRINK | F_SEAL_GROW so the receiver cannot fault"
+                ));
+            }
+        }
+        let size = memfd::fstat_size(fd).map_err(|e| format!("object {i} ({kind}): {e}"))?;
+        if size < len {
+            return Err(format!(
+                "object {i} ({kind}) names {len} bytes but the memfd holds {size}"
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! The transport's framing: what travels on the process connection and on a
+//! thread channel, encoded with postcard, one value per `SOCK_SEQPACKET`
+//! message. The binder vocabulary itself (`Command`, `Return`, `Hello`,
+//! `Welcome`) lives in `capbinder_core::protocol`; this module only wraps it.
+//!
+//! - Process connection, client to mediator: [`ClientMsg`].
+//! - Process connection, mediator to client: [`ServerMsg`] (`Welcome` comes
+//!   with the receive-buffer memfd, `ThreadReady` with the thread channel
+//!   end and the send-area memfd, in that order).
+//! - Thread channel, client to mediator: [`ThreadMsg`]; the fds attached to
+//!   one message are consumed in order by the fd-bearing objects of its
+//!   `Transaction`/`Reply` commands ([`split_fd_counts`]).
+//! - Thread channel, mediator to client: one `Return` per message, with the
+//!   fds its objects name attached.
+//!
+//! `docs/transport.md` describes the same thing for readers of the wire.
+
+use capbinder_core::{Command, Hello, Return, Welcome};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+/// The largest message either side accepts, in bytes. A `Write` with the
+/// maximum object count fits well below this; a state dump of a large
+/// mediator may not (it is then refused with an error naming this size).
+pub const MAX_MSG: usize = 256 << 10;
+
+/// The first and later messages of a process on its connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientMsg {
+    /// The handshake: the client's protocol version and features. Must be
+    /// the first message; exactly once.
+    Hello(Hello),
+    /// Make a thread channel for the calling thread `tid` (a thread of
+    /// this process, checked in `/proc/<pid>/task/<tid>`).
+    RegisterThread {
+        /// The kernel thread id (`gettid()`).
+        tid: i32,
+    },
+}
+
+/// The mediator's messages on a process connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServerMsg {
+    /// The handshake succeeded; the receive-buffer memfd is attached.
+    Welcome(Welcome),
+    /// The handshake (or the connection) was refused; the mediator closes
+    /// the connection after this.
+    Refused {
+        /// Why, naming both versions for a version mismatch.
+        reason: String,
+    },
+    /// A thread channel is ready: attached are its channel end and its
+    /// send-area memfd, in that order.
+    ThreadReady {
+        /// The send area's length in bytes.
+        send_area_len: u64,
+    },
+    /// `RegisterThread` was refused (bad tid, thread cap); the connection
+    /// stays usable.
+    ThreadRefused {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A message on a thread channel from the client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ThreadMsg {
+    /// Commands, applied in order (binder's write buffer).
+    Write(Vec<Command>),
+}
+
+/// Encoding failed (a value too large for [`MAX_MSG`]).
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    /// postcard refused the bytes.
+    #[error("malformed message ({len} bytes): {source}")]
+    Malformed {
+        /// The message length.
+        len: usize,
+        /// postcard's reason.
+        #[source]
+        source: postcard::Error,
+    },
+    /// Bytes were left after the value.
+    #[error("malformed message: {extra} bytes left over after a {len}-byte value")]
+    Trailing {
+        /// The message length.
+        len: usize,
+        /// Bytes not consumed.
+        extra: usize,
+    },
+    /// The encoded value is larger than [`MAX_MSG`].
+    #[error("a {len}-byte message exceeds the {MAX_MSG}-byte limit of the transport")]
+    TooLarge {
+        /// Its size.
+        len: usize,
+    },
+    /// postcard could not encode the value.
+    #[error("encoding failed: {0}")]
+    Encode(#[source] postcard::Error),
+}
+
+/// Encodes one message.
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, WireError> {
+    let bytes = postcard::to_stdvec(value).map_err(WireError::Encode)?;
+    if bytes.len() > MAX_MSG {
+        return Err(WireError::TooLarge { len: bytes.len() });
+    }
+    Ok(bytes)
+}
+
+/// Decodes exactly one message: trailing bytes are an error.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> {
+    let len = bytes.len();
+    let (value, rest) =
+        postcard::take_from_bytes(bytes).map_err(|source| WireError::Malformed { len, source })?;
+    if !rest.is_empty() {
+        return Err(WireError::Trailing {
+            len,
+            extra: rest.len(),
+        });
+    }
+    Ok(value)
+}
+
+/// How many of a message's attached fds each command takes, in order: the
+/// number of fd-bearing objects of each `Transaction`/`Reply`, zero for
+/// every other command.
+pub fn split_fd_counts(cmds: &[Command]) -> Vec<usize> {
+    cmds.iter()
+        .map(|c| match c {
+            Command::Transaction { txn, .. } | Command::Reply(txn) => txn
+                .objects
+                .iter()
+                .filter(|o| o.fd_index().is_some())
+                .count(),
+            _ => 0,
+        })
+        .collect()
+}
+
+/// Encodes a `Return` for a thread channel.
+pub fn encode_return(ret: &Return) -> Result<Vec<u8>, WireError> {
+    encode(ret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use capbinder_core::{DataRange, Handle, Object, TxnOut};
+
+    #[test]
+    fn trailing_bytes_are_refused() {
+        let mut b = encode(&ClientMsg::RegisterThread { tid: 5 }).unwrap();
+        b.push(0);
+        assert!(matches!(
+            decode::<ClientMsg>(&b),
+            Err(WireError::Trailing { extra: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn truncated_postcard_is_an_error_not_a_panic() {
+        let b = encode(&ThreadMsg::Write(vec![Command::Transaction {
+            handle: Handle(0),
+            txn: TxnOut {
+                code: 7,
+                data: DataRange { offset: 0, len: 9 },
+                objects: vec![Object::Fd { index: 0 }],
+                ..TxnOut::default()
+            },
+        }]))
+        .unwrap();
+        for cut in 0..b.len() {
+            assert!(decode::<ThreadMsg>(&b[..cut]).is_err());
+        }
+    }
+
+    #[test]
+    fn fds_split_per_fd_bearing_object() {
+        let t = |objects| {
+            Command::Reply(TxnOut {
+                objects,
+                ..TxnOut::default()
+            })
+        };
+        let cmds = vec![
+            t(vec![
+                Object::Fd { index: 0 },
+                Object::Blob { index: 1, len: 3 },
+            ]),
+            Command::FreeBuffer { offset: 0 },
+            t(vec![Object::SharedMem { index: 0, len: 1 }]),
+        ];
+        assert_eq!(split_fd_counts(&cmds), vec![2, 0, 1]);
+    }
+}
