@@ -264,6 +264,10 @@ impl TxnFlags {
     pub const ONEWAY: u32 = 0x01;
     /// The caller accepts file descriptors in the reply.
     pub const ACCEPT_FDS: u32 = 0x10;
+    /// The payload travels in the last object, a `Blob`, instead of the
+    /// send area (set by the runtime for large payloads; the mediator
+    /// passes it through).
+    pub const DATA_IN_BLOB: u32 = 0x100;
 
     /// Whether this is a oneway transaction.
     pub fn oneway(self) -> bool {

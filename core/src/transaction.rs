@@ -533,7 +533,9 @@ impl Core {
                 id,
                 target: None,
                 code: t.code,
-                flags: TxnFlags(0),
+                // The replier's flags: the runtime marks a reply whose
+                // payload travels in a blob, for instance.
+                flags: TxnFlags(txn.flags.0 & !TxnFlags::ONEWAY),
                 sender,
                 buffer: DataRange {
                     offset,
