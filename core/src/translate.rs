@@ -44,7 +44,12 @@ impl Core {
         }
         let sender = self.procs.get(from.0).expect("live");
         let receiver = self.procs.get(to.0).expect("live");
-        if !fds.is_empty() {
+        // A blob is a payload carrier, not an fd the target asked for: only
+        // plain fds and shared memory need the node's (or caller's) consent.
+        let carries_fds = objects
+            .iter()
+            .any(|o| matches!(o, Object::Fd { .. } | Object::SharedMem { .. }));
+        if carries_fds {
             if !fds_allowed {
                 return Err(Failure::FdsNotAccepted {
                     side,
@@ -55,6 +60,8 @@ impl Core {
                     .into(),
                 });
             }
+        }
+        if !fds.is_empty() {
             if sender.fds_in_flight + fds.len() > limits.max_fds_in_flight {
                 return Err(Failure::TooManyFdsInFlight {
                     pid: sender.cred.pid,
