@@ -49,25 +49,21 @@ impl Core {
         let carries_fds = objects
             .iter()
             .any(|o| matches!(o, Object::Fd { .. } | Object::SharedMem { .. }));
-        if carries_fds {
-            if !fds_allowed {
-                return Err(Failure::FdsNotAccepted {
-                    side,
-                    what: match side {
-                        Side::Request => "the target node",
-                        Side::Reply => "the caller (no ACCEPT_FDS flag)",
-                    }
-                    .into(),
-                });
-            }
+        if carries_fds && !fds_allowed {
+            return Err(Failure::FdsNotAccepted {
+                side,
+                what: match side {
+                    Side::Request => "the target node",
+                    Side::Reply => "the caller (no ACCEPT_FDS flag)",
+                }
+                .into(),
+            });
         }
-        if !fds.is_empty() {
-            if sender.fds_in_flight + fds.len() > limits.max_fds_in_flight {
-                return Err(Failure::TooManyFdsInFlight {
-                    pid: sender.cred.pid,
-                    limit: limits.max_fds_in_flight,
-                });
-            }
+        if !fds.is_empty() && sender.fds_in_flight + fds.len() > limits.max_fds_in_flight {
+            return Err(Failure::TooManyFdsInFlight {
+                pid: sender.cred.pid,
+                limit: limits.max_fds_in_flight,
+            });
         }
         let mut used = HashSet::new();
         let mut new_refs = 0usize;

@@ -1,6 +1,29 @@
-//! capbinder: the library users link (process state, parcels, objects,
-//! thread pool, service manager, death recipients).
+//! capbinder: the library services and clients link.
 //!
-//! Not written yet (issue 5): the crate exists so the workspace has its
-//! final shape. Nothing here pretends to work.
+//! The binder programming model, made idiomatic Rust: a [`ProcessState`]
+//! per process (the connection to the mediator and the thread pool),
+//! [`Parcel`]s of serde values with objects in a side table, local objects
+//! implementing [`Binder`], references [`SpIBinder`] (strong) and
+//! [`WeakBinder`], [`DeathRecipient`]s, and a [`Status`] with binder's codes.
+//! The service manager's client lives in [`service_manager`].
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod binder;
+mod identity;
+mod parcel;
+mod process;
+mod status;
+mod thread;
+
+pub use binder::{
+    new_binder, Binder, DeathRecipient, SpIBinder, WeakBinder, DUMP_TRANSACTION,
+    FIRST_CALL_TRANSACTION, INTERFACE_TRANSACTION, LAST_CALL_TRANSACTION, PING_TRANSACTION,
+};
+pub use identity::{calling_identity, CallingIdentity};
+pub use parcel::Parcel;
+pub use process::ProcessState;
+pub use status::{ExceptionCode, Result, Status, StatusCode};
+pub use thread::flush_commands;
+
+pub use capbinder_core as core;

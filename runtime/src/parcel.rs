@@ -1,0 +1,317 @@
+//! `Parcel`: the data of one call or reply. Values are postcard-encoded one
+//! after another; objects (binders, file descriptors) live in a side table
+//! and the data names them by index, never by raw handle. Reading never
+//! trusts the bytes: a short, garbled or mistyped parcel is a
+//! `BadParcelable` status, and an object index that is out of range, of the
+//! wrong kind or already taken is an error too.
+
+use std::os::fd::OwnedFd;
+
+use capbinder_kmod_shim::sys::memfd::Mapping;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::binder::SpIBinder;
+use crate::status::{ExceptionCode, Result, Status, StatusCode};
+
+/// One entry of a parcel's side table.
+#[derive(Debug)]
+pub(crate) enum Slot {
+    /// A binder (local or remote).
+    Binder(SpIBinder),
+    /// A file descriptor, until it is read (taken).
+    Fd(Option<OwnedFd>),
+}
+
+/// Where a parcel's bytes live: owned, or a sealed blob mapped read-only
+/// (large payloads arrive without a copy).
+enum Data {
+    Owned(Vec<u8>),
+    Blob(Mapping),
+}
+
+/// The data of one call or reply.
+pub struct Parcel {
+    data: Data,
+    pos: usize,
+    pub(crate) slots: Vec<Slot>,
+}
+
+impl std::fmt::Debug for Parcel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parcel")
+            .field("len", &self.bytes().len())
+            .field("pos", &self.pos)
+            .field("objects", &self.slots.len())
+            .finish()
+    }
+}
+
+impl Default for Parcel {
+    fn default() -> Self {
+        Parcel::new()
+    }
+}
+
+fn bad(what: impl Into<String>) -> Status {
+    Status::exception(ExceptionCode::BadParcelable, what)
+}
+
+impl Parcel {
+    /// An empty parcel to write into.
+    pub fn new() -> Parcel {
+        Parcel {
+            data: Data::Owned(Vec::new()),
+            pos: 0,
+            slots: Vec::new(),
+        }
+    }
+
+    pub(crate) fn from_parts(data: Vec<u8>, slots: Vec<Slot>) -> Parcel {
+        Parcel {
+            data: Data::Owned(data),
+            pos: 0,
+            slots,
+        }
+    }
+
+    pub(crate) fn from_blob(map: Mapping, slots: Vec<Slot>) -> Parcel {
+        Parcel {
+            data: Data::Blob(map),
+            pos: 0,
+            slots,
+        }
+    }
+
+    /// All the bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match &self.data {
+            Data::Owned(v) => v,
+            Data::Blob(m) => m.as_slice().unwrap_or(&[]),
+        }
+    }
+
+    fn owned(&mut self) -> &mut Vec<u8> {
+        if let Data::Blob(m) = &self.data {
+            let copy = m.as_slice().unwrap_or(&[]).to_vec();
+            self.data = Data::Owned(copy);
+        }
+        match &mut self.data {
+            Data::Owned(v) => v,
+            Data::Blob(_) => unreachable!("converted above"),
+        }
+    }
+
+    /// Bytes left to read.
+    pub fn remaining(&self) -> usize {
+        self.bytes().len().saturating_sub(self.pos)
+    }
+
+    /// Number of objects in the side table.
+    pub fn object_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Appends one serde value.
+    pub fn write<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
+        let buf = std::mem::take(self.owned());
+        let buf = postcard::to_extend(v, buf).map_err(|e| {
+            Status::from_code(StatusCode::BadValue, format!("value does not encode: {e}"))
+        })?;
+        *self.owned() = buf;
+        Ok(())
+    }
+
+    /// Reads the next serde value.
+    pub fn read<T: DeserializeOwned>(&mut self) -> Result<T> {
+        let rest = self.bytes().get(self.pos..).unwrap_or(&[]);
+        let before = rest.len();
+        let (v, after) = postcard::take_from_bytes::<T>(rest).map_err(|e| {
+            bad(format!(
+                "reading a {} at byte {}: {e}",
+                std::any::type_name::<T>(),
+                self.pos
+            ))
+        })?;
+        self.pos += before - after.len();
+        Ok(v)
+    }
+
+    /// Appends a byte array (a length, then the bytes).
+    pub fn write_bytes(&mut self, b: &[u8]) -> Result<()> {
+        self.write(&(b.len() as u64))?;
+        self.owned().extend_from_slice(b);
+        Ok(())
+    }
+
+    /// Reads a byte array without copying it: the slice borrows the parcel
+    /// (and, for a large payload, the sealed blob it arrived in).
+    pub fn read_bytes(&mut self) -> Result<&[u8]> {
+        let len: u64 = self.read()?;
+        let start = self.pos;
+        let end = usize::try_from(len)
+            .ok()
+            .and_then(|l| start.checked_add(l))
+            .filter(|&e| e <= self.bytes().len())
+            .ok_or_else(|| {
+                bad(format!(
+                    "a byte array of {len} bytes at byte {start} runs past the parcel's end ({} bytes)",
+                    self.bytes().len()
+                ))
+            })?;
+        self.pos = end;
+        Ok(&self.bytes()[start..end])
+    }
+
+    fn push_slot(&mut self, s: Slot) -> Result<()> {
+        let i = u32::try_from(self.slots.len())
+            .map_err(|_| Status::from_code(StatusCode::BadValue, "too many objects"))?;
+        self.slots.push(s);
+        self.write(&i)
+    }
+
+    /// Appends a binder (a local object or a proxy).
+    pub fn write_binder(&mut self, b: &SpIBinder) -> Result<()> {
+        self.write(&true)?;
+        self.push_slot(Slot::Binder(b.clone()))
+    }
+
+    /// Appends a binder or null.
+    pub fn write_nullable_binder(&mut self, b: Option<&SpIBinder>) -> Result<()> {
+        match b {
+            Some(b) => self.write_binder(b),
+            None => self.write(&false),
+        }
+    }
+
+    fn read_index(&mut self) -> Result<usize> {
+        let i: u32 = self.read()?;
+        let i = i as usize;
+        if i >= self.slots.len() {
+            return Err(bad(format!(
+                "object index {i} but the parcel carries {} objects",
+                self.slots.len()
+            )));
+        }
+        Ok(i)
+    }
+
+    /// Reads a non-null binder.
+    pub fn read_binder(&mut self) -> Result<SpIBinder> {
+        self.read_nullable_binder()?.ok_or_else(|| {
+            Status::from_code(
+                StatusCode::UnexpectedNull,
+                "a binder was required, got null",
+            )
+        })
+    }
+
+    /// Reads a binder or null.
+    pub fn read_nullable_binder(&mut self) -> Result<Option<SpIBinder>> {
+        if !self.read::<bool>()? {
+            return Ok(None);
+        }
+        let i = self.read_index()?;
+        match &self.slots[i] {
+            Slot::Binder(b) => Ok(Some(b.clone())),
+            Slot::Fd(_) => Err(bad(format!(
+                "object {i} is a file descriptor, not a binder"
+            ))),
+        }
+    }
+
+    /// Appends a file descriptor (it travels with `SCM_RIGHTS`).
+    pub fn write_fd(&mut self, fd: OwnedFd) -> Result<()> {
+        self.push_slot(Slot::Fd(Some(fd)))
+    }
+
+    /// Reads (takes) a file descriptor.
+    pub fn read_fd(&mut self) -> Result<OwnedFd> {
+        let i = self.read_index()?;
+        match &mut self.slots[i] {
+            Slot::Fd(fd) => fd
+                .take()
+                .ok_or_else(|| bad(format!("file descriptor {i} was already read"))),
+            Slot::Binder(_) => Err(bad(format!(
+                "object {i} is a binder, not a file descriptor"
+            ))),
+        }
+    }
+
+    /// Rewinds the read cursor to the start.
+    pub fn rewind(&mut self) {
+        self.pos = 0;
+    }
+
+    pub(crate) fn take_parts(self) -> (Vec<u8>, Vec<Slot>) {
+        let Parcel { data, slots, .. } = self;
+        let data = match data {
+            Data::Owned(v) => v,
+            Data::Blob(m) => m.as_slice().unwrap_or(&[]).to_vec(),
+        };
+        (data, slots)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_trip_in_order() {
+        let mut p = Parcel::new();
+        p.write(&42u32).unwrap();
+        p.write("hello").unwrap();
+        p.write_bytes(&[1, 2, 3]).unwrap();
+        p.write(&vec![1.5f64, 2.5]).unwrap();
+        assert_eq!(p.read::<u32>().unwrap(), 42);
+        assert_eq!(p.read::<String>().unwrap(), "hello");
+        assert_eq!(p.read_bytes().unwrap(), &[1, 2, 3]);
+        assert_eq!(p.read::<Vec<f64>>().unwrap(), vec![1.5, 2.5]);
+        assert_eq!(p.remaining(), 0);
+    }
+
+    #[test]
+    fn reading_past_the_end_is_bad_parcelable_not_a_panic() {
+        let mut p = Parcel::new();
+        p.write(&1u8).unwrap();
+        p.read::<u8>().unwrap();
+        let e = p.read::<u64>().unwrap_err();
+        assert_eq!(e.exception, ExceptionCode::BadParcelable);
+        let mut p = Parcel::new();
+        p.write(&u64::MAX).unwrap();
+        p.rewind();
+        let e = p.read_bytes().unwrap_err();
+        assert!(e.message.contains("runs past"), "{e}");
+    }
+
+    #[test]
+    fn an_object_index_must_exist_and_have_the_right_kind() {
+        let mut p = Parcel::new();
+        p.write(&true).unwrap();
+        p.write(&7u32).unwrap();
+        let e = p.read_binder().unwrap_err();
+        assert!(e.message.contains("object index 7"), "{e}");
+        let mut p = Parcel::new();
+        p.write(&0u32).unwrap();
+        assert!(p.read_fd().is_err());
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut seed = 12345u64;
+        for _ in 0..2000 {
+            let mut bytes = Vec::new();
+            for _ in 0..(seed % 40) {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                bytes.push((seed >> 33) as u8);
+            }
+            let mut p = Parcel::from_parts(bytes, Vec::new());
+            let _ = p.read::<String>();
+            let _ = p.read_bytes();
+            let _ = p.read_nullable_binder();
+            let _ = p.read::<Vec<Option<u64>>>();
+            let _ = p.read_fd();
+        }
+    }
+}

@@ -1,0 +1,467 @@
+//! `ProcessState`: one per process (libbinder's `ProcessState`). It holds
+//! the device (the connection to the mediator), the local objects this
+//! process has sent out and the counts remote holders keep on them, the
+//! proxies for handles it holds, death subscriptions, and the thread pool.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use capbinder_core::{Command, Handle, Limits, Return, StateDump};
+use capbinder_kmod_shim::device::Device;
+
+use crate::binder::{DeathRecipient, DeathState, LocalObject, Proxy, SpIBinder};
+use crate::status::{Result, Status, StatusCode};
+use crate::thread;
+
+static PROCESS: OnceLock<Arc<ProcessState>> = OnceLock::new();
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh id for a local object or a death cookie (never 0).
+pub(crate) fn next_local_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A local object other processes may hold: the counts they hold (as the
+/// mediator told us), and how many of our own sends of it are in flight
+/// (so that a Release racing a new send never drops the object).
+struct Exported {
+    obj: Arc<LocalObject>,
+    strong: u32,
+    weak: u32,
+    sending: u32,
+}
+
+impl Exported {
+    fn unused(&self) -> bool {
+        self.strong == 0 && self.weak == 0 && self.sending == 0
+    }
+}
+
+#[derive(Default)]
+struct Pool {
+    started: bool,
+}
+
+/// This process's binder state.
+pub struct ProcessState {
+    pub(crate) dev: Device,
+    exported: Mutex<HashMap<u64, Exported>>,
+    proxies: Mutex<HashMap<Handle, Weak<Proxy>>>,
+    deaths: Mutex<HashMap<u64, Weak<Proxy>>>,
+    pool: Mutex<Pool>,
+    lost: AtomicBool,
+    me: Weak<ProcessState>,
+}
+
+impl std::fmt::Debug for ProcessState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessState")
+            .field("socket", &self.dev.socket_path())
+            .finish()
+    }
+}
+
+/// Keeps a local object exported while a send of it is in flight.
+pub(crate) struct SendGuard {
+    process: Arc<ProcessState>,
+    id: u64,
+}
+
+impl Drop for SendGuard {
+    fn drop(&mut self) {
+        let mut ex = self
+            .process
+            .exported
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = ex.get_mut(&self.id) {
+            e.sending -= 1;
+            if e.unused() {
+                ex.remove(&self.id);
+            }
+        }
+    }
+}
+
+impl ProcessState {
+    /// Opens the context at `socket` (or the default places) for this
+    /// process. The first call decides; a later call naming another socket
+    /// is an error.
+    pub fn init(socket: Option<&Path>) -> Result<Arc<ProcessState>> {
+        if let Some(p) = PROCESS.get() {
+            if let Some(s) = socket {
+                if s != p.dev.socket_path() {
+                    return Err(Status::from_code(
+                        StatusCode::InvalidOperation,
+                        format!(
+                            "this process already uses {}; one process talks to one mediator",
+                            p.dev.socket_path().display()
+                        ),
+                    ));
+                }
+            }
+            return Ok(p.clone());
+        }
+        let dev = Device::open(socket)?;
+        let ps = Arc::new_cyclic(|me| ProcessState {
+            dev,
+            exported: Mutex::default(),
+            proxies: Mutex::default(),
+            deaths: Mutex::default(),
+            pool: Mutex::default(),
+            lost: AtomicBool::new(false),
+            me: me.clone(),
+        });
+        // Two threads racing here: the loser's device closes, harmlessly.
+        Ok(PROCESS.get_or_init(|| ps).clone())
+    }
+
+    /// The process state, opening the default context on first use.
+    pub fn get() -> Result<Arc<ProcessState>> {
+        Self::init(None)
+    }
+
+    fn arc(&self) -> Arc<ProcessState> {
+        self.me.upgrade().expect("ProcessState is kept in a static")
+    }
+
+    /// The limits the mediator announced.
+    pub fn limits(&self) -> &Limits {
+        self.dev.limits()
+    }
+
+    /// The context manager (handle 0): the service manager.
+    pub fn context_manager(&self) -> SpIBinder {
+        self.proxy_for(Handle::CONTEXT_MANAGER, true).0
+    }
+
+    /// Makes `obj` the context manager (handle 0) for everyone.
+    pub fn become_context_manager(&self, obj: &SpIBinder) -> Result<()> {
+        let l = obj.local_object().ok_or_else(|| {
+            Status::from_code(
+                StatusCode::InvalidOperation,
+                "only a local object can become the context manager",
+            )
+        })?;
+        let _guard = self.export(l);
+        // Keep it exported for the life of the process.
+        self.exported
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&l.id)
+            .expect("just exported")
+            .strong += 1;
+        thread::command(
+            &self.arc(),
+            Command::SetContextManager {
+                ptr: l.id,
+                cookie: l.id,
+            },
+        )
+    }
+
+    /// Starts the thread pool: one thread that serves calls, and more as
+    /// the mediator asks for them.
+    pub fn start_thread_pool(&self) {
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.started {
+            return;
+        }
+        pool.started = true;
+        let me = self.arc();
+        std::thread::Builder::new()
+            .name("capbinder-pool-0".into())
+            .spawn(move || {
+                let _ = thread::looper(&me, true);
+            })
+            .expect("spawning the first pool thread");
+    }
+
+    /// Serves calls on the calling thread until the connection is lost.
+    pub fn join_thread_pool(&self) -> Result<()> {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).started = true;
+        thread::looper(&self.arc(), true)
+    }
+
+    pub(crate) fn spawn_pooled_thread(&self) {
+        let me = self.arc();
+        let _ = std::thread::Builder::new()
+            .name("capbinder-pool".into())
+            .spawn(move || {
+                let _ = thread::looper(&me, false);
+            });
+    }
+
+    /// The pool may grow to `n` threads (within the mediator's cap).
+    pub fn set_max_threads(&self, n: u32) -> Result<()> {
+        thread::command(&self.arc(), Command::SetMaxThreads(n))
+    }
+
+    /// The mediator's state as this process may see it.
+    pub fn state(&self) -> Result<StateDump> {
+        match thread::request(&self.arc(), Command::DumpState)? {
+            Return::State(s) => Ok(*s),
+            other => Err(Status::from_code(
+                StatusCode::UnknownError,
+                format!("unexpected answer to DumpState: {other:?}"),
+            )),
+        }
+    }
+
+    /// Freezes (or thaws) the process with this pid (privileged).
+    pub fn freeze(&self, pid: i32, enable: bool) -> Result<()> {
+        thread::command(&self.arc(), Command::Freeze { pid, enable })
+    }
+
+    /// Whether the connection to the mediator is gone.
+    pub fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::Acquire)
+    }
+
+    // ---- local objects ---------------------------------------------------
+
+    pub(crate) fn export(&self, l: &Arc<LocalObject>) -> SendGuard {
+        let mut ex = self.exported.lock().unwrap_or_else(|e| e.into_inner());
+        ex.entry(l.id)
+            .or_insert_with(|| Exported {
+                obj: l.clone(),
+                strong: 0,
+                weak: 0,
+                sending: 0,
+            })
+            .sending += 1;
+        SendGuard {
+            process: self.arc(),
+            id: l.id,
+        }
+    }
+
+    pub(crate) fn lookup_local(&self, ptr: u64) -> Option<Arc<LocalObject>> {
+        self.exported
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&ptr)
+            .map(|e| e.obj.clone())
+    }
+
+    /// Applies a reference notice for one of our objects; returns the
+    /// acknowledgement to send, if any.
+    pub(crate) fn on_ref_notice(&self, ret: &Return) -> Option<Command> {
+        let mut ex = self.exported.lock().unwrap_or_else(|e| e.into_inner());
+        let (ptr, cookie) = match *ret {
+            Return::IncRefs { ptr, cookie }
+            | Return::Acquire { ptr, cookie }
+            | Return::Release { ptr, cookie }
+            | Return::DecRefs { ptr, cookie } => (ptr, cookie),
+            _ => return None,
+        };
+        let e = ex.get_mut(&ptr)?;
+        let ack = match ret {
+            Return::IncRefs { .. } => {
+                e.weak += 1;
+                Some(Command::IncRefsDone { ptr, cookie })
+            }
+            Return::Acquire { .. } => {
+                e.strong += 1;
+                Some(Command::AcquireDone { ptr, cookie })
+            }
+            Return::Release { .. } => {
+                e.strong = e.strong.saturating_sub(1);
+                None
+            }
+            _ => {
+                e.weak = e.weak.saturating_sub(1);
+                None
+            }
+        };
+        if e.unused() {
+            ex.remove(&ptr);
+        }
+        ack
+    }
+
+    // ---- proxies ---------------------------------------------------------
+
+    /// The proxy for `h`, made on first sight; the mediator gave us one
+    /// count with this object, so a second proxy's count is given back
+    /// (the returned command).
+    pub(crate) fn proxy_for(&self, h: Handle, strong: bool) -> (SpIBinder, Option<Command>) {
+        let mut map = self.proxies.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = map.get(&h).and_then(Weak::upgrade) {
+            if p.strong == strong || h == Handle::CONTEXT_MANAGER {
+                let give_back = (h != Handle::CONTEXT_MANAGER).then_some(if strong {
+                    Command::Release(h)
+                } else {
+                    Command::DecRefs(h)
+                });
+                return (SpIBinder::from_proxy(p), give_back);
+            }
+        }
+        let p = Arc::new(Proxy {
+            handle: h,
+            strong,
+            dead: AtomicBool::new(self.is_lost()),
+            deaths: Mutex::new(DeathState::default()),
+            process: self.arc(),
+        });
+        map.insert(h, Arc::downgrade(&p));
+        (SpIBinder::from_proxy(p), None)
+    }
+
+    pub(crate) fn proxy_dropped(&self, h: Handle, strong: bool, cookie: Option<u64>) {
+        {
+            let mut map = self.proxies.lock().unwrap_or_else(|e| e.into_inner());
+            if map.get(&h).is_some_and(|w| w.strong_count() == 0) {
+                map.remove(&h);
+            }
+        }
+        if self.is_lost() {
+            return;
+        }
+        let mut cmds = Vec::new();
+        if let Some(c) = cookie {
+            self.deaths
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&c);
+            cmds.push(Command::ClearDeath {
+                handle: h,
+                cookie: c,
+            });
+        }
+        if h != Handle::CONTEXT_MANAGER {
+            cmds.push(if strong {
+                Command::Release(h)
+            } else {
+                Command::DecRefs(h)
+            });
+        }
+        if !cmds.is_empty() {
+            thread::post(&self.arc(), cmds);
+        }
+    }
+
+    // ---- deaths ----------------------------------------------------------
+
+    pub(crate) fn link_to_death(&self, p: &Arc<Proxy>, r: Arc<dyn DeathRecipient>) -> Result<()> {
+        if p.dead.load(Ordering::Acquire) {
+            // Already dead here: the recipient still runs once, on a
+            // thread of its own, as a pool thread would run it.
+            let who = SpIBinder::from_proxy(p.clone()).downgrade();
+            std::thread::spawn(move || r.binder_died(&who));
+            return Ok(());
+        }
+        let mut d = p.deaths.lock().unwrap_or_else(|e| e.into_inner());
+        d.recipients.push(r);
+        if d.cookie.is_none() {
+            let cookie = next_local_id();
+            d.cookie = Some(cookie);
+            self.deaths
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(cookie, Arc::downgrade(p));
+            drop(d);
+            thread::post(
+                &self.arc(),
+                vec![Command::RequestDeath {
+                    handle: p.handle,
+                    cookie,
+                }],
+            );
+        }
+        Ok(())
+    }
+
+    pub(crate) fn unlink_to_death(
+        &self,
+        p: &Arc<Proxy>,
+        r: &Arc<dyn DeathRecipient>,
+    ) -> Result<()> {
+        let mut d = p.deaths.lock().unwrap_or_else(|e| e.into_inner());
+        let before = d.recipients.len();
+        d.recipients.retain(|x| !Arc::ptr_eq(x, r));
+        if d.recipients.len() == before {
+            return Err(Status::from_code(
+                StatusCode::NameNotFound,
+                "this recipient is not linked to that object",
+            ));
+        }
+        if d.recipients.is_empty() {
+            if let Some(cookie) = d.cookie.take() {
+                self.deaths
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&cookie);
+                drop(d);
+                if !p.dead.load(Ordering::Acquire) {
+                    thread::post(
+                        &self.arc(),
+                        vec![Command::ClearDeath {
+                            handle: p.handle,
+                            cookie,
+                        }],
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A `DeadBinder` notice: the object died. Runs its recipients once and
+    /// returns the acknowledgements to send.
+    pub(crate) fn on_dead_binder(&self, cookie: u64) -> Vec<Command> {
+        let mut cmds = vec![Command::DeadBinderDone { cookie }];
+        let proxy = self
+            .deaths
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&cookie)
+            .and_then(|w| w.upgrade());
+        if let Some(p) = proxy {
+            p.dead.store(true, Ordering::Release);
+            let recipients = {
+                let mut d = p.deaths.lock().unwrap_or_else(|e| e.into_inner());
+                d.cookie = None;
+                std::mem::take(&mut d.recipients)
+            };
+            cmds.push(Command::ClearDeath {
+                handle: p.handle,
+                cookie,
+            });
+            let who = SpIBinder::from_proxy(p).downgrade();
+            for r in recipients {
+                r.binder_died(&who);
+            }
+        }
+        cmds
+    }
+
+    /// The mediator is gone: every remote object is dead, and each death
+    /// recipient runs once.
+    pub(crate) fn connection_lost(&self) {
+        if self.lost.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let proxies: Vec<Arc<Proxy>> = self
+            .proxies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for p in proxies {
+            p.dead.store(true, Ordering::Release);
+            let recipients = {
+                let mut d = p.deaths.lock().unwrap_or_else(|e| e.into_inner());
+                d.cookie = None;
+                std::mem::take(&mut d.recipients)
+            };
+            let who = SpIBinder::from_proxy(p).downgrade();
+            for r in recipients {
+                r.binder_died(&who);
+            }
+        }
+    }
+}

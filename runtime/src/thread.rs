@@ -1,0 +1,539 @@
+//! The calling thread's side of binder (libbinder's `IPCThreadState`).
+//!
+//! Every OS thread that calls gets its own thread channel on first use,
+//! kept in a thread-local whose destructor closes it (the mediator takes
+//! the close as the thread's exit). A thread waiting for a reply runs the
+//! nested calls aimed at it; pool threads (`looper`) also take the
+//! process's work. Acknowledgements and buffer frees wait in `pending` and
+//! ride on the thread's next write.
+
+use std::cell::RefCell;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+
+use capbinder_core::{Command, DataRange, Handle, Object, Return, Rights, TxnFlags, TxnIn, TxnOut};
+use capbinder_kmod_shim::device::{DeviceError, ThreadChannel};
+use capbinder_kmod_shim::sys::memfd::{create_blob, Mapping};
+
+use crate::binder::{LocalObject, DUMP_TRANSACTION, INTERFACE_TRANSACTION, PING_TRANSACTION};
+use crate::identity::{self, CallingIdentity};
+use crate::parcel::{Parcel, Slot};
+use crate::process::{ProcessState, SendGuard};
+use crate::status::{ExceptionCode, Result, Status, StatusCode};
+
+struct ThreadState {
+    chan: ThreadChannel,
+    pending: Vec<Command>,
+    pending_fds: Vec<OwnedFd>,
+    process: Arc<ProcessState>,
+}
+
+impl ThreadState {
+    fn flush(&mut self) -> Result<()> {
+        DEFERRED.with(|d| self.pending.append(&mut d.borrow_mut()));
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let fds: Vec<_> = self.pending_fds.iter().map(|f| f.as_fd()).collect();
+        let r = self.chan.write(&self.pending, &fds);
+        self.pending.clear();
+        self.pending_fds.clear();
+        r.map_err(|e| lost(&self.process, e))
+    }
+}
+
+impl Drop for ThreadState {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+thread_local! {
+    static TS: RefCell<Option<ThreadState>> = const { RefCell::new(None) };
+    /// Commands posted while the thread state was busy (a proxy dropped
+    /// inside a runtime operation); they ride on the next write.
+    static DEFERRED: RefCell<Vec<Command>> = const { RefCell::new(Vec::new()) };
+}
+
+fn lost(process: &ProcessState, e: DeviceError) -> Status {
+    if matches!(e, DeviceError::Closed) {
+        process.connection_lost();
+    }
+    Status::from(e)
+}
+
+/// Runs `f` with this thread's state, registering the thread first.
+fn with_ts<R>(
+    process: &Arc<ProcessState>,
+    f: impl FnOnce(&mut ThreadState) -> Result<R>,
+) -> Result<R> {
+    TS.with(|cell| {
+        let mut b = cell.try_borrow_mut().map_err(|_| {
+            Status::from_code(
+                StatusCode::InvalidOperation,
+                "re-entrant use of the thread's binder state",
+            )
+        })?;
+        if b.is_none() {
+            if process.is_lost() {
+                return Err(Status::dead(
+                    "the connection to the mediator is lost: every remote object is dead",
+                ));
+            }
+            let chan = process.dev.register_thread()?;
+            *b = Some(ThreadState {
+                chan,
+                pending: Vec::new(),
+                pending_fds: Vec::new(),
+                process: process.clone(),
+            });
+        }
+        f(b.as_mut().expect("set above"))
+    })
+}
+
+fn read(process: &Arc<ProcessState>) -> Result<(Return, Vec<OwnedFd>)> {
+    with_ts(process, |ts| ts.chan.read().map_err(|e| lost(process, e)))
+}
+
+/// Sends commands that expect no answer, now (or with the next write if
+/// this thread's state is busy).
+pub(crate) fn post(process: &Arc<ProcessState>, cmds: Vec<Command>) {
+    let done = TS
+        .try_with(|cell| {
+            if cell.try_borrow_mut().is_err() {
+                return false;
+            }
+            // A failed write means the connection is lost; the commands
+            // are moot then, so they count as handled.
+            let _ = with_ts(process, |ts| {
+                ts.pending.extend(cmds.iter().cloned());
+                ts.flush()
+            });
+            true
+        })
+        .unwrap_or(false);
+    if !done {
+        let _ = DEFERRED.try_with(|d| d.borrow_mut().extend(cmds));
+    }
+}
+
+/// Sends `cmd` and waits until the mediator has applied it: a `DumpState`
+/// follows as a barrier, so an `Error` that comes first is this command's.
+pub(crate) fn command(process: &Arc<ProcessState>, cmd: Command) -> Result<()> {
+    let barrier = !matches!(cmd, Command::DumpState);
+    with_ts(process, |ts| {
+        ts.pending.push(cmd);
+        if barrier {
+            ts.pending.push(Command::DumpState);
+        }
+        ts.flush()
+    })?;
+    let mut result = Ok(());
+    loop {
+        let (ret, fds) = read(process)?;
+        match ret {
+            Return::State(_) if barrier => return result,
+            Return::Error(e) => {
+                if result.is_ok() {
+                    result = Err(failure_status(None, &e));
+                }
+            }
+            other => handle_other(process, other, fds)?,
+        }
+    }
+}
+
+/// Sends `cmd` and returns the first answer that is not a notice.
+pub(crate) fn request(process: &Arc<ProcessState>, cmd: Command) -> Result<Return> {
+    with_ts(process, |ts| {
+        ts.pending.push(cmd);
+        ts.flush()
+    })?;
+    loop {
+        let (ret, fds) = read(process)?;
+        match ret {
+            Return::State(_) | Return::Error(_) => return Ok(ret),
+            other => handle_other(process, other, fds)?,
+        }
+    }
+}
+
+fn failure_status(id: Option<capbinder_core::TxnId>, e: &capbinder_core::Failure) -> Status {
+    use capbinder_core::Failure as F;
+    let code = match e {
+        F::BadHandle(_) | F::NoContextManager => StatusCode::DeadObject,
+        F::NoRight { .. } | F::NotPrivileged(_) | F::ContextManagerDenied { .. } => {
+            StatusCode::PermissionDenied
+        }
+        F::FdsNotAccepted { .. } => StatusCode::FdsNotAllowed,
+        F::ContextManagerTaken(_) => StatusCode::AlreadyExists,
+        _ => StatusCode::FailedTransaction,
+    };
+    match id {
+        Some(id) => Status::from_code(code, format!("{id} failed: {e}")),
+        None => Status::from_code(code, e.to_string()),
+    }
+}
+
+/// Turns a parcel into what the mediator needs: the payload written into
+/// the send area (or a sealed blob when large), the object table, the fds,
+/// and guards that keep our local objects exported while the send is in
+/// flight.
+fn prepare(
+    ts: &mut ThreadState,
+    code: u32,
+    mut flags: u32,
+    data: Parcel,
+) -> Result<(TxnOut, Vec<SendGuard>, Vec<crate::binder::SpIBinder>)> {
+    let (bytes, slots) = data.take_parts();
+    let mut objects = Vec::with_capacity(slots.len());
+    let mut guards = Vec::new();
+    let mut keep = Vec::new();
+    for slot in slots {
+        match slot {
+            Slot::Binder(b) => {
+                if let Some(l) = b.local_object() {
+                    guards.push(ts.process.export(l));
+                    objects.push(Object::Binder {
+                        ptr: l.id,
+                        cookie: l.id,
+                        strong: true,
+                        flags: l.flags(),
+                    });
+                } else {
+                    let h = b.handle().expect("remote binders have handles");
+                    objects.push(Object::Handle {
+                        handle: h,
+                        strong: true,
+                        rights: Rights::ALL,
+                    });
+                }
+                keep.push(b);
+            }
+            Slot::Fd(Some(fd)) => {
+                objects.push(Object::Fd {
+                    index: ts.pending_fds.len() as u32,
+                });
+                ts.pending_fds.push(fd);
+            }
+            Slot::Fd(None) => {
+                return Err(Status::from_code(
+                    StatusCode::BadValue,
+                    "a file descriptor in this parcel was already taken",
+                ))
+            }
+        }
+    }
+    let limits = ts.process.limits();
+    let threshold = (limits.blob_threshold as usize).min(ts.chan.send_area_len());
+    let len = bytes.len();
+    let range = if len > threshold || len > ts.chan.send_area_len() {
+        let fd = create_blob("capbinder-blob", &bytes).map_err(|e| {
+            Status::from_code(
+                StatusCode::NoMemory,
+                format!("creating a {len}-byte blob: {e}"),
+            )
+        })?;
+        objects.push(Object::Blob {
+            index: ts.pending_fds.len() as u32,
+            len: len as u64,
+        });
+        ts.pending_fds.push(fd);
+        flags |= TxnFlags::DATA_IN_BLOB;
+        DataRange::default()
+    } else {
+        ts.chan
+            .write_send_area(0, &bytes)
+            .map_err(|e| Status::from_code(StatusCode::FailedTransaction, e.to_string()))?;
+        DataRange {
+            offset: 0,
+            len: len as u64,
+        }
+    };
+    Ok((
+        TxnOut {
+            code,
+            flags: TxnFlags(flags),
+            data: range,
+            objects,
+        },
+        guards,
+        keep,
+    ))
+}
+
+/// Turns a delivered call or reply into a parcel: copies the payload out
+/// of the receive buffer (queuing its free), or maps the blob it came in,
+/// and makes proxies for the handles it carries (every count the mediator
+/// gave is accounted for, read or not).
+fn receive(process: &Arc<ProcessState>, tx: &TxnIn, fds: Vec<OwnedFd>) -> Result<Parcel> {
+    let mut fds: Vec<Option<OwnedFd>> = fds.into_iter().map(Some).collect();
+    let mut give_back = vec![Command::FreeBuffer {
+        offset: tx.buffer.offset,
+    }];
+    let mut slots = Vec::with_capacity(tx.objects.len());
+    let mut blob = None;
+    let in_blob = tx.flags.0 & TxnFlags::DATA_IN_BLOB != 0;
+    let mut err = None;
+    for (i, o) in tx.objects.iter().enumerate() {
+        let last = i + 1 == tx.objects.len();
+        match *o {
+            Object::Binder { ptr, .. } => match process.lookup_local(ptr) {
+                Some(l) => slots.push(Slot::Binder(crate::binder::SpIBinder::from_local(l))),
+                None => {
+                    err.get_or_insert_with(|| {
+                        Status::exception(
+                            ExceptionCode::BadParcelable,
+                            format!("object {i} names local object #{ptr}, which is not exported"),
+                        )
+                    });
+                }
+            },
+            Object::Handle { handle, strong, .. } => {
+                let (b, extra) = process.proxy_for(handle, strong);
+                give_back.extend(extra);
+                slots.push(Slot::Binder(b));
+            }
+            Object::Blob { index, len } if in_blob && last => {
+                let fd = fds.get_mut(index as usize).and_then(Option::take);
+                blob = Some((fd, len));
+            }
+            Object::Fd { index } | Object::Blob { index, .. } | Object::SharedMem { index, .. } => {
+                slots.push(Slot::Fd(fds.get_mut(index as usize).and_then(Option::take)));
+            }
+        }
+    }
+    DEFERRED.with(|d| d.borrow_mut().extend(give_back));
+    if let Some(e) = err {
+        return Err(e);
+    }
+    if in_blob {
+        let (Some(fd), len) = blob.unwrap_or((None, 0)) else {
+            return Err(Status::exception(
+                ExceptionCode::BadParcelable,
+                "the payload was marked as a blob but no blob came with it",
+            ));
+        };
+        let len = usize::try_from(len).map_err(|_| {
+            Status::exception(ExceptionCode::BadParcelable, "blob length out of range")
+        })?;
+        let map = Mapping::private_sealed(fd.as_fd(), len).map_err(|e| {
+            Status::exception(
+                ExceptionCode::BadParcelable,
+                format!("mapping the payload blob: {e}"),
+            )
+        })?;
+        return Ok(Parcel::from_blob(map, slots));
+    }
+    let data = process.dev.read_buffer(tx.buffer)?;
+    Ok(Parcel::from_parts(data, slots))
+}
+
+fn unpack_reply(mut p: Parcel) -> Result<Parcel> {
+    match p.read::<u8>()? {
+        0 => Ok(p),
+        1 => Err(p.read::<Status>()?),
+        t => Err(Status::exception(
+            ExceptionCode::BadParcelable,
+            format!("reply status tag {t} is neither 0 (ok) nor 1 (status)"),
+        )),
+    }
+}
+
+/// Calls `code` on `handle` and waits for the reply (or, for `oneway`, for
+/// the mediator to accept it), serving nested calls meanwhile.
+pub(crate) fn transact(
+    process: &Arc<ProcessState>,
+    handle: Handle,
+    code: u32,
+    data: Parcel,
+    oneway: bool,
+) -> Result<Parcel> {
+    let flags = if oneway {
+        TxnFlags::ONEWAY
+    } else {
+        TxnFlags::ACCEPT_FDS
+    };
+    let (_guards, _keep) = with_ts(process, |ts| {
+        let (txn, guards, keep) = prepare(ts, code, flags, data)?;
+        ts.pending.push(Command::Transaction { handle, txn });
+        ts.flush()?;
+        Ok((guards, keep))
+    })?;
+    let result = wait_for_reply(process, oneway);
+    // Acknowledgements gathered while waiting go out now, not at some
+    // later call, so owners and the mediator are not kept waiting.
+    let _ = with_ts(process, |ts| ts.flush());
+    result
+}
+
+fn wait_for_reply(process: &Arc<ProcessState>, oneway: bool) -> Result<Parcel> {
+    loop {
+        let (ret, fds) = read(process)?;
+        match ret {
+            Return::TransactionComplete => {
+                if oneway {
+                    return Ok(Parcel::new());
+                }
+            }
+            Return::Reply(tx) => return unpack_reply(receive(process, &tx, fds)?),
+            Return::DeadReply { id } => {
+                return Err(Status::dead(format!(
+                    "{id}: the target died before it replied"
+                )))
+            }
+            Return::FailedReply { id, error } => return Err(failure_status(Some(id), &error)),
+            Return::FrozenReply { id } => {
+                return Err(Status::from_code(
+                    StatusCode::Frozen,
+                    format!("{id}: the target process is frozen"),
+                ))
+            }
+            other => handle_other(process, other, fds)?,
+        }
+    }
+}
+
+/// Everything but a call's own answer: nested calls, notices, deaths,
+/// spawn requests, stray errors.
+fn handle_other(process: &Arc<ProcessState>, ret: Return, fds: Vec<OwnedFd>) -> Result<()> {
+    match ret {
+        Return::Transaction(tx) => {
+            execute(process, tx, fds);
+            with_ts(process, |ts| ts.flush())
+        }
+        Return::IncRefs { .. }
+        | Return::Acquire { .. }
+        | Return::Release { .. }
+        | Return::DecRefs { .. } => {
+            if let Some(ack) = process.on_ref_notice(&ret) {
+                DEFERRED.with(|d| d.borrow_mut().push(ack));
+            }
+            Ok(())
+        }
+        Return::DeadBinder { cookie } => {
+            let cmds = process.on_dead_binder(cookie);
+            DEFERRED.with(|d| d.borrow_mut().extend(cmds));
+            Ok(())
+        }
+        Return::SpawnLooper => {
+            process.spawn_pooled_thread();
+            Ok(())
+        }
+        Return::Error(e) => {
+            tracing::debug!("a command was refused: {e}");
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Runs one call on a local object: the built-ins, then the object's own
+/// codes. Used for remote calls (by `execute`) and local ones in place.
+pub(crate) fn run_local(
+    l: &LocalObject,
+    code: u32,
+    data: &mut Parcel,
+    reply: &mut Parcel,
+) -> Result<()> {
+    match code {
+        PING_TRANSACTION => Ok(()),
+        INTERFACE_TRANSACTION => reply.write(l.obj.descriptor()),
+        DUMP_TRANSACTION => {
+            let fd = data.read_fd()?;
+            let args: Vec<String> = data.read()?;
+            let mut out = std::fs::File::from(fd);
+            l.obj.dump(&mut out, &args)
+        }
+        _ => l.obj.on_transact(code, data, reply),
+    }
+}
+
+/// Serves one incoming call and queues its reply (with the freed buffer)
+/// for this thread's next write.
+fn execute(process: &Arc<ProcessState>, tx: TxnIn, fds: Vec<OwnedFd>) {
+    let oneway = tx.flags.oneway();
+    let target = tx.target.and_then(|(ptr, _)| process.lookup_local(ptr));
+    let result = receive(process, &tx, fds).and_then(|mut data| {
+        let l = target.ok_or_else(|| {
+            Status::from_code(
+                StatusCode::DeadObject,
+                format!("{}: the target object is no longer exported here", tx.id),
+            )
+        })?;
+        let mut reply = Parcel::new();
+        reply.write(&0u8)?;
+        let _id = identity::enter(CallingIdentity::from_txn(&tx));
+        run_local(&l, tx.code, &mut data, &mut reply)?;
+        Ok(reply)
+    });
+    if oneway {
+        if let Err(e) = result {
+            tracing::debug!("oneway {} failed: {e}", tx.id);
+        }
+        return;
+    }
+    let reply = result.unwrap_or_else(|status| {
+        let mut p = Parcel::new();
+        let _ = p.write(&1u8);
+        let _ = p.write(&status);
+        p
+    });
+    let queued = with_ts(process, |ts| {
+        let (out, guards, keep) = prepare(ts, 0, 0, reply)?;
+        ts.pending.push(Command::Reply(out));
+        // The reply was copied when the mediator reads this write; the
+        // guards only need to outlive the write, which `flush` does next.
+        ts.flush()?;
+        drop((guards, keep));
+        Ok(())
+    });
+    if let Err(e) = queued {
+        tracing::debug!("reply to {} not sent: {e}", tx.id);
+    }
+}
+
+/// A pool thread's life: join the pool, then take work until the
+/// connection is lost.
+pub(crate) fn looper(process: &Arc<ProcessState>, main: bool) -> Result<()> {
+    with_ts(process, |ts| {
+        ts.pending.push(if main {
+            Command::EnterLooper
+        } else {
+            Command::RegisterLooper
+        });
+        Ok(())
+    })?;
+    loop {
+        with_ts(process, |ts| {
+            ts.pending.push(Command::WaitForWork);
+            ts.flush()
+        })?;
+        loop {
+            let (ret, fds) = match read(process) {
+                Ok(r) => r,
+                Err(e) => {
+                    process.connection_lost();
+                    return Err(e);
+                }
+            };
+            match ret {
+                Return::TransactionComplete | Return::SpawnLooper | Return::Error(_) => {
+                    handle_other(process, ret, fds)?;
+                }
+                other => {
+                    // Process work: after it, ask for more.
+                    handle_other(process, other, fds)?;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Writes any acknowledgements and frees this thread still holds.
+pub fn flush_commands() -> Result<()> {
+    let process = ProcessState::get()?;
+    with_ts(&process, |ts| ts.flush())
+}
