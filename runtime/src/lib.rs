@@ -13,6 +13,7 @@ mod binder;
 mod identity;
 mod parcel;
 mod process;
+pub mod service_manager;
 mod status;
 mod thread;
 

@@ -30,7 +30,7 @@ struct ThreadState {
 
 impl ThreadState {
     fn flush(&mut self) -> Result<()> {
-        DEFERRED.with(|d| self.pending.append(&mut d.borrow_mut()));
+        let _ = DEFERRED.try_with(|d| self.pending.append(&mut d.borrow_mut()));
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -304,7 +304,7 @@ fn receive(process: &Arc<ProcessState>, tx: &TxnIn, fds: Vec<OwnedFd>) -> Result
             }
         }
     }
-    DEFERRED.with(|d| d.borrow_mut().extend(give_back));
+    let _ = DEFERRED.try_with(|d| d.borrow_mut().extend(give_back));
     if let Some(e) = err {
         return Err(e);
     }
@@ -408,13 +408,13 @@ fn handle_other(process: &Arc<ProcessState>, ret: Return, fds: Vec<OwnedFd>) -> 
         | Return::Release { .. }
         | Return::DecRefs { .. } => {
             if let Some(ack) = process.on_ref_notice(&ret) {
-                DEFERRED.with(|d| d.borrow_mut().push(ack));
+                let _ = DEFERRED.try_with(|d| d.borrow_mut().push(ack));
             }
             Ok(())
         }
         Return::DeadBinder { cookie } => {
             let cmds = process.on_dead_binder(cookie);
-            DEFERRED.with(|d| d.borrow_mut().extend(cmds));
+            let _ = DEFERRED.try_with(|d| d.borrow_mut().extend(cmds));
             Ok(())
         }
         Return::SpawnLooper => {

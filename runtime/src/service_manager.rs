@@ -1,0 +1,562 @@
+//! The service manager: the process that holds handle 0 and maps names to
+//! objects, with a policy that says who may add, find or list which names.
+//! It runs as its own process (`capbinder-servicemanager`), as on Android:
+//! the mediator stays policy-free and small, and a restarted service
+//! manager is just another process claiming handle 0.
+//!
+//! This module has both sides: [`ServiceManager`] (the client every process
+//! uses through handle 0) and [`ServiceManagerService`] (the implementation).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::binder::{new_binder, Binder, DeathRecipient, SpIBinder, WeakBinder};
+use crate::identity::calling_identity;
+use crate::parcel::Parcel;
+use crate::process::ProcessState;
+use crate::status::{ExceptionCode, Result, Status, StatusCode};
+
+/// The service manager's interface descriptor.
+pub const DESCRIPTOR: &str = "capbinder.IServiceManager";
+/// The registration callback's interface descriptor.
+pub const CALLBACK_DESCRIPTOR: &str = "capbinder.IServiceCallback";
+
+/// Method codes of `capbinder.IServiceManager`.
+pub mod codes {
+    /// `addService(name, binder)`.
+    pub const ADD: u32 = 1;
+    /// `checkService(name) -> binder?` (never waits).
+    pub const CHECK: u32 = 2;
+    /// `listServices() -> names`.
+    pub const LIST: u32 = 3;
+    /// `registerForNotifications(name, callback)`.
+    pub const REGISTER: u32 = 4;
+    /// `unregisterForNotifications(name, callback)`.
+    pub const UNREGISTER: u32 = 5;
+    /// `IServiceCallback.onRegistration(name, binder)`, oneway.
+    pub const ON_REGISTRATION: u32 = 1;
+}
+
+// ---- policy ----------------------------------------------------------------
+
+/// What a policy rule governs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Registering a name.
+    Add,
+    /// Looking a name up (check, get, wait-for, notifications).
+    Find,
+    /// Listing names.
+    List,
+}
+
+/// One rule: `effect` for callers matching `uids`/`labels` doing one of
+/// `actions` on a name matching one of `services` (`*` wildcards).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Named in denials, so the person reading the error finds the rule.
+    pub name: String,
+    /// "allow" (default) or "deny".
+    #[serde(default = "allow")]
+    pub effect: String,
+    /// The actions it covers.
+    pub actions: Vec<Action>,
+    /// Name patterns (`*` matches any run of characters).
+    #[serde(default = "any")]
+    pub services: Vec<String>,
+    /// Caller uids; empty means any. `"self"` is not needed: the manager's
+    /// own uid is added by the default policy.
+    #[serde(default)]
+    pub uids: Vec<u32>,
+    /// Caller labels (sandboxed app names); empty means any.
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+fn allow() -> String {
+    "allow".into()
+}
+fn any() -> Vec<String> {
+    vec!["*".into()]
+}
+
+/// The service manager's policy: rules tried in order, first match wins,
+/// no match denies.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// The rules.
+    #[serde(rename = "rule", default)]
+    pub rules: Vec<Rule>,
+}
+
+fn glob(pat: &str, s: &str) -> bool {
+    match pat.split_once('*') {
+        None => pat == s,
+        Some((head, rest)) => {
+            let Some(tail) = s.strip_prefix(head) else {
+                return false;
+            };
+            (0..=tail.len()).any(|i| tail.is_char_boundary(i) && glob(rest, &tail[i..]))
+        }
+    }
+}
+
+impl Policy {
+    /// The shipped default: root and the manager's own uid may add; everyone
+    /// may find and list.
+    pub fn default_for(own_uid: u32) -> Policy {
+        let mut uids = vec![0];
+        if own_uid != 0 {
+            uids.push(own_uid);
+        }
+        Policy {
+            rules: vec![
+                Rule {
+                    name: "default: root and the service manager's uid may add".into(),
+                    effect: allow(),
+                    actions: vec![Action::Add],
+                    services: any(),
+                    uids,
+                    labels: vec![],
+                },
+                Rule {
+                    name: "default: everyone may find and list".into(),
+                    effect: allow(),
+                    actions: vec![Action::Find, Action::List],
+                    services: any(),
+                    uids: vec![],
+                    labels: vec![],
+                },
+            ],
+        }
+    }
+
+    /// Parses a TOML policy; errors name the problem.
+    pub fn from_toml(text: &str) -> std::result::Result<Policy, String> {
+        let p: Policy = toml::from_str(text).map_err(|e| format!("policy: {e}"))?;
+        for r in &p.rules {
+            if r.effect != "allow" && r.effect != "deny" {
+                return Err(format!(
+                    "policy: rule {:?}: effect = {:?}; use \"allow\" or \"deny\"",
+                    r.name, r.effect
+                ));
+            }
+        }
+        Ok(p)
+    }
+
+    /// Checks one request; a denial names the rule (or says none matched).
+    pub fn check(&self, action: Action, name: &str, uid: u32, label: Option<&str>) -> Result<()> {
+        for r in &self.rules {
+            let hit = r.actions.contains(&action)
+                && r.services.iter().any(|p| glob(p, name))
+                && (r.uids.is_empty() || r.uids.contains(&uid))
+                && (r.labels.is_empty() || label.is_some_and(|l| r.labels.iter().any(|x| x == l)));
+            if hit {
+                if r.effect == "deny" {
+                    return Err(Status::exception(
+                        ExceptionCode::Security,
+                        format!(
+                            "{action:?} {name:?} by uid {uid} denied by rule {:?}",
+                            r.name
+                        ),
+                    ));
+                }
+                return Ok(());
+            }
+        }
+        Err(Status::exception(
+            ExceptionCode::Security,
+            format!(
+                "{action:?} {name:?} by uid {uid}{}: no policy rule allows it",
+                label.map(|l| format!(" (label {l})")).unwrap_or_default()
+            ),
+        ))
+    }
+}
+
+// ---- the service -----------------------------------------------------------
+
+struct Entry {
+    binder: SpIBinder,
+}
+
+#[derive(Default)]
+struct Registry {
+    services: BTreeMap<String, Entry>,
+    callbacks: HashMap<String, Vec<SpIBinder>>,
+}
+
+/// The service manager's implementation (what `capbinder-servicemanager`
+/// runs).
+pub struct ServiceManagerService {
+    policy: Policy,
+    registry: Arc<Mutex<Registry>>,
+}
+
+/// Removes a service whose process died, so a restart can register again.
+struct Unregister {
+    registry: Arc<Mutex<Registry>>,
+    name: String,
+}
+
+impl DeathRecipient for Unregister {
+    fn binder_died(&self, who: &WeakBinder) {
+        let mut r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        let same = r
+            .services
+            .get(&self.name)
+            .is_some_and(|e| Some(&e.binder) == who.upgrade().as_ref());
+        if same {
+            r.services.remove(&self.name);
+        }
+    }
+}
+
+impl ServiceManagerService {
+    /// A service manager with this policy.
+    pub fn new(policy: Policy) -> ServiceManagerService {
+        ServiceManagerService {
+            policy,
+            registry: Arc::default(),
+        }
+    }
+
+    fn caller(&self) -> (u32, Option<String>) {
+        calling_identity()
+            .map(|c| (c.euid, c.label))
+            .unwrap_or((0, None))
+    }
+}
+
+impl Binder for ServiceManagerService {
+    fn descriptor(&self) -> &str {
+        DESCRIPTOR
+    }
+
+    fn on_transact(&self, code: u32, data: &mut Parcel, reply: &mut Parcel) -> Result<()> {
+        let (uid, label) = self.caller();
+        let label = label.as_deref();
+        match code {
+            codes::ADD => {
+                let name: String = data.read()?;
+                let binder = data.read_binder()?;
+                if name.is_empty() || name.len() > 256 {
+                    return Err(Status::exception(
+                        ExceptionCode::IllegalArgument,
+                        format!("service name of {} bytes: use 1 to 256", name.len()),
+                    ));
+                }
+                self.policy.check(Action::Add, &name, uid, label)?;
+                if binder.is_local() {
+                    return Err(Status::exception(
+                        ExceptionCode::IllegalArgument,
+                        "the service manager does not register its own objects",
+                    ));
+                }
+                let _ = binder.link_to_death(Arc::new(Unregister {
+                    registry: self.registry.clone(),
+                    name: name.clone(),
+                }));
+                let callbacks = {
+                    let mut r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+                    r.services.insert(
+                        name.clone(),
+                        Entry {
+                            binder: binder.clone(),
+                        },
+                    );
+                    r.callbacks.get(&name).cloned().unwrap_or_default()
+                };
+                for cb in callbacks {
+                    notify(&cb, &name, &binder);
+                }
+                Ok(())
+            }
+            codes::CHECK => {
+                let name: String = data.read()?;
+                self.policy.check(Action::Find, &name, uid, label)?;
+                let r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+                reply.write_nullable_binder(r.services.get(&name).map(|e| &e.binder))
+            }
+            codes::LIST => {
+                self.policy.check(Action::List, "*", uid, label)?;
+                let r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+                let names: Vec<&String> = r
+                    .services
+                    .keys()
+                    .filter(|n| self.policy.check(Action::Find, n, uid, label).is_ok())
+                    .collect();
+                reply.write(&names)
+            }
+            codes::REGISTER => {
+                let name: String = data.read()?;
+                let cb = data.read_binder()?;
+                self.policy.check(Action::Find, &name, uid, label)?;
+                let now = {
+                    let mut r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+                    r.callbacks
+                        .entry(name.clone())
+                        .or_default()
+                        .push(cb.clone());
+                    r.services.get(&name).map(|e| e.binder.clone())
+                };
+                if let Some(b) = now {
+                    notify(&cb, &name, &b);
+                }
+                Ok(())
+            }
+            codes::UNREGISTER => {
+                let name: String = data.read()?;
+                let cb = data.read_binder()?;
+                let mut r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+                let list = r.callbacks.entry(name.clone()).or_default();
+                let before = list.len();
+                list.retain(|x| x != &cb);
+                if list.len() == before {
+                    return Err(Status::exception(
+                        ExceptionCode::IllegalArgument,
+                        format!("that callback is not registered for {name:?}"),
+                    ));
+                }
+                Ok(())
+            }
+            _ => Err(Status::from_code(
+                StatusCode::UnknownTransaction,
+                format!("{DESCRIPTOR} has no method with code {code}"),
+            )),
+        }
+    }
+
+    fn dump(&self, out: &mut dyn std::io::Write, _args: &[String]) -> Result<()> {
+        let r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        for name in r.services.keys() {
+            let _ = writeln!(out, "{name}");
+        }
+        Ok(())
+    }
+}
+
+fn notify(cb: &SpIBinder, name: &str, b: &SpIBinder) {
+    let mut p = Parcel::new();
+    if p.write(name).and_then(|()| p.write_binder(b)).is_ok() {
+        let _ = cb.transact(codes::ON_REGISTRATION, p, true);
+    }
+}
+
+// ---- the client ------------------------------------------------------------
+
+/// The client side: calls the service manager behind handle 0.
+#[derive(Clone, Debug)]
+pub struct ServiceManager {
+    sm: SpIBinder,
+}
+
+impl ServiceManager {
+    /// The service manager of this process's context.
+    pub fn get() -> Result<ServiceManager> {
+        Ok(ServiceManager {
+            sm: ProcessState::get()?.context_manager(),
+        })
+    }
+
+    /// Registers `binder` under `name`.
+    pub fn add_service(&self, name: &str, binder: &SpIBinder) -> Result<()> {
+        let mut p = Parcel::new();
+        p.write(name)?;
+        p.write_binder(binder)?;
+        self.sm.transact(codes::ADD, p, false).map(|_| ())
+    }
+
+    /// The service registered as `name`, if any, without waiting.
+    pub fn check_service(&self, name: &str) -> Result<Option<SpIBinder>> {
+        let mut p = Parcel::new();
+        p.write(name)?;
+        self.sm
+            .transact(codes::CHECK, p, false)?
+            .read_nullable_binder()
+    }
+
+    /// The service `name`, waiting up to five seconds for it to appear (as
+    /// Android's `getService` does); `NameNotFound` after that.
+    pub fn get_service(&self, name: &str) -> Result<SpIBinder> {
+        self.wait_for_service_timeout(name, Some(Duration::from_secs(5)))
+    }
+
+    /// The service `name`, waiting as long as it takes.
+    pub fn wait_for_service(&self, name: &str) -> Result<SpIBinder> {
+        self.wait_for_service_timeout(name, None)
+    }
+
+    /// The service `name`, waiting at most `timeout` (`None`: forever).
+    /// Needs the thread pool: the notification arrives on a pool thread.
+    pub fn wait_for_service_timeout(
+        &self,
+        name: &str,
+        timeout: Option<Duration>,
+    ) -> Result<SpIBinder> {
+        if let Some(b) = self.check_service(name)? {
+            return Ok(b);
+        }
+        ProcessState::get()?.start_thread_pool();
+        let waiter = Arc::new((Mutex::new(None::<SpIBinder>), Condvar::new()));
+        let cb = new_binder(Waiter {
+            name: name.to_string(),
+            slot: waiter.clone(),
+        });
+        self.register_for_notifications(name, &cb)?;
+        let (lock, cv) = &*waiter;
+        let mut got = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        while got.is_none() {
+            match deadline {
+                None => got = cv.wait(got).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let left = d.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    got = cv
+                        .wait_timeout(got, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+        let result = got.take();
+        drop(got);
+        let _ = self.unregister_for_notifications(name, &cb);
+        result.ok_or_else(|| {
+            Status::from_code(
+                StatusCode::NameNotFound,
+                format!("no service {name:?} appeared within {timeout:?}"),
+            )
+        })
+    }
+
+    /// The names this caller may find.
+    pub fn list_services(&self) -> Result<Vec<String>> {
+        self.sm.transact(codes::LIST, Parcel::new(), false)?.read()
+    }
+
+    /// Calls `callback` (a `capbinder.IServiceCallback`) when `name` is
+    /// registered, and at once if it already is.
+    pub fn register_for_notifications(&self, name: &str, callback: &SpIBinder) -> Result<()> {
+        let mut p = Parcel::new();
+        p.write(name)?;
+        p.write_binder(callback)?;
+        self.sm.transact(codes::REGISTER, p, false).map(|_| ())
+    }
+
+    /// Stops notifications to `callback`.
+    pub fn unregister_for_notifications(&self, name: &str, callback: &SpIBinder) -> Result<()> {
+        let mut p = Parcel::new();
+        p.write(name)?;
+        p.write_binder(callback)?;
+        self.sm.transact(codes::UNREGISTER, p, false).map(|_| ())
+    }
+
+    /// The binder behind handle 0.
+    pub fn as_binder(&self) -> &SpIBinder {
+        &self.sm
+    }
+}
+
+struct Waiter {
+    name: String,
+    slot: Arc<(Mutex<Option<SpIBinder>>, Condvar)>,
+}
+
+impl Binder for Waiter {
+    fn descriptor(&self) -> &str {
+        CALLBACK_DESCRIPTOR
+    }
+
+    fn on_transact(&self, code: u32, data: &mut Parcel, _reply: &mut Parcel) -> Result<()> {
+        if code != codes::ON_REGISTRATION {
+            return Err(Status::from_code(
+                StatusCode::UnknownTransaction,
+                "unknown code",
+            ));
+        }
+        let name: String = data.read()?;
+        let b = data.read_binder()?;
+        if name == self.name {
+            let (lock, cv) = &*self.slot;
+            *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(b);
+            cv.notify_all();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_policy_lets_root_add_and_everyone_find() {
+        let p = Policy::default_for(1000);
+        assert!(p.check(Action::Add, "media", 0, None).is_ok());
+        assert!(p.check(Action::Add, "media", 1000, None).is_ok());
+        let e = p.check(Action::Add, "media", 4242, None).unwrap_err();
+        assert_eq!(e.exception, ExceptionCode::Security);
+        assert!(e.message.contains("no policy rule allows it"), "{e}");
+        assert!(p.check(Action::Find, "media", 4242, None).is_ok());
+        assert!(p.check(Action::List, "*", 4242, None).is_ok());
+    }
+
+    #[test]
+    fn a_denial_names_the_rule() {
+        let p = Policy::from_toml(
+            r#"
+            [[rule]]
+            name = "no apps find secrets"
+            effect = "deny"
+            actions = ["find"]
+            services = ["secret.*"]
+            labels = ["app.player"]
+
+            [[rule]]
+            name = "everyone finds"
+            actions = ["find", "list"]
+            "#,
+        )
+        .unwrap();
+        let e = p
+            .check(Action::Find, "secret.keys", 10001, Some("app.player"))
+            .unwrap_err();
+        assert!(e.message.contains("no apps find secrets"), "{e}");
+        assert!(p
+            .check(Action::Find, "secret.keys", 10001, Some("app.other"))
+            .is_ok());
+        assert!(p
+            .check(Action::Find, "media", 10001, Some("app.player"))
+            .is_ok());
+    }
+
+    #[test]
+    fn a_bad_policy_says_what_is_wrong() {
+        let e = Policy::from_toml("[[rule]]\nname='x'\nactions=['fly']\n").unwrap_err();
+        assert!(e.contains("fly"), "{e}");
+        let e =
+            Policy::from_toml("[[rule]]\nname='x'\neffect='maybe'\nactions=['add']\n").unwrap_err();
+        assert!(e.contains("maybe"), "{e}");
+    }
+
+    #[test]
+    fn globs_match_like_shell_stars() {
+        assert!(glob("*", "anything"));
+        assert!(glob("media.*", "media.player"));
+        assert!(!glob("media.*", "mediaplayer"));
+        assert!(glob("*.player", "media.player"));
+        assert!(glob("a*b*c", "aXXbYYc"));
+        assert!(!glob("a*b*c", "aXXbYY"));
+    }
+}
