@@ -106,6 +106,15 @@ impl<T> Arena<T> {
         })
     }
 
+    /// Live values with their ids, mutably.
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (u64, &mut T)> {
+        let gens = &self.gens;
+        self.slab.iter_mut().filter_map(move |(key, s)| match s {
+            Slot::Live(v) => Some(((u64::from(gens[key]) << 32) | key as u64, v)),
+            Slot::Retired => None,
+        })
+    }
+
     /// Ids of all live values (collected, so the caller may mutate after).
     pub(crate) fn ids(&self) -> Vec<u64> {
         self.iter().map(|(id, _)| id).collect()

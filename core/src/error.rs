@@ -259,6 +259,9 @@ pub enum Failure {
         /// The limit.
         limit: u64,
     },
+    /// A topic command or publish was refused.
+    #[error("topic: {0}")]
+    Topic(String),
     /// The mediator's transport (not the core) refused something.
     #[error("{0}")]
     Transport(String),

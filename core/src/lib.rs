@@ -33,6 +33,7 @@ pub mod protocol;
 mod refs;
 pub mod state;
 mod thread;
+pub mod topic;
 mod transaction;
 mod translate;
 mod work;
@@ -117,6 +118,7 @@ pub struct Core {
     txns: HashMap<TxnId, Transaction>,
     next_txn: u64,
     context_manager: Option<NodeId>,
+    topics: Arena<topic::Topic>,
 }
 
 impl Core {
@@ -131,6 +133,7 @@ impl Core {
             txns: HashMap::new(),
             next_txn: 0,
             context_manager: None,
+            topics: Arena::default(),
         }
     }
 
@@ -223,6 +226,25 @@ impl Core {
                 self.set_context_manager(proc_id, ptr, cookie, fx)
             }
             Command::Freeze { pid, enable } => self.freeze(proc_id, pid, enable, fx),
+            Command::CreateTopic {
+                queue_limit,
+                drop_slow,
+            } => self
+                .create_topic(proc_id, queue_limit, drop_slow)
+                .map(|handle| {
+                    fx.push(Effect::Deliver {
+                        thread,
+                        ret: Return::TopicCreated { handle },
+                        fds: Vec::new(),
+                    })
+                }),
+            Command::Subscribe {
+                topic,
+                ptr,
+                cookie,
+                codes,
+            } => self.subscribe(proc_id, topic, ptr, cookie, codes, fx),
+            Command::Unsubscribe { topic, ptr } => self.unsubscribe(proc_id, topic, ptr, fx),
             Command::DumpState => {
                 let dump = self.dump(Some(proc_id));
                 fx.push(Effect::Deliver {

@@ -31,6 +31,8 @@ pub struct Limits {
     pub max_fds_in_flight: usize,
     /// Payloads at least this large travel as blobs when the client can.
     pub blob_threshold: u64,
+    /// Topics one process may create.
+    pub max_topics: usize,
 }
 
 /// The largest receive buffer a configuration may ask for.
@@ -50,6 +52,7 @@ impl Default for Limits {
             max_pending: 1_000,
             max_fds_in_flight: 1_024,
             blob_threshold: 256 << 10,
+            max_topics: 64,
         }
     }
 }

@@ -56,12 +56,17 @@ pub(crate) struct Node {
     pub txn_holds: u32,
     /// Oneway ordering.
     pub oneway: OnewayQueue,
+    /// For a topic's node (owned by the mediator itself): the topic.
+    pub topic: Option<u64>,
+    /// Topic subscriptions that hold this node (a callback) strongly.
+    pub sub_holds: u32,
 }
 
 impl Node {
-    /// Whether the owner died.
+    /// Whether the owner died (a topic's node has no owner and lives while
+    /// anyone refers to it).
     pub fn is_dead(&self) -> bool {
-        self.owner.is_none()
+        self.owner.is_none() && self.topic.is_none()
     }
 }
 
@@ -100,6 +105,8 @@ impl Core {
             holders: Vec::new(),
             txn_holds: 0,
             oneway: OnewayQueue::default(),
+            topic: None,
+            sub_holds: 0,
         }));
         self.procs
             .get_mut(owner.0)
@@ -174,6 +181,9 @@ impl Core {
         }
         if free {
             let node = self.nodes.remove(id.0).expect("checked above");
+            if let Some(t) = node.topic {
+                self.topic_freed(t, fx);
+            }
             if let Some(p) = node.owner.and_then(|o| self.procs.get_mut(o.0)) {
                 if p.nodes.get(&node.ptr) == Some(&id) {
                     p.nodes.remove(&node.ptr);

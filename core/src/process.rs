@@ -133,6 +133,8 @@ impl Core {
             let n = self.context_manager.take().expect("checked");
             self.update_node(n, NoticeTo::Queue, fx);
         }
+        // Its topic subscriptions end before its callbacks die.
+        self.drop_subscriptions_of(proc_id, fx);
         // Its nodes die: subscribers are told, queued oneway calls dropped.
         let nodes: Vec<NodeId> = self
             .procs

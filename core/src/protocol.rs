@@ -14,7 +14,7 @@ use crate::state::StateDump;
 /// Protocol major version: a peer with another major is refused at connect.
 pub const PROTOCOL_MAJOR: u16 = 1;
 /// Protocol minor version: additions a peer may ignore.
-pub const PROTOCOL_MINOR: u16 = 0;
+pub const PROTOCOL_MINOR: u16 = 1;
 
 /// Feature bits exchanged in the handshake.
 pub mod features {
@@ -386,6 +386,34 @@ pub enum Command {
     },
     /// Ask for the mediator's state (own process only unless privileged).
     DumpState,
+    /// Create a multicast topic; answered by `TopicCreated` with a handle
+    /// holding publish and subscribe rights (narrow them when passing on).
+    CreateTopic {
+        /// Messages a subscriber may have waiting before it loses some.
+        queue_limit: u32,
+        /// A subscriber past its limit is dropped (true) or told how many
+        /// messages it lost (false).
+        drop_slow: bool,
+    },
+    /// Subscribe one of this process's objects to a topic; it receives
+    /// every publish as an ordinary oneway call.
+    Subscribe {
+        /// The topic (needs the subscribe right).
+        topic: Handle,
+        /// The callback object's `ptr`.
+        ptr: u64,
+        /// The callback object's `cookie`.
+        cookie: u64,
+        /// Method codes wanted; empty means all.
+        codes: Vec<u32>,
+    },
+    /// Remove a subscription.
+    Unsubscribe {
+        /// The topic.
+        topic: Handle,
+        /// The callback object's `ptr`.
+        ptr: u64,
+    },
 }
 
 /// The mediator's transaction ID: unique, never reused.
@@ -434,6 +462,9 @@ pub struct TxnIn {
     pub buffer: DataRange,
     /// The side table, translated for this receiver.
     pub objects: Vec<Object>,
+    /// For a message from a multicast topic: its sequence number in the
+    /// topic (every subscriber sees the same order).
+    pub seq: Option<u64>,
 }
 
 /// Everything a process can read (binder's `BR_*`).
@@ -508,6 +539,37 @@ pub enum Return {
     OnewaySpamSuspect,
     /// The answer to `DumpState`.
     State(Box<StateDump>),
+    /// The answer to `CreateTopic`.
+    TopicCreated {
+        /// The topic's handle (publish and subscribe rights).
+        handle: Handle,
+    },
+    /// A subscriber fell behind: `lost` messages before `next_seq` were
+    /// not delivered to the callback `ptr`.
+    TopicGap {
+        /// The callback's `ptr`.
+        ptr: u64,
+        /// The callback's `cookie`.
+        cookie: u64,
+        /// Messages lost.
+        lost: u64,
+        /// The sequence number of the next message it will get.
+        next_seq: u64,
+    },
+    /// A slow subscriber was dropped (topics created with `drop_slow`).
+    TopicDropped {
+        /// The callback's `ptr`.
+        ptr: u64,
+        /// The callback's `cookie`.
+        cookie: u64,
+    },
+    /// No handle with the publish right is left: nothing more will come.
+    TopicPublishersGone {
+        /// The callback's `ptr`.
+        ptr: u64,
+        /// The callback's `cookie`.
+        cookie: u64,
+    },
 }
 
 /// The first message a process sends on its connection.

@@ -133,6 +133,7 @@ impl Core {
                 n.weak.held -= 1;
                 n.holders.retain(|&x| x != proc_id);
             }
+            self.check_publishers(node, fx);
         }
         self.update_node(node, NoticeTo::Queue, fx);
     }

@@ -22,6 +22,8 @@ pub struct StateDump {
     pub transactions: Vec<TxnState>,
     /// The context manager's pid, if one is registered.
     pub context_manager: Option<i32>,
+    /// Multicast topics visible to the viewer.
+    pub topics: Vec<crate::topic::TopicState>,
 }
 
 /// One process.
@@ -241,6 +243,11 @@ impl Core {
                 .context_manager
                 .and_then(|n| self.nodes.get(n.0))
                 .map(|n| n.owner_pid),
+            topics: self.topic_states(if all {
+                None
+            } else {
+                viewer.and_then(|v| self.procs.get(v.0)).map(|p| p.cred.pid)
+            }),
         }
     }
 
@@ -270,6 +277,7 @@ impl Core {
             && self.nodes.len() == 0
             && self.txns.is_empty()
             && self.context_manager.is_none()
+            && self.topics.len() == 0
     }
 
     /// Checks every cross-table invariant; the error says which broke.
@@ -325,7 +333,7 @@ impl Core {
             let pending = self
                 .txns
                 .values()
-                .filter(|t| t.from_proc == ProcId(pid))
+                .filter(|t| t.from_proc == ProcId(pid) && t.counted)
                 .count();
             if pending != p.pending_out {
                 return Err(format!(
@@ -347,7 +355,7 @@ impl Core {
             }
         }
         for (id, n) in self.nodes.iter() {
-            let s = strong.get(&id).copied().unwrap_or(0);
+            let s = strong.get(&id).copied().unwrap_or(0) + n.sub_holds;
             let w = weak.get(&id).copied().unwrap_or(0);
             if n.strong.held != s || n.weak.held != w || n.holders.len() as u32 != w {
                 return Err(format!(
@@ -367,6 +375,21 @@ impl Core {
                     "node {:#x}: {} holds recorded, {holds} calls target it",
                     n.ptr, n.txn_holds
                 ));
+            }
+        }
+        let mut subs: HashMap<u64, u32> = HashMap::new();
+        for (tid, t) in self.topics.iter() {
+            match self.nodes.get(t.node.0) {
+                Some(n) if n.topic == Some(tid) => {}
+                _ => return Err(format!("topic of pid {}: its node is gone", t.creator_pid)),
+            }
+            for s in &t.subs {
+                *subs.entry(s.node.0).or_default() += 1;
+            }
+        }
+        for (id, n) in self.nodes.iter() {
+            if subs.get(&id).copied().unwrap_or(0) != n.sub_holds {
+                return Err(format!("node {:#x}: subscription holds disagree", n.ptr));
             }
         }
         // Every call is in exactly one place: a queue, or a stack.

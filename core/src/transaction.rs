@@ -49,6 +49,11 @@ pub(crate) struct Transaction {
     pub saved_prio: Option<Priority>,
     /// Handed to a thread.
     pub delivered: bool,
+    /// A topic message's sequence number.
+    pub seq: Option<u64>,
+    /// Counts against the sender's pending limit (topic deliveries do not:
+    /// a slow subscriber must never block its publisher).
+    pub counted: bool,
 }
 
 impl Transaction {
@@ -78,7 +83,7 @@ impl Fail {
     }
 }
 
-fn check_range(data: DataRange, area: u64, side: Side) -> Result<(), Failure> {
+pub(crate) fn check_range(data: DataRange, area: u64, side: Side) -> Result<(), Failure> {
     match data.offset.checked_add(data.len) {
         Some(end) if end <= area => Ok(()),
         _ => Err(Failure::DataOutOfBounds {
@@ -91,12 +96,12 @@ fn check_range(data: DataRange, area: u64, side: Side) -> Result<(), Failure> {
 }
 
 impl Core {
-    fn next_id(&mut self) -> TxnId {
+    pub(crate) fn next_id(&mut self) -> TxnId {
         self.next_txn += 1;
         TxnId(self.next_txn)
     }
 
-    fn sender_of(&self, thread: ThreadId, prio: Option<Priority>) -> Sender {
+    pub(crate) fn sender_of(&self, thread: ThreadId, prio: Option<Priority>) -> Sender {
         let th = self.threads.get(thread.0).expect("live");
         let p = self.procs.get(th.proc.0).expect("live");
         Sender {
@@ -175,6 +180,14 @@ impl Core {
                     return Err(Fail::Failed(Failure::ThreadBusy(t)));
                 }
             }
+        }
+        let any = self
+            .resolve_node(from, handle, Rights::NONE)
+            .map_err(Fail::Failed)?;
+        if let Some(topic) = self.nodes.get(any.0).and_then(|n| n.topic) {
+            self.resolve_node(from, handle, Rights::PUBLISH)
+                .map_err(Fail::Failed)?;
+            return self.publish(id, thread, topic, txn, fds, prio, fx);
         }
         let node_id = self
             .resolve_node(from, handle, Rights::CALL)
@@ -264,6 +277,8 @@ impl Core {
                 to_parent: None,
                 saved_prio: None,
                 delivered: false,
+                seq: None,
+                counted: true,
             },
         );
         self.nodes.get_mut(node_id.0).expect("live").txn_holds += 1;
@@ -291,7 +306,7 @@ impl Core {
         Ok(())
     }
 
-    fn alloc_failure(
+    pub(crate) fn alloc_failure(
         &self,
         to: ProcId,
         e: crate::alloc::AllocError,
@@ -383,6 +398,7 @@ impl Core {
             sender: t.sender.clone(),
             buffer: t.buffer,
             objects,
+            seq: t.seq,
         };
         if let Some(p) = self.procs.get_mut(to.0) {
             p.buffer.commit(ret.buffer.offset);
@@ -420,7 +436,9 @@ impl Core {
     pub(crate) fn remove_txn(&mut self, id: TxnId, fx: &mut Vec<Effect>) -> Option<Transaction> {
         let mut t = self.txns.remove(&id)?;
         if let Some(p) = self.procs.get_mut(t.from_proc.0) {
-            p.pending_out -= 1;
+            if t.counted {
+                p.pending_out -= 1;
+            }
             p.fds_in_flight -= t.fds.len();
         }
         if !t.delivered {
@@ -542,6 +560,7 @@ impl Core {
                     len: txn.data.len,
                 },
                 objects,
+                seq: None,
             }),
             fds: out_fds,
         });

@@ -183,6 +183,7 @@ fn learn(w: &mut World, seen: &mut Seen) -> u64 {
                     );
                 }
                 Return::DeadBinder { cookie } => seen.cookies.push((t, cookie)),
+                Return::TopicCreated { handle } => seen.handles.push((p, handle)),
                 _ => {}
             }
         }
@@ -352,7 +353,27 @@ fn run(seed: u64, steps: u64) {
                 _ => Command::WaitForWork,
             },
             19 => Command::WaitForWork,
-            20 => Command::SetMaxThreads(rng.below(20) as u32),
+            20 => match rng.below(4) {
+                0 => Command::CreateTopic {
+                    queue_limit: rng.below(5) as u32,
+                    drop_slow: rng.chance(50),
+                },
+                1 => Command::Unsubscribe {
+                    topic: handle,
+                    ptr: 0x100 + rng.below(6),
+                },
+                2 => Command::Subscribe {
+                    topic: handle,
+                    ptr: 0x100 + rng.below(6),
+                    cookie: 0x100 + rng.below(7),
+                    codes: if rng.chance(50) {
+                        vec![]
+                    } else {
+                        vec![rng.below(5) as u32]
+                    },
+                },
+                _ => Command::SetMaxThreads(rng.below(20) as u32),
+            },
             21 => Command::SetContextManager {
                 ptr: 0x100 + rng.below(6),
                 cookie: 0x100 + rng.below(6),
@@ -418,7 +439,7 @@ fn arb_command() -> impl Strategy<Value = (u8, u64, u64, u8)> {
 
 fn to_command(sel: u8, a: u64, b: u64, c: u8) -> Command {
     let h = Handle(if c & 1 == 0 { a & 0x3_0000_0003 } else { a });
-    match sel % 20 {
+    match sel % 24 {
         0 | 1 => Command::Transaction {
             handle: h,
             txn: TxnOut {
@@ -485,6 +506,20 @@ fn to_command(sel: u8, a: u64, b: u64, c: u8) -> Command {
         15 => Command::ExitLooper,
         16 => Command::WaitForWork,
         17 => Command::SetMaxThreads(b as u32),
+        21 => Command::CreateTopic {
+            queue_limit: (b % 4) as u32,
+            drop_slow: c & 1 == 0,
+        },
+        22 => Command::Subscribe {
+            topic: h,
+            ptr: b % 4,
+            cookie: b % 3,
+            codes: vec![],
+        },
+        23 => Command::Unsubscribe {
+            topic: h,
+            ptr: b % 4,
+        },
         18 => Command::SetContextManager {
             ptr: b % 4,
             cookie: b % 3,

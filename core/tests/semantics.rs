@@ -1359,3 +1359,301 @@ fn server_thread_dying_with_an_undelivered_call_of_its_own_fails_its_caller() {
     assert!(matches!(w.answer(at), Return::DeadReply { .. }));
     assert!(w.dump().transactions.is_empty());
 }
+
+// ---- multicast topics ----------------------------------------------------
+
+fn topic(w: &mut World, t: ThreadId, limit: u32, drop_slow: bool) -> Handle {
+    w.cmd(
+        t,
+        Command::CreateTopic {
+            queue_limit: limit,
+            drop_slow,
+        },
+    );
+    match w.next(t) {
+        Return::TopicCreated { handle } => handle,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Passes `h` from `from` to `to` (both with pool threads) with `rights`,
+/// through a call on `to`'s object `to_obj`; returns `to`'s handle.
+fn pass(
+    w: &mut World,
+    from: ThreadId,
+    to_obj: Handle,
+    h: Handle,
+    rights: Rights,
+    to: ThreadId,
+) -> Handle {
+    w.call(
+        from,
+        to_obj,
+        7,
+        vec![Object::Handle {
+            handle: h,
+            strong: true,
+            rights,
+        }],
+    );
+    let tx = w.incoming(to);
+    let Object::Handle { handle, .. } = tx.objects[0] else {
+        panic!("{tx:?}")
+    };
+    w.free(to, &tx);
+    w.reply(to, vec![]);
+    let _ = w.answer(from);
+    w.rewait(to);
+    handle
+}
+
+fn publish(w: &mut World, t: ThreadId, h: Handle, code: u32) -> Return {
+    w.cmd(
+        t,
+        Command::Transaction {
+            handle: h,
+            txn: TxnOut {
+                code,
+                flags: TxnFlags(TxnFlags::ONEWAY),
+                data: DataRange { offset: 0, len: 8 },
+                objects: vec![],
+            },
+        },
+    );
+    w.next(t)
+}
+
+/// A publisher with a topic and `n` subscriber processes, each holding a
+/// subscribe-only handle and subscribed with its object 0x50+i.
+struct TopicWorld {
+    w: World,
+    pt: ThreadId,
+    topic: Handle,
+    subs: Vec<(ProcId, ThreadId, Handle)>,
+}
+
+fn topic_world(n: usize, limit: u32, drop_slow: bool) -> TopicWorld {
+    let mut w = World::with_sm();
+    let p = w.process();
+    let pt = w.thread(p);
+    let t = topic(&mut w, pt, limit, drop_slow);
+    let mut subs = Vec::new();
+    for i in 0..n {
+        let sp = w.process();
+        let l = w.looper(sp);
+        let obj = w.give(l, 0x40 + i as u64, pt);
+        let h = pass(&mut w, pt, obj, t, Rights::SUBSCRIBE | Rights::TRANSFER, l);
+        let ptr = 0x50 + i as u64;
+        w.ok(
+            l,
+            Command::Subscribe {
+                topic: h,
+                ptr,
+                cookie: ptr,
+                codes: vec![],
+            },
+        );
+        let _ = w.take(l);
+        w.rewait(l);
+        subs.push((sp, l, h));
+    }
+    TopicWorld {
+        w,
+        pt,
+        topic: t,
+        subs,
+    }
+}
+
+/// Drains what a subscriber's pool thread got: (seq, code) of messages,
+/// freeing each, and the gap notices.
+fn drain(w: &mut World, l: ThreadId) -> (Vec<(u64, u32)>, Vec<Return>) {
+    let mut msgs = Vec::new();
+    let mut notices = Vec::new();
+    while let Some((ret, _)) = w.inbox.get_mut(&l).and_then(|q| q.pop_front()) {
+        match ret {
+            Return::Transaction(tx) => {
+                msgs.push((tx.seq.expect("topic messages carry a sequence"), tx.code));
+                w.free(l, &tx);
+            }
+            Return::IncRefs { ptr, cookie } => w.ok(l, Command::IncRefsDone { ptr, cookie }),
+            Return::Acquire { ptr, cookie } => w.ok(l, Command::AcquireDone { ptr, cookie }),
+            other => notices.push(other),
+        }
+        w.rewait(l);
+    }
+    (msgs, notices)
+}
+
+#[test]
+fn every_subscriber_sees_every_publish_in_one_order() {
+    let mut tw = topic_world(3, 100, false);
+    for code in 1..=5 {
+        assert_eq!(
+            publish(&mut tw.w, tw.pt, tw.topic, code),
+            Return::TransactionComplete
+        );
+    }
+    for (_, l, _) in tw.subs.clone() {
+        let (msgs, _) = drain(&mut tw.w, l);
+        assert_eq!(msgs, vec![(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]);
+    }
+}
+
+#[test]
+fn a_subscribe_handle_cannot_publish() {
+    let mut tw = topic_world(1, 100, false);
+    let (_, l, h) = tw.subs[0];
+    let _ = drain(&mut tw.w, l);
+    let got = publish(&mut tw.w, l, h, 1);
+    assert!(
+        matches!(&got, Return::FailedReply { error: Failure::NoRight { needed, .. }, .. } if *needed == Rights::PUBLISH),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn a_publish_handle_cannot_subscribe() {
+    let mut w = World::with_sm();
+    let (p, q) = (w.process(), w.process());
+    let pt = w.thread(p);
+    let ql = w.looper(q);
+    let t = topic(&mut w, pt, 10, false);
+    let obj = w.give(ql, 0x40, pt);
+    let h = pass(&mut w, pt, obj, t, Rights::PUBLISH, ql);
+    let e = w.err(
+        ql,
+        Command::Subscribe {
+            topic: h,
+            ptr: 1,
+            cookie: 1,
+            codes: vec![],
+        },
+    );
+    assert!(matches!(e, Failure::NoRight { .. }), "{e}");
+}
+
+#[test]
+fn a_stalled_subscriber_gets_an_exact_gap_count_and_others_lose_nothing() {
+    let mut tw = topic_world(2, 4, false);
+    let (_, fast, _) = tw.subs[0];
+    let (_, slow, _) = tw.subs[1];
+    for code in 0..10 {
+        assert_eq!(
+            publish(&mut tw.w, tw.pt, tw.topic, code),
+            Return::TransactionComplete
+        );
+        let (msgs, _) = drain(&mut tw.w, fast);
+        assert_eq!(msgs, vec![(code as u64, code)]);
+    }
+    // The slow one never freed anything: 4 queued (its limit), 6 lost.
+    let d = tw.w.dump();
+    let sub = &d.topics[0].subscribers[1];
+    assert_eq!((sub.queue_depth, sub.lost), (4, 6));
+    let (msgs, _) = drain(&mut tw.w, slow);
+    assert_eq!(
+        msgs.iter().map(|m| m.0).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3]
+    );
+    // Caught up: the next message comes after a notice of exactly 6 lost.
+    publish(&mut tw.w, tw.pt, tw.topic, 99);
+    let (msgs, notices) = drain(&mut tw.w, slow);
+    assert_eq!(msgs, vec![(10, 99)]);
+    assert!(
+        notices.contains(&Return::TopicGap {
+            ptr: 0x51,
+            cookie: 0x51,
+            lost: 6,
+            next_seq: 10
+        }),
+        "{notices:?}"
+    );
+}
+
+#[test]
+fn a_slow_subscriber_is_dropped_when_the_topic_says_so() {
+    let mut tw = topic_world(1, 2, true);
+    let (_, slow, _) = tw.subs[0];
+    for code in 0..3 {
+        publish(&mut tw.w, tw.pt, tw.topic, code);
+    }
+    let (_, notices) = drain(&mut tw.w, slow);
+    assert!(
+        notices.contains(&Return::TopicDropped {
+            ptr: 0x50,
+            cookie: 0x50
+        }),
+        "{notices:?}"
+    );
+    assert!(tw.w.dump().topics[0].subscribers.is_empty());
+}
+
+#[test]
+fn filters_deliver_only_the_codes_asked_for() {
+    let mut tw = topic_world(1, 100, false);
+    let (_, l, h) = tw.subs[0];
+    tw.w.ok(
+        l,
+        Command::Unsubscribe {
+            topic: h,
+            ptr: 0x50,
+        },
+    );
+    tw.w.ok(
+        l,
+        Command::Subscribe {
+            topic: h,
+            ptr: 0x60,
+            cookie: 0x60,
+            codes: vec![2],
+        },
+    );
+    let _ = drain(&mut tw.w, l);
+    for code in 1..=3 {
+        publish(&mut tw.w, tw.pt, tw.topic, code);
+    }
+    let (msgs, _) = drain(&mut tw.w, l);
+    assert_eq!(msgs, vec![(1, 2)]);
+}
+
+#[test]
+fn subscribers_learn_when_the_last_publisher_is_gone() {
+    let mut tw = topic_world(1, 100, false);
+    let (_, l, _) = tw.subs[0];
+    let topic = tw.topic;
+    tw.w.ok(tw.pt, Command::Release(topic));
+    let (_, notices) = drain(&mut tw.w, l);
+    assert!(
+        notices.contains(&Return::TopicPublishersGone {
+            ptr: 0x50,
+            cookie: 0x50
+        }),
+        "{notices:?}"
+    );
+}
+
+#[test]
+fn a_dead_subscriber_is_removed_and_the_rest_get_everything() {
+    let mut tw = topic_world(2, 100, false);
+    let (dead, _, _) = tw.subs[0];
+    let (_, alive, _) = tw.subs[1];
+    publish(&mut tw.w, tw.pt, tw.topic, 1);
+    tw.w.exit(dead);
+    publish(&mut tw.w, tw.pt, tw.topic, 2);
+    let (msgs, _) = drain(&mut tw.w, alive);
+    assert_eq!(msgs, vec![(0, 1), (1, 2)]);
+    assert_eq!(tw.w.dump().topics[0].subscribers.len(), 1);
+}
+
+#[test]
+fn a_topic_and_its_subscriptions_go_when_nobody_refers_to_it() {
+    let tw = topic_world(2, 100, false);
+    let mut w = tw.w;
+    let mut procs: Vec<ProcId> = tw.subs.iter().map(|s| s.0).collect();
+    procs.push(w.core.thread_proc(tw.pt).unwrap());
+    procs.push(w.sm.unwrap().0);
+    for p in procs {
+        w.exit(p);
+    }
+    assert!(w.core.is_empty(), "{:#?}", w.dump());
+}
