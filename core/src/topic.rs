@@ -13,8 +13,7 @@ use crate::error::{Failure, Side};
 use crate::ids::{FdSlot, NodeId, ProcId, ThreadId};
 use crate::node::{Node, NoticeTo};
 use crate::protocol::{DataRange, Handle, NodeFlags, Priority, Return, Rights, TxnId, TxnOut};
-use crate::transaction::{check_range, Fail, Transaction};
-use crate::work::Work;
+use crate::transaction::{check_range, copy_payload, Fail, Transaction};
 use crate::{Core, Effect};
 
 /// One subscription.
@@ -356,15 +355,7 @@ impl Core {
                     fx,
                 );
             }
-            if txn.data.len > 0 {
-                fx.push(Effect::Copy {
-                    from: thread,
-                    src: txn.data.offset,
-                    to,
-                    dst: offset,
-                    len: txn.data.len,
-                });
-            }
+            copy_payload(thread, txn.data, to, offset, fx);
             let tid = self.next_id();
             self.txns.insert(
                 tid,
@@ -392,17 +383,11 @@ impl Core {
                     counted: false,
                 },
             );
-            let n = self
-                .nodes
+            self.nodes
                 .get_mut(node.0)
-                .expect("held by the subscription");
-            n.txn_holds += 1;
-            if n.oneway.busy {
-                n.oneway.queue.push_back(tid);
-            } else {
-                n.oneway.busy = true;
-                self.queue_work(to, Work::Transaction(tid), fx);
-            }
+                .expect("held by the subscription")
+                .txn_holds += 1;
+            self.enqueue_oneway(node, tid, to, fx);
         }
         for i in dropped.into_iter().rev() {
             let t = self.topics.get_mut(topic).expect("live");

@@ -83,6 +83,26 @@ impl Fail {
     }
 }
 
+/// The one copy of a payload: from the sender's send area into the
+/// receiver's buffer, where `dst` was reserved.
+pub(crate) fn copy_payload(
+    from: ThreadId,
+    data: DataRange,
+    to: ProcId,
+    dst: u64,
+    fx: &mut Vec<Effect>,
+) {
+    if data.len > 0 {
+        fx.push(Effect::Copy {
+            from,
+            src: data.offset,
+            to,
+            dst,
+            len: data.len,
+        });
+    }
+}
+
 pub(crate) fn check_range(data: DataRange, area: u64, side: Side) -> Result<(), Failure> {
     match data.offset.checked_add(data.len) {
         Some(end) if end <= area => Ok(()),
@@ -236,15 +256,7 @@ impl Core {
             })?;
         // No failure from here on: commit.
         let (objects, out_fds) = self.translate_objects(from, thread, to, &txn.objects, fds, fx);
-        if txn.data.len > 0 {
-            fx.push(Effect::Copy {
-                from: thread,
-                src: txn.data.offset,
-                to,
-                dst: offset,
-                len: txn.data.len,
-            });
-        }
+        copy_payload(thread, txn.data, to, offset, fx);
         let sender = self.sender_of(thread, prio);
         let p = self.procs.get_mut(from.0).expect("live");
         p.pending_out += 1;
@@ -284,13 +296,7 @@ impl Core {
         self.nodes.get_mut(node_id.0).expect("live").txn_holds += 1;
         if oneway {
             self.check_spam(to, thread, sender_pid, fx);
-            let n = self.nodes.get_mut(node_id.0).expect("live");
-            if n.oneway.busy {
-                n.oneway.queue.push_back(id);
-            } else {
-                n.oneway.busy = true;
-                self.queue_work(to, Work::Transaction(id), fx);
-            }
+            self.enqueue_oneway(node_id, id, to, fx);
         } else {
             self.threads.get_mut(thread.0).expect("live").top = Some(id);
             match target_thread {
@@ -531,15 +537,7 @@ impl Core {
         };
         let (objects, out_fds) =
             self.translate_objects(replier, thread, caller_proc, &txn.objects, &fds, fx);
-        if txn.data.len > 0 {
-            fx.push(Effect::Copy {
-                from: thread,
-                src: txn.data.offset,
-                to: caller_proc,
-                dst: offset,
-                len: txn.data.len,
-            });
-        }
+        copy_payload(thread, txn.data, caller_proc, offset, fx);
         let sender = self.sender_of(thread, None);
         let cp = self.procs.get_mut(caller_proc.0).expect("live");
         cp.buffer.commit(offset);
@@ -704,6 +702,24 @@ impl Core {
             self.oneway_done(node_id, fx);
         }
         Ok(())
+    }
+
+    /// Queues a oneway call behind the node's call in flight, or starts it
+    /// when the node has none (binder's per-node async ordering).
+    pub(crate) fn enqueue_oneway(
+        &mut self,
+        node_id: NodeId,
+        id: TxnId,
+        to: ProcId,
+        fx: &mut Vec<Effect>,
+    ) {
+        let n = self.nodes.get_mut(node_id.0).expect("target node is held");
+        if n.oneway.busy {
+            n.oneway.queue.push_back(id);
+        } else {
+            n.oneway.busy = true;
+            self.queue_work(to, Work::Transaction(id), fx);
+        }
     }
 
     /// The node's oneway call in flight finished: start the next.
