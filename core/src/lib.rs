@@ -339,7 +339,13 @@ impl Core {
                 });
             }
         }
-        let node = self.node_for(proc_id, ptr, cookie, NodeFlags::default());
+        // As libbinder's servicemanager does with BINDER_SET_CONTEXT_MGR_EXT:
+        // the context manager accepts fds (dumps are written to one).
+        let flags = NodeFlags {
+            accepts_fds: true,
+            min_priority: None,
+        };
+        let node = self.node_for(proc_id, ptr, cookie, flags);
         if self.nodes.get(node.0).is_some_and(|n| n.cookie != cookie) {
             return Err(Failure::CookieMismatch { object: 0, ptr });
         }

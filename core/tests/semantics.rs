@@ -1657,3 +1657,25 @@ fn a_topic_and_its_subscriptions_go_when_nobody_refers_to_it() {
     }
     assert!(w.core.is_empty(), "{:#?}", w.dump());
 }
+
+#[test]
+fn the_context_manager_accepts_fds() {
+    let mut w = World::with_sm();
+    let a = w.process();
+    let t = w.thread(a);
+    let fds = w.fds(1);
+    w.cmd_full(
+        t,
+        Command::Transaction {
+            handle: Handle::CONTEXT_MANAGER,
+            txn: TxnOut {
+                objects: vec![Object::Fd { index: 0 }],
+                ..TxnOut::default()
+            },
+        },
+        fds,
+        None,
+    );
+    let (_, smt) = w.sm.unwrap();
+    assert!(matches!(w.incoming(smt).objects[0], Object::Fd { index: 0 }));
+}
