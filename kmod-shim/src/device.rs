@@ -271,6 +271,13 @@ impl Device {
     }
 }
 
+/// The mediator closed its end: `EPIPE` on a send, and `ECONNRESET` when it
+/// closed with messages of ours still unread (a mediator that was killed, or
+/// that disconnected a misbehaving process) rather than a clean end of file.
+fn peer_gone(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET))
+}
+
 fn range_usize(r: DataRange) -> Result<(usize, usize), DeviceError> {
     let off = usize::try_from(r.offset).map_err(|e| DeviceError::Protocol(e.to_string()))?;
     let len = usize::try_from(r.len).map_err(|e| DeviceError::Protocol(e.to_string()))?;
@@ -279,9 +286,11 @@ fn range_usize(r: DataRange) -> Result<(usize, usize), DeviceError> {
 
 fn recv_server(conn: &Channel, max_fds: usize) -> Result<(ServerMsg, Vec<OwnedFd>), DeviceError> {
     let mut buf = vec![0u8; 64 << 10];
-    let got = conn
-        .recv(&mut buf, max_fds)
-        .map_err(io_err("reading the mediator's answer"))?;
+    let got = match conn.recv(&mut buf, max_fds) {
+        Ok(g) => g,
+        Err(e) if peer_gone(&e) => return Err(DeviceError::Closed),
+        Err(e) => return Err(io_err("reading the mediator's answer")(e)),
+    };
     if got.full_len == 0 && got.fds.is_empty() {
         return Err(DeviceError::Closed);
     }
@@ -354,7 +363,7 @@ impl ThreadChannel {
         self.check_fork()?;
         match self.chan.send(bytes, fds) {
             Ok(_) => Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => Err(DeviceError::Closed),
+            Err(e) if peer_gone(&e) => Err(DeviceError::Closed),
             Err(e) => Err(DeviceError::Io {
                 what: "writing to the thread channel",
                 source: e,
@@ -365,10 +374,11 @@ impl ThreadChannel {
     /// Blocks for the next return and the fds it carries (`O_CLOEXEC`).
     pub fn read(&mut self) -> Result<(Return, Vec<OwnedFd>), DeviceError> {
         self.check_fork()?;
-        let got = self
-            .chan
-            .recv(&mut self.buf, SCM_MAX_FD)
-            .map_err(io_err("reading the thread channel"))?;
+        let got = match self.chan.recv(&mut self.buf, SCM_MAX_FD) {
+            Ok(g) => g,
+            Err(e) if peer_gone(&e) => return Err(DeviceError::Closed),
+            Err(e) => return Err(io_err("reading the thread channel")(e)),
+        };
         if got.full_len == 0 && got.fds.is_empty() {
             return Err(DeviceError::Closed);
         }

@@ -1,21 +1,56 @@
-//! The transport end to end: a real `capbinderd`, real processes.
+//! The transport end to end: a real `capbinderd`, real processes. Every
+//! test runs against both event loops (`uring::NAME`, `epoll::NAME`; see
+//! `common::both_loops!`).
 
 mod common;
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::process::Command as Cmd;
 
 use capbinder_core::{
     Command, DataRange, Failure, Handle, Hello, Object, Return, TxnFlags, TxnOut, PROTOCOL_MAJOR,
 };
 use capbinder_kmod_shim::device::{Device, DeviceError};
-use capbinder_kmod_shim::mediator::{config::Config, Mediator};
+use capbinder_kmod_shim::mediator::config::{Config, LoopChoice};
+use capbinder_kmod_shim::mediator::event_loop::LoopKind;
+use capbinder_kmod_shim::mediator::Mediator;
 use capbinder_kmod_shim::sys::channel::Channel;
 use capbinder_kmod_shim::sys::memfd::{self, Mapping};
 use capbinder_kmod_shim::sys::protect;
 use capbinder_kmod_shim::wire::{self, ClientMsg, ServerMsg, ThreadMsg};
-use common::peer::{Outcome, Peer};
-use common::{Daemon, Proc};
+use common::peer::{pattern, Outcome, Peer};
+use common::{fail, wait_for, Daemon, Loop, Proc, Rng};
+
+both_loops!(
+    call_and_reply_cross_two_processes,
+    nested_call_lands_on_the_waiting_thread,
+    oneway_calls_to_one_node_arrive_in_order,
+    an_fd_passes_through_a_call,
+    the_client_cannot_write_its_receive_buffer,
+    killing_the_server_mid_call_gives_a_dead_reply_and_leaves_nothing,
+    garbage_and_forged_handles_get_errors_and_others_are_still_served,
+    an_unknown_protocol_major_is_refused_naming_both_versions,
+    a_thread_id_of_another_process_is_refused,
+    a_closed_connection_is_a_dead_process_and_leaves_nothing,
+    the_mediator_runs_in_process_and_shuts_down,
+    sigterm_stops_the_daemon_cleanly,
+    a_death_subscription_fires_when_the_server_process_dies,
+    threads_of_one_process_each_get_their_own_channel,
+    a_call_chain_crosses_three_processes_and_comes_back,
+    oneway_order_holds_per_sender_under_load_from_several_senders,
+    a_4_mib_payload_travels_as_a_sealed_blob_mapped_read_only,
+    the_send_area_cannot_be_resized_and_rewriting_it_mid_send_harms_only_the_writer,
+    killing_capbinderd_fails_every_client_clearly_and_nothing_hangs,
+    killing_servers_mid_call_at_random_moments_leaves_nothing_behind,
+    killing_a_client_mid_call_drops_the_reply_cleanly,
+    misbehaving_clients_get_errors_and_everyone_else_is_still_served,
+    an_unprivileged_process_cannot_freeze_another,
+    priority_migrates_to_the_server_thread_and_is_restored,
+    without_migration_the_priority_is_only_reported,
+    real_and_effective_uid_are_told_apart,
+    the_blob_threshold_is_configurable_and_announced,
+    a_client_that_never_reads_is_disconnected_and_others_are_served,
+);
 
 fn no_nested() -> impl FnMut(&capbinder_core::TxnIn, &[u8], Vec<std::os::fd::OwnedFd>) -> Vec<u8> {
     |t, _, _| panic!("unexpected nested call {t:?}")
@@ -28,9 +63,8 @@ fn state(p: &mut Peer) -> capbinder_core::StateDump {
     }
 }
 
-#[test]
-fn call_and_reply_cross_two_processes() {
-    let d = Daemon::start();
+fn call_and_reply_cross_two_processes(lp: Loop) {
+    let d = Daemon::start(lp);
     let _server = d.server();
     let mut me = Peer::open(d.socket()).unwrap();
     let out = me
@@ -44,9 +78,8 @@ fn call_and_reply_cross_two_processes() {
     client.expect_line("echo:from-client");
 }
 
-#[test]
-fn nested_call_lands_on_the_waiting_thread() {
-    let d = Daemon::start();
+fn nested_call_lands_on_the_waiting_thread(lp: Loop) {
+    let d = Daemon::start(lp);
     let _server = d.server();
     let mut me = Peer::open(d.socket()).unwrap();
     let my_tid = me.tc.tid();
@@ -76,9 +109,8 @@ fn nested_call_lands_on_the_waiting_thread() {
     assert_eq!(me.tc.tid(), my_tid);
 }
 
-#[test]
-fn oneway_calls_to_one_node_arrive_in_order() {
-    let d = Daemon::start();
+fn oneway_calls_to_one_node_arrive_in_order(lp: Loop) {
+    let d = Daemon::start(lp);
     let _server = d.server();
     let mut me = Peer::open(d.socket()).unwrap();
     let n = 20;
@@ -106,9 +138,8 @@ fn oneway_calls_to_one_node_arrive_in_order() {
     }
 }
 
-#[test]
-fn an_fd_passes_through_a_call() {
-    let d = Daemon::start();
+fn an_fd_passes_through_a_call(lp: Loop) {
+    let d = Daemon::start(lp);
     let _server = d.server();
     let mut me = Peer::open(d.socket()).unwrap();
     let Outcome::Reply { objects, .. } = me
@@ -132,10 +163,19 @@ fn an_fd_passes_through_a_call() {
         )
         .unwrap();
     assert_eq!(out.data(), b"the secret");
-    // The context manager node does not accept fds: a clear failure.
+    // A node that does not accept fds: a clear failure.
+    let Outcome::Reply { objects, .. } = me
+        .call(Handle(0), 9, b"", vec![], &[], &mut no_nested())
+        .unwrap()
+    else {
+        panic!("no no-fd service")
+    };
+    let Some(&Object::Handle { handle, .. }) = objects.first() else {
+        panic!("expected a handle, got {objects:?}")
+    };
     let out = me
         .call(
-            Handle(0),
+            handle,
             2,
             b"",
             vec![Object::Fd { index: 0 }],
@@ -169,9 +209,8 @@ fn raw_handshake(socket: &std::path::Path) -> (Channel, std::os::fd::OwnedFd, u6
     (c, got.fds.pop().unwrap(), w.limits.recv_buffer)
 }
 
-#[test]
-fn the_client_cannot_write_its_receive_buffer() {
-    let d = Daemon::start();
+fn the_client_cannot_write_its_receive_buffer(lp: Loop) {
+    let d = Daemon::start(lp);
     let (_conn, memfd, len) = raw_handshake(d.socket());
     let len = len as usize;
     let err = Mapping::shared_read_write(memfd.as_fd(), len).unwrap_err();
@@ -191,9 +230,8 @@ fn the_client_cannot_write_its_receive_buffer() {
         .is_err());
 }
 
-#[test]
-fn killing_the_server_mid_call_gives_a_dead_reply_and_leaves_nothing() {
-    let d = Daemon::start();
+fn killing_the_server_mid_call_gives_a_dead_reply_and_leaves_nothing(lp: Loop) {
+    let d = Daemon::start(lp);
     let server = d.server();
     let server_pid = server.pid();
     let mut me = Peer::open(d.socket()).unwrap();
@@ -241,9 +279,8 @@ fn killing_the_server_mid_call_gives_a_dead_reply_and_leaves_nothing() {
     );
 }
 
-#[test]
-fn garbage_and_forged_handles_get_errors_and_others_are_still_served() {
-    let d = Daemon::start();
+fn garbage_and_forged_handles_get_errors_and_others_are_still_served(lp: Loop) {
+    let d = Daemon::start(lp);
     let _server = d.server();
     let mut bad = Peer::open(d.socket()).unwrap();
     let mut good = Peer::open(d.socket()).unwrap();
@@ -362,9 +399,8 @@ fn garbage_and_forged_handles_get_errors_and_others_are_still_served() {
     }
 }
 
-#[test]
-fn an_unknown_protocol_major_is_refused_naming_both_versions() {
-    let d = Daemon::start();
+fn an_unknown_protocol_major_is_refused_naming_both_versions(lp: Loop) {
+    let d = Daemon::start(lp);
     let c = Channel::connect(d.socket()).unwrap();
     let hello = ClientMsg::Hello(Hello {
         major: 99,
@@ -383,9 +419,8 @@ fn an_unknown_protocol_major_is_refused_naming_both_versions() {
     );
 }
 
-#[test]
-fn a_thread_id_of_another_process_is_refused() {
-    let d = Daemon::start();
+fn a_thread_id_of_another_process_is_refused(lp: Loop) {
+    let d = Daemon::start(lp);
     let (c, _memfd, _) = raw_handshake(d.socket());
     c.send(
         &wire::encode(&ClientMsg::RegisterThread { tid: 1 }).unwrap(),
@@ -401,9 +436,8 @@ fn a_thread_id_of_another_process_is_refused() {
     }
 }
 
-#[test]
-fn a_closed_connection_is_a_dead_process_and_leaves_nothing() {
-    let d = Daemon::start();
+fn a_closed_connection_is_a_dead_process_and_leaves_nothing(lp: Loop) {
+    let d = Daemon::start(lp);
     let server = d.server();
     let server_pid = server.pid();
     let mut me = Peer::open(d.socket()).unwrap();
@@ -428,14 +462,27 @@ fn a_closed_connection_is_a_dead_process_and_leaves_nothing() {
     }
 }
 
-#[test]
-fn the_mediator_runs_in_process_and_shuts_down() {
+fn the_mediator_runs_in_process_and_shuts_down(lp: Loop) {
     let dir = tempfile::Builder::new()
         .prefix("cb")
         .tempdir_in("/tmp")
         .unwrap();
     let path = dir.path().join("m.sock");
-    let m = Mediator::bind(&path, Config::default()).unwrap();
+    let config = Config {
+        event_loop: match lp {
+            Loop::Uring => LoopChoice::Uring,
+            Loop::Epoll => LoopChoice::Epoll,
+        },
+        ..Config::default()
+    };
+    let m = Mediator::bind(&path, config).unwrap();
+    assert_eq!(
+        m.event_loop(),
+        match lp {
+            Loop::Uring => LoopKind::Uring,
+            Loop::Epoll => LoopKind::Epoll,
+        }
+    );
     let stop = m.shutdown_handle().unwrap();
     let t = std::thread::spawn(move || m.run());
     let _server = common::spawn_server(&path);
@@ -451,9 +498,8 @@ fn the_mediator_runs_in_process_and_shuts_down() {
     assert!(matches!(me.tc.read(), Err(DeviceError::Closed)));
 }
 
-#[test]
-fn sigterm_stops_the_daemon_cleanly() {
-    let mut d = Daemon::start();
+fn sigterm_stops_the_daemon_cleanly(lp: Loop) {
+    let mut d = Daemon::start(lp);
     let pid = rustix::process::Pid::from_raw(d.proc.pid()).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
     let status = d.proc.child.wait().unwrap();
@@ -476,9 +522,8 @@ fn open_without_a_socket_names_every_place_it_looked() {
     assert!(err.contains("XDG_RUNTIME_DIR"), "{err}");
 }
 
-#[test]
-fn a_death_subscription_fires_when_the_server_process_dies() {
-    let d = Daemon::start();
+fn a_death_subscription_fires_when_the_server_process_dies(lp: Loop) {
+    let d = Daemon::start(lp);
     let server = d.server();
     let mut me = Peer::open(d.socket()).unwrap();
     me.tc
@@ -512,9 +557,8 @@ fn a_death_subscription_fires_when_the_server_process_dies() {
     assert_eq!(mine.pending_deaths, 0, "{mine:#?}");
 }
 
-#[test]
-fn threads_of_one_process_each_get_their_own_channel() {
-    let d = Daemon::start();
+fn threads_of_one_process_each_get_their_own_channel(lp: Loop) {
+    let d = Daemon::start(lp);
     let _server = d.server();
     let dev = std::sync::Arc::new(Device::open(Some(d.socket())).unwrap());
     let workers: Vec<_> = (0..4)
@@ -584,4 +628,916 @@ fn a_bad_config_stops_the_daemon_naming_the_key() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("recv_buffer") && err.contains("4096"), "{err}");
+}
+
+/// A local binder object of the calling test process.
+fn binder(ptr: u64) -> Object {
+    Object::Binder {
+        ptr,
+        cookie: ptr,
+        strong: true,
+        flags: Default::default(),
+    }
+}
+
+/// Nothing of process `pid` is left in the dump: no process, no
+/// transaction, no node holder, no ref naming it as owner.
+#[track_caller]
+fn assert_gone(s: &capbinder_core::StateDump, pid: i32) {
+    let named = s.processes.iter().any(|p| {
+        p.pid == pid
+            || p.refs.iter().any(|r| r.owner_pid == Some(pid))
+            || p.nodes.iter().any(|n| n.holders.contains(&pid))
+    }) || s
+        .transactions
+        .iter()
+        .any(|t| t.from_pid == pid || t.to_pid == Some(pid))
+        || s.context_manager == Some(pid);
+    if named {
+        fail(format!("pid {pid} is still in the state"));
+    }
+}
+
+fn a_call_chain_crosses_three_processes_and_comes_back(lp: Loop) {
+    let d = Daemon::start(lp);
+    let _b = d.server();
+    let c = Proc::spawn(d.peer("service", &[]));
+    c.expect_line("ready");
+    let mut a = Peer::open(d.socket()).unwrap();
+    // A -> B -> C, and the replies back.
+    let out = a
+        .call(Handle(0), 11, b"hi", vec![], &[], &mut no_nested())
+        .unwrap();
+    assert_eq!(out.data(), b"b:c:hi");
+    // A -> B -> C -> A: C calls an object of A, passed along by B; the call
+    // lands on A's thread that is waiting for B.
+    let mut seen = Vec::new();
+    let out = a
+        .call(
+            Handle(0),
+            11,
+            b"deep",
+            vec![binder(0xa)],
+            &[],
+            &mut |t, data, _| {
+                seen.push((t.code, t.target, data.to_vec(), t.sender.pid));
+                b"pong-from-A".to_vec()
+            },
+        )
+        .unwrap();
+    assert_eq!(out.data(), b"b:c:deep+pong-from-A");
+    assert_eq!(seen, vec![(7, Some((0xa, 0xa)), b"ping".to_vec(), c.pid())]);
+    let s = d.state();
+    assert!(s.transactions.is_empty(), "{s:#?}");
+}
+
+fn oneway_order_holds_per_sender_under_load_from_several_senders(lp: Loop) {
+    const SENDERS: usize = 4;
+    const EACH: usize = 150;
+    let d = Daemon::start(lp);
+    let _server = d.server();
+    let senders: Vec<Proc> = (0..SENDERS)
+        .map(|i| Proc::spawn(d.peer("oneway", &[&format!("s{i}"), &EACH.to_string()])))
+        .collect();
+    // This process sends too, interleaved with the others.
+    let mut me = Peer::open(d.socket()).unwrap();
+    for j in 0..EACH {
+        me.oneway(Handle(0), 4, format!("me-{j}").as_bytes())
+            .unwrap();
+    }
+    for s in &senders {
+        s.expect_line("done");
+    }
+    let total = (SENDERS + 1) * EACH;
+    let got = wait_for("every oneway call to arrive", || {
+        let data = me
+            .call(Handle(0), 5, b"", vec![], &[], &mut no_nested())
+            .unwrap()
+            .data();
+        let got: Vec<String> = String::from_utf8(data)
+            .unwrap()
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        (got.len() >= total).then_some(got)
+    });
+    assert_eq!(got.len(), total, "calls arrived twice: {got:?}");
+    let names = (0..SENDERS)
+        .map(|i| format!("s{i}"))
+        .chain(["me".to_string()]);
+    for name in names {
+        let prefix = format!("{name}-");
+        let mine: Vec<&String> = got.iter().filter(|m| m.starts_with(&prefix)).collect();
+        let want: Vec<String> = (0..EACH).map(|j| format!("{name}-{j}")).collect();
+        assert_eq!(
+            mine.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            want.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            "oneway calls of {name} out of order or lost"
+        );
+    }
+}
+
+fn a_4_mib_payload_travels_as_a_sealed_blob_mapped_read_only(lp: Loop) {
+    const LEN: usize = 4 << 20;
+    let d = Daemon::start(lp);
+    let _server = d.server();
+    let mut me = Peer::open(d.socket()).unwrap();
+    assert!(
+        LEN as u64 > me.dev.limits().recv_buffer,
+        "the payload must not fit the receive buffer"
+    );
+    let data: Vec<u8> = (0..LEN).map(pattern).collect();
+    // Made by the client: filled, then sealed against write, shrink, grow.
+    let blob = memfd::create_blob("payload", &data).unwrap();
+    memfd::verify_blob_seals(&blob).unwrap();
+    let out = me
+        .call(
+            Handle(0),
+            13,
+            b"",
+            vec![Object::Blob {
+                index: 0,
+                len: LEN as u64,
+            }],
+            &[blob.as_fd()],
+            &mut no_nested(),
+        )
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.data()).unwrap(),
+        format!("blob ok {LEN} kind=PrivateSealed shared-writable=false")
+    );
+    // Nobody can change it now, the sender included.
+    assert!(rustix::io::pwrite(&blob, b"x", 0).is_err());
+    assert!(memfd::ftruncate(&blob, 1).is_err());
+    // A blob that could still change (only F_SEAL_FUTURE_WRITE) is refused.
+    let weak = memfd::memfd_create("weak").unwrap();
+    memfd::ftruncate(&weak, 4096).unwrap();
+    memfd::fcntl_add_seals(
+        &weak,
+        memfd::SealFlags::FUTURE_WRITE | memfd::SealFlags::SHRINK | memfd::SealFlags::GROW,
+    )
+    .unwrap();
+    me.tc
+        .write(
+            &[Command::Transaction {
+                handle: Handle(0),
+                txn: TxnOut {
+                    code: 13,
+                    objects: vec![Object::Blob {
+                        index: 0,
+                        len: 4096,
+                    }],
+                    ..TxnOut::default()
+                },
+            }],
+            &[weak.as_fd()],
+        )
+        .unwrap();
+    match me.next_return().unwrap() {
+        Return::Error(Failure::Transport(m)) => assert!(m.contains("F_SEAL_FUTURE_WRITE"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A thread channel registered by hand: the channel, the send-area memfd
+/// and the read-only receive buffer, with nothing in between.
+struct RawThread {
+    _conn: Channel,
+    chan: Channel,
+    area: OwnedFd,
+    area_len: usize,
+    recv: Mapping,
+    buf: Vec<u8>,
+}
+
+impl RawThread {
+    fn register(socket: &std::path::Path) -> RawThread {
+        let (conn, recv_fd, recv_len) = raw_handshake(socket);
+        let recv = Mapping::shared_read_only(recv_fd.as_fd(), recv_len as usize).unwrap();
+        let tid = rustix::thread::gettid().as_raw_nonzero().get();
+        conn.send(
+            &wire::encode(&ClientMsg::RegisterThread { tid }).unwrap(),
+            &[],
+        )
+        .unwrap();
+        let mut buf = vec![0u8; 4096];
+        let got = conn.recv(&mut buf, 2).unwrap();
+        let ServerMsg::ThreadReady { send_area_len } = wire::decode(&buf[..got.len]).unwrap()
+        else {
+            panic!("registration refused")
+        };
+        let mut fds = got.fds.into_iter();
+        let chan = Channel::from_owned_fd(fds.next().unwrap()).unwrap();
+        let area = fds.next().unwrap();
+        RawThread {
+            _conn: conn,
+            chan,
+            area,
+            area_len: send_area_len as usize,
+            recv,
+            buf: vec![0u8; wire::MAX_MSG + 1],
+        }
+    }
+
+    fn write(&self, cmds: Vec<Command>) {
+        self.chan
+            .send(&wire::encode(&ThreadMsg::Write(cmds)).unwrap(), &[])
+            .unwrap();
+    }
+
+    fn read(&mut self) -> Return {
+        let got = self.chan.recv(&mut self.buf, 8).unwrap();
+        assert!(got.full_len > 0, "the mediator closed the channel");
+        wire::decode(&self.buf[..got.len]).unwrap()
+    }
+
+    /// Calls handle 0 with code 1 on `len` bytes at offset 0 of the send
+    /// area and returns the reply's bytes.
+    fn echo(&mut self, len: usize) -> Vec<u8> {
+        self.write(vec![Command::Transaction {
+            handle: Handle(0),
+            txn: TxnOut {
+                code: 1,
+                data: DataRange {
+                    offset: 0,
+                    len: len as u64,
+                },
+                ..TxnOut::default()
+            },
+        }]);
+        loop {
+            match self.read() {
+                Return::TransactionComplete => {}
+                Return::Reply(t) => {
+                    let out = self
+                        .recv
+                        .read_vec(t.buffer.offset as usize, t.buffer.len as usize)
+                        .unwrap();
+                    self.write(vec![Command::FreeBuffer {
+                        offset: t.buffer.offset,
+                    }]);
+                    return out;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}
+
+fn the_send_area_cannot_be_resized_and_rewriting_it_mid_send_harms_only_the_writer(lp: Loop) {
+    let d = Daemon::start(lp);
+    let _server = d.server();
+    let mut bad = RawThread::register(d.socket());
+    // Sealed before the client got it: no shrinking, no growing, no unsealing.
+    let seals = memfd::fcntl_get_seals(&bad.area).unwrap();
+    assert!(
+        seals.contains(memfd::SealFlags::SHRINK | memfd::SealFlags::GROW | memfd::SealFlags::SEAL),
+        "{seals:?}"
+    );
+    for len in [0, 4096, 2 * bad.area_len as u64] {
+        let err = memfd::ftruncate(&bad.area, len).unwrap_err();
+        assert_eq!(
+            err.raw_os_error(),
+            Some(libc::EPERM),
+            "ftruncate({len}): {err}"
+        );
+    }
+    assert!(memfd::fcntl_add_seals(&bad.area, memfd::SealFlags::WRITE).is_err());
+
+    // Rewrite the send area from another thread while calls are in flight.
+    const N: usize = 64 << 10;
+    let mut mine = Mapping::shared_read_write(bad.area.as_fd(), bad.area_len).unwrap();
+    let mut scribble = Mapping::shared_read_write(bad.area.as_fd(), bad.area_len).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = std::sync::Arc::clone(&stop);
+    let scribbler = std::thread::spawn(move || {
+        let (a, b) = (vec![0xaa; N], vec![0x55; N]);
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            scribble.write_at(0, &a).unwrap();
+            scribble.write_at(0, &b).unwrap();
+        }
+    });
+    let mut good = Peer::open(d.socket()).unwrap();
+    for i in 0..40 {
+        mine.write_at(0, &vec![b'x'; N]).unwrap();
+        let out = bad.echo(N);
+        assert_eq!(out.len(), N + 5, "iteration {i}");
+        assert_eq!(&out[..5], b"echo:");
+        assert!(
+            out[5..].iter().all(|b| [b'x', 0xaa, 0x55].contains(b)),
+            "iteration {i}: bytes nobody wrote"
+        );
+        let msg = format!("good-{i}");
+        let out = good
+            .call(Handle(0), 1, msg.as_bytes(), vec![], &[], &mut no_nested())
+            .unwrap();
+        assert_eq!(out.data(), format!("echo:{msg}").as_bytes());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    scribbler.join().unwrap();
+    // Once it stops scribbling, its own calls are exact again.
+    mine.write_at(0, b"steady").unwrap();
+    assert_eq!(bad.echo(6), b"echo:steady");
+    let s = d.state();
+    assert!(s.transactions.is_empty(), "{s:#?}");
+}
+
+fn killing_capbinderd_fails_every_client_clearly_and_nothing_hangs(lp: Loop) {
+    let mut d = Daemon::start(lp);
+    let mut server = Proc::spawn_with(d.peer("server", &[]), true);
+    server.expect_line("ready");
+    // One idle client here, and one blocked in a call the (one-threaded)
+    // server holds.
+    let mut me = Peer::open(d.socket()).unwrap();
+    assert_eq!(
+        me.call(Handle(0), 1, b"before", vec![], &[], &mut no_nested())
+            .unwrap()
+            .data(),
+        b"echo:before"
+    );
+    let mut blocked = Proc::spawn(d.peer("call", &["16"]));
+    blocked.expect_line("calling");
+    server.expect_line("holding");
+
+    d.proc.kill9();
+
+    // The blocked call fails at once with a clear error, and so does the
+    // next; the process exits by itself.
+    let line = blocked.expect_line("call failed");
+    assert!(line.contains("every remote object is now dead"), "{line}");
+    blocked.expect_line("second call failed");
+    assert!(blocked.wait_exit().success());
+    // The idle client's next call fails the same way.
+    match me.call(Handle(0), 1, b"after", vec![], &[], &mut no_nested()) {
+        Err(DeviceError::Closed) => {}
+        other => panic!("expected the connection to be lost, got {other:?}"),
+    }
+    assert!(DeviceError::Closed
+        .to_string()
+        .contains("every remote object is now dead"));
+    // The server, answering its held call, learns the same, and stops.
+    server.write_line("go");
+    let line = server.expect_line("reply-failed");
+    assert!(line.contains("closed"), "{line}");
+    server.expect_line("mediator gone");
+    assert!(server.wait_exit().success());
+    // Connecting again names the socket and says what to do.
+    let err = Device::open(Some(d.socket())).unwrap_err().to_string();
+    assert!(
+        err.contains(&d.socket().display().to_string()) && err.contains("mediator running"),
+        "{err}"
+    );
+    // A new mediator replaces the stale socket and serves.
+    d.restart();
+    let _server = d.server();
+    let mut again = Peer::open(d.socket()).unwrap();
+    assert_eq!(
+        again
+            .call(Handle(0), 1, b"back", vec![], &[], &mut no_nested())
+            .unwrap()
+            .data(),
+        b"echo:back"
+    );
+}
+
+fn killing_servers_mid_call_at_random_moments_leaves_nothing_behind(lp: Loop) {
+    const ROUNDS: u64 = 20;
+    let d = Daemon::start(lp);
+    let mut rng = Rng::new("killing_servers_mid_call");
+    let mut me = Peer::open(d.socket()).unwrap();
+    let my_pid = std::process::id() as i32;
+    me.tc.write(&[Command::EnterLooper], &[]).unwrap();
+    let (mut replies, mut dead) = (0, 0);
+    for round in 0..ROUNDS {
+        let mut server = d.server();
+        let pid = server.pid();
+        let cookie = 100 + round;
+        // A handle on one of the server's objects (not handle 0, which
+        // would name no object at all once the server is gone).
+        let Outcome::Reply { objects, .. } = me
+            .call(Handle(0), 8, b"", vec![], &[], &mut no_nested())
+            .unwrap()
+        else {
+            fail(format!("round {round}: no object from the server"))
+        };
+        let Some(&Object::Handle { handle: h, .. }) = objects.first() else {
+            fail(format!("round {round}: {objects:?}"))
+        };
+        // Subscribe to its death, and wait until the mediator took it.
+        let r = returns_of(&mut me, vec![Command::RequestDeath { handle: h, cookie }]);
+        assert!(r.is_empty(), "round {round}: {r:?}");
+        let spin_us = rng.below(2000);
+        let kill_after_us = rng.below(2000);
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_micros(kill_after_us));
+            server.kill9();
+        });
+        let out = me
+            .call(
+                h,
+                14,
+                spin_us.to_string().as_bytes(),
+                vec![],
+                &[],
+                &mut no_nested(),
+            )
+            .unwrap();
+        killer.join().unwrap();
+        match out {
+            Outcome::Reply { data, .. } if data == b"slow" => replies += 1,
+            Outcome::Failed(Return::DeadReply { .. }) => dead += 1,
+            other => fail(format!(
+                "round {round} (spin {spin_us} us, kill after {kill_after_us} us): {other:?}"
+            )),
+        }
+        // The death notice comes as process work.
+        me.tc.write(&[Command::WaitForWork], &[]).unwrap();
+        match me.next_return().unwrap() {
+            Return::DeadBinder { cookie: c } if c == cookie => {}
+            other => fail(format!(
+                "round {round}: expected DeadBinder {cookie}, got {other:?}"
+            )),
+        }
+        // Acknowledge, unsubscribe and let go of the dead object.
+        me.tc
+            .write(
+                &[
+                    Command::DeadBinderDone { cookie },
+                    Command::ClearDeath { handle: h, cookie },
+                    Command::Release(h),
+                    Command::WaitForWork,
+                ],
+                &[],
+            )
+            .unwrap();
+        match me.next_return().unwrap() {
+            Return::ClearDeathDone { cookie: c } if c == cookie => {}
+            other => fail(format!(
+                "round {round}: expected ClearDeathDone {cookie}, got {other:?}"
+            )),
+        }
+        let s = state(&mut me);
+        assert_gone(&s, pid);
+        assert_eq!(s.context_manager, None);
+        assert!(s.transactions.is_empty(), "round {round}: {s:#?}");
+        let mine = s.processes.iter().find(|p| p.pid == my_pid).unwrap();
+        assert_eq!(
+            (
+                mine.pending_out,
+                mine.buffer.used,
+                mine.pending_deaths,
+                mine.refs.len()
+            ),
+            (0, 0, 0, 0),
+            "round {round}: {mine:#?}"
+        );
+    }
+    eprintln!("{ROUNDS} rounds: {replies} replies, {dead} dead replies");
+    // The mediator still serves.
+    let _server = d.server();
+    assert_eq!(
+        me.call(Handle(0), 1, b"alive", vec![], &[], &mut no_nested())
+            .unwrap()
+            .data(),
+        b"echo:alive"
+    );
+}
+
+fn killing_a_client_mid_call_drops_the_reply_cleanly(lp: Loop) {
+    let d = Daemon::start(lp);
+    let mut server = Proc::spawn_with(d.peer("server", &[]), true);
+    server.expect_line("ready");
+    let mut client = Proc::spawn(d.peer("call", &["16"]));
+    client.expect_line("calling");
+    server.expect_line("holding");
+    let client_pid = client.pid();
+    client.kill9();
+    wait_for("the mediator to see the client die", || {
+        d.state()
+            .processes
+            .iter()
+            .all(|p| p.pid != client_pid)
+            .then_some(())
+    });
+    // The server answers a call whose caller is gone: its reply is dropped,
+    // and for the server the reply simply completes.
+    server.write_line("go");
+    server.expect_line("reply-complete");
+    let mut me = Peer::open(d.socket()).unwrap();
+    assert_eq!(
+        me.call(Handle(0), 1, b"next", vec![], &[], &mut no_nested())
+            .unwrap()
+            .data(),
+        b"echo:next"
+    );
+    let s = d.state();
+    assert_gone(&s, client_pid);
+    assert!(s.transactions.is_empty(), "{s:#?}");
+    let srv = s.processes.iter().find(|p| p.pid == server.pid()).unwrap();
+    assert_eq!((srv.buffer.used, srv.pending_out), (0, 0), "{srv:#?}");
+}
+
+/// Writes `cmds` then a `DumpState` and returns every return before the
+/// dump (the dump answers after the commands before it were applied).
+fn returns_of(p: &mut Peer, mut cmds: Vec<Command>) -> Vec<Return> {
+    cmds.push(Command::DumpState);
+    p.tc.write(&cmds, &[]).unwrap();
+    let mut out = Vec::new();
+    loop {
+        match p.next_return().unwrap() {
+            Return::State(_) => return out,
+            r => out.push(r),
+        }
+    }
+}
+
+fn misbehaving_clients_get_errors_and_everyone_else_is_still_served(lp: Loop) {
+    let d = Daemon::start(lp);
+    let _server = d.server();
+    let mut good = Peer::open(d.socket()).unwrap();
+    let mut bad = Peer::open(d.socket()).unwrap();
+
+    // Double free of a delivered buffer.
+    bad.tc.write_send_area(0, b"x").unwrap();
+    bad.tc
+        .write(
+            &[Command::Transaction {
+                handle: Handle(0),
+                txn: TxnOut {
+                    code: 1,
+                    data: DataRange { offset: 0, len: 1 },
+                    ..TxnOut::default()
+                },
+            }],
+            &[],
+        )
+        .unwrap();
+    let reply = loop {
+        match bad.next_return().unwrap() {
+            Return::TransactionComplete => {}
+            Return::Reply(t) => break t,
+            other => panic!("{other:?}"),
+        }
+    };
+    let off = reply.buffer.offset;
+    let r = returns_of(
+        &mut bad,
+        vec![
+            Command::FreeBuffer { offset: off },
+            Command::FreeBuffer { offset: off },
+            Command::FreeBuffer { offset: 1 << 40 },
+        ],
+    );
+    assert!(
+        matches!(r[..], [Return::Error(Failure::BadFree(a)), Return::Error(Failure::BadFree(b))] if a == off && b == 1 << 40),
+        "{r:?}"
+    );
+
+    // Reference counts below zero, then a stale handle.
+    let Outcome::Reply { objects, .. } = bad
+        .call(Handle(0), 8, b"", vec![], &[], &mut no_nested())
+        .unwrap()
+    else {
+        panic!("no handle")
+    };
+    let Some(&Object::Handle { handle: h, .. }) = objects.first() else {
+        panic!("{objects:?}")
+    };
+    let r = returns_of(
+        &mut bad,
+        vec![
+            Command::IncRefs(h),
+            Command::Release(h),
+            Command::Release(h),
+        ],
+    );
+    assert!(
+        matches!(&r[..], [Return::Error(Failure::RefUnderflow { handle, kind })] if *handle == h && kind == "strong"),
+        "{r:?}"
+    );
+    let r = returns_of(&mut bad, vec![Command::DecRefs(h), Command::DecRefs(h)]);
+    assert!(
+        matches!(r[..], [Return::Error(Failure::BadHandle(x))] if x == h),
+        "{r:?}"
+    );
+    let out = bad
+        .call(h, 1, b"stale", vec![], &[], &mut no_nested())
+        .unwrap();
+    assert!(
+        matches!(out, Outcome::Failed(Return::FailedReply { error: Failure::BadHandle(x), .. }) if x == h),
+        "a stale handle must not reach any object: {out:?}"
+    );
+    // A forged handle with the stale one's slot and a later generation.
+    let forged = Handle(h.0 + (1 << 32));
+    let out = bad
+        .call(forged, 1, b"forged", vec![], &[], &mut no_nested())
+        .unwrap();
+    assert!(
+        matches!(
+            out,
+            Outcome::Failed(Return::FailedReply {
+                error: Failure::BadHandle(_),
+                ..
+            })
+        ),
+        "{out:?}"
+    );
+
+    // Entering the looper twice; asking for work without being a looper.
+    let mut idle = Peer::open(d.socket()).unwrap();
+    let r = returns_of(&mut idle, vec![Command::WaitForWork]);
+    assert!(
+        matches!(r[..], [Return::Error(Failure::Looper(_))]),
+        "{r:?}"
+    );
+    let r = returns_of(&mut bad, vec![Command::EnterLooper, Command::EnterLooper]);
+    assert!(
+        matches!(r[..], [Return::Error(Failure::Looper(_))]),
+        "{r:?}"
+    );
+
+    // A reply with nothing to answer, and a free of a range never delivered.
+    let r = returns_of(&mut bad, vec![Command::Reply(TxnOut::default())]);
+    assert!(
+        matches!(r[..], [Return::Error(Failure::NoTransactionToReply)]),
+        "{r:?}"
+    );
+
+    // Garbage on a process connection (after the handshake) disconnects
+    // that connection only.
+    let (conn, _memfd, _) = raw_handshake(d.socket());
+    conn.send(b"\x01\xff\xff\xff\xff garbage", &[]).unwrap();
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        conn.recv(&mut buf, 4).unwrap().full_len,
+        0,
+        "not disconnected"
+    );
+
+    // Everyone is still served, the offender included.
+    for p in [&mut good, &mut bad] {
+        let out = p
+            .call(Handle(0), 1, b"still", vec![], &[], &mut no_nested())
+            .unwrap();
+        assert_eq!(out.data(), b"echo:still");
+    }
+}
+
+fn an_unprivileged_process_cannot_freeze_another(lp: Loop) {
+    use std::os::unix::process::CommandExt;
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root to run a client as another uid");
+        return;
+    }
+    let d = Daemon::start(lp);
+    let server = d.server();
+    // Run the helper from the socket's 0755 directory, so that uid 65534
+    // can execute it wherever the build directory lies.
+    let exe = d.socket().with_file_name("testpeer");
+    std::fs::copy(env!("CARGO_BIN_EXE_capbinder-shim-testpeer"), &exe).unwrap();
+    let mut cmd = Cmd::new(&exe);
+    cmd.arg("freeze")
+        .arg(d.socket())
+        .arg(server.pid().to_string())
+        .uid(65534)
+        .gid(65534);
+    let mut nobody = Proc::spawn(cmd);
+    let line = nobody.expect_line("freeze:");
+    assert!(
+        line.contains("NotPrivileged"),
+        "an unprivileged freeze must be refused: {line}"
+    );
+    // The target is not frozen: the same process is still served.
+    nobody.expect_line("echo:after-freeze");
+    assert!(nobody.wait_exit().success());
+    let s = d.state();
+    assert!(s.processes.iter().all(|p| !p.frozen), "{s:#?}");
+    // Root may freeze, and a frozen process gets no sync calls.
+    let mut me = Peer::open(d.socket()).unwrap();
+    let r = returns_of(
+        &mut me,
+        vec![Command::Freeze {
+            pid: server.pid(),
+            enable: true,
+        }],
+    );
+    assert!(r.is_empty(), "{r:?}");
+    let out = me
+        .call(Handle(0), 1, b"frozen?", vec![], &[], &mut no_nested())
+        .unwrap();
+    assert!(
+        matches!(out, Outcome::Failed(Return::FrozenReply { .. })),
+        "{out:?}"
+    );
+    let r = returns_of(
+        &mut me,
+        vec![Command::Freeze {
+            pid: server.pid(),
+            enable: false,
+        }],
+    );
+    assert!(r.is_empty(), "{r:?}");
+    assert_eq!(
+        me.call(Handle(0), 1, b"thawed", vec![], &[], &mut no_nested())
+            .unwrap()
+            .data(),
+        b"echo:thawed"
+    );
+}
+
+/// Makes the calling thread SCHED_FIFO at `rt`; `false` if the kernel
+/// refuses (no CAP_SYS_NICE, or a cgroup without real-time runtime).
+fn make_me_fifo(rt: u8) -> bool {
+    use capbinder_kmod_shim::sys::sched::{self, SchedPolicy, ThreadSched};
+    let fifo = ThreadSched {
+        policy: SchedPolicy::Fifo,
+        nice: 0,
+        rt_priority: rt,
+        reset_on_fork: false,
+    };
+    match sched::set_thread_sched(rustix::thread::gettid(), &fifo) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("skipped: this thread cannot become SCHED_FIFO here ({e})");
+            false
+        }
+    }
+}
+
+fn make_me_normal() {
+    use capbinder_kmod_shim::sys::sched::{self, ThreadSched};
+    sched::set_thread_sched(rustix::thread::gettid(), &ThreadSched::normal(0)).unwrap();
+}
+
+/// Calls code 17 as SCHED_FIFO 10, then code 18; returns both answers.
+fn call_as_fifo(me: &mut Peer) -> Option<(String, String)> {
+    if !make_me_fifo(10) {
+        return None;
+    }
+    let during = me.call(Handle(0), 17, b"", vec![], &[], &mut no_nested());
+    make_me_normal();
+    let during = String::from_utf8(during.unwrap().data()).unwrap();
+    let after = me
+        .call(Handle(0), 18, b"", vec![], &[], &mut no_nested())
+        .unwrap()
+        .data();
+    Some((during, String::from_utf8(after).unwrap()))
+}
+
+fn priority_migrates_to_the_server_thread_and_is_restored(lp: Loop) {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: priority migration needs CAP_SYS_NICE (root)");
+        return;
+    }
+    let d = Daemon::start(lp);
+    let _server = d.server();
+    let mut me = Peer::open(d.socket()).unwrap();
+    assert_ne!(
+        me.dev.welcome().features & capbinder_core::features::PRIORITY_MIGRATION,
+        0,
+        "a root mediator migrates priorities"
+    );
+    let Some((during, after)) = call_as_fifo(&mut me) else {
+        return;
+    };
+    assert!(
+        during.starts_with("during=Fifo/rt=10/nice=0/reset_on_fork=true "),
+        "the server thread must run the call at the caller's priority: {during}"
+    );
+    assert!(
+        during.contains("policy: Fifo") && during.contains("rt: 10"),
+        "{during}"
+    );
+    assert!(
+        after.starts_with("after=Normal/rt=0/nice=0/reset_on_fork=false "),
+        "the server thread's own priority must be back after the reply: {after}"
+    );
+
+    // Through a nested chain A -> B -> C: both servers run at A's priority
+    // while the chain stands, and each gets its own back after its reply.
+    let c = Proc::spawn(d.peer("service", &[]));
+    c.expect_line("ready");
+    assert!(make_me_fifo(10));
+    let during = me.call(Handle(0), 11, b"sched", vec![], &[], &mut no_nested());
+    make_me_normal();
+    let during = String::from_utf8(during.unwrap().data()).unwrap();
+    let fifo = "=Fifo/rt=10/nice=0/reset_on_fork=true";
+    assert!(
+        during.contains(&format!("c-during{fifo}")) && during.contains(&format!("b-during{fifo}")),
+        "{during}"
+    );
+    let b_after = me
+        .call(Handle(0), 18, b"", vec![], &[], &mut no_nested())
+        .unwrap()
+        .data();
+    let b_after = String::from_utf8(b_after).unwrap();
+    assert!(
+        b_after.starts_with("after=Normal/rt=0/nice=0/reset_on_fork=false "),
+        "{b_after}"
+    );
+    let c_after = me
+        .call(Handle(0), 11, b"after", vec![], &[], &mut no_nested())
+        .unwrap()
+        .data();
+    let c_after = String::from_utf8(c_after).unwrap();
+    assert!(
+        c_after.ends_with("c-after=Normal/rt=0/nice=0/reset_on_fork=false"),
+        "{c_after}"
+    );
+}
+
+fn without_migration_the_priority_is_only_reported(lp: Loop) {
+    let d = Daemon::start_with(lp, "migrate_priority = \"off\"\n");
+    let _server = d.server();
+    let mut me = Peer::open(d.socket()).unwrap();
+    assert_eq!(
+        me.dev.welcome().features & capbinder_core::features::PRIORITY_MIGRATION,
+        0
+    );
+    let Some((during, after)) = call_as_fifo(&mut me) else {
+        return;
+    };
+    assert!(
+        during.starts_with("during=Normal/rt=0/nice=0/reset_on_fork=false "),
+        "without migration no thread's priority changes: {during}"
+    );
+    assert!(
+        during.contains("sender=Some(Priority { policy: Fifo, nice: 0, rt: 10 })"),
+        "the caller's priority is still reported: {during}"
+    );
+    assert!(
+        after.starts_with("after=Normal/rt=0/nice=0/reset_on_fork=false "),
+        "{after}"
+    );
+}
+
+fn real_and_effective_uid_are_told_apart(lp: Loop) {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root to make a process with real uid != effective uid");
+        return;
+    }
+    let d = Daemon::start(lp);
+    let _server = d.server();
+    let who = Proc::spawn(d.peer("whoami", &[]));
+    let line = who.expect_line("pid=");
+    assert_eq!(line, format!("pid={} uid=65534 euid=0", who.pid()));
+    // This process: both 0.
+    let mut me = Peer::open(d.socket()).unwrap();
+    let out = me
+        .call(Handle(0), 19, b"", vec![], &[], &mut no_nested())
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.data()).unwrap(),
+        format!("pid={} uid=0 euid=0", std::process::id())
+    );
+}
+
+fn the_blob_threshold_is_configurable_and_announced(lp: Loop) {
+    let d = Daemon::start_with(lp, "[limits]\nblob_threshold = 65536\n");
+    let dev = Device::open(Some(d.socket())).unwrap();
+    assert_eq!(dev.limits().blob_threshold, 65536);
+    assert_ne!(dev.welcome().features & capbinder_core::features::BLOBS, 0);
+}
+
+fn a_client_that_never_reads_is_disconnected_and_others_are_served(lp: Loop) {
+    let d = Daemon::start(lp);
+    let _server = d.server();
+    let mut flood = Peer::open(d.socket()).unwrap();
+    let flood_pid = std::process::id() as i32;
+    let mut good = Peer::open(d.socket()).unwrap();
+    // 6000 answers asked for, none read: more than the 4096 the mediator
+    // keeps queued for one channel.
+    for _ in 0..6 {
+        flood
+            .tc
+            .write(&vec![Command::DumpState; 1000], &[])
+            .unwrap();
+    }
+    // It reads what was queued in the socket, then the end.
+    let mut read = 0;
+    loop {
+        match flood.tc.read() {
+            Ok(_) => read += 1,
+            Err(DeviceError::Closed) => break,
+            Err(e) => fail(format!("after {read} returns: {e}")),
+        }
+        if read > 6000 {
+            fail("the flooding client was never disconnected");
+        }
+    }
+    assert!(read < 6000, "{read}");
+    // Only that connection went: this process keeps `good` (and the
+    // dump's own connection).
+    wait_for("the flooder's connection to go", || {
+        let s = d.state();
+        (s.processes.iter().filter(|p| p.pid == flood_pid).count() == 2).then_some(())
+    });
+    assert_eq!(
+        good.call(Handle(0), 1, b"fine", vec![], &[], &mut no_nested())
+            .unwrap()
+            .data(),
+        b"echo:fine"
+    );
 }

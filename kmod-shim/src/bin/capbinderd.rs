@@ -2,14 +2,20 @@
 //!
 //! `capbinderd [--socket PATH] [--context NAME] [--config FILE] [--epoll]`
 //! binds `/run/capbinder/<context>.sock` (or `--socket`), prints
-//! `capbinderd: listening on PATH` on stdout once clients may connect, and
-//! runs until SIGTERM or SIGINT.
+//! `capbinderd: listening on PATH (LOOP)` on stdout once clients may
+//! connect (`LOOP` is `io_uring` or `epoll`), and runs until SIGTERM or
+//! SIGINT.
+//!
+//! The event loop: `--epoll` forces epoll; otherwise `CAPBINDER_LOOP`
+//! (`auto`, `io_uring`, `epoll`) if set, else the configuration's
+//! `event_loop`, else `auto` (io_uring where the kernel allows it, epoll
+//! with a log line where not).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use capbinder_kmod_shim::mediator::config::Config;
+use capbinder_kmod_shim::mediator::config::{Config, LoopChoice};
 use capbinder_kmod_shim::mediator::Mediator;
 use clap::Parser;
 
@@ -26,7 +32,7 @@ struct Args {
     /// TOML configuration file.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Use the epoll loop (the only one implemented so far).
+    /// Use the epoll loop instead of io_uring.
     #[arg(long)]
     epoll: bool,
 }
@@ -53,12 +59,20 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.context.is_empty() || args.context.contains('/') {
         return Err(format!("--context {:?}: a name without '/'", args.context).into());
     }
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
-    let _ = args.epoll; // epoll is the only loop so far
-                        // Block the signals before any thread exists, then watch them as an fd.
+    if let Some(v) = std::env::var_os("CAPBINDER_LOOP").filter(|v| !v.is_empty()) {
+        let v = v.to_string_lossy();
+        config.event_loop = LoopChoice::parse(&v).ok_or_else(|| {
+            format!("CAPBINDER_LOOP={v:?}: expected \"auto\", \"io_uring\" or \"epoll\"")
+        })?;
+    }
+    if args.epoll {
+        config.event_loop = LoopChoice::Epoll;
+    }
+    // Block the signals before any thread exists, then watch them as an fd.
     let signals =
         capbinder_kmod_shim::sys::signal::block_and_signalfd(&[libc::SIGTERM, libc::SIGINT])?;
     let socket = args
@@ -67,7 +81,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut mediator = Mediator::bind(&socket, config)?;
     mediator.stop_on(signals)?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "capbinderd: listening on {}", socket.display())?;
+    writeln!(
+        out,
+        "capbinderd: listening on {} ({})",
+        socket.display(),
+        mediator.event_loop()
+    )?;
     out.flush()?;
     drop(out);
     mediator.run()?;

@@ -4,6 +4,7 @@
 //! context_manager_uid = 1000      # only this uid may claim handle 0
 //! privileged_uids = [1000]        # besides root: may freeze, sees all state
 //! migrate_priority = "auto"       # "auto" (if CAP_SYS_NICE), "on", "off"
+//! event_loop = "auto"             # "auto" (io_uring, else epoll), "io_uring", "epoll"
 //! [limits]                        # capbinder_core::Limits, every key optional
 //! recv_buffer = 1048576
 //! thread_cap = 256
@@ -16,6 +17,8 @@ use std::path::Path;
 
 use capbinder_core::Limits;
 use serde::Deserialize;
+
+pub use super::event_loop::LoopChoice;
 
 /// Whether to migrate callers' priorities to server threads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -42,6 +45,8 @@ pub struct Config {
     pub privileged_uids: Vec<u32>,
     /// Priority migration.
     pub migrate_priority: Migrate,
+    /// The event loop (`capbinderd --epoll` and `CAPBINDER_LOOP` override it).
+    pub event_loop: LoopChoice,
 }
 
 /// The configuration could not be used; the message names key and reason.
@@ -139,15 +144,33 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_event_loop_is_named() {
+        let e = Config::from_toml("event_loop = \"kqueue\"\n", "t").unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains("event_loop") && s.contains("io_uring"), "{s}");
+        for (v, want) in [
+            ("auto", LoopChoice::Auto),
+            ("io_uring", LoopChoice::Uring),
+            ("uring", LoopChoice::Uring),
+            ("epoll", LoopChoice::Epoll),
+        ] {
+            let c = Config::from_toml(&format!("event_loop = \"{v}\"\n"), "t").unwrap();
+            assert_eq!(c.event_loop, want);
+            assert_eq!(LoopChoice::parse(v), Some(want));
+        }
+    }
+
+    #[test]
     fn settings_parse() {
         let c = Config::from_toml(
-            "context_manager_uid = 7\nprivileged_uids = [3]\nmigrate_priority = \"off\"\n[limits]\nthread_cap = 20\nblob_threshold = 4096\n",
+            "context_manager_uid = 7\nprivileged_uids = [3]\nmigrate_priority = \"off\"\nevent_loop = \"epoll\"\n[limits]\nthread_cap = 20\nblob_threshold = 4096\n",
             "t",
         )
         .unwrap();
         assert_eq!(c.context_manager_uid, Some(7));
         assert_eq!(c.privileged_uids, vec![3]);
         assert_eq!(c.migrate_priority, Migrate::Off);
+        assert_eq!(c.event_loop, LoopChoice::Epoll);
         assert_eq!(c.limits.thread_cap, 20);
         assert_eq!(c.limits.blob_threshold, 4096);
     }

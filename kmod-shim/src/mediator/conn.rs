@@ -8,53 +8,63 @@
 //! knows, so the pair's own (useless) peer credentials never matter.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use capbinder_core::{Cred, Priority, ProcId, PROTOCOL_MAJOR};
 use tracing::{debug, warn};
 
-use super::shim::{read_priority, Pending, ProcEntry, Shim, Source, ThreadEntry};
-use crate::sys::channel::{Channel, Listener};
+use super::event_loop::Watched;
+use super::shim::{read_sched, to_priority, Pending, ProcEntry, Shim, Source, ThreadEntry};
+use crate::sys::channel::{Channel, Received};
 use crate::sys::cred;
 use crate::sys::memfd;
 use crate::sys::Pid;
 use crate::wire::{self, ClientMsg, ServerMsg};
 
 impl Shim {
-    /// The listener is readable: accept everything waiting.
-    pub fn accept_all(&mut self, listener: &Listener) {
-        loop {
-            let chan = match listener.accept() {
-                Ok(c) => c,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) => {
-                    warn!("accept failed: {e}");
-                    return;
-                }
-            };
-            if let Err(e) = self.admit(chan) {
-                debug!("refusing a connection: {e}");
-            }
+    /// The listener accepted a connection: take the peer's identity from
+    /// the kernel and wait for its `Hello`.
+    pub fn admit(&mut self, chan: Channel) {
+        if let Err(e) = self.try_admit(chan) {
+            debug!("refusing a connection: {e}");
         }
     }
 
-    fn admit(&mut self, chan: Channel) -> io::Result<()> {
+    fn try_admit(&mut self, chan: Channel) -> io::Result<()> {
         let kcred = chan.peer_cred()?;
         if kcred.pid == 0 {
             return Err(io::Error::other(
                 "peer is outside our pid namespace; its threads cannot be checked",
             ));
         }
-        let pidfd = cred::socket_peerpidfd(&chan)?;
+        let pid = Pid::from_raw(kcred.pid).ok_or_else(|| io::Error::other("pid 0"))?;
+        let pidfd = match cred::socket_peerpidfd(&chan)? {
+            Some(fd) => fd,
+            // Before Linux 6.5: racy against pid reuse, but only until the
+            // connection's first message, which must carry the same pid.
+            None => cred::pidfd_open(pid)?,
+        };
+        // SO_PEERCRED names the effective uid at connect; the real uid comes
+        // from /proc, read while the pidfd proves the pid is still the peer.
+        let uids = cred::proc_status_uids(pid)?;
+        if !cred::pidfd_is_alive(&pidfd)? {
+            return Err(io::Error::other("the peer exited while connecting"));
+        }
+        if uids.effective != kcred.uid {
+            return Err(io::Error::other(format!(
+                "pid {pid:?} changed its effective uid ({} at connect, {} now) while connecting; it must reconnect",
+                kcred.uid, uids.effective
+            )));
+        }
         let label = cred::socket_peersec(&chan)?.map(|l| String::from_utf8_lossy(&l).into_owned());
         chan.set_passcred(true)?;
         chan.set_nonblocking(true)?;
-        let token = self.watch(chan.as_fd(), Source::Pending)?;
+        let token = self.watch(Watched::Channel(chan), Source::Pending);
         self.pending.insert(
             token,
             Pending {
-                chan,
                 cred: kcred,
+                real_uid: uids.real,
                 pidfd,
                 label,
             },
@@ -62,35 +72,27 @@ impl Shim {
         Ok(())
     }
 
-    fn drop_pending(&mut self, token: u64) {
-        if let Some(p) = self.pending.remove(&token) {
-            self.unwatch(p.chan.as_fd(), token);
+    pub(crate) fn drop_pending(&mut self, token: u64) {
+        if self.pending.remove(&token).is_some() {
+            self.unwatch(token, false);
         }
     }
 
-    /// A connection that has not said `Hello` is readable.
-    pub fn pending_readable(&mut self, token: u64) {
+    /// A connection that has not said `Hello` sent a message.
+    pub fn pending_msg(&mut self, token: u64, got: Received, data: &[u8]) {
         let Some(p) = self.pending.get(&token) else {
             return;
         };
-        let got = match p.chan.try_recv(&mut self.buf, 0) {
-            Ok(g) => g,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-            Err(_) => return self.drop_pending(token),
-        };
-        if got.full_len == 0 {
-            return self.drop_pending(token);
-        }
         let refuse = |shim: &mut Shim, reason: String| {
-            if let Some(p) = shim.pending.get(&token) {
-                if let Ok(b) = wire::encode(&ServerMsg::Refused {
-                    reason: reason.clone(),
-                }) {
-                    let _ = p.chan.try_send(&b, &[]);
-                }
+            if let Ok(b) = wire::encode(&ServerMsg::Refused {
+                reason: reason.clone(),
+            }) {
+                shim.send(token, b, Vec::new());
             }
             debug!("handshake refused: {reason}");
-            shim.drop_pending(token);
+            if shim.pending.remove(&token).is_some() {
+                shim.unwatch(token, true);
+            }
         };
         if got.cred.map(|c| c.pid) != Some(p.cred.pid) {
             return refuse(
@@ -101,7 +103,7 @@ impl Shim {
         if got.truncated || !got.fds.is_empty() {
             return refuse(self, "the handshake carries no fds and is small".into());
         }
-        let hello = match wire::decode::<ClientMsg>(&self.buf[..got.len]) {
+        let hello = match wire::decode::<ClientMsg>(data) {
             Ok(ClientMsg::Hello(h)) => h,
             Ok(other) => {
                 return refuse(
@@ -123,6 +125,7 @@ impl Shim {
         let p = self.pending.remove(&token).expect("checked above");
         if let Err(e) = self.welcome_process(token, p) {
             warn!("setting up a process failed: {e}");
+            self.unwatch(token, false);
         }
     }
 
@@ -131,100 +134,80 @@ impl Shim {
         let len = usize::try_from(self.config.limits.recv_buffer).map_err(io::Error::other)?;
         let (memfd, recv) = memfd::create_receive_buffer(&format!("capbinder-recv-{pid}"), len)
             .map_err(io::Error::other)?;
-        let pidfd = match p.pidfd {
-            Some(fd) => Some(fd),
-            None => Pid::from_raw(pid).and_then(|pid| cred::pidfd_open(pid).ok()),
-        };
         let welcome =
             wire::encode(&ServerMsg::Welcome(self.welcome.clone())).map_err(io::Error::other)?;
-        if let Err(e) = p.chan.try_send(&welcome, &[memfd.as_fd()]) {
-            self.unwatch(p.chan.as_fd(), conn_token);
-            return Err(e);
-        }
-        drop(memfd);
+        // The memfd closes here once sent.
+        self.send(conn_token, welcome, vec![memfd]);
         let privileged = p.cred.uid == 0 || self.config.privileged_uids.contains(&p.cred.uid);
         let proc = self.core.connect(Cred {
             pid,
-            uid: p.cred.uid,
+            uid: p.real_uid,
             euid: p.cred.uid,
             gid: p.cred.gid,
             label: p.label,
             privileged,
         });
         self.sources.insert(conn_token, Source::Conn(proc));
-        let pidfd = match pidfd {
-            Some(fd) => {
-                let t = self.watch(fd.as_fd(), Source::Pidfd(proc))?;
-                Some((fd, t))
-            }
-            None => None,
-        };
+        let pidfd_token = Some(self.watch(Watched::Fd(p.pidfd), Source::Pidfd(proc)));
         self.procs.insert(
             proc,
             ProcEntry {
-                conn: p.chan,
                 conn_token,
-                pidfd,
+                pidfd_token,
                 cred: p.cred,
                 recv,
                 threads: Vec::new(),
             },
         );
-        debug!(pid, uid = p.cred.uid, "process connected");
+        debug!(
+            pid,
+            uid = p.real_uid,
+            euid = p.cred.uid,
+            "process connected"
+        );
         Ok(())
     }
 
-    /// A process's connection is readable or hung up.
-    pub fn conn_readable(&mut self, proc: ProcId) {
-        for _ in 0..8 {
-            let Some(p) = self.procs.get(&proc) else {
-                return;
-            };
-            let got = match p.conn.try_recv(&mut self.buf, 0) {
-                Ok(g) => g,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(_) => return self.kill_process(proc),
-            };
-            if got.full_len == 0 {
-                return self.kill_process(proc);
-            }
-            if got.cred.map(|c| c.pid) != Some(p.cred.pid) || got.truncated || !got.fds.is_empty() {
+    /// A message arrived on a process's connection.
+    pub fn conn_msg(&mut self, proc: ProcId, got: Received, data: &[u8]) {
+        let Some(p) = self.procs.get(&proc) else {
+            return;
+        };
+        if got.cred.map(|c| c.pid) != Some(p.cred.pid) || got.truncated || !got.fds.is_empty() {
+            warn!(
+                pid = p.cred.pid,
+                "bad message on a process connection: disconnecting"
+            );
+            return self.kill_process(proc);
+        }
+        match wire::decode::<ClientMsg>(data) {
+            Ok(ClientMsg::RegisterThread { tid }) => self.register_thread(proc, tid),
+            Ok(ClientMsg::Hello(_)) | Err(_) => {
                 warn!(
                     pid = p.cred.pid,
-                    "bad message on a process connection: disconnecting"
+                    "malformed or repeated handshake: disconnecting"
                 );
-                return self.kill_process(proc);
-            }
-            match wire::decode::<ClientMsg>(&self.buf[..got.len]) {
-                Ok(ClientMsg::RegisterThread { tid }) => self.register_thread(proc, tid),
-                Ok(ClientMsg::Hello(_)) | Err(_) => {
-                    warn!(
-                        pid = p.cred.pid,
-                        "malformed or repeated handshake: disconnecting"
-                    );
-                    return self.kill_process(proc);
-                }
+                self.kill_process(proc)
             }
         }
     }
 
-    fn reply_conn(&mut self, proc: ProcId, msg: &ServerMsg, fds: &[BorrowedFd<'_>]) {
+    fn reply_conn(&mut self, proc: ProcId, msg: &ServerMsg, fds: Vec<OwnedFd>) {
         let Some(p) = self.procs.get(&proc) else {
             return;
         };
+        let token = p.conn_token;
         let Ok(bytes) = wire::encode(msg) else { return };
-        // The client waits for this answer with nothing else in flight, so
-        // the socket has room; a client that floods RegisterThread without
-        // reading loses answers and only hurts itself.
-        if let Err(e) = p.conn.try_send(&bytes, fds) {
-            debug!(pid = p.cred.pid, "answer on the connection failed: {e}");
-        }
+        // The client waits for this answer with nothing else in flight; a
+        // client that floods RegisterThread without reading is disconnected
+        // when its queue overflows, and only hurts itself.
+        self.send(token, bytes, fds);
     }
 
     fn register_thread(&mut self, proc: ProcId, tid: i32) {
         match self.make_thread(proc, tid) {
             Ok(()) => {}
-            Err(reason) => self.reply_conn(proc, &ServerMsg::ThreadRefused { reason }, &[]),
+            Err(reason) => self.reply_conn(proc, &ServerMsg::ThreadRefused { reason }, Vec::new()),
         }
     }
 
@@ -235,7 +218,8 @@ impl Shim {
             return Err(format!("tid {tid} is not a thread id"));
         };
         let pidfd = cred::open_thread_of(kpid, ktid).map_err(|e| e.to_string())?;
-        let prio: Priority = read_priority(tid).unwrap_or_default();
+        let base = read_sched(tid);
+        let prio: Priority = base.as_ref().map(to_priority).unwrap_or_default();
         let len = usize::try_from(self.config.limits.send_area).map_err(|e| e.to_string())?;
         let (area_fd, send) = memfd::create_send_area(&format!("capbinder-send-{pid}-{tid}"), len)
             .map_err(|e| e.to_string())?;
@@ -246,25 +230,16 @@ impl Shim {
             .core
             .add_thread(proc, tid, prio)
             .map_err(|e| e.to_string())?;
-        let token = match self.watch(mine.as_fd(), Source::Thread(thread)) {
-            Ok(t) => t,
-            Err(e) => {
-                let mut fx = Vec::new();
-                self.core.thread_exited(thread, &mut fx);
-                self.apply(&mut fx);
-                return Err(format!("epoll: {e}"));
-            }
-        };
+        let token = self.watch(Watched::Channel(mine), Source::Thread(thread));
         self.threads.insert(
             thread,
             ThreadEntry {
                 proc,
                 tid,
-                chan: mine,
                 token,
                 pidfd,
+                base,
                 send,
-                outbox: Default::default(),
             },
         );
         if let Some(p) = self.procs.get_mut(&proc) {
@@ -276,13 +251,8 @@ impl Shim {
             &ServerMsg::ThreadReady {
                 send_area_len: self.config.limits.send_area,
             },
-            &[theirs.as_fd(), area_fd.as_fd()],
+            vec![theirs, area_fd],
         );
         Ok(())
-    }
-
-    /// A process's pidfd turned readable: it exited.
-    pub fn pidfd_readable(&mut self, proc: ProcId) {
-        self.kill_process(proc);
     }
 }

@@ -5,7 +5,8 @@
 //! - [`config`]: the TOML configuration.
 //! - `conn`: accepting, identity, the handshake, thread registration.
 //! - `shim`: the tables of real resources and the effects.
-//! - [`event_loop`]: the epoll loop.
+//! - [`event_loop`]: the io_uring loop and the epoll loop, one chosen at
+//!   start ([`config::Config::event_loop`]).
 //!
 //! Usable in-process (tests, or a launcher embedding it):
 //!
@@ -30,7 +31,7 @@ pub mod event_loop;
 mod shim;
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -40,7 +41,7 @@ use tracing::info;
 
 use crate::sys::channel::{Channel, Listener};
 use config::{Config, Migrate};
-use event_loop::epoll::Poller;
+use event_loop::{Io, LoopKind, Watched};
 use shim::{Shim, Source};
 
 /// Starting or running the mediator failed.
@@ -84,10 +85,9 @@ impl ShutdownHandle {
 /// A bound mediator, ready to [`run`](Mediator::run).
 pub struct Mediator {
     shim: Shim,
-    listener: Listener,
+    io: Io,
     path: PathBuf,
     stop: Arc<OwnedFd>,
-    extra_stops: Vec<OwnedFd>,
 }
 
 /// Whether this process holds `CAP_SYS_NICE` in its effective set.
@@ -106,6 +106,8 @@ impl Mediator {
     /// open-file limit, and prepares the loop.
     pub fn bind(path: &Path, config: Config) -> Result<Mediator, MediatorError> {
         config.validate("configuration")?;
+        // First, so that a loop that cannot start leaves no socket behind.
+        let mut io = Io::new(config.event_loop).map_err(io_err("starting the event loop"))?;
         let _ = crate::sys::fds::raise_nofile_limit();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             if !dir.exists() {
@@ -145,25 +147,34 @@ impl Mediator {
             limits: config.limits.clone(),
             page_size: rustix::param::page_size() as u64,
         };
-        let poller = Poller::new().map_err(io_err("epoll_create1"))?;
-        let mut shim = Shim::new(config, migrate, welcome, poller);
-        shim.watch(listener.as_fd(), Source::Listener)
-            .map_err(io_err("epoll_ctl(listener)"))?;
+        let mut shim = Shim::new(config, migrate, welcome);
+        let token = shim.token();
+        shim.sources.insert(token, Source::Listener);
+        io.watch(token, Watched::Listener(listener))
+            .map_err(io_err("watching the listening socket"))?;
         let stop = rustix::event::eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)
             .map_err(|e| MediatorError::Io {
                 what: "eventfd".into(),
                 source: e.into(),
             })?;
-        shim.watch(stop.as_fd(), Source::Shutdown)
-            .map_err(io_err("epoll_ctl(eventfd)"))?;
-        info!(socket = %path.display(), migrate, "mediator bound");
+        let theirs = stop.try_clone().map_err(io_err("dup(eventfd)"))?;
+        let token = shim.token();
+        shim.sources.insert(token, Source::Shutdown);
+        io.watch(token, Watched::Fd(theirs))
+            .map_err(io_err("watching the shutdown eventfd"))?;
+        info!(socket = %path.display(), migrate, event_loop = %io.kind(), "mediator bound");
         Ok(Mediator {
             shim,
-            listener,
+            io,
             path: path.to_path_buf(),
             stop: Arc::new(stop),
-            extra_stops: Vec::new(),
         })
+    }
+
+    /// Which event loop runs (io_uring, or epoll where io_uring cannot start
+    /// or was not chosen).
+    pub fn event_loop(&self) -> LoopKind {
+        self.io.kind()
     }
 
     /// The socket path clients connect to.
@@ -180,11 +191,11 @@ impl Mediator {
 
     /// Also stops when `fd` turns readable (a signalfd for SIGTERM/SIGINT).
     pub fn stop_on(&mut self, fd: OwnedFd) -> Result<(), MediatorError> {
-        self.shim
-            .watch(fd.as_fd(), Source::Shutdown)
-            .map_err(io_err("epoll_ctl(shutdown fd)"))?;
-        self.extra_stops.push(fd);
-        Ok(())
+        let token = self.shim.token();
+        self.shim.sources.insert(token, Source::Shutdown);
+        self.io
+            .watch(token, Watched::Fd(fd))
+            .map_err(io_err("watching a shutdown fd"))
     }
 
     /// Runs the loop until a shutdown fd turns readable; then every process
@@ -197,22 +208,24 @@ impl Mediator {
     }
 
     fn run_loop(&mut self) -> Result<(), MediatorError> {
+        let Mediator { shim, io, .. } = self;
         loop {
-            let events = self.shim.poller.wait().map_err(io_err("epoll_wait"))?;
-            for (token, ready) in events {
-                let Some(&source) = self.shim.sources.get(&token) else {
-                    continue;
-                };
-                match source {
-                    Source::Listener => self.shim.accept_all(&self.listener),
-                    Source::Shutdown => return Ok(()),
-                    Source::Pending => self.shim.pending_readable(token),
-                    Source::Conn(p) => self.shim.conn_readable(p),
-                    Source::Pidfd(p) => self.shim.pidfd_readable(p),
-                    Source::Thread(t) => self.shim.thread_readable(t, ready),
+            // Carry out what the last pass asked for; what that causes (an
+            // overflow, which dooms a process) may ask for more.
+            loop {
+                shim.reap();
+                if shim.reqs.is_empty() {
+                    break;
+                }
+                for req in std::mem::take(&mut shim.reqs) {
+                    io.apply(req, &mut |ev| shim.on_event(ev));
                 }
             }
-            self.shim.reap();
+            io.wait(&mut |ev| shim.on_event(ev))
+                .map_err(io_err(format!("{} wait", io.kind())))?;
+            if shim.stopping {
+                return Ok(());
+            }
         }
     }
 }

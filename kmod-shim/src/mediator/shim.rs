@@ -7,15 +7,19 @@
 //! area ([`ThreadEntry`]); and every fd in flight, in a `Slab` whose key is
 //! the core's [`FdSlot`]. Whatever path drops an entry closes what it owns.
 //!
-//! Thread-channel messages are read here ([`Shim::thread_readable`]): the
+//! The shim does no socket I/O itself: the event loop (io_uring or epoll)
+//! owns every watched fd and hands the shim what arrived as
+//! [`Event`]s ([`Shim::on_event`]); the shim asks for sends, watches and
+//! closes by pushing [`Req`]s, which the loop carries out in order.
+//!
+//! Thread-channel messages are handled here ([`Shim::thread_msg`]): the
 //! sender's credentials are checked against the bound process, the postcard
 //! is decoded (a bad message gets `Return::Error(Failure::Transport)`), the
 //! attached fds are split per command and blob seals checked, then each
 //! command goes to the core with the sending thread's scheduling attributes.
 
-use std::collections::{HashMap, VecDeque};
-use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
 
 use capbinder_core::{
     Command, Core, Effect, Failure, FdSlot, Object, Priority, ProcId, Return, SchedPolicy,
@@ -25,15 +29,15 @@ use slab::Slab;
 use tracing::{debug, warn};
 
 use super::config::Config;
-use super::event_loop::epoll::{Poller, Ready};
-use crate::sys::channel::{Channel, SCM_MAX_FD};
+use super::event_loop::{Event, Message, Req, Watched};
+use crate::sys::channel::{Received, SCM_MAX_FD};
 use crate::sys::cred::Cred as KernelCred;
 use crate::sys::memfd::{self, Mapping, SealFlags};
 use crate::sys::sched::{self, ThreadSched};
 use crate::sys::Pid;
 use crate::wire::{self, ThreadMsg, MAX_MSG};
 
-/// What an epoll token stands for.
+/// What a loop token stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Source {
     /// The listening socket.
@@ -50,27 +54,26 @@ pub(crate) enum Source {
     Thread(ThreadId),
 }
 
-/// A connection before its `Hello`.
+/// A connection before its `Hello` (the loop holds the socket).
 pub(crate) struct Pending {
-    /// The connection.
-    pub chan: Channel,
-    /// What the kernel said at accept.
+    /// What the kernel said at accept (`uid` is the effective uid).
     pub cred: KernelCred,
-    /// `SO_PEERPIDFD`, when the kernel has it.
-    pub pidfd: Option<OwnedFd>,
+    /// The real uid, from `/proc/<pid>/status` at accept.
+    pub real_uid: u32,
+    /// `SO_PEERPIDFD` (or `pidfd_open` before Linux 6.5).
+    pub pidfd: OwnedFd,
     /// `SO_PEERSEC`, when an LSM labels sockets.
     pub label: Option<String>,
 }
 
 /// A connected process: what the mediator holds for it.
 pub(crate) struct ProcEntry {
-    /// The connection; its close is the process's death.
-    pub conn: Channel,
-    /// Its epoll token.
+    /// The token of its connection (held by the loop); its close is the
+    /// process's death.
     pub conn_token: u64,
-    /// The process's pidfd (readable at exit), and its token.
-    pub pidfd: Option<(OwnedFd, u64)>,
-    /// The kernel's word on who it is.
+    /// The token of its pidfd (held by the loop; readable at exit).
+    pub pidfd_token: Option<u64>,
+    /// The kernel's word on who it is (`uid` is the effective uid).
     pub cred: KernelCred,
     /// The mediator's read-write mapping of its receive buffer.
     pub recv: Mapping,
@@ -84,16 +87,16 @@ pub(crate) struct ThreadEntry {
     pub proc: ProcId,
     /// Kernel tid.
     pub tid: i32,
-    /// The mediator's end of the thread channel (non-blocking).
-    pub chan: Channel,
-    /// Its epoll token.
+    /// The token of the mediator's end of the thread channel (held by the
+    /// loop).
     pub token: u64,
     /// A pidfd pinning the thread (checked live before priority changes).
     pub pidfd: OwnedFd,
+    /// Its scheduling when it registered: what a restore puts back exactly
+    /// (reset-on-fork flag included), where the core restores that priority.
+    pub base: Option<ThreadSched>,
     /// The mediator's mapping of the send area.
     pub send: Mapping,
-    /// Messages that did not fit the socket, oldest first.
-    pub outbox: VecDeque<(Vec<u8>, Vec<OwnedFd>)>,
 }
 
 /// The mediator's state: the core and every real resource.
@@ -102,7 +105,7 @@ pub(crate) struct Shim {
     pub config: Config,
     pub migrate: bool,
     pub welcome: Welcome,
-    pub poller: Poller,
+    /// What each loop token stands for; a token not here is ignored.
     pub sources: HashMap<u64, Source>,
     next_token: u64,
     pub pending: HashMap<u64, Pending>,
@@ -110,21 +113,14 @@ pub(crate) struct Shim {
     pub threads: HashMap<ThreadId, ThreadEntry>,
     /// Fds in flight, named by the core's `FdSlot` (the slab key).
     pub fds: Slab<OwnedFd>,
-    /// Receive buffer for one message.
-    pub buf: Vec<u8>,
-    /// Bounce buffer for payload copies (see `docs/transport.md`).
-    bounce: Vec<u8>,
     /// Processes that stopped reading (an outbox overflowed): disconnected
     /// at the end of the pass, outside any effect application.
     pub doomed: Vec<ProcId>,
+    /// I/O asked of the loop, in order; the loop drains it.
+    pub reqs: Vec<Req>,
+    /// A shutdown fd turned readable: the loop stops after this pass.
+    pub stopping: bool,
 }
-
-/// Returns queued for one thread that does not read, before its process is
-/// disconnected (a client that never reads must not grow the mediator).
-const MAX_OUTBOX: usize = 4096;
-
-/// How many messages one channel may have read per pass (fairness).
-const READS_PER_PASS: usize = 32;
 
 /// Core priority from what the kernel reports.
 pub(crate) fn to_priority(s: &ThreadSched) -> Priority {
@@ -158,12 +154,16 @@ fn to_thread_sched(p: &Priority) -> ThreadSched {
 
 /// A thread's scheduling attributes, `None` if unreadable or unsupported.
 pub(crate) fn read_priority(tid: i32) -> Option<Priority> {
-    let s = sched::thread_sched(Pid::from_raw(tid)?).ok()?;
-    Some(to_priority(&s))
+    read_sched(tid).map(|s| to_priority(&s))
+}
+
+/// A thread's scheduling as the kernel reports it.
+pub(crate) fn read_sched(tid: i32) -> Option<ThreadSched> {
+    sched::thread_sched(Pid::from_raw(tid)?).ok()
 }
 
 impl Shim {
-    pub fn new(config: Config, migrate: bool, welcome: Welcome, poller: Poller) -> Shim {
+    pub fn new(config: Config, migrate: bool, welcome: Welcome) -> Shim {
         let core = Core::new(capbinder_core::Config {
             limits: config.limits.clone(),
             migrate_priority: migrate,
@@ -174,95 +174,137 @@ impl Shim {
             config,
             migrate,
             welcome,
-            poller,
             sources: HashMap::new(),
             next_token: 1,
             pending: HashMap::new(),
             procs: HashMap::new(),
             threads: HashMap::new(),
             fds: Slab::new(),
-            buf: vec![0; MAX_MSG + 1],
-            bounce: Vec::new(),
             doomed: Vec::new(),
+            reqs: Vec::new(),
+            stopping: false,
         }
     }
 
-    /// Watches `fd` under a fresh token standing for `source`.
-    pub fn watch(&mut self, fd: BorrowedFd<'_>, source: Source) -> io::Result<u64> {
+    /// A fresh token, never used before.
+    pub fn token(&mut self) -> u64 {
         let token = self.next_token;
         self.next_token += 1;
-        self.poller.add(fd, token)?;
-        self.sources.insert(token, source);
-        Ok(token)
+        token
     }
 
-    /// Stops watching `fd` and forgets its token.
-    pub fn unwatch(&mut self, fd: BorrowedFd<'_>, token: u64) {
-        self.poller.delete(fd);
+    /// Has the loop watch `what` under a fresh token standing for `source`.
+    pub fn watch(&mut self, what: Watched, source: Source) -> u64 {
+        let token = self.token();
+        self.sources.insert(token, source);
+        self.reqs.push(Req::Watch { token, what });
+        token
+    }
+
+    /// Forgets `token` and has the loop close its fd (after sending what is
+    /// queued on it, with `flush`).
+    pub fn unwatch(&mut self, token: u64, flush: bool) {
         self.sources.remove(&token);
+        self.reqs.push(Req::Close { token, flush });
+    }
+
+    /// Queues a message on a watched channel.
+    pub fn send(&mut self, token: u64, bytes: Vec<u8>, fds: Vec<OwnedFd>) {
+        self.reqs.push(Req::Send {
+            token,
+            msg: Message { bytes, fds },
+        });
+    }
+
+    // ---- events ----------------------------------------------------------
+
+    /// Handles one event the loop reports.
+    pub fn on_event(&mut self, ev: Event<'_>) {
+        match ev {
+            Event::Accepted(chan) => self.admit(chan),
+            Event::Ready { token } => match self.sources.get(&token).copied() {
+                Some(Source::Shutdown) => self.stopping = true,
+                Some(Source::Pidfd(p)) => self.kill_process(p),
+                _ => {}
+            },
+            Event::Message { token, got, data } => match self.sources.get(&token).copied() {
+                Some(Source::Pending) => self.pending_msg(token, got, data),
+                Some(Source::Conn(p)) => self.conn_msg(p, got, data),
+                Some(Source::Thread(t)) => self.thread_msg(t, got, data),
+                _ => {}
+            },
+            Event::Closed { token } => match self.sources.get(&token).copied() {
+                Some(Source::Pending) => self.drop_pending(token),
+                Some(Source::Conn(p)) => self.kill_process(p),
+                Some(Source::Thread(t)) => self.close_thread(t),
+                Some(Source::Pidfd(p)) => {
+                    // Its exit is still seen when the connection closes.
+                    debug!(?p, "a process pidfd cannot be watched");
+                    self.unwatch(token, false);
+                }
+                Some(Source::Listener | Source::Shutdown) => {
+                    warn!("the listening socket or a shutdown fd failed: stopping");
+                    self.stopping = true;
+                }
+                None => {}
+            },
+            Event::Overflow { token } => match self.sources.get(&token).copied() {
+                Some(Source::Thread(t)) => {
+                    if let Some(te) = self.threads.get(&t) {
+                        warn!(
+                            tid = te.tid,
+                            "a thread stopped reading its channel: disconnecting its process"
+                        );
+                        self.doomed.push(te.proc);
+                    }
+                }
+                Some(Source::Conn(p)) => self.doomed.push(p),
+                Some(Source::Pending) => self.drop_pending(token),
+                _ => {}
+            },
+        }
     }
 
     // ---- thread channels -------------------------------------------------
 
-    /// A thread channel is readable (or hung up): read what waits.
-    pub fn thread_readable(&mut self, thread: ThreadId, ready: Ready) {
-        if ready.write {
-            self.flush(thread);
-        }
-        if !(ready.read || ready.hangup) {
+    /// A message arrived on a thread channel.
+    pub fn thread_msg(&mut self, thread: ThreadId, got: Received, data: &[u8]) {
+        let Some(t) = self.threads.get(&thread) else {
+            return;
+        };
+        let proc = t.proc;
+        let bound = self.procs.get(&proc).map(|p| p.cred.pid);
+        if got.cred.map(|c| c.pid) != bound || bound.is_none() {
+            warn!(
+                ?thread,
+                "message on a thread channel of pid {:?} came from pid {:?}: disconnecting the process",
+                bound,
+                got.cred.map(|c| c.pid)
+            );
+            self.kill_process(proc);
             return;
         }
-        for _ in 0..READS_PER_PASS {
-            let Some(t) = self.threads.get(&thread) else {
-                return;
+        if got.truncated || got.ctrunc {
+            let what = if got.truncated {
+                format!(
+                    "a {}-byte message exceeds the {MAX_MSG}-byte limit of a thread channel",
+                    got.full_len
+                )
+            } else {
+                format!("more than {SCM_MAX_FD} fds came with one message (SCM_MAX_FD)")
             };
-            let proc = t.proc;
-            let got = match t.chan.try_recv(&mut self.buf, SCM_MAX_FD) {
-                Ok(g) => g,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) => {
-                    debug!(?thread, "thread channel read failed: {e}; closing it");
-                    self.close_thread(thread);
-                    return;
-                }
-            };
-            if got.full_len == 0 && got.fds.is_empty() {
-                self.close_thread(thread);
-                return;
-            }
-            let bound = self.procs.get(&proc).map(|p| p.cred.pid);
-            if got.cred.map(|c| c.pid) != bound || bound.is_none() {
-                warn!(
-                    ?thread,
-                    "message on a thread channel of pid {:?} came from pid {:?}: disconnecting the process",
-                    bound,
-                    got.cred.map(|c| c.pid)
-                );
-                self.kill_process(proc);
-                return;
-            }
-            if got.truncated || got.ctrunc {
-                let what = if got.truncated {
-                    format!(
-                        "a {}-byte message exceeds the {MAX_MSG}-byte limit of a thread channel",
-                        got.full_len
-                    )
-                } else {
-                    format!("more than {SCM_MAX_FD} fds came with one message (SCM_MAX_FD)")
-                };
-                self.transport_error(thread, what);
-                continue;
-            }
-            let msg: ThreadMsg = match wire::decode(&self.buf[..got.len]) {
-                Ok(m) => m,
-                Err(e) => {
-                    self.transport_error(thread, e.to_string());
-                    continue;
-                }
-            };
-            let ThreadMsg::Write(cmds) = msg;
-            self.write_commands(thread, cmds, got.fds);
+            self.transport_error(thread, what);
+            return;
         }
+        let msg: ThreadMsg = match wire::decode(data) {
+            Ok(m) => m,
+            Err(e) => {
+                self.transport_error(thread, e.to_string());
+                return;
+            }
+        };
+        let ThreadMsg::Write(cmds) = msg;
+        self.write_commands(thread, cmds, got.fds);
     }
 
     fn transport_error(&mut self, thread: ThreadId, what: String) {
@@ -359,15 +401,10 @@ impl Shim {
         let src = usize::try_from(src).map_err(|e| e.to_string())?;
         let dst = usize::try_from(dst).map_err(|e| e.to_string())?;
         let t = self.threads.get(&from).ok_or("sending thread is gone")?;
-        if self.bounce.len() < len {
-            self.bounce.resize(len, 0);
-        }
-        t.send
-            .read_at(src, &mut self.bounce[..len])
-            .map_err(|e| e.to_string())?;
         let p = self.procs.get_mut(&to).ok_or("receiving process is gone")?;
-        p.recv
-            .write_at(dst, &self.bounce[..len])
+        // The one copy: send area to receive buffer, no buffer in between.
+        t.send
+            .copy_to(src, &mut p.recv, dst, len)
             .map_err(|e| e.to_string())
     }
 
@@ -384,17 +421,23 @@ impl Shim {
         let Some(pid) = Pid::from_raw(tid) else {
             return;
         };
-        if let Err(e) = sched::set_thread_sched(pid, &to_thread_sched(&prio)) {
+        // Migrated priorities carry SCHED_RESET_ON_FORK; putting back the
+        // thread's own priority restores its own flags too.
+        let attrs = match t.base {
+            Some(base) if to_priority(&base) == prio => base,
+            _ => to_thread_sched(&prio),
+        };
+        if let Err(e) = sched::set_thread_sched(pid, &attrs) {
             debug!(tid, "sched_setattr failed: {e}");
         }
     }
 
-    /// Sends `ret` (with `fds`) on a thread channel, queueing it if the
-    /// socket is full.
+    /// Sends `ret` (with `fds`) on a thread channel, after what is queued.
     pub fn deliver(&mut self, thread: ThreadId, ret: &Return, fds: Vec<OwnedFd>) {
-        let Some(t) = self.threads.get_mut(&thread) else {
+        let Some(t) = self.threads.get(&thread) else {
             return; // thread gone: the fds close here
         };
+        let token = t.token;
         let bytes = match wire::encode_return(ret) {
             Ok(b) => b,
             Err(e) => {
@@ -405,51 +448,7 @@ impl Shim {
                 }
             }
         };
-        if t.outbox.is_empty() {
-            let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(|f| f.as_fd()).collect();
-            match t.chan.try_send(&bytes, &borrowed) {
-                Ok(_) => return,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => {
-                    debug!(?thread, "send on a thread channel failed: {e}");
-                    return;
-                }
-            }
-            let _ = self
-                .poller
-                .set_write_interest(t.chan.as_fd(), t.token, true);
-        }
-        if t.outbox.len() >= MAX_OUTBOX {
-            warn!(
-                tid = t.tid,
-                "a thread stopped reading its channel: disconnecting its process"
-            );
-            self.doomed.push(t.proc);
-            return;
-        }
-        t.outbox.push_back((bytes, fds));
-    }
-
-    fn flush(&mut self, thread: ThreadId) {
-        let Some(t) = self.threads.get_mut(&thread) else {
-            return;
-        };
-        while let Some((bytes, fds)) = t.outbox.front() {
-            let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(|f| f.as_fd()).collect();
-            match t.chan.try_send(bytes, &borrowed) {
-                Ok(_) => {
-                    t.outbox.pop_front();
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(_) => {
-                    t.outbox.clear();
-                    break;
-                }
-            }
-        }
-        let _ = self
-            .poller
-            .set_write_interest(t.chan.as_fd(), t.token, false);
+        self.send(token, bytes, fds);
     }
 
     // ---- teardown --------------------------------------------------------
@@ -461,7 +460,7 @@ impl Shim {
         self.core.thread_exited(thread, &mut fx);
         self.apply(&mut fx);
         if let Some(t) = self.threads.remove(&thread) {
-            self.unwatch(t.chan.as_fd(), t.token);
+            self.unwatch(t.token, false);
             if let Some(p) = self.procs.get_mut(&t.proc) {
                 p.threads.retain(|&x| x != thread);
             }
@@ -486,12 +485,12 @@ impl Shim {
         };
         for t in &p.threads {
             if let Some(t) = self.threads.remove(t) {
-                self.unwatch(t.chan.as_fd(), t.token);
+                self.unwatch(t.token, false);
             }
         }
-        self.unwatch(p.conn.as_fd(), p.conn_token);
-        if let Some((fd, token)) = &p.pidfd {
-            self.unwatch(fd.as_fd(), *token);
+        self.unwatch(p.conn_token, false);
+        if let Some(token) = p.pidfd_token {
+            self.unwatch(token, false);
         }
         debug!(pid = p.cred.pid, "process gone");
     }

@@ -38,7 +38,7 @@ pub const SCM_MAX_FD: usize = 253;
 /// set it, but close any that arrives rather than leak it.
 const SCM_PIDFD: libc::c_int = 0x04;
 
-const fn cmsg_space(len: usize) -> usize {
+pub(crate) const fn cmsg_space(len: usize) -> usize {
     // Lengths here are at most a few KiB, far below u32::MAX.
     let len = len as u32;
     // SAFETY: CMSG_SPACE is arithmetic on its argument (it is `unsafe` only
@@ -51,12 +51,12 @@ const CRED_SPACE: usize = cmsg_space(size_of::<libc::ucred>());
 /// Room for one stray `SCM_PIDFD` message.
 const PIDFD_SPACE: usize = cmsg_space(size_of::<libc::c_int>());
 /// The largest control buffer a receive uses.
-const CONTROL_MAX: usize =
+pub(crate) const CONTROL_MAX: usize =
     cmsg_space(SCM_MAX_FD * size_of::<libc::c_int>()) + CRED_SPACE + PIDFD_SPACE;
 
 /// A control buffer aligned for `struct cmsghdr`.
 #[repr(C, align(8))]
-struct Control([u8; CONTROL_MAX]);
+pub(crate) struct Control(pub(crate) [u8; CONTROL_MAX]);
 
 const _: () = assert!(std::mem::align_of::<Control>() >= std::mem::align_of::<libc::cmsghdr>());
 
@@ -288,7 +288,7 @@ impl Channel {
 
 /// Walks the control messages `recvmsg` wrote into `msg`, taking every fd it
 /// installed into an `OwnedFd` and reading `SCM_CREDENTIALS`.
-fn take_control(msg: &libc::msghdr) -> (Vec<OwnedFd>, Option<Cred>) {
+pub(crate) fn take_control(msg: &libc::msghdr) -> (Vec<OwnedFd>, Option<Cred>) {
     let mut fds = Vec::new();
     let mut cred = None;
     let start = msg.msg_control.cast::<u8>().cast_const();

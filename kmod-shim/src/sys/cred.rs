@@ -171,6 +171,37 @@ pub fn set_socket_passcred(fd: impl AsFd, on: bool) -> io::Result<()> {
     Ok(rustix::net::sockopt::set_socket_passcred(fd, on)?)
 }
 
+/// A process's user ids as `/proc/<pid>/status` lists them (`Uid:` real,
+/// effective, saved, filesystem), mapped into our user namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProcUids {
+    /// Real uid.
+    pub real: u32,
+    /// Effective uid.
+    pub effective: u32,
+}
+
+/// Reads the `Uid:` line of `/proc/<pid>/status`.
+///
+/// The answer is about whatever process has `pid` at the moment of reading:
+/// hold a pidfd for the process you mean and check it is still alive
+/// afterwards ([`pidfd_is_alive`]), so that a reused pid cannot answer for it.
+pub fn proc_status_uids(pid: Pid) -> io::Result<ProcUids> {
+    let path = format!("/proc/{}/status", pid.as_raw_nonzero());
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| io::Error::new(e.kind(), format!("reading {path}: {e}")))?;
+    parse_status_uids(&text)
+        .ok_or_else(|| io::Error::other(format!("{path} has no well-formed Uid: line")))
+}
+
+fn parse_status_uids(text: &str) -> Option<ProcUids> {
+    let line = text.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+    let mut ids = line.split_whitespace().map(|f| f.parse::<u32>());
+    let real = ids.next()?.ok()?;
+    let effective = ids.next()?.ok()?;
+    Some(ProcUids { real, effective })
+}
+
 /// `pidfd_open(pid, 0)`: a pidfd (`O_CLOEXEC`) for a process; it becomes
 /// readable when the process exits.
 pub fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
@@ -325,6 +356,23 @@ mod tests {
             None,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn status_uids_are_parsed_and_match_ours() {
+        let me = proc_status_uids(rustix::process::getpid()).unwrap();
+        assert_eq!(me.real, rustix::process::getuid().as_raw());
+        assert_eq!(me.effective, rustix::process::geteuid().as_raw());
+        let t = "Name:\tx\nUid:\t1000\t0\t0\t0\nGid:\t5\t5\t5\t5\n";
+        assert_eq!(
+            parse_status_uids(t),
+            Some(ProcUids {
+                real: 1000,
+                effective: 0
+            })
+        );
+        assert_eq!(parse_status_uids("Uid:\tx\n"), None);
+        assert_eq!(parse_status_uids(""), None);
     }
 
     #[test]

@@ -29,6 +29,12 @@
 //! - [`channel`]: [`channel::Channel`], a `SOCK_SEQPACKET` socket that carries
 //!   bytes, up to 253 fds (`SCM_MAX_FD`) and the sender's credentials, and
 //!   [`channel::Listener`], the mediator's listening socket.
+//! - [`uring`]: [`uring::Ring`], the mediator's io_uring: `recvmsg` into a
+//!   pool of provided buffers, linked `sendmsg` chains, `accept`, `poll`,
+//!   cancellation; it owns everything a request points at until the
+//!   request completes.
+//! - [`uring_relay`]: a plain io_uring message relay, the batching floor
+//!   `capbinder-rawbench` measures (not the mediator's loop).
 //!
 //! Errors are `std::io::Result` for the thin wrappers and small `thiserror`
 //! enums where a caller must tell failures apart (a missing seal, a mapping
@@ -38,13 +44,19 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![deny(missing_docs)]
 
+pub mod cgroup;
 pub mod channel;
 pub mod cred;
 pub mod fds;
+pub mod landlock;
 pub mod memfd;
 pub mod protect;
+pub mod sandbox;
 pub mod sched;
+pub mod seccomp;
 pub mod signal;
+pub mod uring;
+pub mod uring_relay;
 
 /// A process or thread id as the kernel hands it out (never 0), re-exported
 /// from rustix so callers need not depend on it for this one type.

@@ -9,6 +9,11 @@ use std::path::Path;
 use capbinder_core::{Command, DataRange, Handle, Object, Return, TxnFlags, TxnIn, TxnOut};
 use capbinder_kmod_shim::device::{Device, DeviceError, ThreadChannel};
 
+/// The byte a test blob holds at offset `i` (both sides compute it).
+pub fn pattern(i: usize) -> u8 {
+    ((i.wrapping_mul(31)) ^ (i >> 12)) as u8
+}
+
 /// What a call came back with.
 #[derive(Debug)]
 pub enum Outcome {

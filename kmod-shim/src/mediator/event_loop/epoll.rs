@@ -1,12 +1,24 @@
 //! The epoll loop: one epoll instance per mediator, level-triggered. Each
-//! registered fd carries a token (a `u64` never reused) that the shim maps
-//! to what the fd is; a token whose source is gone is ignored, so an event
-//! that arrives after its source was removed in the same pass is harmless.
+//! registered fd carries its token. A pass is one `epoll_wait`, then for
+//! each ready fd: accept everything waiting (the listener), report it ready
+//! (a pidfd or shutdown fd), or flush its queued sends and read up to
+//! [`READS_PER_PASS`] messages with non-blocking `recvmsg` (a channel).
+//! Sends go out at once with non-blocking `sendmsg`; what does not fit the
+//! socket waits in the channel's queue for `EPOLLOUT`.
 
+use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::event::epoll;
+use tracing::{debug, warn};
+
+use super::{Event, Message, Req, Watched, MAX_OUTBOX};
+use crate::sys::channel::SCM_MAX_FD;
+use crate::wire::MAX_MSG;
+
+/// How many messages one channel may have read per pass (fairness).
+pub const READS_PER_PASS: usize = 32;
 
 /// Readiness the loop cares about.
 #[derive(Clone, Copy, Debug, Default)]
@@ -95,5 +107,188 @@ impl Poller {
                 )
             })
             .collect())
+    }
+}
+
+/// One watched fd.
+struct Slot {
+    what: Watched,
+    /// Messages that did not fit the socket, oldest first.
+    outbox: VecDeque<Message>,
+    /// Watching for `EPOLLOUT`.
+    writing: bool,
+    /// Reported closed: no longer polled, waiting for the shim's `Close`.
+    dead: bool,
+}
+
+impl Slot {
+    fn fd(&self) -> BorrowedFd<'_> {
+        match &self.what {
+            Watched::Listener(l) => l.as_fd(),
+            Watched::Channel(c) => c.as_fd(),
+            Watched::Fd(f) => f.as_fd(),
+        }
+    }
+}
+
+/// The epoll loop's state: the poller and every watched fd.
+pub(crate) struct EpollIo {
+    poller: Poller,
+    slots: HashMap<u64, Slot>,
+    /// Receive buffer for one message.
+    buf: Vec<u8>,
+}
+
+/// Tries to send every queued message; `Ok(true)` when the queue emptied.
+fn flush(chan: &crate::sys::channel::Channel, outbox: &mut VecDeque<Message>) -> io::Result<bool> {
+    while let Some(m) = outbox.front() {
+        let fds: Vec<BorrowedFd<'_>> = m.fds.iter().map(|f| f.as_fd()).collect();
+        match chan.try_send(&m.bytes, &fds) {
+            Ok(_) => {
+                outbox.pop_front();
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) => {
+                outbox.clear();
+                return Err(e);
+            }
+        }
+    }
+    Ok(true)
+}
+
+impl EpollIo {
+    pub fn new() -> io::Result<EpollIo> {
+        Ok(EpollIo {
+            poller: Poller::new()?,
+            slots: HashMap::new(),
+            buf: vec![0; MAX_MSG + 1],
+        })
+    }
+
+    pub fn watch(&mut self, token: u64, what: Watched) -> io::Result<()> {
+        let slot = Slot {
+            what,
+            outbox: VecDeque::new(),
+            writing: false,
+            dead: false,
+        };
+        self.poller.add(slot.fd(), token)?;
+        self.slots.insert(token, slot);
+        Ok(())
+    }
+
+    pub fn apply(&mut self, req: Req, on: &mut dyn FnMut(Event<'_>)) {
+        match req {
+            Req::Watch { token, what } => {
+                if let Err(e) = self.watch(token, what) {
+                    warn!(token, "epoll_ctl(ADD) failed: {e}");
+                    on(Event::Closed { token });
+                }
+            }
+            Req::Send { token, msg } => self.send(token, msg, on),
+            Req::Close { token, flush: want } => {
+                let Some(mut slot) = self.slots.remove(&token) else {
+                    return;
+                };
+                if want {
+                    if let Watched::Channel(c) = &slot.what {
+                        // Best effort: what does not fit now is dropped.
+                        let _ = flush(c, &mut slot.outbox);
+                    }
+                }
+                if !slot.dead {
+                    self.poller.delete(slot.fd());
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, token: u64, msg: Message, on: &mut dyn FnMut(Event<'_>)) {
+        let Some(slot) = self.slots.get_mut(&token) else {
+            return; // closed meanwhile: the fds close here
+        };
+        let Watched::Channel(chan) = &slot.what else {
+            return;
+        };
+        if slot.outbox.len() >= MAX_OUTBOX {
+            on(Event::Overflow { token });
+            return;
+        }
+        slot.outbox.push_back(msg);
+        match flush(chan, &mut slot.outbox) {
+            Ok(true) => {}
+            Ok(false) if !slot.writing && !slot.dead => {
+                slot.writing = true;
+                let _ = self.poller.set_write_interest(chan.as_fd(), token, true);
+            }
+            Ok(false) => {}
+            Err(e) => debug!(token, "send on a channel failed: {e}"),
+        }
+    }
+
+    pub fn wait(&mut self, on: &mut dyn FnMut(Event<'_>)) -> io::Result<()> {
+        let events = self.poller.wait()?;
+        for (token, ready) in events {
+            let Some(slot) = self.slots.get_mut(&token) else {
+                continue;
+            };
+            if slot.dead {
+                continue;
+            }
+            match &slot.what {
+                Watched::Listener(l) => loop {
+                    match l.accept() {
+                        Ok(c) => on(Event::Accepted(c)),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => {
+                            warn!("accept failed: {e}");
+                            break;
+                        }
+                    }
+                },
+                Watched::Fd(_) => on(Event::Ready { token }),
+                Watched::Channel(chan) => {
+                    if ready.write {
+                        match flush(chan, &mut slot.outbox) {
+                            Ok(false) => {}
+                            Ok(true) | Err(_) => {
+                                slot.writing = false;
+                                let _ = self.poller.set_write_interest(chan.as_fd(), token, false);
+                            }
+                        }
+                    }
+                    if !(ready.read || ready.hangup) {
+                        continue;
+                    }
+                    for _ in 0..READS_PER_PASS {
+                        let got = match chan.try_recv(&mut self.buf, SCM_MAX_FD) {
+                            Ok(g) => g,
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                            Err(e) => {
+                                debug!(token, "channel read failed: {e}; closing it");
+                                slot.dead = true;
+                                break;
+                            }
+                        };
+                        if got.full_len == 0 && got.fds.is_empty() {
+                            slot.dead = true;
+                            break;
+                        }
+                        let len = got.len;
+                        on(Event::Message {
+                            token,
+                            got,
+                            data: &self.buf[..len],
+                        });
+                    }
+                    if slot.dead {
+                        self.poller.delete(chan.as_fd());
+                        on(Event::Closed { token });
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -1,0 +1,818 @@
+//! Benchmark support for `capbinder-rawbench`: raw synchronous round trips
+//! through a real `capbinderd` with the device API (no runtime), and, in
+//! the same run and with the same placement, the floors DESIGN.md asks for
+//! ("Measuring"): a direct two-process `SOCK_SEQPACKET` ping-pong, and a
+//! three-process relay (client → middle → server → middle → client) with a
+//! blocking middle and with an io_uring middle.
+//!
+//! Not part of the transport: nothing else in the crate uses this module.
+//!
+//! - [`stats`]: median, p99 and operations per second;
+//! - `procs`: pinning, helper processes, the temporary directory;
+//! - `floor`: the socket floors and their helper roles;
+//! - `cb`: the capbinder case, its mediator and its server role.
+//!
+//! Every case is a client (this process) making `iters` round trips of one
+//! payload size, after a warm-up, each timed with `Instant` (the vDSO
+//! `clock_gettime(CLOCK_MONOTONIC)`). The request and the reply are both
+//! `payload` bytes; every mechanism's server echoes what it got.
+//! Placements: `same` puts every process on the first allowed CPU; `split`
+//! puts the client there and every other process on the second.
+
+mod cb;
+mod floor;
+mod procs;
+pub mod stats;
+
+use std::fmt::Write as _;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub use cb::Loop;
+use stats::Summary;
+
+use crate::device::DeviceError;
+
+/// The benchmark failed; the message says what it was doing.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// A syscall or file operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What we were doing.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: io::Error,
+    },
+    /// The capbinder device failed.
+    #[error("capbinder device: {0}")]
+    Device(#[from] DeviceError),
+    /// A helper process misbehaved or a reply was wrong.
+    #[error("{0}")]
+    Helper(String),
+    /// The command line asked for something impossible.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// The client's side of one mechanism: one round trip.
+trait Rig {
+    /// Sends `req`, waits for the answer, copies it into `resp` and returns
+    /// its length.
+    fn call(&mut self, req: &[u8], resp: &mut [u8]) -> Result<usize, BenchError>;
+}
+
+/// A mechanism measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mech {
+    /// Two processes on one socket pair.
+    Direct,
+    /// Three processes, blocking middle.
+    RelayBlocking,
+    /// Three processes, io_uring middle.
+    RelayUring,
+    /// capbinder through `capbinderd` with the given loop flag.
+    Capbinder(Loop),
+    /// Diagnostic: blocking relay with `TransactionComplete`-like acks.
+    RelayAcked,
+    /// Diagnostic: epoll relay reading until `EAGAIN`.
+    RelayEpoll,
+    /// Diagnostic: epoll relay with acks (the mediator's shape, no logic).
+    RelayEpollAcked,
+}
+
+impl Mech {
+    /// Every mechanism, in the order each payload runs them.
+    pub const ALL: [Mech; 5] = [
+        Mech::Direct,
+        Mech::RelayBlocking,
+        Mech::RelayUring,
+        Mech::Capbinder(Loop::Default),
+        Mech::Capbinder(Loop::Epoll),
+    ];
+
+    /// The diagnostic mechanisms, run only with `--diagnostics` or when
+    /// `--only` names them in full.
+    pub const DIAGNOSTIC: [Mech; 3] = [Mech::RelayAcked, Mech::RelayEpoll, Mech::RelayEpollAcked];
+
+    /// Its name in `RESULT` lines and for `--only`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mech::RelayAcked => "relay-acked",
+            Mech::RelayEpoll => "relay-epoll",
+            Mech::RelayEpollAcked => "relay-epoll-acked",
+            Mech::Direct => "direct",
+            Mech::RelayBlocking => "relay-blocking",
+            Mech::RelayUring => "relay-uring",
+            Mech::Capbinder(Loop::Default) => "capbinder-default",
+            Mech::Capbinder(Loop::Epoll) => "capbinder-epoll",
+        }
+    }
+}
+
+/// Where the processes run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Every process on one CPU.
+    Same,
+    /// The client on one CPU, every other process on another.
+    Split,
+}
+
+impl Placement {
+    /// Its name in `RESULT` lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Placement::Same => "same",
+            Placement::Split => "split",
+        }
+    }
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Few iterations (a smoke test).
+    pub quick: bool,
+    /// Mechanism names or prefixes to run (empty: all but the diagnostic
+    /// ones).
+    pub only: Vec<String>,
+    /// Also run the diagnostic relays.
+    pub diagnostics: bool,
+    /// Also write the results as JSON here.
+    pub json: Option<PathBuf>,
+    /// Measured iterations for payloads under 64 KiB (larger ones get a
+    /// tenth); `None`: 20000, or 200 with `quick`.
+    pub iters: Option<usize>,
+    /// Payload sizes in bytes.
+    pub payloads: Vec<usize>,
+    /// Placements.
+    pub placements: Vec<Placement>,
+    /// The mediator binary; `None`: `capbinderd` next to this program.
+    pub capbinderd: Option<PathBuf>,
+    /// The two CPUs to use; `None`: the first two this process may use.
+    pub cpus: Option<(usize, usize)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            quick: false,
+            only: Vec::new(),
+            diagnostics: false,
+            json: None,
+            iters: None,
+            payloads: vec![32, 4096, 1 << 20],
+            placements: vec![Placement::Same, Placement::Split],
+            capbinderd: None,
+            cpus: None,
+        }
+    }
+}
+
+impl Options {
+    fn selected(&self, m: Mech) -> bool {
+        if Mech::DIAGNOSTIC.contains(&m) {
+            return (self.diagnostics
+                && (self.only.is_empty()
+                    || self.only.iter().any(|o| m.name().starts_with(o.as_str()))))
+                || self.only.iter().any(|o| o == m.name());
+        }
+        self.only.is_empty() || self.only.iter().any(|o| m.name().starts_with(o.as_str()))
+    }
+
+    /// The mechanisms to run, in order.
+    fn mechs(&self) -> Vec<Mech> {
+        Mech::ALL
+            .iter()
+            .chain(Mech::DIAGNOSTIC.iter())
+            .copied()
+            .filter(|&m| self.selected(m))
+            .collect()
+    }
+
+    /// Measured iterations for one payload size.
+    fn iters_for(&self, payload: usize) -> usize {
+        let base = self.iters.unwrap_or(if self.quick { 200 } else { 20_000 });
+        if payload >= 64 << 10 {
+            (base / 10).max(20)
+        } else {
+            base.max(1)
+        }
+    }
+}
+
+/// One measured case.
+#[derive(Clone, Debug)]
+pub struct CaseResult {
+    /// The mechanism.
+    pub mech: Mech,
+    /// The placement.
+    pub placement: Placement,
+    /// Payload bytes each way.
+    pub payload: usize,
+    /// The figures.
+    pub summary: Summary,
+}
+
+impl CaseResult {
+    /// The `RESULT` line.
+    pub fn line(&self) -> String {
+        let s = &self.summary;
+        format!(
+            "RESULT mech={} placement={} payload={} iters={} median_us={:.2} p99_us={:.2} ops_s={:.0}",
+            self.mech.name(),
+            self.placement.name(),
+            self.payload,
+            s.iters,
+            s.median_ns as f64 / 1e3,
+            s.p99_ns as f64 / 1e3,
+            s.ops_s
+        )
+    }
+}
+
+/// Everything one run measured, with notes about the setup.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// The cases, in the order they ran.
+    pub results: Vec<CaseResult>,
+    /// The CPUs used (client's first).
+    pub cpus: Vec<usize>,
+    /// Lines about the setup (loops seen, skipped mechanisms).
+    pub notes: Vec<String>,
+}
+
+fn progress(msg: &str) {
+    eprintln!("rawbench: {msg}");
+}
+
+/// Fills `buf` with a pattern that differs per case.
+fn pattern(buf: &mut [u8], seed: u8) {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(31).wrapping_add(seed);
+    }
+}
+
+/// Warm-up, then `iters` timed round trips; the answer is checked in full
+/// before and after timing, and its length on every iteration.
+fn measure(
+    rig: &mut dyn Rig,
+    req: &[u8],
+    resp: &mut [u8],
+    iters: usize,
+) -> Result<Summary, BenchError> {
+    let check = |resp: &[u8], n: usize| -> Result<(), BenchError> {
+        if n != req.len() || resp[..n] != *req {
+            return Err(BenchError::Helper(format!(
+                "the echo came back wrong ({n} bytes for a {}-byte request)",
+                req.len()
+            )));
+        }
+        Ok(())
+    };
+    let warm = (iters / 10).max(10);
+    for i in 0..warm {
+        let n = rig.call(req, resp)?;
+        if i == 0 {
+            check(resp, n)?;
+        }
+    }
+    let mut samples = vec![0u64; iters];
+    let start = Instant::now();
+    for s in samples.iter_mut() {
+        let t0 = Instant::now();
+        let n = rig.call(req, resp)?;
+        let dt = t0.elapsed();
+        if n != req.len() {
+            return check(resp, n).map(|_| unreachable!());
+        }
+        *s = dt.as_nanos() as u64;
+    }
+    let total = start.elapsed();
+    let n = rig.call(req, resp)?;
+    check(resp, n)?;
+    Ok(stats::summarize(&mut samples, total))
+}
+
+/// The rigs of one placement, spawned once and used for every payload.
+struct Rigs {
+    list: Vec<(Mech, Box<dyn Rig>)>,
+}
+
+fn capbinderd_path(opts: &Options) -> Result<PathBuf, BenchError> {
+    if let Some(p) = &opts.capbinderd {
+        return Ok(p.clone());
+    }
+    let exe = std::env::current_exe().map_err(|source| BenchError::Io {
+        what: "finding this program (/proc/self/exe)".into(),
+        source,
+    })?;
+    let p = exe.with_file_name("capbinderd");
+    if !p.exists() {
+        return Err(BenchError::Usage(format!(
+            "{} not found: build it (cargo build --release -p capbinder-kmod-shim --bins) or pass --capbinderd PATH",
+            p.display()
+        )));
+    }
+    Ok(p)
+}
+
+fn start_rigs(
+    opts: &Options,
+    placement: Placement,
+    cpus: (usize, usize),
+    dir: &Path,
+    max_msg: usize,
+    notes: &mut Vec<String>,
+) -> Result<Rigs, BenchError> {
+    let (home, far) = match placement {
+        Placement::Same => (cpus.0, cpus.0),
+        Placement::Split => (cpus.0, cpus.1),
+    };
+    procs::pin_self(home)?;
+    let mut list: Vec<(Mech, Box<dyn Rig>)> = Vec::new();
+    let pname = placement.name();
+    for mech in opts.mechs() {
+        match mech {
+            Mech::Direct => {
+                let r = floor::SocketRig::direct(max_msg, far, home)?;
+                progress(&format!("{pname}: {}: {}", mech.name(), r.describe()));
+                list.push((mech, Box::new(r)));
+            }
+            Mech::RelayBlocking => {
+                let r =
+                    floor::SocketRig::relay(max_msg, floor::Middle::Blocking, false, far, home)?;
+                progress(&format!("{pname}: {}: {}", mech.name(), r.describe()));
+                list.push((mech, Box::new(r)));
+            }
+            Mech::RelayUring => {
+                if let Err(e) = crate::sys::uring_relay::available() {
+                    let note = format!("relay-uring skipped: io_uring_setup failed ({e})");
+                    progress(&note);
+                    if !notes.contains(&note) {
+                        notes.push(note);
+                    }
+                    continue;
+                }
+                let r = floor::SocketRig::relay(max_msg, floor::Middle::Uring, false, far, home)?;
+                progress(&format!("{pname}: {}: {}", mech.name(), r.describe()));
+                list.push((mech, Box::new(r)));
+            }
+            Mech::RelayAcked | Mech::RelayEpoll | Mech::RelayEpollAcked => {
+                let middle = if mech == Mech::RelayAcked {
+                    floor::Middle::Blocking
+                } else {
+                    floor::Middle::Epoll
+                };
+                let acked = mech != Mech::RelayEpoll;
+                let r = floor::SocketRig::relay(max_msg, middle, acked, far, home)?;
+                progress(&format!("{pname}: {}: {}", mech.name(), r.describe()));
+                list.push((mech, Box::new(r)));
+            }
+            Mech::Capbinder(which) => {
+                let bin = capbinderd_path(opts)?;
+                let sub = dir.join(pname);
+                if !sub.exists() {
+                    std::fs::create_dir(&sub).map_err(|source| BenchError::Io {
+                        what: format!("creating {}", sub.display()),
+                        source,
+                    })?;
+                }
+                let r = cb::CbRig::start(&bin, &sub, which, max_msg, far, home)?;
+                progress(&format!("{pname}: {}: {}", mech.name(), r.describe()));
+                let note = format!(
+                    "{}: the mediator's log names loop: {}",
+                    mech.name(),
+                    r.loop_seen
+                );
+                if !notes.contains(&note) {
+                    notes.push(note);
+                }
+                let log = r.log();
+                if !log.trim().is_empty() {
+                    progress(&format!(
+                        "{pname}: {} log: {}",
+                        mech.name(),
+                        log.trim().replace('\n', " | ")
+                    ));
+                }
+                list.push((mech, Box::new(r)));
+            }
+        }
+    }
+    Ok(Rigs { list })
+}
+
+/// Runs every selected case and prints `RESULT` lines (stdout) as they
+/// finish, then returns the report (the caller prints the ratio table).
+pub fn run(opts: &Options) -> Result<Report, BenchError> {
+    let allowed = procs::allowed_cpus()?;
+    let cpus = match opts.cpus {
+        Some(c) => c,
+        None => match allowed.as_slice() {
+            [a, b, ..] => (*a, *b),
+            [a] => (*a, *a),
+            [] => return Err(BenchError::Usage("no CPU allowed".into())),
+        },
+    };
+    let mut report = Report {
+        cpus: vec![cpus.0, cpus.1],
+        ..Report::default()
+    };
+    let mut placements = opts.placements.clone();
+    if cpus.0 == cpus.1 && placements.contains(&Placement::Split) {
+        placements.retain(|&p| p != Placement::Split);
+        report
+            .notes
+            .push("split skipped: only one CPU is available".into());
+    }
+    let max_msg = opts.payloads.iter().copied().max().unwrap_or(32);
+    if opts.payloads.contains(&0) {
+        return Err(BenchError::Usage(
+            "a payload of 0 bytes cannot travel as a SOCK_SEQPACKET message (it reads as end of file)"
+                .into(),
+        ));
+    }
+    let dir = procs::TempDir::new()?;
+    if let Some(l) = loadavg() {
+        report.notes.push(format!("load average at start: {l}"));
+    }
+    let selected = opts.mechs().len();
+    let total = selected * placements.len() * opts.payloads.len();
+    let mut done = 0;
+    progress(&format!(
+        "CPUs: client on {}, others on {} (split) / {} (same); {total} cases",
+        cpus.0, cpus.1, cpus.0
+    ));
+    let mut req = vec![0u8; max_msg];
+    let mut resp = vec![0u8; max_msg + 1];
+    for &placement in &placements {
+        let mut rigs = start_rigs(
+            opts,
+            placement,
+            cpus,
+            dir.path(),
+            max_msg,
+            &mut report.notes,
+        )?;
+        for &payload in &opts.payloads {
+            let iters = opts.iters_for(payload);
+            for (seed, (mech, rig)) in rigs.list.iter_mut().enumerate() {
+                done += 1;
+                progress(&format!(
+                    "[{done}/{total}] {} {} {payload} B: {iters} iterations",
+                    placement.name(),
+                    mech.name()
+                ));
+                let req = &mut req[..payload];
+                pattern(req, seed as u8);
+                let summary = measure(rig.as_mut(), req, &mut resp, iters).map_err(|e| {
+                    BenchError::Helper(format!("{} {}: {e}", mech.name(), placement.name()))
+                })?;
+                let r = CaseResult {
+                    mech: *mech,
+                    placement,
+                    payload,
+                    summary,
+                };
+                println!("{}", r.line());
+                report.results.push(r);
+            }
+        }
+    }
+    if let Some(l) = loadavg() {
+        report.notes.push(format!(
+            "load average at end: {l} (other work on these CPUs skews every figure)"
+        ));
+    }
+    Ok(report)
+}
+
+/// `/proc/loadavg`'s first three fields.
+fn loadavg() -> Option<String> {
+    let s = std::fs::read_to_string("/proc/loadavg").ok()?;
+    Some(s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+}
+
+/// A ratio of medians, if both cases ran.
+fn ratio(report: &Report, p: Placement, payload: usize, num: Mech, den: Mech) -> Option<f64> {
+    let find = |m: Mech| {
+        report
+            .results
+            .iter()
+            .find(|r| r.mech == m && r.placement == p && r.payload == payload)
+            .map(|r| r.summary.median_ns as f64)
+    };
+    let (a, b) = (find(num)?, find(den)?);
+    (b > 0.0).then(|| a / b)
+}
+
+/// The ratio columns: (numerator, denominator).
+const RATIOS: [(Mech, Mech); 7] = [
+    (Mech::Capbinder(Loop::Default), Mech::RelayBlocking),
+    (Mech::Capbinder(Loop::Epoll), Mech::RelayBlocking),
+    (Mech::Capbinder(Loop::Default), Mech::Direct),
+    (Mech::Capbinder(Loop::Epoll), Mech::Direct),
+    (Mech::RelayBlocking, Mech::Direct),
+    (Mech::RelayUring, Mech::Direct),
+    (Mech::RelayUring, Mech::RelayBlocking),
+];
+
+/// The diagnostic ratio columns, shown when those relays ran.
+const DIAG_RATIOS: [(Mech, Mech); 6] = [
+    (Mech::RelayAcked, Mech::RelayBlocking),
+    (Mech::RelayEpoll, Mech::RelayBlocking),
+    (Mech::RelayEpollAcked, Mech::RelayBlocking),
+    (Mech::Capbinder(Loop::Default), Mech::RelayEpollAcked),
+    (Mech::Capbinder(Loop::Epoll), Mech::RelayEpollAcked),
+    (Mech::Capbinder(Loop::Epoll), Mech::RelayAcked),
+];
+
+fn short(m: Mech) -> &'static str {
+    match m {
+        Mech::RelayAcked => "acked",
+        Mech::RelayEpoll => "ep",
+        Mech::RelayEpollAcked => "ep-acked",
+        Mech::Direct => "direct",
+        Mech::RelayBlocking => "relay",
+        Mech::RelayUring => "uring",
+        Mech::Capbinder(Loop::Default) => "cb-dflt",
+        Mech::Capbinder(Loop::Epoll) => "cb-epoll",
+    }
+}
+
+/// The target from issue 4: capbinder at most this many times the
+/// blocking relay at 32 bytes, in both placements.
+pub const TARGET_VS_RELAY: f64 = 1.2;
+
+/// The ratio table (medians over medians, like placements only) and the
+/// target check, as printed after the `RESULT` lines.
+pub fn ratio_table(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "RATIOS (median / median; like placements only; relay = relay-blocking, uring = relay-uring, cb-dflt = capbinder-default)"
+    );
+    let mut keys: Vec<(Placement, usize)> = Vec::new();
+    for r in &report.results {
+        if !keys.contains(&(r.placement, r.payload)) {
+            keys.push((r.placement, r.payload));
+        }
+    }
+    table(&mut out, report, &keys, &RATIOS);
+    if report
+        .results
+        .iter()
+        .any(|r| Mech::DIAGNOSTIC.contains(&r.mech))
+    {
+        let _ = writeln!(
+            out,
+            "DIAGNOSTIC RATIOS (acked = relay-acked, ep = relay-epoll, ep-acked = relay-epoll-acked)"
+        );
+        table(&mut out, report, &keys, &DIAG_RATIOS);
+    }
+    for &(p, payload) in keys.iter().filter(|k| k.1 == 32) {
+        for which in [Loop::Default, Loop::Epoll] {
+            if let Some(x) = ratio(
+                report,
+                p,
+                payload,
+                Mech::Capbinder(which),
+                Mech::RelayBlocking,
+            ) {
+                let _ = writeln!(
+                    out,
+                    "TARGET capbinder-{}/relay-blocking placement={} payload=32: {x:.2} (target <= {TARGET_VS_RELAY}) {}",
+                    which.label(),
+                    p.name(),
+                    if x <= TARGET_VS_RELAY { "MET" } else { "MISSED" }
+                );
+            }
+        }
+    }
+    for n in &report.notes {
+        let _ = writeln!(out, "NOTE {n}");
+    }
+    out
+}
+
+fn table(out: &mut String, report: &Report, keys: &[(Placement, usize)], cols: &[(Mech, Mech)]) {
+    let mut header = format!("{:<9} {:>8}", "placement", "payload");
+    for &(a, b) in cols {
+        header.push_str(&format!(" {:>16}", format!("{}/{}", short(a), short(b))));
+    }
+    let _ = writeln!(out, "{header}");
+    for &(p, payload) in keys {
+        let mut row = format!("{:<9} {:>8}", p.name(), payload);
+        for &(a, b) in cols {
+            let cell = ratio(report, p, payload, a, b).map_or("-".into(), |x| format!("{x:.2}"));
+            row.push_str(&format!(" {cell:>16}"));
+        }
+        let _ = writeln!(out, "{row}");
+    }
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The report as JSON: `{"cpus": [..], "results": [..], "ratios": [..],
+/// "notes": [..]}`, times in microseconds.
+pub fn to_json(report: &Report) -> String {
+    let mut out = String::from("{\n  \"cpus\": [");
+    out.push_str(
+        &report
+            .cpus
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    out.push_str("],\n  \"results\": [\n");
+    let rows: Vec<String> = report
+        .results
+        .iter()
+        .map(|r| {
+            let s = &r.summary;
+            format!(
+                "    {{\"mech\": {}, \"placement\": {}, \"payload\": {}, \"iters\": {}, \"median_us\": {:.3}, \"p99_us\": {:.3}, \"min_us\": {:.3}, \"mean_us\": {:.3}, \"ops_s\": {:.1}}}",
+                json_str(r.mech.name()),
+                json_str(r.placement.name()),
+                r.payload,
+                s.iters,
+                s.median_ns as f64 / 1e3,
+                s.p99_ns as f64 / 1e3,
+                s.min_ns as f64 / 1e3,
+                s.mean_ns / 1e3,
+                s.ops_s
+            )
+        })
+        .collect();
+    out.push_str(&rows.join(",\n"));
+    out.push_str("\n  ],\n  \"ratios\": [\n");
+    let mut ratios = Vec::new();
+    let mut seen: Vec<(Placement, usize)> = Vec::new();
+    for r in &report.results {
+        if seen.contains(&(r.placement, r.payload)) {
+            continue;
+        }
+        seen.push((r.placement, r.payload));
+        for (a, b) in RATIOS.iter().chain(DIAG_RATIOS.iter()).copied() {
+            if let Some(x) = ratio(report, r.placement, r.payload, a, b) {
+                ratios.push(format!(
+                    "    {{\"placement\": {}, \"payload\": {}, \"of\": {}, \"to\": {}, \"median_ratio\": {x:.4}}}",
+                    json_str(r.placement.name()),
+                    r.payload,
+                    json_str(a.name()),
+                    json_str(b.name())
+                ));
+            }
+        }
+    }
+    out.push_str(&ratios.join(",\n"));
+    out.push_str("\n  ],\n  \"notes\": [");
+    out.push_str(
+        &report
+            .notes
+            .iter()
+            .map(|n| json_str(n))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    out.push_str("]\n}\n");
+    out
+}
+
+/// The hidden helper roles the orchestrator re-executes itself as.
+pub mod roles {
+    pub use super::cb::serve_role as serve;
+    pub use super::floor::{
+        echo_role as echo, relay_role as relay, relay_uring_role as relay_uring,
+    };
+    pub use super::procs::{exec_tied, tie_to_parent};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(mech: Mech, placement: Placement, payload: usize, median_ns: u64) -> CaseResult {
+        CaseResult {
+            mech,
+            placement,
+            payload,
+            summary: Summary {
+                iters: 10,
+                median_ns,
+                p99_ns: median_ns * 2,
+                min_ns: median_ns / 2,
+                mean_ns: median_ns as f64,
+                ops_s: 1e9 / median_ns as f64,
+            },
+        }
+    }
+
+    #[test]
+    fn result_line_has_the_documented_fields() {
+        let r = case(Mech::RelayBlocking, Placement::Split, 4096, 12_345);
+        assert_eq!(
+            r.line(),
+            "RESULT mech=relay-blocking placement=split payload=4096 iters=10 median_us=12.35 p99_us=24.69 ops_s=81004"
+        );
+    }
+
+    #[test]
+    fn ratios_compare_like_placements_only() {
+        let report = Report {
+            results: vec![
+                case(Mech::Direct, Placement::Same, 32, 10_000),
+                case(Mech::RelayBlocking, Placement::Same, 32, 20_000),
+                case(Mech::Capbinder(Loop::Epoll), Placement::Same, 32, 30_000),
+                case(Mech::RelayBlocking, Placement::Split, 32, 1_000),
+            ],
+            cpus: vec![0, 1],
+            notes: vec!["a \"note\"".into()],
+        };
+        let p = Placement::Same;
+        let cb = Mech::Capbinder(Loop::Epoll);
+        assert_eq!(ratio(&report, p, 32, cb, Mech::RelayBlocking), Some(1.5));
+        assert_eq!(
+            ratio(&report, p, 32, Mech::RelayBlocking, Mech::Direct),
+            Some(2.0)
+        );
+        assert_eq!(
+            ratio(&report, Placement::Split, 32, cb, Mech::RelayBlocking),
+            None
+        );
+        let table = ratio_table(&report);
+        assert!(table.contains("TARGET capbinder-epoll/relay-blocking placement=same payload=32: 1.50 (target <= 1.2) MISSED"), "{table}");
+        let json = to_json(&report);
+        assert!(json.contains("\"median_ratio\": 1.5000"), "{json}");
+        assert!(json.contains("a \\\"note\\\""), "{json}");
+    }
+
+    #[test]
+    fn only_selects_by_prefix() {
+        let opts = Options {
+            only: vec!["capbinder".into(), "direct".into()],
+            ..Options::default()
+        };
+        let names: Vec<_> = Mech::ALL
+            .iter()
+            .filter(|&&m| opts.selected(m))
+            .map(|m| m.name())
+            .collect();
+        assert_eq!(names, ["direct", "capbinder-default", "capbinder-epoll"]);
+        let all: Vec<_> = Options::default()
+            .mechs()
+            .iter()
+            .map(|m| m.name())
+            .collect();
+        assert_eq!(
+            all,
+            [
+                "direct",
+                "relay-blocking",
+                "relay-uring",
+                "capbinder-default",
+                "capbinder-epoll"
+            ]
+        );
+        let diag = Options {
+            only: vec!["relay".into()],
+            diagnostics: true,
+            ..Options::default()
+        };
+        assert_eq!(diag.mechs().len(), 5);
+        let named = Options {
+            only: vec!["relay-epoll-acked".into()],
+            ..Options::default()
+        };
+        assert_eq!(named.mechs(), [Mech::RelayEpollAcked]);
+    }
+
+    #[test]
+    fn mediator_config_holds_the_payload() {
+        let text = config_for(1 << 20);
+        let c = crate::mediator::config::Config::from_toml(&text, "bench").unwrap();
+        assert!(c.limits.send_area >= (1 << 20));
+        assert!(c.limits.recv_buffer >= 2 << 20);
+    }
+
+    fn config_for(n: usize) -> String {
+        cb::config_toml(n)
+    }
+}

@@ -1,0 +1,85 @@
+//! Per-case statistics: median and p99 (nearest rank) of per-iteration
+//! round-trip times, and operations per second over the measured loop.
+
+use std::time::Duration;
+
+/// What one measured case came to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Summary {
+    /// Measured iterations (warm-up excluded).
+    pub iters: usize,
+    /// Median round trip, nanoseconds.
+    pub median_ns: u64,
+    /// 99th percentile round trip, nanoseconds.
+    pub p99_ns: u64,
+    /// Fastest round trip, nanoseconds.
+    pub min_ns: u64,
+    /// Mean round trip, nanoseconds.
+    pub mean_ns: f64,
+    /// Round trips per second over the whole measured loop (timer reads
+    /// included).
+    pub ops_s: f64,
+}
+
+/// The nearest-rank `q` quantile (0 < q <= 1) of sorted samples.
+fn nearest_rank(sorted: &[u64], q: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let n = sorted.len();
+    // ceil(q * n) as a 1-based rank, clamped to 1..=n.
+    let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
+    sorted[rank - 1]
+}
+
+/// Sorts `samples` (nanoseconds per round trip) and summarizes them; `total`
+/// is the wall time of the whole measured loop.
+pub fn summarize(samples: &mut [u64], total: Duration) -> Summary {
+    samples.sort_unstable();
+    let n = samples.len();
+    let sum: u128 = samples.iter().map(|&s| u128::from(s)).sum();
+    let secs = total.as_secs_f64();
+    Summary {
+        iters: n,
+        median_ns: nearest_rank(samples, 0.5),
+        p99_ns: nearest_rank(samples, 0.99),
+        min_ns: samples.first().copied().unwrap_or(0),
+        mean_ns: if n == 0 { 0.0 } else { sum as f64 / n as f64 },
+        ops_s: if secs > 0.0 { n as f64 / secs } else { 0.0 },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let mut v: Vec<u64> = (1..=100).rev().collect();
+        let s = summarize(&mut v, Duration::from_secs(1));
+        assert_eq!(s.median_ns, 50);
+        assert_eq!(s.p99_ns, 99);
+        assert_eq!(s.min_ns, 1);
+        assert_eq!(s.iters, 100);
+        assert!((s.ops_s - 100.0).abs() < 1e-9);
+        assert!((s.mean_ns - 50.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn small_and_empty_sets() {
+        let mut one = vec![7];
+        let s = summarize(&mut one, Duration::from_millis(1));
+        assert_eq!((s.median_ns, s.p99_ns), (7, 7));
+        let s = summarize(&mut [], Duration::ZERO);
+        assert_eq!((s.median_ns, s.p99_ns, s.iters), (0, 0, 0));
+        assert_eq!(s.ops_s, 0.0);
+    }
+
+    #[test]
+    fn p99_of_a_thousand_is_the_990th() {
+        let mut v: Vec<u64> = (0..1000).collect();
+        let s = summarize(&mut v, Duration::from_secs(1));
+        assert_eq!(s.p99_ns, 989);
+        assert_eq!(s.median_ns, 499);
+    }
+}

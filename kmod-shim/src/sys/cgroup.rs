@@ -1,0 +1,299 @@
+//! The sandbox's cgroups: one cgroup v2 directory per app, used only for
+//! its core files (`cgroup.procs`, `cgroup.freeze`, `cgroup.events`,
+//! `cgroup.kill`); no controller is enabled, so an app's cgroup accounts
+//! and limits nothing, it only groups the app's processes so that the
+//! manager can list, freeze and kill them as one.
+//!
+//! The app's child is born inside its cgroup (`clone3` with
+//! `CLONE_INTO_CGROUP` and the fd [`AppCgroup::open_dir`] gives), so no
+//! process of the app ever runs outside it. On a cgroup v1-only system
+//! there is no cgroup2 mount; [`cgroup2_mount`] says so and the launcher
+//! refuses (or, with `--allow-weaker`, runs the app without one).
+
+use std::fs;
+use std::io::{self, BufRead};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rustix::fs::{Mode, OFlags};
+
+/// Where the cgroup2 hierarchy is mounted (from `/proc/self/mountinfo`),
+/// if it is.
+pub fn cgroup2_mount() -> Option<PathBuf> {
+    let f = fs::File::open("/proc/self/mountinfo").ok()?;
+    for line in io::BufReader::new(f).lines().map_while(Result::ok) {
+        // "<id> <parent> <maj:min> <root> <mountpoint> <opts> [optional...] - <fstype> <src> <superopts>"
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        if right.split_whitespace().next() != Some("cgroup2") {
+            continue;
+        }
+        if let Some(mp) = left.split_whitespace().nth(4) {
+            return Some(PathBuf::from(unescape_mountinfo(mp)));
+        }
+    }
+    None
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c == b'\\' {
+            let oct = b
+                .get(i + 1..i + 4)
+                .and_then(|o| std::str::from_utf8(o).ok());
+            if let Some(v) = oct.and_then(|o| u8::from_str_radix(o, 8).ok()) {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether an app's cgroup directory name is acceptable: the app names
+/// the launcher accepts ([a-z0-9._-], not starting with a dot), so a name
+/// can never climb out of the sandbox's cgroup root.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(&c))
+}
+
+/// One app's cgroup: `<root>/<name>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppCgroup {
+    dir: PathBuf,
+}
+
+/// What `cgroup.events` says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Events {
+    /// `populated`: some process is in the cgroup (or below).
+    pub populated: bool,
+    /// `frozen`: every process in it is frozen.
+    pub frozen: bool,
+}
+
+impl AppCgroup {
+    /// The cgroup of app `name` under `root` (not created yet).
+    pub fn new(root: &Path, name: &str) -> io::Result<AppCgroup> {
+        if !valid_name(name) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{name:?} is not a valid app name: use 1 to 64 of [a-z0-9._-], not starting with a dot"),
+            ));
+        }
+        Ok(AppCgroup {
+            dir: root.join(name),
+        })
+    }
+
+    /// The cgroups under `root`, one per app that has one.
+    pub fn list(root: &Path) -> io::Result<Vec<(String, AppCgroup)>> {
+        let mut out = Vec::new();
+        let rd = match fs::read_dir(root) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e),
+        };
+        for entry in rd {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type()?.is_dir() && valid_name(&name) {
+                out.push((name, AppCgroup { dir: entry.path() }));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Its directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether the directory exists.
+    pub fn exists(&self) -> bool {
+        self.dir.join("cgroup.procs").exists()
+    }
+
+    /// `mkdir -p`, then checks that the cgroup has `cgroup.freeze` and
+    /// `cgroup.kill` (Linux 5.14), which the sandbox relies on.
+    pub fn create(&self) -> io::Result<()> {
+        fs::create_dir_all(&self.dir).map_err(|e| ctx(e, "creating", &self.dir))?;
+        for f in ["cgroup.freeze", "cgroup.kill"] {
+            if !self.dir.join(f).exists() {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!(
+                        "{} has no {f}: is it a cgroup2 directory, on Linux 5.14 or later?",
+                        self.dir.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)`: the fd `clone3`'s
+    /// `CLONE_INTO_CGROUP` takes.
+    pub fn open_dir(&self) -> io::Result<OwnedFd> {
+        rustix::fs::open(
+            &self.dir,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| ctx(e.into(), "opening", &self.dir))
+    }
+
+    /// The pids in `cgroup.procs`.
+    pub fn pids(&self) -> io::Result<Vec<i32>> {
+        let path = self.dir.join("cgroup.procs");
+        let text = fs::read_to_string(&path).map_err(|e| ctx(e, "reading", &path))?;
+        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    }
+
+    /// `cgroup.events`.
+    pub fn events(&self) -> io::Result<Events> {
+        let path = self.dir.join("cgroup.events");
+        let text = fs::read_to_string(&path).map_err(|e| ctx(e, "reading", &path))?;
+        let mut ev = Events::default();
+        for line in text.lines() {
+            match line.split_once(' ') {
+                Some(("populated", v)) => ev.populated = v.trim() == "1",
+                Some(("frozen", v)) => ev.frozen = v.trim() == "1",
+                _ => {}
+            }
+        }
+        Ok(ev)
+    }
+
+    fn write(&self, file: &str, value: &str) -> io::Result<()> {
+        let path = self.dir.join(file);
+        fs::write(&path, value).map_err(|e| ctx(e, "writing", &path))
+    }
+
+    /// Writes `cgroup.freeze` and waits (up to `timeout`) until
+    /// `cgroup.events` agrees; a cgroup with no process is frozen at once.
+    pub fn set_frozen(&self, frozen: bool, timeout: Duration) -> io::Result<()> {
+        self.write("cgroup.freeze", if frozen { "1" } else { "0" })?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let ev = self.events()?;
+            if ev.frozen == frozen || (frozen && !ev.populated) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "{} did not become {} within {timeout:?}",
+                        self.dir.display(),
+                        if frozen { "frozen" } else { "thawed" }
+                    ),
+                ));
+            }
+            // cgroup.events turns readable (POLLPRI) on each change; wait
+            // for one, but wake up now and then in case it raced.
+            wait_modified(&self.dir.join("cgroup.events"), Duration::from_millis(50));
+        }
+    }
+
+    /// Writes `1` to `cgroup.kill`: SIGKILL to every process in it (frozen
+    /// ones included), atomically with respect to forks.
+    pub fn kill(&self) -> io::Result<()> {
+        self.write("cgroup.kill", "1")
+    }
+
+    /// Removes the directory if no process is left in it; `Ok(false)` when
+    /// some still are (`EBUSY`).
+    pub fn remove(&self) -> io::Result<bool> {
+        match fs::remove_dir(&self.dir) {
+            Ok(()) => Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
+            Err(e) => Err(ctx(e, "removing", &self.dir)),
+        }
+    }
+}
+
+/// `poll({fd, POLLPRI})` on a cgroup file for at most `timeout`: the kernel
+/// signals each change of `cgroup.events` that way.
+fn wait_modified(path: &Path, timeout: Duration) {
+    let Ok(f) = fs::File::open(path) else {
+        return;
+    };
+    let mut buf = [0u8; 256];
+    let _ = rustix::io::read(&f, &mut buf);
+    let mut fds = [rustix::event::PollFd::new(
+        &f,
+        rustix::event::PollFlags::PRI,
+    )];
+    // `Nsecs` is `c_long`-sized on some targets, `i64` on others.
+    #[allow(clippy::unnecessary_fallible_conversions)]
+    let ts = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: rustix::event::Nsecs::try_from(timeout.subsec_nanos()).unwrap_or(0),
+    };
+    let _ = rustix::event::poll(&mut fds, Some(&ts));
+}
+
+fn ctx(e: io::Error, what: &str, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cannot_climb_out() {
+        assert!(valid_name("player"));
+        assert!(valid_name("com.example.player-2"));
+        assert!(!valid_name(""));
+        assert!(!valid_name(".."));
+        assert!(!valid_name("a/b"));
+        assert!(!valid_name("Player"));
+        assert!(!valid_name(&"x".repeat(65)));
+        assert!(AppCgroup::new(Path::new("/x"), "../y").is_err());
+    }
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(unescape_mountinfo(r"/a\040b"), "/a b");
+        assert_eq!(unescape_mountinfo("/sys/fs/cgroup"), "/sys/fs/cgroup");
+    }
+
+    #[test]
+    fn an_app_cgroup_freezes_and_is_removed() {
+        let Some(mount) = cgroup2_mount() else {
+            eprintln!("skipped: no cgroup2 mount");
+            return;
+        };
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: not root");
+            return;
+        }
+        let root = mount.join(format!("capbinder-unit-{}", std::process::id()));
+        let cg = AppCgroup::new(&root, "app").unwrap();
+        cg.create().unwrap();
+        assert!(cg.exists());
+        assert!(cg.pids().unwrap().is_empty());
+        cg.set_frozen(true, Duration::from_secs(5)).unwrap();
+        cg.set_frozen(false, Duration::from_secs(5)).unwrap();
+        assert!(cg.remove().unwrap());
+        let _ = fs::remove_dir(&root);
+    }
+}
