@@ -216,8 +216,10 @@ impl SpIBinder {
     pub fn transact(&self, code: u32, data: Parcel, oneway: bool) -> Result<Parcel> {
         match &self.0 {
             Inner::Local(l) => {
-                // A local call runs in place, as libbinder's BBinder does.
-                let mut data = Parcel::from_parts(data.take_parts().0, Vec::new());
+                // A local call runs in place, as libbinder's BBinder does,
+                // with the parcel's objects (binders, fds) kept.
+                let (bytes, slots) = data.take_parts();
+                let mut data = Parcel::from_parts(bytes, slots);
                 let mut reply = Parcel::new();
                 crate::thread::run_local(l, code, &mut data, &mut reply)?;
                 reply.rewind();

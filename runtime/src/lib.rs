@@ -5,14 +5,20 @@
 //! [`Parcel`]s of serde values with objects in a side table, local objects
 //! implementing [`Binder`], references [`SpIBinder`] (strong) and
 //! [`WeakBinder`], [`DeathRecipient`]s, and a [`Status`] with binder's codes.
-//! The service manager's client lives in [`service_manager`].
+//! The service manager's client lives in [`service_manager`]; the
+//! `capbinder` command line is [`cli::run`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod binder;
+pub mod cli;
 mod identity;
+pub mod interface;
 mod parcel;
+pub mod parcelable;
+mod pfd;
 mod process;
+pub mod sandbox;
 pub mod service_manager;
 mod status;
 mod thread;
@@ -22,7 +28,10 @@ pub use binder::{
     FIRST_CALL_TRANSACTION, INTERFACE_TRANSACTION, LAST_CALL_TRANSACTION, PING_TRANSACTION,
 };
 pub use identity::{calling_identity, CallingIdentity};
+pub use interface::{interface_cast, Interface};
 pub use parcel::Parcel;
+pub use parcelable::Parcelable;
+pub use pfd::ParcelFileDescriptor;
 pub use process::ProcessState;
 pub use status::{ExceptionCode, Result, Status, StatusCode};
 pub use thread::flush_commands;

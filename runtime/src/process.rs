@@ -346,14 +346,18 @@ impl ProcessState {
     // ---- deaths ----------------------------------------------------------
 
     pub(crate) fn link_to_death(&self, p: &Arc<Proxy>, r: Arc<dyn DeathRecipient>) -> Result<()> {
+        let mut d = p.deaths.lock().unwrap_or_else(|e| e.into_inner());
+        // Checked under the lock: `on_dead_binder` marks the proxy dead
+        // before it takes the recipients under this lock, so a recipient
+        // added here is either taken by it or sees the death.
         if p.dead.load(Ordering::Acquire) {
+            drop(d);
             // Already dead here: the recipient still runs once, on a
             // thread of its own, as a pool thread would run it.
             let who = SpIBinder::from_proxy(p.clone()).downgrade();
             std::thread::spawn(move || r.binder_died(&who));
             return Ok(());
         }
-        let mut d = p.deaths.lock().unwrap_or_else(|e| e.into_inner());
         d.recipients.push(r);
         if d.cookie.is_none() {
             let cookie = next_local_id();

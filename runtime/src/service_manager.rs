@@ -36,6 +36,9 @@ pub mod codes {
     pub const REGISTER: u32 = 4;
     /// `unregisterForNotifications(name, callback)`.
     pub const UNREGISTER: u32 = 5;
+    /// `registerApp(uid, name, services)`: a sandboxed app's manifest
+    /// (privileged: callers with euid 0 only).
+    pub const REGISTER_APP: u32 = 6;
     /// `IServiceCallback.onRegistration(name, binder)`, oneway.
     pub const ON_REGISTRATION: u32 = 1;
 }
@@ -181,6 +184,46 @@ impl Policy {
     }
 }
 
+// ---- sandboxed apps --------------------------------------------------------
+
+/// A sandboxed app's manifest as the service manager applies it: the
+/// launcher registers it (`registerApp`) before the app starts, and from
+/// then on every request from `uid` must pass it before the policy is
+/// consulted (with the app's name as the caller's label). An app may find
+/// only the services its manifest lists, may list (the list shows only
+/// those), and may never add.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppRule {
+    /// The app's uid (one per app name).
+    pub uid: u32,
+    /// The app's name: its label in policies.
+    pub name: String,
+    /// The service names (or `*` patterns) the manifest lets it find.
+    pub services: Vec<String>,
+}
+
+impl AppRule {
+    /// Checks one request against the manifest; a denial says which app
+    /// and what its manifest allows.
+    pub fn check(&self, action: Action, name: &str) -> Result<()> {
+        let deny = |what: String| {
+            Err(Status::exception(
+                ExceptionCode::Security,
+                format!(
+                    "{what} by app {:?} (uid {}) denied: its manifest lets it find only {:?}",
+                    self.name, self.uid, self.services
+                ),
+            ))
+        };
+        match action {
+            Action::List => Ok(()),
+            Action::Add => deny(format!("add {name:?}")),
+            Action::Find if self.services.iter().any(|p| glob(p, name)) => Ok(()),
+            Action::Find => deny(format!("find {name:?}")),
+        }
+    }
+}
+
 // ---- the service -----------------------------------------------------------
 
 struct Entry {
@@ -198,6 +241,8 @@ struct Registry {
 pub struct ServiceManagerService {
     policy: Policy,
     registry: Arc<Mutex<Registry>>,
+    /// Sandboxed apps by uid, as the launcher registered them.
+    apps: Mutex<HashMap<u32, AppRule>>,
 }
 
 /// Removes a service whose process died, so a restart can register again.
@@ -225,6 +270,7 @@ impl ServiceManagerService {
         ServiceManagerService {
             policy,
             registry: Arc::default(),
+            apps: Mutex::default(),
         }
     }
 
@@ -232,6 +278,30 @@ impl ServiceManagerService {
         calling_identity()
             .map(|c| (c.euid, c.label))
             .unwrap_or((0, None))
+    }
+
+    /// The sandboxed app with this uid, if the launcher registered one.
+    fn app(&self, uid: u32) -> Option<AppRule> {
+        self.apps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&uid)
+            .cloned()
+    }
+
+    /// The app's manifest first (for a registered app), then the policy.
+    fn check(
+        &self,
+        app: Option<&AppRule>,
+        action: Action,
+        name: &str,
+        uid: u32,
+        label: Option<&str>,
+    ) -> Result<()> {
+        if let Some(a) = app {
+            a.check(action, name)?;
+        }
+        self.policy.check(action, name, uid, label)
     }
 }
 
@@ -242,7 +312,12 @@ impl Binder for ServiceManagerService {
 
     fn on_transact(&self, code: u32, data: &mut Parcel, reply: &mut Parcel) -> Result<()> {
         let (uid, label) = self.caller();
+        // Without a labelling LSM the mediator has no label for an app:
+        // its name, from the launcher's registration, is its label.
+        let app = self.app(uid);
+        let label = label.or_else(|| app.as_ref().map(|a| a.name.clone()));
         let label = label.as_deref();
+        let app = app.as_ref();
         match code {
             codes::ADD => {
                 let name: String = data.read()?;
@@ -253,7 +328,7 @@ impl Binder for ServiceManagerService {
                         format!("service name of {} bytes: use 1 to 256", name.len()),
                     ));
                 }
-                self.policy.check(Action::Add, &name, uid, label)?;
+                self.check(app, Action::Add, &name, uid, label)?;
                 if binder.is_local() {
                     return Err(Status::exception(
                         ExceptionCode::IllegalArgument,
@@ -281,24 +356,24 @@ impl Binder for ServiceManagerService {
             }
             codes::CHECK => {
                 let name: String = data.read()?;
-                self.policy.check(Action::Find, &name, uid, label)?;
+                self.check(app, Action::Find, &name, uid, label)?;
                 let r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
                 reply.write_nullable_binder(r.services.get(&name).map(|e| &e.binder))
             }
             codes::LIST => {
-                self.policy.check(Action::List, "*", uid, label)?;
+                self.check(app, Action::List, "*", uid, label)?;
                 let r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
                 let names: Vec<&String> = r
                     .services
                     .keys()
-                    .filter(|n| self.policy.check(Action::Find, n, uid, label).is_ok())
+                    .filter(|n| self.check(app, Action::Find, n, uid, label).is_ok())
                     .collect();
                 reply.write(&names)
             }
             codes::REGISTER => {
                 let name: String = data.read()?;
                 let cb = data.read_binder()?;
-                self.policy.check(Action::Find, &name, uid, label)?;
+                self.check(app, Action::Find, &name, uid, label)?;
                 let now = {
                     let mut r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
                     r.callbacks
@@ -325,6 +400,33 @@ impl Binder for ServiceManagerService {
                         format!("that callback is not registered for {name:?}"),
                     ));
                 }
+                Ok(())
+            }
+            codes::REGISTER_APP => {
+                if uid != 0 {
+                    return Err(Status::exception(
+                        ExceptionCode::Security,
+                        format!("registerApp by uid {uid} denied: only root (the sandbox launcher) may register apps"),
+                    ));
+                }
+                let rule = AppRule {
+                    uid: data.read()?,
+                    name: data.read()?,
+                    services: data.read()?,
+                };
+                if rule.uid == 0 || rule.name.is_empty() || rule.name.len() > 256 {
+                    return Err(Status::exception(
+                        ExceptionCode::IllegalArgument,
+                        format!(
+                            "registerApp({}, {:?}): an app has a uid other than 0 and a name of 1 to 256 bytes",
+                            rule.uid, rule.name
+                        ),
+                    ));
+                }
+                self.apps
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(rule.uid, rule);
                 Ok(())
             }
             _ => Err(Status::from_code(
@@ -395,13 +497,18 @@ impl ServiceManager {
     }
 
     /// The service `name`, waiting at most `timeout` (`None`: forever).
+    /// An object already known dead here is never returned: the wait goes
+    /// on until a live one is registered (a restarted service).
     /// Needs the thread pool: the notification arrives on a pool thread.
     pub fn wait_for_service_timeout(
         &self,
         name: &str,
         timeout: Option<Duration>,
     ) -> Result<SpIBinder> {
-        if let Some(b) = self.check_service(name)? {
+        // An object this process already saw die is not an answer: the
+        // service manager may not have processed that death yet, and a
+        // restarted service registers a new object.
+        if let Some(b) = self.check_service(name)?.filter(SpIBinder::is_alive) {
             return Ok(b);
         }
         ProcessState::get()?.start_thread_pool();
@@ -454,6 +561,17 @@ impl ServiceManager {
         self.sm.transact(codes::REGISTER, p, false).map(|_| ())
     }
 
+    /// Registers a sandboxed app (root only): from now on requests from
+    /// `uid` are checked against `services`, and `name` is its label. A
+    /// second registration of the same uid replaces the first.
+    pub fn register_app(&self, uid: u32, name: &str, services: &[String]) -> Result<()> {
+        let mut p = Parcel::new();
+        p.write(&uid)?;
+        p.write(name)?;
+        p.write(services)?;
+        self.sm.transact(codes::REGISTER_APP, p, false).map(|_| ())
+    }
+
     /// Stops notifications to `callback`.
     pub fn unregister_for_notifications(&self, name: &str, callback: &SpIBinder) -> Result<()> {
         let mut p = Parcel::new();
@@ -487,7 +605,7 @@ impl Binder for Waiter {
         }
         let name: String = data.read()?;
         let b = data.read_binder()?;
-        if name == self.name {
+        if name == self.name && b.is_alive() {
             let (lock, cv) = &*self.slot;
             *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(b);
             cv.notify_all();
@@ -548,6 +666,73 @@ mod tests {
         let e =
             Policy::from_toml("[[rule]]\nname='x'\neffect='maybe'\nactions=['add']\n").unwrap_err();
         assert!(e.contains("maybe"), "{e}");
+    }
+
+    #[test]
+    fn an_app_finds_only_what_its_manifest_lists() {
+        let app = AppRule {
+            uid: 10001,
+            name: "player".into(),
+            services: vec!["media.player".into(), "media.codec.*".into()],
+        };
+        assert!(app.check(Action::Find, "media.player").is_ok());
+        assert!(app.check(Action::Find, "media.codec.mp3").is_ok());
+        assert!(app.check(Action::List, "*").is_ok());
+        let e = app.check(Action::Find, "contacts").unwrap_err();
+        assert_eq!(e.exception, ExceptionCode::Security);
+        assert!(e.message.contains("\"player\""), "{e}");
+        assert!(e.message.contains("media.player"), "{e}");
+        assert!(app.check(Action::Add, "media.player").is_err());
+    }
+
+    #[test]
+    fn an_app_passes_its_manifest_and_then_the_policy() {
+        let sm = ServiceManagerService::new(
+            Policy::from_toml(
+                r#"
+                [[rule]]
+                name = "no player finds media.secret"
+                effect = "deny"
+                actions = ["find"]
+                services = ["media.secret"]
+                labels = ["player"]
+
+                [[rule]]
+                name = "everyone finds"
+                actions = ["find", "list"]
+                "#,
+            )
+            .unwrap(),
+        );
+        let app = AppRule {
+            uid: 10001,
+            name: "player".into(),
+            services: vec!["media.*".into()],
+        };
+        let ok = sm.check(
+            Some(&app),
+            Action::Find,
+            "media.player",
+            10001,
+            Some("player"),
+        );
+        assert!(ok.is_ok());
+        let e = sm
+            .check(
+                Some(&app),
+                Action::Find,
+                "media.secret",
+                10001,
+                Some("player"),
+            )
+            .unwrap_err();
+        assert!(e.message.contains("no player finds media.secret"), "{e}");
+        let e = sm
+            .check(Some(&app), Action::Find, "contacts", 10001, Some("player"))
+            .unwrap_err();
+        assert!(e.message.contains("manifest"), "{e}");
+        // An unregistered uid only meets the policy.
+        assert!(sm.check(None, Action::Find, "contacts", 1000, None).is_ok());
     }
 
     #[test]

@@ -483,14 +483,47 @@ fn execute(process: &Arc<ProcessState>, tx: TxnIn, fds: Vec<OwnedFd>) {
     let queued = with_ts(process, |ts| {
         let (out, guards, keep) = prepare(ts, 0, 0, reply)?;
         ts.pending.push(Command::Reply(out));
-        // The reply was copied when the mediator reads this write; the
-        // guards only need to outlive the write, which `flush` does next.
+        // A local object in a reply: the mediator tells us to take a
+        // reference on it (IncRefs, Acquire) on this thread, but after the
+        // reply's TransactionComplete, so the send guards must outlive
+        // those notices or the object is unexported before its Acquire
+        // arrives (never acknowledged, and calls on it fail as "no longer
+        // exported"). A DumpState after the reply marks the point by which
+        // the mediator has written them.
+        let barrier = !guards.is_empty();
+        if barrier {
+            ts.pending.push(Command::DumpState);
+        }
         ts.flush()?;
-        drop((guards, keep));
-        Ok(())
+        Ok((guards, keep, barrier))
     });
-    if let Err(e) = queued {
-        tracing::debug!("reply to {} not sent: {e}", tx.id);
+    match queued {
+        Ok((guards, keep, barrier)) => {
+            drop(keep);
+            if barrier {
+                if let Err(e) = await_barrier(process) {
+                    tracing::debug!("waiting for the notices of reply {}: {e}", tx.id);
+                }
+            }
+            drop(guards);
+        }
+        Err(e) => tracing::debug!("reply to {} not sent: {e}", tx.id),
+    }
+}
+
+/// Reads until the answer to a `DumpState` this thread wrote, handling
+/// notices and nested calls that arrive before it. A dump too large for the
+/// transport comes back as a transport error instead, which ends the wait
+/// too.
+fn await_barrier(process: &Arc<ProcessState>) -> Result<()> {
+    loop {
+        let (ret, fds) = read(process)?;
+        match ret {
+            Return::State(_) | Return::Error(capbinder_core::Failure::Transport(_)) => {
+                return Ok(())
+            }
+            other => handle_other(process, other, fds)?,
+        }
     }
 }
 
@@ -507,6 +540,13 @@ pub(crate) fn looper(process: &Arc<ProcessState>, main: bool) -> Result<()> {
     })?;
     loop {
         with_ts(process, |ts| {
+            // `WaitForWork` must end its write: the mediator takes any
+            // command after it as "this thread is busy again". Left to
+            // `flush`, the acknowledgements of the work just done (a death
+            // notice's `DeadBinderDone`, an `AcquireDone`) went after it,
+            // and the thread stayed non-idle with an empty stack for good,
+            // never handed process work again.
+            let _ = DEFERRED.try_with(|d| ts.pending.append(&mut d.borrow_mut()));
             ts.pending.push(Command::WaitForWork);
             ts.flush()
         })?;

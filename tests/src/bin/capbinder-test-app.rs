@@ -1,0 +1,543 @@
+//! `capbinder-test-app ROLE --socket PATH [ARGS]`: every process the
+//! integration tests need, one role each.
+//!
+//! - `servicemanager [--policy FILE]`: the service manager (handle 0).
+//! - `service --name N [--name N2 ...]`: registers one `TestObject` under
+//!   each name; a `release` line on stdin opens the latch `block` waits on.
+//! - `client`: a scriptable client: one command per stdin line, one answer
+//!   line each (`ok ...` or `err ...`); see `Client::run`.
+//! - `echo-loop NAME COUNT TAG`: COUNT echo calls, each checked.
+//! - `state`: prints the mediator's state (as this process may see it) as
+//!   JSON.
+//! - `cli ARGS...`: the `capbinder` command line ([`capbinder::cli::run`]).
+//! - `mediator`: a mediator on the socket (so a test can kill it), with
+//!   the event loop `CAPBINDER_LOOP` names.
+//!
+//! Every role prints `ready ...` when it is, and the long-running ones exit
+//! when their stdin closes (so a test that dies leaves nothing behind).
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use capbinder::service_manager::{Policy, ServiceManager, ServiceManagerService};
+use capbinder::{
+    flush_commands, new_binder, DeathRecipient, Parcel, ProcessState, SpIBinder, Status, WeakBinder,
+};
+use capbinder_kmod_shim::mediator::Mediator;
+use capbinder_tests::harness::mediator_config;
+use capbinder_tests::proto::gettid;
+use capbinder_tests::service::{Latch, TestObject, TestProxy};
+
+fn die(msg: impl std::fmt::Display) -> ! {
+    eprintln!("capbinder-test-app: {msg}");
+    std::process::exit(1)
+}
+
+/// `Status` with its classification, so tests can match on it.
+fn status_line(s: &Status) -> String {
+    format!(
+        "{s} [exception={:?} code={:?} specific={} dead={}]",
+        s.exception,
+        s.code,
+        s.service_specific,
+        s.is_dead()
+    )
+}
+
+/// Exits when stdin closes (the test is gone); `on_line` sees each line.
+fn watch_stdin(on_line: impl Fn(&str) + Send + 'static) {
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+            on_line(line.trim());
+        }
+        std::process::exit(0);
+    });
+}
+
+struct Args {
+    socket: PathBuf,
+    rest: Vec<String>,
+}
+
+impl Args {
+    fn flag(&self, name: &str) -> Option<&str> {
+        self.rest
+            .iter()
+            .position(|a| a == name)
+            .and_then(|i| self.rest.get(i + 1))
+            .map(String::as_str)
+    }
+
+    fn flags(&self, name: &str) -> Vec<&str> {
+        self.rest
+            .windows(2)
+            .filter(|w| w[0] == name)
+            .map(|w| w[1].as_str())
+            .collect()
+    }
+}
+
+fn main() -> ExitCode {
+    let mut argv = std::env::args().skip(1);
+    let role = argv
+        .next()
+        .unwrap_or_else(|| die("usage: ROLE --socket PATH [ARGS]"));
+    let mut socket = None;
+    let mut rest = Vec::new();
+    while let Some(a) = argv.next() {
+        if a == "--socket" {
+            socket = argv.next().map(PathBuf::from);
+        } else {
+            rest.push(a);
+        }
+    }
+    let args = Args {
+        socket: socket.unwrap_or_else(|| die("--socket PATH is required")),
+        rest,
+    };
+    match role.as_str() {
+        "servicemanager" => servicemanager(&args),
+        "service" => service(&args),
+        "client" => Client::default().run(&args),
+        "echo-loop" => echo_loop(&args),
+        "state" => state(&args),
+        "cli" => {
+            let mut cli = vec!["capbinder".to_string(), "--socket".into()];
+            cli.push(args.socket.display().to_string());
+            cli.extend(args.rest.iter().cloned());
+            ExitCode::from(capbinder::cli::run(cli))
+        }
+        "mediator" => mediator(&args),
+        other => die(format!("unknown role {other:?}")),
+    }
+}
+
+fn init(args: &Args) -> Arc<ProcessState> {
+    ProcessState::init(Some(&args.socket)).unwrap_or_else(|e| die(e))
+}
+
+fn servicemanager(args: &Args) -> ExitCode {
+    let policy = match args.flag("--policy") {
+        None => Policy::default_for(rustix::process::geteuid().as_raw()),
+        Some(p) => std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Policy::from_toml(&t))
+            .unwrap_or_else(|e| die(format!("{p}: {e}"))),
+    };
+    let ps = init(args);
+    let sm = new_binder(ServiceManagerService::new(policy));
+    ps.become_context_manager(&sm).unwrap_or_else(|e| die(e));
+    // As capbinder-servicemanager does.
+    ps.set_max_threads(4).unwrap_or_else(|e| die(e));
+    watch_stdin(|_| {});
+    println!("ready pid={}", std::process::id());
+    match ps.join_thread_pool() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => die(e),
+    }
+}
+
+fn service(args: &Args) -> ExitCode {
+    let ps = init(args);
+    let latch = Arc::new(Latch::default());
+    let obj = TestObject::binder("", latch.clone());
+    let sm = ServiceManager::get().unwrap_or_else(|e| die(e));
+    for name in args.flags("--name") {
+        if let Err(e) = sm.add_service(name, &obj) {
+            println!("err {}", status_line(&e));
+            die(format!("adding {name}: {e}"));
+        }
+    }
+    watch_stdin(move |l| {
+        if l == "release" {
+            latch.open();
+        }
+    });
+    println!("ready pid={}", std::process::id());
+    match ps.join_thread_pool() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => die(e),
+    }
+}
+
+fn echo_loop(args: &Args) -> ExitCode {
+    let [name, count, tag] = args.rest.as_slice() else {
+        die("echo-loop NAME COUNT TAG")
+    };
+    let count: u32 = count.parse().unwrap_or_else(|e| die(e));
+    init(args);
+    let run = || -> Result<(), String> {
+        let svc = TestProxy(
+            ServiceManager::get()
+                .and_then(|sm| sm.get_service(name))
+                .map_err(|e| status_line(&e))?,
+        );
+        let who = svc.whoami().map_err(|e| status_line(&e))?;
+        if who.pid != std::process::id() as i32 {
+            return Err(format!("the service saw pid {} calling", who.pid));
+        }
+        for i in 0..count {
+            let s = format!("{tag}-{i}");
+            let got = svc.echo(&s).map_err(|e| status_line(&e))?;
+            if got != s {
+                return Err(format!("echo({s:?}) answered {got:?}"));
+            }
+        }
+        Ok(())
+    };
+    match run() {
+        Ok(()) => {
+            println!("done {count}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("err {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn state(args: &Args) -> ExitCode {
+    let s = init(args).state().unwrap_or_else(|e| die(e));
+    println!("{}", serde_json::to_string(&s).unwrap_or_else(|e| die(e)));
+    ExitCode::SUCCESS
+}
+
+fn mediator(args: &Args) -> ExitCode {
+    let m = Mediator::bind(&args.socket, mediator_config()).unwrap_or_else(|e| die(e));
+    println!("loop {}", m.event_loop());
+    watch_stdin(|_| {});
+    println!("ready pid={}", std::process::id());
+    match m.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => die(e),
+    }
+}
+
+// ---- the scriptable client ---------------------------------------------------
+
+/// A death recipient that counts its calls and names the threads they ran on.
+#[derive(Default)]
+struct Recorder {
+    threads: Mutex<Vec<String>>,
+    cv: Condvar,
+}
+
+impl DeathRecipient for Recorder {
+    fn binder_died(&self, _who: &WeakBinder) {
+        let name = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_string();
+        self.threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(name);
+        self.cv.notify_all();
+    }
+}
+
+#[derive(Default)]
+struct Client {
+    vars: HashMap<String, SpIBinder>,
+    recipients: HashMap<String, Arc<Recorder>>,
+    latch: Arc<Latch>,
+    /// Services this client added (kept alive).
+    added: Vec<SpIBinder>,
+}
+
+type Answer = Result<String, String>;
+
+fn st(e: Status) -> String {
+    status_line(&e)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Result<Vec<u8>, String> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            s.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("bad hex {s:?}"))
+        })
+        .collect()
+}
+
+impl Client {
+    /// Commands (one per line; `V` names a binder variable, `R` a recipient):
+    /// `get V NAME`, `wait V NAME`, `check V NAME`, `sm V` (handle 0),
+    /// `add NAME`, `list`,
+    /// `echo V TEXT`, `pid V`, `nested V TEXT`, `recurse V N`, `whoami V`,
+    /// `ping V`, `descriptor V`, `dump V ARGS...`, `sendfd V TEXT`,
+    /// `recvfd V`, `blob V SIZE`, `oneway V N`, `session V NEWV`, `drop V`,
+    /// `alive V`, `link V R`, `unlink V R`, `await-death R`, `deaths R`,
+    /// `raw V CODE HEX`, `wrongkind V`, `specific V`, `block-bg V`,
+    /// `flush`, `state`, `exit`.
+    fn run(mut self, args: &Args) -> ExitCode {
+        let ps = init(args);
+        // Death notices and service registrations arrive on pool threads.
+        ps.start_thread_pool();
+        println!("ready pid={}", std::process::id());
+        let stdin = std::io::stdin();
+        for line in stdin.lock().lines().map_while(Result::ok) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if words.first() == Some(&"exit") {
+                break;
+            }
+            match self.command(&ps, &words) {
+                Ok(s) if s.is_empty() => println!("ok"),
+                Ok(s) => println!("ok {s}"),
+                Err(e) => println!("err {e}"),
+            }
+        }
+        ExitCode::SUCCESS
+    }
+
+    fn var(&self, name: Option<&&str>) -> Result<SpIBinder, String> {
+        let name = name.ok_or("missing variable")?;
+        self.vars
+            .get(*name)
+            .cloned()
+            .ok_or_else(|| format!("no variable {name}"))
+    }
+
+    fn proxy(&self, name: Option<&&str>) -> Result<TestProxy, String> {
+        self.var(name).map(TestProxy)
+    }
+
+    fn recorder(&mut self, name: Option<&&str>) -> Result<Arc<Recorder>, String> {
+        let name = name.ok_or("missing recipient")?;
+        Ok(self.recipients.entry(name.to_string()).or_default().clone())
+    }
+
+    fn command(&mut self, ps: &Arc<ProcessState>, w: &[&str]) -> Answer {
+        let arg = |i: usize| w.get(i).copied().ok_or(format!("missing argument {i}"));
+        let rest = |i: usize| w.get(i..).map(|r| r.join(" ")).unwrap_or_default();
+        let sm = || ServiceManager::get().map_err(st);
+        match w.first().copied().unwrap_or("") {
+            "get" | "wait" => {
+                let b = if w[0] == "get" {
+                    sm()?.get_service(arg(2)?)
+                } else {
+                    sm()?.wait_for_service(arg(2)?)
+                }
+                .map_err(st)?;
+                let pid = TestProxy(b.clone()).pid().map_err(st)?;
+                self.vars.insert(arg(1)?.to_string(), b);
+                Ok(format!("pid={pid}"))
+            }
+            "check" => match sm()?.check_service(arg(2)?).map_err(st)? {
+                Some(b) => {
+                    self.vars.insert(arg(1)?.to_string(), b);
+                    Ok("found".into())
+                }
+                None => Ok("none".into()),
+            },
+            "sm" => {
+                self.vars
+                    .insert(arg(1)?.to_string(), sm()?.as_binder().clone());
+                Ok(String::new())
+            }
+            "add" => {
+                let obj = TestObject::binder("", self.latch.clone());
+                sm()?.add_service(arg(1)?, &obj).map_err(st)?;
+                self.added.push(obj);
+                Ok(String::new())
+            }
+            "list" => Ok(sm()?.list_services().map_err(st)?.join(",")),
+            "echo" => self.proxy(w.get(1))?.echo(&rest(2)).map_err(st),
+            "pid" => Ok(self.proxy(w.get(1))?.pid().map_err(st)?.to_string()),
+            "nested" => {
+                let cb = TestObject::binder("cb:", self.latch.clone());
+                let (answer, tid) = self.proxy(w.get(1))?.call_back(&cb, &rest(2)).map_err(st)?;
+                Ok(format!("{answer} same_thread={}", tid == gettid()))
+            }
+            "recurse" => {
+                let svc = self.var(w.get(1))?;
+                let n: u32 = arg(2)?.parse().map_err(|e| format!("{e}"))?;
+                let me = TestObject::binder("", self.latch.clone());
+                let levels = TestProxy(svc.clone()).recurse(&me, &svc, n).map_err(st)?;
+                let my_pid = std::process::id() as i32;
+                let mine: Vec<_> = levels.iter().filter(|l| l.pid == my_pid).collect();
+                let theirs: Vec<_> = levels.iter().filter(|l| l.pid != my_pid).collect();
+                // Level n ran in the service when N - n is even.
+                let alternating = levels
+                    .iter()
+                    .all(|l| (l.pid == my_pid) == ((n - l.n) % 2 == 1));
+                let ordered = levels.iter().enumerate().all(|(i, l)| l.n as usize == i);
+                Ok(format!(
+                    "levels={} ordered={ordered} alternating={alternating} client_same_thread={} server_same_thread={}",
+                    levels.len(),
+                    mine.iter().all(|l| l.tid == gettid()),
+                    theirs.windows(2).all(|p| p[0].tid == p[1].tid),
+                ))
+            }
+            "whoami" => {
+                let who = self.proxy(w.get(1))?.whoami().map_err(st)?;
+                Ok(format!(
+                    "pid={} tid={} uid={} euid={} txn={} my_pid={} my_tid={} my_uid={} my_euid={}",
+                    who.pid,
+                    who.tid,
+                    who.uid,
+                    who.euid,
+                    who.txn,
+                    std::process::id(),
+                    gettid(),
+                    rustix::process::getuid().as_raw(),
+                    rustix::process::geteuid().as_raw(),
+                ))
+            }
+            "ping" => self
+                .var(w.get(1))?
+                .ping()
+                .map(|()| String::new())
+                .map_err(st),
+            "descriptor" => self.var(w.get(1))?.descriptor().map_err(st),
+            "dump" => {
+                let b = self.var(w.get(1))?;
+                let (r, wr) = rustix::pipe::pipe().map_err(|e| e.to_string())?;
+                let args: Vec<String> = w[2..].iter().map(|s| s.to_string()).collect();
+                b.dump(wr, &args).map_err(st)?;
+                let mut s = String::new();
+                std::fs::File::from(r)
+                    .read_to_string(&mut s)
+                    .map_err(|e| e.to_string())?;
+                Ok(s.trim().to_string())
+            }
+            "sendfd" => {
+                let (r, wr) = rustix::pipe::pipe().map_err(|e| e.to_string())?;
+                let mut f = std::fs::File::from(wr);
+                f.write_all(rest(2).as_bytes()).map_err(|e| e.to_string())?;
+                drop(f);
+                self.proxy(w.get(1))?.read_fd(r).map_err(st)
+            }
+            "recvfd" => {
+                let fd = self.proxy(w.get(1))?.make_fd().map_err(st)?;
+                let mut s = String::new();
+                std::fs::File::from(fd)
+                    .read_to_string(&mut s)
+                    .map_err(|e| e.to_string())?;
+                Ok(s.trim().to_string())
+            }
+            "blob" => {
+                let n: usize = arg(2)?.parse().map_err(|e| format!("{e}"))?;
+                let data: Vec<u8> = (0..n).map(|i| (i * 7 + i / 251) as u8).collect();
+                let back = self.proxy(w.get(1))?.echo_bytes(&data).map_err(st)?;
+                if back == data {
+                    Ok(format!("equal len={}", back.len()))
+                } else {
+                    Err(format!(
+                        "mismatch: sent {} bytes, got {}",
+                        data.len(),
+                        back.len()
+                    ))
+                }
+            }
+            "oneway" => {
+                let svc = self.proxy(w.get(1))?;
+                let n: u32 = arg(2)?.parse().map_err(|e| format!("{e}"))?;
+                for i in 0..n {
+                    svc.log(i).map_err(st)?;
+                }
+                let log = svc.get_log(n as usize).map_err(st)?;
+                let expected: Vec<u32> = (0..n).collect();
+                Ok(format!("count={} in_order={}", log.len(), log == expected))
+            }
+            "session" => {
+                let s = self.proxy(w.get(1))?.new_session().map_err(st)?;
+                self.vars.insert(arg(2)?.to_string(), s);
+                Ok(String::new())
+            }
+            "drop" => {
+                self.vars
+                    .remove(arg(1)?)
+                    .ok_or_else(|| format!("no variable {}", w[1]))?;
+                flush_commands().map_err(st)?;
+                Ok(String::new())
+            }
+            "alive" => Ok(self.var(w.get(1))?.is_alive().to_string()),
+            "link" => {
+                let r = self.recorder(w.get(2))?;
+                self.var(w.get(1))?.link_to_death(r).map_err(st)?;
+                Ok(String::new())
+            }
+            "unlink" => {
+                let r: Arc<dyn DeathRecipient> = self.recorder(w.get(2))?;
+                self.var(w.get(1))?.unlink_to_death(&r).map_err(st)?;
+                Ok(String::new())
+            }
+            "await-death" => {
+                let r = self.recorder(w.get(1))?;
+                let deadline = Instant::now() + Duration::from_secs(30);
+                let mut t = r.threads.lock().unwrap_or_else(|e| e.into_inner());
+                while t.is_empty() {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err("no death notice within 30 s".into());
+                    }
+                    t =
+                        r.cv.wait_timeout(t, left)
+                            .unwrap_or_else(|e| e.into_inner())
+                            .0;
+                }
+                Ok(format!("count={} threads={}", t.len(), t.join(",")))
+            }
+            "deaths" => {
+                let r = self.recorder(w.get(1))?;
+                let t = r.threads.lock().unwrap_or_else(|e| e.into_inner());
+                Ok(format!("count={}", t.len()))
+            }
+            "raw" => {
+                let b = self.var(w.get(1))?;
+                let code: u32 = arg(2)?.parse().map_err(|e| format!("{e}"))?;
+                let mut p = Parcel::new();
+                for byte in unhex(w.get(3).copied().unwrap_or(""))? {
+                    p.write(&byte).map_err(st)?;
+                }
+                let reply = b.transact(code, p, false).map_err(st)?;
+                Ok(hex(reply.bytes()))
+            }
+            "wrongkind" => {
+                // A file descriptor where callBack expects a binder.
+                let (r, _w) = rustix::pipe::pipe().map_err(|e| e.to_string())?;
+                let mut p = Parcel::new();
+                p.write(&true).map_err(st)?;
+                p.write_fd(r).map_err(st)?;
+                p.write("x").map_err(st)?;
+                let b = self.var(w.get(1))?;
+                b.transact(capbinder_tests::proto::codes::CALL_BACK, p, false)
+                    .map(|_| String::new())
+                    .map_err(st)
+            }
+            "specific" => self
+                .proxy(w.get(1))?
+                .fail_specific()
+                .map(|()| String::new())
+                .map_err(st),
+            "block-bg" => {
+                let svc = self.proxy(w.get(1))?;
+                std::thread::spawn(move || match svc.block() {
+                    Ok(who) => println!("block-done ok txn={}", who.txn),
+                    Err(e) => println!("block-done err {}", st(e)),
+                });
+                Ok("started".into())
+            }
+            "flush" => flush_commands().map(|()| String::new()).map_err(st),
+            "state" => {
+                let s = ps.state().map_err(st)?;
+                let pids: Vec<String> = s.processes.iter().map(|p| p.pid.to_string()).collect();
+                Ok(format!("pids={}", pids.join(",")))
+            }
+            other => Err(format!("unknown command {other:?}")),
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Death notifications: a killed service's recipients fire once, on a pool
+//! thread; linking to an object already dead fires at once; unlinking
+//! prevents the call; losing the mediator fires every recipient once and
+//! fails calls (also one in flight) with a dead-object status.
+
+use capbinder_core::state::StateDump;
+use capbinder_core::Looper;
+use capbinder_tests::harness::{process, Context};
+use capbinder_tests::{context, external_context};
+
+/// The threads of `pid` in the looper pool that have nothing to do are
+/// idle (waiting for process work), and nothing waits in its queue.
+fn pool_settled(s: &StateDump, pid: i32) -> bool {
+    process(s, pid).is_some_and(|p| {
+        p.queued_work == 0
+            && p.pending_deaths == 0
+            && p.threads
+                .iter()
+                .filter(|t| matches!(t.looper, Looper::Registered | Looper::Entered))
+                .all(|t| t.idle || !t.stack.is_empty())
+    })
+}
+
+fn service_and_client(
+    ctx: &Context,
+    name: &str,
+) -> (capbinder_tests::harness::App, capbinder_tests::harness::App) {
+    let svc = ctx.service(&[name]);
+    let mut client = ctx.client(None);
+    client.ok(&format!("get s {name}"));
+    (svc, client)
+}
+
+#[test]
+fn a_death_recipient_fires_once_on_a_pool_thread_when_its_service_is_killed() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let (mut svc, mut client) = service_and_client(&ctx, "test.death");
+    client.ok("link s r1");
+    client.ok("link s r2");
+    svc.kill9();
+    for r in ["r1", "r2"] {
+        let got = client.ok(&format!("await-death {r}"));
+        assert!(
+            got.starts_with("count=1 threads=capbinder-pool"),
+            "{r} should have fired once on a pool thread: {got}"
+        );
+    }
+    let e = client.err("echo s anyone");
+    assert!(e.contains("dead=true"), "a call to the dead service: {e}");
+    assert_eq!(client.ok("alive s"), "false");
+    // Once the client's death notice is acknowledged, nothing more can
+    // come: the recipients still ran exactly once.
+    let c = client.pid();
+    ctx.wait_state("the client acknowledged the death", |s| {
+        process(s, c).is_some_and(|p| p.pending_deaths == 0 && p.queued_work == 0)
+    });
+    client.ok("flush");
+    assert_eq!(client.ok("deaths r1"), "count=1");
+    assert_eq!(client.ok("deaths r2"), "count=1");
+}
+
+#[test]
+fn linking_to_an_object_already_seen_dead_fires_at_once() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let (mut svc, mut client) = service_and_client(&ctx, "test.late");
+    client.ok("link s first");
+    svc.kill9();
+    client.ok("await-death first");
+    client.ok("link s late");
+    assert!(client.ok("await-death late").starts_with("count=1"));
+}
+
+#[test]
+fn linking_to_an_object_that_died_unnoticed_fires_at_once() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let (mut svc, mut client) = service_and_client(&ctx, "test.unnoticed");
+    let (c, o) = (client.pid(), svc.pid());
+    svc.kill9();
+    // The client never subscribed, so it has not heard; the mediator
+    // knows: the client's ref now points at a dead node.
+    ctx.wait_state("the client's ref is to a dead node", |s| {
+        process(s, o).is_none()
+            && process(s, c).is_some_and(|p| p.refs.iter().any(|r| r.owner_pid.is_none()))
+    });
+    assert_eq!(client.ok("alive s"), "true", "nobody told the client yet");
+    client.ok("link s r");
+    assert!(client
+        .ok("await-death r")
+        .starts_with("count=1 threads=capbinder-pool"));
+    assert_eq!(client.ok("alive s"), "false");
+}
+
+#[test]
+fn unlinking_a_recipient_prevents_its_call() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let (mut svc, mut client) = service_and_client(&ctx, "test.unlink");
+    client.ok("link s gone");
+    client.ok("link s kept");
+    client.ok("unlink s gone");
+    // Unlinking twice is an error that says so.
+    let e = client.err("unlink s gone");
+    assert!(e.contains("not linked"), "{e}");
+    svc.kill9();
+    // Both recipients hang on the same proxy and the same notice: once
+    // `kept` ran, `gone` would have too.
+    assert!(client.ok("await-death kept").starts_with("count=1"));
+    assert_eq!(client.ok("deaths gone"), "count=0");
+}
+
+#[test]
+fn unlinking_every_recipient_clears_the_subscription_in_the_mediator() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let (_svc, mut client) = service_and_client(&ctx, "test.clear");
+    let c = client.pid();
+    client.ok("link s r");
+    ctx.wait_state("the client's ref has a death subscription", |s| {
+        process(s, c).is_some_and(|p| p.refs.iter().any(|r| r.death_cookie.is_some()))
+    });
+    client.ok("unlink s r");
+    client.ok("flush");
+    ctx.wait_state("the subscription is cleared", |s| {
+        process(s, c).is_some_and(|p| p.refs.iter().all(|r| r.death_cookie.is_none()))
+    });
+}
+
+#[test]
+fn losing_the_mediator_fires_every_recipient_once_and_calls_fail_dead() {
+    let (ctx, mut mediator) = external_context!();
+    let _sm = ctx.servicemanager();
+    let (mut svc, mut client) = service_and_client(&ctx, "test.lost");
+    client.ok("session s sess");
+    client.ok("link s r1");
+    client.ok("link s r2");
+    client.ok("link sess r3");
+    // A call in flight when the mediator goes.
+    assert_eq!(client.ok("block-bg s"), "started");
+    svc.expect("in-call");
+    mediator.kill9();
+    let done = client.expect("block-done");
+    assert!(
+        done.starts_with("err") && done.contains("dead=true"),
+        "the call in flight must fail as dead: {done}"
+    );
+    for r in ["r1", "r2", "r3"] {
+        assert!(
+            client
+                .ok(&format!("await-death {r}"))
+                .starts_with("count=1"),
+            "{r} must fire"
+        );
+    }
+    for cmd in [
+        "echo s x",
+        "echo sess x",
+        "list",
+        "get t test.lost",
+        "ping s",
+    ] {
+        let e = client.err(cmd);
+        assert!(
+            e.contains("dead=true"),
+            "{cmd} after the mediator died: {e}"
+        );
+    }
+    // A recipient linked now fires at once; the others never fire again.
+    client.ok("link s r4");
+    assert!(client.ok("await-death r4").starts_with("count=1"));
+    for r in ["r1", "r2", "r3"] {
+        assert_eq!(client.ok(&format!("deaths {r}")), "count=1");
+    }
+}
+
+#[test]
+fn pool_threads_go_back_to_idle_after_a_death_notice() {
+    let ctx = context!();
+    let sm = ctx.servicemanager();
+    let (mut svc, mut client) = service_and_client(&ctx, "test.idle");
+    client.ok("link s r");
+    svc.kill9();
+    client.ok("await-death r");
+    // The service manager (which links to every service it registers) and
+    // the client both handled a death notice on a pool thread; each such
+    // thread must be back to waiting for work, not stuck busy.
+    for pid in [sm.pid(), client.pid()] {
+        ctx.wait_state(
+            &format!("every idle-able pool thread of pid {pid} is idle"),
+            |s| pool_settled(s, pid),
+        );
+    }
+}
+
+#[test]
+fn the_service_manager_keeps_serving_after_many_service_deaths() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let mut client = ctx.client(None);
+    // More deaths than the service manager has pool threads (4).
+    for i in 0..8 {
+        let name = format!("test.churn{i}");
+        let mut svc = ctx.service(&[&name]);
+        client.ok(&format!("get s{i} {name}"));
+        svc.kill9();
+        client.ok(&format!("link s{i} r{i}"));
+        client.ok(&format!("await-death r{i}"));
+    }
+    let mut last = ctx.service(&["test.last"]);
+    client.ok("get last test.last");
+    assert_eq!(client.ok("echo last still here"), "still here");
+    last.kill9();
+}
