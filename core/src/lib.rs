@@ -243,7 +243,7 @@ impl Core {
                 ptr,
                 cookie,
                 codes,
-            } => self.subscribe(proc_id, topic, ptr, cookie, codes, fx),
+            } => self.subscribe(proc_id, thread, topic, ptr, cookie, codes, fx),
             Command::Unsubscribe { topic, ptr } => self.unsubscribe(proc_id, topic, ptr, fx),
             Command::DumpState => {
                 let dump = self.dump(Some(proc_id));

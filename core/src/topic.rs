@@ -150,9 +150,11 @@ impl Core {
     }
 
     /// `Subscribe`: the caller's object `ptr` gets every message.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn subscribe(
         &mut self,
         proc_id: ProcId,
+        thread: ThreadId,
         h: Handle,
         ptr: u64,
         cookie: u64,
@@ -183,7 +185,10 @@ impl Core {
             lost: 0,
             delivered: 0,
         });
-        self.update_node(node, NoticeTo::Queue, fx);
+        // Like a send of one's own binder: the acquire goes to the
+        // subscribing thread, so the runtime holds the callback before the
+        // command is done.
+        self.update_node(node, NoticeTo::Thread(thread), fx);
         Ok(())
     }
 

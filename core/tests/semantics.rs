@@ -1677,5 +1677,8 @@ fn the_context_manager_accepts_fds() {
         None,
     );
     let (_, smt) = w.sm.unwrap();
-    assert!(matches!(w.incoming(smt).objects[0], Object::Fd { index: 0 }));
+    assert!(matches!(
+        w.incoming(smt).objects[0],
+        Object::Fd { index: 0 }
+    ));
 }

@@ -190,6 +190,34 @@ fn run_cmd(ps: &ProcessState, cmd: Cmd) -> crate::Result<u8> {
                     if t.delivered { "" } else { " queued" }
                 );
             }
+            for t in &s.topics {
+                println!(
+                    "topic of pid {}: {} published, {} gap notices{}",
+                    t.creator_pid,
+                    t.published,
+                    t.gaps,
+                    if t.publishers_gone {
+                        ", no publisher left"
+                    } else {
+                        ""
+                    }
+                );
+                for sub in &t.subscribers {
+                    println!(
+                        "  subscriber pid {} callback {:#x}: queue depth {}, {} delivered, {} lost{}",
+                        sub.pid,
+                        sub.ptr,
+                        sub.queue_depth,
+                        sub.delivered,
+                        sub.lost,
+                        if sub.codes.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", codes {:?}", sub.codes)
+                        }
+                    );
+                }
+            }
             Ok(0)
         }
         Cmd::Stats { json } => {

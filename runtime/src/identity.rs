@@ -22,6 +22,8 @@ pub struct CallingIdentity {
     pub txn: TxnId,
     /// The caller's scheduling attributes.
     pub priority: Option<Priority>,
+    /// For a message from a multicast topic: its sequence number there.
+    pub topic_seq: Option<u64>,
 }
 
 impl CallingIdentity {
@@ -34,6 +36,7 @@ impl CallingIdentity {
             label: tx.sender.label.clone(),
             txn: tx.id,
             priority: tx.sender.priority,
+            topic_seq: tx.seq,
         }
     }
 }

@@ -22,11 +22,13 @@ pub mod sandbox;
 pub mod service_manager;
 mod status;
 mod thread;
+pub mod topic;
 
 pub use binder::{
     new_binder, Binder, DeathRecipient, SpIBinder, WeakBinder, DUMP_TRANSACTION,
     FIRST_CALL_TRANSACTION, INTERFACE_TRANSACTION, LAST_CALL_TRANSACTION, PING_TRANSACTION,
 };
+pub use capbinder_core::Rights;
 pub use identity::{calling_identity, CallingIdentity};
 pub use interface::{interface_cast, Interface};
 pub use parcel::Parcel;
@@ -35,5 +37,6 @@ pub use pfd::ParcelFileDescriptor;
 pub use process::ProcessState;
 pub use status::{ExceptionCode, Result, Status, StatusCode};
 pub use thread::flush_commands;
+pub use topic::{Subscription, Topic, TopicListener};
 
 pub use capbinder_core as core;

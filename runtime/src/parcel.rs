@@ -11,14 +11,16 @@ use capbinder_kmod_shim::sys::memfd::Mapping;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use capbinder_core::Rights;
+
 use crate::binder::SpIBinder;
 use crate::status::{ExceptionCode, Result, Status, StatusCode};
 
 /// One entry of a parcel's side table.
 #[derive(Debug)]
 pub(crate) enum Slot {
-    /// A binder (local or remote).
-    Binder(SpIBinder),
+    /// A binder (local or remote), with the rights it is passed on with.
+    Binder(SpIBinder, Rights),
     /// A file descriptor, until it is read (taken).
     Fd(Option<OwnedFd>),
 }
@@ -173,7 +175,16 @@ impl Parcel {
     /// Appends a binder (a local object or a proxy).
     pub fn write_binder(&mut self, b: &SpIBinder) -> Result<()> {
         self.write(&true)?;
-        self.push_slot(Slot::Binder(b.clone()))
+        self.push_slot(Slot::Binder(b.clone(), Rights::ALL))
+    }
+
+    /// Appends a binder that the receiver may use only as `rights` allow
+    /// (narrowed from what this process holds; a local object is always
+    /// sent whole). A topic handle passed with `Rights::SUBSCRIBE` is a
+    /// subscribe-only capability, for instance.
+    pub fn write_binder_with_rights(&mut self, b: &SpIBinder, rights: Rights) -> Result<()> {
+        self.write(&true)?;
+        self.push_slot(Slot::Binder(b.clone(), rights))
     }
 
     /// Appends a binder or null.
@@ -213,7 +224,7 @@ impl Parcel {
         }
         let i = self.read_index()?;
         match &self.slots[i] {
-            Slot::Binder(b) => Ok(Some(b.clone())),
+            Slot::Binder(b, _) => Ok(Some(b.clone())),
             Slot::Fd(_) => Err(bad(format!(
                 "object {i} is a file descriptor, not a binder"
             ))),
@@ -232,7 +243,7 @@ impl Parcel {
             Slot::Fd(fd) => fd
                 .take()
                 .ok_or_else(|| bad(format!("file descriptor {i} was already read"))),
-            Slot::Binder(_) => Err(bad(format!(
+            Slot::Binder(..) => Err(bad(format!(
                 "object {i} is a binder, not a file descriptor"
             ))),
         }

@@ -51,6 +51,8 @@ pub struct ProcessState {
     proxies: Mutex<HashMap<Handle, Weak<Proxy>>>,
     deaths: Mutex<HashMap<u64, Weak<Proxy>>>,
     pool: Mutex<Pool>,
+    /// Listeners for topic notices, by the subscribed callback's id.
+    pub(crate) topic_listeners: Mutex<HashMap<u64, Arc<dyn crate::topic::TopicListener>>>,
     lost: AtomicBool,
     me: Weak<ProcessState>,
 }
@@ -111,6 +113,7 @@ impl ProcessState {
             proxies: Mutex::default(),
             deaths: Mutex::default(),
             pool: Mutex::default(),
+            topic_listeners: Mutex::default(),
             lost: AtomicBool::new(false),
             me: me.clone(),
         });
@@ -123,7 +126,7 @@ impl ProcessState {
         Self::init(None)
     }
 
-    fn arc(&self) -> Arc<ProcessState> {
+    pub(crate) fn arc(&self) -> Arc<ProcessState> {
         self.me.upgrade().expect("ProcessState is kept in a static")
     }
 

@@ -470,9 +470,21 @@ impl ServiceManager {
 
     /// Registers `binder` under `name`.
     pub fn add_service(&self, name: &str, binder: &SpIBinder) -> Result<()> {
+        self.add_service_with_rights(name, binder, capbinder_core::Rights::ALL)
+    }
+
+    /// Registers `binder` under `name`, narrowed to `rights`: everyone who
+    /// finds it gets at most those (a topic registered subscribe-only, or
+    /// a call-only capability).
+    pub fn add_service_with_rights(
+        &self,
+        name: &str,
+        binder: &SpIBinder,
+        rights: capbinder_core::Rights,
+    ) -> Result<()> {
         let mut p = Parcel::new();
         p.write(name)?;
-        p.write_binder(binder)?;
+        p.write_binder_with_rights(binder, rights)?;
         self.sm.transact(codes::ADD, p, false).map(|_| ())
     }
 

@@ -153,7 +153,7 @@ pub(crate) fn request(process: &Arc<ProcessState>, cmd: Command) -> Result<Retur
     loop {
         let (ret, fds) = read(process)?;
         match ret {
-            Return::State(_) | Return::Error(_) => return Ok(ret),
+            Return::State(_) | Return::Error(_) | Return::TopicCreated { .. } => return Ok(ret),
             other => handle_other(process, other, fds)?,
         }
     }
@@ -192,7 +192,7 @@ fn prepare(
     let mut keep = Vec::new();
     for slot in slots {
         match slot {
-            Slot::Binder(b) => {
+            Slot::Binder(b, rights) => {
                 if let Some(l) = b.local_object() {
                     guards.push(ts.process.export(l));
                     objects.push(Object::Binder {
@@ -206,7 +206,7 @@ fn prepare(
                     objects.push(Object::Handle {
                         handle: h,
                         strong: true,
-                        rights: Rights::ALL,
+                        rights,
                     });
                 }
                 keep.push(b);
@@ -280,7 +280,10 @@ fn receive(process: &Arc<ProcessState>, tx: &TxnIn, fds: Vec<OwnedFd>) -> Result
         let last = i + 1 == tx.objects.len();
         match *o {
             Object::Binder { ptr, .. } => match process.lookup_local(ptr) {
-                Some(l) => slots.push(Slot::Binder(crate::binder::SpIBinder::from_local(l))),
+                Some(l) => slots.push(Slot::Binder(
+                    crate::binder::SpIBinder::from_local(l),
+                    Rights::ALL,
+                )),
                 None => {
                     err.get_or_insert_with(|| {
                         Status::exception(
@@ -290,10 +293,14 @@ fn receive(process: &Arc<ProcessState>, tx: &TxnIn, fds: Vec<OwnedFd>) -> Result
                     });
                 }
             },
-            Object::Handle { handle, strong, .. } => {
+            Object::Handle {
+                handle,
+                strong,
+                rights,
+            } => {
                 let (b, extra) = process.proxy_for(handle, strong);
                 give_back.extend(extra);
-                slots.push(Slot::Binder(b));
+                slots.push(Slot::Binder(b, rights));
             }
             Object::Blob { index, len } if in_blob && last => {
                 let fd = fds.get_mut(index as usize).and_then(Option::take);
@@ -419,6 +426,12 @@ fn handle_other(process: &Arc<ProcessState>, ret: Return, fds: Vec<OwnedFd>) -> 
         }
         Return::SpawnLooper => {
             process.spawn_pooled_thread();
+            Ok(())
+        }
+        Return::TopicGap { .. }
+        | Return::TopicDropped { .. }
+        | Return::TopicPublishersGone { .. } => {
+            crate::topic::on_notice(process, &ret);
             Ok(())
         }
         Return::Error(e) => {

@@ -12,6 +12,7 @@
 //!   values that cross.
 //! - [`service`]: the object that implements it (the helper serves it, and
 //!   clients use it as their callback object).
+//! - [`topics`]: the `topics` role (multicast topics).
 //! - [`harness`]: starting mediators and helper processes, waiting for
 //!   their lines, and reading the mediator's state.
 #![forbid(unsafe_code)]
@@ -19,3 +20,4 @@
 pub mod harness;
 pub mod proto;
 pub mod service;
+pub mod topics;

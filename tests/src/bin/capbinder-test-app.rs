@@ -113,8 +113,29 @@ fn main() -> ExitCode {
             ExitCode::from(capbinder::cli::run(cli))
         }
         "mediator" => mediator(&args),
+        "topics" => topics(&args),
         other => die(format!("unknown role {other:?}")),
     }
+}
+
+/// Line-driven topic commands (see `capbinder_tests::topics`).
+fn topics(args: &Args) -> ExitCode {
+    let ps = init(args);
+    ps.start_thread_pool();
+    let mut t = capbinder_tests::topics::Topics::default();
+    println!("ready pid={}", std::process::id());
+    for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.first() == Some(&"exit") {
+            break;
+        }
+        match t.command(&words) {
+            Ok(s) if s.is_empty() => println!("ok"),
+            Ok(s) => println!("ok {s}"),
+            Err(e) => println!("err {e}"),
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn init(args: &Args) -> Arc<ProcessState> {
