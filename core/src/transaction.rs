@@ -297,18 +297,23 @@ impl Core {
         if oneway {
             self.check_spam(to, thread, sender_pid, fx);
             self.enqueue_oneway(node_id, id, to, fx);
+            // A oneway sender learns its call was taken (and may reuse
+            // its send area) from TransactionComplete.
+            fx.push(Effect::Deliver {
+                thread,
+                ret: Return::TransactionComplete,
+                fds: Vec::new(),
+            });
         } else {
             self.threads.get_mut(thread.0).expect("live").top = Some(id);
             match target_thread {
                 Some(t) => self.deliver_txn(id, t, fx),
                 None => self.queue_work(to, Work::Transaction(id), fx),
             }
+            // A sync caller's TransactionComplete is implied by its reply
+            // (binder defers it to the reply): not sending it saves the
+            // caller a wakeup per call.
         }
-        fx.push(Effect::Deliver {
-            thread,
-            ret: Return::TransactionComplete,
-            fds: Vec::new(),
-        });
         Ok(())
     }
 
@@ -488,13 +493,10 @@ impl Core {
         if let Some(p) = self.procs.get_mut(replier.0) {
             p.counters.replies_sent += 1;
         }
-        // The replier's part is done whatever happens to the reply: like
-        // binder, it gets TransactionComplete and the caller gets the error.
-        fx.push(Effect::Deliver {
-            thread,
-            ret: Return::TransactionComplete,
-            fds: Vec::new(),
-        });
+        // The replier's part is done whatever happens to the reply: the
+        // caller gets any error. Unlike binder (whose replier reads its
+        // TransactionComplete in the same ioctl), a separate message would
+        // cost the replier a wakeup per call, so none is sent.
         let t = self.txns.get(&id).expect("checked");
         let Some(caller) = t.from else {
             if !fds.is_empty() {

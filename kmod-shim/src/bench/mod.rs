@@ -8,7 +8,8 @@
 //! Not part of the transport: nothing else in the crate uses this module.
 //!
 //! - [`stats`]: median, p99 and operations per second;
-//! - `procs`: pinning, helper processes, the temporary directory;
+//! - [`procs`]: pinning, helper processes, the temporary directory (also
+//!   used by `capbinder-bench`, in tests/bench);
 //! - `floor`: the socket floors and their helper roles;
 //! - `cb`: the capbinder case, its mediator and its server role.
 //!
@@ -21,7 +22,7 @@
 
 mod cb;
 mod floor;
-mod procs;
+pub mod procs;
 pub mod stats;
 
 use std::fmt::Write as _;
@@ -287,7 +288,10 @@ fn measure(
         let n = rig.call(req, resp)?;
         let dt = t0.elapsed();
         if n != req.len() {
-            return check(resp, n).map(|_| unreachable!());
+            return Err(BenchError::Helper(format!(
+                "a {n}-byte answer to a {}-byte request",
+                req.len()
+            )));
         }
         *s = dt.as_nanos() as u64;
     }
@@ -304,6 +308,12 @@ struct Rigs {
 
 fn capbinderd_path(opts: &Options) -> Result<PathBuf, BenchError> {
     if let Some(p) = &opts.capbinderd {
+        if !p.is_file() {
+            return Err(BenchError::Usage(format!(
+                "--capbinderd {}: no such file",
+                p.display()
+            )));
+        }
         return Ok(p.clone());
     }
     let exe = std::env::current_exe().map_err(|source| BenchError::Io {

@@ -3,7 +3,7 @@
 //! so every thread they ever start is pinned too), helper children that die
 //! with the orchestrator, and waiting for a child's `ready` line.
 
-use std::io::{BufRead, BufReader};
+use std::io::{self, BufRead, BufReader};
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -191,9 +191,9 @@ impl Helper {
                 )));
             }
             if line.contains(want) {
-                // Keep the pipe open (the helper may print more; dropping
-                // the reader would give it SIGPIPE on its next line).
-                self.child.stdout = Some(reader.into_inner());
+                // Whatever it prints later is drained, so that it never
+                // blocks on a full pipe nor gets SIGPIPE.
+                std::thread::spawn(move || io::copy(&mut reader, &mut io::sink()));
                 return Ok(line.trim_end().to_string());
             }
         }

@@ -28,7 +28,7 @@ use clap::{Parser, Subcommand};
 
 /// Raw capbinder round trips against a direct socket and a relay.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     /// A few iterations per case (a smoke test for CI).
     #[arg(long)]

@@ -246,11 +246,15 @@ fn my_sched() -> String {
     }
 }
 
-/// Reads until the reply just sent is acknowledged.
+/// Waits until the mediator has applied the reply just sent: a reply gets
+/// no acknowledgement of its own, so a `DumpState` after it is the barrier
+/// (an error before the state is the reply's).
 fn reply_outcome(p: &mut Peer) -> Result<(), String> {
+    p.tc.write(&[Command::DumpState], &[])
+        .map_err(|e| e.to_string())?;
     loop {
         match p.tc.read() {
-            Ok((Return::TransactionComplete, _)) => return Ok(()),
+            Ok((Return::State(_), _)) => return Ok(()),
             Ok((r, _)) if p.answer_notice(&r) => {}
             Ok((other, _)) => return Err(format!("{other:?}")),
             Err(e) => return Err(e.to_string()),
