@@ -353,7 +353,7 @@ impl ThreadChannel {
     /// Sends commands with their fds (consumed in order by the commands'
     /// Fd, Blob and SharedMem objects).
     pub fn write(&self, cmds: &[Command], fds: &[BorrowedFd<'_>]) -> Result<(), DeviceError> {
-        self.check_fork()?;
+        // `write_raw` checks for a fork; once per message is enough.
         let bytes = wire::encode(&ThreadMsg::Write(cmds.to_vec()))?;
         self.write_raw(&bytes, fds)
     }

@@ -46,6 +46,24 @@ pub fn interface_cast<T: Interface + ?Sized>(binder: SpIBinder) -> Result<Arc<T>
     T::from_binder(binder)
 }
 
+/// The status of a method an implementation does not have (what AIDL's
+/// `Default` implementations answer): `UnknownTransaction`. `method` is
+/// `Interface.method`.
+pub fn not_implemented(method: &str) -> Status {
+    Status::from_code(
+        StatusCode::UnknownTransaction,
+        format!("{method} is not implemented"),
+    )
+}
+
+/// The status for a transaction code an interface does not have.
+pub fn unknown_transaction(descriptor: &str, code: u32) -> Status {
+    Status::from_code(
+        StatusCode::UnknownTransaction,
+        format!("{descriptor} has no transaction code {code}"),
+    )
+}
+
 /// For a local object, checks that it implements `descriptor` (a local
 /// call, no transaction); remote objects pass (their proxy checks later).
 pub fn check_local(binder: &SpIBinder, descriptor: &str) -> Result<()> {
