@@ -120,6 +120,20 @@ impl Device {
     /// [`socket_candidates`]), does the handshake and maps the receive
     /// buffer read-only.
     pub fn open(socket: Option<&Path>) -> Result<Device, DeviceError> {
+        // A sandboxed app gets its connection made for it, as its own uid,
+        // on an inherited fd: it cannot reach the socket's path at all.
+        if socket.is_none() {
+            if let Some(n) = std::env::var_os("CAPBINDER_FD") {
+                let n: i32 = n.to_str().and_then(|s| s.parse().ok()).ok_or_else(|| {
+                    DeviceError::Protocol(format!("CAPBINDER_FD={n:?} is not an fd number"))
+                })?;
+                let fd = crate::sys::fds::take_inherited_socket(n)
+                    .map_err(io_err("taking the connection named by CAPBINDER_FD"))?;
+                let conn = Channel::from_owned_fd(fd)
+                    .map_err(io_err("the connection named by CAPBINDER_FD"))?;
+                return Device::handshake(conn, PathBuf::from(format!("(inherited fd {n})")));
+            }
+        }
         let path = match socket {
             Some(p) => p.to_path_buf(),
             None => {
@@ -141,6 +155,12 @@ impl Device {
             }
         };
         let conn = Channel::connect(&path).map_err(io_err("connecting to the mediator"))?;
+        Device::handshake(conn, path)
+    }
+
+    /// The handshake on a connected process connection: versions, limits,
+    /// and the receive buffer mapped read-only.
+    fn handshake(conn: Channel, path: PathBuf) -> Result<Device, DeviceError> {
         let hello = ClientMsg::Hello(Hello {
             major: PROTOCOL_MAJOR,
             minor: PROTOCOL_MINOR,

@@ -94,6 +94,39 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
     Ok(lim.maximum.unwrap_or(u64::MAX))
 }
 
+/// Takes ownership of `fd`, inherited from the process that started this
+/// one (the sandbox launcher puts the mediator connection on fd 3 and names
+/// it in `CAPBINDER_FD`). Checks it is open and a socket, and marks it
+/// close-on-exec so it goes no further.
+pub fn take_inherited_socket(fd: i32) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    if fd < 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("fd {fd} is not a file descriptor number"),
+        ));
+    }
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the fd is open (checked above) and, by the launcher's
+    // contract, owned by nothing else in this process: this is the one
+    // place that takes it, once.
+    let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    let st = rustix::fs::fstat(&owned)?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::Socket {
+        // Not ours to close: give it back.
+        std::mem::forget(owned);
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("fd {fd} is not a socket"),
+        ));
+    }
+    rustix::io::fcntl_setfd(&owned, rustix::io::FdFlags::CLOEXEC)?;
+    Ok(owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

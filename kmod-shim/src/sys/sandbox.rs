@@ -32,7 +32,10 @@
 //! 5. fds: the channel fd onto [`CHANNEL_FD`] (without `O_CLOEXEC`),
 //!    everything else above stderr closed (`close_range`).
 //! 6. credentials: `setgroups(0)`, `setresgid`, `setresuid` to the app's
-//!    ids; `umask(077)` (so far `022`, for the root's directories); then
+//!    ids; then, as the app, `connect` to the mediator through the `O_PATH`
+//!    capability on fd 3 (via `/proc/self/fd/3`), the connected socket
+//!    replacing it on fd 3, so the mediator binds the app's identity before
+//!    any of the app runs and the app cannot connect again; `umask(077)` (so far `022`, for the root's directories); then
 //!    `PR_SET_PDEATHSIG` (cleared by the uid change, so set after it) when
 //!    asked.
 //! 7. `PR_SET_NO_NEW_PRIVS`.
@@ -221,6 +224,9 @@ enum Op {
     SetGroups,
     SetResGid(u32),
     SetResUid(u32),
+    /// Connects to the mediator through the `O_PATH` fd on `CHANNEL_FD`
+    /// (via its `/proc/self/fd` link) and puts the connected socket there.
+    Connect(Box<libc::sockaddr_un>),
     DieWithParent(libc::pid_t),
     NoNewPrivs,
     Landlock {
@@ -246,6 +252,7 @@ impl Op {
             Op::SetGroups => "setgroups",
             Op::SetResGid(_) => "setresgid",
             Op::SetResUid(_) => "setresuid",
+            Op::Connect(_) => "connect",
             Op::DieWithParent(_) => "pdeathsig",
             Op::NoNewPrivs => "no_new_privs",
             Op::Landlock { .. } => "landlock",
@@ -457,6 +464,16 @@ impl Plan {
         push(Op::SetGroups, "setgroups(0, NULL)".into());
         push(Op::SetResGid(spec.gid), format!("setresgid({})", spec.gid));
         push(Op::SetResUid(spec.uid), format!("setresuid({})", spec.uid));
+        if spec.channel.is_some() {
+            // The mediator takes identity when it accepts: connecting now,
+            // as the app's uid and before anything runs of the app, binds
+            // the connection to the app. The O_PATH capability is replaced
+            // by the connection, so the app cannot connect again.
+            push(
+                Op::Connect(unix_addr(&format!("/proc/self/fd/{CHANNEL_FD}"))?),
+                "connecting to the mediator as the app".into(),
+            );
+        }
         // What the app creates is its own: nobody else's uid may read it.
         push(Op::Umask(0o077), "umask(077)".into());
         if spec.die_with_parent {
@@ -724,6 +741,23 @@ fn fail(fd: RawFd, idx: usize, err: i32) -> ! {
     loop {}
 }
 
+/// A `sockaddr_un` for `path`, built before the clone.
+fn unix_addr(path: &str) -> Result<Box<libc::sockaddr_un>, SpawnError> {
+    // SAFETY: sockaddr_un is plain old data; all zeroes is a valid value.
+    let mut addr: Box<libc::sockaddr_un> = Box::new(unsafe { std::mem::zeroed() });
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.as_bytes();
+    if bytes.len() >= addr.sun_path.len() {
+        return Err(SpawnError::Prepare(format!(
+            "socket path {path} is too long"
+        )));
+    }
+    for (d, s) in addr.sun_path.iter_mut().zip(bytes) {
+        *d = *s as libc::c_char;
+    }
+    Ok(addr)
+}
+
 /// The child: runs the plan's steps in order and executes the program.
 ///
 /// Runs in the copy of a possibly multithreaded process, so it allocates
@@ -853,6 +887,33 @@ fn run_op(
         Op::SetResUid(u) => {
             // SAFETY: plain integers; raw for the reason above.
             check(unsafe { libc::syscall(libc::SYS_setresuid, *u, *u, *u) })
+        }
+        Op::Connect(addr) => {
+            // SAFETY: plain integers; the fd is ours until closed below.
+            let sock = unsafe {
+                libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0)
+            };
+            check_int(sock)?;
+            // SAFETY: `addr` is a live, initialised sockaddr_un and the
+            // length is its size; the kernel only reads it.
+            let r = unsafe {
+                libc::connect(
+                    sock,
+                    (&**addr as *const libc::sockaddr_un).cast(),
+                    std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+                )
+            };
+            let placed = if r < 0 {
+                Err(errno())
+            } else {
+                // SAFETY: dup3 onto CHANNEL_FD, which holds the O_PATH fd
+                // this replaces (closed atomically); no O_CLOEXEC, so the
+                // program inherits the connection.
+                check_int(unsafe { libc::dup3(sock, CHANNEL_FD, 0) })
+            };
+            // SAFETY: `sock` is ours and no longer needed.
+            unsafe { libc::close(sock) };
+            placed
         }
         Op::DieWithParent(parent) => {
             // SAFETY: plain integers.

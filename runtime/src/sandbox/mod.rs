@@ -14,11 +14,11 @@
 //!   minimal read-only root (`/usr`, `/lib*`, the loader cache, `/dev/null`,
 //!   `/dev/zero`, `/dev/urandom`, the program, and the manifest's
 //!   directories), a `/proc` that shows only its own uid's processes;
-//! - the mediator's socket on fd 3 as an `O_PATH` fd, and nothing else but
-//!   stdin, stdout and stderr; `CAPBINDER_SOCKET=/proc/self/fd/3`, so the
-//!   runtime's first `ProcessState` connects through it, already as the
-//!   app's uid (see `docs/sandbox.md` for why this and not a pre-made
-//!   channel);
+//! - its connection to the mediator on fd 3 (`CAPBINDER_FD=3`), made in the
+//!   child as the app's uid before the program runs, so the mediator has
+//!   bound it to the app before anything is served on it; the socket's path
+//!   is out of the app's reach, so it cannot connect again. Nothing else is
+//!   open but stdin, stdout and stderr;
 //! - `no_new_privs`, Landlock rules for the listed directories, and a
 //!   seccomp filter, in the order `capbinder_kmod_shim::sys::sandbox`
 //!   documents.
@@ -56,9 +56,8 @@ use crate::service_manager::ServiceManager;
 pub const DEFAULT_STATE_DIR: &str = "/run/capbinder/sandbox";
 /// The directory under the cgroup2 mount that holds one cgroup per app.
 pub const CGROUP_DIR: &str = "capbinder-sandbox";
-/// What an app's `CAPBINDER_SOCKET` says: its fd 3, an `O_PATH` fd on the
-/// mediator's socket.
-pub const CHANNEL_PATH: &str = "/proc/self/fd/3";
+/// What an app's `CAPBINDER_FD` says: its connection is on fd 3.
+pub const CHANNEL_FD_ENV: &str = "3";
 /// The environment variable that tells an app its name.
 pub const APP_ENV: &str = "CAPBINDER_APP";
 /// How long freezing or thawing a cgroup may take.
@@ -378,7 +377,7 @@ impl Sandbox {
     /// Starts `program` (a path, or a name looked up in `$PATH`) with
     /// `args` as app `manifest.name`, confined as the module docs say.
     /// `env` is added to the app's small environment (`PATH`, `HOME`,
-    /// `CAPBINDER_SOCKET`, `CAPBINDER_APP`). Returns once the program runs.
+    /// `CAPBINDER_FD`, `CAPBINDER_APP`). Returns once the program runs.
     pub fn launch(
         &self,
         manifest: &Manifest,
@@ -443,11 +442,14 @@ impl Sandbox {
         let mut app_env: Vec<(OsString, OsString)> = vec![
             ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
             ("HOME".into(), "/".into()),
-            ("CAPBINDER_SOCKET".into(), CHANNEL_PATH.into()),
+            ("CAPBINDER_FD".into(), CHANNEL_FD_ENV.into()),
             (APP_ENV.into(), name.into()),
         ];
         for (k, v) in env {
-            if k == OsStr::new("CAPBINDER_SOCKET") || k == OsStr::new(APP_ENV) {
+            if k == OsStr::new("CAPBINDER_FD")
+                || k == OsStr::new("CAPBINDER_SOCKET")
+                || k == OsStr::new(APP_ENV)
+            {
                 return Err(SandboxError::Program(format!(
                     "environment: {} is set by the launcher",
                     k.to_string_lossy()
