@@ -187,7 +187,9 @@ impl Remote {
 ///   would be: `pub mod com { pub mod example { capbinder::include_aidl!("com.example"); } }`.
 ///
 /// If the build script wrote elsewhere (`out_dir`), use
-/// `include!("path/to/_include.rs")` instead.
+/// `include!("path/to/_include.rs")` instead. Write
+/// `::capbinder::include_aidl!` when a generated package is itself named
+/// `capbinder` (its module would make the plain path ambiguous).
 ///
 /// ```ignore
 /// pub mod aidl {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use capbinder::service_manager::{Policy, ServiceManager, ServiceManagerService};
 use capbinder::{new_binder, DeathRecipient, ProcessState, WeakBinder};
-use capbinder_examples::{callback, Echo, EchoService, SERVICE_NAME};
+use capbinder_examples::{callback, echo, BnEcho, EchoService, SERVICE_NAME};
 use capbinder_kmod_shim::mediator::{config::Config, Mediator};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -57,7 +57,7 @@ fn role_main(role: &str, socket: &Path) -> capbinder::Result<()> {
             println!("service manager ready (pid {})", std::process::id());
         }
         "service" => {
-            ServiceManager::get()?.add_service(SERVICE_NAME, &new_binder(EchoService))?;
+            ServiceManager::get()?.add_service(SERVICE_NAME, &BnEcho::new_binder(EchoService))?;
             println!(
                 "echo service registered as {SERVICE_NAME} (pid {})",
                 std::process::id()
@@ -99,11 +99,11 @@ fn main() {
 
     let ps = ProcessState::init(Some(&socket)).unwrap_or_else(|e| fail(e));
     ps.start_thread_pool();
-    let echo = Echo(
-        ServiceManager::get()
-            .and_then(|s| s.get_service(SERVICE_NAME))
-            .unwrap_or_else(|e| fail(e)),
-    );
+    let binder = ServiceManager::get()
+        .and_then(|s| s.get_service(SERVICE_NAME))
+        .unwrap_or_else(|e| fail(e));
+    // the generated proxy for `example.IEcho`
+    let echo = echo(binder.clone()).unwrap_or_else(|e| fail(e));
     println!(
         "3. a call:        echo(\"hello\") = {:?}",
         echo.echo("hello").unwrap_or_else(|e| fail(e))
@@ -114,7 +114,7 @@ fn main() {
         echo.call_me_back(&cb, "nested").unwrap_or_else(|e| fail(e))
     );
     let (tx, rx) = mpsc::channel();
-    echo.0
+    binder
         .link_to_death(Arc::new(Notify(tx)))
         .unwrap_or_else(|e| fail(e));
     println!(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use capbinder::service_manager::ServiceManager;
 use capbinder::{DeathRecipient, ProcessState, WeakBinder};
-use capbinder_examples::{Echo, SERVICE_NAME};
+use capbinder_examples::{echo, SERVICE_NAME};
 
 struct Notify(mpsc::Sender<()>);
 
@@ -22,7 +22,8 @@ fn main() -> capbinder::Result<()> {
     // Death notices arrive on a pool thread.
     ps.start_thread_pool();
     let service = ServiceManager::get()?.get_service(SERVICE_NAME)?;
-    let pid = Echo(service.clone()).pid()?;
+    let echo = echo(service.clone())?;
+    let pid = echo.pid()?;
     let (tx, rx) = mpsc::channel();
     service.link_to_death(Arc::new(Notify(tx)))?;
     println!("death-watcher: watching {SERVICE_NAME} (pid {pid}); killing it");
@@ -38,7 +39,7 @@ fn main() -> capbinder::Result<()> {
             capbinder::Status::from_code(capbinder::StatusCode::TimedOut, "no death notice")
         })?;
     println!("death-watcher: {SERVICE_NAME} died; the death recipient ran");
-    match Echo(service).echo("anyone?") {
+    match echo.echo("anyone?") {
         Err(e) => println!("death-watcher: a call now fails: {e}"),
         Ok(s) => println!("death-watcher: unexpected answer {s:?}"),
     }

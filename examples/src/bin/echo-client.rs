@@ -4,12 +4,12 @@
 
 use capbinder::service_manager::ServiceManager;
 use capbinder::ProcessState;
-use capbinder_examples::{callback, Echo, SERVICE_NAME};
+use capbinder_examples::{callback, echo, SERVICE_NAME};
 
 fn main() -> capbinder::Result<()> {
     let socket = std::env::args_os().nth(1).map(std::path::PathBuf::from);
     ProcessState::init(socket.as_deref())?;
-    let echo = Echo(ServiceManager::get()?.get_service(SERVICE_NAME)?);
+    let echo = echo(ServiceManager::get()?.get_service(SERVICE_NAME)?)?;
     println!("echo(\"hello\") = {:?}", echo.echo("hello")?);
     let cb = callback("callback saw: ");
     println!(

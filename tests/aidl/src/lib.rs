@@ -14,5 +14,5 @@ pub mod golden {
     include!(concat!(env!("OUT_DIR"), "/golden/mod.rs"));
 }
 
-pub mod service;
 pub mod custom;
+pub mod service;

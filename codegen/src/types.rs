@@ -1,0 +1,288 @@
+//! AIDL types as Rust types, and what the Rust backend refuses.
+//!
+//! | AIDL | owned Rust type | `in` argument |
+//! |---|---|---|
+//! | `boolean byte char int long float double` | `bool i8 u16 i32 i64 f32 f64` | by value |
+//! | `String` | `String` | `&str` |
+//! | `T[]`, `List<T>` | `Vec<T>` (`byte[]` is `Vec<u8>`) | `&[T]` |
+//! | `T[N]` | `[T; N]` | `&[T; N]` |
+//! | enum | its newtype | by value |
+//! | parcelable, union | the struct or enum | `&T` |
+//! | `IBinder` | `SpIBinder` | `&SpIBinder` |
+//! | `ParcelFileDescriptor` | `ParcelFileDescriptor` | `&ParcelFileDescriptor` |
+//! | interface `IFoo` | `Arc<dyn IFoo>` | `&Arc<dyn IFoo>` |
+//! | `@nullable T` | `Option<T>` | `Option<&T>` (`Option<&str>`, `Option<&[T]>`) |
+//!
+//! `out` and `inout` arguments are `&mut` the owned type. In parcelables and
+//! unions, a non-`@nullable` `IBinder`, interface or `ParcelFileDescriptor`
+//! is an `Option` too (it has no default), and writing `None` fails with
+//! `UnexpectedNull`; `@nullable(heap=true)` is `Option<Box<T>>`.
+
+use capbinder_idl::model::{ArrayShape, DeclKind, Primitive, Type, TypeKind};
+use capbinder_idl::Diagnostic;
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+
+use crate::gen::{no_rust_type, Gen, Std};
+
+/// How an `in` argument is passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InForm {
+    /// By value (primitives, enums).
+    ByValue,
+    /// `&str`, `&[T]`, `&T`.
+    Borrowed,
+    /// `Option<&str>`, `Option<&[T]>`: the owned `Option` is passed with
+    /// `as_deref()`.
+    NullableDeref,
+    /// `Option<&T>`: the owned `Option` is passed with `as_ref()`.
+    NullableRef,
+}
+
+/// How a field of a parcelable or union is held.
+pub(crate) struct FieldRepr {
+    /// The Rust type.
+    pub ty: TokenStream,
+    /// A non-`@nullable` binder, interface or fd held in an `Option`.
+    pub non_null_option: bool,
+}
+
+fn primitive(p: Primitive, in_array: bool) -> TokenStream {
+    match p {
+        Primitive::Boolean => quote!(bool),
+        Primitive::Byte if in_array => quote!(u8),
+        Primitive::Byte => quote!(i8),
+        Primitive::Char => quote!(u16),
+        Primitive::Int => quote!(i32),
+        Primitive::Long => quote!(i64),
+        Primitive::Float => quote!(f32),
+        Primitive::Double => quote!(f64),
+    }
+}
+
+/// Whether the type (without array) is a binder, an interface or an fd:
+/// something without a default value.
+pub(crate) fn is_object(ty: &Type) -> bool {
+    ty.array.is_none()
+        && matches!(
+            ty.kind,
+            TypeKind::IBinder
+                | TypeKind::ParcelFileDescriptor
+                | TypeKind::Defined {
+                    kind: DeclKind::Interface,
+                    ..
+                }
+        )
+}
+
+fn is_object_kind(kind: &TypeKind) -> bool {
+    matches!(
+        kind,
+        TypeKind::IBinder
+            | TypeKind::ParcelFileDescriptor
+            | TypeKind::Defined {
+                kind: DeclKind::Interface,
+                ..
+            }
+    )
+}
+
+impl Gen<'_> {
+    /// Reports what the Rust backend cannot generate in `ty` (used as
+    /// `what`); returns whether the type is usable.
+    pub fn check_type(&self, ty: &Type, what: &str) -> bool {
+        let refuse = |msg: String, help: &str| {
+            self.error(
+                Diagnostic::error(msg)
+                    .with_label(ty.location, format!("{what} of this type"))
+                    .with_help(help.to_string()),
+            );
+            false
+        };
+        let ok = match &ty.kind {
+            TypeKind::Map(_) => refuse(
+                "the Rust backend does not support `Map` (AOSP's Rust backend refuses it too)"
+                    .into(),
+                "use a `List` of a parcelable that holds a key and a value",
+            ),
+            TypeKind::FileDescriptor => refuse(
+                "the Rust backend does not support a raw `FileDescriptor`".into(),
+                "use `ParcelFileDescriptor`, which owns the descriptor",
+            ),
+            TypeKind::CharSequence => {
+                refuse("`CharSequence` is a Java-only type".into(), "use `String`")
+            }
+            TypeKind::ParcelableHolder => refuse(
+                "the Rust backend does not support `ParcelableHolder`".into(),
+                "use a union of the parcelables it may hold",
+            ),
+            TypeKind::List(None) => refuse(
+                "the Rust backend needs the element type of a `List`".into(),
+                "write `List<T>`",
+            ),
+            TypeKind::TypeParameter(p) => refuse(
+                format!(
+                    "the Rust backend does not support generic parcelables (type parameter `{p}`)"
+                ),
+                "use a concrete type",
+            ),
+            TypeKind::Defined { args, .. } if !args.is_empty() => refuse(
+                "the Rust backend does not support generic parcelables".into(),
+                "declare a parcelable with concrete field types",
+            ),
+            TypeKind::Defined {
+                id,
+                kind: DeclKind::UnstructuredParcelable,
+                ..
+            } => {
+                let t = self.decl(*id);
+                let has_rust = t.as_unstructured().is_some_and(|u| u.rust_type.is_some());
+                if !has_rust {
+                    self.error(no_rust_type(
+                        t,
+                        ty.location,
+                        &format!("{what} of this type"),
+                    ));
+                }
+                has_rust
+            }
+            TypeKind::List(Some(elem)) => self.check_type(elem, what),
+            _ => true,
+        };
+        if !ok {
+            return false;
+        }
+        if matches!(ty.array, Some(ArrayShape::Fixed(_))) && is_object_kind(&ty.kind) {
+            return refuse(
+                "the Rust backend does not support fixed-size arrays of `IBinder`, interfaces or `ParcelFileDescriptor`".into(),
+                "use a dynamic array (`T[]`) or a `List<T>`",
+            );
+        }
+        true
+    }
+
+    /// The Rust type without `@nullable`.
+    pub fn base(&self, from: &[String], ty: &Type) -> TokenStream {
+        let rt = &self.rt;
+        let std = self.std(from);
+        let vec = &std.vec;
+        let in_array = ty.array.is_some();
+        let scalar = match &ty.kind {
+            TypeKind::Primitive(p) => primitive(*p, in_array),
+            TypeKind::String => std.string.clone(),
+            TypeKind::IBinder => quote!(#rt::SpIBinder),
+            TypeKind::ParcelFileDescriptor => quote!(#rt::ParcelFileDescriptor),
+            TypeKind::List(Some(elem)) => {
+                let e = self.owned(from, elem);
+                quote!(#vec<#e>)
+            }
+            TypeKind::Defined {
+                id,
+                kind: DeclKind::Interface,
+                ..
+            } => {
+                let p = self.path_to(from, *id);
+                quote!(::std::sync::Arc<dyn #p>)
+            }
+            TypeKind::Defined { id, .. } => self.path_to(from, *id),
+            _ => quote!(()),
+        };
+        match &ty.array {
+            None => scalar,
+            Some(ArrayShape::Dynamic) => quote!(#vec<#scalar>),
+            Some(ArrayShape::Fixed(dims)) => dims.iter().rev().fold(scalar, |acc, d| {
+                let n = Literal::usize_unsuffixed(*d as usize);
+                quote!([#acc; #n])
+            }),
+        }
+    }
+
+    /// The owned Rust type: `Option<T>` for `@nullable`.
+    pub fn owned(&self, from: &[String], ty: &Type) -> TokenStream {
+        let base = self.base(from, ty);
+        if ty.is_nullable() {
+            let option = &self.std(from).option;
+            quote!(#option<#base>)
+        } else {
+            base
+        }
+    }
+
+    /// The type of a parcelable's or union's field.
+    pub fn field(&self, from: &[String], ty: &Type) -> FieldRepr {
+        let base = self.base(from, ty);
+        let Std { option, boxed, .. } = self.std(from);
+        if ty.is_nullable() {
+            let inner = if ty.is_heap_nullable() {
+                quote!(#boxed<#base>)
+            } else {
+                base
+            };
+            return FieldRepr {
+                ty: quote!(#option<#inner>),
+                non_null_option: false,
+            };
+        }
+        if is_object(ty) {
+            return FieldRepr {
+                ty: quote!(#option<#base>),
+                non_null_option: true,
+            };
+        }
+        FieldRepr {
+            ty: base,
+            non_null_option: false,
+        }
+    }
+
+    /// An `in` argument's type and how it is passed.
+    pub fn in_arg(&self, from: &[String], ty: &Type) -> (TokenStream, InForm) {
+        let by_value = ty.array.is_none()
+            && matches!(
+                ty.kind,
+                TypeKind::Primitive(_)
+                    | TypeKind::Defined {
+                        kind: DeclKind::Enum,
+                        ..
+                    }
+            );
+        if by_value {
+            return (self.owned(from, ty), InForm::ByValue);
+        }
+        let (borrowed, deref) = match (&ty.kind, &ty.array) {
+            (TypeKind::String, None) => (quote!(&str), true),
+            (_, Some(ArrayShape::Dynamic)) => {
+                let elem = ty
+                    .element()
+                    .map(|e| self.base(from, &e))
+                    .unwrap_or_default();
+                // the element of `byte[]` is `u8`
+                let elem = if matches!(ty.kind, TypeKind::Primitive(Primitive::Byte)) {
+                    quote!(u8)
+                } else {
+                    elem
+                };
+                (quote!(&[#elem]), true)
+            }
+            (TypeKind::List(Some(elem)), None) => {
+                let e = self.owned(from, elem);
+                (quote!(&[#e]), true)
+            }
+            _ => {
+                let b = self.base(from, ty);
+                (quote!(&#b), false)
+            }
+        };
+        if ty.is_nullable() {
+            let form = if deref {
+                InForm::NullableDeref
+            } else {
+                InForm::NullableRef
+            };
+            let option = &self.std(from).option;
+            (quote!(#option<#borrowed>), form)
+        } else {
+            (borrowed, InForm::Borrowed)
+        }
+    }
+}

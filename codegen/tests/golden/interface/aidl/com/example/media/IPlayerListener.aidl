@@ -1,0 +1,6 @@
+package com.example.media;
+
+/** Hears about playback. */
+oneway interface IPlayerListener {
+    void onPlay(long position, in String name);
+}

@@ -1,0 +1,8 @@
+package net.common;
+
+parcelable Data {
+    Part part;
+    parcelable Part {
+        String name = "part";
+    }
+}

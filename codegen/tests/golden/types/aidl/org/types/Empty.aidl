@@ -1,0 +1,3 @@
+package org.types;
+
+parcelable Empty {}

@@ -1,0 +1,5 @@
+package org.types;
+
+interface ICallback {
+    void call();
+}

@@ -1,0 +1,4 @@
+package org.types;
+
+/** No methods at all. */
+interface IEmpty {}

@@ -1,0 +1,9 @@
+package org.types;
+
+parcelable URL {
+    String spec;
+    int type;
+    int match;
+    int self;
+    int fnName;
+}

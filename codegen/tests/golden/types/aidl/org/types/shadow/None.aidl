@@ -1,0 +1,5 @@
+package org.types.shadow;
+
+/** Named like a prelude value. */
+@Backing(type="int")
+enum None { NOTHING }

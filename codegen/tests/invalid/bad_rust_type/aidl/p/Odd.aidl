@@ -1,0 +1,3 @@
+package p;
+
+parcelable Odd rust_type "not a path!";

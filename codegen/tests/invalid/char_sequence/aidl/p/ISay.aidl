@@ -1,0 +1,5 @@
+package p;
+
+interface ISay {
+    void say(in CharSequence s);
+}

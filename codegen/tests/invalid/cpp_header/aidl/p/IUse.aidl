@@ -1,0 +1,7 @@
+package p;
+
+import p.Native;
+
+interface IUse {
+    void put(in Native n);
+}

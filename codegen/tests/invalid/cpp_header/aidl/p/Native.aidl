@@ -1,0 +1,3 @@
+package p;
+
+parcelable Native cpp_header "native.h";

@@ -1,0 +1,5 @@
+package p;
+
+parcelable Pair {
+    IBinder[2] pair;
+}

@@ -1,0 +1,5 @@
+package p;
+
+interface IMap {
+    Map<String, String> get();
+}

@@ -1,0 +1,5 @@
+package q;
+
+parcelable Foo {
+    parcelable Inner {}
+}

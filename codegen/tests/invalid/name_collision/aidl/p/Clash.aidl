@@ -1,0 +1,6 @@
+package p;
+
+parcelable Clash {
+    int fooBar;
+    int foo_bar;
+}

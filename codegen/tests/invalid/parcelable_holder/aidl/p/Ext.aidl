@@ -1,0 +1,5 @@
+package p;
+
+parcelable Ext {
+    ParcelableHolder ext;
+}

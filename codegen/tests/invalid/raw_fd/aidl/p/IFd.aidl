@@ -1,0 +1,5 @@
+package p;
+
+interface IFd {
+    void take(in FileDescriptor fd);
+}

@@ -1,0 +1,5 @@
+package p;
+
+interface IRes {
+    void as_binder();
+}

@@ -1,0 +1,5 @@
+package p;
+
+interface IBag {
+    void put(in List things);
+}

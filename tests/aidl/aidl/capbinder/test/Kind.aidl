@@ -1,0 +1,8 @@
+package capbinder.test;
+
+@Backing(type="int")
+enum Kind {
+    A = 1,
+    B,
+    C = 100,
+}

@@ -1,0 +1,334 @@
+//! Generated code in one process, without a mediator: defaults from the
+//! `.aidl`, parcel round trips, two versions of one parcelable, open enums,
+//! unions, refusing bad input, local objects called directly, and the
+//! stub's dispatch.
+
+use std::sync::Arc;
+
+use capbinder::{interface_cast, Binder, ExceptionCode, Parcel, Parcelable, SpIBinder, StatusCode};
+use capbinder_aidl_tests::aidl::capbinder::test::{
+    i_test_service, payload, v1, v2, value, BnTestService, ITestService, ITestServiceDefault, Kind,
+    Payload, Value,
+};
+use capbinder_aidl_tests::golden::types::org::types::{
+    everything, shape, Empty, Everything, Mode, Shape, Wide, URL,
+};
+use capbinder_aidl_tests::service::TestService;
+
+fn round_trip<T: Parcelable>(v: &T) -> T {
+    let mut p = Parcel::new();
+    v.write_to(&mut p).unwrap();
+    p.rewind();
+    let back = T::read_from(&mut p).unwrap();
+    assert_eq!(
+        p.remaining(),
+        0,
+        "the reader consumed exactly what was written"
+    );
+    back
+}
+
+#[test]
+fn defaults_come_from_the_aidl() {
+    let p = Payload::default();
+    assert_eq!(p.number, 7);
+    assert_eq!(p.big, -1);
+    assert_eq!(p.ratio, 0.5);
+    assert_eq!(p.name, "payload");
+    assert_eq!(p.kind, Kind::B);
+    assert_eq!(p.triple, [1, 2, 3]);
+    assert_eq!(p.inner.letter, u16::from(b'q'));
+    assert!(!p.inner.on);
+    assert_eq!(
+        p.value,
+        Value::Number(5),
+        "a union defaults to its first field"
+    );
+    assert_eq!(p.next, None);
+
+    let e = Everything::default();
+    assert!(e.flag);
+    assert_eq!(e.b, i8::MIN);
+    assert_eq!(e.c, u16::from(b'x'));
+    assert_eq!(e.i, i32::MIN);
+    assert_eq!(e.l, 1 << 40);
+    assert_eq!(e.f, -0.5);
+    assert_eq!(e.s, "default");
+    assert_eq!(e.ns_default.as_deref(), Some("maybe"));
+    assert_eq!(e.bytes, vec![1, 255], "byte[] is Vec<u8>: -1 is 255");
+    assert_eq!(e.grid, [[1, 2, 3], [4, 5, 6]]);
+    assert_eq!(e.big, [0u8; 40]);
+    assert_eq!(e.mode, Mode::FAST);
+    assert_eq!(e.plain_mode, Mode(0), "an enum without a default is 0");
+    assert_eq!(e.shape, Shape::Circle(3));
+    assert_eq!(e.inner.x, 7);
+    assert_eq!(e.inner.level, everything::inner::Level::HIGH);
+    assert_eq!(Everything::LIMIT, 10);
+    assert_eq!(Everything::GREETING, "hi there");
+    assert_eq!(Everything::BIG, 1 << 40);
+    assert_eq!(Everything::kMagic, 0x7f);
+    assert_eq!(Shape::SIDES, 4);
+    assert_eq!(Wide::MIN.0, i64::MIN);
+    assert_eq!(Mode::ALIAS, Mode::FAST);
+    assert_eq!(Mode::NEGATIVE.0, -128);
+}
+
+#[test]
+fn parcelables_unions_and_enums_round_trip_through_a_parcel() {
+    let p = Payload {
+        number: 1,
+        maybe: Some("m".into()),
+        bytes: vec![1, 2, 3],
+        words: vec!["a".into()],
+        value: Value::Kind(Kind::C),
+        inner: payload::Inner {
+            on: true,
+            letter: 65,
+        },
+        next: Some(Box::new(Payload::default())),
+        ..Payload::default()
+    };
+    assert_eq!(round_trip(&p), p);
+    for v in [
+        Value::Number(-1),
+        Value::Text("t".into()),
+        Value::Kind(Kind(9)),
+        Value::Binder(None),
+        Value::Words(vec!["x".into(), String::new()]),
+    ] {
+        assert_eq!(round_trip(&v), v);
+    }
+    let u = URL {
+        spec: "https://example.org".into(),
+        r#type: 1,
+        r#match: 2,
+        self_: 3,
+        fn_name: 4,
+    };
+    assert_eq!(round_trip(&u), u);
+    assert_eq!(round_trip(&Empty::default()), Empty::default());
+    assert_eq!(round_trip(&Wide::MIN), Wide::MIN);
+    assert_eq!(
+        round_trip(&vec![Mode::SLOW, Mode(77)]),
+        vec![Mode::SLOW, Mode(77)]
+    );
+}
+
+#[test]
+fn enums_are_open_and_print_their_names() {
+    assert_eq!(round_trip(&Kind(12345)), Kind(12345));
+    assert_eq!(format!("{:?}", Kind::C), "C");
+    assert_eq!(format!("{:?}", Kind(12345)), "Kind(12345)");
+    assert_eq!(
+        format!("{:?}", Mode::ALIAS),
+        "FAST",
+        "an alias prints the first name"
+    );
+    assert_eq!(Kind::enum_values(), [Kind::A, Kind::B, Kind::C]);
+    assert_eq!(Value::Text("x".into()).tag(), value::Tag::text);
+    assert_eq!(Shape::Points(vec![]).tag(), shape::Tag::points);
+}
+
+#[test]
+fn an_older_reader_skips_a_newer_writers_fields() {
+    let new = v2::Record {
+        id: 3,
+        name: "three".into(),
+        tags: vec!["a".into(), "b".into()],
+        note: Some("n".into()),
+        kind: Kind::A,
+    };
+    let mut p = Parcel::new();
+    new.write_to(&mut p).unwrap();
+    vec![new.clone(), new.clone()].write_to(&mut p).unwrap();
+    "after".write_to(&mut p).unwrap();
+    p.rewind();
+    let old = v1::Record::read_from(&mut p).unwrap();
+    assert_eq!(
+        old,
+        v1::Record {
+            id: 3,
+            name: "three".into()
+        }
+    );
+    let olds = Vec::<v1::Record>::read_from(&mut p).unwrap();
+    assert_eq!(olds, vec![old.clone(), old]);
+    assert_eq!(
+        String::read_from(&mut p).unwrap(),
+        "after",
+        "nothing after it was lost"
+    );
+}
+
+#[test]
+fn a_newer_reader_gives_an_older_writers_missing_fields_their_defaults() {
+    let old = v1::Record {
+        id: 4,
+        name: "four".into(),
+    };
+    let mut p = Parcel::new();
+    old.write_to(&mut p).unwrap();
+    Some(old.clone()).write_to(&mut p).unwrap();
+    7i32.write_to(&mut p).unwrap();
+    p.rewind();
+    let new = v2::Record::read_from(&mut p).unwrap();
+    assert_eq!(new.id, 4);
+    assert_eq!(new.name, "four");
+    assert!(new.tags.is_empty());
+    assert_eq!(new.note.as_deref(), Some("v2 default"));
+    assert_eq!(new.kind, Kind::C);
+    let again = Option::<v2::Record>::read_from(&mut p).unwrap();
+    assert_eq!(again, Some(new));
+    assert_eq!(i32::read_from(&mut p).unwrap(), 7);
+}
+
+#[test]
+fn an_unknown_union_tag_is_refused() {
+    // a union written by a newer version with a field this one lacks
+    let mut p = Parcel::new();
+    capbinder::parcelable::write_section(&mut p, |p| {
+        99i32.write_to(p)?;
+        "new".write_to(p)
+    })
+    .unwrap();
+    p.rewind();
+    let e = Value::read_from(&mut p).unwrap_err();
+    assert_eq!(e.exception, ExceptionCode::BadParcelable);
+    assert!(e.message.contains("tag 99"), "{e}");
+}
+
+#[test]
+fn a_non_nullable_binder_field_must_be_set() {
+    let e = Everything::default()
+        .write_to(&mut Parcel::new())
+        .unwrap_err();
+    assert_eq!(e.code, StatusCode::UnexpectedNull);
+    assert!(e.message.contains("Everything.binder"), "{e}");
+    let e = Shape::StrongHandle(None)
+        .write_to(&mut Parcel::new())
+        .unwrap_err();
+    assert_eq!(e.code, StatusCode::UnexpectedNull);
+}
+
+#[test]
+fn garbage_never_panics() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut valid = Parcel::new();
+    Payload::default().write_to(&mut valid).unwrap();
+    let template = valid.bytes().to_vec();
+    for round in 0..3000 {
+        let mut bytes = if round % 2 == 0 {
+            template.clone()
+        } else {
+            (0..(next() % 64)).map(|_| next() as u8).collect()
+        };
+        if !bytes.is_empty() {
+            for _ in 0..(1 + next() % 4) {
+                let i = (next() as usize) % bytes.len();
+                bytes[i] = next() as u8;
+            }
+        }
+        // a u8 is one raw byte in a parcel: this parcel holds `bytes`
+        let mut p = Parcel::new();
+        for b in &bytes {
+            p.write(b).unwrap();
+        }
+        let _ = Payload::read_from(&mut p);
+        p.rewind();
+        let _ = Value::read_from(&mut p);
+        p.rewind();
+        let _ = v2::Record::read_from(&mut p);
+        p.rewind();
+        let _ = Vec::<Payload>::read_from(&mut p);
+    }
+}
+
+#[test]
+fn local_objects_are_called_directly() {
+    // no mediator: a local object made by the stub is called in place,
+    // `out` and `inout` included
+    let binder = BnTestService::new_binder(TestService::default());
+    let s = interface_cast::<dyn ITestService>(binder.clone()).unwrap();
+    assert_eq!(s.repeat_string("local").unwrap(), "local");
+    let mut repeated = Vec::new();
+    assert_eq!(s.reverse_ints(&[1, 2], &mut repeated).unwrap(), vec![2, 1]);
+    assert_eq!(repeated, vec![1, 2]);
+    let mut p = Payload::default();
+    s.bump_payload(&mut p).unwrap();
+    assert_eq!(p.number, 8);
+    assert_eq!(s.as_binder(), Some(binder.clone()));
+    // the same object, whichever way it was obtained, compares equal
+    let again = interface_cast::<dyn ITestService>(binder).unwrap();
+    assert!(*again == *s);
+    let plain: Arc<dyn ITestService> = Arc::new(TestService::default());
+    assert!(*plain != *s);
+    assert!(
+        format!("{s:?}").contains("capbinder.test.ITestService"),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn the_stub_dispatches_by_transaction_code() {
+    let stub = BnTestService::new(TestService::default());
+    assert_eq!(stub.descriptor(), i_test_service::DESCRIPTOR);
+    let mut data = Parcel::new();
+    "x".write_to(&mut data).unwrap();
+    data.rewind();
+    let mut reply = Parcel::new();
+    stub.on_transact(
+        i_test_service::transactions::REPEAT_STRING,
+        &mut data,
+        &mut reply,
+    )
+    .unwrap();
+    reply.rewind();
+    assert_eq!(String::read_from(&mut reply).unwrap(), "x");
+    let e = stub
+        .on_transact(0x00ff_0000, &mut Parcel::new(), &mut Parcel::new())
+        .unwrap_err();
+    assert_eq!(e.code, StatusCode::UnknownTransaction);
+    // arguments that do not decode are BadParcelable, not a panic
+    let e = stub
+        .on_transact(
+            i_test_service::transactions::REPEAT_PAYLOAD,
+            &mut Parcel::new(),
+            &mut Parcel::new(),
+        )
+        .unwrap_err();
+    assert_eq!(e.exception, ExceptionCode::BadParcelable);
+}
+
+#[test]
+fn the_default_implementation_answers_unknown_transaction() {
+    let d = ITestServiceDefault;
+    let e = d.repeat_int(1).unwrap_err();
+    assert_eq!(e.code, StatusCode::UnknownTransaction);
+    assert!(e.message.contains("repeatInt"), "{e}");
+    // served, it answers the same way across a binder
+    let s = interface_cast::<dyn ITestService>(BnTestService::new_binder(d)).unwrap();
+    assert_eq!(s.pid().unwrap_err().code, StatusCode::UnknownTransaction);
+}
+
+#[test]
+fn plain_binders_are_not_interfaces() {
+    struct Other;
+    impl Binder for Other {
+        fn descriptor(&self) -> &str {
+            "some.Other"
+        }
+        fn on_transact(&self, _: u32, _: &mut Parcel, _: &mut Parcel) -> capbinder::Result<()> {
+            Ok(())
+        }
+    }
+    let b: SpIBinder = capbinder::new_binder(Other);
+    let e = interface_cast::<dyn ITestService>(b).unwrap_err();
+    assert_eq!(e.code, StatusCode::BadType);
+    assert!(e.message.contains("some.Other"), "{e}");
+}
