@@ -165,6 +165,19 @@ impl Core {
                 break;
             };
             let work = p.todo.pop_front().expect("checked non-empty");
+            // Binder's rule: when the last idle thread takes work, ask it
+            // for another thread first (binder writes BR_SPAWN_LOOPER at the
+            // head of that read), so a pool whose threads all block in
+            // calls still grows.
+            if p.idle.is_empty() && p.requested_threads == 0 && p.started_loopers < p.max_threads {
+                p.requested_threads += 1;
+                p.counters.spawn_requests += 1;
+                fx.push(Effect::Deliver {
+                    thread,
+                    ret: Return::SpawnLooper,
+                    fds: Vec::new(),
+                });
+            }
             self.threads
                 .get_mut(thread.0)
                 .expect("idle threads are live")

@@ -1704,3 +1704,23 @@ fn the_context_manager_accepts_fds() {
         Object::Fd { index: 0 }
     ));
 }
+
+#[test]
+fn the_last_idle_thread_is_asked_for_another_before_it_takes_work() {
+    // Binder's rule: a pool whose last idle thread takes work grows, even if
+    // every thread then blocks in a call.
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    w.spawns.clear();
+    w.call(bt, h, 1, vec![]);
+    assert_eq!(w.spawns, vec![at], "asked before it runs the call");
+    assert_eq!(w.incoming(at).code, 1);
+    // One request at a time.
+    let bt2 = w.thread(b);
+    let h2 = w.give(at, 0x10, bt2);
+    w.spawns.clear();
+    w.call(bt2, h2, 2, vec![]);
+    assert!(w.spawns.is_empty());
+}
