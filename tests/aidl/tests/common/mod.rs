@@ -2,6 +2,7 @@
 //! on a private socket), a service manager and one test service in helper
 //! processes, and this process connected as a client with a thread pool.
 //! One per test binary: a process talks to one mediator.
+#![allow(dead_code)] // each test binary uses a different part of this module
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
