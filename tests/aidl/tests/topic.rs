@@ -66,7 +66,7 @@ fn a_generated_oneway_interface_subscribes_and_a_generated_proxy_publishes() {
     for s in &seen {
         let ev = wait_for(s, 20);
         let expect: Vec<(u64, i32, String)> = (0..20)
-            .map(|i| (i as u64, (i % 3) as i32, format!("event {i}")))
+            .map(|i: i32| (i as u64, i % 3, format!("event {i}")))
             .collect();
         assert_eq!(ev, expect);
     }
