@@ -85,13 +85,27 @@ pub enum Effect {
     },
     /// Close these fds: the call that carried them was dropped.
     CloseFds(Vec<FdSlot>),
-    /// Set a thread's scheduling attributes (priority migration).
+    /// Set a thread's scheduling attributes for a migrated call. The I/O
+    /// layer first saves what the thread has now (it may have changed them
+    /// itself since the core last knew), for the matching
+    /// `RestorePriority`.
     SetPriority {
         /// The thread.
         thread: ThreadId,
         /// Its kernel tid.
         tid: i32,
         /// What to set.
+        prio: Priority,
+    },
+    /// The migrated call ended: put back what the matching `SetPriority`
+    /// saved (`prio` is the core's own record of it, for an I/O layer that
+    /// saved nothing).
+    RestorePriority {
+        /// The thread.
+        thread: ThreadId,
+        /// Its kernel tid.
+        tid: i32,
+        /// The priority the core recorded before the call.
         prio: Priority,
     },
 }

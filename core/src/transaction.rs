@@ -577,7 +577,7 @@ impl Core {
         th.top = parent;
         if let Some(p) = saved {
             th.prio = p;
-            fx.push(Effect::SetPriority {
+            fx.push(Effect::RestorePriority {
                 thread,
                 tid: th.tid,
                 prio: p,

@@ -46,6 +46,7 @@ both_loops!(
     misbehaving_clients_get_errors_and_everyone_else_is_still_served,
     an_unprivileged_process_cannot_freeze_another,
     priority_migrates_to_the_server_thread_and_is_restored,
+    a_migrated_call_restores_what_the_thread_set_for_itself,
     without_migration_the_priority_is_only_reported,
     real_and_effective_uid_are_told_apart,
     the_blob_threshold_is_configurable_and_announced,
@@ -1384,6 +1385,31 @@ fn call_as_fifo(me: &mut Peer) -> Option<(String, String)> {
         .unwrap()
         .data();
     Some((during, String::from_utf8(after).unwrap()))
+}
+
+fn a_migrated_call_restores_what_the_thread_set_for_itself(lp: Loop) {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: priority migration needs CAP_SYS_NICE (root)");
+        return;
+    }
+    let d = Daemon::start(lp);
+    let _server = d.server();
+    let mut me = Peer::open(d.socket()).unwrap();
+    // The server thread sets itself to nice 5 after it registered.
+    let set = me
+        .call(Handle(0), 20, b"", vec![], &[], &mut no_nested())
+        .unwrap()
+        .data();
+    let set = String::from_utf8(set).unwrap();
+    assert!(set.starts_with("set Normal/rt=0/nice=5"), "{set}");
+    let Some((during, after)) = call_as_fifo(&mut me) else {
+        return;
+    };
+    assert!(during.starts_with("during=Fifo/rt=10"), "{during}");
+    assert!(
+        after.starts_with("after=Normal/rt=0/nice=5"),
+        "the thread's own nice 5 must come back, not its registration's 0: {after}"
+    );
 }
 
 fn priority_migrates_to_the_server_thread_and_is_restored(lp: Loop) {

@@ -138,7 +138,10 @@ impl World {
                     len,
                 } => self.copies.push((from, src, to, dst, len)),
                 Effect::CloseFds(f) => self.closed.extend(f),
-                Effect::SetPriority { thread, prio, .. } => self.prio_sets.push((thread, prio)),
+                Effect::SetPriority { thread, prio, .. }
+                | Effect::RestorePriority { thread, prio, .. } => {
+                    self.prio_sets.push((thread, prio))
+                }
             }
         }
         if let Err(e) = self.core.check_invariants() {

@@ -450,6 +450,16 @@ fn serve(p: &mut Peer, t: &TxnIn, fds: Vec<OwnedFd>, st: &mut State) {
             let out = format!("after={} now={}", st.sched_after, my_sched());
             p.reply(t, out.as_bytes(), vec![]).expect("reply");
         }
+        20 => {
+            // The serving thread changes its own priority (nice 5).
+            let r =
+                sched::set_thread_sched(rustix::thread::gettid(), &sched::ThreadSched::normal(5));
+            let out = match r {
+                Ok(()) => format!("set {}", my_sched()),
+                Err(e) => format!("failed: {e}"),
+            };
+            p.reply(t, out.as_bytes(), vec![]).expect("reply");
+        }
         19 => {
             let s = &t.sender;
             let out = format!("pid={} uid={} euid={}", s.pid, s.uid, s.euid);

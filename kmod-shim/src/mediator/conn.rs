@@ -239,6 +239,7 @@ impl Shim {
                 token,
                 pidfd,
                 base,
+                saved: Vec::new(),
                 send,
             },
         );

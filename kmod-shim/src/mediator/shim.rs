@@ -92,9 +92,13 @@ pub(crate) struct ThreadEntry {
     pub token: u64,
     /// A pidfd pinning the thread (checked live before priority changes).
     pub pidfd: OwnedFd,
-    /// Its scheduling when it registered: what a restore puts back exactly
-    /// (reset-on-fork flag included), where the core restores that priority.
+    /// Its scheduling when it registered: what a restore puts back when
+    /// nothing was saved (reset-on-fork flag included).
     pub base: Option<ThreadSched>,
+    /// What each migrated call in progress found on the thread when it
+    /// started, innermost last: restores put back exactly that, so a
+    /// thread that changed its own priority keeps its change.
+    pub saved: Vec<ThreadSched>,
     /// The mediator's mapping of the send area.
     pub send: Mapping,
 }
@@ -375,6 +379,9 @@ impl Shim {
                     }
                 }
                 Effect::SetPriority { thread, tid, prio } => self.set_priority(thread, tid, prio),
+                Effect::RestorePriority { thread, tid, prio } => {
+                    self.restore_priority(thread, tid, prio)
+                }
             }
         }
     }
@@ -421,10 +428,37 @@ impl Shim {
         let Some(pid) = Pid::from_raw(tid) else {
             return;
         };
-        // Migrated priorities carry SCHED_RESET_ON_FORK; putting back the
-        // thread's own priority restores its own flags too.
-        let attrs = match t.base {
-            Some(base) if to_priority(&base) == prio => base,
+        // What the thread has now (binder saves the current priority at
+        // delivery too): the matching restore puts exactly this back.
+        let now = sched::thread_sched(pid).ok().or(t.base);
+        if let Some(t) = self.threads.get_mut(&thread) {
+            if let Some(now) = now {
+                t.saved.push(now);
+            }
+        }
+        if let Err(e) = sched::set_thread_sched(pid, &to_thread_sched(&prio)) {
+            debug!(tid, "sched_setattr failed: {e}");
+        }
+    }
+
+    fn restore_priority(&mut self, thread: ThreadId, tid: i32, prio: Priority) {
+        if !self.migrate {
+            return;
+        }
+        let Some(t) = self.threads.get_mut(&thread) else {
+            return;
+        };
+        let saved = t.saved.pop();
+        if !crate::sys::cred::pidfd_is_alive(&t.pidfd).unwrap_or(false) {
+            return;
+        }
+        let Some(pid) = Pid::from_raw(tid) else {
+            return;
+        };
+        // Saved attributes carry the thread's own flags (reset-on-fork
+        // included); without them, the core's record.
+        let attrs = match saved.or(t.base) {
+            Some(s) if saved.is_some() || to_priority(&s) == prio => s,
             _ => to_thread_sched(&prio),
         };
         if let Err(e) = sched::set_thread_sched(pid, &attrs) {
