@@ -1,0 +1,742 @@
+//! capbinder through the runtime API: the helper roles (mediator, service
+//! manager, echo service, idle client, topic subscriber) and the cases
+//! the orchestrator runs as the measuring client.
+//!
+//! One mediator, one service manager and one echo service live for the
+//! whole run; a placement change re-pins them (every thread). The
+//! orchestrator is the client (its `ProcessState` talks to that one
+//! mediator for the whole run).
+//!
+//! Copies of a byte payload per direction, as the runtime makes them
+//! today (inline, below the blob threshold): `Parcel::write_bytes` copies
+//! the caller's slice into the parcel's `Vec` (1); sending copies the
+//! parcel into the thread's send area (2); the mediator copies send area
+//! to the receiver's receive buffer (3); receiving copies the receive
+//! buffer into the parcel's `Vec` (4); `read_bytes` borrows (no copy).
+//! Above the threshold (16 MiB here): `write_bytes` (1), the sealed blob
+//! is filled from the parcel (2), the receiver maps it read-only and
+//! `read_bytes` borrows the mapping (page faults, no copy).
+
+use std::io::Write as _;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use capbinder::service_manager::{Policy, ServiceManager, ServiceManagerService};
+use capbinder::{
+    new_binder, Binder, Parcel, ProcessState, Rights, SpIBinder, Status, StatusCode, Topic,
+    TopicListener,
+};
+use capbinder_kmod_shim::bench::procs::{self, Helper};
+use capbinder_kmod_shim::mediator::{config::Config, Mediator};
+
+use crate::report::{MemRow, Report, Row};
+use crate::util::{self, Ctx, Flock, Res};
+use crate::Plan;
+
+/// Echo the payload back.
+const ECHO: u32 = 1;
+/// Oneway: count one message.
+const SINK: u32 = 2;
+/// Wait until the count reaches the given total; returns it.
+const DRAIN: u32 = 3;
+/// Topic message code.
+const TICK: u32 = 7;
+
+const ECHO_NAME: &str = "bench.echo";
+const TOPIC_NAME: &str = "bench.topic";
+
+/// Receive buffer and send area that hold a 1 MiB payload inline with
+/// headroom; the blob threshold at the send area, so 16 MiB goes as a
+/// blob.
+pub fn limits() -> (u64, u64) {
+    let send = (1u64 << 20) + (64 << 10);
+    let recv = 4u64 << 20;
+    (recv, send)
+}
+
+/// The hidden `mediator` role.
+pub fn mediator_role(socket: &Path) -> Res<()> {
+    let (recv, send) = limits();
+    let mut config = Config::default();
+    config.limits.recv_buffer = recv;
+    config.limits.send_area = send;
+    config.limits.blob_threshold = send;
+    let m = Mediator::bind(socket, config).ctx("starting the mediator")?;
+    let kind = m.event_loop();
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "ready loop={kind}");
+        let _ = out.flush();
+    }
+    m.run().ctx("the mediator stopped")
+}
+
+fn ready() {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "ready");
+    let _ = out.flush();
+}
+
+fn st(e: Status) -> String {
+    e.to_string()
+}
+
+/// The hidden `sm` role: the service manager, handle 0.
+pub fn sm_role(socket: &Path) -> Res<()> {
+    let ps = ProcessState::init(Some(socket)).map_err(st)?;
+    let sm = new_binder(ServiceManagerService::new(Policy::default_for(
+        rustix::process::geteuid().as_raw(),
+    )));
+    ps.become_context_manager(&sm).map_err(st)?;
+    ready();
+    ps.join_thread_pool().map_err(st)
+}
+
+#[derive(Default)]
+struct Echo {
+    count: Mutex<u64>,
+    cv: Condvar,
+}
+
+impl Binder for Echo {
+    fn descriptor(&self) -> &str {
+        "capbinder.bench.IEcho"
+    }
+
+    fn on_transact(
+        &self,
+        code: u32,
+        data: &mut Parcel,
+        reply: &mut Parcel,
+    ) -> capbinder::Result<()> {
+        match code {
+            ECHO => {
+                let b = data.read_bytes()?;
+                reply.write_bytes(b)
+            }
+            SINK => {
+                let _ = data.read_bytes()?;
+                *self.count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                self.cv.notify_all();
+                Ok(())
+            }
+            DRAIN => {
+                let want: u64 = data.read()?;
+                let deadline = Instant::now() + Duration::from_secs(60);
+                let mut c = self.count.lock().unwrap_or_else(|e| e.into_inner());
+                while *c < want {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(Status::from_code(
+                            StatusCode::TimedOut,
+                            format!("only {} of {want} oneway calls arrived in 60 s", *c),
+                        ));
+                    }
+                    c = self
+                        .cv
+                        .wait_timeout(c, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+                reply.write(&*c)
+            }
+            _ => Err(Status::from_code(
+                StatusCode::UnknownTransaction,
+                format!("code {code}"),
+            )),
+        }
+    }
+}
+
+/// The hidden `service` role: registers the echo service, serves.
+pub fn service_role(socket: &Path) -> Res<()> {
+    let ps = ProcessState::init(Some(socket)).map_err(st)?;
+    ServiceManager::get()
+        .and_then(|sm| sm.add_service(ECHO_NAME, &new_binder(Echo::default())))
+        .map_err(st)?;
+    ready();
+    ps.join_thread_pool().map_err(st)
+}
+
+/// The hidden `idle` role: a connected client that holds a proxy for the
+/// echo service (so the mediator keeps a process, a thread channel, a
+/// receive buffer, a send area and a ref for it) and does nothing.
+pub fn idle_role(socket: &Path) -> Res<()> {
+    let _ps = ProcessState::init(Some(socket)).map_err(st)?;
+    let _echo = ServiceManager::get()
+        .and_then(|sm| sm.get_service(ECHO_NAME))
+        .map_err(st)?;
+    ready();
+    loop {
+        std::thread::park();
+    }
+}
+
+#[derive(Default)]
+struct SubState {
+    burst: u64,
+    count: u64,
+    acked: u64,
+}
+
+struct Sub {
+    state: Mutex<SubState>,
+    out: OwnedFd,
+}
+
+impl Binder for Sub {
+    fn descriptor(&self) -> &str {
+        "capbinder.bench.ITick"
+    }
+
+    fn on_transact(
+        &self,
+        _code: u32,
+        data: &mut Parcel,
+        _reply: &mut Parcel,
+    ) -> capbinder::Result<()> {
+        let (burst, ack): (u64, bool) = data.read()?;
+        let _ = data.read_bytes()?;
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if s.burst != burst {
+            s.burst = burst;
+            s.count = 0;
+        }
+        s.count += 1;
+        if ack && s.acked != burst {
+            s.acked = burst;
+            let _ = util::write_record(self.out.as_fd(), util::REC_ACK, s.count);
+        }
+        Ok(())
+    }
+}
+
+impl TopicListener for Sub {}
+
+/// The hidden `cb-sub` role: subscribes to the bench topic; acknowledges
+/// on stdout (a pipe shared by every subscriber) the first message of a
+/// burst that asks for it.
+pub fn sub_role(socket: &Path) -> Res<()> {
+    let ps = ProcessState::init(Some(socket)).map_err(st)?;
+    let topic = ServiceManager::get()
+        .and_then(|sm| sm.get_service(TOPIC_NAME))
+        .and_then(Topic::from_binder)
+        .map_err(st)?;
+    let out = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .ctx("dup(stdout)")?;
+    let cb = new_binder(Sub {
+        state: Mutex::default(),
+        out,
+    });
+    let _sub = topic.subscribe(&cb, &[], None).map_err(st)?;
+    ps.start_thread_pool();
+    util::record_stdout(util::REC_READY, 0)?;
+    loop {
+        std::thread::park();
+    }
+}
+
+/// The mediator, the service manager, the echo service, and this
+/// process's proxy.
+pub struct Setup {
+    // Drop order: proxy first, then the helpers.
+    pub echo: SpIBinder,
+    socket: PathBuf,
+    service: Helper,
+    sm: Helper,
+    mediator: Helper,
+    /// Oneway calls sent so far (the service counts them all).
+    sent: u64,
+}
+
+impl Setup {
+    /// Starts everything on CPU `far` and connects from here.
+    pub fn start(dir: &Path, far: usize, home: usize, report: &mut Report) -> Res<Setup> {
+        let socket = dir.join("capbinder.sock");
+        let spawn = |role: &str| -> Res<Helper> {
+            let mut cmd = procs::self_command(role).map_err(|e| e.to_string())?;
+            cmd.arg("--socket")
+                .arg(&socket)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped());
+            let child = procs::spawn_on(far, home, &mut cmd).map_err(|e| e.to_string())?;
+            Ok(Helper::new(role, child))
+        };
+        let mut mediator = spawn("mediator")?;
+        let line = mediator.wait_line("ready").map_err(|e| e.to_string())?;
+        report.note(format!(
+            "capbinder: mediator in its own process (this binary's `mediator` role), {}; recv_buffer {} B, send_area {} B, blob_threshold {} B",
+            line.trim_start_matches("ready ").replace("loop=", "event loop "),
+            limits().0,
+            limits().1,
+            limits().1
+        ));
+        let mut sm = spawn("sm")?;
+        sm.wait_line("ready").map_err(|e| e.to_string())?;
+        let mut service = spawn("service")?;
+        service.wait_line("ready").map_err(|e| e.to_string())?;
+        ProcessState::init(Some(&socket)).map_err(st)?;
+        let echo = ServiceManager::get()
+            .and_then(|sm| sm.get_service(ECHO_NAME))
+            .map_err(st)?;
+        Ok(Setup {
+            echo,
+            socket,
+            service,
+            sm,
+            mediator,
+            sent: 0,
+        })
+    }
+
+    /// The mediator's pid.
+    pub fn mediator_pid(&self) -> u32 {
+        self.mediator.pid()
+    }
+
+    /// Pins the mediator, service manager and service (every thread) to
+    /// `far`.
+    pub fn place(&self, far: usize) -> Res<()> {
+        for p in [self.mediator.pid(), self.sm.pid(), self.service.pid()] {
+            util::repin(p, far)?;
+        }
+        Ok(())
+    }
+
+    /// Sync round trips of `payload` bytes.
+    pub fn sync_case(
+        &self,
+        payload: usize,
+        iters: usize,
+    ) -> Res<capbinder_kmod_shim::bench::stats::Summary> {
+        let req = util::pattern(payload, 7);
+        let echo = &self.echo;
+        util::measure(iters, |check| {
+            let mut p = Parcel::new();
+            p.write_bytes(&req).map_err(st)?;
+            let mut r = echo.transact(ECHO, p, false).map_err(st)?;
+            let got = r.read_bytes().map_err(st)?;
+            if got.len() != req.len() || (check && got != &req[..]) {
+                return Err(format!(
+                    "the echo came back wrong ({} bytes for {})",
+                    got.len(),
+                    req.len()
+                ));
+            }
+            Ok(())
+        })
+    }
+
+    /// `senders` threads send `total` oneway calls (32 B) between them;
+    /// then one sync call waits until the service has run them all.
+    /// Samples: each send (until the mediator accepted it); ops/s: calls
+    /// run by the service per second. Refusals (the receiver's async
+    /// space or the sender's pending limit full) are retried after a
+    /// yield and counted.
+    pub fn oneway_case(
+        &mut self,
+        senders: usize,
+        total: usize,
+    ) -> Res<(capbinder_kmod_shim::bench::stats::Summary, u64)> {
+        let per = total / senders;
+        let total = per * senders;
+        let warm = (per / 10).max(5) * senders;
+        for _ in 0..warm {
+            oneway_send(&self.echo)?;
+        }
+        self.sent += warm as u64;
+        self.drain()?;
+        let start = Instant::now();
+        let results: Vec<Res<(Vec<u64>, u64)>> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..senders)
+                .map(|_| {
+                    let echo = self.echo.clone();
+                    s.spawn(move || -> Res<(Vec<u64>, u64)> {
+                        let mut samples = Vec::with_capacity(per);
+                        let mut refused = 0;
+                        for _ in 0..per {
+                            let t0 = Instant::now();
+                            refused += oneway_send(&echo)?;
+                            samples.push(t0.elapsed().as_nanos() as u64);
+                        }
+                        Ok((samples, refused))
+                    })
+                })
+                .collect();
+            hs.into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err("a sender panicked".into())))
+                .collect()
+        });
+        self.sent += total as u64;
+        self.drain()?;
+        let elapsed = start.elapsed();
+        let mut samples = Vec::with_capacity(total);
+        let mut refused = 0;
+        for r in results {
+            let (s, n) = r?;
+            samples.extend(s);
+            refused += n;
+        }
+        Ok((util::summarize(samples, elapsed), refused))
+    }
+
+    fn drain(&self) -> Res<()> {
+        let mut p = Parcel::new();
+        p.write(&self.sent).map_err(st)?;
+        let mut r = self.echo.transact(DRAIN, p, false).map_err(st)?;
+        let got: u64 = r.read().map_err(st)?;
+        if got < self.sent {
+            return Err(format!("drain: {got} of {} oneway calls ran", self.sent));
+        }
+        Ok(())
+    }
+
+    /// `callers` threads make `total` sync 32-byte calls between them.
+    pub fn callers_case(
+        &self,
+        callers: usize,
+        total: usize,
+    ) -> Res<capbinder_kmod_shim::bench::stats::Summary> {
+        let per = (total / callers).max(1);
+        let req = util::pattern(32, 3);
+        let call = |echo: &SpIBinder| -> Res<()> {
+            let mut p = Parcel::new();
+            p.write_bytes(&req).map_err(st)?;
+            let mut r = echo.transact(ECHO, p, false).map_err(st)?;
+            if r.read_bytes().map_err(st)?.len() != req.len() {
+                return Err("short echo".into());
+            }
+            Ok(())
+        };
+        let run = |n: usize, samples: bool| -> Res<(Vec<u64>, Duration)> {
+            let start = Instant::now();
+            let results: Vec<Res<Vec<u64>>> = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..callers)
+                    .map(|_| {
+                        let echo = self.echo.clone();
+                        let call = &call;
+                        s.spawn(move || -> Res<Vec<u64>> {
+                            let mut v = Vec::with_capacity(if samples { n } else { 0 });
+                            for _ in 0..n {
+                                let t0 = Instant::now();
+                                call(&echo)?;
+                                if samples {
+                                    v.push(t0.elapsed().as_nanos() as u64);
+                                }
+                            }
+                            Ok(v)
+                        })
+                    })
+                    .collect();
+                hs.into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| Err("a caller panicked".into())))
+                    .collect()
+            });
+            let elapsed = start.elapsed();
+            let mut all = Vec::new();
+            for r in results {
+                all.extend(r?);
+            }
+            Ok((all, elapsed))
+        };
+        run((per / 10).max(5), false)?;
+        let (samples, elapsed) = run(per, true)?;
+        Ok(util::summarize(samples, elapsed))
+    }
+}
+
+/// One oneway SINK call; returns how many times it was refused first.
+fn oneway_send(echo: &SpIBinder) -> Res<u64> {
+    let payload = [0x5au8; 32];
+    let mut refused = 0u64;
+    loop {
+        let mut p = Parcel::new();
+        p.write_bytes(&payload).map_err(st)?;
+        match echo.transact(SINK, p, true) {
+            Ok(_) => return Ok(refused),
+            Err(e)
+                if e.code == StatusCode::FailedTransaction
+                    && refusal(&e.message)
+                    && refused < 1_000_000 =>
+            {
+                refused += 1;
+                if refused % 64 == 0 {
+                    std::thread::sleep(Duration::from_micros(50));
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+            Err(e) => return Err(format!("oneway call: {e}")),
+        }
+    }
+}
+
+/// Whether a failed oneway call was refused for a full queue (worth a
+/// retry), not broken.
+fn refusal(msg: &str) -> bool {
+    msg.contains("async space") || msg.contains("pending") || msg.contains("does not fit")
+}
+
+/// Many clients: 1, 10, 100, 1000 connected processes (the measuring one
+/// included), sync 32-byte round trips from this process at each, and the
+/// mediator's memory.
+pub fn clients_group(setup: &Setup, plan: &Plan, report: &mut Report) -> Res<()> {
+    let mut idle = Flock::default();
+    let mut base: Option<util::Mem> = None;
+    for &n in &plan.clients {
+        let want = n.saturating_sub(1);
+        util::progress(&format!("clients: starting idle clients up to {want}"));
+        let t0 = Instant::now();
+        while idle.0.len() < want {
+            let batch = (want - idle.0.len()).min(64);
+            let mut started = Vec::with_capacity(batch);
+            for _ in 0..batch {
+                let mut cmd = procs::self_command("idle").map_err(|e| e.to_string())?;
+                cmd.arg("--socket")
+                    .arg(&setup.socket)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped());
+                // Idle clients run where the client does; they only start.
+                let child = cmd.spawn().ctx("spawning an idle client")?;
+                started.push(child);
+            }
+            for mut c in started {
+                let out = c.stdout.take();
+                idle.0.push(c);
+                let mut line = String::new();
+                if let Some(out) = out {
+                    use std::io::BufRead;
+                    std::io::BufReader::new(out)
+                        .read_line(&mut line)
+                        .ctx("reading an idle client's ready line")?;
+                }
+                if !line.starts_with("ready") {
+                    return Err(format!(
+                        "an idle client failed to start (after {} started)",
+                        idle.0.len() - 1
+                    ));
+                }
+            }
+        }
+        if want > 0 {
+            util::progress(&format!(
+                "clients: {want} idle clients up in {:.1} s",
+                t0.elapsed().as_secs_f64()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let m = util::mem_of(setup.mediator_pid())?;
+        let per_client =
+            base.and_then(|b| (n > 1).then(|| (m.rss as f64 - b.rss as f64) / (n as f64 - 1.0)));
+        if n == 1 {
+            base = Some(m);
+        }
+        let row = MemRow {
+            clients: n,
+            rss_kib: m.rss,
+            anon_kib: m.anon,
+            shmem_kib: m.shmem,
+            fds: m.fds,
+            per_client_kib: per_client,
+        };
+        println!("{}", row.line());
+        report.mem.push(row);
+        for &p in &plan.placements {
+            setup.place(plan.far(p))?;
+            let iters = plan.iters_small;
+            util::progress(&format!(
+                "clients={n} {}: {iters} round trips of 32 B",
+                p.name()
+            ));
+            let s = setup.sync_case(32, iters)?;
+            report.push(Row {
+                mech: format!("capbinder-clients-{n}"),
+                placement: p,
+                payload: 32,
+                s,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What the orchestrator needs of a topic: its handle and subscribers.
+pub struct TopicRig {
+    topic: Topic,
+    subs: Flock,
+    pipe_r: OwnedFd,
+    pipe_w: OwnedFd,
+    burst: u64,
+}
+
+impl TopicRig {
+    /// Creates the topic and registers it (subscribe rights only).
+    pub fn new(queue_limit: u32) -> Res<TopicRig> {
+        let topic = Topic::create(queue_limit, false).map_err(st)?;
+        ServiceManager::get()
+            .and_then(|sm| {
+                sm.add_service_with_rights(
+                    TOPIC_NAME,
+                    topic.as_binder(),
+                    Rights::SUBSCRIBE | Rights::TRANSFER,
+                )
+            })
+            .map_err(st)?;
+        let (pipe_r, pipe_w) = util::record_pipe()?;
+        Ok(TopicRig {
+            topic,
+            subs: Flock::default(),
+            pipe_r,
+            pipe_w,
+            burst: 0,
+        })
+    }
+
+    /// Subscribers up to `n`.
+    pub fn grow(&mut self, setup: &Setup, n: usize) -> Res<()> {
+        let before = self.subs.0.len();
+        while self.subs.0.len() < n {
+            let mut cmd = procs::self_command("cb-sub").map_err(|e| e.to_string())?;
+            let w = self.pipe_w.try_clone().ctx("dup(pipe)")?;
+            cmd.arg("--socket")
+                .arg(&setup.socket)
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(w));
+            self.subs
+                .0
+                .push(cmd.spawn().ctx("spawning a topic subscriber")?);
+        }
+        if n > before
+            && util::read_records(
+                &self.pipe_r,
+                n - before,
+                util::REC_READY,
+                Duration::from_secs(60),
+            )?
+            .is_none()
+        {
+            return Err("topic subscribers did not start within 60 s".into());
+        }
+        Ok(())
+    }
+
+    /// Pins the subscribers to `cpu`.
+    pub fn place(&self, cpu: usize) -> Res<()> {
+        for p in self.subs.pids() {
+            util::repin(p, cpu)?;
+        }
+        Ok(())
+    }
+
+    fn publish(&self, burst: u64, ack: bool, payload: &[u8]) -> Res<()> {
+        let mut p = Parcel::new();
+        p.write(&(burst, ack)).map_err(st)?;
+        p.write_bytes(payload).map_err(st)?;
+        self.topic.publish(TICK, p).map_err(st)
+    }
+
+    /// Latency: one message at a time, until every subscriber has it.
+    pub fn latency(&mut self, iters: usize) -> Res<capbinder_kmod_shim::bench::stats::Summary> {
+        let n = self.subs.0.len();
+        let payload = [0x42u8; 32];
+        let mut one = |_check: bool| -> Res<()> {
+            self.burst += 1;
+            self.publish(self.burst, true, &payload)?;
+            match util::read_records(&self.pipe_r, n, util::REC_ACK, Duration::from_secs(10))? {
+                Some(_) => Ok(()),
+                None => Err(format!(
+                    "message {} did not reach all {n} subscribers within 10 s",
+                    self.burst
+                )),
+            }
+        };
+        util::measure(iters, &mut one)
+    }
+
+    /// Throughput: `count` messages back to back, then until every
+    /// subscriber has the last. Returns the per-publish samples over the
+    /// whole time, the publisher's own rate, and messages lost (summed
+    /// over subscribers).
+    pub fn throughput(
+        &mut self,
+        count: usize,
+    ) -> Res<(capbinder_kmod_shim::bench::stats::Summary, f64, u64)> {
+        let n = self.subs.0.len();
+        let payload = [0x43u8; 32];
+        self.burst += 1;
+        let burst = self.burst;
+        let mut samples = Vec::with_capacity(count);
+        let start = Instant::now();
+        for i in 0..count {
+            let t0 = Instant::now();
+            self.publish(burst, i + 1 == count, &payload)?;
+            samples.push(t0.elapsed().as_nanos() as u64);
+        }
+        let pub_rate = count as f64 / start.elapsed().as_secs_f64();
+        let mut got = Vec::new();
+        // The last message may be lost to a full queue: ask again.
+        for _ in 0..100 {
+            match util::read_records(
+                &self.pipe_r,
+                n - got.len(),
+                util::REC_ACK,
+                Duration::from_millis(200),
+            )? {
+                Some(v) => {
+                    got.extend(v);
+                    break;
+                }
+                None => self.publish(burst, true, &payload)?,
+            }
+        }
+        if got.len() < n {
+            return Err(format!("a burst did not reach all {n} subscribers"));
+        }
+        let elapsed = start.elapsed();
+        let lost = got.iter().map(|&c| (count as u64).saturating_sub(c)).sum();
+        Ok((util::summarize(samples, elapsed), pub_rate, lost))
+    }
+}
+
+/// Messages that may wait per subscriber before it loses some.
+const QUEUE_LIMIT: u32 = 16_384;
+
+/// Topics: publish to 1, 10, 100 subscribers.
+pub fn topics_group(setup: &Setup, plan: &Plan, report: &mut Report) -> Res<()> {
+    let mut rig = TopicRig::new(QUEUE_LIMIT)?;
+    for &n in &plan.subs {
+        util::progress(&format!("topics: {n} capbinder subscribers"));
+        rig.grow(setup, n)?;
+        for &p in &plan.placements {
+            let far = plan.far(p);
+            setup.place(far)?;
+            rig.place(far)?;
+            let s = rig.latency(plan.topic_iters(n))?;
+            report.push(Row {
+                mech: format!("capbinder-topic-subs-{n}"),
+                placement: p,
+                payload: 32,
+                s,
+            });
+            let burst = plan.burst_for(n);
+            let (s, pub_rate, lost) = rig.throughput(burst)?;
+            report.push(Row {
+                mech: format!("capbinder-topic-tput-subs-{n}"),
+                placement: p,
+                payload: 32,
+                s,
+            });
+            report.note(format!(
+                "capbinder-topic-tput-subs-{n} {}: {burst} messages; publisher alone {pub_rate:.0} msg/s; {lost} of {} deliveries lost to full queues (queue limit {QUEUE_LIMIT})",
+                p.name(),
+                burst * n
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,672 @@
+//! `capbinder-bench`: in one run on this machine, how capbinder compares
+//! with what a user would use instead (issue 7).
+//!
+//! ```text
+//! capbinder-bench [--quick] [--only NAME[,NAME]] [--json FILE]
+//!                 [--payloads 32,4096,...] [--cpus A,B]
+//! ```
+//!
+//! Cases (names for `--only`, matched as prefixes):
+//!
+//! - `floor`: a two-process `SOCK_SEQPACKET` ping-pong (`direct`) and a
+//!   three-process relay (`relay-blocking`), from
+//!   `capbinder_kmod_shim::bench`;
+//! - `capbinder`: sync round trips through the runtime API
+//!   (`Parcel::write_bytes`, `read_bytes` borrowed) at 32 B, 4 KiB,
+//!   64 KiB, 1 MiB (inline) and 16 MiB (a sealed blob);
+//! - `dbus-daemon`, `dbus-broker`: the same calls through a private bus,
+//!   zbus on both sides;
+//! - `oneway`: capbinder oneway throughput (one sender, four senders)
+//!   beside pipelined D-Bus calls;
+//! - `callers`: 1, 2, 8, 32 threads calling one service at once;
+//! - `clients`: 1, 10, 100, 1000 connected client processes, the same
+//!   load from one of them, and the mediator's memory per client;
+//! - `topics`: publish to 1, 10, 100 subscribers, beside a D-Bus signal.
+//!
+//! Every case runs in two placements: `same` (every process on the first
+//! CPU) and `split` (this process, the client, on the first; the rest on
+//! the second). Compare only like placements. One line per case on
+//! stdout, `RESULT mech=NAME placement=P payload=BYTES iters=N
+//! median_us=X p99_us=Y ops_s=Z`, then ratio tables, `MEMORY` lines,
+//! `TARGET` lines and notes; progress on stderr.
+//!
+//! Build and run (its own crate, outside the root workspace: zbus is
+//! heavy; D-Bus cases need `dbus-daemon`, and `dbus-broker` where it is
+//! packaged, and are skipped with a reason otherwise):
+//!
+//! ```text
+//! cargo build --release --manifest-path tests/bench/Cargo.toml
+//! tests/bench/target/release/capbinder-bench --json bench.json
+//! ```
+//!
+//! A static binary (to run beside the kernel binder driver in a VM) has no
+//! D-Bus client and says which cases it skipped:
+//!
+//! ```text
+//! rustup target add x86_64-unknown-linux-musl
+//! cargo build --release --manifest-path tests/bench/Cargo.toml --target x86_64-unknown-linux-musl
+//! tests/bench/target/x86_64-unknown-linux-musl/release/capbinder-bench
+//! ```
+//!
+//! Its large-payload figures are not comparable with the glibc build's:
+//! the runtime allocates a fresh buffer per copy of a payload, and musl's
+//! allocator maps and unmaps large blocks every time (page faults on
+//! every call), where glibc's reuses them.
+//!
+//! The hidden subcommands are the helper processes: this binary
+//! re-executed.
+
+#![forbid(unsafe_code)]
+
+mod cb;
+#[cfg_attr(target_env = "musl", path = "nodbus.rs")]
+mod dbus;
+mod report;
+mod util;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use capbinder_kmod_shim::bench::{self, procs, roles, Mech, Options, Placement};
+use clap::{Parser, Subcommand};
+
+use report::{Report, Row};
+use util::{progress, Res};
+
+/// capbinder against a direct socket, a relay and D-Bus, in one run.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Cli {
+    /// Few iterations and fewer clients (a smoke test: well under a
+    /// minute).
+    #[arg(long)]
+    quick: bool,
+    /// Run only these cases (comma-separated prefixes): floor, capbinder,
+    /// dbus-daemon, dbus-broker, oneway, callers, clients, topics.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Payload sizes of the sync round trips, in bytes [default:
+    /// 32,4096,65536,1048576,16777216].
+    #[arg(long, value_delimiter = ',')]
+    payloads: Option<Vec<usize>>,
+    /// The two CPUs: the client's and the rest's (default: the first two
+    /// this process may use).
+    #[arg(long, value_delimiter = ',', num_args = 1)]
+    cpus: Option<Vec<usize>>,
+    #[command(subcommand)]
+    role: Option<Role>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Role {
+    /// Floor: echo server on stdin.
+    #[command(hide = true)]
+    Echo {
+        #[arg(long)]
+        max: usize,
+        #[arg(long)]
+        acked: bool,
+    },
+    /// Floor: relay between stdin and stdout.
+    #[command(hide = true)]
+    Relay {
+        #[arg(long)]
+        max: usize,
+        #[arg(long)]
+        epoll: bool,
+        #[arg(long)]
+        acked: bool,
+    },
+    /// Floor: io_uring relay.
+    #[command(hide = true, name = "relay-uring")]
+    RelayUring {
+        #[arg(long)]
+        max: usize,
+    },
+    /// Runs a program that dies with this program's parent.
+    #[command(hide = true, name = "with-parent")]
+    WithParent {
+        program: PathBuf,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// The mediator.
+    #[command(hide = true)]
+    Mediator {
+        #[arg(long)]
+        socket: PathBuf,
+    },
+    /// The service manager.
+    #[command(hide = true)]
+    Sm {
+        #[arg(long)]
+        socket: PathBuf,
+    },
+    /// The echo service.
+    #[command(hide = true)]
+    Service {
+        #[arg(long)]
+        socket: PathBuf,
+    },
+    /// An idle connected client.
+    #[command(hide = true)]
+    Idle {
+        #[arg(long)]
+        socket: PathBuf,
+    },
+    /// A topic subscriber.
+    #[command(hide = true, name = "cb-sub")]
+    CbSub {
+        #[arg(long)]
+        socket: PathBuf,
+    },
+    /// The zbus echo server.
+    #[command(hide = true, name = "dbus-serve")]
+    DbusServe {
+        #[arg(long)]
+        address: String,
+    },
+    /// A zbus signal subscriber.
+    #[command(hide = true, name = "dbus-sub")]
+    DbusSub {
+        #[arg(long)]
+        address: String,
+    },
+    /// dbus-broker-launch in a private mount namespace.
+    #[command(hide = true, name = "broker-ns")]
+    BrokerNs {
+        #[arg(long)]
+        launch: PathBuf,
+        #[arg(long = "config-file")]
+        config: PathBuf,
+    },
+    /// dbus-broker-launch with the listening socket as fd 3.
+    #[command(hide = true, name = "broker-exec")]
+    BrokerExec {
+        #[arg(long)]
+        launch: PathBuf,
+        #[arg(long = "config-file")]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.role {
+        Some(role) => run_role(role),
+        None => run_bench(cli),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("capbinder-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_role(role: Role) -> Res<()> {
+    if let Role::WithParent { program, args } = role {
+        return Err(roles::exec_tied(&program, &args).to_string());
+    }
+    roles::tie_to_parent().map_err(|e| e.to_string())?;
+    let b = |r: Result<(), bench::BenchError>| r.map_err(|e| e.to_string());
+    match role {
+        Role::Echo { max, acked } => b(roles::echo(max, acked)),
+        Role::Relay { max, epoll, acked } => b(roles::relay(max, epoll, acked)),
+        Role::RelayUring { max } => b(roles::relay_uring(max)),
+        Role::WithParent { .. } => unreachable!("handled above"),
+        Role::Mediator { socket } => cb::mediator_role(&socket),
+        Role::Sm { socket } => cb::sm_role(&socket),
+        Role::Service { socket } => cb::service_role(&socket),
+        Role::Idle { socket } => cb::idle_role(&socket),
+        Role::CbSub { socket } => cb::sub_role(&socket),
+        Role::DbusServe { address } => dbus::serve_role(&address),
+        Role::DbusSub { address } => dbus::sub_role(&address),
+        Role::BrokerNs { launch, config } => dbus::broker_ns_role(&launch, &config),
+        Role::BrokerExec { launch, config } => dbus::broker_exec_role(&launch, &config),
+    }
+}
+
+/// What to run, and how much.
+pub struct Plan {
+    /// `--quick`.
+    pub quick: bool,
+    /// (client's CPU, the rest's CPU).
+    pub cpus: (usize, usize),
+    /// Placements to run.
+    pub placements: Vec<Placement>,
+    /// Sync payloads.
+    pub payloads: Vec<usize>,
+    /// Connected clients.
+    pub clients: Vec<usize>,
+    /// Topic subscribers.
+    pub subs: Vec<usize>,
+    /// Messages per throughput burst.
+    pub burst: usize,
+    /// Iterations of a small (32 B) latency case.
+    pub iters_small: usize,
+    only: Vec<String>,
+}
+
+impl Plan {
+    /// The CPU of everything but the client.
+    pub fn far(&self, p: Placement) -> usize {
+        match p {
+            Placement::Same => self.cpus.0,
+            Placement::Split => self.cpus.1,
+        }
+    }
+
+    fn iters(&self, payload: usize) -> usize {
+        let (small, mid, large, huge) = if self.quick {
+            (200, 100, 20, 4)
+        } else {
+            (20_000, 5_000, 500, 40)
+        };
+        match payload {
+            p if p <= 4096 => small,
+            p if p <= 64 << 10 => mid,
+            p if p <= 1 << 20 => large,
+            _ => huge,
+        }
+    }
+
+    /// Messages in a topic throughput burst with `n` subscribers.
+    pub fn burst_for(&self, n: usize) -> usize {
+        if n > 10 {
+            self.burst / 5
+        } else {
+            self.burst
+        }
+    }
+
+    /// Iterations of a topic latency case with `n` subscribers.
+    pub fn topic_iters(&self, n: usize) -> usize {
+        match (self.quick, n) {
+            (true, n) if n > 10 => 20,
+            (true, _) => 50,
+            (false, n) if n > 10 => 500,
+            (false, _) => 2_000,
+        }
+    }
+
+    fn wants(&self, group: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| group.starts_with(o.as_str()))
+    }
+}
+
+fn run_bench(cli: Cli) -> Res<()> {
+    const KNOWN: [&str; 8] = [
+        "floor",
+        "capbinder",
+        "dbus-daemon",
+        "dbus-broker",
+        "oneway",
+        "callers",
+        "clients",
+        "topics",
+    ];
+    for o in &cli.only {
+        if !KNOWN.iter().any(|k| k.starts_with(o.as_str())) {
+            return Err(format!(
+                "--only {o:?}: no such case; cases: {}",
+                KNOWN.join(", ")
+            ));
+        }
+    }
+    let allowed = procs::allowed_cpus().map_err(|e| e.to_string())?;
+    let cpus = match cli.cpus.as_deref() {
+        Some([a, b]) => (*a, *b),
+        Some(other) => return Err(format!("--cpus {other:?}: expected two CPUs, A,B")),
+        None => match allowed.as_slice() {
+            [a, b, ..] => (*a, *b),
+            [a] => (*a, *a),
+            [] => return Err("no CPU allowed".into()),
+        },
+    };
+    let mut report = Report {
+        cpus,
+        ..Report::default()
+    };
+    let mut placements = vec![Placement::Same, Placement::Split];
+    if cpus.0 == cpus.1 {
+        placements.retain(|&p| p == Placement::Same);
+        report.note("split skipped: only one CPU is available");
+    }
+    if cli
+        .payloads
+        .as_deref()
+        .is_some_and(|p| p.is_empty() || p.contains(&0))
+    {
+        return Err("--payloads: sizes of at least one byte".into());
+    }
+    let plan = Plan {
+        quick: cli.quick,
+        cpus,
+        placements,
+        payloads: cli
+            .payloads
+            .clone()
+            .unwrap_or_else(|| vec![32, 4096, 64 << 10, 1 << 20, 16 << 20]),
+        clients: if cli.quick {
+            vec![1, 10, 100]
+        } else {
+            vec![1, 10, 100, 1000]
+        },
+        subs: if cli.quick {
+            vec![1, 10]
+        } else {
+            vec![1, 10, 100]
+        },
+        burst: if cli.quick { 200 } else { 5_000 },
+        iters_small: if cli.quick { 200 } else { 20_000 },
+        only: cli.only,
+    };
+    if plan.quick {
+        report.note("--quick: few iterations, clients up to 100 (not 1000), topics up to 10 subscribers, no 16 MiB D-Bus calls; figures are a smoke test only");
+    }
+    if let Ok(l) = std::fs::read_to_string("/proc/loadavg") {
+        report.note(format!(
+            "load average at start: {}",
+            l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        ));
+    }
+    let home = cpus.0;
+    procs::pin_self(home).map_err(|e| e.to_string())?;
+    let dir = util::TempDir::new()?;
+
+    let mut setup = None;
+    if ["capbinder", "oneway", "callers", "clients", "topics"]
+        .iter()
+        .any(|g| plan.wants(g))
+    {
+        setup = Some(cb::Setup::start(
+            dir.path(),
+            plan.far(plan.placements[0]),
+            home,
+            &mut report,
+        )?);
+        report.note(
+            "capbinder copies per direction (inline payloads): write_bytes into the parcel (1), parcel into the send area (2), the mediator's send-area-to-receive-buffer copy (3), receive buffer into the received parcel (4); read_bytes borrows. 16 MiB goes as a sealed blob: write_bytes (1), parcel into the memfd (2), mapped read-only by the receiver, read_bytes borrows the mapping",
+        );
+    }
+    let mut buses = Vec::new();
+    for d in [dbus::Daemon::DbusDaemon, dbus::Daemon::Broker] {
+        if !(plan.wants(d.name()) || plan.wants("oneway") || plan.wants("topics")) {
+            continue;
+        }
+        match dbus::Bus::start(d, dir.path(), plan.far(plan.placements[0]), home) {
+            Ok(b) => {
+                progress(&format!("{} up at {}", d.name(), b.address()));
+                buses.push(b);
+            }
+            Err(e) => report.note(format!("{} cases skipped: {e}", d.name())),
+        }
+    }
+
+    // Sync round trips.
+    for &p in &plan.placements.clone() {
+        let far = plan.far(p);
+        if let Some(s) = &setup {
+            s.place(far)?;
+        }
+        for b in &buses {
+            b.place(far)?;
+        }
+        for &payload in &plan.payloads {
+            let iters = plan.iters(payload);
+            // The floors right before the cases they are the floors of,
+            // so that the machine has drifted as little as possible.
+            if plan.wants("floor") {
+                floor(&plan, p, payload, &mut report);
+                procs::pin_self(home).map_err(|e| e.to_string())?;
+            }
+            if let (Some(s), true) = (&setup, plan.wants("capbinder")) {
+                progress(&format!(
+                    "{} capbinder {payload} B: {iters} round trips",
+                    p.name()
+                ));
+                let sum = s
+                    .sync_case(payload, iters)
+                    .map_err(|e| format!("capbinder {payload} B: {e}"))?;
+                report.push(Row {
+                    mech: "capbinder".into(),
+                    placement: p,
+                    payload,
+                    s: sum,
+                });
+            }
+            for b in &buses {
+                if !plan.wants(b.daemon().name()) || (plan.quick && payload > 1 << 20) {
+                    continue;
+                }
+                progress(&format!(
+                    "{} {} {payload} B: {iters} round trips",
+                    p.name(),
+                    b.daemon().name()
+                ));
+                let sum = b
+                    .sync_case(payload, iters)
+                    .map_err(|e| format!("{} {payload} B: {e}", b.daemon().name()))?;
+                report.push(Row {
+                    mech: b.daemon().name().into(),
+                    placement: p,
+                    payload,
+                    s: sum,
+                });
+            }
+        }
+    }
+
+    // Oneway throughput, pipelined D-Bus.
+    if plan.wants("oneway") {
+        let total = if plan.quick { 2_000 } else { 100_000 };
+        for &p in &plan.placements.clone() {
+            let far = plan.far(p);
+            if let Some(s) = &mut setup {
+                s.place(far)?;
+                for senders in [1usize, 4] {
+                    progress(&format!(
+                        "{} capbinder oneway x{senders}: {total} calls",
+                        p.name()
+                    ));
+                    let (sum, refused) = match s.oneway_case(senders, total) {
+                        Ok(x) => x,
+                        Err(e) => {
+                            report.note(format!(
+                                "capbinder-oneway-x{senders} {} failed: {e}",
+                                p.name()
+                            ));
+                            continue;
+                        }
+                    };
+                    report.push(Row {
+                        mech: format!("capbinder-oneway-x{senders}"),
+                        placement: p,
+                        payload: 32,
+                        s: sum,
+                    });
+                    if refused > 0 {
+                        report.note(format!(
+                            "capbinder-oneway-x{senders} {}: the mediator refused {refused} sends (async space or pending limit full); each was retried",
+                            p.name()
+                        ));
+                    }
+                }
+            }
+            for b in &buses {
+                b.place(far)?;
+                let window = 64;
+                progress(&format!(
+                    "{} {} pipelined (window {window}): {total} calls",
+                    p.name(),
+                    b.daemon().name()
+                ));
+                let sum = match b.pipelined_case(total, window) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        report.note(format!(
+                            "{}-pipelined {} failed: {e}",
+                            b.daemon().name(),
+                            p.name()
+                        ));
+                        continue;
+                    }
+                };
+                report.push(Row {
+                    mech: format!("{}-pipelined", b.daemon().name()),
+                    placement: p,
+                    payload: 32,
+                    s: sum,
+                });
+            }
+        }
+        report.note("oneway: samples are each send until the mediator accepted it; ops_s counts calls the service ran (a sync drain call ends the clock). D-Bus pipelined: up to 64 calls in flight; samples are send to reply");
+    }
+
+    let mut failed = false;
+    if let Some(s) = &setup {
+        if plan.wants("callers") {
+            let total = if plan.quick { 1_000 } else { 40_000 };
+            for &p in &plan.placements {
+                s.place(plan.far(p))?;
+                for k in [1usize, 2, 8, 32] {
+                    progress(&format!(
+                        "{} capbinder {k} concurrent callers: {total} calls",
+                        p.name()
+                    ));
+                    let sum = match s.callers_case(k, total) {
+                        Ok(x) => x,
+                        Err(e) => {
+                            report.note(format!("capbinder-callers-{k} {} failed: {e}", p.name()));
+                            continue;
+                        }
+                    };
+                    report.push(Row {
+                        mech: format!("capbinder-callers-{k}"),
+                        placement: p,
+                        payload: 32,
+                        s: sum,
+                    });
+                }
+            }
+            report.note("callers: threads of this process, each with its own thread channel, calling the one echo service (15 pool threads at most)");
+        }
+        if plan.wants("clients") {
+            if let Err(e) = cb::clients_group(s, &plan, &mut report) {
+                report.note(format!("clients failed: {e}"));
+                failed = true;
+            }
+            report.note("clients: the extra clients are processes that connected, registered a thread and hold a proxy to the echo service, then sleep; per_client_kib = (mediator VmRSS with N clients - with 1) / (N - 1)");
+        }
+        if plan.wants("topics") {
+            if let Err(e) = cb::topics_group(s, &plan, &mut report) {
+                report.note(format!("capbinder topics failed: {e}"));
+                failed = true;
+            }
+            for b in &buses {
+                if let Err(e) = signals(b, &plan, &mut report) {
+                    report.note(format!("{} signals failed: {e}", b.daemon().name()));
+                    failed = true;
+                }
+            }
+            report.note("topics: latency = publish until every subscriber has acknowledged it on a shared pipe (one 16-byte write each); tput: a burst, until every subscriber has the last message; ops_s = messages per second delivered to all");
+        }
+    }
+    #[cfg(target_env = "musl")]
+    report.note("static musl build: D-Bus cases skipped (zbus is not linked into it)");
+
+    print!("{}", report.table());
+    if let Some(path) = &cli.json {
+        std::fs::write(path, report.json())
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        progress(&format!("JSON written to {}", path.display()));
+    }
+    drop(buses);
+    drop(setup);
+    let failures = report
+        .notes
+        .iter()
+        .filter(|n| n.contains(" failed: "))
+        .count();
+    if failed || failures > 0 {
+        return Err(format!("{failures} case(s) failed (see the NOTE lines)"));
+    }
+    Ok(())
+}
+
+/// The floors at one placement and payload: a bench-module run (a
+/// payload the socket buffers cannot hold is skipped with its reason).
+fn floor(plan: &Plan, p: Placement, payload: usize, report: &mut Report) {
+    if payload > 1 << 20 {
+        report.note(format!(
+            "floors: {payload} B is not run (one SOCK_SEQPACKET message would need a socket buffer that large)"
+        ));
+        return;
+    }
+    let opts = Options {
+        quick: plan.quick,
+        only: vec!["direct".into(), "relay-blocking".into()],
+        diagnostics: false,
+        json: None,
+        // The bench module runs a tenth of these from 64 KiB up.
+        iters: Some(plan.iters(payload) * if payload >= 64 << 10 { 10 } else { 1 }),
+        payloads: vec![payload],
+        placements: vec![p],
+        capbinderd: None,
+        cpus: Some(plan.cpus),
+    };
+    match bench::run(&opts) {
+        Ok(r) => {
+            for c in r.results {
+                if matches!(c.mech, Mech::Direct | Mech::RelayBlocking) {
+                    report.rows.push(Row {
+                        mech: c.mech.name().into(),
+                        placement: c.placement,
+                        payload: c.payload,
+                        s: c.summary,
+                    });
+                }
+            }
+        }
+        Err(e) => report.note(format!("floor {} {payload} B skipped: {e}", p.name())),
+    }
+}
+
+fn signals(bus: &dbus::Bus, plan: &Plan, report: &mut Report) -> Res<()> {
+    let mut rig = dbus::SignalRig::new()?;
+    let name = bus.daemon().name();
+    for &n in &plan.subs {
+        progress(&format!("topics: {n} {name} signal subscribers"));
+        rig.grow(bus, n)?;
+        for &p in &plan.placements {
+            let far = plan.far(p);
+            bus.place(far)?;
+            rig.place(far)?;
+            let s = rig.latency(bus, plan.topic_iters(n))?;
+            report.push(Row {
+                mech: format!("{name}-signal-subs-{n}"),
+                placement: p,
+                payload: 32,
+                s,
+            });
+            let burst = plan.burst_for(n);
+            let (s, pub_rate, lost) = rig.throughput(bus, burst)?;
+            report.push(Row {
+                mech: format!("{name}-signal-tput-subs-{n}"),
+                placement: p,
+                payload: 32,
+                s,
+            });
+            report.note(format!(
+                "{name}-signal-tput-subs-{n} {}: {burst} messages; publisher alone {pub_rate:.0} msg/s; {lost} lost",
+                p.name()
+            ));
+        }
+    }
+    Ok(())
+}

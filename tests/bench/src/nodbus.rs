@@ -1,0 +1,102 @@
+//! The static musl build has no zbus: every D-Bus case says it was
+//! skipped, and the roles refuse to run.
+
+use std::path::Path;
+
+use capbinder_kmod_shim::bench::stats::Summary;
+
+use crate::util::Res;
+
+const WHY: &str = "this is the static musl build, which links no D-Bus client (zbus)";
+
+/// Which bus daemon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Daemon {
+    /// The reference implementation.
+    DbusDaemon,
+    /// dbus-broker.
+    Broker,
+}
+
+impl Daemon {
+    /// Its name in `RESULT` lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Daemon::DbusDaemon => "dbus-daemon",
+            Daemon::Broker => "dbus-broker",
+        }
+    }
+}
+
+/// Never made in this build.
+pub enum Bus {}
+
+impl Bus {
+    /// Always says why not.
+    pub fn start(_: Daemon, _: &Path, _: usize, _: usize) -> Res<Bus> {
+        Err(WHY.into())
+    }
+    /// Unreachable.
+    pub fn daemon(&self) -> Daemon {
+        match *self {}
+    }
+    /// Unreachable.
+    pub fn address(&self) -> &str {
+        match *self {}
+    }
+    /// Unreachable.
+    pub fn place(&self, _: usize) -> Res<()> {
+        match *self {}
+    }
+    /// Unreachable.
+    pub fn sync_case(&self, _: usize, _: usize) -> Res<Summary> {
+        match *self {}
+    }
+    /// Unreachable.
+    pub fn pipelined_case(&self, _: usize, _: usize) -> Res<Summary> {
+        match *self {}
+    }
+}
+
+/// Unreachable signal rig.
+pub enum SignalRig {}
+
+impl SignalRig {
+    /// Never made.
+    pub fn new() -> Res<SignalRig> {
+        Err(WHY.into())
+    }
+    /// Unreachable.
+    pub fn grow(&mut self, _: &Bus, _: usize) -> Res<()> {
+        match *self {}
+    }
+    /// Unreachable.
+    pub fn place(&self, _: usize) -> Res<()> {
+        match *self {}
+    }
+    /// Unreachable.
+    pub fn latency(&mut self, _: &Bus, _: usize) -> Res<Summary> {
+        match *self {}
+    }
+    /// Unreachable.
+    pub fn throughput(&mut self, _: &Bus, _: usize) -> Res<(Summary, f64, u64)> {
+        match *self {}
+    }
+}
+
+/// The D-Bus roles.
+pub fn serve_role(_: &str) -> Res<()> {
+    Err(WHY.into())
+}
+/// See [`serve_role`].
+pub fn sub_role(_: &str) -> Res<()> {
+    Err(WHY.into())
+}
+/// See [`serve_role`].
+pub fn broker_ns_role(_: &Path, _: &Path) -> Res<()> {
+    Err(WHY.into())
+}
+/// See [`serve_role`].
+pub fn broker_exec_role(_: &Path, _: &Path) -> Res<()> {
+    Err(WHY.into())
+}

@@ -1,0 +1,412 @@
+//! Results: `RESULT` lines as cases finish, then the ratio table, the
+//! targets, notes, and the same as JSON.
+
+use std::fmt::Write as _;
+
+use capbinder_kmod_shim::bench::stats::Summary;
+use capbinder_kmod_shim::bench::Placement;
+
+/// One measured case.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// Mechanism name (`capbinder`, `relay-blocking`, `dbus-daemon`, ...).
+    pub mech: String,
+    /// Where the processes ran.
+    pub placement: Placement,
+    /// Payload bytes each way.
+    pub payload: usize,
+    /// The figures.
+    pub s: Summary,
+}
+
+impl Row {
+    /// The `RESULT` line.
+    pub fn line(&self) -> String {
+        format!(
+            "RESULT mech={} placement={} payload={} iters={} median_us={:.2} p99_us={:.2} ops_s={:.0}",
+            self.mech,
+            self.placement.name(),
+            self.payload,
+            self.s.iters,
+            self.s.median_ns as f64 / 1e3,
+            self.s.p99_ns as f64 / 1e3,
+            self.s.ops_s
+        )
+    }
+}
+
+/// The mediator's memory with `clients` connected processes.
+#[derive(Clone, Debug)]
+pub struct MemRow {
+    /// Connected client processes (the measuring one included).
+    pub clients: usize,
+    /// Mediator `VmRSS`, KiB.
+    pub rss_kib: u64,
+    /// Mediator `RssAnon`, KiB.
+    pub anon_kib: u64,
+    /// Mediator `RssShmem`, KiB.
+    pub shmem_kib: u64,
+    /// Mediator open fds.
+    pub fds: u64,
+    /// (RSS now - RSS at one client) / (clients - 1), KiB.
+    pub per_client_kib: Option<f64>,
+}
+
+impl MemRow {
+    /// The `MEMORY` line.
+    pub fn line(&self) -> String {
+        format!(
+            "MEMORY mech=capbinder clients={} mediator_rss_kib={} rss_anon_kib={} rss_shmem_kib={} mediator_fds={} per_client_kib={}",
+            self.clients,
+            self.rss_kib,
+            self.anon_kib,
+            self.shmem_kib,
+            self.fds,
+            self.per_client_kib
+                .map_or("-".into(), |x| format!("{x:.1}"))
+        )
+    }
+}
+
+/// Everything one run measured.
+#[derive(Default)]
+pub struct Report {
+    /// Cases in the order they ran.
+    pub rows: Vec<Row>,
+    /// Mediator memory by connected clients.
+    pub mem: Vec<MemRow>,
+    /// Setup, skipped cases, copies made.
+    pub notes: Vec<String>,
+    /// The CPUs (client's, the rest's).
+    pub cpus: (usize, usize),
+}
+
+impl Report {
+    /// Records and prints a row.
+    pub fn push(&mut self, row: Row) {
+        println!("{}", row.line());
+        self.rows.push(row);
+    }
+
+    /// Records and prints a note (once).
+    pub fn note(&mut self, n: impl Into<String>) {
+        let n = n.into();
+        if !self.notes.contains(&n) {
+            crate::util::progress(&n);
+            self.notes.push(n);
+        }
+    }
+
+    fn find(&self, mech: &str, p: Placement, payload: usize) -> Option<&Summary> {
+        self.rows
+            .iter()
+            .find(|r| r.mech == mech && r.placement == p && r.payload == payload)
+            .map(|r| &r.s)
+    }
+
+    /// median(a) / median(b), like placement and payload.
+    fn median_ratio(&self, a: &str, b: &str, p: Placement, payload: usize) -> Option<f64> {
+        let (x, y) = (self.find(a, p, payload)?, self.find(b, p, payload)?);
+        (y.median_ns > 0).then(|| x.median_ns as f64 / y.median_ns as f64)
+    }
+
+    /// The ratio table and the targets, as printed after the `RESULT`
+    /// lines.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let placements: Vec<Placement> = [Placement::Same, Placement::Split]
+            .into_iter()
+            .filter(|p| self.rows.iter().any(|r| r.placement == *p))
+            .collect();
+        let mut payloads: Vec<usize> = self
+            .rows
+            .iter()
+            .filter(|r| r.mech == "capbinder")
+            .map(|r| r.payload)
+            .collect();
+        payloads.sort_unstable();
+        payloads.dedup();
+        let cols: [(&str, &str, &str); 6] = [
+            ("cb/relay", "capbinder", "relay-blocking"),
+            ("cb/direct", "capbinder", "direct"),
+            ("relay/direct", "relay-blocking", "direct"),
+            ("daemon/cb", "dbus-daemon", "capbinder"),
+            ("broker/cb", "dbus-broker", "capbinder"),
+            ("daemon/broker", "dbus-daemon", "dbus-broker"),
+        ];
+        let _ = writeln!(
+            out,
+            "RATIOS sync round trips, median / median, like placements only (cb = capbinder through the runtime API)"
+        );
+        let mut header = format!("{:<9} {:>9}", "placement", "payload");
+        for (name, _, _) in cols {
+            let _ = write!(header, " {name:>14}");
+        }
+        let _ = writeln!(out, "{header}");
+        for &p in &placements {
+            for &payload in &payloads {
+                let mut line = format!("{:<9} {:>9}", p.name(), payload);
+                for (_, a, b) in cols {
+                    let cell = self
+                        .median_ratio(a, b, p, payload)
+                        .map_or("-".into(), |x| format!("{x:.2}"));
+                    let _ = write!(line, " {cell:>14}");
+                }
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        // Throughput: D-Bus pipelined against capbinder oneway.
+        let mut tput = String::new();
+        for &p in &placements {
+            for (cbm, dm) in [
+                ("capbinder-oneway-x1", "dbus-daemon-pipelined"),
+                ("capbinder-oneway-x1", "dbus-broker-pipelined"),
+            ] {
+                if let (Some(a), Some(b)) = (self.find(cbm, p, 32), self.find(dm, p, 32)) {
+                    let _ = writeln!(
+                        tput,
+                        "{:<9} {cbm} {:.0}/s vs {dm} {:.0}/s: capbinder/D-Bus throughput {:.2}",
+                        p.name(),
+                        a.ops_s,
+                        b.ops_s,
+                        a.ops_s / b.ops_s.max(1e-9)
+                    );
+                }
+            }
+        }
+        if !tput.is_empty() {
+            let _ = writeln!(out, "RATIOS throughput (ops/s over ops/s)");
+            out.push_str(&tput);
+        }
+        // Topics: D-Bus signal latency over capbinder topic latency.
+        let mut topics = String::new();
+        for &p in &placements {
+            for n in [1usize, 10, 100] {
+                let cbm = format!("capbinder-topic-subs-{n}");
+                for d in ["dbus-daemon", "dbus-broker"] {
+                    let dm = format!("{d}-signal-subs-{n}");
+                    if let Some(x) = self.median_ratio(&dm, &cbm, p, 32) {
+                        let _ = writeln!(
+                            topics,
+                            "{:<9} subs={n:<4} {dm}/{cbm} latency {x:.2}",
+                            p.name()
+                        );
+                    }
+                }
+                let (cbt, dt) = (
+                    format!("capbinder-topic-tput-subs-{n}"),
+                    format!("dbus-daemon-signal-tput-subs-{n}"),
+                );
+                if let (Some(a), Some(b)) = (self.find(&cbt, p, 32), self.find(&dt, p, 32)) {
+                    let _ = writeln!(
+                        topics,
+                        "{:<9} subs={n:<4} capbinder/dbus-daemon delivered throughput {:.2}",
+                        p.name(),
+                        a.ops_s / b.ops_s.max(1e-9)
+                    );
+                }
+            }
+        }
+        if !topics.is_empty() {
+            let _ = writeln!(
+                out,
+                "RATIOS topics (publish until the last subscriber has it)"
+            );
+            out.push_str(&topics);
+        }
+        // Many clients.
+        let mut clients = String::new();
+        for &p in &placements {
+            let base = self.find("capbinder-clients-1", p, 32);
+            for n in [10usize, 100, 1000] {
+                if let (Some(b), Some(x)) =
+                    (base, self.find(&format!("capbinder-clients-{n}"), p, 32))
+                {
+                    let _ = writeln!(
+                        clients,
+                        "{:<9} clients={n:<5} p50 {:.2}x, p99 {:.2}x of one client",
+                        p.name(),
+                        x.median_ns as f64 / b.median_ns.max(1) as f64,
+                        x.p99_ns as f64 / b.p99_ns.max(1) as f64
+                    );
+                }
+            }
+        }
+        if !clients.is_empty() {
+            let _ = writeln!(out, "RATIOS many clients (same offered load)");
+            out.push_str(&clients);
+        }
+        for m in &self.mem {
+            let _ = writeln!(out, "{}", m.line());
+        }
+        self.targets(&mut out, &placements);
+        for n in &self.notes {
+            let _ = writeln!(out, "NOTE {n}");
+        }
+        out
+    }
+
+    fn targets(&self, out: &mut String, placements: &[Placement]) {
+        let verdict = |ok: bool| if ok { "MET" } else { "MISSED" };
+        for &p in placements {
+            if let Some(x) = self.median_ratio("capbinder", "relay-blocking", p, 32) {
+                let _ = writeln!(
+                    out,
+                    "TARGET capbinder/relay-blocking placement={} payload=32: {x:.2} (target <= 1.2) {}",
+                    p.name(),
+                    verdict(x <= 1.2)
+                );
+            }
+            for d in ["dbus-daemon", "dbus-broker"] {
+                for payload in [32usize, 4096] {
+                    if let Some(x) = self.median_ratio(d, "capbinder", p, payload) {
+                        let _ = writeln!(
+                            out,
+                            "TARGET {d}/capbinder placement={} payload={payload}: {x:.2} (target > 1) {}",
+                            p.name(),
+                            verdict(x > 1.0)
+                        );
+                    }
+                }
+            }
+            if let Some(x) = self.median_ratio("capbinder", "direct", p, 1 << 20) {
+                let _ = writeln!(
+                    out,
+                    "TARGET capbinder/direct placement={} payload=1048576: {x:.2} (target <= 0.8) {}",
+                    p.name(),
+                    verdict(x <= 0.8)
+                );
+            }
+            if let (Some(one), Some(k)) = (
+                self.find("capbinder-clients-1", p, 32),
+                self.find("capbinder-clients-1000", p, 32),
+            ) {
+                let x = k.p99_ns as f64 / one.p99_ns.max(1) as f64;
+                let _ = writeln!(
+                    out,
+                    "TARGET p99 clients=1000 / clients=1 placement={}: {x:.2} (target <= 2) {}",
+                    p.name(),
+                    verdict(x <= 2.0)
+                );
+            }
+        }
+    }
+
+    /// The run as JSON: rows (times in µs), memory, notes.
+    pub fn json(&self) -> String {
+        let mut out = format!(
+            "{{\n  \"cpus\": [{}, {}],\n  \"results\": [\n",
+            self.cpus.0, self.cpus.1
+        );
+        let rows: Vec<String> = self
+            .rows
+            .iter()
+            .map(|r| {
+                format!(
+                    "    {{\"mech\": {}, \"placement\": {}, \"payload\": {}, \"iters\": {}, \"median_us\": {:.3}, \"p99_us\": {:.3}, \"min_us\": {:.3}, \"mean_us\": {:.3}, \"ops_s\": {:.1}}}",
+                    json_str(&r.mech),
+                    json_str(r.placement.name()),
+                    r.payload,
+                    r.s.iters,
+                    r.s.median_ns as f64 / 1e3,
+                    r.s.p99_ns as f64 / 1e3,
+                    r.s.min_ns as f64 / 1e3,
+                    r.s.mean_ns / 1e3,
+                    r.s.ops_s
+                )
+            })
+            .collect();
+        out.push_str(&rows.join(",\n"));
+        out.push_str("\n  ],\n  \"memory\": [\n");
+        let mem: Vec<String> = self
+            .mem
+            .iter()
+            .map(|m| {
+                format!(
+                    "    {{\"clients\": {}, \"mediator_rss_kib\": {}, \"rss_anon_kib\": {}, \"rss_shmem_kib\": {}, \"mediator_fds\": {}, \"per_client_kib\": {}}}",
+                    m.clients,
+                    m.rss_kib,
+                    m.anon_kib,
+                    m.shmem_kib,
+                    m.fds,
+                    m.per_client_kib.map_or("null".into(), |x| format!("{x:.1}"))
+                )
+            })
+            .collect();
+        out.push_str(&mem.join(",\n"));
+        out.push_str("\n  ],\n  \"notes\": [");
+        out.push_str(
+            &self
+                .notes
+                .iter()
+                .map(|n| json_str(n))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        out.push_str("]\n}\n");
+        out
+    }
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(mech: &str, p: Placement, payload: usize, median_ns: u64) -> Row {
+        Row {
+            mech: mech.into(),
+            placement: p,
+            payload,
+            s: Summary {
+                iters: 10,
+                median_ns,
+                p99_ns: median_ns * 2,
+                min_ns: median_ns / 2,
+                mean_ns: median_ns as f64,
+                ops_s: 1e9 / median_ns as f64,
+            },
+        }
+    }
+
+    #[test]
+    fn lines_and_targets() {
+        let mut r = Report::default();
+        r.rows.push(row("capbinder", Placement::Same, 32, 30_000));
+        r.rows
+            .push(row("relay-blocking", Placement::Same, 32, 20_000));
+        r.rows.push(row("dbus-daemon", Placement::Same, 32, 90_000));
+        r.rows
+            .push(row("relay-blocking", Placement::Split, 32, 1_000));
+        assert_eq!(
+            r.rows[0].line(),
+            "RESULT mech=capbinder placement=same payload=32 iters=10 median_us=30.00 p99_us=60.00 ops_s=33333"
+        );
+        let t = r.table();
+        assert!(
+            t.contains("TARGET capbinder/relay-blocking placement=same payload=32: 1.50 (target <= 1.2) MISSED"),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "TARGET dbus-daemon/capbinder placement=same payload=32: 3.00 (target > 1) MET"
+            ),
+            "{t}"
+        );
+        assert!(!t.contains("placement=split payload=32: "), "{t}");
+        assert!(r.json().contains("\"median_us\": 30.000"));
+    }
+}
