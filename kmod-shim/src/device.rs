@@ -75,7 +75,7 @@ fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> DeviceError {
 }
 
 fn pid_now() -> i32 {
-    rustix::process::getpid().as_raw_nonzero().get()
+    crate::sys::cred::current_pid()
 }
 
 /// Where [`Device::open`] looks when given no path, in order:

@@ -407,7 +407,7 @@ fn wait_for_reply(process: &Arc<ProcessState>, oneway: bool) -> Result<Parcel> {
 fn handle_other(process: &Arc<ProcessState>, ret: Return, fds: Vec<OwnedFd>) -> Result<()> {
     match ret {
         Return::Transaction(tx) => {
-            execute(process, tx, fds);
+            execute(process, tx, fds, true);
             with_ts(process, |ts| ts.flush())
         }
         Return::IncRefs { .. }
@@ -464,8 +464,11 @@ pub(crate) fn run_local(
 }
 
 /// Serves one incoming call and queues its reply (with the freed buffer)
-/// for this thread's next write.
-fn execute(process: &Arc<ProcessState>, tx: TxnIn, fds: Vec<OwnedFd>) {
+/// for this thread's next write. A looper thread passes `flush: false` so
+/// the reply rides in one write with its `WaitForWork` (one message instead
+/// of two per call served); a thread waiting on its own call flushes at
+/// once, since its next step is a read.
+fn execute(process: &Arc<ProcessState>, tx: TxnIn, fds: Vec<OwnedFd>, flush: bool) {
     let oneway = tx.flags.oneway();
     let target = tx.target.and_then(|(ptr, _)| process.lookup_local(ptr));
     let result = receive(process, &tx, fds).and_then(|mut data| {
@@ -507,7 +510,9 @@ fn execute(process: &Arc<ProcessState>, tx: TxnIn, fds: Vec<OwnedFd>) {
         if barrier {
             ts.pending.push(Command::DumpState);
         }
-        ts.flush()?;
+        if barrier || flush {
+            ts.flush()?;
+        }
         Ok((guards, keep, barrier))
     });
     match queued {
@@ -574,6 +579,11 @@ pub(crate) fn looper(process: &Arc<ProcessState>, main: bool) -> Result<()> {
             match ret {
                 Return::TransactionComplete | Return::SpawnLooper | Return::Error(_) => {
                     handle_other(process, ret, fds)?;
+                }
+                Return::Transaction(tx) => {
+                    // The reply goes with the next `WaitForWork`.
+                    execute(process, tx, fds, false);
+                    break;
                 }
                 other => {
                     // Process work: after it, ask for more.

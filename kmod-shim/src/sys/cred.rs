@@ -21,6 +21,35 @@ use rustix::process::PidfdFlags;
 
 use crate::sys::Pid;
 
+/// This process's pid, cached: `getpid()` is a real syscall (glibc stopped
+/// caching it), and the device checks it on every read and write to refuse
+/// use from a forked child. A `pthread_atfork` child handler forgets the
+/// cache, so a child that `fork`s through libc sees its own pid. A child made
+/// by a raw `clone` without `exec` bypasses the handler; such a child must
+/// not use a parent's device anyway, and nothing in capbinder makes one.
+pub fn current_pid() -> i32 {
+    use std::sync::atomic::{AtomicI32, Ordering};
+    use std::sync::Once;
+    static PID: AtomicI32 = AtomicI32::new(0);
+    static HOOK: Once = Once::new();
+    extern "C" fn forget_pid() {
+        PID.store(0, Ordering::Relaxed);
+    }
+    HOOK.call_once(|| {
+        // SAFETY: the handler only stores to an atomic (async-signal-safe,
+        // as a fork child handler must be); the others are absent.
+        unsafe { libc::pthread_atfork(None, None, Some(forget_pid)) };
+    });
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            let pid = rustix::process::getpid().as_raw_nonzero().get();
+            PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
+
 /// Credentials the kernel vouches for: `struct ucred`.
 ///
 /// `pid` is 0 when the process is not visible in our pid namespace.
@@ -356,6 +385,13 @@ mod tests {
             None,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn cached_pid_is_the_kernels() {
+        let pid = rustix::process::getpid().as_raw_nonzero().get();
+        assert_eq!(current_pid(), pid);
+        assert_eq!(current_pid(), pid, "the cached value");
     }
 
     #[test]

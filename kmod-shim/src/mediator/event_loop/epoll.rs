@@ -1,8 +1,16 @@
 //! The epoll loop: one epoll instance per mediator, level-triggered. Each
 //! registered fd carries its token. A pass is one `epoll_wait`, then for
 //! each ready fd: accept everything waiting (the listener), report it ready
-//! (a pidfd or shutdown fd), or flush its queued sends and read up to
-//! [`READS_PER_PASS`] messages with non-blocking `recvmsg` (a channel).
+//! (a pidfd or shutdown fd), or flush its queued sends and read with
+//! non-blocking `recvmsg` (a channel): one message, or, on a channel that
+//! is streaming, up to [`READS_PER_PASS`].
+//!
+//! Why one: in a call's ping-pong a channel holds one message when it turns
+//! readable, and the `recvmsg` that would find it empty was a third of the
+//! mediator's syscalls per round trip; level-triggered epoll reports a
+//! channel again while anything is left. A channel found readable in two
+//! passes in a row is streaming (a oneway burst): it is drained to `EAGAIN`
+//! until a read finds only one message.
 //! Sends go out at once with non-blocking `sendmsg`; what does not fit the
 //! socket waits in the channel's queue for `EPOLLOUT`.
 
@@ -119,6 +127,10 @@ struct Slot {
     writing: bool,
     /// Reported closed: no longer polled, waiting for the shim's `Close`.
     dead: bool,
+    /// Read until empty each pass, not once (see the module docs).
+    streaming: bool,
+    /// The pass in which it was last read.
+    last_read: u64,
 }
 
 impl Slot {
@@ -137,6 +149,8 @@ pub(crate) struct EpollIo {
     slots: HashMap<u64, Slot>,
     /// Receive buffer for one message.
     buf: Vec<u8>,
+    /// Passes so far.
+    pass: u64,
 }
 
 /// Tries to send every queued message; `Ok(true)` when the queue emptied.
@@ -163,6 +177,7 @@ impl EpollIo {
             poller: Poller::new()?,
             slots: HashMap::new(),
             buf: vec![0; MAX_MSG + 1],
+            pass: 0,
         })
     }
 
@@ -172,6 +187,8 @@ impl EpollIo {
             outbox: VecDeque::new(),
             writing: false,
             dead: false,
+            streaming: false,
+            last_read: 0,
         };
         self.poller.add(slot.fd(), token)?;
         self.slots.insert(token, slot);
@@ -229,6 +246,7 @@ impl EpollIo {
 
     pub fn wait(&mut self, on: &mut dyn FnMut(Event<'_>)) -> io::Result<()> {
         let events = self.poller.wait()?;
+        self.pass += 1;
         for (token, ready) in events {
             let Some(slot) = self.slots.get_mut(&token) else {
                 continue;
@@ -261,7 +279,9 @@ impl EpollIo {
                     if !(ready.read || ready.hangup) {
                         continue;
                     }
-                    for _ in 0..READS_PER_PASS {
+                    let budget = if slot.streaming { READS_PER_PASS } else { 1 };
+                    let mut read = 0;
+                    for _ in 0..budget {
                         let got = match chan.try_recv(&mut self.buf, SCM_MAX_FD) {
                             Ok(g) => g,
                             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -276,12 +296,19 @@ impl EpollIo {
                             break;
                         }
                         let len = got.len;
+                        read += 1;
                         on(Event::Message {
                             token,
                             got,
                             data: &self.buf[..len],
                         });
                     }
+                    slot.streaming = if slot.streaming {
+                        read > 1
+                    } else {
+                        slot.last_read + 1 == self.pass
+                    };
+                    slot.last_read = self.pass;
                     if slot.dead {
                         self.poller.delete(chan.as_fd());
                         on(Event::Closed { token });
