@@ -85,6 +85,17 @@ pub enum Effect {
     },
     /// Close these fds: the call that carried them was dropped.
     CloseFds(Vec<FdSlot>),
+    /// The fd in `slot` now has `holders` holders (a topic's blob, one per
+    /// subscriber): each `Deliver` or `CloseFds` that names the slot takes
+    /// one, the last the fd itself and the others a duplicate, so a large
+    /// publish is one sealed memfd however many subscribers map it. Always
+    /// precedes the first effect that names the slot.
+    ShareFd {
+        /// The slot.
+        slot: FdSlot,
+        /// How many effects will name it (at least 2).
+        holders: u32,
+    },
     /// Set a thread's scheduling attributes for a migrated call. The I/O
     /// layer first saves what the thread has now (it may have changed them
     /// itself since the core last knew), for the matching

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Failure, Side};
 use crate::ids::{FdSlot, NodeId, ProcId, ThreadId};
 use crate::node::{Node, NoticeTo};
-use crate::protocol::{DataRange, Handle, NodeFlags, Priority, Return, Rights, TxnId, TxnOut};
+use crate::protocol::{
+    DataRange, Handle, NodeFlags, Object, Priority, Return, Rights, TxnId, TxnOut,
+};
 use crate::transaction::{check_range, copy_payload, Fail, Transaction};
 use crate::{Core, Effect};
 
@@ -298,11 +300,28 @@ impl Core {
                 "a topic takes oneway calls only (nobody replies to a publish)".into(),
             )));
         }
-        if !txn.objects.is_empty() || !fds.is_empty() {
-            return Err(Fail::Failed(Failure::Topic(
-                "a publish carries plain data; objects and fds are not multicast".into(),
-            )));
-        }
+        // A large payload travels as one sealed blob (the runtime puts it
+        // there past the blob threshold); every subscriber maps that same
+        // memfd, so fan-out copies nothing. Binders, handles and plain fds
+        // are not multicast: each would need its own reference per
+        // subscriber, and a publish is meant to be data.
+        let blob = match (&txn.objects[..], fds) {
+            ([], []) => None,
+            ([Object::Blob { index: 0, len }], [slot]) => {
+                if *len > self.limits.max_blob {
+                    return Err(Fail::Failed(Failure::BlobTooLarge {
+                        len: *len,
+                        limit: self.limits.max_blob,
+                    }));
+                }
+                Some((*slot, *len))
+            }
+            _ => {
+                return Err(Fail::Failed(Failure::Topic(
+                    "a publish carries plain data or one sealed blob (a large payload); binders, handles and fds are not multicast".into(),
+                )))
+            }
+        };
         check_range(txn.data, self.limits.send_area, Side::Request).map_err(Fail::Failed)?;
         let from = self.threads.get(thread.0).expect("live").proc;
         let sender = self.sender_of(thread, prio);
@@ -319,6 +338,16 @@ impl Core {
                 (i, s.proc_, s.node, wants)
             })
             .collect();
+        if let Some((slot, _)) = blob {
+            // One holder per subscriber that wants it; one that loses the
+            // message gives its share back with a `CloseFds`.
+            let holders = targets.iter().filter(|t| t.3).count() as u32;
+            match holders {
+                0 => fx.push(Effect::CloseFds(vec![slot])),
+                1 => {}
+                _ => fx.push(Effect::ShareFd { slot, holders }),
+            }
+        }
         let mut dropped = Vec::new();
         for (i, to, node, wants) in targets {
             if !wants {
@@ -339,6 +368,9 @@ impl Core {
             let t = self.topics.get_mut(topic).expect("live");
             let s = &mut t.subs[i];
             let Some(offset) = offset else {
+                if let Some((slot, _)) = blob {
+                    fx.push(Effect::CloseFds(vec![slot]));
+                }
                 s.lost += 1;
                 if drop_slow {
                     dropped.push(i);
@@ -378,8 +410,10 @@ impl Core {
                         offset,
                         len: txn.data.len,
                     },
-                    objects: Vec::new(),
-                    fds: Vec::new(),
+                    objects: blob
+                        .map(|(_, len)| vec![Object::Blob { index: 0, len }])
+                        .unwrap_or_default(),
+                    fds: blob.map(|(slot, _)| vec![slot]).unwrap_or_default(),
                     from_parent: None,
                     to_parent: None,
                     saved_prio: None,
@@ -392,6 +426,11 @@ impl Core {
                 .get_mut(node.0)
                 .expect("held by the subscription")
                 .txn_holds += 1;
+            if blob.is_some() {
+                if let Some(p) = self.procs.get_mut(from.0) {
+                    p.fds_in_flight += 1;
+                }
+            }
             self.enqueue_oneway(node, tid, to, fx);
         }
         for i in dropped.into_iter().rev() {

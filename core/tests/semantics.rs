@@ -1724,3 +1724,98 @@ fn the_last_idle_thread_is_asked_for_another_before_it_takes_work() {
     w.call(bt2, h2, 2, vec![]);
     assert!(w.spawns.is_empty());
 }
+
+fn publish_blob(w: &mut World, t: ThreadId, h: Handle, code: u32, slot: FdSlot) -> Return {
+    w.cmd_full(
+        t,
+        Command::Transaction {
+            handle: h,
+            txn: TxnOut {
+                code,
+                flags: TxnFlags(TxnFlags::ONEWAY | TxnFlags::DATA_IN_BLOB),
+                data: DataRange::default(),
+                objects: vec![Object::Blob {
+                    index: 0,
+                    len: 1 << 20,
+                }],
+            },
+        },
+        vec![slot],
+        None,
+    );
+    w.next(t)
+}
+
+#[test]
+fn a_large_publish_is_one_blob_shared_by_every_subscriber() {
+    // Three subscribers; the last has a queue of one and never frees, so
+    // it loses the second publish and gives its share back.
+    let mut tw = topic_world(3, 1, false);
+    for (_, l, _) in tw.subs.clone() {
+        let _ = drain(&mut tw.w, l);
+    }
+    let slots = tw.w.fds(2);
+    for (i, &slot) in slots.iter().enumerate() {
+        assert_eq!(
+            publish_blob(&mut tw.w, tw.pt, tw.topic, i as u32, slot),
+            Return::TransactionComplete
+        );
+        // Subscribers 0 and 1 keep up.
+        for (_, l, _) in tw.subs[..2].to_vec() {
+            let (ret, fds) = tw.w.inbox.get_mut(&l).unwrap().pop_front().unwrap();
+            let Return::Transaction(tx) = ret else {
+                panic!("{ret:?}")
+            };
+            assert_eq!(fds, vec![slot], "the same memfd for every subscriber");
+            assert_eq!(
+                tx.objects,
+                vec![Object::Blob {
+                    index: 0,
+                    len: 1 << 20
+                }]
+            );
+            assert_ne!(tx.flags.0 & TxnFlags::DATA_IN_BLOB, 0);
+            tw.w.free(l, &tx);
+            tw.w.rewait(l);
+        }
+    }
+    // One ShareFd per publish, naming all three holders.
+    assert_eq!(tw.w.shared, vec![(slots[0], 3), (slots[1], 3)]);
+    // The stalled subscriber holds the first message; its share of the
+    // second came back as a close.
+    assert_eq!(tw.w.closed, vec![slots[1]]);
+    let (_, slow, _) = tw.subs[2];
+    let (ret, fds) = tw.w.inbox.get_mut(&slow).unwrap().pop_front().unwrap();
+    assert!(matches!(ret, Return::Transaction(_)), "{ret:?}");
+    assert_eq!(fds, vec![slots[0]]);
+    // Nothing is left in flight for the publisher.
+    let d = tw.w.dump();
+    let publisher = d.processes.iter().find(|p| p.fds_in_flight > 0);
+    assert!(publisher.is_none(), "{publisher:?}");
+}
+
+#[test]
+fn a_publish_refuses_binders_and_plain_fds() {
+    let mut tw = topic_world(1, 10, false);
+    let slot = tw.w.fds(1)[0];
+    tw.w.cmd_full(
+        tw.pt,
+        Command::Transaction {
+            handle: tw.topic,
+            txn: TxnOut {
+                code: 1,
+                flags: TxnFlags(TxnFlags::ONEWAY),
+                data: DataRange { offset: 0, len: 8 },
+                objects: vec![Object::Fd { index: 0 }],
+            },
+        },
+        vec![slot],
+        None,
+    );
+    let got = tw.w.next(tw.pt);
+    assert!(
+        matches!(&got, Return::FailedReply { error: Failure::Topic(m), .. } if m.contains("not multicast")),
+        "{got:?}"
+    );
+    assert_eq!(tw.w.closed, vec![slot], "the refused fd is closed");
+}

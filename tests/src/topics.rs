@@ -176,6 +176,25 @@ impl Topics {
                 }
                 Ok(String::new())
             }
+            "publish-big" => {
+                // publish-big COUNT CODE BYTES: payloads of BYTES bytes
+                // (past the blob threshold, each travels as one sealed
+                // memfd that every subscriber maps).
+                let (count, code, bytes) = (num(1)?, num(2)? as u32, num(3)? as usize);
+                let topic = self.topic()?;
+                for i in 0..count {
+                    let mut payload = format!("big{i}-");
+                    let fill = (b'a' + (i % 26) as u8) as char;
+                    payload.extend(std::iter::repeat_n(
+                        fill,
+                        bytes.saturating_sub(payload.len()),
+                    ));
+                    let mut p = Parcel::new();
+                    p.write(&payload).map_err(st)?;
+                    topic.publish(code, p).map_err(st)?;
+                }
+                Ok(String::new())
+            }
             "stall" | "unstall" => {
                 let sh = self.shared(arg(1)?)?;
                 sh.seen.lock().unwrap_or_else(|e| e.into_inner()).stalled = w[0] == "stall";
@@ -231,12 +250,13 @@ impl Topics {
                     (seq, p).hash(&mut h);
                 }
                 Ok(format!(
-                    "count={} first={} rising={rising} codes={codes:?} digest={:x} lost={} gaps={:?}",
+                    "count={} first={} rising={rising} codes={codes:?} digest={:x} lost={} gaps={:?} bytes={}",
                     s.msgs.len(),
                     s.msgs.first().map_or(-1, |m| m.0 as i64),
                     h.finish(),
                     s.lost,
-                    s.gap_next
+                    s.gap_next,
+                    s.msgs.iter().map(|m| m.2.len()).sum::<usize>()
                 ))
             }
             "release" => {

@@ -59,6 +59,27 @@ fn every_subscriber_sees_every_message_in_the_same_order() {
 }
 
 #[test]
+fn a_payload_past_the_blob_threshold_reaches_every_subscriber_whole() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let (mut publisher, mut subs) = setup(&ctx, "topic.big", 100, "gap", 3);
+    // 1 MiB is four times the default blob threshold: each message is one
+    // sealed memfd the mediator hands every subscriber (a duplicate fd,
+    // not a copy); before, a publish with a blob was refused.
+    publisher.ok("publish-big 6 3 1048576");
+    let mut digests = Vec::new();
+    for s in &mut subs {
+        s.ok("await s 6");
+        let got = s.ok("got s");
+        assert_eq!(field(&got, "count"), "6", "{got}");
+        assert_eq!(field(&got, "rising"), "true", "{got}");
+        assert_eq!(field(&got, "bytes"), (6 * 1048576).to_string(), "{got}");
+        digests.push(field(&got, "digest").to_string());
+    }
+    assert!(digests.windows(2).all(|d| d[0] == d[1]), "{digests:?}");
+}
+
+#[test]
 fn a_subscribe_only_handle_cannot_publish() {
     let ctx = context!();
     let _sm = ctx.servicemanager();

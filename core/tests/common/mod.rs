@@ -15,6 +15,8 @@ pub struct World {
     pub inbox: HashMap<ThreadId, VecDeque<Mail>>,
     pub copies: Vec<(ThreadId, u64, ProcId, u64, u64)>,
     pub closed: Vec<FdSlot>,
+    /// `ShareFd` effects: a slot and its holders.
+    pub shared: Vec<(FdSlot, u32)>,
     pub prio_sets: Vec<(ThreadId, Priority)>,
     /// Spawn requests, by thread (kept out of the inboxes: they may come
     /// at any read, as binder's do).
@@ -38,6 +40,7 @@ impl World {
             inbox: HashMap::new(),
             copies: Vec::new(),
             closed: Vec::new(),
+            shared: Vec::new(),
             prio_sets: Vec::new(),
             spawns: Vec::new(),
             next_fd: 1,
@@ -138,6 +141,7 @@ impl World {
                     len,
                 } => self.copies.push((from, src, to, dst, len)),
                 Effect::CloseFds(f) => self.closed.extend(f),
+                Effect::ShareFd { slot, holders } => self.shared.push((slot, holders)),
                 Effect::SetPriority { thread, prio, .. }
                 | Effect::RestorePriority { thread, prio, .. } => {
                     self.prio_sets.push((thread, prio))

@@ -117,6 +117,9 @@ pub(crate) struct Shim {
     pub threads: HashMap<ThreadId, ThreadEntry>,
     /// Fds in flight, named by the core's `FdSlot` (the slab key).
     pub fds: Slab<OwnedFd>,
+    /// Slots with more than one holder left (a topic's blob), by slab key:
+    /// taking one of these hands out a duplicate until the last holder.
+    pub shares: HashMap<usize, u32>,
     /// Processes that stopped reading (an outbox overflowed): disconnected
     /// at the end of the pass, outside any effect application.
     pub doomed: Vec<ProcId>,
@@ -184,6 +187,7 @@ impl Shim {
             procs: HashMap::new(),
             threads: HashMap::new(),
             fds: Slab::new(),
+            shares: HashMap::new(),
             doomed: Vec::new(),
             reqs: Vec::new(),
             stopping: false,
@@ -378,6 +382,13 @@ impl Shim {
                         drop(self.take_slot(s));
                     }
                 }
+                Effect::ShareFd { slot, holders } => {
+                    if let Ok(k) = usize::try_from(slot.0) {
+                        if self.fds.contains(k) && holders > 1 {
+                            self.shares.insert(k, holders);
+                        }
+                    }
+                }
                 Effect::SetPriority { thread, tid, prio } => self.set_priority(thread, tid, prio),
                 Effect::RestorePriority { thread, tid, prio } => {
                     self.restore_priority(thread, tid, prio)
@@ -387,9 +398,24 @@ impl Shim {
     }
 
     fn take_slot(&mut self, s: FdSlot) -> Option<OwnedFd> {
-        let fd = usize::try_from(s.0)
-            .ok()
-            .and_then(|k| self.fds.try_remove(k));
+        let key = usize::try_from(s.0).ok();
+        if let Some(left) = key.and_then(|k| self.shares.get_mut(&k)) {
+            *left -= 1;
+            if *left <= 1 {
+                self.shares.remove(&key.expect("found by it"));
+            }
+            // Not the last holder: a duplicate of the same open file (a
+            // sealed memfd, so every holder maps the same pages).
+            let fd = self.fds.get(key.expect("found by it"))?;
+            return match rustix::io::fcntl_dupfd_cloexec(fd, 0) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    warn!("duplicating a shared fd failed: {e}");
+                    None
+                }
+            };
+        }
+        let fd = key.and_then(|k| self.fds.try_remove(k));
         if fd.is_none() {
             warn!("the core named fd slot {} which is not held", s.0);
         }
