@@ -291,6 +291,83 @@ impl Device {
     }
 }
 
+impl Device {
+    /// Asks the mediator for an app's connection (privileged: effective uid
+    /// 0, the context manager's uid or a configured privileged uid): the
+    /// mediator keeps its end as a pending identity for app `name` running
+    /// as `uid`/`gid` and reads nothing on it until [`bind_app`]; the app's
+    /// end and the token naming it come back. The caller hands the end to
+    /// the app's process (the sandbox puts it on fd 3) and closes its copy.
+    ///
+    /// [`bind_app`]: Device::bind_app
+    pub fn prepare_app(
+        &self,
+        name: &str,
+        uid: u32,
+        gid: u32,
+    ) -> Result<(OwnedFd, u64), DeviceError> {
+        self.check_fork()?;
+        let msg = ClientMsg::PrepareApp {
+            name: name.to_string(),
+            uid,
+            gid,
+        };
+        let (answer, fds) = self.request(&msg, &[], 1, "preparing an app connection")?;
+        match answer {
+            ServerMsg::AppPrepared { token } => {
+                let end = fds.into_iter().next().ok_or_else(|| {
+                    DeviceError::Protocol("AppPrepared came without the app's end".into())
+                })?;
+                Ok((end, token))
+            }
+            ServerMsg::AppRefused { reason } | ServerMsg::Refused { reason } => {
+                Err(DeviceError::Refused(reason))
+            }
+            other => Err(DeviceError::Protocol(format!(
+                "expected AppPrepared, got {other:?}"
+            ))),
+        }
+    }
+
+    /// Binds the connection [`prepare_app`](Device::prepare_app) made to
+    /// the process behind `pidfd`, which must run as the prepared uid and
+    /// gid; the mediator serves the connection from then on. Returns the
+    /// app's pid. A refused bind drops the prepared connection.
+    pub fn bind_app(&self, token: u64, pidfd: BorrowedFd<'_>) -> Result<i32, DeviceError> {
+        self.check_fork()?;
+        let msg = ClientMsg::BindApp { token };
+        match self
+            .request(&msg, &[pidfd], 0, "binding an app connection")?
+            .0
+        {
+            ServerMsg::AppBound { pid } => Ok(pid),
+            ServerMsg::AppRefused { reason } | ServerMsg::Refused { reason } => {
+                Err(DeviceError::Refused(reason))
+            }
+            other => Err(DeviceError::Protocol(format!(
+                "expected AppBound, got {other:?}"
+            ))),
+        }
+    }
+
+    /// One request on the process connection and its answer.
+    fn request(
+        &self,
+        msg: &ClientMsg,
+        fds: &[BorrowedFd<'_>],
+        max_fds: usize,
+        what: &'static str,
+    ) -> Result<(ServerMsg, Vec<OwnedFd>), DeviceError> {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        match conn.send(&wire::encode(msg)?, fds) {
+            Ok(_) => {}
+            Err(e) if peer_gone(&e) => return Err(DeviceError::Closed),
+            Err(e) => return Err(io_err(what)(e)),
+        }
+        recv_server(&conn, max_fds)
+    }
+}
+
 /// The mediator closed its end: `EPIPE` on a send, and `ECONNRESET` when it
 /// closed with messages of ours still unread (a mediator that was killed, or
 /// that disconnected a misbehaving process) rather than a clean end of file.

@@ -6,7 +6,10 @@
 //! - Process connection, client to mediator: [`ClientMsg`].
 //! - Process connection, mediator to client: [`ServerMsg`] (`Welcome` comes
 //!   with the receive-buffer memfd, `ThreadReady` with the thread channel
-//!   end and the send-area memfd, in that order).
+//!   end and the send-area memfd, in that order, `AppPrepared` with the
+//!   app's end of its connection).
+//! - `BindApp` is the one client message that carries an fd (the app's
+//!   pidfd); every other message on the process connection carries none.
 //! - Thread channel, client to mediator: [`ThreadMsg`]; the fds attached to
 //!   one message are consumed in order by the fd-bearing objects of its
 //!   `Transaction`/`Reply` commands ([`split_fd_counts`]).
@@ -35,6 +38,31 @@ pub enum ClientMsg {
         /// The kernel thread id (`gettid()`).
         tid: i32,
     },
+    /// Privileged (effective uid 0, the context-manager uid, or a
+    /// `privileged_uids` entry): make a connection for an app the caller is
+    /// about to start. The mediator makes a socket pair, keeps its end as a
+    /// *pending identity* (uid `uid`, gid `gid`, label `name`) on which it
+    /// reads nothing, and answers [`ServerMsg::AppPrepared`] with the other
+    /// end attached. Added in protocol 1.x without a version bump: a
+    /// mediator that predates it disconnects the caller.
+    PrepareApp {
+        /// The app's name: its label for every service and policy.
+        name: String,
+        /// The uid the app will run as.
+        uid: u32,
+        /// The gid the app will run as.
+        gid: u32,
+    },
+    /// Completes a [`ClientMsg::PrepareApp`]: exactly one fd is attached, a
+    /// pidfd of the app's process. The mediator checks it is a pidfd of a
+    /// live process whose real and effective uid and gid are the prepared
+    /// ones, binds the pending connection to that process, and only then
+    /// starts reading it (a `Hello` sent earlier waits in the socket).
+    /// Answered by [`ServerMsg::AppBound`] or [`ServerMsg::AppRefused`].
+    BindApp {
+        /// The token `AppPrepared` named.
+        token: u64,
+    },
 }
 
 /// The mediator's messages on a process connection.
@@ -57,6 +85,23 @@ pub enum ServerMsg {
     /// `RegisterThread` was refused (bad tid, thread cap); the connection
     /// stays usable.
     ThreadRefused {
+        /// Why.
+        reason: String,
+    },
+    /// `PrepareApp` succeeded: the app's end of its connection is attached
+    /// (close-on-exec; the launcher places it on the app's fd 3).
+    AppPrepared {
+        /// Names the pending connection in `BindApp`.
+        token: u64,
+    },
+    /// `BindApp` succeeded: the connection is the process `pid` now.
+    AppBound {
+        /// The app's pid, as the pidfd named it.
+        pid: i32,
+    },
+    /// `PrepareApp` or `BindApp` was refused; the connection stays usable
+    /// (a refused bind drops the pending connection).
+    AppRefused {
         /// Why.
         reason: String,
     },

@@ -51,6 +51,10 @@ both_loops!(
     real_and_effective_uid_are_told_apart,
     the_blob_threshold_is_configurable_and_announced,
     a_client_that_never_reads_is_disconnected_and_others_are_served,
+    a_prepared_app_connection_is_served_only_after_binding,
+    binding_an_app_to_a_process_of_another_uid_or_a_non_pidfd_is_refused,
+    an_unprivileged_process_cannot_prepare_an_app_identity,
+    a_launcher_that_dies_before_binding_drops_the_pending_connection,
 );
 
 fn no_nested() -> impl FnMut(&capbinder_core::TxnIn, &[u8], Vec<std::os::fd::OwnedFd>) -> Vec<u8> {
@@ -1566,4 +1570,146 @@ fn a_client_that_never_reads_is_disconnected_and_others_are_served(lp: Loop) {
             .data(),
         b"echo:fine"
     );
+}
+
+/// The uid and gid of this process.
+fn my_ids() -> (u32, u32) {
+    (
+        rustix::process::getuid().as_raw(),
+        rustix::process::getgid().as_raw(),
+    )
+}
+
+/// A daemon that lets this process prepare app connections even when the
+/// tests do not run as root.
+fn launcher_daemon(lp: Loop) -> Daemon {
+    let (uid, _) = my_ids();
+    Daemon::start_with(lp, &format!("privileged_uids = [{uid}]\n"))
+}
+
+/// Whether `c` has a message to read within `ms` milliseconds.
+fn readable_within(c: &Channel, ms: i32) -> bool {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let t = Timespec {
+        tv_sec: (ms / 1000).into(),
+        tv_nsec: ((ms % 1000) * 1_000_000).into(),
+    };
+    let mut fds = [PollFd::new(c, PollFlags::IN)];
+    poll(&mut fds, Some(&t)).unwrap() > 0
+}
+
+fn a_prepared_app_connection_is_served_only_after_binding(lp: Loop) {
+    let d = launcher_daemon(lp);
+    let launcher = Device::open(Some(d.socket())).unwrap();
+    let (uid, gid) = my_ids();
+    let (end, token) = launcher.prepare_app("t.app", uid, gid).unwrap();
+    let app = Channel::from_owned_fd(end).unwrap();
+    let hello = ClientMsg::Hello(Hello {
+        major: PROTOCOL_MAJOR,
+        minor: 0,
+        features: 0,
+    });
+    app.send(&wire::encode(&hello).unwrap(), &[]).unwrap();
+    // Nothing answers the Hello: the connection is not read before binding,
+    // though the mediator answers this process's other requests.
+    assert!(
+        !readable_within(&app, 300),
+        "a pending connection was served"
+    );
+    let e = launcher.prepare_app("Not A Name", uid, gid).unwrap_err();
+    assert!(e.to_string().contains("[a-z0-9._-]"), "{e}");
+    assert!(!readable_within(&app, 0), "a pending connection was served");
+    assert!(
+        !d.state()
+            .processes
+            .iter()
+            .any(|p| p.label.as_deref() == Some("t.app")),
+        "an unbound app is a process already"
+    );
+    // Bound to this very process (its uid and gid are the prepared ones):
+    // the Hello sent before is answered now.
+    let me = rustix::process::getpid();
+    let pidfd = capbinder_kmod_shim::sys::cred::pidfd_open(me).unwrap();
+    let pid = launcher.bind_app(token, pidfd.as_fd()).unwrap();
+    assert_eq!(pid, me.as_raw_nonzero().get());
+    let mut buf = vec![0u8; 4096];
+    let got = app.recv(&mut buf, 1).unwrap();
+    match wire::decode(&buf[..got.len]).unwrap() {
+        ServerMsg::Welcome(w) => assert_eq!(w.major, PROTOCOL_MAJOR),
+        other => panic!("expected Welcome, got {other:?}"),
+    }
+    assert_eq!(got.fds.len(), 1, "the receive buffer comes with Welcome");
+    // The mediator knows it by its name: that is its label.
+    let s = d.state();
+    let p = s
+        .processes
+        .iter()
+        .find(|p| p.label.as_deref() == Some("t.app"))
+        .unwrap_or_else(|| panic!("no process labelled t.app in {:?}", s.processes));
+    assert_eq!((p.pid, p.uid), (pid, uid));
+    // A token binds once.
+    let e = launcher.bind_app(token, pidfd.as_fd()).unwrap_err();
+    assert!(e.to_string().contains("no prepared app connection"), "{e}");
+}
+
+fn binding_an_app_to_a_process_of_another_uid_or_a_non_pidfd_is_refused(lp: Loop) {
+    let d = launcher_daemon(lp);
+    let launcher = Device::open(Some(d.socket())).unwrap();
+    let (uid, gid) = my_ids();
+    let other = if uid == 65534 { 65533 } else { 65534 };
+    let (end, token) = launcher.prepare_app("t.other", other, other).unwrap();
+    let app = Channel::from_owned_fd(end).unwrap();
+    let pidfd = capbinder_kmod_shim::sys::cred::pidfd_open(rustix::process::getpid()).unwrap();
+    let e = launcher.bind_app(token, pidfd.as_fd()).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&format!("runs as uid {uid}")) && msg.contains(&format!("not {other}")),
+        "{msg}"
+    );
+    // The refused connection is gone: its end reads end-of-file.
+    let mut buf = vec![0u8; 64];
+    let got = app.recv(&mut buf, 0).unwrap();
+    assert_eq!((got.full_len, got.fds.len()), (0, 0), "{got:?}");
+    // A gid that differs is refused too.
+    if gid != 65534 {
+        let (_end, token) = launcher.prepare_app("t.gid", uid, 65534).unwrap();
+        let e = launcher.bind_app(token, pidfd.as_fd()).unwrap_err();
+        assert!(e.to_string().contains(&format!("runs as gid {gid}")), "{e}");
+    }
+    // Something that is not a pidfd.
+    let (_end, token) = launcher.prepare_app("t.memfd", uid, gid).unwrap();
+    let (not_pidfd, _map) = memfd::create_receive_buffer("not-a-pidfd", 4096).unwrap();
+    let e = launcher.bind_app(token, not_pidfd.as_fd()).unwrap_err();
+    assert!(e.to_string().contains("not a pidfd"), "{e}");
+    // Still the same connection, still served.
+    launcher.register_thread().unwrap();
+}
+
+fn an_unprivileged_process_cannot_prepare_an_app_identity(lp: Loop) {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root to run a helper as uid 65534");
+        return;
+    }
+    let d = Daemon::start(lp);
+    let p = Proc::spawn(d.peer("prepare", &[]));
+    let line = p.expect_line("prepare");
+    assert!(
+        line.starts_with("prepare refused:") && line.contains("effective uid 65534"),
+        "{line}"
+    );
+    // Root may (the daemon's default configuration).
+    let launcher = Device::open(Some(d.socket())).unwrap();
+    launcher.prepare_app("t.root", 65534, 65534).unwrap();
+}
+
+fn a_launcher_that_dies_before_binding_drops_the_pending_connection(lp: Loop) {
+    let d = launcher_daemon(lp);
+    let launcher = Device::open(Some(d.socket())).unwrap();
+    let (uid, gid) = my_ids();
+    let (end, _token) = launcher.prepare_app("t.orphan", uid, gid).unwrap();
+    let app = Channel::from_owned_fd(end).unwrap();
+    drop(launcher);
+    let mut buf = vec![0u8; 64];
+    let got = app.recv(&mut buf, 0).unwrap();
+    assert_eq!((got.full_len, got.fds.len()), (0, 0), "{got:?}");
 }

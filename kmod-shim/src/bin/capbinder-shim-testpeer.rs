@@ -35,7 +35,10 @@
 //!   prints `call ended: …` or `call failed: …`, then exits;
 //! - `freeze SOCKET PID`: asks to freeze PID and prints the answer;
 //! - `whoami SOCKET`: sets its real uid to 65534 keeping effective uid 0
-//!   (as root), then calls code 19 and prints the reply.
+//!   (as root), then calls code 19 and prints the reply;
+//! - `prepare SOCKET`: becomes uid 65534 for good (as root), asks the
+//!   mediator to prepare an app connection and prints `prepare refused:
+//!   REASON` or `prepare allowed`.
 
 #[path = "../../tests/common/peer.rs"]
 mod peer;
@@ -122,6 +125,17 @@ fn main() {
                 .call(Handle(0), 19, b"", vec![], &[], &mut no_nested)
                 .expect("call");
             say(&String::from_utf8_lossy(&out.data()));
+        }
+        "prepare" => {
+            use rustix::process::Uid;
+            let nobody = Uid::from_raw(65534);
+            rustix::thread::set_thread_res_uid(nobody, nobody, nobody)
+                .expect("setresuid(65534, 65534, 65534): run as root");
+            let dev = capbinder_kmod_shim::device::Device::open(Some(socket)).expect("open");
+            match dev.prepare_app("t.forged", 65534, 65534) {
+                Ok(_) => say("prepare allowed"),
+                Err(e) => say(&format!("prepare refused: {e}")),
+            }
         }
         other => {
             eprintln!("unknown mode {other}");

@@ -79,6 +79,9 @@ pub(crate) struct ProcEntry {
     pub recv: Mapping,
     /// Its thread channels.
     pub threads: Vec<ThreadId>,
+    /// App connections it prepared and has not bound yet, by token; they
+    /// close with the entry.
+    pub apps: HashMap<u64, super::conn::PreparedApp>,
 }
 
 /// A registered thread: its channel and send area.

@@ -127,6 +127,29 @@ pub fn take_inherited_socket(fd: i32) -> io::Result<std::os::fd::OwnedFd> {
     Ok(owned)
 }
 
+/// The pid a pidfd names, from `/proc/self/fdinfo/<fd>` (its `Pid:`
+/// line): `Ok(None)` once the process has exited and been reaped (`Pid:
+/// -1`), an error when `fd` is not a pidfd at all.
+///
+/// The mediator uses it on a pidfd a launcher sent (`SCM_RIGHTS`): the fd
+/// itself is the proof of which process is meant, the number only says
+/// where to look in `/proc`, so check the pidfd still live after reading
+/// there (`cred::pidfd_is_alive`).
+pub fn pidfd_pid(fd: impl std::os::fd::AsFd) -> io::Result<Option<super::Pid>> {
+    use std::os::fd::AsRawFd;
+    let path = format!("/proc/self/fdinfo/{}", fd.as_fd().as_raw_fd());
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| io::Error::new(e.kind(), format!("reading {path}: {e}")))?;
+    let pid = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a pidfd"))?
+        .trim()
+        .parse::<i32>()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{path}: Pid: {e}")))?;
+    Ok(super::Pid::from_raw(pid).filter(|_| pid > 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +189,15 @@ mod tests {
         unsafe { close_range(n, n, CloseRangeFlags::NONE) }.unwrap();
         let mut buf = [0u8; 1];
         assert_eq!(rustix::io::read(&r, &mut buf), Ok(0));
+    }
+
+    #[test]
+    fn a_pidfd_names_its_pid_and_other_fds_are_refused() {
+        let me = rustix::process::getpid();
+        let pidfd = crate::sys::cred::pidfd_open(me).unwrap();
+        assert_eq!(pidfd_pid(&pidfd).unwrap(), Some(me));
+        let e = pidfd_pid(plain_fd()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
     }
 
     #[test]
