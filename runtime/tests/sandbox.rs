@@ -94,7 +94,7 @@ impl Binder for TestService {
             }
             WHOAMI => {
                 let c = capbinder::calling_identity().expect("a call is being served");
-                reply.write(&(c.pid, c.uid, c.euid))
+                reply.write(&(c.pid, c.uid, c.euid, c.label.unwrap_or_default()))
             }
             _ => Err(Status::from_code(
                 StatusCode::UnknownTransaction,
@@ -511,12 +511,12 @@ fn app_cannot_see_or_connect_to_the_mediator_socket() {
     };
     let app = w.app(
         "t-mediator",
-        "",
+        "services = [\"sb.echo\"]\n",
         "mediator",
         &[("CB_T_SOCKET", w.socket.display().to_string())],
     );
     let lines = app.finish_ok();
-    assert!(oks(&lines) >= 4, "{lines:?}");
+    assert!(oks(&lines) >= 7, "{lines:?}");
     w.cleanup();
 }
 
@@ -1006,6 +1006,29 @@ impl AppSide {
     }
 
     fn mediator(&mut self) {
+        // Fd 3 is the connection the mediator made, there before the
+        // program ran: a socket pair's end (no peer path to learn), not
+        // something connected to the socket path.
+        match capbinder_kmod_shim::sys::fds::take_inherited_socket(3) {
+            Ok(fd) => {
+                let ty = rustix::net::sockopt::socket_type(&fd);
+                let peer = rustix::net::getpeername(&fd);
+                let named = peer
+                    .as_ref()
+                    .ok()
+                    .and_then(|a| a.clone())
+                    .and_then(|a| rustix::net::SocketAddrUnix::try_from(a).ok())
+                    .and_then(|u| u.path().map(|p| p.to_string_lossy().into_owned()));
+                if ty == Ok(rustix::net::SocketType::SEQPACKET) && peer.is_ok() && named.is_none() {
+                    self.ok("fd 3 is the mediator's socket pair end, with no path");
+                } else {
+                    self.fail("fd 3", format!("{ty:?} {peer:?} {named:?}"));
+                }
+                // Back on fd 3 for the device to take.
+                let _ = std::os::fd::IntoRawFd::into_raw_fd(fd);
+            }
+            Err(e) => self.fail("fd 3 is a socket before the program runs", e),
+        }
         let sock = PathBuf::from(var("CB_T_SOCKET"));
         self.denied("stat the mediator's socket", std::fs::metadata(&sock));
         self.denied(
@@ -1035,6 +1058,11 @@ impl AppSide {
             self.ok(&format!("only stdio and the channel are open: {fds:?}"));
         } else {
             self.fail("open fds", fds);
+        }
+        // And it is this app's connection, served.
+        match ServiceManager::get().and_then(|sm| sm.check_service("sb.echo")) {
+            Ok(Some(_)) => self.ok("the channel on fd 3 is served"),
+            other => self.fail("the channel on fd 3 is served", other.map(|b| b.is_some())),
         }
     }
 
@@ -1145,13 +1173,16 @@ impl AppSide {
             std::process::id() as i32,
             rustix::process::getuid().as_raw(),
             rustix::process::getuid().as_raw(),
+            var("CAPBINDER_APP"),
         );
         match sm
             .check_service("sb.echo")
             .and_then(|b| b.unwrap().transact(WHOAMI, Parcel::new(), false))
-            .and_then(|mut r| r.read::<(i32, u32, u32)>())
+            .and_then(|mut r| r.read::<(i32, u32, u32, String)>())
         {
-            Ok(id) if id == me => self.ok(&format!("services see its pid and uid: {id:?}")),
+            Ok(id) if id == me => self.ok(&format!(
+                "services see its pid, uid and name as its label: {id:?}"
+            )),
             other => self.fail("calling identity", format!("{other:?}, expected {me:?}")),
         }
         match sm.list_services() {

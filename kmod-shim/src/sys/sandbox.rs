@@ -32,10 +32,12 @@
 //! 5. fds: the channel fd onto [`CHANNEL_FD`] (without `O_CLOEXEC`),
 //!    everything else above stderr closed (`close_range`).
 //! 6. credentials: `setgroups(0)`, `setresgid`, `setresuid` to the app's
-//!    ids; then, as the app, `connect` to the mediator through the `O_PATH`
-//!    capability on fd 3 (via `/proc/self/fd/3`), the connected socket
-//!    replacing it on fd 3, so the mediator binds the app's identity before
-//!    any of the app runs and the app cannot connect again; `umask(077)` (so far `022`, for the root's directories); then
+//!    ids; then, when the spec asks for it ([`SandboxSpec::await_bind`]),
+//!    the child tells the launcher it runs as the app and waits until the
+//!    launcher has bound the channel to it (the launcher's callback in
+//!    [`spawn_bound`] sends the mediator the child's pidfd), so the
+//!    mediator knows the app's identity before any of the app runs;
+//!    `umask(077)` (so far `022`, for the root's directories); then
 //!    `PR_SET_PDEATHSIG` (cleared by the uid change, so set after it) when
 //!    asked.
 //! 7. `PR_SET_NO_NEW_PRIVS`.
@@ -67,8 +69,13 @@ pub const CHANNEL_FD: RawFd = 3;
 const ERR_FD: RawFd = 4;
 /// Where the child keeps the Landlock ruleset after moving its fds.
 const LANDLOCK_FD: RawFd = 5;
+/// Where the child reads the launcher's word that the channel is bound.
+const SYNC_FD: RawFd = 6;
 /// The first fd `close_range` closes.
-const FIRST_CLOSED: u32 = 6;
+const FIRST_CLOSED: u32 = 7;
+/// The report a child writes on the error pipe when it waits for the bind
+/// (a step index no plan has).
+const READY_FOR_BIND: u32 = u32::MAX;
 /// Fds are moved at or above this number first, so that placing them
 /// cannot overwrite one still to be placed.
 const HIGH_FD: libc::c_int = 10;
@@ -116,8 +123,12 @@ pub struct SandboxSpec {
     pub new_net: bool,
     /// The cgroup2 directory to be born into (`CLONE_INTO_CGROUP`).
     pub cgroup: Option<OwnedFd>,
-    /// The fd placed at [`CHANNEL_FD`], if any.
+    /// The fd placed at [`CHANNEL_FD`], if any: the app's end of the
+    /// connection the mediator prepared for it.
     pub channel: Option<OwnedFd>,
+    /// After the uid change, stop until the launcher has bound the channel
+    /// to the child ([`spawn_bound`]'s callback).
+    pub await_bind: bool,
     /// The app's uid.
     pub uid: u32,
     /// The app's gid.
@@ -146,6 +157,13 @@ pub struct Spawned {
 }
 
 impl Spawned {
+    /// `pidfd_send_signal(SIGKILL)` and reaps: for a child that must not
+    /// go on.
+    pub fn kill_and_reap(&self) {
+        let _ = rustix::process::pidfd_send_signal(&self.pidfd, rustix::process::Signal::KILL);
+        let _ = self.wait();
+    }
+
     /// `waitid(P_PIDFD, pidfd, WEXITED)`: waits for the exit and reaps;
     /// the exit code, or 128 + the signal that killed it.
     pub fn wait(&self) -> io::Result<i32> {
@@ -185,6 +203,10 @@ pub enum SpawnError {
         #[source]
         source: io::Error,
     },
+    /// The launcher's bind of the app's channel failed; the child has been
+    /// killed and reaped.
+    #[error("binding the app's channel to its process: {0}")]
+    Bind(String),
     /// A step in the child failed; the child has been reaped.
     #[error("sandbox step {step:?} failed: {source}")]
     Step {
@@ -224,9 +246,9 @@ enum Op {
     SetGroups,
     SetResGid(u32),
     SetResUid(u32),
-    /// Connects to the mediator through the `O_PATH` fd on `CHANNEL_FD`
-    /// (via its `/proc/self/fd` link) and puts the connected socket there.
-    Connect(Box<libc::sockaddr_un>),
+    /// Tells the launcher (on the error pipe) that the child runs as the
+    /// app, then waits on `SYNC_FD` for its word that the channel is bound.
+    AwaitBind,
     DieWithParent(libc::pid_t),
     NoNewPrivs,
     Landlock {
@@ -252,7 +274,7 @@ impl Op {
             Op::SetGroups => "setgroups",
             Op::SetResGid(_) => "setresgid",
             Op::SetResUid(_) => "setresuid",
-            Op::Connect(_) => "connect",
+            Op::AwaitBind => "bind",
             Op::DieWithParent(_) => "pdeathsig",
             Op::NoNewPrivs => "no_new_privs",
             Op::Landlock { .. } => "landlock",
@@ -275,6 +297,7 @@ pub struct Plan {
     _progs: Vec<seccompiler::BpfProgram>,
     fprogs: Vec<SockFprog>,
     channel: Option<OwnedFd>,
+    await_bind: bool,
     landlock: Option<OwnedFd>,
     cgroup: Option<OwnedFd>,
     new_net: bool,
@@ -464,14 +487,13 @@ impl Plan {
         push(Op::SetGroups, "setgroups(0, NULL)".into());
         push(Op::SetResGid(spec.gid), format!("setresgid({})", spec.gid));
         push(Op::SetResUid(spec.uid), format!("setresuid({})", spec.uid));
-        if spec.channel.is_some() {
-            // The mediator takes identity when it accepts: connecting now,
-            // as the app's uid and before anything runs of the app, binds
-            // the connection to the app. The O_PATH capability is replaced
-            // by the connection, so the app cannot connect again.
+        if spec.await_bind {
+            // Now the child runs as the app: the mediator can check that
+            // against the pidfd, and binds the channel before any of the
+            // app runs.
             push(
-                Op::Connect(unix_addr(&format!("/proc/self/fd/{CHANNEL_FD}"))?),
-                "connecting to the mediator as the app".into(),
+                Op::AwaitBind,
+                "waiting for the launcher to bind the channel to the app".into(),
             );
         }
         // What the app creates is its own: nobody else's uid may read it.
@@ -535,6 +557,7 @@ impl Plan {
             _progs: spec.seccomp,
             fprogs,
             channel: spec.channel,
+            await_bind: spec.await_bind,
             landlock: landlock_fd,
             cgroup: spec.cgroup,
             new_net: spec.new_net,
@@ -601,22 +624,51 @@ struct CloneArgs {
     cgroup: u64,
 }
 
+/// What [`spawn_bound`] calls once the child runs as the app: binds the
+/// app's channel to it, or says why not.
+pub type BindFn<'a> = &'a mut dyn FnMut(&Spawned) -> Result<(), String>;
+
 /// Prepares the plan and spawns the app: see the module docs. Returns once
 /// the child has executed the program (or failed a step, which is then
-/// named in the error).
+/// named in the error). A spec with [`SandboxSpec::await_bind`] needs
+/// [`spawn_bound`].
 pub fn spawn(spec: SandboxSpec) -> Result<Spawned, SpawnError> {
     let plan = Plan::new(spec)?;
-    spawn_plan(plan)
+    spawn_plan(plan, None)
 }
 
-/// Spawns a prepared plan.
-pub fn spawn_plan(plan: Plan) -> Result<Spawned, SpawnError> {
+/// Like [`spawn`], and when the child runs as the app (after `setresuid`,
+/// before anything else of the app), calls `bind` with it: the launcher
+/// binds the app's channel to the child's pidfd there. The child goes on
+/// only once `bind` returns `Ok`; an `Err` kills and reaps it and is
+/// returned as [`SpawnError::Bind`].
+pub fn spawn_bound(spec: SandboxSpec, bind: BindFn<'_>) -> Result<Spawned, SpawnError> {
+    let plan = Plan::new(spec)?;
+    spawn_plan(plan, Some(bind))
+}
+
+/// Spawns a prepared plan; `bind` as in [`spawn_bound`] (required when the
+/// plan waits for a bind).
+pub fn spawn_plan(plan: Plan, mut bind: Option<BindFn<'_>>) -> Result<Spawned, SpawnError> {
+    if plan.await_bind && bind.is_none() {
+        return Err(SpawnError::Prepare(
+            "the plan waits for its channel to be bound, but no bind was given".into(),
+        ));
+    }
     let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| SpawnError::Prepare(format!("pipe: {e}")))?;
+    let (sync_r, sync_w) = if plan.await_bind {
+        let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| SpawnError::Prepare(format!("pipe: {e}")))?;
+        (Some(r), Some(w))
+    } else {
+        (None, None)
+    };
     let fds = ChildFds {
         channel: plan.channel.as_ref().map(|f| f.as_raw_fd()),
         err: err_w.as_raw_fd(),
         landlock: plan.landlock.as_ref().map(|f| f.as_raw_fd()),
+        sync: sync_r.as_ref().map(|f| f.as_raw_fd()),
     };
     let flags = plan.clone_flags();
     let mut pidfd: libc::c_int = -1;
@@ -653,6 +705,8 @@ pub fn spawn_plan(plan: Plan) -> Result<Spawned, SpawnError> {
         });
     }
     drop(err_w);
+    drop(sync_r);
+    let mut sync_w = sync_w;
     let pid = libc::pid_t::try_from(rc)
         .ok()
         .and_then(Pid::from_raw)
@@ -661,27 +715,33 @@ pub fn spawn_plan(plan: Plan) -> Result<Spawned, SpawnError> {
     // for us alone.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
     let spawned = Spawned { pid, pidfd };
-    let mut report = [0u8; 8];
-    let mut got = 0;
-    while got < report.len() {
-        match rustix::io::read(&err_r, &mut report[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => {
-                return Err(SpawnError::Prepare(format!(
-                    "reading the child's report: {e}"
-                )))
-            }
+    let (idx, errno) = loop {
+        let Some(report) = read_report(&err_r).inspect_err(|_| spawned.kill_and_reap())? else {
+            return Ok(spawned);
+        };
+        let (idx, errno) = report;
+        if idx != READY_FOR_BIND {
+            break (idx, errno);
         }
-    }
-    if got == 0 {
-        return Ok(spawned);
-    }
+        // The child runs as the app and waits: bind, then let it go on.
+        let (Some(w), Some(bind)) = (sync_w.take(), bind.as_mut()) else {
+            spawned.kill_and_reap();
+            return Err(SpawnError::Prepare(
+                "the child asked for a bind it was not planned to wait for".into(),
+            ));
+        };
+        if let Err(reason) = bind(&spawned) {
+            spawned.kill_and_reap();
+            return Err(SpawnError::Bind(reason));
+        }
+        if let Err(e) = rustix::io::write(&w, &[1]) {
+            spawned.kill_and_reap();
+            return Err(SpawnError::Prepare(format!(
+                "telling the child its channel is bound: {e}"
+            )));
+        }
+    };
     let _ = spawned.wait();
-    let (idx, errno) = report.split_at(4);
-    let idx = u32::from_ne_bytes(idx.try_into().unwrap_or([0; 4]));
-    let errno = i32::from_ne_bytes(errno.try_into().unwrap_or([0; 4]));
     let step = usize::try_from(idx)
         .ok()
         .and_then(|i| plan.what.get(i))
@@ -693,6 +753,32 @@ pub fn spawn_plan(plan: Plan) -> Result<Spawned, SpawnError> {
     })
 }
 
+/// Reads one 8-byte report (step index, errno) from the error pipe;
+/// `None` at end of file (the child executed the program).
+fn read_report(err_r: &OwnedFd) -> Result<Option<(u32, i32)>, SpawnError> {
+    let mut report = [0u8; 8];
+    let mut got = 0;
+    while got < report.len() {
+        match rustix::io::read(err_r, &mut report[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => {
+                return Err(SpawnError::Prepare(format!(
+                    "reading the child's report: {e}"
+                )))
+            }
+        }
+    }
+    if got == 0 {
+        return Ok(None);
+    }
+    let (idx, errno) = report.split_at(4);
+    let idx = u32::from_ne_bytes(idx.try_into().unwrap_or([0; 4]));
+    let errno = i32::from_ne_bytes(errno.try_into().unwrap_or([0; 4]));
+    Ok(Some((idx, errno)))
+}
+
 /// The fds the child starts from (numbers in the parent's table, which
 /// the child inherits).
 #[derive(Clone, Copy)]
@@ -700,6 +786,7 @@ struct ChildFds {
     channel: Option<RawFd>,
     err: RawFd,
     landlock: Option<RawFd>,
+    sync: Option<RawFd>,
 }
 
 fn errno() -> i32 {
@@ -739,23 +826,6 @@ fn fail(fd: RawFd, idx: usize, err: i32) -> ! {
     unsafe { libc::syscall(libc::SYS_exit_group, 127) };
     #[allow(clippy::empty_loop)]
     loop {}
-}
-
-/// A `sockaddr_un` for `path`, built before the clone.
-fn unix_addr(path: &str) -> Result<Box<libc::sockaddr_un>, SpawnError> {
-    // SAFETY: sockaddr_un is plain old data; all zeroes is a valid value.
-    let mut addr: Box<libc::sockaddr_un> = Box::new(unsafe { std::mem::zeroed() });
-    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    let bytes = path.as_bytes();
-    if bytes.len() >= addr.sun_path.len() {
-        return Err(SpawnError::Prepare(format!(
-            "socket path {path} is too long"
-        )));
-    }
-    for (d, s) in addr.sun_path.iter_mut().zip(bytes) {
-        *d = *s as libc::c_char;
-    }
-    Ok(addr)
 }
 
 /// The child: runs the plan's steps in order and executes the program.
@@ -888,32 +958,34 @@ fn run_op(
             // SAFETY: plain integers; raw for the reason above.
             check(unsafe { libc::syscall(libc::SYS_setresuid, *u, *u, *u) })
         }
-        Op::Connect(addr) => {
-            // SAFETY: plain integers; the fd is ours until closed below.
-            let sock = unsafe {
-                libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0)
-            };
-            check_int(sock)?;
-            // SAFETY: `addr` is a live, initialised sockaddr_un and the
-            // length is its size; the kernel only reads it.
-            let r = unsafe {
-                libc::connect(
-                    sock,
-                    (&**addr as *const libc::sockaddr_un).cast(),
-                    std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
-                )
-            };
-            let placed = if r < 0 {
-                Err(errno())
-            } else {
-                // SAFETY: dup3 onto CHANNEL_FD, which holds the O_PATH fd
-                // this replaces (closed atomically); no O_CLOEXEC, so the
-                // program inherits the connection.
-                check_int(unsafe { libc::dup3(sock, CHANNEL_FD, 0) })
-            };
-            // SAFETY: `sock` is ours and no longer needed.
-            unsafe { libc::close(sock) };
-            placed
+        Op::AwaitBind => {
+            let ready = READY_FOR_BIND.to_ne_bytes();
+            let mut msg = [0u8; 8];
+            for (d, s) in msg.iter_mut().zip(ready.iter()) {
+                *d = *s;
+            }
+            // SAFETY: `msg` is a live 8-byte buffer; pipe writes of up to
+            // PIPE_BUF bytes are atomic, so the launcher reads it whole.
+            if unsafe { libc::write(*err_fd, msg.as_ptr().cast(), msg.len()) } != 8 {
+                return Err(libc::EPIPE);
+            }
+            let mut go = [0u8; 1];
+            loop {
+                // SAFETY: `go` is a live 1-byte buffer; SYNC_FD is the read
+                // end of the launcher's pipe, placed by MoveFds.
+                let n = unsafe { libc::read(SYNC_FD, go.as_mut_ptr().cast(), 1) };
+                if n < 0 && errno() == libc::EINTR {
+                    continue;
+                }
+                // SAFETY: SYNC_FD is ours and not used again.
+                unsafe { libc::close(SYNC_FD) };
+                return match n {
+                    1 => Ok(()),
+                    // End of file: the launcher gave up (or died).
+                    0 => Err(libc::ECONNABORTED),
+                    _ => Err(errno()),
+                };
+            }
         }
         Op::DieWithParent(parent) => {
             // SAFETY: plain integers.
@@ -999,10 +1071,11 @@ fn reset_signals() -> Result<(), i32> {
     Ok(())
 }
 
-/// Places the channel on [`CHANNEL_FD`], the error pipe on [`ERR_FD`] and
-/// the Landlock ruleset on [`LANDLOCK_FD`] (both close-on-exec), then
-/// closes every fd from [`FIRST_CLOSED`] up. Each is first copied at or
-/// above [`HIGH_FD`], so placing one never overwrites another.
+/// Places the channel on [`CHANNEL_FD`], the error pipe on [`ERR_FD`], the
+/// Landlock ruleset on [`LANDLOCK_FD`] and the bind pipe on [`SYNC_FD`]
+/// (all but the channel close-on-exec), then closes every fd from
+/// [`FIRST_CLOSED`] up. Each is first copied at or above [`HIGH_FD`], so
+/// placing one never overwrites another.
 fn move_fds(start: ChildFds, err_fd: &mut RawFd, landlock_fd: &mut RawFd) -> Result<(), i32> {
     let high = |fd: RawFd| -> Result<RawFd, i32> {
         // SAFETY: F_DUPFD_CLOEXEC only makes a new fd.
@@ -1020,32 +1093,32 @@ fn move_fds(start: ChildFds, err_fd: &mut RawFd, landlock_fd: &mut RawFd) -> Res
     } else {
         None
     };
+    let sync = start.sync.map(high).transpose()?;
     let place = |from: RawFd, to: RawFd, flags: libc::c_int| -> Result<(), i32> {
         // SAFETY: dup3 onto a number we are about to own; whatever was
         // there (an fd inherited by accident) is closed, as intended.
         check_int(unsafe { libc::dup3(from, to, flags) })
     };
-    match chan {
-        Some(c) => place(c, CHANNEL_FD, 0)?,
-        None => {
-            // SAFETY: closing a number nothing of the child's uses.
-            unsafe { libc::close(CHANNEL_FD) };
+    let place_or_close = |from: Option<RawFd>, to: RawFd, flags| -> Result<(), i32> {
+        match from {
+            Some(f) => place(f, to, flags),
+            None => {
+                // SAFETY: closing a number nothing of the child's uses.
+                unsafe { libc::close(to) };
+                Ok(())
+            }
         }
-    }
+    };
+    place_or_close(chan, CHANNEL_FD, 0)?;
     place(err, ERR_FD, libc::O_CLOEXEC)?;
     *err_fd = ERR_FD;
-    match ll {
-        Some(l) => {
-            place(l, LANDLOCK_FD, libc::O_CLOEXEC)?;
-            *landlock_fd = LANDLOCK_FD;
-        }
-        None => {
-            // SAFETY: as above.
-            unsafe { libc::close(LANDLOCK_FD) };
-        }
+    place_or_close(ll, LANDLOCK_FD, libc::O_CLOEXEC)?;
+    if ll.is_some() {
+        *landlock_fd = LANDLOCK_FD;
     }
-    // SAFETY: close_range(6, ~0, 0) closes fds the child owns by copy; the
-    // few it still needs were placed below 6 just above.
+    place_or_close(sync, SYNC_FD, libc::O_CLOEXEC)?;
+    // SAFETY: close_range(7, ~0, 0) closes fds the child owns by copy; the
+    // few it still needs were placed below 7 just above.
     unsafe { super::fds::close_range(FIRST_CLOSED, u32::MAX, super::fds::CloseRangeFlags::NONE) }
         .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
 }
@@ -1174,6 +1247,7 @@ mod tests {
             new_net: true,
             cgroup: None,
             channel: None,
+            await_bind: true,
             uid: 10000,
             gid: 10000,
             die_with_parent: true,
@@ -1200,7 +1274,8 @@ mod tests {
         assert!(pos("fds") < pos("setgroups"));
         assert!(pos("setgroups") < pos("setresgid"));
         assert!(pos("setresgid") < pos("setresuid"));
-        assert!(pos("setresuid") < pos("pdeathsig"));
+        assert!(pos("setresuid") < pos("bind"));
+        assert!(pos("bind") < pos("pdeathsig"));
         assert!(pos("pdeathsig") < pos("no_new_privs"));
         assert!(pos("no_new_privs") < pos("seccomp"));
         assert_eq!(steps.last(), Some(&"execve"));

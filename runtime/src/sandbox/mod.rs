@@ -14,11 +14,14 @@
 //!   minimal read-only root (`/usr`, `/lib*`, the loader cache, `/dev/null`,
 //!   `/dev/zero`, `/dev/urandom`, the program, and the manifest's
 //!   directories), a `/proc` that shows only its own uid's processes;
-//! - its connection to the mediator on fd 3 (`CAPBINDER_FD=3`), made in the
-//!   child as the app's uid before the program runs, so the mediator has
-//!   bound it to the app before anything is served on it; the socket's path
-//!   is out of the app's reach, so it cannot connect again. Nothing else is
-//!   open but stdin, stdout and stderr;
+//! - its connection to the mediator on fd 3 (`CAPBINDER_FD=3`), made by the
+//!   mediator for a pending identity (the app's name, uid and gid:
+//!   `Device::prepare_app`) and bound to the child's pidfd once the child
+//!   runs as the app and before the program starts (`Device::bind_app`), so
+//!   nothing is served on it before the mediator knows who holds it; the
+//!   app's name is its label for every service. The socket's path is out
+//!   of the app's reach, so it cannot connect again. Nothing else is open
+//!   but stdin, stdout and stderr;
 //! - `no_new_privs`, Landlock rules for the listed directories, and a
 //!   seccomp filter, in the order `capbinder_kmod_shim::sys::sandbox`
 //!   documents.
@@ -397,17 +400,18 @@ impl Sandbox {
             .uid_for(name)
             .map_err(io_err("allocating the app's uid"))?;
 
-        // The channel: an O_PATH fd on the mediator's socket, opened here,
-        // where the socket's path is visible; the app never sees the path.
-        let socket = self.socket_path()?;
-        let channel = open_socket_path(&socket)?;
+        // The channel: the mediator makes it for the app's identity, and
+        // binds it to the child below; the app never sees the socket path.
+        let ps = self.process()?;
+        let (channel, token) = ps
+            .dev
+            .prepare_app(name, uid, uid)
+            .map_err(|e| SandboxError::Mediator(format!("preparing the app's connection: {e}")))?;
 
         // The service manager learns the manifest before the app exists.
-        let registered = self.process().and_then(|_| {
-            ServiceManager::get()
-                .and_then(|sm| sm.register_app(uid, name, &manifest.services))
-                .map_err(|e| SandboxError::Mediator(e.to_string()))
-        });
+        let registered = ServiceManager::get()
+            .and_then(|sm| sm.register_app(uid, name, &manifest.services))
+            .map_err(|e| SandboxError::Mediator(e.to_string()));
         if let Err(e) = registered {
             let message = e.to_string();
             if !self.config.allow_weaker {
@@ -485,6 +489,7 @@ impl Sandbox {
             new_net: !manifest.network,
             cgroup: cg_fd,
             channel: Some(channel),
+            await_bind: true,
             uid,
             gid: uid,
             die_with_parent: self.config.die_with_launcher,
@@ -494,7 +499,13 @@ impl Sandbox {
             args: argv,
             env: app_env,
         };
-        let spawned = match sb::spawn(spec) {
+        let mut bind = |child: &Spawned| {
+            ps.dev
+                .bind_app(token, child.pidfd.as_fd())
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        let spawned = match sb::spawn_bound(spec, &mut bind) {
             Ok(s) => s,
             Err(e) => {
                 if let Some(cg) = &cg {
@@ -647,22 +658,6 @@ fn resolve_program(program: &Path) -> Result<PathBuf, SandboxError> {
         )));
     }
     Ok(exe)
-}
-
-/// `open(path, O_PATH | O_CLOEXEC)`, checked to be a socket.
-fn open_socket_path(path: &Path) -> Result<OwnedFd, SandboxError> {
-    use rustix::fs::{FileType, Mode, OFlags};
-    let fd = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| SandboxError::NoSocket(format!("{}: {e}", path.display())))?;
-    let st = rustix::fs::fstat(&fd)
-        .map_err(|e| SandboxError::NoSocket(format!("{}: {e}", path.display())))?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::Socket {
-        return Err(SandboxError::NoSocket(format!(
-            "{} is not a socket; pass the mediator's socket with --socket",
-            path.display()
-        )));
-    }
-    Ok(fd)
 }
 
 /// The app's root: bind mounts, symlinks, and the matching Landlock rules.
