@@ -55,10 +55,13 @@ impl Binder for DemoService {
         match code {
             ASK => {
                 let q: String = data.read()?;
-                let who = capbinder::calling_identity().map(|c| c.uid).unwrap_or(0);
+                // The mediator knows a sandboxed caller by its app name too.
+                let who = capbinder::calling_identity()
+                    .map(|c| format!("uid {} (app {})", c.uid, c.label.as_deref().unwrap_or("?")))
+                    .unwrap_or_default();
                 let answer = match self.name {
-                    "media.player" => format!("now playing {q:?} for uid {who}"),
-                    _ => format!("{q}'s number is 555-0100 (asked by uid {who})"),
+                    "media.player" => format!("now playing {q:?} for {who}"),
+                    _ => format!("{q}'s number is 555-0100 (asked by {who})"),
                 };
                 reply.write(&answer)
             }
