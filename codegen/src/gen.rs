@@ -22,6 +22,17 @@ pub(crate) struct Options {
     pub externs: Vec<(String, String)>,
     /// Format with prettyplease.
     pub format: bool,
+    /// The interface version (`--version`): interfaces get
+    /// `getInterfaceVersion()` and `VERSION`.
+    pub version: Option<u32>,
+    /// The interface hash (`--hash`): interfaces get `getInterfaceHash()`
+    /// and `HASH`.
+    pub hash: Option<String>,
+}
+
+/// Whether interfaces get meta methods (and so `VERSION`/`HASH` names).
+fn options_version_or_hash(version: Option<u32>, hash: &Option<String>) -> bool {
+    version.is_some() || hash.is_some()
 }
 
 /// Where a type lives in Rust.
@@ -55,6 +66,10 @@ pub(crate) struct Gen<'m> {
     pub diags: RefCell<Vec<Diagnostic>>,
     /// Format with prettyplease.
     format: bool,
+    /// `--version`, if given.
+    pub version: Option<u32>,
+    /// `--hash`, if given.
+    pub hash: Option<String>,
     /// Some item in the model is `@deprecated`: impls and definitions
     /// allow the lint, since generated code uses what it defines.
     pub allow_deprecated: bool,
@@ -106,6 +121,8 @@ impl<'m> Gen<'m> {
             diags: RefCell::new(Vec::new()),
             allow_deprecated: false,
             format: options.format,
+            version: options.version,
+            hash: options.hash.clone(),
             names: RefCell::new(HashMap::new()),
             stds: HashMap::new(),
             plain_std: std_for(&Defined::default()),
@@ -263,6 +280,10 @@ impl<'m> Gen<'m> {
                         let c = defined.entry(inner).or_default();
                         c.types.insert("transactions".into());
                         c.values.insert("DESCRIPTOR".into());
+                        if options_version_or_hash(self.version, &self.hash) {
+                            c.values.insert("VERSION".into());
+                            c.values.insert("HASH".into());
+                        }
                         for k in &i.constants {
                             c.values.insert(rust_name(&k.name));
                         }

@@ -14,7 +14,10 @@
 //!   interface's constants and nested types.
 
 use capbinder_idl::ast::Direction;
-use capbinder_idl::model::{Argument, Interface, Method, Primitive, TypeDecl, TypeKind};
+use capbinder_idl::model::{
+    Argument, Interface, Method, Primitive, TypeDecl, TypeKind, FIRST_CALL_TRANSACTION,
+    GET_INTERFACE_HASH_ID, GET_INTERFACE_VERSION_ID,
+};
 use capbinder_idl::Diagnostic;
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::quote;
@@ -36,6 +39,18 @@ struct Arg<'a> {
     /// The owned type (what the stub reads into).
     owned: TokenStream,
     form: InForm,
+}
+
+/// A meta method (`getInterfaceVersion`, `getInterfaceHash`): its pieces.
+struct Meta {
+    const_name: &'static str,
+    trait_method: TokenStream,
+    proxy_method: TokenStream,
+    arm: TokenStream,
+    code: TokenStream,
+    constant: TokenStream,
+    proxy_field: TokenStream,
+    proxy_init: TokenStream,
 }
 
 /// One method, prepared.
@@ -121,6 +136,19 @@ impl Gen<'_> {
         let mut default_methods = TokenStream::new();
         let mut arms = TokenStream::new();
         let mut codes = TokenStream::new();
+        let mut meta_consts = TokenStream::new();
+        let mut proxy_fields = TokenStream::new();
+        let mut proxy_inits = TokenStream::new();
+        let meta = self.meta_methods(t, &from, &module, &method_scope, &code_scope);
+        for m in &meta {
+            trait_methods.extend(m.trait_method.clone());
+            proxy_methods.extend(m.proxy_method.clone());
+            arms.extend(m.arm.clone());
+            codes.extend(m.code.clone());
+            meta_consts.extend(m.constant.clone());
+            proxy_fields.extend(m.proxy_field.clone());
+            proxy_inits.extend(m.proxy_init.clone());
+        }
         for p in &methods {
             trait_methods.extend(self.trait_method(p));
             proxy_methods.extend(self.proxy_method(p, &module));
@@ -148,6 +176,14 @@ impl Gen<'_> {
             "the generated `DESCRIPTOR`",
             t.location,
         );
+        for m in &meta {
+            self.claim(
+                &const_scope,
+                m.const_name,
+                &format!("the generated `{}`", m.const_name),
+                t.location,
+            );
+        }
         for c in &i.constants {
             if !self.check_type(&c.ty, "a constant") {
                 continue;
@@ -196,7 +232,7 @@ impl Gen<'_> {
         let bp_fmt = format!("{bp_name}({{}} {{:?}})");
         let dyn_fmt = format!("dyn {}({{:?}})", t.name);
         let dyn_plain = format!("dyn {}(plain implementation)", t.name);
-        let on_transact_body = if methods.is_empty() {
+        let on_transact_body = if arms.is_empty() {
             quote! {
                 #err(#rt::interface::unknown_transaction(#module::DESCRIPTOR, _aidl_code))
             }
@@ -226,6 +262,7 @@ impl Gen<'_> {
             pub struct #bp {
                 remote: #rt::interface::Remote,
                 local: #option<::std::sync::Arc<dyn #tr>>,
+                #proxy_fields
             }
 
             impl #bp {
@@ -236,6 +273,7 @@ impl Gen<'_> {
                     #bp {
                         remote: #rt::interface::Remote::new(binder, #module::DESCRIPTOR),
                         local,
+                        #proxy_inits
                     }
                 }
             }
@@ -340,6 +378,7 @@ impl Gen<'_> {
         let companion = quote! {
             /// The interface descriptor.
             pub const DESCRIPTOR: &str = #descriptor;
+            #meta_consts
             /// Transaction codes, as AIDL assigns them.
             pub mod transactions {
                 #codes
@@ -347,6 +386,147 @@ impl Gen<'_> {
             #consts
         };
         (items, companion)
+    }
+
+    /// `getInterfaceVersion()` and `getInterfaceHash()`, the methods AOSP
+    /// adds to every interface of a versioned run (`--version`, `--hash`),
+    /// with AOSP's ids (`kGetInterfaceVersionId`, `kGetInterfaceHashId`).
+    /// The trait answers them from `VERSION` and `HASH` (so a stub answers
+    /// what it was generated with), and the proxy asks the object once and
+    /// keeps the answer, as AOSP's proxies do. An object generated without
+    /// them answers `UnknownTransaction`, which the proxy returns, as
+    /// AOSP's Rust backend does (its C++ backend reports `-1` and `"-1"`).
+    fn meta_methods(
+        &self,
+        t: &TypeDecl,
+        from: &[String],
+        module: &Ident,
+        method_scope: &str,
+        code_scope: &str,
+    ) -> Vec<Meta> {
+        let rt = &self.rt;
+        let Std {
+            some, ok, string, ..
+        } = self.std(from);
+        let mut out = Vec::new();
+        let mut add = |aidl: &str,
+                       rust: &str,
+                       code_name: &'static str,
+                       const_name: &'static str,
+                       id: u32,
+                       ty: TokenStream,
+                       value: TokenStream,
+                       answer: TokenStream,
+                       copy: bool| {
+            self.claim(
+                method_scope,
+                rust,
+                &format!("the generated `{aidl}()`"),
+                t.location,
+            );
+            self.claim(
+                code_scope,
+                code_name,
+                &format!("the generated `{aidl}()`"),
+                t.location,
+            );
+            let name = ident(rust);
+            let code = ident(code_name);
+            let cname = ident(const_name);
+            let cache = ident(&format!("cached_{}", &rust[14..]));
+            let code_value = Literal::u32_unsuffixed(FIRST_CALL_TRANSACTION + id);
+            let code_doc = format!(" `{aidl}()`: `FIRST_CALL_TRANSACTION + {id}`.");
+            let trait_doc = format!(
+                " AIDL's `{aidl}()`: what this side was generated with, [`{module}::{const_name}`]; a proxy asks the object, once."
+            );
+            let const_doc = format!(
+                " The interface's {} as generated (AOSP's `--{}`): what `{aidl}()` answers.",
+                &rust[14..],
+                &rust[14..]
+            );
+            // `i32` is `Copy`: cloning it would draw clippy's `clone_on_copy`
+            let (known, kept) = if copy {
+                (
+                    quote!(*_aidl_known),
+                    quote!(*self.#cache.get_or_init(|| _aidl_ret)),
+                )
+            } else {
+                (
+                    quote!(_aidl_known.clone()),
+                    quote!(self.#cache.get_or_init(|| _aidl_ret).clone()),
+                )
+            };
+            out.push(Meta {
+                const_name,
+                trait_method: quote! {
+                    #[doc = #trait_doc]
+                    fn #name(&self) -> #rt::Result<#ty> {
+                        #ok(#answer)
+                    }
+                },
+                proxy_method: quote! {
+                    fn #name(&self) -> #rt::Result<#ty> {
+                        if let #some(_aidl_local) = &self.local {
+                            return _aidl_local.#name();
+                        }
+                        if let #some(_aidl_known) = self.#cache.get() {
+                            return #ok(#known);
+                        }
+                        let mut _aidl_reply = self
+                            .remote
+                            .call(#module::transactions::#code, #rt::Parcel::new())?;
+                        let _aidl_ret: #ty = #rt::Parcelable::read_from(&mut _aidl_reply)?;
+                        #ok(#kept)
+                    }
+                },
+                arm: quote! {
+                    #module::transactions::#code => {
+                        let _aidl_ret = self.0.#name()?;
+                        #rt::Parcelable::write_to(&_aidl_ret, _aidl_reply)?;
+                        #ok(())
+                    }
+                },
+                code: quote! {
+                    #[doc = #code_doc]
+                    pub const #code: u32 = #code_value;
+                },
+                constant: quote! {
+                    #[doc = #const_doc]
+                    pub const #cname: #value;
+                },
+                proxy_field: quote!(#cache: ::std::sync::OnceLock<#ty>,),
+                proxy_init: quote!(#cache: ::std::sync::OnceLock::new(),),
+            });
+        };
+        if let Some(v) = self.version {
+            let lit = Literal::i32_unsuffixed(i32::try_from(v).unwrap_or(i32::MAX));
+            add(
+                "getInterfaceVersion",
+                "get_interface_version",
+                "GET_INTERFACE_VERSION",
+                "VERSION",
+                GET_INTERFACE_VERSION_ID,
+                quote!(i32),
+                quote!(i32 = #lit),
+                quote!(#module::VERSION),
+                true,
+            );
+        }
+        if let Some(h) = &self.hash {
+            let lit = h.as_str();
+            add(
+                "getInterfaceHash",
+                "get_interface_hash",
+                "GET_INTERFACE_HASH",
+                "HASH",
+                GET_INTERFACE_HASH_ID,
+                quote!(#string),
+                quote!(&str = #lit),
+                quote!(#string::from(#module::HASH)),
+                false,
+            );
+        }
+        out
     }
 
     fn prepare<'a>(

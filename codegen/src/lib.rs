@@ -130,6 +130,7 @@
 mod attrs;
 mod decls;
 mod gen;
+mod hash;
 mod interface;
 mod names;
 pub mod types;
@@ -142,6 +143,7 @@ use std::sync::Arc;
 use capbinder_idl::{Diagnostics, Model, Session, SourceMap};
 
 pub use gen::GeneratedFile;
+pub use hash::{api_hash, read_api_hash};
 
 /// A builder with the defaults: output to `$OUT_DIR`, runtime crate
 /// `::capbinder`, `cargo:rerun-if-changed` lines printed.
@@ -177,6 +179,8 @@ pub struct Builder {
     runtime: String,
     emit_rerun_if_changed: bool,
     format: bool,
+    version: Option<u32>,
+    hash: Option<String>,
 }
 
 impl Default for Builder {
@@ -189,6 +193,8 @@ impl Default for Builder {
             runtime: "::capbinder".into(),
             emit_rerun_if_changed: true,
             format: true,
+            version: None,
+            hash: None,
         }
     }
 }
@@ -375,6 +381,38 @@ impl Builder {
         self
     }
 
+    /// Makes every generated interface a versioned one, version `version`
+    /// (AOSP's `--version N`, which must be at least 1): the trait gets
+    /// `get_interface_version()`, answered by the stub from the interface
+    /// module's `VERSION` and asked by the proxy once (transaction code
+    /// `0x00ffffff`, `IBinder::LAST_CALL_TRANSACTION`).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// capbinder_codegen::configure()
+    ///     .include("aidl_api/my-iface/2")
+    ///     .version(2)
+    ///     .hash(capbinder_codegen::read_api_hash("aidl_api/my-iface/2").unwrap())
+    ///     .compile(&["aidl_api/my-iface/2/com/example/IFoo.aidl"])
+    ///     .unwrap();
+    /// ```
+    pub fn version(&mut self, version: u32) -> &mut Builder {
+        self.version = Some(version);
+        self
+    }
+
+    /// Gives every generated interface a hash (AOSP's `--hash HASH`): the
+    /// trait gets `get_interface_hash()`, answered by the stub from the
+    /// interface module's `HASH` and asked by the proxy once (transaction
+    /// code `0x00fffffe`). For a frozen version, the hash in its `.hash`
+    /// file ([`read_api_hash`]) or computed from its files ([`api_hash`]);
+    /// AOSP's build passes `notfrozen` for the version in development.
+    pub fn hash(&mut self, hash: impl Into<String>) -> &mut Builder {
+        self.hash = Some(hash.into());
+        self
+    }
+
     /// Checks `files` and generates Rust in memory, writing nothing.
     pub fn generate(&self, files: &[impl AsRef<Path>]) -> Result<Generated, Error> {
         let mut s = Session::new();
@@ -420,7 +458,20 @@ impl Builder {
             runtime: self.runtime.clone(),
             externs: self.externs.clone(),
             format: self.format,
+            version: self.version,
+            hash: self.hash.clone(),
         };
+        if let Some(v) = self.version {
+            if v == 0 || i32::try_from(v).is_err() {
+                return Err(Error::Aidl(Diagnostics::new(
+                    vec![capbinder_idl::Diagnostic::error(format!(
+                        "interface version {v} is out of range"
+                    ))
+                    .with_help("a version is a positive `int`: 1 for the first frozen one")],
+                    Arc::new(model.sources().clone()),
+                )));
+            }
+        }
         let (files, diags) = generate_parallel(model, &options);
         if !diags.is_empty() {
             return Err(Error::Aidl(Diagnostics::new(

@@ -128,3 +128,91 @@ fn extern_paths_are_used_instead_of_generating() {
         "{app}"
     );
 }
+
+#[test]
+fn check_api_exits_1_naming_the_change_and_0_when_compatible() {
+    let out = aidl()
+        .args([
+            "check-api",
+            "../idl/tests/checkapi/enums/old",
+            "../idl/tests/checkapi/enums/new",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("removed enumerator from `p.E`: B"), "{err}");
+    assert!(err.contains("checkapi/enums/new/p/E.aidl:2:17"), "{err}");
+
+    let ok = |level: &str| {
+        aidl()
+            .args([
+                "check-api",
+                "--level",
+                level,
+                "../idl/tests/checkapi/compatible/old",
+                "../idl/tests/checkapi/compatible/new",
+            ])
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(ok("compatible"), Some(0));
+    assert_eq!(ok("equal"), Some(1));
+}
+
+#[test]
+fn hash_prints_what_hash_gen_sh_computes_and_rust_takes_version_and_hash() {
+    let out = aidl()
+        .args(["hash", "../tests/aidl/aidl_api/versioned/2", "2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // the `.hash` recorded beside it was written by AOSP's pipeline
+    let recorded = std::fs::read_to_string("../tests/aidl/aidl_api/versioned/2/.hash").unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), recorded.trim());
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = aidl()
+        .args([
+            "rust",
+            "-I",
+            "tests/golden/versioned/aidl",
+            "--version",
+            "7",
+            "--hash",
+            "abc",
+            "-o",
+        ])
+        .arg(dir.path())
+        .arg("tests/golden/versioned/aidl/versioned/IVersioned.aidl")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let code = std::fs::read_to_string(dir.path().join("versioned.rs")).unwrap();
+    assert!(code.contains("pub const VERSION: i32 = 7;"), "{code}");
+    assert!(code.contains("pub const HASH: &str = \"abc\";"), "{code}");
+    assert!(code.contains("pub const GET_INTERFACE_VERSION: u32 = 16777215;"));
+    assert!(code.contains("pub const GET_INTERFACE_HASH: u32 = 16777214;"));
+
+    let out = aidl()
+        .args([
+            "rust",
+            "-I",
+            "tests/golden/versioned/aidl",
+            "--version",
+            "0",
+            "-o",
+        ])
+        .arg(dir.path())
+        .arg("tests/golden/versioned/aidl/versioned/IVersioned.aidl")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("version 0 is out of range"));
+}

@@ -43,14 +43,35 @@ fn cases(dir: &str) -> Vec<PathBuf> {
     v
 }
 
+/// A builder for a case: its import root, and the settings in its
+/// `options` file, if any (`version N`, `hash H`, one a line).
+fn configure(case: &Path) -> capbinder_codegen::Builder {
+    let mut b = capbinder_codegen::configure();
+    b.include(case.join("aidl"));
+    if let Ok(text) = std::fs::read_to_string(case.join("options")) {
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            match line.split_once(' ') {
+                Some(("version", v)) => {
+                    b.version(v.trim().parse().unwrap());
+                }
+                Some(("hash", h)) => {
+                    b.hash(h.trim());
+                }
+                None if line.trim().is_empty() => {}
+                _ => panic!("{}: bad option line {line:?}", case.display()),
+            }
+        }
+    }
+    b
+}
+
 fn generate(case: &Path, reverse: bool) -> Vec<GeneratedFile> {
     let root = case.join("aidl");
     let mut files = aidl_files(&root);
     if reverse {
         files.reverse();
     }
-    capbinder_codegen::configure()
-        .include(&root)
+    configure(case)
         .emit_rerun_if_changed(false)
         .generate(&files)
         .unwrap_or_else(|e| panic!("{}:\n{e}", case.display()))
@@ -157,8 +178,7 @@ fn unformatted_output_is_the_same_code() {
     for case in cases("tests/golden") {
         let root = case.join("aidl");
         let files = aidl_files(&root);
-        let raw = capbinder_codegen::configure()
-            .include(&root)
+        let raw = configure(&case)
             .emit_rerun_if_changed(false)
             .format(false)
             .generate(&files)

@@ -74,6 +74,34 @@ impl ConstValue {
     }
 }
 
+/// AIDL's spelling of a value (`1`, `2L`, `"s"`, `'c'`, `{1, 2}`, the
+/// enumerator's name), for messages.
+impl std::fmt::Display for ConstValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConstValue::Boolean(b) => write!(f, "{b}"),
+            ConstValue::Byte(v) => write!(f, "{v}"),
+            ConstValue::Char(c) => write!(f, "{c:?}"),
+            ConstValue::Int(v) => write!(f, "{v}"),
+            ConstValue::Long(v) => write!(f, "{v}L"),
+            ConstValue::Float(v) => write!(f, "{v:?}f"),
+            ConstValue::Double(v) => write!(f, "{v:?}"),
+            ConstValue::String(s) => write!(f, "{s:?}"),
+            ConstValue::Array(items) => {
+                f.write_str("{")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("}")
+            }
+            ConstValue::Enumerator { name, .. } => f.write_str(name),
+        }
+    }
+}
+
 /// The value of an expression before it is fitted to a declared type
 /// (AOSP's "final type" and "final value").
 #[derive(Clone, Debug, PartialEq)]

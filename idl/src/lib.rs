@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod annotation;
+pub mod api;
 pub mod ast;
 mod check;
 pub mod constant;

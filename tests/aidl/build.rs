@@ -1,6 +1,9 @@
-//! Generates Rust from `aidl/**.aidl` (this crate's interfaces) and from
-//! every golden input of capbinder-codegen (`codegen/tests/golden/*/aidl`),
-//! so that the golden outputs are compiled and linted here too.
+//! Generates Rust from `aidl/**.aidl` (this crate's interfaces), from the
+//! frozen versions of a versioned interface (`aidl_api/versioned/N`, each
+//! with its version and the hash in its `.hash`), and from every golden
+//! input of capbinder-codegen (`codegen/tests/golden/*/aidl`, with the
+//! settings in the case's `options`), so that the golden outputs are
+//! compiled and linted here too.
 
 use std::error::Error;
 use std::fmt::Write as _;
@@ -34,6 +37,35 @@ fn main() -> Result<(), Box<dyn Error>> {
         .compile(&aidl_files(Path::new("aidl")))?;
 
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
+
+    println!("cargo:rerun-if-changed=aidl_api");
+    for version in [1u32, 2] {
+        let dir = PathBuf::from(format!("aidl_api/versioned/{version}"));
+        let hash = capbinder_codegen::read_api_hash(&dir)?;
+        // a frozen version is never edited: its files still give its hash
+        let computed = capbinder_codegen::api_hash(&dir, version)?;
+        if computed != hash {
+            return Err(format!(
+                "{}: the files hash to {computed}, .hash says {hash}",
+                dir.display()
+            )
+            .into());
+        }
+        capbinder_codegen::configure()
+            .include(&dir)
+            .version(version)
+            .hash(hash)
+            .out_dir(out.join(format!("versioned_v{version}")))
+            .compile(&aidl_files(&dir))?;
+    }
+    // version 1 as a generator without versions made it: an older service
+    // that knows neither meta method
+    let v1 = Path::new("aidl_api/versioned/1");
+    capbinder_codegen::configure()
+        .include(v1)
+        .out_dir(out.join("versioned_unversioned"))
+        .compile(&aidl_files(v1))?;
+
     let golden = Path::new("../../codegen/tests/golden");
     println!("cargo:rerun-if-changed={}", golden.display());
     let mut cases: Vec<PathBuf> = std::fs::read_dir(golden)?
@@ -50,8 +82,23 @@ fn main() -> Result<(), Box<dyn Error>> {
             .ok_or("a golden case's name is not UTF-8")?
             .to_string();
         let root = case.join("aidl");
-        capbinder_codegen::configure()
-            .include(&root)
+        let mut builder = capbinder_codegen::configure();
+        builder.include(&root);
+        // the case's settings, as codegen's golden test reads them
+        if let Ok(options) = std::fs::read_to_string(case.join("options")) {
+            for line in options.lines().filter(|l| !l.starts_with('#')) {
+                match line.split_once(' ') {
+                    Some(("version", v)) => {
+                        builder.version(v.trim().parse()?);
+                    }
+                    Some(("hash", h)) => {
+                        builder.hash(h.trim());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        builder
             .out_dir(out.join("golden").join(&name))
             .compile(&aidl_files(&root))?;
         writeln!(

@@ -3,6 +3,9 @@
 //! ```text
 //! capbinder-aidl check -I aidl aidl/com/example/IFoo.aidl
 //! capbinder-aidl rust -I aidl -o out aidl/com/example/IFoo.aidl
+//! capbinder-aidl rust -I aidl_api/foo/2 --version 2 --hash HASH -o out FILE...
+//! capbinder-aidl check-api aidl_api/foo/1 aidl_api/foo/2
+//! capbinder-aidl hash aidl_api/foo/2 2
 //! ```
 //!
 //! Diagnostics go to stderr; the exit status is 1 when there is an error,
@@ -13,6 +16,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use capbinder_idl::api::{check_api, ApiLevel};
 use capbinder_idl::Session;
 use clap::{Args, Parser, Subcommand};
 
@@ -54,6 +58,34 @@ enum Command {
         /// Uses existing Rust for an AIDL package: PACKAGE=RUST_PATH.
         #[arg(long = "extern", value_name = "PACKAGE=PATH")]
         externs: Vec<String>,
+        /// The interfaces' version: adds `getInterfaceVersion()`.
+        #[arg(long = "version", value_name = "N")]
+        version: Option<u32>,
+        /// The interfaces' hash: adds `getInterfaceHash()`.
+        #[arg(long = "hash", value_name = "HASH")]
+        hash: Option<String>,
+    },
+    /// Checks that NEW_DIR is a compatible (or equal) version of the frozen
+    /// API in OLD_DIR, like `aidl --checkapi`.
+    CheckApi {
+        /// An import root for types the versions use but do not declare.
+        #[arg(short = 'I', long = "include", value_name = "DIR")]
+        includes: Vec<PathBuf>,
+        /// `compatible` (new may extend old) or `equal`.
+        #[arg(long = "level", value_name = "LEVEL", default_value = "compatible", value_parser = ["compatible", "equal"])]
+        level: String,
+        /// The older frozen version (`aidl_api/NAME/N`).
+        old: PathBuf,
+        /// The newer version.
+        new: PathBuf,
+    },
+    /// Prints the hash of a frozen version, as AOSP's `hash_gen.sh`
+    /// computes it for `aidl_api/NAME/N/.hash`.
+    Hash {
+        /// The frozen version's directory.
+        dir: PathBuf,
+        /// Its version number.
+        version: u32,
     },
 }
 
@@ -85,13 +117,55 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::CheckApi {
+            includes,
+            level,
+            old,
+            new,
+        } => {
+            let level = if level == "equal" {
+                ApiLevel::Equal
+            } else {
+                ApiLevel::Compatible
+            };
+            match check_api(&old, &new, &includes, level) {
+                Ok(warnings) => {
+                    if !warnings.is_empty() {
+                        eprint!("{}", warnings.render(color));
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(d) => {
+                    eprint!("{}", d.render(color));
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Hash { dir, version } => match capbinder_codegen::api_hash(&dir, version) {
+            Ok(h) => {
+                println!("{h}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: hashing {}: {e}", dir.display());
+                ExitCode::from(1)
+            }
+        },
         Command::Rust {
             inputs,
             out,
             externs,
+            version,
+            hash,
         } => {
             let mut b = capbinder_codegen::configure();
             b.emit_rerun_if_changed(false).out_dir(&out);
+            if let Some(v) = version {
+                b.version(v);
+            }
+            if let Some(h) = hash {
+                b.hash(h);
+            }
             for i in &inputs.includes {
                 b.include(i);
             }

@@ -1,5 +1,6 @@
 //! The implementations the helper process serves (and the in-process tests
-//! call directly): `ITestService` and both versions of `IRecords`.
+//! call directly): `ITestService`, both versions of `IRecords`, and the
+//! versioned interface as version 1, version 2 and unversioned.
 
 use std::io::{Read, Write};
 use std::sync::{Arc, Condvar, Mutex};
@@ -221,5 +222,35 @@ impl v2::IRecords for RecordsV2 {
             note: Some("set by v2".into()),
             kind: Kind::A,
         })
+    }
+}
+
+/// Version 1 of the versioned interface.
+pub struct VersionedV1;
+
+impl crate::versioned_v1::capbinder::test::versioned::IVersioned for VersionedV1 {
+    fn ping(&self, x: i32) -> Result<i32> {
+        Ok(x + 1)
+    }
+}
+
+/// Version 2 of the versioned interface.
+pub struct VersionedV2;
+
+impl crate::versioned_v2::capbinder::test::versioned::IVersioned for VersionedV2 {
+    fn ping(&self, x: i32) -> Result<i32> {
+        Ok(x + 2)
+    }
+    fn name(&self) -> Result<String> {
+        Ok("v2".into())
+    }
+}
+
+/// Version 1 from a generator without versions.
+pub struct VersionedUnversioned;
+
+impl crate::versioned_unversioned::capbinder::test::versioned::IVersioned for VersionedUnversioned {
+    fn ping(&self, x: i32) -> Result<i32> {
+        Ok(x + 100)
     }
 }

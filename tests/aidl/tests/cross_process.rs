@@ -462,3 +462,48 @@ fn calls_to_a_dead_service_fail_with_dead_object() {
     let e = s.block().unwrap_err();
     assert!(e.is_dead(), "{e}");
 }
+
+#[test]
+fn a_proxy_reads_the_version_and_hash_of_the_service_behind_it() {
+    use capbinder_aidl_tests::{versioned_unversioned, versioned_v1, versioned_v2};
+    use versioned_v2::capbinder::test::versioned::{i_versioned, IVersioned};
+    world();
+    let v1_hash = versioned_v1::capbinder::test::versioned::i_versioned::HASH;
+    assert_eq!(v1_hash, "efba00431f290c70d11a868b3aca42a7bd66a352");
+    assert_eq!(
+        i_versioned::HASH,
+        "4869b516024a299b75c2464615c9edaff1e538da"
+    );
+
+    // a version-2 proxy in front of a version-1 service: the service's
+    // answers, not the proxy's own constants
+    let old: Arc<dyn IVersioned> = lookup("main.versioned.v1");
+    assert_eq!(old.get_interface_version().unwrap(), 1);
+    assert_eq!(old.get_interface_hash().unwrap(), v1_hash);
+    // asked again: the cached answer, the same
+    assert_eq!(old.get_interface_version().unwrap(), 1);
+    assert_eq!(old.get_interface_hash().unwrap(), v1_hash);
+    assert_eq!(old.ping(1).unwrap(), 2);
+    // what version 1 lacks is UnknownTransaction: check the version first
+    let e = old.name().unwrap_err();
+    assert_eq!(e.code, StatusCode::UnknownTransaction, "{e}");
+
+    let same: Arc<dyn IVersioned> = lookup("main.versioned.v2");
+    assert_eq!(same.get_interface_version().unwrap(), i_versioned::VERSION);
+    assert_eq!(same.get_interface_hash().unwrap(), i_versioned::HASH);
+    assert_eq!(same.name().unwrap(), "v2");
+
+    // a service generated without versions does not know the meta methods:
+    // the proxy says so (AOSP's Rust backend does the same)
+    let unversioned: Arc<dyn IVersioned> = lookup("main.versioned.unversioned");
+    let e = unversioned.get_interface_version().unwrap_err();
+    assert_eq!(e.code, StatusCode::UnknownTransaction, "{e}");
+    let e = unversioned.get_interface_hash().unwrap_err();
+    assert_eq!(e.code, StatusCode::UnknownTransaction, "{e}");
+    assert_eq!(unversioned.ping(1).unwrap(), 101);
+
+    // and an unversioned proxy can still talk to a versioned service
+    let plain: Arc<dyn versioned_unversioned::capbinder::test::versioned::IVersioned> =
+        lookup("main.versioned.v2");
+    assert_eq!(plain.ping(1).unwrap(), 3);
+}

@@ -3,7 +3,8 @@
 //!
 //! `capbinder-aidl-testd servicemanager SOCKET`
 //! `capbinder-aidl-testd service SOCKET NAME`: registers `NAME` (an
-//! `ITestService`), `NAME.records.v1` and `NAME.records.v2`.
+//! `ITestService`), `NAME.records.v1`, `NAME.records.v2`, and
+//! `NAME.versioned.v1`, `.v2` and `.unversioned`.
 //!
 //! It prints `ready PID` once it serves, and exits when its standard input
 //! closes (the test that started it is gone), so no helper outlives a test
@@ -17,7 +18,10 @@ use std::sync::Mutex;
 use capbinder::service_manager::{Policy, ServiceManager, ServiceManagerService};
 use capbinder::{new_binder, ProcessState, Result};
 use capbinder_aidl_tests::aidl::capbinder::test::{v1, v2, BnTestService};
-use capbinder_aidl_tests::service::{RecordsV1, RecordsV2, TestService};
+use capbinder_aidl_tests::service::{
+    RecordsV1, RecordsV2, TestService, VersionedUnversioned, VersionedV1, VersionedV2,
+};
+use capbinder_aidl_tests::{versioned_unversioned, versioned_v1, versioned_v2};
 
 fn serve(role: &str, socket: &Path, name: Option<&str>) -> Result<()> {
     let ps = ProcessState::init(Some(socket))?;
@@ -38,6 +42,20 @@ fn serve(role: &str, socket: &Path, name: Option<&str>) -> Result<()> {
             sm.add_service(
                 &format!("{name}.records.v2"),
                 &v2::BnRecords::new_binder(RecordsV2),
+            )?;
+            sm.add_service(
+                &format!("{name}.versioned.v1"),
+                &versioned_v1::capbinder::test::versioned::BnVersioned::new_binder(VersionedV1),
+            )?;
+            sm.add_service(
+                &format!("{name}.versioned.v2"),
+                &versioned_v2::capbinder::test::versioned::BnVersioned::new_binder(VersionedV2),
+            )?;
+            sm.add_service(
+                &format!("{name}.versioned.unversioned"),
+                &versioned_unversioned::capbinder::test::versioned::BnVersioned::new_binder(
+                    VersionedUnversioned,
+                ),
             )?;
         }
         _ => {

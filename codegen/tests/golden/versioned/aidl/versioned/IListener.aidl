@@ -1,0 +1,6 @@
+package versioned;
+
+/** Oneway: its meta methods are still two-way calls. */
+oneway interface IListener {
+    void tick();
+}

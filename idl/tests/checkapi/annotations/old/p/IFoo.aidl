@@ -1,0 +1,5 @@
+package p;
+interface IFoo {
+    String a();
+    void b(in String s);
+}

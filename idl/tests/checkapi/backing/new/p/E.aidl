@@ -1,0 +1,3 @@
+package p;
+@Backing(type="int")
+enum E { A, B }

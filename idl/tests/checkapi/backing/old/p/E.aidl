@@ -1,0 +1,3 @@
+package p;
+@Backing(type="byte")
+enum E { A, B }

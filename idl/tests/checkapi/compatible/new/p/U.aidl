@@ -1,0 +1,2 @@
+package p;
+union U { int i; String s; long l = 0; }

@@ -1,0 +1,6 @@
+package p;
+import p.Kind;
+parcelable Data {
+    int id;
+    @nullable String name;
+}

@@ -1,0 +1,3 @@
+package p;
+@Backing(type="int")
+enum Kind { A, B }

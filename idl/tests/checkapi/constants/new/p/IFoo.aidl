@@ -1,0 +1,5 @@
+package p;
+interface IFoo {
+    const int A = 2;
+    const String B = "b";
+}

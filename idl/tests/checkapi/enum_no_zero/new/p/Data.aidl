@@ -1,0 +1,3 @@
+package p;
+import p.E;
+parcelable Data { int a; E e; }

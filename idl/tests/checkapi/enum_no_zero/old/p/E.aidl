@@ -1,0 +1,2 @@
+package p;
+enum E { A = 1, B }

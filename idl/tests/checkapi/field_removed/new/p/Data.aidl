@@ -1,0 +1,4 @@
+package p;
+parcelable Data {
+    int a;
+}

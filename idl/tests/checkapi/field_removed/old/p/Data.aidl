@@ -1,0 +1,5 @@
+package p;
+parcelable Data {
+    int a;
+    int b;
+}

@@ -1,0 +1,3 @@
+package p;
+@FixedSize
+parcelable F { int a; int b = 0; }

@@ -1,0 +1,5 @@
+package p;
+interface IFoo {
+    void a() = 1;
+    void b() = 2;
+}

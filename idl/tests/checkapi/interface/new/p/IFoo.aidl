@@ -1,0 +1,9 @@
+package p;
+interface IFoo {
+    void inserted();
+    void a();
+    long c(int x);
+    void d(inout int[] x);
+    oneway void e();
+
+}

@@ -1,0 +1,8 @@
+package p;
+parcelable Data {
+    int a;
+    int b = 2;
+    long d;
+    String c;
+    String e;
+}

@@ -1,0 +1,2 @@
+package p;
+union Kind { int a; }

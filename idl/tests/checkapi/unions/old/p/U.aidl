@@ -1,0 +1,2 @@
+package p;
+union U { int a; String b; }
