@@ -235,6 +235,14 @@ impl Device {
         Ok(self.recv.read_vec(off, len)?)
     }
 
+    /// A delivered range of the receive buffer, borrowed in place (no
+    /// copy). Only for a range delivered and not yet freed: free it (with
+    /// `FreeBuffer`) only after the borrow ends.
+    pub fn buffer_slice(&self, range: DataRange) -> Result<&[u8], DeviceError> {
+        let (off, len) = range_usize(range)?;
+        Ok(self.recv.delivered_slice(off, len)?)
+    }
+
     /// Like [`read_buffer`](Self::read_buffer), into a caller's buffer of
     /// exactly `range.len` bytes.
     pub fn read_buffer_into(&self, range: DataRange, dst: &mut [u8]) -> Result<(), DeviceError> {

@@ -6,14 +6,16 @@
 //! wrong kind or already taken is an error too.
 
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 
 use capbinder_kmod_shim::sys::memfd::Mapping;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use capbinder_core::Rights;
+use capbinder_core::{DataRange, Rights};
 
 use crate::binder::SpIBinder;
+use crate::process::ProcessState;
 use crate::status::{ExceptionCode, Result, Status, StatusCode};
 
 /// One entry of a parcel's side table.
@@ -25,11 +27,38 @@ pub(crate) enum Slot {
     Fd(Option<OwnedFd>),
 }
 
-/// Where a parcel's bytes live: owned, or a sealed blob mapped read-only
-/// (large payloads arrive without a copy).
+/// Where a parcel's bytes live: owned, a delivered range of the receive
+/// buffer read in place, or a sealed blob mapped read-only. Received
+/// payloads are never copied out; a write to a received parcel copies it
+/// first.
 enum Data {
     Owned(Vec<u8>),
+    Received(Delivered),
     Blob(Mapping),
+}
+
+/// A delivered range of this process's receive buffer, borrowed: the range
+/// is freed (`FreeBuffer`) when this is dropped, never before, so the
+/// mediator cannot reuse it while the parcel reads it.
+pub(crate) struct Delivered {
+    process: Arc<ProcessState>,
+    range: DataRange,
+}
+
+impl Delivered {
+    pub(crate) fn new(process: Arc<ProcessState>, range: DataRange) -> Delivered {
+        Delivered { process, range }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.process.dev.buffer_slice(self.range).unwrap_or(&[])
+    }
+}
+
+impl Drop for Delivered {
+    fn drop(&mut self) {
+        crate::thread::free_buffer(&self.process, self.range);
+    }
 }
 
 /// The data of one call or reply.
@@ -77,6 +106,14 @@ impl Parcel {
         }
     }
 
+    pub(crate) fn from_delivered(d: Delivered, slots: Vec<Slot>) -> Parcel {
+        Parcel {
+            data: Data::Received(d),
+            pos: 0,
+            slots,
+        }
+    }
+
     pub(crate) fn from_blob(map: Mapping, slots: Vec<Slot>) -> Parcel {
         Parcel {
             data: Data::Blob(map),
@@ -89,18 +126,19 @@ impl Parcel {
     pub fn bytes(&self) -> &[u8] {
         match &self.data {
             Data::Owned(v) => v,
+            Data::Received(d) => d.bytes(),
             Data::Blob(m) => m.as_slice().unwrap_or(&[]),
         }
     }
 
     fn owned(&mut self) -> &mut Vec<u8> {
-        if let Data::Blob(m) = &self.data {
-            let copy = m.as_slice().unwrap_or(&[]).to_vec();
+        if !matches!(self.data, Data::Owned(_)) {
+            let copy = self.bytes().to_vec();
             self.data = Data::Owned(copy);
         }
         match &mut self.data {
             Data::Owned(v) => v,
-            Data::Blob(_) => unreachable!("converted above"),
+            _ => unreachable!("converted above"),
         }
     }
 
@@ -258,6 +296,7 @@ impl Parcel {
         let Parcel { data, slots, .. } = self;
         let data = match data {
             Data::Owned(v) => v,
+            Data::Received(d) => d.bytes().to_vec(),
             Data::Blob(m) => m.as_slice().unwrap_or(&[]).to_vec(),
         };
         (data, slots)

@@ -269,9 +269,10 @@ fn prepare(
 /// gave is accounted for, read or not).
 fn receive(process: &Arc<ProcessState>, tx: &TxnIn, fds: Vec<OwnedFd>) -> Result<Parcel> {
     let mut fds: Vec<Option<OwnedFd>> = fds.into_iter().map(Some).collect();
-    let mut give_back = vec![Command::FreeBuffer {
-        offset: tx.buffer.offset,
-    }];
+    // The buffer is freed when the parcel that reads it in place is
+    // dropped (or at once, for a blob or a failure: see the end).
+    let delivered = crate::parcel::Delivered::new(process.clone(), tx.buffer);
+    let mut give_back = Vec::new();
     let mut slots = Vec::with_capacity(tx.objects.len());
     let mut blob = None;
     let in_blob = tx.flags.0 & TxnFlags::DATA_IN_BLOB != 0;
@@ -333,8 +334,30 @@ fn receive(process: &Arc<ProcessState>, tx: &TxnIn, fds: Vec<OwnedFd>) -> Result
         })?;
         return Ok(Parcel::from_blob(map, slots));
     }
-    let data = process.dev.read_buffer(tx.buffer)?;
-    Ok(Parcel::from_parts(data, slots))
+    Ok(Parcel::from_delivered(delivered, slots))
+}
+
+/// Receive buffers up to this size are freed with this thread's next write
+/// (a looper's comes right after the call it serves, a client's with its
+/// next call), saving the mediator a message and a wakeup per call;
+/// larger ones are freed at once so an idle thread never sits on much of
+/// the buffer. Bounded: a thread defers at most the buffers it dropped
+/// since it last wrote.
+const DEFER_FREE_MAX: u64 = 8 * 1024;
+
+/// Frees a delivered range once nothing reads it any more.
+pub(crate) fn free_buffer(process: &Arc<ProcessState>, range: DataRange) {
+    let cmd = Command::FreeBuffer {
+        offset: range.offset,
+    };
+    let registered = TS
+        .try_with(|c| c.try_borrow().map_or(true, |b| b.is_some()))
+        .unwrap_or(false);
+    if registered && range.len <= DEFER_FREE_MAX {
+        let _ = DEFERRED.try_with(|d| d.borrow_mut().push(cmd));
+    } else {
+        post(process, vec![cmd]);
+    }
 }
 
 fn unpack_reply(mut p: Parcel) -> Result<Parcel> {

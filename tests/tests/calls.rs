@@ -95,3 +95,30 @@ fn objects_returned_in_replies_stay_callable() {
         );
     }
 }
+
+#[test]
+fn a_reply_is_read_in_place_and_its_buffer_freed_only_when_dropped() {
+    use capbinder_tests::harness::process;
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let svc = ctx.service(&["test.inplace"]);
+    let mut client = ctx.client(None);
+    client.ok("get s test.inplace");
+    // Two small replies (freed with the thread's next write) and one past
+    // the deferral size (freed at once when dropped), all kept unread:
+    // each still holds its range of the client's receive buffer.
+    client.ok("hold s 100");
+    client.ok("hold s 200");
+    client.ok("hold s 65536");
+    let held = client.ok("buffer");
+    assert!(held.contains("ranges=3"), "three replies held: {held}");
+    // Dropped: every range comes back (the `buffer` dump is the next write
+    // that carries the deferred frees).
+    client.ok("unhold");
+    assert_eq!(client.ok("buffer"), "used=0 ranges=0");
+    // The service read each call in place and freed it with its reply.
+    let s = ctx.wait_state("the service freed every call's buffer", |s| {
+        process(s, svc.pid()).is_some_and(|p| p.buffer.ranges == 0)
+    });
+    assert_eq!(process(&s, svc.pid()).map(|p| p.buffer.used), Some(0));
+}

@@ -473,6 +473,32 @@ impl Mapping {
         }
     }
 
+    /// Lends `len` bytes at `offset` of a client's receive buffer
+    /// ([`MappingKind::SharedReadOnly`] only): a received payload read in
+    /// place, with no copy (what libbinder does with its mmap).
+    ///
+    /// Only for a range the mediator delivered and that the process has not
+    /// freed yet. Binder's contract makes such a range stable: the mediator
+    /// writes a range only between reserving and delivering it, and
+    /// reserves it again only after the owner's `FreeBuffer`; the client's
+    /// own mapping is read-only. The runtime holds the `FreeBuffer` until
+    /// the borrowing parcel is dropped.
+    pub fn delivered_slice(&self, offset: usize, len: usize) -> Result<&[u8], AccessError> {
+        if self.kind != MappingKind::SharedReadOnly {
+            return Err(AccessError::ReadOnly);
+        }
+        self.check(offset, len)?;
+        if len == 0 {
+            return Ok(&[]);
+        }
+        // SAFETY: the range was bounds-checked and lies in the region we own
+        // until drop, which the borrow of `self` cannot outlive. Nobody
+        // writes it while the slice lives: our mapping is PROT_READ, and the
+        // mediator (trusted, see above) does not touch a delivered range
+        // before it is freed.
+        Ok(unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(offset), len) })
+    }
+
     /// Copies `dst.len()` bytes starting at `offset` out of the mapping.
     ///
     /// For a shared mapping the bytes are a snapshot: validate the copy, never
@@ -496,8 +522,16 @@ impl Mapping {
     /// Copies `len` bytes starting at `offset` into a new `Vec`.
     pub fn read_vec(&self, offset: usize, len: usize) -> Result<Vec<u8>, AccessError> {
         self.check(offset, len)?;
-        let mut out = vec![0u8; len];
-        self.read_at(offset, &mut out)?;
+        let mut out = Vec::with_capacity(len);
+        // SAFETY: the source range was bounds-checked and lies in our
+        // region; `out` has capacity for `len` bytes and is a distinct
+        // allocation; after the copy all `len` bytes are initialized, so
+        // `set_len` exposes no uninitialized memory. (A zero-filled `vec!`
+        // first would touch every page twice.)
+        unsafe {
+            ptr::copy_nonoverlapping(self.ptr.as_ptr().add(offset), out.as_mut_ptr(), len);
+            out.set_len(len);
+        }
         Ok(out)
     }
 
@@ -514,7 +548,8 @@ impl Mapping {
         // SAFETY: the range was bounds-checked and lies in our own region,
         // which is mapped PROT_WRITE (kind SharedReadWrite); `&mut self` rules
         // out another thread of ours touching it; `src` is a Rust slice, which
-        // cannot point into a shared mapping because none is ever lent out.
+        // cannot point into this mapping (a send area is never lent out; a
+        // lent receive-buffer range is another mapping).
         unsafe {
             ptr::copy_nonoverlapping(src.as_ptr(), self.ptr.as_ptr().add(offset), src.len());
         }

@@ -270,6 +270,8 @@ struct Client {
     latch: Arc<Latch>,
     /// Services this client added (kept alive).
     added: Vec<SpIBinder>,
+    /// Replies kept unread (`hold`), each holding its receive buffer.
+    held: Vec<Parcel>,
 }
 
 type Answer = Result<String, String>;
@@ -302,7 +304,7 @@ impl Client {
     /// `recvfd V`, `blob V SIZE`, `oneway V N`, `session V NEWV`, `drop V`,
     /// `alive V`, `link V R`, `unlink V R`, `await-death R`, `deaths R`,
     /// `raw V CODE HEX`, `wrongkind V`, `specific V`, `block-bg V`,
-    /// `flush`, `state`, `exit`.
+    /// `flush`, `state`, `hold V SIZE`, `unhold`, `buffer`, `exit`.
     fn run(mut self, args: &Args) -> ExitCode {
         let ps = init(args);
         // Death notices and service registrations arrive on pool threads.
@@ -553,6 +555,41 @@ impl Client {
                 Ok("started".into())
             }
             "flush" => flush_commands().map(|()| String::new()).map_err(st),
+            "hold" => {
+                // An echo of SIZE bytes whose reply is kept, read in place:
+                // its receive-buffer range stays allocated until `unhold`.
+                let n: usize = arg(2)?.parse().map_err(|e| format!("{e}"))?;
+                let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+                let mut p = Parcel::new();
+                p.write_bytes(&data).map_err(st)?;
+                let mut reply = self
+                    .var(w.get(1))?
+                    .transact(capbinder_tests::proto::codes::ECHO_BYTES, p, false)
+                    .map_err(st)?;
+                let back = reply.read_bytes().map_err(st)?;
+                if back != data {
+                    return Err(format!("mismatch: sent {n} bytes, got {}", back.len()));
+                }
+                reply.rewind();
+                self.held.push(reply);
+                Ok(String::new())
+            }
+            "unhold" => {
+                self.held.clear();
+                flush_commands().map_err(st)?;
+                Ok(String::new())
+            }
+            "buffer" => {
+                // This process's receive buffer as the mediator sees it.
+                let s = ps.state().map_err(st)?;
+                let me = std::process::id() as i32;
+                let p = s
+                    .processes
+                    .iter()
+                    .find(|p| p.pid == me)
+                    .ok_or("this process is not in the dump")?;
+                Ok(format!("used={} ranges={}", p.buffer.used, p.buffer.ranges))
+            }
             "state" => {
                 let s = ps.state().map_err(st)?;
                 let pids: Vec<String> = s.processes.iter().map(|p| p.pid.to_string()).collect();
