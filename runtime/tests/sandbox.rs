@@ -784,6 +784,66 @@ fn a_frozen_app_gets_frozen_replies_until_thawed() {
 }
 
 #[test]
+fn manifest_limits_are_applied_or_refused_naming_the_controller() {
+    let Some(w) = world("manifest_limits_are_applied_or_refused_naming_the_controller") else {
+        return;
+    };
+    let mount = Features::probe().cgroup2.expect("the world has cgroup2");
+    let offered = capbinder_kmod_shim::sys::cgroup::available_controllers(&mount).unwrap();
+    let body = "services = [\"sb.echo\"]\n[limits]\nmemory_max = 268435456\npids_max = 64\ncpu_weight = 50\n";
+    let missing: Vec<(&str, &str)> = [
+        ("memory", "memory.max"),
+        ("pids", "pids.max"),
+        ("cpu", "cpu.weight"),
+    ]
+    .into_iter()
+    .filter(|(c, _)| !offered.iter().any(|o| o == c))
+    .collect();
+    eprintln!("cgroup2 offers {offered:?}; missing for the manifest: {missing:?}");
+    if missing.is_empty() {
+        let mut app = w.app("t-limits", body, "hold", &[("CB_T_TAG", "limits".into())]);
+        app.expect("APP ready");
+        let dir = w.cgroup_root.join("t-limits");
+        for (file, want) in [
+            ("memory.max", "268435456"),
+            ("pids.max", "64"),
+            ("cpu.weight", "50"),
+        ] {
+            let got = std::fs::read_to_string(dir.join(file)).unwrap();
+            assert_eq!(got.trim(), want, "{file}");
+        }
+        let (ok, out) = w.cli_run(&["kill", "t-limits"]);
+        assert!(ok, "{out}");
+        app.wait_exit();
+    } else {
+        // Refused, naming each controller and limit it cannot apply.
+        let m = w.manifest("t-limits", body);
+        let m = m.to_str().unwrap();
+        let (ok, out) = w.cli_run(&["run", "--manifest", m, "--", "/usr/bin/true"]);
+        assert!(!ok, "{out}");
+        for (c, f) in &missing {
+            assert!(out.contains(c) && out.contains(f), "{c} {f}: {out}");
+        }
+        assert!(out.contains("--allow-weaker"), "{out}");
+        // With --allow-weaker it runs and says what is not enforced.
+        let (ok, out) = w.cli_run(&[
+            "run",
+            "--allow-weaker",
+            "--manifest",
+            m,
+            "--",
+            "/usr/bin/true",
+        ]);
+        assert!(ok, "{out}");
+        assert!(out.contains("not enforced"), "{out}");
+        for (_, f) in &missing {
+            assert!(out.contains(f), "{f}: {out}");
+        }
+    }
+    w.cleanup();
+}
+
+#[test]
 fn launching_refuses_a_missing_manifest_directory_clearly() {
     let Some(w) = world("launching_refuses_a_missing_manifest_directory_clearly") else {
         return;

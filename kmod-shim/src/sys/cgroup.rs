@@ -1,8 +1,13 @@
-//! The sandbox's cgroups: one cgroup v2 directory per app, used only for
-//! its core files (`cgroup.procs`, `cgroup.freeze`, `cgroup.events`,
-//! `cgroup.kill`); no controller is enabled, so an app's cgroup accounts
-//! and limits nothing, it only groups the app's processes so that the
-//! manager can list, freeze and kill them as one.
+//! The sandbox's cgroups: one cgroup v2 directory per app. Its core files
+//! (`cgroup.procs`, `cgroup.freeze`, `cgroup.events`, `cgroup.kill`) group
+//! the app's processes so that the manager can list, freeze and kill them
+//! as one. Where the manifest asks for [`Limits`] (`memory.max`,
+//! `pids.max`, `cpu.weight`), their controllers are enabled in
+//! `cgroup.subtree_control` from the cgroup2 mount down to the app's parent
+//! ([`AppCgroup::apply_limits`]) and the values written before the app is
+//! born; [`missing_controllers`] says which the hierarchy does not offer
+//! (on a hybrid system, a controller bound to a v1 hierarchy is not
+//! available in v2).
 //!
 //! The app's child is born inside its cgroup (`clone3` with
 //! `CLONE_INTO_CGROUP` and the fd [`AppCgroup::open_dir`] gives), so no
@@ -69,6 +74,62 @@ pub fn valid_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(&c))
+}
+
+/// Resource limits for an app's cgroup; `None` leaves the kernel's default
+/// (no limit, weight 100).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// `memory.max`, in bytes (the `memory` controller).
+    pub memory_max: Option<u64>,
+    /// `pids.max`: processes and threads (the `pids` controller).
+    pub pids_max: Option<u64>,
+    /// `cpu.weight`, 1 to 10000 (the `cpu` controller).
+    pub cpu_weight: Option<u64>,
+}
+
+impl Limits {
+    /// (controller, interface file, value) for each limit that is set.
+    pub fn settings(&self) -> Vec<(&'static str, &'static str, u64)> {
+        [
+            ("memory", "memory.max", self.memory_max),
+            ("pids", "pids.max", self.pids_max),
+            ("cpu", "cpu.weight", self.cpu_weight),
+        ]
+        .into_iter()
+        .filter_map(|(c, f, v)| v.map(|v| (c, f, v)))
+        .collect()
+    }
+
+    /// Whether no limit is set.
+    pub fn is_empty(&self) -> bool {
+        self.settings().is_empty()
+    }
+}
+
+/// The controllers the cgroup2 hierarchy mounted at `mount` offers (its
+/// root's `cgroup.controllers`).
+pub fn available_controllers(mount: &Path) -> io::Result<Vec<String>> {
+    let path = mount.join("cgroup.controllers");
+    let text = fs::read_to_string(&path).map_err(|e| ctx(e, "reading", &path))?;
+    Ok(text.split_whitespace().map(str::to_string).collect())
+}
+
+/// The (controller, interface file) pairs of `limits` that the hierarchy
+/// at `mount` cannot give (no cgroup2 mount: all of them).
+pub fn missing_controllers(
+    mount: Option<&Path>,
+    limits: &Limits,
+) -> Vec<(&'static str, &'static str)> {
+    let have = mount
+        .and_then(|m| available_controllers(m).ok())
+        .unwrap_or_default();
+    limits
+        .settings()
+        .into_iter()
+        .filter(|(c, _, _)| !have.iter().any(|h| h == c))
+        .map(|(c, f, _)| (c, f))
+        .collect()
 }
 
 /// One app's cgroup: `<root>/<name>`.
@@ -143,6 +204,58 @@ impl AppCgroup {
                     ),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// Applies `limits` to this (created, still empty) cgroup: first each
+    /// needed controller is enabled (`+name` in `cgroup.subtree_control`)
+    /// in every directory from `mount` down to this cgroup's parent, then
+    /// the interface files are written. Only the controllers `limits` names
+    /// are touched; one the hierarchy does not offer fails naming it (check
+    /// with [`missing_controllers`] first). A directory on the way that
+    /// holds processes itself cannot enable controllers (cgroup2's "no
+    /// internal processes" rule): the error names it.
+    pub fn apply_limits(&self, mount: &Path, limits: &Limits) -> io::Result<()> {
+        let settings = limits.settings();
+        if settings.is_empty() {
+            return Ok(());
+        }
+        let parent = self.dir.parent().unwrap_or(&self.dir);
+        let rel = parent.strip_prefix(mount).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is not under the cgroup2 mount {}",
+                    self.dir.display(),
+                    mount.display()
+                ),
+            )
+        })?;
+        let mut dirs = vec![mount.to_path_buf()];
+        let mut at = mount.to_path_buf();
+        for c in rel.components() {
+            at.push(c);
+            dirs.push(at.clone());
+        }
+        for dir in &dirs {
+            let path = dir.join("cgroup.subtree_control");
+            let enabled = fs::read_to_string(&path).map_err(|e| ctx(e, "reading", &path))?;
+            for (ctrl, _, _) in &settings {
+                if enabled.split_whitespace().any(|e| e == *ctrl) {
+                    continue;
+                }
+                fs::write(&path, format!("+{ctrl}")).map_err(|e| {
+                    ctx(
+                        e,
+                        &format!("enabling the {ctrl} controller: writing +{ctrl} to"),
+                        &path,
+                    )
+                })?;
+            }
+        }
+        for (_, file, value) in settings {
+            self.write(file, &value.to_string())?;
         }
         Ok(())
     }
@@ -268,6 +381,60 @@ mod tests {
         assert!(!valid_name("Player"));
         assert!(!valid_name(&"x".repeat(65)));
         assert!(AppCgroup::new(Path::new("/x"), "../y").is_err());
+    }
+
+    /// A directory tree shaped like a cgroup2 hierarchy (plain files): what
+    /// `apply_limits` writes where.
+    #[test]
+    fn limits_enable_their_controllers_down_to_the_parent_then_are_written() {
+        let t = tempfile::tempdir().unwrap();
+        let mount = t.path();
+        let root = mount.join("sandbox");
+        let app = root.join("player");
+        fs::create_dir_all(&app).unwrap();
+        fs::write(
+            mount.join("cgroup.controllers"),
+            "cpu memory pids hugetlb\n",
+        )
+        .unwrap();
+        fs::write(mount.join("cgroup.subtree_control"), "memory\n").unwrap();
+        fs::write(root.join("cgroup.subtree_control"), "").unwrap();
+        let limits = Limits {
+            memory_max: Some(64 << 20),
+            pids_max: Some(32),
+            cpu_weight: None,
+        };
+        assert!(missing_controllers(Some(mount), &limits).is_empty());
+        let cg = AppCgroup::new(&root, "player").unwrap();
+        cg.apply_limits(mount, &limits).unwrap();
+        // Already enabled at the mount: only pids is written there (a real
+        // subtree_control takes one "+name" per write and keeps the rest).
+        assert_eq!(
+            fs::read_to_string(mount.join("cgroup.subtree_control")).unwrap(),
+            "+pids"
+        );
+        assert_eq!(
+            fs::read_to_string(root.join("cgroup.subtree_control")).unwrap(),
+            "+pids",
+            "the last write of the two (+memory, then +pids) stays in a plain file"
+        );
+        assert_eq!(
+            fs::read_to_string(app.join("memory.max")).unwrap(),
+            (64u64 << 20).to_string()
+        );
+        assert_eq!(fs::read_to_string(app.join("pids.max")).unwrap(), "32");
+        assert!(!app.join("cpu.weight").exists());
+        // Not offered: named.
+        fs::write(mount.join("cgroup.controllers"), "hugetlb\n").unwrap();
+        assert_eq!(
+            missing_controllers(Some(mount), &limits),
+            vec![("memory", "memory.max"), ("pids", "pids.max")]
+        );
+        assert_eq!(missing_controllers(None, &limits).len(), 2);
+        assert!(missing_controllers(None, &Limits::default()).is_empty());
+        // A cgroup outside the mount is refused.
+        let elsewhere = AppCgroup::new(Path::new("/nonexistent-cg"), "x").unwrap();
+        assert!(elsewhere.apply_limits(mount, &limits).is_err());
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! read = ["/srv/music"]            # directories it may read (none by default)
 //! write = ["/var/lib/player"]      # directories it may write (none by default)
 //! network = false                  # the default: no network at all
+//!
+//! [limits]                         # cgroup2 controllers; none by default
+//! memory_max = 268435456           # bytes (memory.max)
+//! pids_max = 64                    # processes and threads (pids.max)
+//! cpu_weight = 50                  # 1..10000, default 100 (cpu.weight)
 //! ```
 //!
 //! Unknown keys are errors; every error names the key and what to do.
@@ -34,6 +39,32 @@ pub struct Manifest {
     /// no socket filter, no TCP Landlock rules).
     #[serde(default)]
     pub network: bool,
+    /// Resource limits, applied through the app's cgroup.
+    #[serde(default)]
+    pub limits: ResourceLimits,
+}
+
+/// The manifest's `[limits]`: each one needs its cgroup2 controller.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceLimits {
+    /// `memory.max` in bytes (at least 1 MiB).
+    pub memory_max: Option<u64>,
+    /// `pids.max` (at least 1).
+    pub pids_max: Option<u64>,
+    /// `cpu.weight`, 1 to 10000.
+    pub cpu_weight: Option<u64>,
+}
+
+impl ResourceLimits {
+    /// The same, for `capbinder_kmod_shim::sys::cgroup`.
+    pub fn to_cgroup(self) -> capbinder_kmod_shim::sys::cgroup::Limits {
+        capbinder_kmod_shim::sys::cgroup::Limits {
+            memory_max: self.memory_max,
+            pids_max: self.pids_max,
+            cpu_weight: self.cpu_weight,
+        }
+    }
 }
 
 /// A manifest that cannot be used; the message says why and what to do.
@@ -62,6 +93,7 @@ impl Manifest {
             read: Vec::new(),
             write: Vec::new(),
             network: false,
+            limits: ResourceLimits::default(),
         }
     }
 
@@ -102,6 +134,20 @@ impl Manifest {
             for d in dirs {
                 check_dir(key, d)?;
             }
+        }
+        let l = &self.limits;
+        if l.memory_max.is_some_and(|m| m < 1 << 20) {
+            return Err(err(
+                "limits.memory_max is in bytes and must be at least 1048576 (1 MiB)",
+            ));
+        }
+        if l.pids_max == Some(0) {
+            return Err(err("limits.pids_max must be at least 1"));
+        }
+        if l.cpu_weight.is_some_and(|w| !(1..=10_000).contains(&w)) {
+            return Err(err(
+                "limits.cpu_weight must be 1 to 10000 (the default is 100)",
+            ));
         }
         Ok(())
     }
@@ -171,5 +217,29 @@ mod tests {
         assert!(e.message.contains("netwrok"), "{e}");
         let e = Manifest::from_toml("name = \"a\"\nread = [\"/nonexistent/x\"]").unwrap_err();
         assert!(e.message.contains("/nonexistent/x"), "{e}");
+        let e = Manifest::from_toml("name = \"a\"\n[limits]\ncpu_weight = 0").unwrap_err();
+        assert!(e.message.contains("cpu_weight"), "{e}");
+        let e = Manifest::from_toml("name = \"a\"\n[limits]\nmemory_max = 4096").unwrap_err();
+        assert!(e.message.contains("memory_max"), "{e}");
+        let e = Manifest::from_toml("name = \"a\"\n[limits]\nmemory = 4096").unwrap_err();
+        assert!(e.message.contains("memory"), "{e}");
+    }
+
+    #[test]
+    fn limits_parse() {
+        let m = Manifest::from_toml(
+            "name = \"a\"\n[limits]\nmemory_max = 268435456\npids_max = 64\ncpu_weight = 50\n",
+        )
+        .unwrap();
+        let l = m.limits.to_cgroup();
+        assert_eq!(
+            l.settings(),
+            vec![
+                ("memory", "memory.max", 268435456),
+                ("pids", "pids.max", 64),
+                ("cpu", "cpu.weight", 50)
+            ]
+        );
+        assert!(Manifest::named("a").limits.to_cgroup().is_empty());
     }
 }

@@ -9,7 +9,8 @@
 //!   starts, so that `find` of a service its manifest does not list is
 //!   denied, and its name is its label in the policy;
 //! - its own cgroup2 directory (`<cgroup2>/capbinder-sandbox/<name>`), which
-//!   it is born in;
+//!   it is born in, with the manifest's `[limits]` (`memory.max`,
+//!   `pids.max`, `cpu.weight`) where the hierarchy offers their controllers;
 //! - new mount, IPC and (unless `network = true`) network namespaces, a
 //!   minimal read-only root (`/usr`, `/lib*`, the loader cache, `/dev/null`,
 //!   `/dev/zero`, `/dev/urandom`, the program, and the manifest's
@@ -48,7 +49,7 @@ use capbinder_kmod_shim::sys::landlock::{self, AppRules, LandlockUnavailable};
 use capbinder_kmod_shim::sys::sandbox::{self as sb, Bind, BindKind, SandboxSpec, Spawned};
 use capbinder_kmod_shim::sys::seccomp;
 
-pub use manifest::{Manifest, ManifestError};
+pub use manifest::{Manifest, ManifestError, ResourceLimits};
 pub use uids::{UidRange, UidTable};
 
 use crate::process::ProcessState;
@@ -392,6 +393,13 @@ impl Sandbox {
         manifest.validate()?;
         let name = &manifest.name;
         let mut not_enforced: Vec<String> = gaps.iter().map(Gap::to_string).collect();
+        let (limits, limits_gap) = self.limits_for(manifest);
+        if let Some(gap) = limits_gap {
+            if !self.config.allow_weaker {
+                return Err(SandboxError::Missing(vec![gap]));
+            }
+            not_enforced.push(gap.to_string());
+        }
         let exe = resolve_program(program)?;
         let state = &self.config.state_dir;
         std::fs::create_dir_all(state).map_err(io_err(format!("creating {}", state.display())))?;
@@ -475,6 +483,12 @@ impl Sandbox {
             }
             _ => None,
         };
+        if let (Some(cg), Some(mount)) = (&cg, &self.features.cgroup2) {
+            if let Err(e) = cg.apply_limits(mount, &limits) {
+                let _ = cg.remove();
+                return Err(io_err(format!("limiting the cgroup of {name:?}"))(e));
+            }
+        }
         let cg_fd: Option<OwnedFd> = cg
             .as_ref()
             .map(AppCgroup::open_dir)
@@ -522,6 +536,60 @@ impl Sandbox {
             spawned,
             cgroup: cg,
         })
+    }
+
+    /// The manifest's limits this hierarchy can enforce, and a gap naming
+    /// the controllers it lacks for the others.
+    fn limits_for(&self, manifest: &Manifest) -> (cgroup::Limits, Option<Gap>) {
+        let mut limits = manifest.limits.to_cgroup();
+        let mount = self.features.cgroup2.as_deref();
+        let missing = cgroup::missing_controllers(mount, &limits);
+        if missing.is_empty() {
+            return (limits, None);
+        }
+        let offered = mount
+            .and_then(|m| cgroup::available_controllers(m).ok())
+            .map(|c| {
+                if c.is_empty() {
+                    "none".to_string()
+                } else {
+                    c.join(" ")
+                }
+            })
+            .unwrap_or_else(|| "no cgroup2 mount".into());
+        let gap = Gap {
+            feature: format!(
+                "the cgroup2 {} controller{} (for {}; this cgroup2 hierarchy offers: {offered}; a controller bound to a cgroup v1 hierarchy is not available in v2)",
+                missing
+                    .iter()
+                    .map(|(c, _)| *c)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if missing.len() == 1 { "" } else { "s" },
+                missing
+                    .iter()
+                    .map(|(_, f)| *f)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            consequence: format!(
+                "the manifest's limits {} are not applied",
+                missing
+                    .iter()
+                    .map(|(_, f)| *f)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        for (c, _) in &missing {
+            match *c {
+                "memory" => limits.memory_max = None,
+                "pids" => limits.pids_max = None,
+                "cpu" => limits.cpu_weight = None,
+                _ => {}
+            }
+        }
+        (limits, Some(gap))
     }
 
     /// Every app with a cgroup, with its pids and state.
