@@ -181,6 +181,7 @@ pub struct Builder {
     format: bool,
     version: Option<u32>,
     hash: Option<String>,
+    warning_flags: Vec<String>,
 }
 
 impl Default for Builder {
@@ -195,6 +196,7 @@ impl Default for Builder {
             format: true,
             version: None,
             hash: None,
+            warning_flags: Vec::new(),
         }
     }
 }
@@ -413,9 +415,38 @@ impl Builder {
         self
     }
 
+    /// Applies one of AOSP's warning flags: `-Weverything`, `-Wname`,
+    /// `-Wno-name` or `-Werror` (see [`capbinder_idl::lint`]). Warnings are
+    /// printed as `cargo:warning` lines; with `-Werror` they fail the run.
+    /// An unknown warning name fails the run.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// capbinder_codegen::configure()
+    ///     .include("aidl")
+    ///     .warning_flag("-Weverything")
+    ///     .warning_flag("-Wno-mixed-oneway")
+    ///     .warning_flag("-Werror")
+    ///     .compile(&["aidl/com/example/IFoo.aidl"])
+    ///     .unwrap();
+    /// ```
+    pub fn warning_flag(&mut self, flag: impl Into<String>) -> &mut Builder {
+        self.warning_flags.push(flag.into());
+        self
+    }
+
     /// Checks `files` and generates Rust in memory, writing nothing.
     pub fn generate(&self, files: &[impl AsRef<Path>]) -> Result<Generated, Error> {
         let mut s = Session::new();
+        for w in &self.warning_flags {
+            if let Err(e) = s.add_warning_flag(w) {
+                return Err(Error::Aidl(Diagnostics::new(
+                    vec![capbinder_idl::Diagnostic::error(e)],
+                    Arc::new(SourceMap::new()),
+                )));
+            }
+        }
         for i in &self.includes {
             s.add_include_dir(i);
         }

@@ -216,3 +216,55 @@ fn hash_prints_what_hash_gen_sh_computes_and_rust_takes_version_and_hash() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("version 0 is out of range"));
 }
+
+#[test]
+fn warning_flags_turn_on_warnings_and_werror_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("p/Foo.aidl");
+    std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+    std::fs::write(&f, "package p;\ninterface Foo { void f(inout int[] a); }\n").unwrap();
+    let run = |flags: &[&str], cmd: &str| {
+        let mut c = aidl();
+        c.arg(cmd).arg("-I").arg(dir.path());
+        for fl in flags {
+            c.arg(fl);
+        }
+        if cmd == "rust" {
+            c.arg("-o").arg(dir.path().join("out"));
+        }
+        c.arg(&f).output().unwrap()
+    };
+    let quiet = run(&[], "check");
+    assert!(quiet.status.success());
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+
+    let loud = run(&["-Weverything", "-Wno-out-array"], "check");
+    assert!(loud.status.success());
+    let err = String::from_utf8_lossy(&loud.stderr);
+    assert!(
+        err.contains("warning: interface names should start with `I`: `Foo` [-Winterface-name]"),
+        "{err}"
+    );
+    assert!(err.contains("[-Winout-parameter]"), "{err}");
+    assert!(!err.contains("[-Wout-array]"), "{err}");
+
+    let failed = run(&["-Winterface-name", "-Werror"], "rust");
+    assert_eq!(failed.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        err.contains("error: interface names should start with `I`"),
+        "{err}"
+    );
+    assert!(!dir.path().join("out").exists(), "nothing written");
+
+    let rust = run(&["-Winterface-name"], "rust");
+    assert!(rust.status.success());
+    assert!(String::from_utf8_lossy(&rust.stderr).contains("[-Winterface-name]"));
+
+    let bad = run(&["-Wbogus"], "check");
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -32,6 +32,7 @@ pub mod constant;
 pub mod diagnostic;
 pub mod doc;
 pub mod lexer;
+pub mod lint;
 pub mod model;
 pub mod parser;
 mod resolve;

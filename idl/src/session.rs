@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use crate::check::{check, CheckInput};
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
+use crate::lint::{lint, WarningFlags};
 use crate::model::Model;
 use crate::resolve::{normalize, Loader};
 use crate::source::SourceMap;
@@ -35,6 +36,7 @@ pub struct Session {
     include_dirs: Vec<PathBuf>,
     inputs: Vec<(PathBuf, bool)>,
     overlay: BTreeMap<PathBuf, String>,
+    warnings: WarningFlags,
 }
 
 impl Session {
@@ -90,6 +92,14 @@ impl Session {
         self
     }
 
+    /// Applies a warning flag, as AOSP's `aidl` takes them: `-Weverything`,
+    /// `-Wname`, `-Wno-name`, `-Werror` (see [`lint`](crate::lint)). An
+    /// unknown warning name is an error.
+    pub fn add_warning_flag(&mut self, flag: &str) -> Result<&mut Session, String> {
+        self.warnings.add(flag)?;
+        Ok(self)
+    }
+
     /// The include roots given so far.
     pub fn include_dirs(&self) -> &[PathBuf] {
         &self.include_dirs
@@ -129,12 +139,20 @@ impl Session {
         if diags.iter().any(|d| d.severity == Severity::Error) {
             return Err(Diagnostics::new(diags, sources));
         }
-        Ok(Model {
+        let mut model = Model {
             types: out.types,
             by_name: out.by_name,
-            warnings: Diagnostics::new(diags, sources.clone()),
-            sources,
+            warnings: Diagnostics::new(Vec::new(), sources.clone()),
+            sources: sources.clone(),
             documents: loader.docs.into_iter().map(|d| d.ast).collect(),
-        })
+        };
+        // the optional warnings need the checked model; with -Werror they
+        // are errors and there is no model
+        diags.extend(lint(&model, &self.warnings));
+        if diags.iter().any(|d| d.severity == Severity::Error) {
+            return Err(Diagnostics::new(diags, sources));
+        }
+        model.warnings = Diagnostics::new(diags, sources);
+        Ok(model)
     }
 }

@@ -39,6 +39,10 @@ struct Inputs {
     /// A preprocessed declarations file (like framework.aidl).
     #[arg(short = 'p', long = "preprocessed", value_name = "FILE")]
     preprocessed: Vec<PathBuf>,
+    /// A warning flag as AOSP's aidl takes it: `-Weverything`, `-WNAME`,
+    /// `-Wno-NAME`, `-Werror`.
+    #[arg(short = 'W', value_name = "WARNING", allow_hyphen_values = true)]
+    warnings: Vec<String>,
     /// The .aidl files.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
@@ -100,6 +104,12 @@ fn main() -> ExitCode {
             }
             for p in &inputs.preprocessed {
                 s.add_preprocessed(p);
+            }
+            for w in &inputs.warnings {
+                if let Err(e) = s.add_warning_flag(w) {
+                    eprintln!("error: -W{w}: {e}");
+                    return ExitCode::from(2);
+                }
             }
             for f in &inputs.files {
                 s.add_input(f);
@@ -171,6 +181,9 @@ fn main() -> ExitCode {
             }
             for p in &inputs.preprocessed {
                 b.preprocessed(p);
+            }
+            for w in &inputs.warnings {
+                b.warning_flag(w);
             }
             for e in &externs {
                 let Some((pkg, path)) = e.split_once('=') else {
