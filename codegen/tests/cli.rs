@@ -186,7 +186,7 @@ fn hash_prints_what_hash_gen_sh_computes_and_rust_takes_version_and_hash() {
             "-o",
         ])
         .arg(dir.path())
-        .arg("tests/golden/versioned/aidl/versioned/IVersioned.aidl")
+        .arg("tests/golden/versioned/aidl/stable/IVersioned.aidl")
         .output()
         .unwrap();
     assert!(
@@ -194,7 +194,7 @@ fn hash_prints_what_hash_gen_sh_computes_and_rust_takes_version_and_hash() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let code = std::fs::read_to_string(dir.path().join("versioned.rs")).unwrap();
+    let code = std::fs::read_to_string(dir.path().join("stable.rs")).unwrap();
     assert!(code.contains("pub const VERSION: i32 = 7;"), "{code}");
     assert!(code.contains("pub const HASH: &str = \"abc\";"), "{code}");
     assert!(code.contains("pub const GET_INTERFACE_VERSION: u32 = 16777215;"));
@@ -210,7 +210,7 @@ fn hash_prints_what_hash_gen_sh_computes_and_rust_takes_version_and_hash() {
             "-o",
         ])
         .arg(dir.path())
-        .arg("tests/golden/versioned/aidl/versioned/IVersioned.aidl")
+        .arg("tests/golden/versioned/aidl/stable/IVersioned.aidl")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

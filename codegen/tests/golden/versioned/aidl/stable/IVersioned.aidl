@@ -1,4 +1,4 @@
-package versioned;
+package stable;
 
 /** A service generated as version 3 of a frozen API. */
 interface IVersioned {

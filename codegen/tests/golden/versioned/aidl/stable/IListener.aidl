@@ -1,4 +1,4 @@
-package versioned;
+package stable;
 
 /** Oneway: its meta methods are still two-way calls. */
 oneway interface IListener {
