@@ -391,7 +391,7 @@ fn run_bench(cli: Cli) -> Res<()> {
             &mut report,
         )?);
         report.note(
-            "capbinder copies per direction (inline payloads): write_bytes into the parcel (1), parcel into the send area (2), the mediator's send-area-to-receive-buffer copy (3), receive buffer into the received parcel (4); read_bytes borrows. 16 MiB goes as a sealed blob: write_bytes (1), parcel into the memfd (2), mapped read-only by the receiver, read_bytes borrows the mapping",
+            "capbinder copies per direction (inline payloads): write_bytes into the parcel (1), parcel into the send area (2), the mediator's send-area-to-receive-buffer copy (3); the receiver reads its receive buffer in place and read_bytes borrows it. 16 MiB goes as a sealed blob: write_bytes (1), parcel into the memfd (2), mapped read-only by the receiver, read_bytes borrows the mapping",
         );
     }
     let mut buses = Vec::new();
