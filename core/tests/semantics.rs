@@ -1761,7 +1761,7 @@ fn a_large_publish_is_one_blob_shared_by_every_subscriber() {
             Return::TransactionComplete
         );
         // Subscribers 0 and 1 keep up.
-        for (_, l, _) in tw.subs[..2].to_vec() {
+        for (_, l, _) in tw.subs[..2].iter().copied() {
             let (ret, fds) = tw.w.inbox.get_mut(&l).unwrap().pop_front().unwrap();
             let Return::Transaction(tx) = ret else {
                 panic!("{ret:?}")
