@@ -701,10 +701,12 @@ impl Gen<'_> {
             };
             writes.extend(w);
         }
+        // Arguments are written straight into the thread's send area,
+        // where the mediator copies them from (no parcel buffer first).
         let data_decl = if writes.is_empty() {
             quote!(let _aidl_data = #rt::Parcel::new();)
         } else {
-            quote!(let mut _aidl_data = #rt::Parcel::new();)
+            quote!(let mut _aidl_data = #rt::Parcel::in_send_area();)
         };
         let outs: Vec<&Arg<'_>> = p
             .args
@@ -814,14 +816,25 @@ impl Gen<'_> {
                 let n = &a.name;
                 quote!(#rt::Parcelable::write_to(&#n, _aidl_reply)?;)
             });
-        let reply = if p.m.oneway || p.void {
+        let has_outs = p.args.iter().any(|a| a.aidl.direction != Direction::In);
+        // Results go straight into the send area, once the implementation
+        // (which may make calls of its own) has returned.
+        let to_area = quote!(_aidl_reply.move_to_send_area(););
+        let reply = if p.m.oneway {
             quote! {
                 #call;
+            }
+        } else if p.void {
+            let to_area = has_outs.then_some(to_area);
+            quote! {
+                #call;
+                #to_area
                 #(#outs)*
             }
         } else {
             quote! {
                 let _aidl_ret = #call;
+                #to_area
                 #rt::Parcelable::write_to(&_aidl_ret, _aidl_reply)?;
                 #(#outs)*
             }

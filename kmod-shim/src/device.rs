@@ -14,14 +14,14 @@
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use capbinder_core::{
     features, Command, DataRange, Hello, Limits, Return, Welcome, PROTOCOL_MAJOR, PROTOCOL_MINOR,
 };
 
 use crate::sys::channel::{Channel, SCM_MAX_FD};
-use crate::sys::memfd::{AccessError, MapError, Mapping};
+use crate::sys::memfd::{AccessError, MapError, Mapping, SendArea};
 use crate::wire::{self, ClientMsg, ServerMsg, ThreadMsg, WireError, MAX_MSG};
 
 /// The default context's socket name.
@@ -57,6 +57,10 @@ pub enum DeviceError {
     /// A buffer range is outside the mapping.
     #[error(transparent)]
     Access(#[from] AccessError),
+    /// The thread's send area is leased to a payload being built in place,
+    /// so nothing else may write it now.
+    #[error("this thread's send area is being written in place by another payload; send that one first or drop it")]
+    SendAreaBusy,
     /// The mediator closed the connection or the channel.
     #[error("the mediator closed the channel; every remote object is now dead")]
     Closed,
@@ -287,7 +291,7 @@ impl Device {
         };
         let chan = Channel::from_owned_fd(chan).map_err(io_err("the thread channel"))?;
         let len = usize::try_from(len).map_err(|e| DeviceError::Protocol(e.to_string()))?;
-        let send = Mapping::shared_read_write(area.as_fd(), len)?;
+        let send = SendArea::new(Mapping::shared_read_write(area.as_fd(), len)?)?;
         drop(area);
         Ok(ThreadChannel {
             chan,
@@ -412,7 +416,7 @@ fn recv_server(conn: &Channel, max_fds: usize) -> Result<(ServerMsg, Vec<OwnedFd
 /// that registered it).
 pub struct ThreadChannel {
     chan: Channel,
-    send: Mapping,
+    send: Arc<SendArea>,
     pid: i32,
     tid: i32,
     buf: Vec<u8>,
@@ -449,10 +453,19 @@ impl ThreadChannel {
     }
 
     /// Copies `bytes` into the send area at `offset`; name the range in a
-    /// `TxnOut::data` afterwards.
+    /// `TxnOut::data` afterwards. Fails with [`DeviceError::SendAreaBusy`]
+    /// while a lease ([`send_area`](Self::send_area)) is held.
     pub fn write_send_area(&mut self, offset: usize, bytes: &[u8]) -> Result<(), DeviceError> {
         self.check_fork()?;
-        Ok(self.send.write_at(offset, bytes)?)
+        let mut lease = self.send.try_lease().ok_or(DeviceError::SendAreaBusy)?;
+        Ok(lease.write_at(offset, bytes)?)
+    }
+
+    /// The send area, to lease for building a payload in place (then name
+    /// `0..len` in a `TxnOut::data` and drop the lease only after the
+    /// write that names it).
+    pub fn send_area(&self) -> &Arc<SendArea> {
+        &self.send
     }
 
     /// Sends commands with their fds (consumed in order by the commands'

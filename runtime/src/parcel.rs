@@ -8,7 +8,7 @@
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
-use capbinder_kmod_shim::sys::memfd::Mapping;
+use capbinder_kmod_shim::sys::memfd::{Mapping, SendLease};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -27,14 +27,23 @@ pub(crate) enum Slot {
     Fd(Option<OwnedFd>),
 }
 
-/// Where a parcel's bytes live: owned, a delivered range of the receive
-/// buffer read in place, or a sealed blob mapped read-only. Received
-/// payloads are never copied out; a write to a received parcel copies it
-/// first.
+/// Where a parcel's bytes live: owned, written straight into this thread's
+/// send area, a delivered range of the receive buffer read in place, or a
+/// sealed blob mapped read-only. Received payloads are never copied out; a
+/// write to a received parcel copies it first.
 enum Data {
     Owned(Vec<u8>),
+    InPlace { lease: SendLease, len: usize },
     Received(Delivered),
     Blob(Mapping),
+}
+
+/// A parcel's bytes on their way out.
+pub(crate) enum Outgoing {
+    /// In a buffer, to be copied into the send area (or a blob).
+    Bytes(Vec<u8>),
+    /// Already at the start of a send area, `len` bytes.
+    InPlace(SendLease, usize),
 }
 
 /// A delivered range of this process's receive buffer, borrowed: the range
@@ -98,6 +107,61 @@ impl Parcel {
         }
     }
 
+    /// An empty parcel written straight into the calling thread's send
+    /// area, the memory the mediator copies a payload from: a large payload
+    /// built here (with [`write_bytes`](Self::write_bytes) or in place with
+    /// [`write_bytes_with`](Self::write_bytes_with)) crosses with one copy
+    /// in all, the mediator's, where an ordinary parcel adds two (into the
+    /// parcel, then into the send area).
+    ///
+    /// A thread has one send area. While this parcel lives, the thread's
+    /// other sends go as sealed blobs, and another `in_send_area` parcel on
+    /// it is an ordinary one; so build it and send it. It becomes an
+    /// ordinary parcel when it outgrows the area, and it is one from the
+    /// start where the process has no connection yet. Sent from another
+    /// thread, it is copied like any other.
+    pub fn in_send_area() -> Parcel {
+        let lease = ProcessState::get()
+            .ok()
+            .and_then(|p| crate::thread::lease_send_area(&p));
+        match lease {
+            Some(lease) => Parcel {
+                data: Data::InPlace { lease, len: 0 },
+                pos: 0,
+                slots: Vec::new(),
+            },
+            None => Parcel::new(),
+        }
+    }
+
+    /// Moves an ordinary parcel's bytes into the calling thread's send area
+    /// and writes the rest there, as [`in_send_area`](Self::in_send_area)
+    /// does; unchanged where the area is taken or too small. For a reply:
+    /// call it once the work that may make calls of its own is done, just
+    /// before writing a large result (the runtime starts every reply with
+    /// a status byte in an ordinary parcel).
+    pub fn move_to_send_area(&mut self) {
+        let Data::Owned(v) = &self.data else {
+            return;
+        };
+        let Some(mut lease) = ProcessState::get()
+            .ok()
+            .and_then(|p| crate::thread::lease_send_area(&p))
+        else {
+            return;
+        };
+        if lease.write_at(0, v).is_ok() {
+            let len = v.len();
+            self.data = Data::InPlace { lease, len };
+        }
+    }
+
+    /// Whether this parcel is being written in a send area (see
+    /// [`in_send_area`](Self::in_send_area)).
+    pub fn is_in_send_area(&self) -> bool {
+        matches!(self.data, Data::InPlace { .. })
+    }
+
     pub(crate) fn from_parts(data: Vec<u8>, slots: Vec<Slot>) -> Parcel {
         Parcel {
             data: Data::Owned(data),
@@ -126,9 +190,40 @@ impl Parcel {
     pub fn bytes(&self) -> &[u8] {
         match &self.data {
             Data::Owned(v) => v,
+            Data::InPlace { lease, len } => lease.bytes(*len).unwrap_or(&[]),
             Data::Received(d) => d.bytes(),
             Data::Blob(m) => m.as_slice().unwrap_or(&[]),
         }
+    }
+
+    /// Overwrites bytes already written at `at` (a length patched in after
+    /// its section), where they are; `false` if the range was not written.
+    pub(crate) fn patch_at(&mut self, at: usize, bytes: &[u8]) -> bool {
+        let Some(end) = at
+            .checked_add(bytes.len())
+            .filter(|&e| e <= self.bytes().len())
+        else {
+            return false;
+        };
+        if let Data::InPlace { lease, .. } = &mut self.data {
+            return lease.write_at(at, bytes).is_ok();
+        }
+        self.owned()[at..end].copy_from_slice(bytes);
+        true
+    }
+
+    /// Appends raw bytes: in place while they fit the send area, else into
+    /// an owned buffer (the parcel becomes an ordinary one).
+    fn append(&mut self, b: &[u8]) {
+        if let Data::InPlace { lease, len } = &mut self.data {
+            if let Some(end) = len.checked_add(b.len()).filter(|&e| e <= lease.len()) {
+                if lease.write_at(*len, b).is_ok() {
+                    *len = end;
+                    return;
+                }
+            }
+        }
+        self.owned().extend_from_slice(b);
     }
 
     fn owned(&mut self) -> &mut Vec<u8> {
@@ -154,6 +249,34 @@ impl Parcel {
 
     /// Appends one serde value.
     pub fn write<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
+        if let Data::InPlace { .. } = self.data {
+            // Small values (lengths, codes, status bytes) encode on the
+            // stack; only a large one needs a buffer before the area.
+            let mut small = [0u8; 256];
+            let n = match postcard::to_slice(v, &mut small) {
+                Ok(used) => Some(used.len()),
+                Err(postcard::Error::SerializeBufferFull) => None,
+                Err(e) => {
+                    return Err(Status::from_code(
+                        StatusCode::BadValue,
+                        format!("value does not encode: {e}"),
+                    ))
+                }
+            };
+            match n {
+                Some(n) => self.append(&small[..n]),
+                None => {
+                    let big = postcard::to_stdvec(v).map_err(|e| {
+                        Status::from_code(
+                            StatusCode::BadValue,
+                            format!("value does not encode: {e}"),
+                        )
+                    })?;
+                    self.append(&big);
+                }
+            }
+            return Ok(());
+        }
         let buf = std::mem::take(self.owned());
         let buf = postcard::to_extend(v, buf).map_err(|e| {
             Status::from_code(StatusCode::BadValue, format!("value does not encode: {e}"))
@@ -180,7 +303,29 @@ impl Parcel {
     /// Appends a byte array (a length, then the bytes).
     pub fn write_bytes(&mut self, b: &[u8]) -> Result<()> {
         self.write(&(b.len() as u64))?;
-        self.owned().extend_from_slice(b);
+        self.append(b);
+        Ok(())
+    }
+
+    /// Appends a byte array of `len` bytes that `fill` writes in place:
+    /// in an [`in_send_area`](Self::in_send_area) parcel straight into the
+    /// send area, so a payload produced there is never copied before the
+    /// mediator's copy. Read it back with [`read_bytes`](Self::read_bytes).
+    pub fn write_bytes_with(&mut self, len: usize, fill: impl FnOnce(&mut [u8])) -> Result<()> {
+        self.write(&(len as u64))?;
+        if let Data::InPlace { lease, len: used } = &mut self.data {
+            if let Some(end) = used.checked_add(len).filter(|&e| e <= lease.len()) {
+                if let Ok(dst) = lease.slice_mut(*used, len) {
+                    fill(dst);
+                    *used = end;
+                    return Ok(());
+                }
+            }
+        }
+        let v = self.owned();
+        let start = v.len();
+        v.resize(start + len, 0);
+        fill(&mut v[start..]);
         Ok(())
     }
 
@@ -292,10 +437,24 @@ impl Parcel {
         self.pos = 0;
     }
 
+    /// The bytes to send, left in the send area where they already are.
+    pub(crate) fn take_outgoing(self) -> (Outgoing, Vec<Slot>) {
+        if let Data::InPlace { .. } = self.data {
+            let Parcel { data, slots, .. } = self;
+            let Data::InPlace { lease, len } = data else {
+                unreachable!("matched above")
+            };
+            return (Outgoing::InPlace(lease, len), slots);
+        }
+        let (bytes, slots) = self.take_parts();
+        (Outgoing::Bytes(bytes), slots)
+    }
+
     pub(crate) fn take_parts(self) -> (Vec<u8>, Vec<Slot>) {
         let Parcel { data, slots, .. } = self;
         let data = match data {
             Data::Owned(v) => v,
+            Data::InPlace { lease, len } => lease.bytes(len).unwrap_or(&[]).to_vec(),
             Data::Received(d) => d.bytes().to_vec(),
             Data::Blob(m) => m.as_slice().unwrap_or(&[]).to_vec(),
         };

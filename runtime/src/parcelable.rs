@@ -299,16 +299,11 @@ pub fn write_section(
     patch(parcel, start, len.to_le_bytes())
 }
 
-/// Overwrites the 4 bytes at `at` without copying the parcel's data: the
-/// buffer moves out and back in. The read cursor survives.
+/// Overwrites the 4 bytes at `at` where they are (in the parcel's buffer
+/// or its send area); the read cursor stays.
 fn patch(parcel: &mut Parcel, at: usize, bytes: [u8; 4]) -> Result<()> {
-    let cursor = parcel.bytes().len() - parcel.remaining();
-    let (mut data, slots) = std::mem::take(parcel).take_parts();
-    if let Some(dst) = data.get_mut(at..at + 4) {
-        dst.copy_from_slice(&bytes);
-    }
-    *parcel = Parcel::from_parts(data, slots);
-    skip(parcel, cursor)
+    parcel.patch_at(at, &bytes);
+    Ok(())
 }
 
 /// Advances the read cursor by `n` bytes (which must be there).

@@ -17,7 +17,7 @@ use capbinder_kmod_shim::sys::memfd::{create_blob, Mapping};
 
 use crate::binder::{LocalObject, DUMP_TRANSACTION, INTERFACE_TRANSACTION, PING_TRANSACTION};
 use crate::identity::{self, CallingIdentity};
-use crate::parcel::{Parcel, Slot};
+use crate::parcel::{Outgoing, Parcel, Slot};
 use crate::process::{ProcessState, SendGuard};
 use crate::status::{ExceptionCode, Result, Status, StatusCode};
 
@@ -186,7 +186,7 @@ fn prepare(
     mut flags: u32,
     data: Parcel,
 ) -> Result<(TxnOut, Vec<SendGuard>, Vec<crate::binder::SpIBinder>)> {
-    let (bytes, slots) = data.take_parts();
+    let (out, slots) = data.take_outgoing();
     let mut objects = Vec::with_capacity(slots.len());
     let mut guards = Vec::new();
     let mut keep = Vec::new();
@@ -227,44 +227,80 @@ fn prepare(
     }
     let limits = ts.process.limits();
     let threshold = (limits.blob_threshold as usize).min(ts.chan.send_area_len());
+    let inline = |len: usize| DataRange {
+        offset: 0,
+        len: len as u64,
+    };
+    let bytes = match out {
+        // Built where the mediator copies from: nothing to copy. Dropping
+        // the lease here is as safe as the copy below: the write naming
+        // the area goes out before this thread can touch the area again.
+        Outgoing::InPlace(lease, len) if lease.is_of(ts.chan.send_area()) && len <= threshold => {
+            return Ok((txn_out(code, flags, inline(len), objects), guards, keep));
+        }
+        Outgoing::InPlace(lease, len) => lease.bytes(len).unwrap_or(&[]).to_vec(),
+        Outgoing::Bytes(b) => b,
+    };
     let len = bytes.len();
-    let range = if len > threshold || len > ts.chan.send_area_len() {
-        let fd = create_blob("capbinder-blob", &bytes).map_err(|e| {
-            Status::from_code(
-                StatusCode::NoMemory,
-                format!("creating a {len}-byte blob: {e}"),
-            )
-        })?;
-        objects.push(Object::Blob {
-            index: ts.pending_fds.len() as u32,
-            len: len as u64,
-        });
-        ts.pending_fds.push(fd);
-        flags |= TxnFlags::DATA_IN_BLOB;
-        DataRange::default()
+    let range = if len > threshold {
+        None
     } else {
-        ts.chan
-            .write_send_area(0, &bytes)
-            .map_err(|e| Status::from_code(StatusCode::FailedTransaction, e.to_string()))?;
-        DataRange {
-            offset: 0,
-            len: len as u64,
+        match ts.chan.write_send_area(0, &bytes) {
+            Ok(()) => Some(inline(len)),
+            // A parcel is being built in place on this thread: this
+            // payload goes around it, as a blob.
+            Err(DeviceError::SendAreaBusy) => None,
+            Err(e) => {
+                return Err(Status::from_code(
+                    StatusCode::FailedTransaction,
+                    e.to_string(),
+                ))
+            }
         }
     };
-    Ok((
-        TxnOut {
-            code,
-            flags: TxnFlags(flags),
-            data: range,
-            objects,
-        },
-        guards,
-        keep,
-    ))
+    let range = match range {
+        Some(r) => r,
+        None => {
+            let fd = create_blob("capbinder-blob", &bytes).map_err(|e| {
+                Status::from_code(
+                    StatusCode::NoMemory,
+                    format!("creating a {len}-byte blob: {e}"),
+                )
+            })?;
+            objects.push(Object::Blob {
+                index: ts.pending_fds.len() as u32,
+                len: len as u64,
+            });
+            ts.pending_fds.push(fd);
+            flags |= TxnFlags::DATA_IN_BLOB;
+            DataRange::default()
+        }
+    };
+    Ok((txn_out(code, flags, range, objects), guards, keep))
 }
 
-/// Turns a delivered call or reply into a parcel: copies the payload out
-/// of the receive buffer (queuing its free), or maps the blob it came in,
+fn txn_out(code: u32, flags: u32, data: DataRange, objects: Vec<Object>) -> TxnOut {
+    TxnOut {
+        code,
+        flags: TxnFlags(flags),
+        data,
+        objects,
+    }
+}
+
+/// This thread's send area, for a parcel built in place; `None` while
+/// another parcel holds it (or the thread cannot register).
+pub(crate) fn lease_send_area(
+    process: &Arc<ProcessState>,
+) -> Option<capbinder_kmod_shim::sys::memfd::SendLease> {
+    with_ts(process, |ts| Ok(ts.chan.send_area().try_lease()))
+        .ok()
+        .flatten()
+}
+
+/// Turns a delivered call or reply into a parcel: reads the payload in
+/// place in the receive buffer (freed when the parcel drops), or maps the
+/// blob it came in,
 /// and makes proxies for the handles it carries (every count the mediator
 /// gave is accounted for, read or not).
 fn receive(process: &Arc<ProcessState>, tx: &TxnIn, fds: Vec<OwnedFd>) -> Result<Parcel> {

@@ -122,3 +122,25 @@ fn a_reply_is_read_in_place_and_its_buffer_freed_only_when_dropped() {
     });
     assert_eq!(process(&s, svc.pid()).map(|p| p.buffer.used), Some(0));
 }
+
+#[test]
+fn a_payload_built_in_the_send_area_crosses_and_other_calls_go_around_it() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let _svc = ctx.service(&["test.sendarea"]);
+    let mut client = ctx.client(None);
+    client.ok("get s test.sendarea");
+    // Small and large (64 KiB): written in the send area, sent from there;
+    // an echo made while the area is taken still gets through; afterwards
+    // the area is free for the next parcel.
+    for size in ["32", "65536"] {
+        assert_eq!(
+            client.ok(&format!("inplace s {size}")),
+            "equal in_place=true around=around free_again=true"
+        );
+    }
+    // Past the send area it becomes an ordinary parcel and goes as a blob.
+    assert!(client
+        .ok("inplace s 4194304")
+        .starts_with("equal in_place=true"));
+}

@@ -27,6 +27,8 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use rustix::fs::MemfdFlags;
 use rustix::mm::{Advice, MapFlags, ProtFlags};
@@ -339,8 +341,9 @@ pub struct Mapping {
 // in it is tied to the thread that made it, and `munmap` may run on any thread.
 unsafe impl Send for Mapping {}
 // SAFETY: through `&Mapping` the region is only read (`read_at`, `as_slice`);
-// writes need `&mut Mapping`, so threads sharing a `&Mapping` never race with
-// each other. Another process writing concurrently is why shared kinds are
+// writes need `&mut Mapping` (or, for a `SendArea`'s private mapping, its one
+// `SendLease` borrowed mutably), so threads sharing a `&Mapping` never race
+// with each other. Another process writing concurrently is why shared kinds are
 // read only by copying.
 unsafe impl Sync for Mapping {}
 
@@ -619,9 +622,164 @@ impl Drop for Mapping {
     }
 }
 
+/// A thread's send area as the client uses it: written in place by at most
+/// one writer at a time, the thread channel or a parcel being built.
+///
+/// Every write to it and every borrow of its bytes goes through the one
+/// [`SendLease`], so the borrow checker keeps writes and borrows apart (a
+/// `&mut` lease writes, a `&` lease lends bytes), and a second would-be
+/// writer learns the area is busy instead of overwriting a payload being
+/// built. The mediator only reads a send area, while it handles a command
+/// that names it.
+pub struct SendArea {
+    /// `SharedReadWrite`; reached only through a lease.
+    map: Mapping,
+    /// A lease exists.
+    leased: AtomicBool,
+}
+
+impl fmt::Debug for SendArea {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendArea")
+            .field("len", &self.map.len)
+            .field("leased", &self.leased.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl SendArea {
+    /// Wraps a read-write shared mapping.
+    pub fn new(map: Mapping) -> Result<Arc<SendArea>, AccessError> {
+        if map.kind != MappingKind::SharedReadWrite {
+            return Err(AccessError::ReadOnly);
+        }
+        Ok(Arc::new(SendArea {
+            map,
+            leased: AtomicBool::new(false),
+        }))
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.map.len
+    }
+
+    /// Whether it is empty (never, for a real send area).
+    pub fn is_empty(&self) -> bool {
+        self.map.len == 0
+    }
+
+    /// The lease, unless someone holds it.
+    pub fn try_lease(self: &Arc<Self>) -> Option<SendLease> {
+        self.leased
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()?;
+        Some(SendLease { area: self.clone() })
+    }
+}
+
+/// The right to write a [`SendArea`] and read back what was written;
+/// released on drop.
+pub struct SendLease {
+    area: Arc<SendArea>,
+}
+
+impl fmt::Debug for SendLease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendLease")
+            .field("len", &self.area.map.len)
+            .finish()
+    }
+}
+
+impl SendLease {
+    /// The area's length in bytes.
+    pub fn len(&self) -> usize {
+        self.area.map.len
+    }
+
+    /// Whether the area is empty.
+    pub fn is_empty(&self) -> bool {
+        self.area.map.len == 0
+    }
+
+    /// Whether this is a lease on `area`.
+    pub fn is_of(&self, area: &Arc<SendArea>) -> bool {
+        Arc::ptr_eq(&self.area, area)
+    }
+
+    /// Copies `src` into the area at `offset`.
+    pub fn write_at(&mut self, offset: usize, src: &[u8]) -> Result<(), AccessError> {
+        self.slice_mut(offset, src.len())?.copy_from_slice(src);
+        Ok(())
+    }
+
+    /// Lends `len` bytes at `offset` for writing in place (a payload built
+    /// where the mediator will copy it from, with no buffer in between).
+    pub fn slice_mut(&mut self, offset: usize, len: usize) -> Result<&mut [u8], AccessError> {
+        self.area.map.check(offset, len)?;
+        if len == 0 {
+            return Ok(&mut []);
+        }
+        // SAFETY: the range was bounds-checked and lies in the region the
+        // area owns (mapped PROT_WRITE, kind checked at `SendArea::new`),
+        // alive as long as the `Arc` we hold. This is the only lease (the
+        // flag), and the borrow of `&mut self` rules out any other borrow
+        // of the area's bytes in this process while the slice lives. The
+        // mediator, in another process, only reads the area while it
+        // handles a command naming it; a client that writes meanwhile
+        // harms only its own payload.
+        Ok(unsafe { std::slice::from_raw_parts_mut(self.area.map.ptr.as_ptr().add(offset), len) })
+    }
+
+    /// The first `len` bytes, as written through this lease.
+    pub fn bytes(&self, len: usize) -> Result<&[u8], AccessError> {
+        self.area.map.check(0, len)?;
+        if len == 0 {
+            return Ok(&[]);
+        }
+        // SAFETY: bounds-checked, inside the region the `Arc` keeps alive;
+        // writes need `&mut self` (this lease is the only writer in this
+        // process), so nothing changes the bytes while `&self` is borrowed.
+        Ok(unsafe { std::slice::from_raw_parts(self.area.map.ptr.as_ptr(), len) })
+    }
+}
+
+impl Drop for SendLease {
+    fn drop(&mut self) {
+        self.area.leased.store(false, Ordering::Release);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_send_area_has_one_lease_at_a_time_and_reads_back_what_it_wrote() {
+        let fd = memfd_create("send").unwrap();
+        rustix::fs::ftruncate(&fd, 4096).unwrap();
+        seal_send_area(&fd).unwrap();
+        let area = SendArea::new(Mapping::shared_read_write(fd.as_fd(), 4096).unwrap()).unwrap();
+        let mut lease = area.try_lease().expect("free");
+        assert!(area.try_lease().is_none(), "a second writer is refused");
+        lease.write_at(0, b"hello").unwrap();
+        lease.slice_mut(5, 3).unwrap().copy_from_slice(b"abc");
+        assert_eq!(lease.bytes(8).unwrap(), b"helloabc");
+        assert!(lease.is_of(&area));
+        assert!(matches!(
+            lease.write_at(4094, b"xyz"),
+            Err(AccessError::OutOfBounds { .. })
+        ));
+        assert!(lease.bytes(4097).is_err());
+        drop(lease);
+        let again = area.try_lease().expect("released on drop");
+        assert_eq!(again.bytes(5).unwrap(), b"hello", "the same memory");
+        let ro = memfd_create("ro").unwrap();
+        rustix::fs::ftruncate(&ro, 4096).unwrap();
+        seal_receive_buffer(&ro).unwrap();
+        assert!(SendArea::new(Mapping::shared_read_only(ro.as_fd(), 4096).unwrap()).is_err());
+    }
 
     const PAGE: usize = 4096;
 

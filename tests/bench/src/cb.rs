@@ -7,13 +7,14 @@
 //! orchestrator is the client (its `ProcessState` talks to that one
 //! mediator for the whole run).
 //!
-//! Copies of a byte payload per direction, as the runtime makes them
-//! today (inline, below the blob threshold): `Parcel::write_bytes` copies
-//! the caller's slice into the parcel's `Vec` (1); sending copies the
-//! parcel into the thread's send area (2); the mediator copies send area
-//! to the receiver's receive buffer (3); receiving copies the receive
-//! buffer into the parcel's `Vec` (4); `read_bytes` borrows (no copy).
-//! Above the threshold (16 MiB here): `write_bytes` (1), the sealed blob
+//! Copies of a byte payload per direction (inline, below the blob
+//! threshold): the sender writes it into a parcel built in its thread's
+//! send area (`Parcel::in_send_area`, or `move_to_send_area` for the echo's
+//! reply), a copy from the caller's buffer (1); the mediator copies send
+//! area to the receiver's receive buffer (2); the receiver's parcel reads
+//! it in place and `read_bytes` borrows it (no copy). The direct socket
+//! floor makes two copies per direction as well (into and out of the
+//! kernel). Above the threshold (16 MiB here): `write_bytes` (1), the sealed blob
 //! is filled from the parcel (2), the receiver maps it read-only and
 //! `read_bytes` borrows the mapping (page faults, no copy).
 
@@ -114,7 +115,10 @@ impl Binder for Echo {
     ) -> capbinder::Result<()> {
         match code {
             ECHO => {
+                // The request is read in place in the receive buffer and
+                // the reply written straight into the send area: one copy.
                 let b = data.read_bytes()?;
+                reply.move_to_send_area();
                 reply.write_bytes(b)
             }
             SINK => {
@@ -317,7 +321,7 @@ impl Setup {
         let req = util::pattern(payload, 7);
         let echo = &self.echo;
         util::measure(iters, |check| {
-            let mut p = Parcel::new();
+            let mut p = Parcel::in_send_area();
             p.write_bytes(&req).map_err(st)?;
             let mut r = echo.transact(ECHO, p, false).map_err(st)?;
             let got = r.read_bytes().map_err(st)?;

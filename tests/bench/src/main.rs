@@ -391,7 +391,7 @@ fn run_bench(cli: Cli) -> Res<()> {
             &mut report,
         )?);
         report.note(
-            "capbinder copies per direction (inline payloads): write_bytes into the parcel (1), parcel into the send area (2), the mediator's send-area-to-receive-buffer copy (3); the receiver reads its receive buffer in place and read_bytes borrows it. 16 MiB goes as a sealed blob: write_bytes (1), parcel into the memfd (2), mapped read-only by the receiver, read_bytes borrows the mapping",
+            "capbinder copies per direction (inline payloads): write_bytes straight into the sender's send area (Parcel::in_send_area; the echo's reply with move_to_send_area) (1), the mediator's send-area-to-receive-buffer copy (2); the receiver reads its receive buffer in place and read_bytes borrows it (the direct socket also makes two, into and out of the kernel). 16 MiB goes as a sealed blob: write_bytes (1), parcel into the memfd (2), mapped read-only by the receiver, read_bytes borrows the mapping",
         );
     }
     let mut buses = Vec::new();

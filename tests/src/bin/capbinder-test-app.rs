@@ -304,7 +304,8 @@ impl Client {
     /// `recvfd V`, `blob V SIZE`, `oneway V N`, `session V NEWV`, `drop V`,
     /// `alive V`, `link V R`, `unlink V R`, `await-death R`, `deaths R`,
     /// `raw V CODE HEX`, `wrongkind V`, `specific V`, `block-bg V`,
-    /// `flush`, `state`, `hold V SIZE`, `unhold`, `buffer`, `exit`.
+    /// `flush`, `state`, `hold V SIZE`, `unhold`, `buffer`, `inplace V SIZE`,
+    /// `exit`.
     fn run(mut self, args: &Args) -> ExitCode {
         let ps = init(args);
         // Death notices and service registrations arrive on pool threads.
@@ -573,6 +574,29 @@ impl Client {
                 reply.rewind();
                 self.held.push(reply);
                 Ok(String::new())
+            }
+            "inplace" => {
+                // A payload built straight in this thread's send area; while
+                // it holds the area another call from this thread goes
+                // around it (as a blob), then it is sent without a copy.
+                let n: usize = arg(2)?.parse().map_err(|e| format!("{e}"))?;
+                let data: Vec<u8> = (0..n).map(|i| (i % 253) as u8).collect();
+                let mut p = Parcel::in_send_area();
+                let leased = p.is_in_send_area();
+                p.write_bytes(&data).map_err(st)?;
+                let around = self.proxy(w.get(1))?.echo("around").map_err(st)?;
+                let mut reply = self
+                    .var(w.get(1))?
+                    .transact(capbinder_tests::proto::codes::ECHO_BYTES, p, false)
+                    .map_err(st)?;
+                let back = reply.read_bytes().map_err(st)?;
+                if back != data {
+                    return Err(format!("mismatch: sent {n} bytes, got {}", back.len()));
+                }
+                let free_again = Parcel::in_send_area().is_in_send_area();
+                Ok(format!(
+                    "equal in_place={leased} around={around} free_again={free_again}"
+                ))
             }
             "unhold" => {
                 self.held.clear();

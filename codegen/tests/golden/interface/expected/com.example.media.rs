@@ -91,7 +91,7 @@ impl IPlayer for BpPlayer {
         if let Some(_aidl_local) = &self.local {
             return _aidl_local.play(name);
         }
-        let mut _aidl_data = ::capbinder::Parcel::new();
+        let mut _aidl_data = ::capbinder::Parcel::in_send_area();
         ::capbinder::Parcelable::write_to(name, &mut _aidl_data)?;
         let mut _aidl_reply = self
             .remote
@@ -108,7 +108,7 @@ impl IPlayer for BpPlayer {
         if let Some(_aidl_local) = &self.local {
             return _aidl_local.queue(songs, dropped, log);
         }
-        let mut _aidl_data = ::capbinder::Parcel::new();
+        let mut _aidl_data = ::capbinder::Parcel::in_send_area();
         ::capbinder::Parcelable::write_to(songs, &mut _aidl_data)?;
         ::capbinder::Parcelable::write_to(&*log, &mut _aidl_data)?;
         let mut _aidl_reply = self
@@ -125,7 +125,7 @@ impl IPlayer for BpPlayer {
         if let Some(_aidl_local) = &self.local {
             return _aidl_local.add_listener(listener);
         }
-        let mut _aidl_data = ::capbinder::Parcel::new();
+        let mut _aidl_data = ::capbinder::Parcel::in_send_area();
         ::capbinder::Parcelable::write_to(listener, &mut _aidl_data)?;
         self.remote.call(i_player::transactions::ADD_LISTENER, _aidl_data)?;
         Ok(())
@@ -134,7 +134,7 @@ impl IPlayer for BpPlayer {
         if let Some(_aidl_local) = &self.local {
             return _aidl_local.poke(why);
         }
-        let mut _aidl_data = ::capbinder::Parcel::new();
+        let mut _aidl_data = ::capbinder::Parcel::in_send_area();
         ::capbinder::parcelable::write_option(why, &mut _aidl_data)?;
         self.remote.call_oneway(i_player::transactions::POKE, _aidl_data)
     }
@@ -171,7 +171,7 @@ impl IPlayer for BpPlayer {
         if let Some(_aidl_local) = &self.local {
             return _aidl_local.read(data);
         }
-        let mut _aidl_data = ::capbinder::Parcel::new();
+        let mut _aidl_data = ::capbinder::Parcel::in_send_area();
         ::capbinder::Parcelable::write_to(data, &mut _aidl_data)?;
         let mut _aidl_reply = self
             .remote
@@ -195,7 +195,7 @@ impl IPlayer for BpPlayer {
         if let Some(_aidl_local) = &self.local {
             return _aidl_local.from_parts(a, b, c, d, e, f, g, h);
         }
-        let mut _aidl_data = ::capbinder::Parcel::new();
+        let mut _aidl_data = ::capbinder::Parcel::in_send_area();
         ::capbinder::Parcelable::write_to(&a, &mut _aidl_data)?;
         ::capbinder::Parcelable::write_to(&b, &mut _aidl_data)?;
         ::capbinder::Parcelable::write_to(&c, &mut _aidl_data)?;
@@ -220,7 +220,7 @@ impl IPlayer for BpPlayer {
         if let Some(_aidl_local) = &self.local {
             return _aidl_local.maybe_songs(song, listener, listeners, counts);
         }
-        let mut _aidl_data = ::capbinder::Parcel::new();
+        let mut _aidl_data = ::capbinder::Parcel::in_send_area();
         ::capbinder::parcelable::write_option(song, &mut _aidl_data)?;
         ::capbinder::parcelable::write_option(listener, &mut _aidl_data)?;
         ::capbinder::Parcelable::write_to(listeners, &mut _aidl_data)?;
@@ -242,7 +242,7 @@ impl IPlayer for BpPlayer {
         if let Some(_aidl_local) = &self.local {
             return _aidl_local.open(fd, other);
         }
-        let mut _aidl_data = ::capbinder::Parcel::new();
+        let mut _aidl_data = ::capbinder::Parcel::in_send_area();
         ::capbinder::Parcelable::write_to(fd, &mut _aidl_data)?;
         ::capbinder::parcelable::write_option(other, &mut _aidl_data)?;
         let mut _aidl_reply = self
@@ -299,6 +299,7 @@ impl ::capbinder::Binder for BnPlayer {
             i_player::transactions::PLAY => {
                 let name: String = ::capbinder::Parcelable::read_from(_aidl_data)?;
                 let _aidl_ret = self.0.play(&name)?;
+                _aidl_reply.move_to_send_area();
                 ::capbinder::Parcelable::write_to(&_aidl_ret, _aidl_reply)?;
                 Ok(())
             }
@@ -309,6 +310,7 @@ impl ::capbinder::Binder for BnPlayer {
                     _aidl_data,
                 )?;
                 self.0.queue(&songs, &mut dropped, &mut log)?;
+                _aidl_reply.move_to_send_area();
                 ::capbinder::Parcelable::write_to(&dropped, _aidl_reply)?;
                 ::capbinder::Parcelable::write_to(&log, _aidl_reply)?;
                 Ok(())
@@ -337,12 +339,14 @@ impl ::capbinder::Binder for BnPlayer {
             }
             i_player::transactions::TOKEN => {
                 let _aidl_ret = self.0.token()?;
+                _aidl_reply.move_to_send_area();
                 ::capbinder::Parcelable::write_to(&_aidl_ret, _aidl_reply)?;
                 Ok(())
             }
             i_player::transactions::READ => {
                 let data = _aidl_data.read_bytes()?;
                 let _aidl_ret = self.0.read(data)?;
+                _aidl_reply.move_to_send_area();
                 ::capbinder::Parcelable::write_to(&_aidl_ret, _aidl_reply)?;
                 Ok(())
             }
@@ -356,6 +360,7 @@ impl ::capbinder::Binder for BnPlayer {
                 let g: i8 = ::capbinder::Parcelable::read_from(_aidl_data)?;
                 let h: Vec<String> = ::capbinder::Parcelable::read_from(_aidl_data)?;
                 let _aidl_ret = self.0.from_parts(a, b, c, d, e, f, g, &h)?;
+                _aidl_reply.move_to_send_area();
                 ::capbinder::Parcelable::write_to(&_aidl_ret, _aidl_reply)?;
                 Ok(())
             }
@@ -378,6 +383,7 @@ impl ::capbinder::Binder for BnPlayer {
                         &listeners,
                         &mut counts,
                     )?;
+                _aidl_reply.move_to_send_area();
                 ::capbinder::Parcelable::write_to(&_aidl_ret, _aidl_reply)?;
                 ::capbinder::Parcelable::write_to(&counts, _aidl_reply)?;
                 Ok(())
@@ -390,6 +396,7 @@ impl ::capbinder::Binder for BnPlayer {
                     _aidl_data,
                 )?;
                 let _aidl_ret = self.0.open(&fd, other.as_ref())?;
+                _aidl_reply.move_to_send_area();
                 ::capbinder::Parcelable::write_to(&_aidl_ret, _aidl_reply)?;
                 Ok(())
             }
@@ -579,7 +586,7 @@ impl IPlayerListener for BpPlayerListener {
         if let Some(_aidl_local) = &self.local {
             return _aidl_local.on_play(position, name);
         }
-        let mut _aidl_data = ::capbinder::Parcel::new();
+        let mut _aidl_data = ::capbinder::Parcel::in_send_area();
         ::capbinder::Parcelable::write_to(&position, &mut _aidl_data)?;
         ::capbinder::Parcelable::write_to(name, &mut _aidl_data)?;
         self.remote.call_oneway(i_player_listener::transactions::ON_PLAY, _aidl_data)

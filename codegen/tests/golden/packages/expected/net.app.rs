@@ -67,7 +67,7 @@ impl IThing for BpThing {
         if let Some(_aidl_local) = &self.local {
             return _aidl_local.put(d, part);
         }
-        let mut _aidl_data = ::capbinder::Parcel::new();
+        let mut _aidl_data = ::capbinder::Parcel::in_send_area();
         ::capbinder::Parcelable::write_to(d, &mut _aidl_data)?;
         ::capbinder::Parcelable::write_to(part, &mut _aidl_data)?;
         self.remote.call(i_thing::transactions::PUT, _aidl_data)?;
@@ -80,7 +80,7 @@ impl IThing for BpThing {
         if let Some(_aidl_local) = &self.local {
             return _aidl_local.r#where(p);
         }
-        let mut _aidl_data = ::capbinder::Parcel::new();
+        let mut _aidl_data = ::capbinder::Parcel::in_send_area();
         ::capbinder::Parcelable::write_to(p, &mut _aidl_data)?;
         let mut _aidl_reply = self
             .remote
@@ -97,7 +97,7 @@ impl IThing for BpThing {
         if let Some(_aidl_local) = &self.local {
             return _aidl_local.deep(d);
         }
-        let mut _aidl_data = ::capbinder::Parcel::new();
+        let mut _aidl_data = ::capbinder::Parcel::in_send_area();
         ::capbinder::Parcelable::write_to(d, &mut _aidl_data)?;
         let mut _aidl_reply = self.remote.call(i_thing::transactions::DEEP, _aidl_data)?;
         let _aidl_ret: super::common::r#mod::deep::Kind = ::capbinder::Parcelable::read_from(
@@ -162,6 +162,7 @@ impl ::capbinder::Binder for BnThing {
         match _aidl_code {
             i_thing::transactions::GET => {
                 let _aidl_ret = self.0.get()?;
+                _aidl_reply.move_to_send_area();
                 ::capbinder::Parcelable::write_to(&_aidl_ret, _aidl_reply)?;
                 Ok(())
             }
@@ -180,6 +181,7 @@ impl ::capbinder::Binder for BnThing {
                     _aidl_data,
                 )?;
                 let _aidl_ret = self.0.r#where(&p)?;
+                _aidl_reply.move_to_send_area();
                 ::capbinder::Parcelable::write_to(&_aidl_ret, _aidl_reply)?;
                 Ok(())
             }
@@ -188,11 +190,13 @@ impl ::capbinder::Binder for BnThing {
                     _aidl_data,
                 )?;
                 let _aidl_ret = self.0.deep(&d)?;
+                _aidl_reply.move_to_send_area();
                 ::capbinder::Parcelable::write_to(&_aidl_ret, _aidl_reply)?;
                 Ok(())
             }
             i_thing::transactions::RESULT => {
                 let _aidl_ret = self.0.result()?;
+                _aidl_reply.move_to_send_area();
                 ::capbinder::Parcelable::write_to(&_aidl_ret, _aidl_reply)?;
                 Ok(())
             }

@@ -109,7 +109,7 @@ impl Vec for BpVec {
         if let Some(_aidl_local) = &self.local {
             return _aidl_local.get(key, n, keys);
         }
-        let mut _aidl_data = ::capbinder::Parcel::new();
+        let mut _aidl_data = ::capbinder::Parcel::in_send_area();
         ::capbinder::parcelable::write_option(key, &mut _aidl_data)?;
         ::capbinder::Parcelable::write_to(&n, &mut _aidl_data)?;
         ::capbinder::Parcelable::write_to(keys, &mut _aidl_data)?;
@@ -171,6 +171,7 @@ impl ::capbinder::Binder for BnVec {
                     _aidl_data,
                 )?;
                 let _aidl_ret = self.0.get(key.as_deref(), n, &keys)?;
+                _aidl_reply.move_to_send_area();
                 ::capbinder::Parcelable::write_to(&_aidl_ret, _aidl_reply)?;
                 Ok(())
             }

@@ -293,7 +293,7 @@ impl IVersioned for BpVersioned {
         if let Some(_aidl_local) = &self.local {
             return _aidl_local.ping(x);
         }
-        let mut _aidl_data = ::capbinder::Parcel::new();
+        let mut _aidl_data = ::capbinder::Parcel::in_send_area();
         ::capbinder::Parcelable::write_to(&x, &mut _aidl_data)?;
         let mut _aidl_reply = self
             .remote
@@ -358,6 +358,7 @@ impl ::capbinder::Binder for BnVersioned {
             i_versioned::transactions::PING => {
                 let x: i32 = ::capbinder::Parcelable::read_from(_aidl_data)?;
                 let _aidl_ret = self.0.ping(x)?;
+                _aidl_reply.move_to_send_area();
                 ::capbinder::Parcelable::write_to(&_aidl_ret, _aidl_reply)?;
                 Ok(())
             }
