@@ -125,6 +125,13 @@ impl Core {
         let (ptr, cookie) = (node.ptr, node.cookie);
         let mut notices = Vec::new();
         if node.owner.is_some() {
+            // A call on its way to the owner (queued, being served, or a
+            // oneway call whose buffer the owner has not freed yet) keeps
+            // the owner's references, as binder's transaction buffer holds
+            // its target node: told to let go now, the owner could drop
+            // the object before the call (handed to another of its
+            // threads) looks it up. It never makes the owner take one.
+            let in_flight = node.txn_holds > 0 || node.oneway.busy;
             // Weak first: a strong hold implies a weak one.
             let want_weak = node.weak.held > 0 || node.strong.held > 0;
             if want_weak && !node.weak.told {
@@ -137,11 +144,12 @@ impl Core {
                 node.strong.ack_pending = true;
                 notices.push(Return::Acquire { ptr, cookie });
             }
-            if node.strong.held == 0 && node.strong.told && !node.strong.ack_pending {
+            if node.strong.held == 0 && !in_flight && node.strong.told && !node.strong.ack_pending {
                 node.strong.told = false;
                 notices.push(Return::Release { ptr, cookie });
             }
             if !want_weak
+                && !in_flight
                 && !node.strong.told
                 && node.weak.told
                 && !node.weak.ack_pending

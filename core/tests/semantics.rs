@@ -334,6 +334,202 @@ fn at_caller(w: &mut World, p: ProcId) -> ThreadId {
     w.thread(p)
 }
 
+/// The reference notices for `ptr` in the inboxes of `threads`, taken.
+fn notices_for(w: &mut World, threads: &[ThreadId], ptr: u64) -> Vec<Return> {
+    let mut got = Vec::new();
+    for &t in threads {
+        let Some(q) = w.inbox.get_mut(&t) else {
+            continue;
+        };
+        q.retain(|(r, _)| match r {
+            Return::IncRefs { ptr: p, .. }
+            | Return::Acquire { ptr: p, .. }
+            | Return::Release { ptr: p, .. }
+            | Return::DecRefs { ptr: p, .. }
+                if *p == ptr =>
+            {
+                got.push(r.clone());
+                false
+            }
+            _ => true,
+        });
+    }
+    got
+}
+
+/// The call `t` holds, skipping everything else in its inbox.
+fn call_in(w: &mut World, t: ThreadId) -> TxnIn {
+    let q = w.inbox.get_mut(&t).expect("something for this thread");
+    let i = q
+        .iter()
+        .position(|(r, _)| matches!(r, Return::Transaction(_)))
+        .unwrap_or_else(|| panic!("no call for {t:?}: {q:?}"));
+    match q.remove(i) {
+        Some((Return::Transaction(tx), _)) => tx,
+        _ => unreachable!(),
+    }
+}
+
+/// A sends its object 0x10 to B's 0x20 only inside a oneway call, with two
+/// idle pool threads; returns (a's threads, b's looper, b's handle to 0x10).
+fn object_sent_only_oneway(w: &mut World) -> ([ThreadId; 3], ThreadId, Handle) {
+    let (a, b) = (w.process(), w.process());
+    let bl = w.looper(b);
+    let a0 = w.thread(a);
+    let hb = w.give(bl, 0x20, a0);
+    let (a1, a2) = (w.looper(a), w.looper(a));
+    w.cmd(
+        a0,
+        Command::Transaction {
+            handle: hb,
+            txn: TxnOut {
+                code: 1,
+                flags: TxnFlags(TxnFlags::ONEWAY),
+                data: DataRange { offset: 0, len: 16 },
+                objects: vec![binder(0x10)],
+            },
+        },
+    );
+    // The sending thread takes its references before its TransactionComplete.
+    assert_eq!(
+        w.take(a0),
+        vec![
+            Return::IncRefs {
+                ptr: 0x10,
+                cookie: 0x10
+            },
+            Return::Acquire {
+                ptr: 0x10,
+                cookie: 0x10
+            },
+            Return::TransactionComplete,
+        ]
+    );
+    w.ok(
+        a0,
+        Command::IncRefsDone {
+            ptr: 0x10,
+            cookie: 0x10,
+        },
+    );
+    w.ok(
+        a0,
+        Command::AcquireDone {
+            ptr: 0x10,
+            cookie: 0x10,
+        },
+    );
+    let tx = w.incoming(bl);
+    let Object::Handle { handle: hc, .. } = tx.objects[0] else {
+        panic!("B should get a handle: {tx:?}")
+    };
+    w.free(bl, &tx);
+    ([a0, a1, a2], bl, hc)
+}
+
+#[test]
+fn a_oneway_call_in_flight_holds_its_target_until_its_buffer_is_freed() {
+    // B calls A's object back (oneway) and lets go of it at once. A's pool
+    // has two idle threads: one gets the call, and had the Release gone
+    // to the other at once, A would unexport the object before the call
+    // found it (binder holds a call's target node until its buffer is
+    // freed: the owner is told Release only after that).
+    let mut w = World::with_sm();
+    let ([a0, a1, a2], bl, hc) = object_sent_only_oneway(&mut w);
+    w.cmd(
+        bl,
+        Command::Transaction {
+            handle: hc,
+            txn: TxnOut {
+                code: 2,
+                flags: TxnFlags(TxnFlags::ONEWAY),
+                data: DataRange { offset: 0, len: 8 },
+                objects: vec![],
+            },
+        },
+    );
+    assert_eq!(w.next(bl), Return::TransactionComplete);
+    w.ok(bl, Command::Release(hc));
+    let threads = [a0, a1, a2];
+    assert_eq!(
+        notices_for(&mut w, &threads, 0x10),
+        vec![],
+        "A was told to let go of 0x10 while a call to it is on its way"
+    );
+    let at = *threads
+        .iter()
+        .find(|&&t| !w.idle(t))
+        .expect("the call went to a pool thread");
+    let tx = call_in(&mut w, at);
+    assert_eq!(tx.target, Some((0x10, 0x10)));
+    assert_eq!(notices_for(&mut w, &threads, 0x10), vec![]);
+    // Once A is done with the call, it is told (Release first, to a pool
+    // thread; DecRefs to the next that asks for work).
+    w.free(at, &tx);
+    let mut got = notices_for(&mut w, &threads, 0x10);
+    for t in [a1, a2] {
+        w.rewait(t);
+    }
+    got.extend(notices_for(&mut w, &threads, 0x10));
+    assert_eq!(
+        got,
+        vec![
+            Return::Release {
+                ptr: 0x10,
+                cookie: 0x10
+            },
+            Return::DecRefs {
+                ptr: 0x10,
+                cookie: 0x10
+            },
+        ]
+    );
+    let a = w.core.thread_proc(a0).unwrap();
+    assert!(w.proc_state(a).nodes.iter().all(|n| n.ptr != 0x10));
+}
+
+#[test]
+fn a_sync_call_in_flight_holds_its_target_until_it_is_answered() {
+    // The same with a sync call back: B's other thread lets go of the
+    // object while the call is being served.
+    let mut w = World::with_sm();
+    let ([a0, a1, a2], bl, hc) = object_sent_only_oneway(&mut w);
+    let b = w.core.thread_proc(bl).unwrap();
+    let bt = w.thread(b);
+    w.call(bt, hc, 2, vec![]);
+    w.ok(bl, Command::Release(hc));
+    let threads = [a0, a1, a2];
+    assert_eq!(notices_for(&mut w, &threads, 0x10), vec![]);
+    let at = *threads
+        .iter()
+        .find(|&&t| !w.idle(t))
+        .expect("the call went to a pool thread");
+    let tx = call_in(&mut w, at);
+    assert_eq!(tx.target, Some((0x10, 0x10)));
+    assert_eq!(notices_for(&mut w, &threads, 0x10), vec![]);
+    w.free(at, &tx);
+    w.reply(at, vec![]);
+    assert!(matches!(w.answer(bt), Return::Reply(_)));
+    let mut got = notices_for(&mut w, &threads, 0x10);
+    for t in [a1, a2] {
+        w.rewait(t);
+    }
+    got.extend(notices_for(&mut w, &threads, 0x10));
+    assert_eq!(
+        got,
+        vec![
+            Return::Release {
+                ptr: 0x10,
+                cookie: 0x10
+            },
+            Return::DecRefs {
+                ptr: 0x10,
+                cookie: 0x10
+            },
+        ]
+    );
+}
+
 #[test]
 fn refcount_underflow_is_an_error_not_a_wrap() {
     let mut w = World::with_sm();

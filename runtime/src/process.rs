@@ -260,7 +260,15 @@ impl ProcessState {
             | Return::DecRefs { ptr, cookie } => (ptr, cookie),
             _ => return None,
         };
-        let e = ex.get_mut(&ptr)?;
+        let Some(e) = ex.get_mut(&ptr) else {
+            // Never expected: an increment comes to the thread whose send
+            // (holding a `SendGuard`) caused it, and the mediator tells no
+            // release while a call to the object is on its way. Left
+            // unacknowledged, the mediator keeps the node (and its
+            // holders' calls fail as "no longer exported").
+            tracing::warn!("{ret:?} for local object #{ptr}, which is not exported: ignored");
+            return None;
+        };
         let ack = match ret {
             Return::IncRefs { .. } => {
                 e.weak += 1;
