@@ -17,6 +17,13 @@ use crate::ids::NodeId;
 /// Allocation granularity: keeps every payload 8-byte aligned.
 const ALIGN: u64 = 8;
 
+/// Payloads of at least this many bytes are placed half a page into a page.
+const PLACE_MIN: u64 = 4096;
+/// The page size the placement works in.
+const PAGE: u64 = 4096;
+/// Where in a page a large payload starts.
+const PAGE_PHASE: u64 = PAGE / 2;
+
 /// A free-list entry that is never removed, so the trees never become
 /// empty and never free and re-allocate their root node on the call path.
 const SENTINEL: u64 = u64::MAX;
@@ -160,7 +167,23 @@ impl RecvBuffer {
         };
         // Take the top of the free range so that its offset (the key of
         // `free_by_off`) stays put: no tree node churn per call.
-        let off = foff + (flen - need);
+        let mut off = foff + (flen - need);
+        // A large payload starts half a page into a page. Payloads sit
+        // near the start of a send area, and a copy whose destination lies
+        // a few bytes past its source modulo 4 KiB (4K aliasing) ran 15x
+        // slower here (64 KiB: 19.4 us against 1.3 us): the mediator's copy
+        // into this range and the receiver's copy out of it into its own
+        // send area both stay clear of that with the range at half a page.
+        // The padding up to the free range's top goes with the range.
+        let mut need = need;
+        if need >= PLACE_MIN {
+            let shift = (off + PAGE - PAGE_PHASE) % PAGE;
+            let fits_async = oneway_node.is_none() || need + shift <= self.async_free();
+            if shift <= flen - need && fits_async {
+                off -= shift;
+                need += shift;
+            }
+        }
         self.free_by_len.remove(&(flen, foff));
         if flen > need {
             self.free_by_off.insert(foff, flen - need);
@@ -347,6 +370,30 @@ mod tests {
             }
         );
         assert_eq!(h[1], Holder { pid: 9, bytes: 504 });
+    }
+
+    #[test]
+    fn large_payloads_start_half_a_page_into_a_page() {
+        let mut b = RecvBuffer::new(1 << 20);
+        let small = b.reserve(100, None, 1).unwrap();
+        assert_eq!(
+            small,
+            (1 << 20) - 104,
+            "small ones take the top as they are"
+        );
+        for len in [4096, 65_539, 300_001] {
+            let off = b.reserve(len, None, 1).unwrap();
+            assert_eq!(off % 4096, 2048, "{len} bytes at {off}");
+            assert!(b.get(off).unwrap().len >= len);
+            b.check_invariants().unwrap();
+        }
+        // The padding goes back with the range.
+        let offs: Vec<u64> = b.used.keys().copied().collect();
+        for off in offs {
+            b.free(off).unwrap();
+        }
+        assert_eq!(b.stats().used, 0);
+        assert_eq!(b.largest_free(), 1 << 20);
     }
 
     #[test]
