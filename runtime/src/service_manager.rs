@@ -7,7 +7,7 @@
 //! This module has both sides: [`ServiceManager`] (the client every process
 //! uses through handle 0) and [`ServiceManagerService`] (the implementation).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use crate::binder::{new_binder, Binder, DeathRecipient, SpIBinder, WeakBinder};
 use crate::identity::calling_identity;
 use crate::parcel::Parcel;
 use crate::process::ProcessState;
+use crate::sandbox::UidRange;
 use crate::status::{ExceptionCode, Result, Status, StatusCode};
 
 /// The service manager's interface descriptor.
@@ -243,6 +244,10 @@ pub struct ServiceManagerService {
     registry: Arc<Mutex<Registry>>,
     /// Sandboxed apps by uid, as the launcher registered them.
     apps: Mutex<HashMap<u32, AppRule>>,
+    /// The uids the sandbox gives apps, less those `/etc/passwd` names
+    /// (which the launcher never gives out): a caller with one of these
+    /// that is not registered is denied everything (see `check`).
+    app_uids: Option<(UidRange, HashSet<u32>)>,
 }
 
 /// Removes a service whose process died, so a restart can register again.
@@ -271,7 +276,16 @@ impl ServiceManagerService {
             policy,
             registry: Arc::default(),
             apps: Mutex::default(),
+            app_uids: Some((UidRange::default(), crate::sandbox::uids::system_uids())),
         }
+    }
+
+    /// The uids sandboxed apps get (the launcher's range; by default
+    /// `10000-19999`), or `None` when this service manager serves no
+    /// sandbox.
+    pub fn with_app_uids(mut self, range: Option<UidRange>) -> ServiceManagerService {
+        self.app_uids = range.map(|r| (r, crate::sandbox::uids::system_uids()));
+        self
     }
 
     fn caller(&self) -> (u32, Option<String>) {
@@ -300,6 +314,20 @@ impl ServiceManagerService {
     ) -> Result<()> {
         if let Some(a) = app {
             a.check(action, name)?;
+        } else if let Some((range, users)) = &self.app_uids {
+            // Fail closed: an app whose registration this service manager
+            // does not have (it restarted since the app was launched) would
+            // otherwise meet only the policy, which usually lets anyone
+            // find anything, far more than its manifest.
+            if (range.first..=range.last).contains(&uid) && !users.contains(&uid) {
+                return Err(Status::exception(
+                    ExceptionCode::Security,
+                    format!(
+                        "{action:?} {name:?} by uid {uid} denied: the uid is a sandboxed app's ({}-{}) and no app is registered for it here (the service manager may have restarted since the app was launched)",
+                        range.first, range.last
+                    ),
+                ));
+            }
         }
         self.policy.check(action, name, uid, label)
     }
@@ -745,6 +773,38 @@ mod tests {
         assert!(e.message.contains("manifest"), "{e}");
         // An unregistered uid only meets the policy.
         assert!(sm.check(None, Action::Find, "contacts", 1000, None).is_ok());
+    }
+
+    #[test]
+    fn an_unregistered_app_uid_is_denied_everything() {
+        let sm = ServiceManagerService::new(Policy::default_for(0)).with_app_uids(Some(UidRange {
+            first: 70000,
+            last: 70999,
+        }));
+        // The default policy lets anyone find; an app uid without its
+        // registration (a restarted service manager) gets nothing.
+        let e = sm
+            .check(None, Action::Find, "contacts", 70001, Some("player"))
+            .unwrap_err();
+        assert_eq!(e.exception, ExceptionCode::Security);
+        assert!(e.message.contains("no app is registered"), "{e}");
+        assert!(sm.check(None, Action::List, "*", 70001, None).is_err());
+        // Registered, it meets its manifest; outside the range, the policy.
+        let app = AppRule {
+            uid: 70001,
+            name: "player".into(),
+            services: vec!["media.*".into()],
+        };
+        assert!(sm
+            .check(Some(&app), Action::Find, "media.x", 70001, None)
+            .is_ok());
+        assert!(sm
+            .check(None, Action::Find, "contacts", 71000, None)
+            .is_ok());
+        let open = ServiceManagerService::new(Policy::default_for(0)).with_app_uids(None);
+        assert!(open
+            .check(None, Action::Find, "contacts", 70001, None)
+            .is_ok());
     }
 
     #[test]

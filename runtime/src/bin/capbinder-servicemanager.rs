@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use capbinder::sandbox::UidRange;
 use capbinder::service_manager::{Policy, ServiceManagerService};
 use capbinder::{new_binder, ProcessState};
 use clap::Parser;
@@ -21,6 +22,13 @@ struct Args {
     /// A TOML policy file (default: root and this uid may add; everyone may find and list).
     #[arg(long)]
     policy: Option<PathBuf>,
+    /// The uids the sandbox gives apps (`FIRST-LAST`, as `capbinder-sandbox
+    /// --uids`), or `none`: an unregistered caller with one of them is denied
+    /// everything, so an app whose registration this service manager lacks
+    /// (launched before it restarted) is refused instead of meeting only the
+    /// policy.
+    #[arg(long, default_value = "10000-19999")]
+    app_uids: String,
 }
 
 fn main() -> ExitCode {
@@ -45,7 +53,17 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let sm = new_binder(ServiceManagerService::new(policy));
+    let app_uids = match args.app_uids.as_str() {
+        "none" => None,
+        r => match r.parse::<UidRange>() {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("capbinder-servicemanager: --app-uids {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let sm = new_binder(ServiceManagerService::new(policy).with_app_uids(app_uids));
     if let Err(e) = ps.become_context_manager(&sm) {
         eprintln!("capbinder-servicemanager: cannot become the context manager: {e}");
         return ExitCode::from(1);

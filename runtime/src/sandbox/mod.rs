@@ -35,7 +35,7 @@
 //! frozen reply instead of waiting.
 
 mod manifest;
-mod uids;
+pub(crate) mod uids;
 
 use std::ffi::{OsStr, OsString};
 use std::io;

@@ -146,7 +146,7 @@ impl UidTable {
 }
 
 /// Uids `/etc/passwd` names.
-fn system_uids() -> std::collections::HashSet<u32> {
+pub(crate) fn system_uids() -> std::collections::HashSet<u32> {
     std::fs::read_to_string("/etc/passwd")
         .unwrap_or_default()
         .lines()
