@@ -6,7 +6,7 @@
 //! return value with [`Parcelable::write_to`] and reads it with
 //! [`Parcelable::read_from`]. The runtime implements the trait for the types
 //! AIDL maps to (primitives, `String`, `Vec<T>`, `[T; N]`, `Option<T>`,
-//! `Box<T>`, [`SpIBinder`], [`ParcelFileDescriptor`], and `Arc<dyn IFoo>` for
+//! `Box<T>`, `BTreeMap<K, V>`, [`SpIBinder`], [`ParcelFileDescriptor`], and `Arc<dyn IFoo>` for
 //! every generated interface through [`Interface`]); generated parcelables,
 //! unions and enums implement it themselves.
 //!
@@ -18,6 +18,10 @@
 //! * `Option<T>`: a `bool`, then the value if `true`;
 //! * `Vec<T>`, `[T]`, `[T; N]`: a varint length, then the elements (for
 //!   `u8`, the bytes in one piece, as [`Parcel::write_bytes`] writes them);
+//! * `BTreeMap<K, V>` (AIDL's `Map<String, V>`): a varint length, as for
+//!   `Vec`, then each key and its value, in key order. The order makes the
+//!   bytes of a map a function of its contents; a reader refuses keys that
+//!   are not strictly increasing (a repeated key, a garbled parcel);
 //! * a structured parcelable or a union is a **section**: a 4-byte
 //!   little-endian length, then its fields in declaration order. The reader
 //!   reads fields while the section has bytes left; fields an older writer
@@ -29,6 +33,7 @@
 //! field by field, so an exhausted section never turns into postcard's
 //! "unexpected end of input".
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::binder::SpIBinder;
@@ -189,6 +194,36 @@ impl<T: Parcelable, const N: usize> Parcelable for [T; N] {
                 "a fixed-size array of {N} elements arrived with {len}"
             ))
         })
+    }
+}
+
+/// A map: its length, then each key and value in key order. Every entry
+/// takes at least one byte, so a length larger than what is left is refused
+/// before reading; keys must arrive strictly increasing, so a repeated key is
+/// refused rather than silently dropping a value.
+impl<K: Parcelable + Ord, V: Parcelable> Parcelable for BTreeMap<K, V> {
+    fn write_to(&self, parcel: &mut Parcel) -> Result<()> {
+        parcel.write(&(self.len() as u64))?;
+        for (k, v) in self {
+            k.write_to(parcel)?;
+            v.write_to(parcel)?;
+        }
+        Ok(())
+    }
+    fn read_from(parcel: &mut Parcel) -> Result<Self> {
+        let len = read_len(parcel)?;
+        let mut map = BTreeMap::new();
+        for i in 0..len {
+            let k = K::read_from(parcel)?;
+            if map.last_key_value().is_some_and(|(last, _)| *last >= k) {
+                return Err(bad(format!(
+                    "the key of map entry {i} is not after the one before it"
+                )));
+            }
+            let v = V::read_from(parcel)?;
+            map.insert(k, v);
+        }
+        Ok(map)
     }
 }
 
@@ -560,6 +595,132 @@ mod tests {
         p.write(&u64::MAX).unwrap();
         p.rewind();
         assert!(Vec::<String>::read_from(&mut p).is_err());
+    }
+
+    fn sample_map() -> BTreeMap<String, Vec<i32>> {
+        let mut m = BTreeMap::new();
+        m.insert("zeta".to_string(), vec![3, -4]);
+        m.insert("alpha".to_string(), vec![]);
+        m.insert(String::new(), vec![i32::MAX]);
+        m
+    }
+
+    #[test]
+    fn maps_round_trip_in_key_order() {
+        let m = sample_map();
+        let mut p = Parcel::new();
+        m.write_to(&mut p).unwrap();
+        7i32.write_to(&mut p).unwrap();
+        p.rewind();
+        assert_eq!(BTreeMap::<String, Vec<i32>>::read_from(&mut p).unwrap(), m);
+        assert_eq!(
+            i32::read_from(&mut p).unwrap(),
+            7,
+            "the next value is intact"
+        );
+
+        // the bytes: the length, then the pairs sorted by key
+        let mut q = Parcel::new();
+        q.write(&3u64).unwrap();
+        for (k, v) in [
+            ("", vec![i32::MAX]),
+            ("alpha", vec![]),
+            ("zeta", vec![3, -4]),
+        ] {
+            k.write_to(&mut q).unwrap();
+            v.write_to(&mut q).unwrap();
+        }
+        7i32.write_to(&mut q).unwrap();
+        assert_eq!(p.bytes(), q.bytes());
+
+        // nested and nullable, and an empty map
+        let mut outer: BTreeMap<String, Option<BTreeMap<String, String>>> = BTreeMap::new();
+        outer.insert("none".into(), None);
+        outer.insert(
+            "some".into(),
+            Some([("k".to_string(), "v".to_string())].into()),
+        );
+        let empty: BTreeMap<String, String> = BTreeMap::new();
+        let mut p = Parcel::new();
+        outer.write_to(&mut p).unwrap();
+        empty.write_to(&mut p).unwrap();
+        p.rewind();
+        assert_eq!(BTreeMap::read_from(&mut p).unwrap(), outer);
+        assert_eq!(
+            BTreeMap::<String, String>::read_from(&mut p).unwrap(),
+            empty
+        );
+    }
+
+    #[test]
+    fn a_map_with_a_huge_length_is_refused() {
+        for len in [u64::MAX, u64::from(u32::MAX), 1 << 20] {
+            let mut p = Parcel::new();
+            p.write(&len).unwrap();
+            "k".write_to(&mut p).unwrap();
+            "v".write_to(&mut p).unwrap();
+            p.rewind();
+            let e = BTreeMap::<String, String>::read_from(&mut p).unwrap_err();
+            assert_eq!(e.exception, ExceptionCode::BadParcelable, "{e}");
+            // refused for its length, before any entry is read
+            assert!(e.message.contains("cannot fit"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_map_with_a_repeated_or_unordered_key_is_refused() {
+        for keys in [["a", "a"], ["b", "a"]] {
+            let mut p = Parcel::new();
+            p.write(&2u64).unwrap();
+            for k in keys {
+                k.write_to(&mut p).unwrap();
+                1i32.write_to(&mut p).unwrap();
+            }
+            p.rewind();
+            let e = BTreeMap::<String, i32>::read_from(&mut p).unwrap_err();
+            assert_eq!(e.exception, ExceptionCode::BadParcelable, "{keys:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn garbled_maps_never_panic() {
+        let mut good = Parcel::new();
+        sample_map().write_to(&mut good).unwrap();
+        let bytes = good.bytes().to_vec();
+        // a small deterministic generator: every truncation, every single
+        // byte changed to a few values, and pseudo-random bytes
+        let mut inputs: Vec<Vec<u8>> = (0..bytes.len()).map(|n| bytes[..n].to_vec()).collect();
+        for i in 0..bytes.len() {
+            for v in [0u8, 1, 0x7f, 0x80, 0xff] {
+                let mut b = bytes.clone();
+                b[i] = v;
+                inputs.push(b);
+            }
+        }
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for n in 0..512 {
+            let b = (0..n % 40)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            inputs.push(b);
+        }
+        let mut ok = 0;
+        for input in &inputs {
+            let mut p = Parcel::from_parts(input.clone(), Vec::new());
+            // whatever it is, reading answers (Ok or an error), never panics
+            if let Ok(m) = BTreeMap::<String, Vec<i32>>::read_from(&mut p) {
+                assert!(m.keys().zip(m.keys().skip(1)).all(|(a, b)| a < b));
+                ok += 1;
+            }
+            p.rewind();
+            let _ = BTreeMap::<String, BTreeMap<String, Option<String>>>::read_from(&mut p);
+        }
+        assert!(ok > 0, "the untouched encoding reads back");
     }
 
     #[test]
