@@ -97,7 +97,8 @@
 //!   Rust keywords become raw identifiers (`r#type`). Two AIDL names that
 //!   become one Rust name are an error.
 //! * Types map as the [`types`] table says: `String`/`&str`,
-//!   `Vec<T>`/`&[T]` (`byte[]` is `Vec<u8>`), `[T; N]`, `Option<T>` for
+//!   `Vec<T>`/`&[T]` (`byte[]` is `Vec<u8>`), `[T; N]`,
+//!   `BTreeMap<String, V>`/`&BTreeMap<String, V>` for `Map<String, V>`, `Option<T>` for
 //!   `@nullable`, `SpIBinder`, `capbinder::ParcelFileDescriptor`,
 //!   `Arc<dyn IFoo>` for interfaces; `out` and `inout` parameters are
 //!   `&mut T`, written back from the reply.
@@ -117,8 +118,8 @@
 //! # What the Rust backend refuses
 //!
 //! `check` accepts these (they are valid AIDL); `rust` refuses them with a
-//! diagnostic at the use: `Map` (AOSP's Rust backend refuses it too), raw
-//! `FileDescriptor`, `CharSequence`, `ParcelableHolder`, untyped `List`,
+//! diagnostic at the use: untyped `Map` and `List`, raw
+//! `FileDescriptor`, `CharSequence`, `ParcelableHolder`,
 //! generic parcelables, fixed-size arrays of binders, interfaces or fds,
 //! and parcelables declared without a `rust_type` (only `cpp_header` or
 //! `ndk_header`). A parcelable declared `parcelable Foo rust_type

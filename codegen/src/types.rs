@@ -11,12 +11,20 @@
 //! | `IBinder` | `SpIBinder` | `&SpIBinder` |
 //! | `ParcelFileDescriptor` | `ParcelFileDescriptor` | `&ParcelFileDescriptor` |
 //! | interface `IFoo` | `Arc<dyn IFoo>` | `&Arc<dyn IFoo>` |
+//! | `Map<String, V>` | `BTreeMap<String, V>` | `&BTreeMap<String, V>` |
 //! | `@nullable T` | `Option<T>` | `Option<&T>` (`Option<&str>`, `Option<&[T]>`) |
 //!
 //! `out` and `inout` arguments are `&mut` the owned type. In parcelables and
 //! unions, a non-`@nullable` `IBinder`, interface or `ParcelFileDescriptor`
 //! is an `Option` too (it has no default), and writing `None` fails with
 //! `UnexpectedNull`; `@nullable(heap=true)` is `Option<Box<T>>`.
+//!
+//! A typed `Map` is a `BTreeMap`, not a `HashMap`: it iterates in key order,
+//! so the same map is always written as the same bytes (a `HashMap`'s order
+//! changes from process to process), its `Debug` is stable, and the
+//! generated structs keep deriving `PartialEq` without asking `Hash` of the
+//! keys. The front end allows only `String` keys (AOSP's rule). An untyped
+//! `Map` is refused: Rust has no untyped values.
 
 use capbinder_idl::model::{ArrayShape, DeclKind, Primitive, Type, TypeKind};
 use capbinder_idl::Diagnostic;
@@ -100,10 +108,10 @@ impl Gen<'_> {
             false
         };
         let ok = match &ty.kind {
-            TypeKind::Map(_) => refuse(
-                "the Rust backend does not support `Map` (AOSP's Rust backend refuses it too)"
+            TypeKind::Map(None) => refuse(
+                "the Rust backend needs the key and value types of a `Map`: Rust has no untyped values"
                     .into(),
-                "use a `List` of a parcelable that holds a key and a value",
+                "write `Map<String, V>`",
             ),
             TypeKind::FileDescriptor => refuse(
                 "the Rust backend does not support a raw `FileDescriptor`".into(),
@@ -147,6 +155,8 @@ impl Gen<'_> {
                 has_rust
             }
             TypeKind::List(Some(elem)) => self.check_type(elem, what),
+            // both, so that each refused part gets its diagnostic
+            TypeKind::Map(Some(kv)) => self.check_type(&kv.0, what) & self.check_type(&kv.1, what),
             _ => true,
         };
         if !ok {
@@ -175,6 +185,11 @@ impl Gen<'_> {
             TypeKind::List(Some(elem)) => {
                 let e = self.owned(from, elem);
                 quote!(#vec<#e>)
+            }
+            TypeKind::Map(Some(kv)) => {
+                let k = self.owned(from, &kv.0);
+                let v = self.owned(from, &kv.1);
+                quote!(::std::collections::BTreeMap<#k, #v>)
             }
             TypeKind::Defined {
                 id,

@@ -32,7 +32,10 @@ fn check_accepts_valid_aidl_that_rust_refuses() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("does not support `Map`"), "{err}");
+    assert!(
+        err.contains("needs the key and value types of a `Map`"),
+        "{err}"
+    );
     assert!(
         err.contains("tests/invalid/map/aidl/p/IMap.aidl:4:5"),
         "{err}"

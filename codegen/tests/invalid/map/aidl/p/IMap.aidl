@@ -1,5 +1,6 @@
 package p;
 
 interface IMap {
-    Map<String, String> get();
+    Map get();
+    void put(in Map<String, String> typed, in java.util.Map untyped);
 }
