@@ -2,13 +2,16 @@
 //! call directly): `ITestService`, both versions of `IRecords`, and the
 //! versioned interface as version 1, version 2 and unversioned.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use capbinder::{ParcelFileDescriptor, Result, SpIBinder, Status, StatusCode};
 
-use crate::aidl::capbinder::test::{v1, v2, ICallback, ITestService, Kind, Payload, Value};
+use crate::aidl::capbinder::test::{
+    v1, v2, Catalog, ICallback, ITestService, Kind, Payload, Value,
+};
 
 fn io_error(what: &str, e: std::io::Error) -> Status {
     Status::from_code(StatusCode::UnknownError, format!("{what}: {e}"))
@@ -178,6 +181,52 @@ impl ITestService for TestService {
     }
     fn pid(&self) -> Result<i32> {
         Ok(std::process::id() as i32)
+    }
+    fn repeat_payload_map(
+        &self,
+        v: &BTreeMap<String, Payload>,
+        copy: &mut BTreeMap<String, Payload>,
+    ) -> Result<BTreeMap<String, Payload>> {
+        if !copy.is_empty() {
+            return Err(Status::from_code(
+                StatusCode::BadValue,
+                "an out map should start empty",
+            ));
+        }
+        *copy = v.clone();
+        Ok(v.clone())
+    }
+    fn repeat_callback_map(
+        &self,
+        v: &BTreeMap<String, Arc<dyn ICallback>>,
+    ) -> Result<BTreeMap<String, Arc<dyn ICallback>>> {
+        Ok(v.clone())
+    }
+    fn greet_all(
+        &self,
+        callbacks: &BTreeMap<String, Arc<dyn ICallback>>,
+        s: &str,
+    ) -> Result<BTreeMap<String, String>> {
+        callbacks
+            .iter()
+            .map(|(k, cb)| Ok((k.clone(), cb.greet(&format!("{s} as {k}"))?)))
+            .collect()
+    }
+    fn bump_payload_map(&self, m: &mut BTreeMap<String, Payload>, key: &str) -> Result<()> {
+        for p in m.values_mut() {
+            p.number += 1;
+        }
+        m.insert(key.to_string(), Payload::default());
+        Ok(())
+    }
+    fn repeat_nullable_map(
+        &self,
+        v: Option<&BTreeMap<String, Vec<String>>>,
+    ) -> Result<Option<BTreeMap<String, Vec<String>>>> {
+        Ok(v.cloned())
+    }
+    fn repeat_catalog(&self, c: &Catalog) -> Result<Catalog> {
+        Ok(c.clone())
     }
 }
 

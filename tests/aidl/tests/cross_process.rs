@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::ThreadId;
@@ -15,7 +16,8 @@ use capbinder::{
     StatusCode, WeakBinder,
 };
 use capbinder_aidl_tests::aidl::capbinder::test::{
-    i_test_service, payload, v1, v2, BnCallback, ICallback, ITestService, Kind, Payload, Value,
+    i_test_service, payload, v1, v2, BnCallback, Catalog, ICallback, ITestService, Kind, Payload,
+    Value,
 };
 use common::{lookup, service, spawn_helper, unique_name, world, TIMEOUT};
 
@@ -211,6 +213,120 @@ fn out_and_inout_parameters_are_written_back() {
     let mut list = vec!["x".to_string()];
     s.append_list(&mut list, "y").unwrap();
     assert_eq!(list, vec!["x", "y"]);
+}
+
+#[test]
+fn maps_of_parcelables_round_trip_in_out_and_inout() {
+    let s = service();
+    let payloads = BTreeMap::from([
+        ("sample".to_string(), sample_payload()),
+        ("default".to_string(), Payload::default()),
+        (
+            String::new(),
+            Payload {
+                number: 99,
+                ..Payload::default()
+            },
+        ),
+    ]);
+    // `out`: what the caller held is not sent (the service refuses a
+    // non-empty map) and is replaced by the reply's
+    let mut copy = BTreeMap::from([("stale".to_string(), Payload::default())]);
+    assert_eq!(
+        s.repeat_payload_map(&payloads, &mut copy).unwrap(),
+        payloads
+    );
+    assert_eq!(copy, payloads);
+    assert!(s
+        .repeat_payload_map(&BTreeMap::new(), &mut copy)
+        .unwrap()
+        .is_empty());
+    assert!(copy.is_empty());
+    // `inout`: the service sees what we sent and we see what it changed
+    let mut m = payloads.clone();
+    s.bump_payload_map(&mut m, "added").unwrap();
+    assert_eq!(m.len(), 4);
+    assert_eq!(m["sample"].number, -2);
+    assert_eq!(
+        m["sample"].name, "sample",
+        "inout keeps what the caller sent"
+    );
+    assert_eq!(m[""].number, 100);
+    assert_eq!(m["default"].number, 8);
+    assert_eq!(m["added"], Payload::default());
+    // `@nullable`, with lists as values
+    assert_eq!(s.repeat_nullable_map(None).unwrap(), None);
+    let lists = BTreeMap::from([
+        ("a".to_string(), vec!["x".to_string(), "y".to_string()]),
+        ("b".to_string(), Vec::new()),
+    ]);
+    assert_eq!(
+        s.repeat_nullable_map(Some(&lists)).unwrap(),
+        Some(lists.clone())
+    );
+    assert_eq!(
+        s.repeat_nullable_map(Some(&BTreeMap::new())).unwrap(),
+        Some(BTreeMap::new()),
+        "an empty map is not null"
+    );
+}
+
+#[test]
+fn maps_of_interfaces_carry_capabilities_both_ways() {
+    let s = service();
+    let (r, _rx) = Recorder::new();
+    let one = BnCallback::new_interface(r);
+    let ran_on = Arc::new(Mutex::new(None));
+    let two = BnCallback::new_interface(Where(ran_on.clone()));
+    let callbacks = BTreeMap::from([
+        ("one".to_string(), one.clone()),
+        ("two".to_string(), two.clone()),
+    ]);
+    // our own objects come back as themselves
+    let back = s.repeat_callback_map(&callbacks).unwrap();
+    assert_eq!(back.len(), 2);
+    assert_eq!(back["one"].as_binder(), one.as_binder());
+    assert_eq!(back["two"].as_binder(), two.as_binder());
+    assert_ne!(back["one"].as_binder(), back["two"].as_binder());
+    assert_eq!(back, callbacks);
+    // the service calls each value back while we wait
+    let answers = s.greet_all(&callbacks, "hi").unwrap();
+    assert_eq!(
+        answers,
+        BTreeMap::from([
+            ("one".to_string(), "hello, hi as one".to_string()),
+            ("two".to_string(), "hello, hi as two".to_string()),
+        ])
+    );
+    assert_eq!(*ran_on.lock().unwrap(), Some(std::thread::current().id()));
+    // maps of parcelables, interfaces and binders inside a parcelable
+    let (r, _rx) = Recorder::new();
+    let mine = BnCallback::new_binder(r);
+    let catalog = Catalog {
+        title: "maps".into(),
+        payloads: BTreeMap::from([("p".to_string(), sample_payload())]),
+        callbacks: callbacks.clone(),
+        notes: Some(BTreeMap::from([("k".to_string(), "v".to_string())])),
+        binders: BTreeMap::from([
+            (
+                "outer".to_string(),
+                BTreeMap::from([("mine".to_string(), mine.clone())]),
+            ),
+            ("empty".to_string(), BTreeMap::new()),
+        ]),
+    };
+    let back = s.repeat_catalog(&catalog).unwrap();
+    assert_eq!(back, catalog);
+    assert!(back.binders["outer"]["mine"].is_local());
+    assert_eq!(back.binders["outer"]["mine"], mine);
+    assert_eq!(
+        back.callbacks["one"].greet("again").unwrap(),
+        "hello, again"
+    );
+    assert_eq!(
+        s.repeat_catalog(&Catalog::default()).unwrap(),
+        Catalog::default()
+    );
 }
 
 #[test]

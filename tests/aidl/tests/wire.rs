@@ -3,6 +3,7 @@
 //! unions, refusing bad input, local objects called directly, and the
 //! stub's dispatch.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use capbinder::{interface_cast, Binder, ExceptionCode, Parcel, Parcelable, SpIBinder, StatusCode};
@@ -10,6 +11,7 @@ use capbinder_aidl_tests::aidl::capbinder::test::{
     i_test_service, payload, v1, v2, value, BnTestService, ITestService, ITestServiceDefault, Kind,
     Payload, Value,
 };
+use capbinder_aidl_tests::golden::maps::kv::store::{BnWatcher, Choice, Entry, IWatcher, Table};
 use capbinder_aidl_tests::golden::types::org::types::{
     everything, shape, Empty, Everything, Mode, Shape, Wide, URL,
 };
@@ -246,7 +248,134 @@ fn garbage_never_panics() {
         let _ = v2::Record::read_from(&mut p);
         p.rewind();
         let _ = Vec::<Payload>::read_from(&mut p);
+        p.rewind();
+        let _ = Table::read_from(&mut p);
+        p.rewind();
+        let _ = BTreeMap::<String, Payload>::read_from(&mut p);
     }
+}
+
+struct Watcher;
+
+impl IWatcher for Watcher {
+    fn changed(&self, _key: &str) -> capbinder::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn maps_in_every_field_round_trip_through_a_parcel() {
+    // the golden case `maps`: a map in each position
+    let t = Table::default();
+    assert_eq!(t.id, 1);
+    assert!(t.entries.is_empty() && t.tags.is_none() && t.watchers.is_empty());
+    assert_eq!(round_trip(&t), t);
+    assert_eq!(Choice::default(), Choice::Labels(BTreeMap::new()));
+
+    let entry = |name: &str, counts: &[i32]| Entry {
+        name: name.into(),
+        counts: counts.to_vec(),
+    };
+    let watcher: Arc<dyn IWatcher> = BnWatcher::new_interface(Watcher);
+    let binder = BnTestService::new_binder(TestService::default());
+    let t = Table {
+        id: 5,
+        entries: BTreeMap::from([
+            ("b".into(), entry("b", &[2])),
+            ("a".into(), entry("a", &[])),
+        ]),
+        tags: Some(BTreeMap::from([("k".into(), "v".into())])),
+        nested: BTreeMap::from([
+            (
+                "in".into(),
+                BTreeMap::from([("x".into(), entry("x", &[1, 2, 3]))]),
+            ),
+            ("empty".into(), BTreeMap::new()),
+        ]),
+        lists: BTreeMap::from([("l".into(), vec![entry("l0", &[]), entry("l1", &[-1])])]),
+        arrays: BTreeMap::from([("arr".into(), vec![entry("a0", &[0])])]),
+        blobs: BTreeMap::from([("bytes".into(), vec![0u8, 255, 7])]),
+        names: BTreeMap::from([("n".into(), vec!["one".into(), "two".into()])]),
+        pairs: BTreeMap::from([("p".into(), [3, 4])]),
+        watchers: BTreeMap::from([("w".into(), watcher.clone())]),
+        binders: BTreeMap::from([("b".into(), binder.clone())]),
+        fds: BTreeMap::new(),
+        choices: BTreeMap::from([
+            (
+                "labels".into(),
+                Choice::Labels(BTreeMap::from([("l".into(), "m".into())])),
+            ),
+            ("number".into(), Choice::Number(9)),
+            ("none".into(), Choice::Entries(None)),
+            (
+                "some".into(),
+                Choice::Entries(Some(BTreeMap::from([("e".into(), entry("e", &[5]))]))),
+            ),
+        ]),
+        qualified: BTreeMap::from([("java.util.Map".into(), "too".into())]),
+    };
+    let back = round_trip(&t);
+    assert_eq!(back, t);
+    assert_eq!(back.watchers["w"].as_binder(), watcher.as_binder());
+    assert_eq!(back.binders["b"], binder);
+
+    // the same map, built in another order, is the same bytes
+    let mut a = Parcel::new();
+    t.write_to(&mut a).unwrap();
+    let mut reordered = t.clone();
+    reordered.entries = BTreeMap::from([
+        ("a".into(), entry("a", &[])),
+        ("b".into(), entry("b", &[2])),
+    ]);
+    let mut b = Parcel::new();
+    reordered.write_to(&mut b).unwrap();
+    assert_eq!(a.bytes(), b.bytes());
+}
+
+#[test]
+fn a_garbled_map_argument_is_bad_parcelable() {
+    let stub = BnTestService::new(TestService::default());
+    // a length no parcel could hold
+    let mut data = Parcel::new();
+    data.write(&u64::MAX).unwrap();
+    data.rewind();
+    let e = stub
+        .on_transact(
+            i_test_service::transactions::REPEAT_PAYLOAD_MAP,
+            &mut data,
+            &mut Parcel::new(),
+        )
+        .unwrap_err();
+    assert_eq!(e.exception, ExceptionCode::BadParcelable, "{e}");
+    // a key twice
+    let mut data = Parcel::new();
+    data.write(&2u64).unwrap();
+    for _ in 0..2 {
+        "same".write_to(&mut data).unwrap();
+        Payload::default().write_to(&mut data).unwrap();
+    }
+    data.rewind();
+    let e = stub
+        .on_transact(
+            i_test_service::transactions::REPEAT_PAYLOAD_MAP,
+            &mut data,
+            &mut Parcel::new(),
+        )
+        .unwrap_err();
+    assert_eq!(e.exception, ExceptionCode::BadParcelable, "{e}");
+    // and the well-formed one is answered
+    let mut data = Parcel::new();
+    BTreeMap::from([("one".to_string(), Payload::default())])
+        .write_to(&mut data)
+        .unwrap();
+    data.rewind();
+    let mut reply = Parcel::new();
+    stub.on_transact(
+        i_test_service::transactions::REPEAT_PAYLOAD_MAP,
+        &mut data,
+        &mut reply,
+    )
+    .unwrap();
 }
 
 #[test]

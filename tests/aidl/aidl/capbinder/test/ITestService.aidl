@@ -1,5 +1,6 @@
 package capbinder.test;
 
+import capbinder.test.Catalog;
 import capbinder.test.ICallback;
 import capbinder.test.Kind;
 import capbinder.test.Payload;
@@ -67,4 +68,15 @@ interface ITestService {
     /** Fails with a service-specific error. */
     void fail(int code, String message);
     int pid();
+
+    /** Returns `v` and copies it into `copy` (an `out` map). */
+    Map<String, Payload> repeatPayloadMap(in Map<String, Payload> v, out Map<String, Payload> copy);
+    /** Returns the callbacks it got: binders inside map values, both ways. */
+    Map<String, ICallback> repeatCallbackMap(in Map<String, ICallback> v);
+    /** Calls `greet(s)` on each callback while the caller waits; the answers by key. */
+    Map<String, String> greetAll(in Map<String, ICallback> callbacks, String s);
+    /** Adds one to every payload's number and puts a default payload at `key` (`inout`). */
+    void bumpPayloadMap(inout Map<String, Payload> m, String key);
+    @nullable Map<String, List<String>> repeatNullableMap(in @nullable Map<String, List<String>> v);
+    Catalog repeatCatalog(in Catalog c);
 }
