@@ -584,6 +584,26 @@ fn map_key() {
 }
 
 #[test]
+fn map_values_and_places() {
+    // AOSP's rules for `Map`: the value may not be a primitive or an enum
+    // (an array of them is fine), `Map` takes 0 or 2 type arguments, and a
+    // map goes neither in an array nor in a `List`
+    case(
+        &[(
+            "aidl/p/P.aidl",
+            "package p;\nparcelable P {\n    Map<String, int> a;\n    Map<String, int[]> fine;\n    Map<String> b;\n    Map<String, String>[] c;\n    List<Map<String, String>> d;\n    Map<String, Map<String, long>> e;\n}\n",
+        )],
+        &[
+            "aidl/p/P.aidl:3:5: error: a generic type cannot have any primitive type parameters",
+            "aidl/p/P.aidl:5:5: error: `Map` must have 0 or 2 type parameters, but got `Map<String>`",
+            "aidl/p/P.aidl:6:5: error: arrays of `Map` are not supported",
+            "aidl/p/P.aidl:7:5: error: `List<Map<String,String>>` is not supported",
+            "aidl/p/P.aidl:8:17: error: a generic type cannot have any primitive type parameters",
+        ],
+    );
+}
+
+#[test]
 fn list_arity() {
     case(
         &[
