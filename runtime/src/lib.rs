@@ -12,6 +12,7 @@
 
 mod binder;
 pub mod cli;
+mod holder;
 mod identity;
 pub mod interface;
 mod parcel;
@@ -29,6 +30,7 @@ pub use binder::{
     FIRST_CALL_TRANSACTION, INTERFACE_TRANSACTION, LAST_CALL_TRANSACTION, PING_TRANSACTION,
 };
 pub use capbinder_core::Rights;
+pub use holder::{ParcelableHolder, ParcelableMetadata};
 pub use identity::{calling_identity, CallingIdentity};
 pub use interface::{interface_cast, Interface};
 pub use parcel::Parcel;

@@ -8,7 +8,9 @@
 //! AIDL maps to (primitives, `String`, `Vec<T>`, `[T; N]`, `Option<T>`,
 //! `Box<T>`, `BTreeMap<K, V>`, [`SpIBinder`], [`ParcelFileDescriptor`], and `Arc<dyn IFoo>` for
 //! every generated interface through [`Interface`]); generated parcelables,
-//! unions and enums implement it themselves.
+//! unions and enums implement it themselves. AIDL's `ParcelableHolder` is
+//! [`ParcelableHolder`](crate::ParcelableHolder), which holds any
+//! parcelable implementing [`ParcelableMetadata`](crate::ParcelableMetadata).
 //!
 //! # Wire format
 //!
