@@ -5,7 +5,9 @@
 //!   value this side does not know still round-trips.
 //! * A parcelable is a struct with public fields, `Default` from the
 //!   `.aidl` defaults, `Clone`, `Debug` and `PartialEq`, written as one
-//!   length-prefixed section (see `capbinder::parcelable`).
+//!   length-prefixed section (see `capbinder::parcelable`). Parcelables and
+//!   unions implement `capbinder::ParcelableMetadata` with their qualified
+//!   name, so that a `ParcelableHolder` can hold them.
 //! * A union is a Rust enum with one tuple variant per field (the first is
 //!   the default), written as a section holding the tag and the value; its
 //!   `Tag` enum lives in the union's module.
@@ -291,6 +293,7 @@ impl Gen<'_> {
                 #ok(value)
             }))
         };
+        let descriptor = t.qualified_name.as_str();
         let write_param = if p.fields.is_empty() {
             quote!(_parcel)
         } else {
@@ -309,6 +312,11 @@ impl Gen<'_> {
             #consts
 
             #default_impl
+
+            #allow_dep
+            impl #rt::ParcelableMetadata for #name {
+                const DESCRIPTOR: &'static str = #descriptor;
+            }
 
             #allow_dep
             impl #rt::Parcelable for #name {
@@ -438,6 +446,7 @@ impl Gen<'_> {
         if u.fields.is_empty() {
             return TokenStream::new();
         }
+        let descriptor = t.qualified_name.as_str();
         quote! {
             #doc
             #dep
@@ -466,6 +475,11 @@ impl Gen<'_> {
                         #tag_arms
                     }
                 }
+            }
+
+            #allow_dep
+            impl #rt::ParcelableMetadata for #name {
+                const DESCRIPTOR: &'static str = #descriptor;
             }
 
             #allow_dep

@@ -99,7 +99,9 @@
 //! * Types map as the [`types`] table says: `String`/`&str`,
 //!   `Vec<T>`/`&[T]` (`byte[]` is `Vec<u8>`), `[T; N]`,
 //!   `BTreeMap<String, V>`/`&BTreeMap<String, V>` for `Map<String, V>`, `Option<T>` for
-//!   `@nullable`, `SpIBinder`, `capbinder::ParcelFileDescriptor`,
+//!   `@nullable`, `SpIBinder`, `capbinder::ParcelFileDescriptor` (for
+//!   `ParcelFileDescriptor` and raw `FileDescriptor` alike),
+//!   `capbinder::ParcelableHolder` for a `ParcelableHolder` field,
 //!   `Arc<dyn IFoo>` for interfaces; `out` and `inout` parameters are
 //!   `&mut T`, written back from the reply.
 //! * A parcelable is a struct with public fields and `Default` from the
@@ -108,7 +110,9 @@
 //!   unions are written as length-prefixed sections (see
 //!   `capbinder::parcelable`): an older reader skips a newer writer's extra
 //!   fields, a newer reader gives an older writer's missing fields their
-//!   defaults.
+//!   defaults. Parcelables and unions implement
+//!   `capbinder::ParcelableMetadata` (their qualified name), so they can
+//!   travel in a `ParcelableHolder`.
 //! * An enum is `#[repr(transparent)] struct E(pub i32)` (its backing type)
 //!   with a constant per enumerator: unknown values round-trip.
 //! * A union is a Rust enum with a tuple variant per field; its `Tag` enum
@@ -118,8 +122,7 @@
 //! # What the Rust backend refuses
 //!
 //! `check` accepts these (they are valid AIDL); `rust` refuses them with a
-//! diagnostic at the use: untyped `Map` and `List`, raw
-//! `FileDescriptor`, `CharSequence`, `ParcelableHolder`,
+//! diagnostic at the use: untyped `Map` and `List`, `CharSequence`,
 //! generic parcelables, fixed-size arrays of binders, interfaces or fds,
 //! and parcelables declared without a `rust_type` (only `cpp_header` or
 //! `ndk_header`). A parcelable declared `parcelable Foo rust_type

@@ -9,14 +9,15 @@
 //! | enum | its newtype | by value |
 //! | parcelable, union | the struct or enum | `&T` |
 //! | `IBinder` | `SpIBinder` | `&SpIBinder` |
-//! | `ParcelFileDescriptor` | `ParcelFileDescriptor` | `&ParcelFileDescriptor` |
+//! | `ParcelFileDescriptor`, `FileDescriptor` | `ParcelFileDescriptor` | `&ParcelFileDescriptor` |
+//! | `ParcelableHolder` (fields only) | `ParcelableHolder` | |
 //! | interface `IFoo` | `Arc<dyn IFoo>` | `&Arc<dyn IFoo>` |
 //! | `Map<String, V>` | `BTreeMap<String, V>` | `&BTreeMap<String, V>` |
 //! | `@nullable T` | `Option<T>` | `Option<&T>` (`Option<&str>`, `Option<&[T]>`) |
 //!
 //! `out` and `inout` arguments are `&mut` the owned type. In parcelables and
-//! unions, a non-`@nullable` `IBinder`, interface or `ParcelFileDescriptor`
-//! is an `Option` too (it has no default), and writing `None` fails with
+//! unions, a non-`@nullable` `IBinder`, interface, `ParcelFileDescriptor` or
+//! `FileDescriptor` is an `Option` too (it has no default), and writing `None` fails with
 //! `UnexpectedNull`; `@nullable(heap=true)` is `Option<Box<T>>`.
 //!
 //! A typed `Map` is a `BTreeMap`, not a `HashMap`: it iterates in key order,
@@ -76,6 +77,7 @@ pub(crate) fn is_object(ty: &Type) -> bool {
             ty.kind,
             TypeKind::IBinder
                 | TypeKind::ParcelFileDescriptor
+                | TypeKind::FileDescriptor
                 | TypeKind::Defined {
                     kind: DeclKind::Interface,
                     ..
@@ -88,6 +90,7 @@ fn is_object_kind(kind: &TypeKind) -> bool {
         kind,
         TypeKind::IBinder
             | TypeKind::ParcelFileDescriptor
+            | TypeKind::FileDescriptor
             | TypeKind::Defined {
                 kind: DeclKind::Interface,
                 ..
@@ -113,17 +116,9 @@ impl Gen<'_> {
                     .into(),
                 "write `Map<String, V>`",
             ),
-            TypeKind::FileDescriptor => refuse(
-                "the Rust backend does not support a raw `FileDescriptor`".into(),
-                "use `ParcelFileDescriptor`, which owns the descriptor",
-            ),
             TypeKind::CharSequence => {
                 refuse("`CharSequence` is a Java-only type".into(), "use `String`")
             }
-            TypeKind::ParcelableHolder => refuse(
-                "the Rust backend does not support `ParcelableHolder`".into(),
-                "use a union of the parcelables it may hold",
-            ),
             TypeKind::List(None) => refuse(
                 "the Rust backend needs the element type of a `List`".into(),
                 "write `List<T>`",
@@ -164,7 +159,7 @@ impl Gen<'_> {
         }
         if matches!(ty.array, Some(ArrayShape::Fixed(_))) && is_object_kind(&ty.kind) {
             return refuse(
-                "the Rust backend does not support fixed-size arrays of `IBinder`, interfaces or `ParcelFileDescriptor`".into(),
+                "the Rust backend does not support fixed-size arrays of `IBinder`, interfaces, `ParcelFileDescriptor` or `FileDescriptor`".into(),
                 "use a dynamic array (`T[]`) or a `List<T>`",
             );
         }
@@ -181,7 +176,12 @@ impl Gen<'_> {
             TypeKind::Primitive(p) => primitive(*p, in_array),
             TypeKind::String => std.string.clone(),
             TypeKind::IBinder => quote!(#rt::SpIBinder),
-            TypeKind::ParcelFileDescriptor => quote!(#rt::ParcelFileDescriptor),
+            // AOSP's Rust backend has no raw `FileDescriptor`; here it is the
+            // runtime's owned descriptor, as `ParcelFileDescriptor` is
+            TypeKind::ParcelFileDescriptor | TypeKind::FileDescriptor => {
+                quote!(#rt::ParcelFileDescriptor)
+            }
+            TypeKind::ParcelableHolder => quote!(#rt::ParcelableHolder),
             TypeKind::List(Some(elem)) => {
                 let e = self.owned(from, elem);
                 quote!(#vec<#e>)

@@ -725,6 +725,10 @@ impl Default for Song {
     }
 }
 #[allow(deprecated)]
+impl ::capbinder::ParcelableMetadata for Song {
+    const DESCRIPTOR: &'static str = "com.example.media.Song";
+}
+#[allow(deprecated)]
 impl ::capbinder::Parcelable for Song {
     fn write_to(&self, parcel: &mut ::capbinder::Parcel) -> ::capbinder::Result<()> {
         ::capbinder::parcelable::write_section(

@@ -23,6 +23,9 @@ impl Choice {
         }
     }
 }
+impl ::capbinder::ParcelableMetadata for Choice {
+    const DESCRIPTOR: &'static str = "kv.store.Choice";
+}
 impl ::capbinder::Parcelable for Choice {
     fn write_to(&self, parcel: &mut ::capbinder::Parcel) -> ::capbinder::Result<()> {
         ::capbinder::parcelable::write_section(
@@ -123,6 +126,9 @@ pub mod choice {
 pub struct Entry {
     pub name: String,
     pub counts: Vec<i32>,
+}
+impl ::capbinder::ParcelableMetadata for Entry {
+    const DESCRIPTOR: &'static str = "kv.store.Entry";
 }
 impl ::capbinder::Parcelable for Entry {
     fn write_to(&self, parcel: &mut ::capbinder::Parcel) -> ::capbinder::Result<()> {
@@ -709,6 +715,9 @@ impl Default for Table {
             qualified: Default::default(),
         }
     }
+}
+impl ::capbinder::ParcelableMetadata for Table {
+    const DESCRIPTOR: &'static str = "kv.store.Table";
 }
 impl ::capbinder::Parcelable for Table {
     fn write_to(&self, parcel: &mut ::capbinder::Parcel) -> ::capbinder::Result<()> {

@@ -295,6 +295,9 @@ pub mod i_thing {
         pub again: Option<Box<Result>>,
         pub at: crate::custom::Point,
     }
+    impl ::capbinder::ParcelableMetadata for Result {
+        const DESCRIPTOR: &'static str = "net.app.IThing.Result";
+    }
     impl ::capbinder::Parcelable for Result {
         fn write_to(&self, parcel: &mut ::capbinder::Parcel) -> ::capbinder::Result<()> {
             ::capbinder::parcelable::write_section(

@@ -9,6 +9,9 @@ impl Default for Deep {
         Self { kind: deep::Kind::ONE }
     }
 }
+impl ::capbinder::ParcelableMetadata for Deep {
+    const DESCRIPTOR: &'static str = "net.common.mod.Deep";
+}
 impl ::capbinder::Parcelable for Deep {
     fn write_to(&self, parcel: &mut ::capbinder::Parcel) -> ::capbinder::Result<()> {
         ::capbinder::parcelable::write_section(

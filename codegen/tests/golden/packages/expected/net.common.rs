@@ -4,6 +4,9 @@
 pub struct Data {
     pub part: data::Part,
 }
+impl ::capbinder::ParcelableMetadata for Data {
+    const DESCRIPTOR: &'static str = "net.common.Data";
+}
 impl ::capbinder::Parcelable for Data {
     fn write_to(&self, parcel: &mut ::capbinder::Parcel) -> ::capbinder::Result<()> {
         ::capbinder::parcelable::write_section(
@@ -35,6 +38,9 @@ pub mod data {
         fn default() -> Self {
             Self { name: String::from("part") }
         }
+    }
+    impl ::capbinder::ParcelableMetadata for Part {
+        const DESCRIPTOR: &'static str = "net.common.Data.Part";
     }
     impl ::capbinder::Parcelable for Part {
         fn write_to(&self, parcel: &mut ::capbinder::Parcel) -> ::capbinder::Result<()> {

@@ -4,6 +4,10 @@
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Empty {}
 #[allow(deprecated)]
+impl ::capbinder::ParcelableMetadata for Empty {
+    const DESCRIPTOR: &'static str = "org.types.Empty";
+}
+#[allow(deprecated)]
 impl ::capbinder::Parcelable for Empty {
     fn write_to(&self, parcel: &mut ::capbinder::Parcel) -> ::capbinder::Result<()> {
         ::capbinder::parcelable::write_section(parcel, |_parcel| { Ok(()) })
@@ -105,6 +109,10 @@ impl Default for Everything {
             legacy: Default::default(),
         }
     }
+}
+#[allow(deprecated)]
+impl ::capbinder::ParcelableMetadata for Everything {
+    const DESCRIPTOR: &'static str = "org.types.Everything";
 }
 #[allow(deprecated)]
 impl ::capbinder::Parcelable for Everything {
@@ -223,6 +231,10 @@ pub mod everything {
                 level: inner::Level::HIGH,
             }
         }
+    }
+    #[allow(deprecated)]
+    impl ::capbinder::ParcelableMetadata for Inner {
+        const DESCRIPTOR: &'static str = "org.types.Everything.Inner";
     }
     #[allow(deprecated)]
     impl ::capbinder::Parcelable for Inner {
@@ -629,6 +641,10 @@ impl Shape {
     }
 }
 #[allow(deprecated)]
+impl ::capbinder::ParcelableMetadata for Shape {
+    const DESCRIPTOR: &'static str = "org.types.Shape";
+}
+#[allow(deprecated)]
 impl ::capbinder::Parcelable for Shape {
     fn write_to(&self, parcel: &mut ::capbinder::Parcel) -> ::capbinder::Result<()> {
         ::capbinder::parcelable::write_section(
@@ -783,6 +799,10 @@ pub struct URL {
     pub r#match: i32,
     pub self_: i32,
     pub fn_name: i32,
+}
+#[allow(deprecated)]
+impl ::capbinder::ParcelableMetadata for URL {
+    const DESCRIPTOR: &'static str = "org.types.URL";
 }
 #[allow(deprecated)]
 impl ::capbinder::Parcelable for URL {

@@ -37,6 +37,10 @@ pub struct Option {
     pub values: ::std::vec::Vec<String>,
 }
 #[allow(deprecated)]
+impl ::capbinder::ParcelableMetadata for Option {
+    const DESCRIPTOR: &'static str = "org.types.shadow.Option";
+}
+#[allow(deprecated)]
 impl ::capbinder::Parcelable for Option {
     fn write_to(&self, parcel: &mut ::capbinder::Parcel) -> ::capbinder::Result<()> {
         ::capbinder::parcelable::write_section(

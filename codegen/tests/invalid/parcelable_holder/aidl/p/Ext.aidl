@@ -1,5 +1,0 @@
-package p;
-
-parcelable Ext {
-    ParcelableHolder ext;
-}

@@ -1,5 +1,0 @@
-package p;
-
-interface IFd {
-    void take(in FileDescriptor fd);
-}
