@@ -10,7 +10,7 @@ use std::time::Duration;
 use capbinder::{ParcelFileDescriptor, Result, SpIBinder, Status, StatusCode};
 
 use crate::aidl::capbinder::test::{
-    v1, v2, Catalog, ICallback, ITestService, Kind, Payload, Value,
+    v1, v2, Catalog, Extendable, Extension, ICallback, ITestService, Kind, Payload, Value,
 };
 
 fn io_error(what: &str, e: std::io::Error) -> Status {
@@ -224,6 +224,29 @@ impl ITestService for TestService {
         v: Option<&BTreeMap<String, Vec<String>>>,
     ) -> Result<Option<BTreeMap<String, Vec<String>>>> {
         Ok(v.cloned())
+    }
+    fn write_raw_fd(&self, fd: &ParcelFileDescriptor, text: &str) -> Result<ParcelFileDescriptor> {
+        let dup = fd.try_clone_fd().map_err(|e| io_error("dup", e))?;
+        std::fs::File::from(dup)
+            .write_all(text.as_bytes())
+            .map_err(|e| io_error("writing the descriptor", e))?;
+        Ok(fd.clone())
+    }
+    fn bump_extension(&self, e: &Extendable) -> Result<Extendable> {
+        let mut e = e.clone();
+        // another type in the slot is `BadType`: leave it as it came
+        if let Ok(Some(mut ext)) = e.ext.get_parcelable::<Extension>() {
+            ext.count += 1;
+            ext.label.push('!');
+            if let Some(fd) = &ext.fd {
+                let dup = fd.try_clone_fd().map_err(|e| io_error("dup", e))?;
+                std::fs::File::from(dup)
+                    .write_all(b"bumped")
+                    .map_err(|e| io_error("writing the extension's fd", e))?;
+            }
+            e.ext.set_parcelable(&ext)?;
+        }
+        Ok(e)
     }
     fn repeat_catalog(&self, c: &Catalog) -> Result<Catalog> {
         Ok(c.clone())

@@ -16,8 +16,8 @@ use capbinder::{
     StatusCode, WeakBinder,
 };
 use capbinder_aidl_tests::aidl::capbinder::test::{
-    i_test_service, payload, v1, v2, BnCallback, Catalog, ICallback, ITestService, Kind, Payload,
-    Value,
+    i_test_service, payload, v1, v2, BnCallback, Catalog, Extendable, Extension, ICallback,
+    ITestService, Kind, Payload, Value,
 };
 use common::{lookup, service, spawn_helper, unique_name, world, TIMEOUT};
 
@@ -388,6 +388,77 @@ fn file_descriptors_travel_both_ways() {
         .read_to_string(&mut text)
         .unwrap();
     assert_eq!(text, "in a payload");
+}
+
+/// Reads exactly `n` bytes (the writers may still hold their ends open).
+fn read_n(r: &mut std::fs::File, n: usize) -> String {
+    let mut buf = vec![0; n];
+    r.read_exact(&mut buf).unwrap();
+    String::from_utf8(buf).unwrap()
+}
+
+#[test]
+fn raw_file_descriptors_go_in_and_come_back() {
+    let s = service();
+    let (r, w) = rustix::pipe::pipe().unwrap();
+    let mut r = std::fs::File::from(r);
+    let back = s
+        .write_raw_fd(&ParcelFileDescriptor::new(w), "written by the service")
+        .unwrap();
+    assert_eq!(read_n(&mut r, 22), "written by the service");
+    // what came back is the pipe's write end, a descriptor of this process
+    std::fs::File::from(back.into_fd().unwrap())
+        .write_all(b"and by the caller")
+        .unwrap();
+    assert_eq!(read_n(&mut r, 17), "and by the caller");
+}
+
+#[test]
+fn a_parcelable_holder_carries_an_extension_across_and_back() {
+    let s = service();
+    let (r, w) = rustix::pipe::pipe().unwrap();
+    let mut r = std::fs::File::from(r);
+    let mut e = Extendable {
+        name: "with an extension".into(),
+        ..Extendable::default()
+    };
+    e.ext
+        .set_parcelable(&Extension {
+            count: 41,
+            label: "ext".into(),
+            fd: Some(ParcelFileDescriptor::new(w)),
+        })
+        .unwrap();
+    let back = s.bump_extension(&e).unwrap();
+    assert_eq!((back.name.as_str(), back.after), ("with an extension", 7));
+    assert_eq!(
+        back.ext.descriptor(),
+        Some("capbinder.test.Extension"),
+        "{back:?}"
+    );
+    let ext: Extension = back.ext.get_parcelable().unwrap().unwrap();
+    assert_eq!((ext.count, ext.label.as_str()), (42, "ext!"));
+    assert_eq!(read_n(&mut r, 6), "bumped", "the service wrote the held fd");
+    std::fs::File::from(ext.fd.unwrap().into_fd().unwrap())
+        .write_all(b"back here")
+        .unwrap();
+    assert_eq!(read_n(&mut r, 9), "back here");
+    // asked for another type, the holder refuses rather than misread
+    let err = back.ext.get_parcelable::<Payload>().unwrap_err();
+    assert_eq!(err.code, StatusCode::BadType, "{err}");
+
+    // a type the service does not look for passes through unchanged
+    let mut e = Extendable::default();
+    e.ext.set_parcelable(&sample_payload()).unwrap();
+    let back = s.bump_extension(&e).unwrap();
+    assert_eq!(back.ext.descriptor(), Some("capbinder.test.Payload"));
+    let p: Payload = back.ext.get_parcelable().unwrap().unwrap();
+    assert_eq!(p, sample_payload());
+
+    // and an empty slot stays empty
+    let back = s.bump_extension(&Extendable::default()).unwrap();
+    assert!(back.ext.is_empty());
+    assert_eq!(back, Extendable::default());
 }
 
 #[test]

@@ -1,6 +1,7 @@
 package capbinder.test;
 
 import capbinder.test.Catalog;
+import capbinder.test.Extendable;
 import capbinder.test.ICallback;
 import capbinder.test.Kind;
 import capbinder.test.Payload;
@@ -79,4 +80,13 @@ interface ITestService {
     void bumpPayloadMap(inout Map<String, Payload> m, String key);
     @nullable Map<String, List<String>> repeatNullableMap(in @nullable Map<String, List<String>> v);
     Catalog repeatCatalog(in Catalog c);
+
+    /** Writes `text` into `fd` (a raw `FileDescriptor`) and returns it. */
+    FileDescriptor writeRawFd(in FileDescriptor fd, String text);
+    /**
+     * If `e.ext` holds an `Extension`: adds one to its count, appends "!"
+     * to its label and writes "bumped" into its fd. A slot holding
+     * anything else comes back as it came.
+     */
+    Extendable bumpExtension(in Extendable e);
 }
