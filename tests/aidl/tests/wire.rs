@@ -461,3 +461,86 @@ fn plain_binders_are_not_interfaces() {
     assert_eq!(e.code, StatusCode::BadType);
     assert!(e.message.contains("some.Other"), "{e}");
 }
+
+fn memfd(contents: &[u8]) -> capbinder::ParcelFileDescriptor {
+    use std::io::Write;
+    let fd = rustix::fs::memfd_create("wire-test", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
+    let mut f = std::fs::File::from(fd);
+    f.write_all(contents).unwrap();
+    capbinder::ParcelFileDescriptor::new(f)
+}
+
+fn contents(fd: &capbinder::ParcelFileDescriptor) -> Vec<u8> {
+    use std::io::{Read, Seek};
+    let mut f = std::fs::File::from(fd.try_clone_fd().unwrap());
+    f.rewind().unwrap();
+    let mut v = Vec::new();
+    f.read_to_end(&mut v).unwrap();
+    v
+}
+
+#[test]
+fn raw_fds_and_holders_round_trip_through_a_parcel() {
+    // the golden case `fds_holders`
+    use capbinder::{ParcelableHolder, ParcelableMetadata};
+    use capbinder_aidl_tests::golden::fds_holders::org::ext::{Extendable, FdUnion, Fds, MyExt};
+    let fds = Fds {
+        fd: Some(memfd(b"one")),
+        maybe: None,
+        list: vec![memfd(b"two"), memfd(b"three")],
+        maybe_list: Some(vec![memfd(b"four")]),
+        named: BTreeMap::from([("five".to_string(), memfd(b"five"))]),
+    };
+    let back = round_trip(&fds);
+    assert_eq!(contents(back.fd.as_ref().unwrap()), b"one");
+    assert_eq!(back.maybe, None);
+    let list: Vec<_> = back.list.iter().map(contents).collect();
+    assert_eq!(list, [b"two".to_vec(), b"three".to_vec()]);
+    assert_eq!(contents(&back.maybe_list.unwrap()[0]), b"four");
+    assert_eq!(contents(&back.named["five"]), b"five");
+    // a non-@nullable FileDescriptor field must be set
+    let e = Fds::default().write_to(&mut Parcel::new()).unwrap_err();
+    assert_eq!(e.code, StatusCode::UnexpectedNull);
+    assert!(e.message.contains("Fds.fd"), "{e}");
+
+    let FdUnion::Fds(v) = round_trip(&FdUnion::Fds(vec![memfd(b"u")])) else {
+        panic!("another variant")
+    };
+    assert_eq!(contents(&v[0]), b"u");
+    assert!(FdUnion::Fd(None).write_to(&mut Parcel::new()).is_err());
+
+    assert_eq!(MyExt::DESCRIPTOR, "org.ext.MyExt");
+    assert_eq!(<Fds as ParcelableMetadata>::DESCRIPTOR, "org.ext.Fds");
+    assert_eq!(FdUnion::DESCRIPTOR, "org.ext.FdUnion");
+    let mut e = Extendable {
+        a: 3,
+        ..Extendable::default()
+    };
+    assert_eq!(e.b, "b");
+    assert!(e.ext.is_empty() && e.ext2.is_empty());
+    e.ext
+        .set_parcelable(&MyExt {
+            x: 9,
+            s: "held".into(),
+            fd: Some(memfd(b"held fd")),
+        })
+        .unwrap();
+    e.ext2.set_parcelable(&FdUnion::None(5)).unwrap();
+    let back = round_trip(&e);
+    assert_eq!((back.a, back.b.as_str()), (3, "b"));
+    let ext: MyExt = back.ext.get_parcelable().unwrap().unwrap();
+    assert_eq!((ext.x, ext.s.as_str()), (9, "held"));
+    assert_eq!(contents(ext.fd.as_ref().unwrap()), b"held fd");
+    assert_eq!(
+        back.ext2.get_parcelable::<FdUnion>().unwrap(),
+        Some(FdUnion::None(5))
+    );
+    assert_eq!(
+        back.ext2.get_parcelable::<MyExt>().unwrap_err().code,
+        StatusCode::BadType
+    );
+    assert_eq!(
+        round_trip(&ParcelableHolder::new()),
+        ParcelableHolder::new()
+    );
+}
