@@ -612,6 +612,30 @@ impl ServiceManager {
         self.sm.transact(codes::REGISTER_APP, p, false).map(|_| ())
     }
 
+    /// Registers a sandboxed app (as [`register_app`](Self::register_app))
+    /// and registers it again each time the service manager restarts, for
+    /// as long as `alive` (the app's pidfd) says the app runs: a restarted
+    /// service manager has forgotten it and denies it everything until
+    /// then. Starts the thread pool (the death notice arrives on a pool
+    /// thread).
+    pub fn keep_app_registered(
+        uid: u32,
+        name: &str,
+        services: &[String],
+        alive: std::os::fd::OwnedFd,
+    ) -> Result<()> {
+        let app = Arc::new(AppRegistration {
+            uid,
+            name: name.to_string(),
+            services: services.to_vec(),
+            alive,
+        });
+        ProcessState::get()?.start_thread_pool();
+        let sm = ServiceManager::get()?;
+        sm.register_app(uid, name, services)?;
+        KeptApp::watch(app, sm)
+    }
+
     /// Stops notifications to `callback`.
     pub fn unregister_for_notifications(&self, name: &str, callback: &SpIBinder) -> Result<()> {
         let mut p = Parcel::new();
@@ -623,6 +647,57 @@ impl ServiceManager {
     /// The binder behind handle 0.
     pub fn as_binder(&self) -> &SpIBinder {
         &self.sm
+    }
+}
+
+/// What [`ServiceManager::keep_app_registered`] registers again.
+struct AppRegistration {
+    uid: u32,
+    name: String,
+    services: Vec<String>,
+    alive: std::os::fd::OwnedFd,
+}
+
+/// Watches one service manager for the app. It holds that service
+/// manager's proxy: a death link lasts only as long as the proxy, and
+/// nothing else in the launcher keeps one (the cycle through the proxy's
+/// recipients ends when that service manager dies).
+struct KeptApp {
+    app: Arc<AppRegistration>,
+    _sm: SpIBinder,
+}
+
+impl KeptApp {
+    fn watch(app: Arc<AppRegistration>, sm: ServiceManager) -> Result<()> {
+        let binder = sm.as_binder().clone();
+        binder.link_to_death(Arc::new(KeptApp {
+            app,
+            _sm: binder.clone(),
+        }))
+    }
+}
+
+impl DeathRecipient for KeptApp {
+    fn binder_died(&self, _: &WeakBinder) {
+        let app = self.app.clone();
+        // Not on the pool thread: the new service manager may take a while
+        // to come, and the pool must go on serving meanwhile.
+        std::thread::spawn(move || loop {
+            if !capbinder_kmod_shim::sys::cred::pidfd_is_alive(&app.alive).unwrap_or(false) {
+                return;
+            }
+            // Until a new context manager answers: a retry interval, not
+            // a wait for something to happen (nothing announces it).
+            std::thread::sleep(Duration::from_millis(50));
+            // A fresh proxy for handle 0 each time: the old one is dead.
+            let Ok(sm) = ServiceManager::get() else {
+                continue;
+            };
+            if sm.register_app(app.uid, &app.name, &app.services).is_ok() {
+                let _ = KeptApp::watch(app, sm);
+                return;
+            }
+        });
     }
 }
 

@@ -89,3 +89,50 @@ fn an_unprivileged_process_sees_only_itself_in_the_state() {
         );
     }
 }
+
+/// An app uid in the sandbox's default range that no user has.
+const APP_UID: u32 = 10_457;
+
+#[test]
+fn a_restarted_service_manager_denies_an_app_until_its_launcher_registers_it_again() {
+    let ctx = context!();
+    let mut sm = ctx.servicemanager();
+    let _svc = ctx.service(&["app.listed", "app.other"]);
+    let mut app = ctx.client(Some(APP_UID));
+    // Unregistered, the app's uid gets nothing, though the policy lets
+    // anyone find.
+    let e = app.err("check s app.listed");
+    assert!(e.contains("no app is registered"), "{e}");
+    let mut launcher = ctx.client(None);
+    launcher.ok(&format!(
+        "keep-app {APP_UID} player {} app.listed",
+        app.pid()
+    ));
+    app.ok("check s app.listed");
+    assert!(app.err("check s app.other").contains("manifest"));
+
+    // The service manager dies; a new one knows no app and no service.
+    sm.kill9();
+    let _sm2 = ctx.servicemanager();
+    let _svc2 = ctx.service(&["app.listed", "app.other"]);
+    // The launcher registers the app again on its own; until then the app
+    // is refused, never let through by the plain policy.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match app.call("check s app.listed") {
+            Ok(_) => break,
+            Err(e) => {
+                assert!(e.contains("no app is registered"), "{e}");
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the launcher never registered the app again; state:\n{}",
+                    capbinder_tests::harness::pretty(&ctx.state())
+                );
+                // A poll of the service manager's answer, not a wait for
+                // time to pass: the condition is asked again each round.
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+    }
+    assert!(app.err("check s app.other").contains("manifest"));
+}

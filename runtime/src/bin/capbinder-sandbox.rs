@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use capbinder::sandbox::{Config, Manifest, Sandbox, UidRange, DEFAULT_STATE_DIR};
+use capbinder::service_manager::ServiceManager;
 use clap::{Parser, Subcommand};
 
 /// Android-like app sandbox for capbinder.
@@ -156,6 +157,21 @@ fn run(
         "capbinder-sandbox: app {} running as uid {}, pid {}",
         app.name, app.uid, app.pid
     );
+    // This launcher lives as long as the app: it registers the app again
+    // whenever the service manager restarts (which forgets apps, and then
+    // denies them everything).
+    let kept = rustix::io::fcntl_dupfd_cloexec(app.pidfd(), 0)
+        .map_err(|e| e.to_string())
+        .and_then(|fd| {
+            ServiceManager::keep_app_registered(app.uid, &app.name, &manifest.services, fd)
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = kept {
+        eprintln!(
+            "capbinder-sandbox: app {} will not be registered again if the service manager restarts: {e}",
+            app.name
+        );
+    }
     match app.wait() {
         Ok(code) => {
             eprintln!("capbinder-sandbox: app {} exited ({code})", app.name);

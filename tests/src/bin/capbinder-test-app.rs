@@ -305,7 +305,7 @@ impl Client {
     /// `alive V`, `link V R`, `unlink V R`, `await-death R`, `deaths R`,
     /// `raw V CODE HEX`, `wrongkind V`, `specific V`, `block-bg V`,
     /// `flush`, `state`, `hold V SIZE`, `unhold`, `buffer`, `inplace V SIZE`,
-    /// `exit`.
+    /// `keep-app UID NAME PID SERVICE...`, `exit`.
     fn run(mut self, args: &Args) -> ExitCode {
         let ps = init(args);
         // Death notices and service registrations arrive on pool threads.
@@ -597,6 +597,18 @@ impl Client {
                 Ok(format!(
                     "equal in_place={leased} around={around} free_again={free_again}"
                 ))
+            }
+            "keep-app" => {
+                // keep-app UID NAME PID SERVICE...: what the sandbox launcher
+                // does for a running app (root only).
+                let uid: u32 = arg(1)?.parse().map_err(|e| format!("{e}"))?;
+                let pid: i32 = arg(3)?.parse().map_err(|e| format!("{e}"))?;
+                let services: Vec<String> = w[4..].iter().map(|s| s.to_string()).collect();
+                let pid = capbinder_kmod_shim::sys::Pid::from_raw(pid).ok_or("pid 0")?;
+                let alive = capbinder_kmod_shim::sys::cred::pidfd_open(pid)
+                    .map_err(|e| format!("pidfd_open: {e}"))?;
+                ServiceManager::keep_app_registered(uid, arg(2)?, &services, alive).map_err(st)?;
+                Ok(String::new())
             }
             "unhold" => {
                 self.held.clear();
