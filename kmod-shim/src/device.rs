@@ -22,7 +22,7 @@ use capbinder_core::{
 
 use crate::sys::channel::{Channel, SCM_MAX_FD};
 use crate::sys::memfd::{AccessError, MapError, Mapping, SendArea};
-use crate::wire::{self, ClientMsg, ServerMsg, ThreadMsg, WireError, MAX_MSG};
+use crate::wire::{self, ClientMsg, ServerMsg, ThreadMsgRef, WireError, MAX_MSG};
 
 /// The default context's socket name.
 pub const DEFAULT_CONTEXT: &str = "capbinder";
@@ -472,7 +472,7 @@ impl ThreadChannel {
     /// Fd, Blob and SharedMem objects).
     pub fn write(&self, cmds: &[Command], fds: &[BorrowedFd<'_>]) -> Result<(), DeviceError> {
         // `write_raw` checks for a fork; once per message is enough.
-        let bytes = wire::encode(&ThreadMsg::Write(cmds.to_vec()))?;
+        let bytes = wire::encode(&ThreadMsgRef::Write(cmds))?;
         self.write_raw(&bytes, fds)
     }
 

@@ -114,6 +114,15 @@ pub enum ThreadMsg {
     Write(Vec<Command>),
 }
 
+/// [`ThreadMsg`] borrowing its commands: the same bytes on the wire
+/// (postcard writes a slice as it writes a `Vec`), without cloning every
+/// command into a `Vec` just to encode it.
+#[derive(Debug, Serialize)]
+pub enum ThreadMsgRef<'a> {
+    /// As [`ThreadMsg::Write`].
+    Write(&'a [Command]),
+}
+
 /// Encoding failed (a value too large for [`MAX_MSG`]).
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
@@ -192,6 +201,28 @@ pub fn encode_return(ret: &Return) -> Result<Vec<u8>, WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_borrowed_write_encodes_like_an_owned_one() {
+        let cmds = vec![
+            Command::EnterLooper,
+            Command::FreeBuffer { offset: 4096 },
+            Command::Transaction {
+                handle: capbinder_core::Handle(3),
+                txn: capbinder_core::TxnOut {
+                    code: 7,
+                    flags: capbinder_core::TxnFlags(capbinder_core::TxnFlags::ONEWAY),
+                    data: capbinder_core::DataRange { offset: 0, len: 32 },
+                    objects: vec![capbinder_core::Object::Fd { index: 0 }],
+                },
+            },
+            Command::WaitForWork,
+        ];
+        assert_eq!(
+            encode(&ThreadMsgRef::Write(&cmds)).unwrap(),
+            encode(&ThreadMsg::Write(cmds.clone())).unwrap()
+        );
+    }
     use capbinder_core::{DataRange, Handle, Object, TxnOut};
 
     #[test]
