@@ -267,11 +267,12 @@ impl Device {
     pub fn register_thread(&self) -> Result<ThreadChannel, DeviceError> {
         self.check_fork()?;
         let tid = rustix::thread::gettid().as_raw_nonzero().get();
-        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        conn.send(&wire::encode(&ClientMsg::RegisterThread { tid })?, &[])
-            .map_err(io_err("asking for a thread channel"))?;
-        let (msg, fds) = recv_server(&conn, 2)?;
-        drop(conn);
+        let (msg, fds) = self.request(
+            &ClientMsg::RegisterThread { tid },
+            &[],
+            2,
+            "asking for a thread channel",
+        )?;
         let len = match msg {
             ServerMsg::ThreadReady { send_area_len } => send_area_len,
             ServerMsg::ThreadRefused { reason } | ServerMsg::Refused { reason } => {

@@ -38,6 +38,26 @@ enum Data {
     Blob(Mapping),
 }
 
+impl Data {
+    /// The bytes as an owned buffer (a copy unless they are owned already).
+    fn into_vec(self) -> Vec<u8> {
+        match self {
+            Data::Owned(v) => v,
+            Data::InPlace { lease, len } => lease.bytes(len).unwrap_or(&[]).to_vec(),
+            Data::Received(d) => d.bytes().to_vec(),
+            Data::Blob(m) => m.as_slice().unwrap_or(&[]).to_vec(),
+        }
+    }
+}
+
+/// This thread's send area, for a parcel written in place; `None` while
+/// another parcel holds it or where the process has no connection.
+fn this_threads_send_area() -> Option<SendLease> {
+    ProcessState::get()
+        .ok()
+        .and_then(|p| crate::thread::lease_send_area(&p))
+}
+
 /// A parcel's bytes on their way out.
 pub(crate) enum Outgoing {
     /// In a buffer, to be copied into the send area (or a blob).
@@ -121,10 +141,7 @@ impl Parcel {
     /// start where the process has no connection yet. Sent from another
     /// thread, it is copied like any other.
     pub fn in_send_area() -> Parcel {
-        let lease = ProcessState::get()
-            .ok()
-            .and_then(|p| crate::thread::lease_send_area(&p));
-        match lease {
+        match this_threads_send_area() {
             Some(lease) => Parcel {
                 data: Data::InPlace { lease, len: 0 },
                 pos: 0,
@@ -144,10 +161,7 @@ impl Parcel {
         let Data::Owned(v) = &self.data else {
             return;
         };
-        let Some(mut lease) = ProcessState::get()
-            .ok()
-            .and_then(|p| crate::thread::lease_send_area(&p))
-        else {
+        let Some(mut lease) = this_threads_send_area() else {
             return;
         };
         if lease.write_at(0, v).is_ok() {
@@ -197,33 +211,41 @@ impl Parcel {
     }
 
     /// Overwrites bytes already written at `at` (a length patched in after
-    /// its section), where they are; `false` if the range was not written.
-    pub(crate) fn patch_at(&mut self, at: usize, bytes: &[u8]) -> bool {
+    /// its section), where they are; a range not yet written is left alone.
+    pub(crate) fn patch_at(&mut self, at: usize, bytes: &[u8]) {
         let Some(end) = at
             .checked_add(bytes.len())
             .filter(|&e| e <= self.bytes().len())
         else {
-            return false;
+            return;
         };
-        if let Data::InPlace { lease, .. } = &mut self.data {
-            return lease.write_at(at, bytes).is_ok();
+        match &mut self.data {
+            Data::InPlace { lease, .. } => {
+                let _ = lease.write_at(at, bytes);
+            }
+            _ => self.owned()[at..end].copy_from_slice(bytes),
         }
-        self.owned()[at..end].copy_from_slice(bytes);
-        true
+    }
+
+    /// The next `n` bytes of an in-place parcel's send area, counted as
+    /// written; `None` for an ordinary parcel or when they do not fit.
+    fn in_place_tail(&mut self, n: usize) -> Option<&mut [u8]> {
+        let Data::InPlace { lease, len } = &mut self.data else {
+            return None;
+        };
+        let end = len.checked_add(n).filter(|&e| e <= lease.len())?;
+        let dst = lease.slice_mut(*len, n).ok()?;
+        *len = end;
+        Some(dst)
     }
 
     /// Appends raw bytes: in place while they fit the send area, else into
     /// an owned buffer (the parcel becomes an ordinary one).
     fn append(&mut self, b: &[u8]) {
-        if let Data::InPlace { lease, len } = &mut self.data {
-            if let Some(end) = len.checked_add(b.len()).filter(|&e| e <= lease.len()) {
-                if lease.write_at(*len, b).is_ok() {
-                    *len = end;
-                    return;
-                }
-            }
+        match self.in_place_tail(b.len()) {
+            Some(dst) => dst.copy_from_slice(b),
+            None => self.owned().extend_from_slice(b),
         }
-        self.owned().extend_from_slice(b);
     }
 
     fn owned(&mut self) -> &mut Vec<u8> {
@@ -249,38 +271,23 @@ impl Parcel {
 
     /// Appends one serde value.
     pub fn write<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
+        let unencodable =
+            |e| Status::from_code(StatusCode::BadValue, format!("value does not encode: {e}"));
         if let Data::InPlace { .. } = self.data {
             // Small values (lengths, codes, status bytes) encode on the
             // stack; only a large one needs a buffer before the area.
             let mut small = [0u8; 256];
-            let n = match postcard::to_slice(v, &mut small) {
-                Ok(used) => Some(used.len()),
-                Err(postcard::Error::SerializeBufferFull) => None,
-                Err(e) => {
-                    return Err(Status::from_code(
-                        StatusCode::BadValue,
-                        format!("value does not encode: {e}"),
-                    ))
+            match postcard::to_slice(v, &mut small).map(|used| used.len()) {
+                Ok(n) => self.append(&small[..n]),
+                Err(postcard::Error::SerializeBufferFull) => {
+                    self.append(&postcard::to_stdvec(v).map_err(unencodable)?)
                 }
-            };
-            match n {
-                Some(n) => self.append(&small[..n]),
-                None => {
-                    let big = postcard::to_stdvec(v).map_err(|e| {
-                        Status::from_code(
-                            StatusCode::BadValue,
-                            format!("value does not encode: {e}"),
-                        )
-                    })?;
-                    self.append(&big);
-                }
+                Err(e) => return Err(unencodable(e)),
             }
             return Ok(());
         }
         let buf = std::mem::take(self.owned());
-        let buf = postcard::to_extend(v, buf).map_err(|e| {
-            Status::from_code(StatusCode::BadValue, format!("value does not encode: {e}"))
-        })?;
+        let buf = postcard::to_extend(v, buf).map_err(unencodable)?;
         *self.owned() = buf;
         Ok(())
     }
@@ -313,14 +320,9 @@ impl Parcel {
     /// mediator's copy. Read it back with [`read_bytes`](Self::read_bytes).
     pub fn write_bytes_with(&mut self, len: usize, fill: impl FnOnce(&mut [u8])) -> Result<()> {
         self.write(&(len as u64))?;
-        if let Data::InPlace { lease, len: used } = &mut self.data {
-            if let Some(end) = used.checked_add(len).filter(|&e| e <= lease.len()) {
-                if let Ok(dst) = lease.slice_mut(*used, len) {
-                    fill(dst);
-                    *used = end;
-                    return Ok(());
-                }
-            }
+        if let Some(dst) = self.in_place_tail(len) {
+            fill(dst);
+            return Ok(());
         }
         let v = self.owned();
         let start = v.len();
@@ -439,26 +441,17 @@ impl Parcel {
 
     /// The bytes to send, left in the send area where they already are.
     pub(crate) fn take_outgoing(self) -> (Outgoing, Vec<Slot>) {
-        if let Data::InPlace { .. } = self.data {
-            let Parcel { data, slots, .. } = self;
-            let Data::InPlace { lease, len } = data else {
-                unreachable!("matched above")
-            };
-            return (Outgoing::InPlace(lease, len), slots);
-        }
-        let (bytes, slots) = self.take_parts();
-        (Outgoing::Bytes(bytes), slots)
+        let Parcel { data, slots, .. } = self;
+        let out = match data {
+            Data::InPlace { lease, len } => Outgoing::InPlace(lease, len),
+            other => Outgoing::Bytes(other.into_vec()),
+        };
+        (out, slots)
     }
 
     pub(crate) fn take_parts(self) -> (Vec<u8>, Vec<Slot>) {
         let Parcel { data, slots, .. } = self;
-        let data = match data {
-            Data::Owned(v) => v,
-            Data::InPlace { lease, len } => lease.bytes(len).unwrap_or(&[]).to_vec(),
-            Data::Received(d) => d.bytes().to_vec(),
-            Data::Blob(m) => m.as_slice().unwrap_or(&[]).to_vec(),
-        };
-        (data, slots)
+        (data.into_vec(), slots)
     }
 }
 

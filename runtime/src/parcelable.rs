@@ -333,13 +333,9 @@ pub fn write_section(
             format!("a parcelable of {len} bytes is larger than 4 GiB"),
         )
     })?;
-    patch(parcel, start, len.to_le_bytes())
-}
-
-/// Overwrites the 4 bytes at `at` where they are (in the parcel's buffer
-/// or its send area); the read cursor stays.
-fn patch(parcel: &mut Parcel, at: usize, bytes: [u8; 4]) -> Result<()> {
-    parcel.patch_at(at, &bytes);
+    // Patched where it lies (the parcel's buffer or its send area); the
+    // read cursor stays.
+    parcel.patch_at(start, &len.to_le_bytes());
     Ok(())
 }
 

@@ -56,24 +56,6 @@ fn valid_app_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b".-_".contains(&b))
 }
 
-/// The real and effective gid on the `Gid:` line of `/proc/<pid>/status`.
-fn proc_status_gids(pid: Pid) -> io::Result<(u32, u32)> {
-    let path = format!("/proc/{}/status", pid.as_raw_nonzero());
-    let text = std::fs::read_to_string(&path)?;
-    let mut ids = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Gid:"))
-        .ok_or_else(|| io::Error::other(format!("{path} has no Gid: line")))?
-        .split_whitespace()
-        .map(str::parse::<u32>);
-    match (ids.next(), ids.next()) {
-        (Some(Ok(real)), Some(Ok(effective))) => Ok((real, effective)),
-        _ => Err(io::Error::other(format!(
-            "{path} has a malformed Gid: line"
-        ))),
-    }
-}
-
 /// Whether the other end of an unwatched channel was closed.
 fn peer_closed(chan: &Channel) -> bool {
     use rustix::event::{poll, PollFd, PollFlags};
@@ -345,7 +327,7 @@ impl Shim {
             .ok_or_else(|| format!("binding {who}: the process has exited"))?;
         let raw = pid.as_raw_nonzero().get();
         let uids = cred::proc_status_uids(pid).map_err(|e| format!("binding {who}: {e}"))?;
-        let gids = proc_status_gids(pid).map_err(|e| format!("binding {who}: {e}"))?;
+        let gids = cred::proc_status_gids(pid).map_err(|e| format!("binding {who}: {e}"))?;
         // The pidfd proves the pid still names that process after /proc
         // was read.
         if !cred::pidfd_is_alive(&pidfd).map_err(|e| e.to_string())? {
@@ -357,10 +339,10 @@ impl Shim {
                 uids.real, uids.effective, app.uid
             ));
         }
-        if gids != (app.gid, app.gid) {
+        if (gids.real, gids.effective) != (app.gid, app.gid) {
             return Err(format!(
                 "binding {who}: pid {raw} runs as gid {} (effective {}), not {}; refused",
-                gids.0, gids.1, app.gid
+                gids.real, gids.effective, app.gid
             ));
         }
         debug!(pid = raw, name = app.name, "app connection bound");

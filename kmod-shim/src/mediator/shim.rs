@@ -401,28 +401,26 @@ impl Shim {
     }
 
     fn take_slot(&mut self, s: FdSlot) -> Option<OwnedFd> {
-        let key = usize::try_from(s.0).ok();
-        if let Some(left) = key.and_then(|k| self.shares.get_mut(&k)) {
-            *left -= 1;
-            if *left <= 1 {
-                self.shares.remove(&key.expect("found by it"));
-            }
-            // Not the last holder: a duplicate of the same open file (a
-            // sealed memfd, so every holder maps the same pages).
-            let fd = self.fds.get(key.expect("found by it"))?;
-            return match rustix::io::fcntl_dupfd_cloexec(fd, 0) {
-                Ok(d) => Some(d),
-                Err(e) => {
-                    warn!("duplicating a shared fd failed: {e}");
-                    None
-                }
-            };
-        }
-        let fd = key.and_then(|k| self.fds.try_remove(k));
-        if fd.is_none() {
+        let Some(key) = usize::try_from(s.0).ok().filter(|&k| self.fds.contains(k)) else {
             warn!("the core named fd slot {} which is not held", s.0);
+            return None;
+        };
+        let Some(left) = self.shares.get_mut(&key) else {
+            return self.fds.try_remove(key);
+        };
+        *left -= 1;
+        if *left <= 1 {
+            self.shares.remove(&key);
         }
-        fd
+        // Not the last holder: a duplicate of the same open file (a sealed
+        // memfd, so every holder maps the same pages).
+        match rustix::io::fcntl_dupfd_cloexec(&self.fds[key], 0) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                warn!("duplicating a shared fd failed: {e}");
+                None
+            }
+        }
     }
 
     fn copy(

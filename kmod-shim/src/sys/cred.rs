@@ -216,15 +216,25 @@ pub struct ProcUids {
 /// hold a pidfd for the process you mean and check it is still alive
 /// afterwards ([`pidfd_is_alive`]), so that a reused pid cannot answer for it.
 pub fn proc_status_uids(pid: Pid) -> io::Result<ProcUids> {
+    proc_status_ids(pid, "Uid:")
+}
+
+/// Reads the `Gid:` line of `/proc/<pid>/status`: the real and effective
+/// group ids (in a [`ProcUids`], whose fields mean the same).
+pub fn proc_status_gids(pid: Pid) -> io::Result<ProcUids> {
+    proc_status_ids(pid, "Gid:")
+}
+
+fn proc_status_ids(pid: Pid, key: &str) -> io::Result<ProcUids> {
     let path = format!("/proc/{}/status", pid.as_raw_nonzero());
     let text = std::fs::read_to_string(&path)
         .map_err(|e| io::Error::new(e.kind(), format!("reading {path}: {e}")))?;
-    parse_status_uids(&text)
-        .ok_or_else(|| io::Error::other(format!("{path} has no well-formed Uid: line")))
+    parse_status_ids(&text, key)
+        .ok_or_else(|| io::Error::other(format!("{path} has no well-formed {key} line")))
 }
 
-fn parse_status_uids(text: &str) -> Option<ProcUids> {
-    let line = text.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+fn parse_status_ids(text: &str, key: &str) -> Option<ProcUids> {
+    let line = text.lines().find_map(|l| l.strip_prefix(key))?;
     let mut ids = line.split_whitespace().map(|f| f.parse::<u32>());
     let real = ids.next()?.ok()?;
     let effective = ids.next()?.ok()?;
@@ -401,14 +411,14 @@ mod tests {
         assert_eq!(me.effective, rustix::process::geteuid().as_raw());
         let t = "Name:\tx\nUid:\t1000\t0\t0\t0\nGid:\t5\t5\t5\t5\n";
         assert_eq!(
-            parse_status_uids(t),
+            parse_status_ids(t, "Uid:"),
             Some(ProcUids {
                 real: 1000,
                 effective: 0
             })
         );
-        assert_eq!(parse_status_uids("Uid:\tx\n"), None);
-        assert_eq!(parse_status_uids(""), None);
+        assert_eq!(parse_status_ids("Uid:\tx\n", "Uid:"), None);
+        assert_eq!(parse_status_ids("", "Uid:"), None);
     }
 
     #[test]
