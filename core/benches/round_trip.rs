@@ -62,6 +62,7 @@ fn main() {
             flags: TxnFlags(0),
             data: DataRange { offset: 0, len: 32 },
             objects: Vec::new(),
+            splices: Vec::new(),
         },
     };
     let reply = Command::Reply(TxnOut {

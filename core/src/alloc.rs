@@ -96,6 +96,17 @@ impl RecvBuffer {
         b
     }
 
+    /// Whether `len` bytes at `offset` within the range delivered at
+    /// `buffer` lie inside that range, and the range is delivered and not
+    /// yet freed: the bytes a process may splice into a send of its own.
+    /// The range's rounding is inside it (bytes this buffer held for this
+    /// process, never another's).
+    pub fn delivered_holds(&self, buffer: u64, offset: u64, len: u64) -> bool {
+        self.used
+            .get(&buffer)
+            .is_some_and(|r| r.delivered && offset.checked_add(len).is_some_and(|end| end <= r.len))
+    }
+
     /// Buffer size in bytes.
     pub fn size(&self) -> u64 {
         self.size
@@ -146,6 +157,21 @@ impl RecvBuffer {
         oneway_node: Option<NodeId>,
         sender_pid: i32,
     ) -> Result<u64, AllocError> {
+        self.reserve_at_phase(len, oneway_node, sender_pid, PAGE_PHASE)
+    }
+
+    /// As [`reserve`](Self::reserve), with a large payload's range starting
+    /// `phase` bytes into a page (rounded down to the alignment) instead of
+    /// half a page: a payload spliced from a receive buffer is placed half
+    /// a page away from its source modulo 4 KiB, clear of 4K aliasing.
+    pub fn reserve_at_phase(
+        &mut self,
+        len: u64,
+        oneway_node: Option<NodeId>,
+        sender_pid: i32,
+        phase: u64,
+    ) -> Result<u64, AllocError> {
+        let phase = phase % PAGE / ALIGN * ALIGN;
         let Some(need) = Self::rounded(len) else {
             return Err(AllocError::Full {
                 largest_free: self.largest_free(),
@@ -177,7 +203,7 @@ impl RecvBuffer {
         // The padding up to the free range's top goes with the range.
         let mut need = need;
         if need >= PLACE_MIN {
-            let shift = (off + PAGE - PAGE_PHASE) % PAGE;
+            let shift = (off + PAGE - phase) % PAGE;
             let fits_async = oneway_node.is_none() || need + shift <= self.async_free();
             if shift <= flen - need && fits_async {
                 off -= shift;

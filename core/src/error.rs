@@ -97,6 +97,18 @@ pub enum Failure {
         /// Send area size.
         area: u64,
     },
+    /// A splice names bytes the sender may not pass on: outside the
+    /// payload, out of order, or not in a range delivered to it and not yet
+    /// freed.
+    #[error("{side} splice {index}: {why}")]
+    BadSplice {
+        /// Request or reply.
+        side: Side,
+        /// Position of the splice in the list.
+        index: usize,
+        /// What is wrong with it.
+        why: String,
+    },
     /// Too many objects in one transaction.
     #[error("{count} objects in one transaction; the limit is {limit}")]
     TooManyObjects {

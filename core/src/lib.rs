@@ -83,6 +83,23 @@ pub enum Effect {
         /// Bytes.
         len: u64,
     },
+    /// Copy spliced payload bytes from a range delivered to the sending
+    /// process earlier (its receive buffer) into the receiver's buffer.
+    /// Always precedes the `Deliver` that points at it; the source range
+    /// stays allocated at least until then (its owner frees it with a later
+    /// command).
+    CopyReceived {
+        /// The sending process (its receive buffer).
+        from: ProcId,
+        /// Offset in its receive buffer.
+        src: u64,
+        /// The receiving process (its receive buffer; may be the sender).
+        to: ProcId,
+        /// Offset in the receive buffer.
+        dst: u64,
+        /// Bytes.
+        len: u64,
+    },
     /// Close these fds: the call that carried them was dropped.
     CloseFds(Vec<FdSlot>),
     /// The fd in `slot` now has `holders` holders (a topic's blob, one per

@@ -37,6 +37,10 @@ pub struct Counters {
     pub errors: u64,
     /// Payload bytes sent.
     pub bytes_sent: u64,
+    /// Payload bytes it passed on from its receive buffer (splices), in
+    /// calls, replies and publishes: copied once, never through its send
+    /// area.
+    pub bytes_spliced: u64,
     /// Spawn requests made to this process.
     pub spawn_requests: u64,
     /// Death notices delivered to this process.

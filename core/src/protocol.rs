@@ -12,9 +12,9 @@ use crate::error::Failure;
 use crate::state::StateDump;
 
 /// Protocol major version: a peer with another major is refused at connect.
-pub const PROTOCOL_MAJOR: u16 = 1;
+pub const PROTOCOL_MAJOR: u16 = 2;
 /// Protocol minor version: additions a peer may ignore.
-pub const PROTOCOL_MINOR: u16 = 1;
+pub const PROTOCOL_MINOR: u16 = 0;
 
 /// Feature bits exchanged in the handshake.
 pub mod features {
@@ -289,6 +289,27 @@ pub struct DataRange {
     pub len: u64,
 }
 
+/// Payload bytes that come from a range delivered to the sender earlier,
+/// still in its receive buffer, instead of from its send area: a process
+/// that passes on bytes it received (an echo, a proxy, a pipeline stage)
+/// sends them with one copy in all, the mediator's, receive buffer to
+/// receive buffer. The send area's bytes under a splice are not read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Splice {
+    /// Where the bytes go, as an offset in the payload.
+    pub at: u64,
+    /// The delivered range they come from: the offset it was delivered at
+    /// (`TxnIn::buffer.offset`), not yet freed.
+    pub buffer: u64,
+    /// Where they start within that range.
+    pub offset: u64,
+    /// How many.
+    pub len: u64,
+}
+
+/// At most this many splices in one transaction.
+pub const MAX_SPLICES: usize = 16;
+
 /// A transaction or reply as a process writes it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxnOut {
@@ -300,6 +321,9 @@ pub struct TxnOut {
     pub data: DataRange,
     /// The side table of objects.
     pub objects: Vec<Object>,
+    /// Parts of the payload copied from the sender's receive buffer instead
+    /// (in payload order, not overlapping); usually none.
+    pub splices: Vec<Splice>,
 }
 
 /// Everything a process can write (binder's `BC_*`).

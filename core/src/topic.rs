@@ -15,7 +15,7 @@ use crate::node::{Node, NoticeTo};
 use crate::protocol::{
     DataRange, Handle, NodeFlags, Object, Priority, Return, Rights, TxnId, TxnOut,
 };
-use crate::transaction::{check_range, copy_payload, Fail, Transaction};
+use crate::transaction::{check_payload, copy_payload, Fail, Transaction};
 use crate::{Core, Effect};
 
 /// One subscription.
@@ -322,8 +322,10 @@ impl Core {
                 )))
             }
         };
-        check_range(txn.data, self.limits.send_area, Side::Request).map_err(Fail::Failed)?;
         let from = self.threads.get(thread.0).expect("live").proc;
+        let sender_buffer = &self.procs.get(from.0).expect("live").buffer;
+        check_payload(&txn, self.limits.send_area, sender_buffer, Side::Request)
+            .map_err(Fail::Failed)?;
         let sender = self.sender_of(thread, prio);
         let t = self.topics.get_mut(topic).expect("resolved");
         let seq = t.next_seq;
@@ -392,7 +394,7 @@ impl Core {
                     fx,
                 );
             }
-            copy_payload(thread, txn.data, to, offset, fx);
+            copy_payload(thread, from, &txn, to, offset, fx);
             let tid = self.next_id();
             self.txns.insert(
                 tid,
@@ -449,6 +451,7 @@ impl Core {
         let p = self.procs.get_mut(from.0).expect("live");
         p.counters.oneway_sent += 1;
         p.counters.bytes_sent += txn.data.len;
+        p.counters.bytes_spliced += crate::transaction::spliced_len(&txn);
         let _ = id;
         fx.push(Effect::Deliver {
             thread,

@@ -5,10 +5,12 @@
 //! how a death unwinds. Replies are not records of their own: a reply is
 //! the answer to the record on top of the replier's stack.
 
+use crate::alloc::RecvBuffer;
 use crate::error::{Failure, Side};
 use crate::ids::{FdSlot, NodeId, ProcId, ThreadId};
 use crate::protocol::{
     DataRange, Handle, Object, Priority, Return, Rights, Sender, TxnFlags, TxnId, TxnIn, TxnOut,
+    MAX_SPLICES,
 };
 use crate::work::Work;
 use crate::{Core, Effect};
@@ -83,24 +85,111 @@ impl Fail {
     }
 }
 
-/// The one copy of a payload: from the sender's send area into the
-/// receiver's buffer, where `dst` was reserved.
+/// The one copy of a payload into the receiver's buffer, where `dst` was
+/// reserved: from the sender's send area, except the splices, which come
+/// from ranges delivered to the sender (`from_proc`) earlier.
 pub(crate) fn copy_payload(
     from: ThreadId,
-    data: DataRange,
+    from_proc: ProcId,
+    txn: &TxnOut,
     to: ProcId,
     dst: u64,
     fx: &mut Vec<Effect>,
 ) {
-    if data.len > 0 {
-        fx.push(Effect::Copy {
-            from,
-            src: data.offset,
+    let data = txn.data;
+    let send_area = |start: u64, end: u64, fx: &mut Vec<Effect>| {
+        if end > start {
+            fx.push(Effect::Copy {
+                from,
+                src: data.offset + start,
+                to,
+                dst: dst + start,
+                len: end - start,
+            });
+        }
+    };
+    let mut pos = 0;
+    for s in &txn.splices {
+        send_area(pos, s.at, fx);
+        fx.push(Effect::CopyReceived {
+            from: from_proc,
+            src: s.buffer + s.offset,
             to,
-            dst,
-            len: data.len,
+            dst: dst + s.at,
+            len: s.len,
+        });
+        pos = s.at + s.len;
+    }
+    send_area(pos, data.len, fx);
+}
+
+/// Where in a page the receiver's range for `txn` should start: half a
+/// page, or, for a payload with splices, half a page away (modulo 4 KiB)
+/// from where its largest splice is copied from, so that the mediator's
+/// copy never writes just past what it reads (4K aliasing).
+pub(crate) fn placement(txn: &TxnOut) -> u64 {
+    const PAGE: u64 = 4096;
+    match txn.splices.iter().max_by_key(|s| s.len) {
+        Some(s) => {
+            let src = s.buffer.wrapping_add(s.offset) % PAGE;
+            (src + PAGE + PAGE / 2 - s.at % PAGE) % PAGE
+        }
+        None => PAGE / 2,
+    }
+}
+
+/// Bytes a payload takes from the sender's receive buffer.
+pub(crate) fn spliced_len(txn: &TxnOut) -> u64 {
+    txn.splices.iter().map(|s| s.len).sum()
+}
+
+/// Checks where a payload's bytes come from: its range in the send area,
+/// and each splice against the payload and the ranges delivered to the
+/// sender (`sender_buffer`).
+pub(crate) fn check_payload(
+    txn: &TxnOut,
+    area: u64,
+    sender_buffer: &RecvBuffer,
+    side: Side,
+) -> Result<(), Failure> {
+    check_range(txn.data, area, side)?;
+    if txn.splices.len() > MAX_SPLICES {
+        return Err(Failure::BadSplice {
+            side,
+            index: MAX_SPLICES,
+            why: format!(
+                "{} splices in one payload; the limit is {MAX_SPLICES}",
+                txn.splices.len()
+            ),
         });
     }
+    let mut pos = 0;
+    for (index, s) in txn.splices.iter().enumerate() {
+        let bad = |why: String| Failure::BadSplice { side, index, why };
+        let end =
+            s.at.checked_add(s.len)
+                .filter(|&e| s.len > 0 && e <= txn.data.len)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "{} bytes at {} do not lie inside the {}-byte payload",
+                        s.len, s.at, txn.data.len
+                    ))
+                })?;
+        if s.at < pos {
+            return Err(bad(format!(
+                "it starts at {} but the splice before ends at {pos}: splices go in payload order and do not overlap",
+                s.at
+            )));
+        }
+        if !sender_buffer.delivered_holds(s.buffer, s.offset, s.len) {
+            return Err(bad(format!(
+                "{} bytes at {} of the range delivered at {} are not in a range this process holds (never delivered, already freed, or past its end)",
+                s.len, s.offset, s.buffer
+            )));
+        }
+        pos = end;
+    }
+    Ok(())
 }
 
 pub(crate) fn check_range(data: DataRange, area: u64, side: Side) -> Result<(), Failure> {
@@ -229,7 +318,13 @@ impl Core {
         if receiver.frozen && !oneway {
             return Err(Fail::Frozen);
         }
-        check_range(txn.data, self.limits.send_area, Side::Request).map_err(Fail::Failed)?;
+        check_payload(
+            &txn,
+            self.limits.send_area,
+            &sender_proc.buffer,
+            Side::Request,
+        )
+        .map_err(Fail::Failed)?;
         self.check_objects(from, to, &txn.objects, fds, accepts_fds, Side::Request)
             .map_err(Fail::Failed)?;
         // Binder's rule: a call into a process that is already on this
@@ -250,18 +345,24 @@ impl Core {
         let receiver = self.procs.get_mut(to.0).expect("live");
         let offset = receiver
             .buffer
-            .reserve(txn.data.len, oneway.then_some(node_id), sender_pid)
+            .reserve_at_phase(
+                txn.data.len,
+                oneway.then_some(node_id),
+                sender_pid,
+                placement(&txn),
+            )
             .map_err(|e| {
                 Fail::Failed(self.alloc_failure(to, e, txn.data.len, oneway, Side::Request))
             })?;
         // No failure from here on: commit.
         let (objects, out_fds) = self.translate_objects(from, thread, to, &txn.objects, fds, fx);
-        copy_payload(thread, txn.data, to, offset, fx);
+        copy_payload(thread, from, &txn, to, offset, fx);
         let sender = self.sender_of(thread, prio);
         let p = self.procs.get_mut(from.0).expect("live");
         p.pending_out += 1;
         p.fds_in_flight += out_fds.len();
         p.counters.bytes_sent += txn.data.len;
+        p.counters.bytes_spliced += spliced_len(&txn);
         if oneway {
             p.counters.oneway_sent += 1;
         } else {
@@ -507,21 +608,23 @@ impl Core {
         };
         let accept_fds = t.flags.accept_fds();
         let caller_proc = self.threads.get(caller.0).expect("live").proc;
-        let check = check_range(txn.data, self.limits.send_area, Side::Reply).and_then(|()| {
-            self.check_objects(
-                replier,
-                caller_proc,
-                &txn.objects,
-                &fds,
-                accept_fds,
-                Side::Reply,
-            )
-        });
+        let replier_buffer = &self.procs.get(replier.0).expect("live").buffer;
+        let check = check_payload(&txn, self.limits.send_area, replier_buffer, Side::Reply)
+            .and_then(|()| {
+                self.check_objects(
+                    replier,
+                    caller_proc,
+                    &txn.objects,
+                    &fds,
+                    accept_fds,
+                    Side::Reply,
+                )
+            });
         let replier_pid = self.procs.get(replier.0).expect("live").cred.pid;
         let offset = check.and_then(|()| {
             let cp = self.procs.get_mut(caller_proc.0).expect("live");
             cp.buffer
-                .reserve(txn.data.len, None, replier_pid)
+                .reserve_at_phase(txn.data.len, None, replier_pid, placement(&txn))
                 .map_err(|e| self.alloc_failure(caller_proc, e, txn.data.len, false, Side::Reply))
         });
         let offset = match offset {
@@ -539,7 +642,10 @@ impl Core {
         };
         let (objects, out_fds) =
             self.translate_objects(replier, thread, caller_proc, &txn.objects, &fds, fx);
-        copy_payload(thread, txn.data, caller_proc, offset, fx);
+        copy_payload(thread, replier, &txn, caller_proc, offset, fx);
+        if let Some(p) = self.procs.get_mut(replier.0) {
+            p.counters.bytes_spliced += spliced_len(&txn);
+        }
         let sender = self.sender_of(thread, None);
         let cp = self.procs.get_mut(caller_proc.0).expect("live");
         cp.buffer.commit(offset);

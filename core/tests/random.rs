@@ -48,6 +48,42 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// Mostly none; otherwise one or two splices into a payload of `len`
+/// bytes, usually naming a range delivered to `p` (maybe freed since),
+/// sometimes garbage.
+fn random_splices(rng: &mut Rng, w: &World, p: ProcId, seen: &Seen, len: u64) -> Vec<Splice> {
+    if !rng.chance(15) {
+        return Vec::new();
+    }
+    let mine: Vec<u64> = seen
+        .buffers
+        .iter()
+        .filter(|(x, _)| w.core.thread_proc(*x) == Some(p))
+        .map(|(_, o)| *o)
+        .collect();
+    let mut at = 0;
+    (0..1 + rng.below(2))
+        .map(|_| {
+            let s = Splice {
+                at: if rng.chance(90) { at } else { rng.next() },
+                buffer: if rng.chance(90) {
+                    rng.pick(&mine).unwrap_or(0)
+                } else {
+                    rng.next()
+                },
+                offset: rng.below(64),
+                len: if rng.chance(90) {
+                    1 + rng.below(len.max(1))
+                } else {
+                    rng.next()
+                },
+            };
+            at = s.at.saturating_add(s.len);
+            s
+        })
+        .collect()
+}
+
 fn random_object(rng: &mut Rng, w: &World, p: ProcId, seen: &Seen, nfds: &mut u32) -> Object {
     match rng.below(4) {
         0 => Object::Binder {
@@ -285,6 +321,7 @@ fn run(seed: u64, steps: u64) {
                             len,
                         },
                         objects,
+                        splices: random_splices(&mut rng, &w, p, &seen, len),
                     },
                 };
                 w.cmd_full(t, cmd, fds, None);
@@ -297,14 +334,14 @@ fn run(seed: u64, steps: u64) {
                     .map(|_| random_object(&mut rng, &w, p, &seen, &mut nfds))
                     .collect();
                 let fds = w.fds(nfds as usize);
+                let len = rng.below(300);
+                let splices = random_splices(&mut rng, &w, p, &seen, len);
                 w.cmd_full(
                     t,
                     Command::Reply(TxnOut {
-                        data: DataRange {
-                            offset: 0,
-                            len: rng.below(300),
-                        },
+                        data: DataRange { offset: 0, len },
                         objects,
+                        splices,
                         ..TxnOut::default()
                     }),
                     fds,
@@ -418,6 +455,11 @@ fn run(seed: u64, steps: u64) {
         delivered > steps / 400,
         "only {delivered} delivered in {steps} steps"
     );
+    eprintln!("seed {seed}: {} splices copied", w.spliced.len());
+    assert!(
+        !w.spliced.is_empty(),
+        "no splice got through in {steps} steps"
+    );
     for p in procs {
         w.exit(p);
     }
@@ -470,6 +512,7 @@ fn to_command(sel: u8, a: u64, b: u64, c: u8) -> Command {
                         _ => Object::SharedMem { index: 9, len: a },
                     })
                     .collect(),
+                splices: Vec::new(),
             },
         },
         2 => Command::Reply(TxnOut {

@@ -387,6 +387,7 @@ fn object_sent_only_oneway(w: &mut World) -> ([ThreadId; 3], ThreadId, Handle) {
                 flags: TxnFlags(TxnFlags::ONEWAY),
                 data: DataRange { offset: 0, len: 16 },
                 objects: vec![binder(0x10)],
+                splices: Vec::new(),
             },
         },
     );
@@ -445,6 +446,7 @@ fn a_oneway_call_in_flight_holds_its_target_until_its_buffer_is_freed() {
                 flags: TxnFlags(TxnFlags::ONEWAY),
                 data: DataRange { offset: 0, len: 8 },
                 objects: vec![],
+                splices: Vec::new(),
             },
         },
     );
@@ -596,6 +598,163 @@ fn call_and_reply_carry_the_payload_and_identity() {
         panic!()
     };
     assert_eq!(r.id, tx.id, "the reply names the call's transaction ID");
+}
+
+fn reply_with(w: &mut World, t: ThreadId, len: u64, splices: Vec<Splice>) {
+    w.cmd(
+        t,
+        Command::Reply(TxnOut {
+            code: 0,
+            flags: TxnFlags(0),
+            data: DataRange { offset: 0, len },
+            objects: vec![],
+            splices,
+        }),
+    );
+}
+
+#[test]
+fn a_splice_copies_from_the_senders_delivered_range_and_the_rest_from_its_send_area() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    let used = |w: &World| (w.proc_state(a).buffer.used, w.proc_state(b).buffer.used);
+    let before = used(&w);
+    w.call_len(bt, h, 1, vec![], 5000);
+    let tx = w.incoming(at);
+    w.copies.clear();
+    // Echo bytes 16.. of the request back, between a 16-byte header and an
+    // 8-byte trailer written in the send area.
+    let s = Splice {
+        at: 16,
+        buffer: tx.buffer.offset,
+        offset: 16,
+        len: 4984,
+    };
+    reply_with(&mut w, at, 16 + 4984 + 8, vec![s]);
+    let Return::Reply(r) = w.answer(bt) else {
+        panic!("no reply")
+    };
+    let dst = r.buffer.offset;
+    assert_eq!(r.buffer.len, 5008);
+    assert_eq!(
+        w.copies,
+        vec![(at, 0, b, dst, 16), (at, 5000, b, dst + 5000, 8)],
+        "the send area's bytes around the splice, not under it"
+    );
+    assert_eq!(
+        w.spliced,
+        vec![(a, tx.buffer.offset + 16, b, dst + 16, 4984)],
+        "the spliced bytes straight from a's receive buffer"
+    );
+    // Placed half a page away from its source modulo 4 KiB (4K aliasing
+    // made a copy a few bytes behind its source 15x slower), give or take
+    // the 8-byte alignment.
+    let apart = (dst + 16 + 4096 - (tx.buffer.offset + 16) % 4096) % 4096;
+    assert!((2041..=2048).contains(&apart), "{apart} bytes apart");
+    // The source range is a's to free as usual, after the copy.
+    w.free(at, &tx);
+    w.free(bt, &r);
+    assert_eq!(used(&w), before, "both ranges freed");
+}
+
+#[test]
+fn a_splice_must_name_bytes_the_sender_holds() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.looper(b));
+    let (a2, b2) = (w.thread(a), w.thread(b));
+    let to_a = w.give(at, 0x10, b2);
+    let to_b = w.give(bt, 0x20, a2);
+    // a holds 100 bytes from b.
+    w.call_len(b2, to_a, 1, vec![], 100);
+    let tx = w.incoming(at);
+    let off = tx.buffer.offset;
+    let splice = |buffer, offset, at, len| Splice {
+        at,
+        buffer,
+        offset,
+        len,
+    };
+    let send = |w: &mut World, splices: Vec<Splice>| {
+        w.copies.clear();
+        w.spliced.clear();
+        w.cmd(
+            a2,
+            Command::Transaction {
+                handle: to_b,
+                txn: TxnOut {
+                    code: 2,
+                    flags: TxnFlags(0),
+                    data: DataRange {
+                        offset: 0,
+                        len: 200,
+                    },
+                    objects: vec![],
+                    splices,
+                },
+            },
+        );
+    };
+    let too_many = (0..=MAX_SPLICES as u64)
+        .map(|i| splice(off, i, i, 1))
+        .collect::<Vec<_>>();
+    let cases = [
+        (
+            vec![splice(off, 50, 0, 60)],
+            "not in a range this process holds",
+        ),
+        (
+            vec![splice(off + 8, 0, 0, 8)],
+            "not in a range this process holds",
+        ),
+        (vec![splice(off, 0, 190, 20)], "do not lie inside"),
+        (vec![splice(off, 0, 0, 0)], "do not lie inside"),
+        (vec![splice(off, 0, u64::MAX, 2)], "do not lie inside"),
+        (
+            vec![splice(off, 0, 50, 20), splice(off, 0, 60, 20)],
+            "payload order",
+        ),
+        (too_many, "the limit is"),
+    ];
+    for (splices, expected) in cases {
+        send(&mut w, splices.clone());
+        match w.answer(a2) {
+            Return::FailedReply {
+                error: Failure::BadSplice { why, .. },
+                ..
+            } => assert!(why.contains(expected), "{splices:?}: {why}"),
+            other => panic!("{splices:?} should fail with BadSplice, got {other:?}"),
+        }
+        assert!(
+            w.copies.is_empty() && w.spliced.is_empty(),
+            "nothing copied"
+        );
+    }
+    // A good one: the first 100 bytes from a's buffer, the rest from its
+    // send area.
+    send(&mut w, vec![splice(off, 0, 0, 100)]);
+    let got = w.incoming(bt);
+    let dst = got.buffer.offset;
+    assert_eq!(w.spliced, vec![(a, off, b, dst, 100)]);
+    assert_eq!(w.copies, vec![(a2, 100, b, dst + 100, 100)]);
+    w.free(bt, &got);
+    w.reply(bt, vec![]);
+    let Return::Reply(r) = w.answer(a2) else {
+        panic!("no reply")
+    };
+    w.free(a2, &r);
+    // Once a frees the range, it is no longer a's to splice.
+    w.free(at, &tx);
+    send(&mut w, vec![splice(off, 0, 0, 8)]);
+    assert!(matches!(
+        w.answer(a2),
+        Return::FailedReply {
+            error: Failure::BadSplice { .. },
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -1635,6 +1794,7 @@ fn publish(w: &mut World, t: ThreadId, h: Handle, code: u32) -> Return {
                 flags: TxnFlags(TxnFlags::ONEWAY),
                 data: DataRange { offset: 0, len: 8 },
                 objects: vec![],
+                splices: Vec::new(),
             },
         },
     );
@@ -1934,6 +2094,7 @@ fn publish_blob(w: &mut World, t: ThreadId, h: Handle, code: u32, slot: FdSlot) 
                     index: 0,
                     len: 1 << 20,
                 }],
+                splices: Vec::new(),
             },
         },
         vec![slot],
@@ -2003,6 +2164,7 @@ fn a_publish_refuses_binders_and_plain_fds() {
                 flags: TxnFlags(TxnFlags::ONEWAY),
                 data: DataRange { offset: 0, len: 8 },
                 objects: vec![Object::Fd { index: 0 }],
+                splices: Vec::new(),
             },
         },
         vec![slot],

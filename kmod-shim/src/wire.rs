@@ -214,6 +214,7 @@ mod tests {
                     flags: capbinder_core::TxnFlags(capbinder_core::TxnFlags::ONEWAY),
                     data: capbinder_core::DataRange { offset: 0, len: 32 },
                     objects: vec![capbinder_core::Object::Fd { index: 0 }],
+                    splices: Vec::new(),
                 },
             },
             Command::WaitForWork,

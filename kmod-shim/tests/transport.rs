@@ -352,6 +352,7 @@ fn garbage_and_forged_handles_get_errors_and_others_are_still_served(lp: Loop) {
                         len: 10,
                     },
                     objects: vec![],
+                    splices: Vec::new(),
                 },
             }],
             &[],

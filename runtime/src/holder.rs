@@ -418,7 +418,7 @@ mod tests {
         let mut p = Parcel::new();
         p.write(&true).unwrap();
         p.write("t.Other").unwrap();
-        p.write_bytes(body.bytes()).unwrap();
+        p.write_bytes(&body.bytes()).unwrap();
         p.write(&0u64).unwrap();
         let h = ParcelableHolder::read_from(&mut p).unwrap();
         assert!(h.get_parcelable::<Other>().is_err());

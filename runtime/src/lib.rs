@@ -33,7 +33,7 @@ pub use capbinder_core::Rights;
 pub use holder::{ParcelableHolder, ParcelableMetadata};
 pub use identity::{calling_identity, CallingIdentity};
 pub use interface::{interface_cast, Interface};
-pub use parcel::Parcel;
+pub use parcel::{Parcel, SPLICE_MIN};
 pub use parcelable::Parcelable;
 pub use pfd::ParcelFileDescriptor;
 pub use process::ProcessState;

@@ -5,6 +5,7 @@
 //! `BadParcelable` status, and an object index that is out of range, of the
 //! wrong kind or already taken is an error too.
 
+use std::borrow::Cow;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use capbinder_kmod_shim::sys::memfd::{Mapping, SendLease};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use capbinder_core::{DataRange, Rights};
+use capbinder_core::{DataRange, Rights, MAX_SPLICES};
 
 use crate::binder::SpIBinder;
 use crate::process::ProcessState;
@@ -33,9 +34,55 @@ pub(crate) enum Slot {
 /// write to a received parcel copies it first.
 enum Data {
     Owned(Vec<u8>),
-    InPlace { lease: SendLease, len: usize },
-    Received(Delivered),
+    InPlace(InPlace),
+    Received(Arc<Delivered>),
     Blob(Mapping),
+}
+
+/// A parcel written in its thread's send area: `len` bytes from the start,
+/// except under its splices, which are still in the receive buffer.
+pub(crate) struct InPlace {
+    pub(crate) lease: SendLease,
+    pub(crate) len: usize,
+    pub(crate) splices: Vec<PendingSplice>,
+}
+
+/// Bytes of an in-place parcel that the mediator copies from a range
+/// delivered to this process instead of from the send area (see
+/// [`Parcel::forward_bytes`]); the send area under them is not written.
+pub(crate) struct PendingSplice {
+    /// Where they go in the parcel.
+    pub(crate) at: usize,
+    /// The range they come from, kept allocated until the send.
+    pub(crate) from: Arc<Delivered>,
+    /// Where they start in that range.
+    pub(crate) offset: usize,
+    /// How many.
+    pub(crate) len: usize,
+}
+
+impl InPlace {
+    /// The bytes as written, holes under the splices included.
+    fn raw(&self) -> &[u8] {
+        self.lease.bytes(self.len).unwrap_or(&[])
+    }
+
+    /// Writes the spliced bytes into the send area after all: the parcel is
+    /// being read, changed or copied instead of sent as it is.
+    fn settle(&mut self) {
+        for s in std::mem::take(&mut self.splices) {
+            let bytes = s.from.bytes();
+            if let Some(src) = bytes.get(s.offset..s.offset + s.len) {
+                let _ = self.lease.write_at(s.at, src);
+            }
+        }
+    }
+
+    /// The bytes as an owned buffer, splices filled in.
+    pub(crate) fn into_vec(mut self) -> Vec<u8> {
+        self.settle();
+        self.raw().to_vec()
+    }
 }
 
 impl Data {
@@ -43,9 +90,20 @@ impl Data {
     fn into_vec(self) -> Vec<u8> {
         match self {
             Data::Owned(v) => v,
-            Data::InPlace { lease, len } => lease.bytes(len).unwrap_or(&[]).to_vec(),
+            Data::InPlace(p) => p.into_vec(),
             Data::Received(d) => d.bytes().to_vec(),
             Data::Blob(m) => m.as_slice().unwrap_or(&[]).to_vec(),
+        }
+    }
+
+    /// The bytes where they are; under a pending splice, not yet the
+    /// spliced ones (settle first).
+    fn raw(&self) -> &[u8] {
+        match self {
+            Data::Owned(v) => v,
+            Data::InPlace(p) => p.raw(),
+            Data::Received(d) => d.bytes(),
+            Data::Blob(m) => m.as_slice().unwrap_or(&[]),
         }
     }
 }
@@ -62,8 +120,8 @@ fn this_threads_send_area() -> Option<SendLease> {
 pub(crate) enum Outgoing {
     /// In a buffer, to be copied into the send area (or a blob).
     Bytes(Vec<u8>),
-    /// Already at the start of a send area, `len` bytes.
-    InPlace(SendLease, usize),
+    /// Already at the start of a send area, but for its splices.
+    InPlace(InPlace),
 }
 
 /// A delivered range of this process's receive buffer, borrowed: the range
@@ -79,6 +137,11 @@ impl Delivered {
         Delivered { process, range }
     }
 
+    /// Where the mediator delivered it.
+    pub(crate) fn range(&self) -> DataRange {
+        self.range
+    }
+
     fn bytes(&self) -> &[u8] {
         self.process.dev.buffer_slice(self.range).unwrap_or(&[])
     }
@@ -90,6 +153,11 @@ impl Drop for Delivered {
     }
 }
 
+/// Byte arrays at least this long are spliced by
+/// [`Parcel::forward_bytes`]; shorter ones are cheaper to copy than to
+/// describe.
+pub const SPLICE_MIN: usize = 4096;
+
 /// The data of one call or reply.
 pub struct Parcel {
     data: Data,
@@ -100,7 +168,7 @@ pub struct Parcel {
 impl std::fmt::Debug for Parcel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Parcel")
-            .field("len", &self.bytes().len())
+            .field("len", &self.len())
             .field("pos", &self.pos)
             .field("objects", &self.slots.len())
             .finish()
@@ -143,7 +211,11 @@ impl Parcel {
     pub fn in_send_area() -> Parcel {
         match this_threads_send_area() {
             Some(lease) => Parcel {
-                data: Data::InPlace { lease, len: 0 },
+                data: Data::InPlace(InPlace {
+                    lease,
+                    len: 0,
+                    splices: Vec::new(),
+                }),
                 pos: 0,
                 slots: Vec::new(),
             },
@@ -166,14 +238,18 @@ impl Parcel {
         };
         if lease.write_at(0, v).is_ok() {
             let len = v.len();
-            self.data = Data::InPlace { lease, len };
+            self.data = Data::InPlace(InPlace {
+                lease,
+                len,
+                splices: Vec::new(),
+            });
         }
     }
 
     /// Whether this parcel is being written in a send area (see
     /// [`in_send_area`](Self::in_send_area)).
     pub fn is_in_send_area(&self) -> bool {
-        matches!(self.data, Data::InPlace { .. })
+        matches!(self.data, Data::InPlace(_))
     }
 
     pub(crate) fn from_parts(data: Vec<u8>, slots: Vec<Slot>) -> Parcel {
@@ -186,7 +262,7 @@ impl Parcel {
 
     pub(crate) fn from_delivered(d: Delivered, slots: Vec<Slot>) -> Parcel {
         Parcel {
-            data: Data::Received(d),
+            data: Data::Received(Arc::new(d)),
             pos: 0,
             slots,
         }
@@ -200,28 +276,58 @@ impl Parcel {
         }
     }
 
-    /// All the bytes.
-    pub fn bytes(&self) -> &[u8] {
+    /// All the bytes: where they are, or, for a parcel forwarding bytes it
+    /// has not sent yet ([`forward_bytes`](Self::forward_bytes)), a copy
+    /// with them filled in.
+    pub fn bytes(&self) -> Cow<'_, [u8]> {
         match &self.data {
-            Data::Owned(v) => v,
-            Data::InPlace { lease, len } => lease.bytes(*len).unwrap_or(&[]),
-            Data::Received(d) => d.bytes(),
-            Data::Blob(m) => m.as_slice().unwrap_or(&[]),
+            Data::InPlace(p) if !p.splices.is_empty() => {
+                let mut v = p.raw().to_vec();
+                for s in &p.splices {
+                    if let (Some(dst), Some(src)) = (
+                        v.get_mut(s.at..s.at + s.len),
+                        s.from.bytes().get(s.offset..s.offset + s.len),
+                    ) {
+                        dst.copy_from_slice(src);
+                    }
+                }
+                Cow::Owned(v)
+            }
+            d => Cow::Borrowed(d.raw()),
         }
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        match &self.data {
+            Data::InPlace(p) => p.len,
+            d => d.raw().len(),
+        }
+    }
+
+    /// Whether the parcel holds no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes where they are, after filling in any pending splices.
+    fn settled(&mut self) -> &[u8] {
+        if let Data::InPlace(p) = &mut self.data {
+            p.settle();
+        }
+        self.data.raw()
     }
 
     /// Overwrites bytes already written at `at` (a length patched in after
     /// its section), where they are; a range not yet written is left alone.
     pub(crate) fn patch_at(&mut self, at: usize, bytes: &[u8]) {
-        let Some(end) = at
-            .checked_add(bytes.len())
-            .filter(|&e| e <= self.bytes().len())
-        else {
+        let Some(end) = at.checked_add(bytes.len()).filter(|&e| e <= self.len()) else {
             return;
         };
         match &mut self.data {
-            Data::InPlace { lease, .. } => {
-                let _ = lease.write_at(at, bytes);
+            // Patches go before a section, never under a splice.
+            Data::InPlace(p) => {
+                let _ = p.lease.write_at(at, bytes);
             }
             _ => self.owned()[at..end].copy_from_slice(bytes),
         }
@@ -230,12 +336,12 @@ impl Parcel {
     /// The next `n` bytes of an in-place parcel's send area, counted as
     /// written; `None` for an ordinary parcel or when they do not fit.
     fn in_place_tail(&mut self, n: usize) -> Option<&mut [u8]> {
-        let Data::InPlace { lease, len } = &mut self.data else {
+        let Data::InPlace(p) = &mut self.data else {
             return None;
         };
-        let end = len.checked_add(n).filter(|&e| e <= lease.len())?;
-        let dst = lease.slice_mut(*len, n).ok()?;
-        *len = end;
+        let end = p.len.checked_add(n).filter(|&e| e <= p.lease.len())?;
+        let dst = p.lease.slice_mut(p.len, n).ok()?;
+        p.len = end;
         Some(dst)
     }
 
@@ -250,7 +356,7 @@ impl Parcel {
 
     fn owned(&mut self) -> &mut Vec<u8> {
         if !matches!(self.data, Data::Owned(_)) {
-            let copy = self.bytes().to_vec();
+            let copy = self.settled().to_vec();
             self.data = Data::Owned(copy);
         }
         match &mut self.data {
@@ -261,7 +367,7 @@ impl Parcel {
 
     /// Bytes left to read.
     pub fn remaining(&self) -> usize {
-        self.bytes().len().saturating_sub(self.pos)
+        self.len().saturating_sub(self.pos)
     }
 
     /// Number of objects in the side table.
@@ -273,7 +379,7 @@ impl Parcel {
     pub fn write<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         let unencodable =
             |e| Status::from_code(StatusCode::BadValue, format!("value does not encode: {e}"));
-        if let Data::InPlace { .. } = self.data {
+        if let Data::InPlace(_) = self.data {
             // Small values (lengths, codes, status bytes) encode on the
             // stack; only a large one needs a buffer before the area.
             let mut small = [0u8; 256];
@@ -294,13 +400,13 @@ impl Parcel {
 
     /// Reads the next serde value.
     pub fn read<T: DeserializeOwned>(&mut self) -> Result<T> {
-        let rest = self.bytes().get(self.pos..).unwrap_or(&[]);
+        let pos = self.pos;
+        let rest = self.settled().get(pos..).unwrap_or(&[]);
         let before = rest.len();
         let (v, after) = postcard::take_from_bytes::<T>(rest).map_err(|e| {
             bad(format!(
-                "reading a {} at byte {}: {e}",
+                "reading a {} at byte {pos}: {e}",
                 std::any::type_name::<T>(),
-                self.pos
             ))
         })?;
         self.pos += before - after.len();
@@ -339,15 +445,51 @@ impl Parcel {
         let end = usize::try_from(len)
             .ok()
             .and_then(|l| start.checked_add(l))
-            .filter(|&e| e <= self.bytes().len())
+            .filter(|&e| e <= self.len())
             .ok_or_else(|| {
                 bad(format!(
                     "a byte array of {len} bytes at byte {start} runs past the parcel's end ({} bytes)",
-                    self.bytes().len()
+                    self.len()
                 ))
             })?;
         self.pos = end;
-        Ok(&self.bytes()[start..end])
+        Ok(&self.data.raw()[start..end])
+    }
+
+    /// Reads the next byte array of `from` and appends it here, as
+    /// `write_bytes(from.read_bytes()?)` would, but without copying it
+    /// where it can: when this parcel is written in a send area
+    /// ([`in_send_area`](Self::in_send_area),
+    /// [`move_to_send_area`](Self::move_to_send_area)) and `from` is a
+    /// received parcel read in place, the bytes stay in the receive buffer
+    /// and the mediator copies them from there when this parcel is sent
+    /// (a splice): one copy from the first sender to the next receiver, for
+    /// an echo, a proxy or a pipeline stage passing data on. `from`'s range
+    /// of the receive buffer stays allocated until this parcel is sent or
+    /// dropped. Arrays under [`SPLICE_MIN`] bytes are copied.
+    pub fn forward_bytes(&mut self, from: &mut Parcel) -> Result<()> {
+        let len = from.read_bytes()?.len();
+        let start = from.pos - len;
+        if let (Data::Received(d), true) = (&from.data, len >= SPLICE_MIN) {
+            let d = d.clone();
+            self.write(&(len as u64))?;
+            if let Data::InPlace(p) = &mut self.data {
+                let fits = p.len.checked_add(len).filter(|&e| e <= p.lease.len());
+                if let Some(end) = fits.filter(|_| p.splices.len() < MAX_SPLICES) {
+                    p.splices.push(PendingSplice {
+                        at: p.len,
+                        from: d,
+                        offset: start,
+                        len,
+                    });
+                    p.len = end;
+                    return Ok(());
+                }
+            }
+            self.append(&from.data.raw()[start..start + len]);
+            return Ok(());
+        }
+        self.write_bytes(&from.data.raw()[start..start + len])
     }
 
     fn push_slot(&mut self, s: Slot) -> Result<()> {
@@ -443,7 +585,7 @@ impl Parcel {
     pub(crate) fn take_outgoing(self) -> (Outgoing, Vec<Slot>) {
         let Parcel { data, slots, .. } = self;
         let out = match data {
-            Data::InPlace { lease, len } => Outgoing::InPlace(lease, len),
+            Data::InPlace(p) => Outgoing::InPlace(p),
             other => Outgoing::Bytes(other.into_vec()),
         };
         (out, slots)

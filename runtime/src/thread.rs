@@ -11,7 +11,9 @@ use std::cell::RefCell;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
-use capbinder_core::{Command, DataRange, Handle, Object, Return, Rights, TxnFlags, TxnIn, TxnOut};
+use capbinder_core::{
+    Command, DataRange, Handle, Object, Return, Rights, Splice, TxnFlags, TxnIn, TxnOut,
+};
 use capbinder_kmod_shim::device::{DeviceError, ThreadChannel};
 use capbinder_kmod_shim::sys::memfd::{create_blob, Mapping};
 
@@ -176,6 +178,16 @@ fn failure_status(id: Option<capbinder_core::TxnId>, e: &capbinder_core::Failure
     }
 }
 
+/// What a sent parcel held that must outlive the write naming it, dropped
+/// outside the thread state (a drop may post commands): its binders, so
+/// their handles stay valid, and the received ranges it splices from, so
+/// their `FreeBuffer` goes after the write.
+#[derive(Default)]
+struct Keep {
+    binders: Vec<crate::binder::SpIBinder>,
+    ranges: Vec<Arc<crate::parcel::Delivered>>,
+}
+
 /// Turns a parcel into what the mediator needs: the payload written into
 /// the send area (or a sealed blob when large), the object table, the fds,
 /// and guards that keep our local objects exported while the send is in
@@ -185,11 +197,11 @@ fn prepare(
     code: u32,
     mut flags: u32,
     data: Parcel,
-) -> Result<(TxnOut, Vec<SendGuard>, Vec<crate::binder::SpIBinder>)> {
+) -> Result<(TxnOut, Vec<SendGuard>, Keep)> {
     let (out, slots) = data.take_outgoing();
     let mut objects = Vec::with_capacity(slots.len());
     let mut guards = Vec::new();
-    let mut keep = Vec::new();
+    let mut keep = Keep::default();
     for slot in slots {
         match slot {
             Slot::Binder(b, rights) => {
@@ -209,7 +221,7 @@ fn prepare(
                         rights,
                     });
                 }
-                keep.push(b);
+                keep.binders.push(b);
             }
             Slot::Fd(Some(fd)) => {
                 objects.push(Object::Fd {
@@ -235,10 +247,23 @@ fn prepare(
         // Built where the mediator copies from: nothing to copy. Dropping
         // the lease here is as safe as the copy below: the write naming
         // the area goes out before this thread can touch the area again.
-        Outgoing::InPlace(lease, len) if lease.is_of(ts.chan.send_area()) && len <= threshold => {
-            return Ok((txn_out(code, flags, inline(len), objects), guards, keep));
+        Outgoing::InPlace(p) if p.lease.is_of(ts.chan.send_area()) && p.len <= threshold => {
+            let splices = p
+                .splices
+                .iter()
+                .map(|s| Splice {
+                    at: s.at as u64,
+                    buffer: s.from.range().offset,
+                    offset: s.offset as u64,
+                    len: s.len as u64,
+                })
+                .collect();
+            keep.ranges.extend(p.splices.into_iter().map(|s| s.from));
+            let mut txn = txn_out(code, flags, inline(p.len), objects);
+            txn.splices = splices;
+            return Ok((txn, guards, keep));
         }
-        Outgoing::InPlace(lease, len) => lease.bytes(len).unwrap_or(&[]).to_vec(),
+        Outgoing::InPlace(p) => p.into_vec(),
         Outgoing::Bytes(b) => b,
     };
     let len = bytes.len();
@@ -285,6 +310,7 @@ fn txn_out(code: u32, flags: u32, data: DataRange, objects: Vec<Object>) -> TxnO
         flags: TxnFlags(flags),
         data,
         objects,
+        splices: Vec::new(),
     }
 }
 

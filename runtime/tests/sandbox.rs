@@ -1277,6 +1277,7 @@ impl AppSide {
                     flags: TxnFlags(0),
                     data: DataRange { offset: 0, len: 0 },
                     objects: Vec::new(),
+                    splices: Vec::new(),
                 },
             };
             if let Err(e) = chan.write(&[cmd], &[]) {

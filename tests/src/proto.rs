@@ -44,6 +44,11 @@ pub mod codes {
     pub const FAIL_SPECIFIC: u32 = F + 12;
     /// `int pid()`: the server's pid.
     pub const PID: u32 = F + 13;
+    /// `byte[] forwardBytes(@nullable ITest next, byte[] b)`: `b` back,
+    /// passed on with `Parcel::forward_bytes` (a splice, not a copy): to
+    /// `next.forwardBytes(null, b)` first when `next` is given, whose reply
+    /// is passed back the same way.
+    pub const FORWARD_BYTES: u32 = F + 14;
 }
 
 /// The calling identity a callee reports (`whoami`, `block`).

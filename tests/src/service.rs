@@ -123,6 +123,21 @@ impl Binder for TestObject {
             }
             codes::TID => reply.write(&gettid()),
             codes::PID => reply.write(&(std::process::id() as i32)),
+            codes::FORWARD_BYTES => {
+                let next = data.read_nullable_binder()?;
+                let Some(next) = next else {
+                    reply.move_to_send_area();
+                    return reply.forward_bytes(data);
+                };
+                // The thread's send area is the outgoing call's first, then
+                // the reply's.
+                let mut p = Parcel::in_send_area();
+                p.write_nullable_binder(None)?;
+                p.forward_bytes(data)?;
+                let mut back = next.transact(codes::FORWARD_BYTES, p, false)?;
+                reply.move_to_send_area();
+                reply.forward_bytes(&mut back)
+            }
             codes::WHOAMI => reply.write(&who()?),
             codes::READ_FD => {
                 let mut f = std::fs::File::from(data.read_fd()?);

@@ -14,6 +14,8 @@ pub struct World {
     pub core: Core,
     pub inbox: HashMap<ThreadId, VecDeque<Mail>>,
     pub copies: Vec<(ThreadId, u64, ProcId, u64, u64)>,
+    /// `CopyReceived` effects: from process, src, to process, dst, len.
+    pub spliced: Vec<(ProcId, u64, ProcId, u64, u64)>,
     pub closed: Vec<FdSlot>,
     /// `ShareFd` effects: a slot and its holders.
     pub shared: Vec<(FdSlot, u32)>,
@@ -39,6 +41,7 @@ impl World {
             core: Core::new(config),
             inbox: HashMap::new(),
             copies: Vec::new(),
+            spliced: Vec::new(),
             closed: Vec::new(),
             shared: Vec::new(),
             prio_sets: Vec::new(),
@@ -140,6 +143,13 @@ impl World {
                     dst,
                     len,
                 } => self.copies.push((from, src, to, dst, len)),
+                Effect::CopyReceived {
+                    from,
+                    src,
+                    to,
+                    dst,
+                    len,
+                } => self.spliced.push((from, src, to, dst, len)),
                 Effect::CloseFds(f) => self.closed.extend(f),
                 Effect::ShareFd { slot, holders } => self.shared.push((slot, holders)),
                 Effect::SetPriority { thread, prio, .. }
@@ -271,6 +281,7 @@ impl World {
                     flags: TxnFlags(0),
                     data: DataRange { offset: 0, len },
                     objects,
+                    splices: Vec::new(),
                 },
             },
         );
@@ -286,6 +297,7 @@ impl World {
                     flags: TxnFlags(TxnFlags::ONEWAY),
                     data: DataRange { offset: 0, len },
                     objects: vec![],
+                    splices: Vec::new(),
                 },
             },
         );
@@ -299,6 +311,7 @@ impl World {
                 flags: TxnFlags(0),
                 data: DataRange { offset: 0, len: 8 },
                 objects,
+                splices: Vec::new(),
             }),
         );
     }

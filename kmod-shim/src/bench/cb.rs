@@ -235,6 +235,7 @@ fn txn_out(code: u32, len: usize) -> TxnOut {
             len: len as u64,
         },
         objects: Vec::new(),
+        splices: Vec::new(),
     }
 }
 

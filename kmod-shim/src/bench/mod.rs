@@ -250,22 +250,27 @@ fn progress(msg: &str) {
     eprintln!("rawbench: {msg}");
 }
 
-/// Fills `buf` with a pattern that differs per case.
-fn pattern(buf: &mut [u8], seed: u8) {
+/// Fills `buf` with a pattern that differs per seed: how every benchmark
+/// client writes a fresh payload for each call (a real client sends new
+/// data each time, and a capbinder client writes it in place), at the same
+/// cost whatever the mechanism.
+pub fn pattern(buf: &mut [u8], seed: u8) {
     for (i, b) in buf.iter_mut().enumerate() {
         *b = (i as u8).wrapping_mul(31).wrapping_add(seed);
     }
 }
 
-/// Warm-up, then `iters` timed round trips; the answer is checked in full
-/// before and after timing, and its length on every iteration.
+/// Warm-up, then `iters` timed round trips, each writing a fresh payload
+/// into `req` first (timed: the work a real client does per call); the
+/// answer is checked in full before and after timing, and its length on
+/// every iteration.
 fn measure(
     rig: &mut dyn Rig,
-    req: &[u8],
+    req: &mut [u8],
     resp: &mut [u8],
     iters: usize,
 ) -> Result<Summary, BenchError> {
-    let check = |resp: &[u8], n: usize| -> Result<(), BenchError> {
+    let check = |req: &[u8], resp: &[u8], n: usize| -> Result<(), BenchError> {
         if n != req.len() || resp[..n] != *req {
             return Err(BenchError::Helper(format!(
                 "the echo came back wrong ({n} bytes for a {}-byte request)",
@@ -276,15 +281,17 @@ fn measure(
     };
     let warm = (iters / 10).max(10);
     for i in 0..warm {
+        pattern(req, i as u8);
         let n = rig.call(req, resp)?;
         if i == 0 {
-            check(resp, n)?;
+            check(req, resp, n)?;
         }
     }
     let mut samples = vec![0u64; iters];
     let start = Instant::now();
-    for s in samples.iter_mut() {
+    for (i, s) in samples.iter_mut().enumerate() {
         let t0 = Instant::now();
+        pattern(req, i as u8);
         let n = rig.call(req, resp)?;
         let dt = t0.elapsed();
         if n != req.len() {
@@ -296,8 +303,9 @@ fn measure(
         *s = dt.as_nanos() as u64;
     }
     let total = start.elapsed();
+    pattern(req, 0xa5);
     let n = rig.call(req, resp)?;
-    check(resp, n)?;
+    check(req, resp, n)?;
     Ok(stats::summarize(&mut samples, total))
 }
 
@@ -470,7 +478,7 @@ pub fn run(opts: &Options) -> Result<Report, BenchError> {
         )?;
         for &payload in &opts.payloads {
             let iters = opts.iters_for(payload);
-            for (seed, (mech, rig)) in rigs.list.iter_mut().enumerate() {
+            for (mech, rig) in rigs.list.iter_mut() {
                 done += 1;
                 progress(&format!(
                     "[{done}/{total}] {} {} {payload} B: {iters} iterations",
@@ -478,7 +486,6 @@ pub fn run(opts: &Options) -> Result<Report, BenchError> {
                     mech.name()
                 ));
                 let req = &mut req[..payload];
-                pattern(req, seed as u8);
                 let summary = measure(rig.as_mut(), req, &mut resp, iters).map_err(|e| {
                     BenchError::Helper(format!("{} {}: {e}", mech.name(), placement.name()))
                 })?;

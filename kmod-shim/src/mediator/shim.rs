@@ -380,6 +380,17 @@ impl Shim {
                         warn!(?from, ?to, "payload copy failed: {e}");
                     }
                 }
+                Effect::CopyReceived {
+                    from,
+                    src,
+                    to,
+                    dst,
+                    len,
+                } => {
+                    if let Err(e) = self.copy_received(from, src, to, dst, len) {
+                        warn!(?from, ?to, "spliced payload copy failed: {e}");
+                    }
+                }
                 Effect::CloseFds(slots) => {
                     for s in slots {
                         drop(self.take_slot(s));
@@ -440,6 +451,45 @@ impl Shim {
         t.send
             .copy_to(src, &mut p.recv, dst, len)
             .map_err(|e| e.to_string())
+    }
+
+    /// A splice: receive buffer to receive buffer. The source range is
+    /// delivered to `from` and not freed (the core checked), so nothing
+    /// writes it while it is copied: its owner maps it read-only and the
+    /// mediator writes only ranges it reserved.
+    fn copy_received(
+        &mut self,
+        from: ProcId,
+        src: u64,
+        to: ProcId,
+        dst: u64,
+        len: u64,
+    ) -> Result<(), String> {
+        let len = usize::try_from(len).map_err(|e| e.to_string())?;
+        let src = usize::try_from(src).map_err(|e| e.to_string())?;
+        let dst = usize::try_from(dst).map_err(|e| e.to_string())?;
+        let result = if from == to {
+            let p = self.procs.get_mut(&to).ok_or("the process is gone")?;
+            p.recv.copy_within(src, dst, len)
+        } else {
+            // Out of the map while it is written, so the source can be
+            // borrowed from the map at the same time.
+            let mut t = self
+                .procs
+                .remove(&to)
+                .ok_or("the receiving process is gone")?;
+            let r = match self.procs.get(&from) {
+                Some(f) => f.recv.copy_to(src, &mut t.recv, dst, len),
+                None => Ok(()),
+            };
+            let gone = !self.procs.contains_key(&from);
+            self.procs.insert(to, t);
+            if gone {
+                return Err("the sending process is gone".into());
+            }
+            r
+        };
+        result.map_err(|e| e.to_string())
     }
 
     fn set_priority(&mut self, thread: ThreadId, tid: i32, prio: Priority) {

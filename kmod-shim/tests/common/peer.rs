@@ -65,6 +65,7 @@ impl Peer {
                 len: data.len() as u64,
             },
             objects,
+            splices: Vec::new(),
         }
     }
 

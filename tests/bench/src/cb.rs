@@ -7,16 +7,16 @@
 //! orchestrator is the client (its `ProcessState` talks to that one
 //! mediator for the whole run).
 //!
-//! Copies of a byte payload per direction (inline, below the blob
-//! threshold): the sender writes it into a parcel built in its thread's
-//! send area (`Parcel::in_send_area`, or `move_to_send_area` for the echo's
-//! reply), a copy from the caller's buffer (1); the mediator copies send
-//! area to the receiver's receive buffer (2); the receiver's parcel reads
-//! it in place and `read_bytes` borrows it (no copy). The direct socket
-//! floor makes two copies per direction as well (into and out of the
-//! kernel). Above the threshold (16 MiB here): `write_bytes` (1), the sealed blob
-//! is filled from the parcel (2), the receiver maps it read-only and
-//! `read_bytes` borrows the mapping (page faults, no copy).
+//! Copies of a byte payload in a sync round trip (inline, below the blob
+//! threshold): the client writes a fresh payload in place in its send area
+//! (`Parcel::in_send_area`, `write_bytes_with`; the socket clients write
+//! theirs into a buffer); the mediator copies it into the echo's receive
+//! buffer (1); the echo passes it back with `forward_bytes`, a splice the
+//! mediator copies from the echo's receive buffer into the client's (2);
+//! both ends read in place (`read_bytes` borrows). The direct socket floor
+//! makes four (into and out of the kernel, each way). Above the threshold
+//! (16 MiB here) the parcel becomes a sealed blob each way (one copy into
+//! the memfd), mapped read-only by the receiver and borrowed.
 
 use std::io::Write as _;
 use std::os::fd::{AsFd, OwnedFd};
@@ -30,6 +30,7 @@ use capbinder::{
     new_binder, Binder, Parcel, ProcessState, Rights, SpIBinder, Status, StatusCode, Topic,
     TopicListener,
 };
+use capbinder_kmod_shim::bench;
 use capbinder_kmod_shim::bench::procs::{self, Helper};
 use capbinder_kmod_shim::mediator::{config::Config, Mediator};
 
@@ -116,10 +117,11 @@ impl Binder for Echo {
         match code {
             ECHO => {
                 // The request is read in place in the receive buffer and
-                // the reply written straight into the send area: one copy.
-                let b = data.read_bytes()?;
+                // passed back from there: the mediator copies it straight
+                // into the caller's receive buffer (a splice; under
+                // SPLICE_MIN, or from a blob, a copy into the send area).
                 reply.move_to_send_area();
-                reply.write_bytes(b)
+                reply.forward_bytes(data)
             }
             SINK => {
                 let _ = data.read_bytes()?;
@@ -318,18 +320,22 @@ impl Setup {
         payload: usize,
         iters: usize,
     ) -> Res<capbinder_kmod_shim::bench::stats::Summary> {
-        let req = util::pattern(payload, 7);
         let echo = &self.echo;
+        let mut seed = 0u8;
         util::measure(iters, |check| {
+            // A fresh payload per call, written in place in the send area
+            // (the floors write theirs into the socket client's buffer).
+            seed = seed.wrapping_add(1);
             let mut p = Parcel::in_send_area();
-            p.write_bytes(&req).map_err(st)?;
+            p.write_bytes_with(payload, |b| bench::pattern(b, seed))
+                .map_err(st)?;
             let mut r = echo.transact(ECHO, p, false).map_err(st)?;
             let got = r.read_bytes().map_err(st)?;
-            if got.len() != req.len() || (check && got != &req[..]) {
+            let wrong = got.len() != payload || (check && got != &util::pattern(payload, seed)[..]);
+            if wrong {
                 return Err(format!(
-                    "the echo came back wrong ({} bytes for {})",
+                    "the echo came back wrong ({} bytes for {payload})",
                     got.len(),
-                    req.len()
                 ));
             }
             Ok(())

@@ -138,8 +138,12 @@ impl Bus {
 
     /// Sync method calls with `payload` bytes each way.
     pub fn sync_case(&self, payload: usize, iters: usize) -> Res<Summary> {
-        let req = util::pattern(payload, 9);
+        let mut req = vec![0u8; payload];
+        let mut seed = 0u8;
         util::measure(iters, |check| {
+            // A fresh payload per call, as every mechanism writes one.
+            seed = seed.wrapping_add(1);
+            capbinder_kmod_shim::bench::pattern(&mut req, seed);
             let reply = self
                 .conn
                 .call_method(Some(NAME), PATH, Some(NAME), "Echo", &(&req[..],))

@@ -391,7 +391,7 @@ fn run_bench(cli: Cli) -> Res<()> {
             &mut report,
         )?);
         report.note(
-            "capbinder copies per direction (inline payloads): write_bytes straight into the sender's send area (Parcel::in_send_area; the echo's reply with move_to_send_area) (1), the mediator's send-area-to-receive-buffer copy (2); the receiver reads its receive buffer in place and read_bytes borrows it (the direct socket also makes two, into and out of the kernel). 16 MiB goes as a sealed blob: write_bytes (1), parcel into the memfd (2), mapped read-only by the receiver, read_bytes borrows the mapping",
+            "every sync client writes a fresh payload for each call (a byte pattern seeded by the call), timed: the socket clients and D-Bus into a buffer they then send, the capbinder client in place in its send area (Parcel::in_send_area, write_bytes_with). Copies per round trip, inline payloads: capbinder 2, the mediator's send area to the echo's receive buffer, then the echo's forward_bytes splice from its receive buffer to the client's; both ends read in place (read_bytes borrows). The direct socket makes 4 (into and out of the kernel, each way). 16 MiB goes as a sealed blob: the parcel is copied into a memfd each way, mapped read-only by the receiver, read_bytes borrows the mapping",
         );
     }
     let mut buses = Vec::new();

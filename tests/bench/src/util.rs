@@ -130,9 +130,9 @@ pub fn repin_tree(pid: u32, cpu: usize) -> Res<()> {
 
 /// A payload that differs per size.
 pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
+    let mut v = vec![0; len];
+    capbinder_kmod_shim::bench::pattern(&mut v, seed);
+    v
 }
 
 /// Warm-up (a tenth, at least 2), then `iters` timed calls. `call(check)`

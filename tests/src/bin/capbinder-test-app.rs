@@ -305,6 +305,7 @@ impl Client {
     /// `alive V`, `link V R`, `unlink V R`, `await-death R`, `deaths R`,
     /// `raw V CODE HEX`, `wrongkind V`, `specific V`, `block-bg V`,
     /// `flush`, `state`, `hold V SIZE`, `unhold`, `buffer`, `inplace V SIZE`,
+    /// `forward V SIZE [NEXT]`,
     /// `keep-app UID NAME PID SERVICE...`, `exit`.
     fn run(mut self, args: &Args) -> ExitCode {
         let ps = init(args);
@@ -528,7 +529,7 @@ impl Client {
                     p.write(&byte).map_err(st)?;
                 }
                 let reply = b.transact(code, p, false).map_err(st)?;
-                Ok(hex(reply.bytes()))
+                Ok(hex(&reply.bytes()))
             }
             "wrongkind" => {
                 // A file descriptor where callBack expects a binder.
@@ -574,6 +575,33 @@ impl Client {
                 reply.rewind();
                 self.held.push(reply);
                 Ok(String::new())
+            }
+            "forward" => {
+                // forward V SIZE [NEXT]: an in-place payload that V passes
+                // back (through NEXT and back when given) with
+                // forward_bytes; the reply is checked and dropped.
+                let n: usize = arg(2)?.parse().map_err(|e| format!("{e}"))?;
+                let data: Vec<u8> = (0..n).map(|i| (i % 241) as u8).collect();
+                let next = match w.get(3) {
+                    Some(_) => Some(self.var(w.get(3))?),
+                    None => None,
+                };
+                let mut p = Parcel::in_send_area();
+                p.write_nullable_binder(next.as_ref()).map_err(st)?;
+                p.write_bytes(&data).map_err(st)?;
+                let mut reply = self
+                    .var(w.get(1))?
+                    .transact(capbinder_tests::proto::codes::FORWARD_BYTES, p, false)
+                    .map_err(st)?;
+                let back = reply.read_bytes().map_err(st)?;
+                if back != data {
+                    let first = back.iter().zip(&data).position(|(a, b)| a != b);
+                    return Err(format!(
+                        "mismatch: sent {n} bytes, got {} (first difference at {first:?})",
+                        back.len()
+                    ));
+                }
+                Ok("equal".into())
             }
             "inplace" => {
                 // A payload built straight in this thread's send area; while
