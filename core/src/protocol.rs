@@ -489,6 +489,11 @@ pub struct TxnIn {
     /// For a message from a multicast topic: its sequence number in the
     /// topic (every subscriber sees the same order).
     pub seq: Option<u64>,
+    /// For a message from a multicast topic: how many messages this
+    /// subscriber lost just before it (it fell behind). Carried by the
+    /// message itself, so a gap is seen in order with the messages, on the
+    /// thread that runs the message, never after it.
+    pub lost: u64,
 }
 
 /// Everything a process can read (binder's `BR_*`).
@@ -567,18 +572,6 @@ pub enum Return {
     TopicCreated {
         /// The topic's handle (publish and subscribe rights).
         handle: Handle,
-    },
-    /// A subscriber fell behind: `lost` messages before `next_seq` were
-    /// not delivered to the callback `ptr`.
-    TopicGap {
-        /// The callback's `ptr`.
-        ptr: u64,
-        /// The callback's `cookie`.
-        cookie: u64,
-        /// Messages lost.
-        lost: u64,
-        /// The sequence number of the next message it will get.
-        next_seq: u64,
     },
     /// A slow subscriber was dropped (topics created with `drop_slow`).
     TopicDropped {

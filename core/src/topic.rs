@@ -380,19 +380,9 @@ impl Core {
                 continue;
             };
             s.delivered += 1;
-            let (ptr, cookie, lost) = (s.ptr, s.cookie, std::mem::take(&mut s.lost));
+            let lost = std::mem::take(&mut s.lost);
             if lost > 0 {
                 t.gaps += 1;
-                self.notify(
-                    to,
-                    Return::TopicGap {
-                        ptr,
-                        cookie,
-                        lost,
-                        next_seq: seq,
-                    },
-                    fx,
-                );
             }
             copy_payload(thread, from, &txn, to, offset, fx);
             let tid = self.next_id();
@@ -421,6 +411,7 @@ impl Core {
                     saved_prio: None,
                     delivered: false,
                     seq: Some(seq),
+                    lost,
                     counted: false,
                 },
             );

@@ -53,6 +53,8 @@ pub(crate) struct Transaction {
     pub delivered: bool,
     /// A topic message's sequence number.
     pub seq: Option<u64>,
+    /// A topic message: messages its subscriber lost just before it.
+    pub lost: u64,
     /// Counts against the sender's pending limit (topic deliveries do not:
     /// a slow subscriber must never block its publisher).
     pub counted: bool,
@@ -391,6 +393,7 @@ impl Core {
                 saved_prio: None,
                 delivered: false,
                 seq: None,
+                lost: 0,
                 counted: true,
             },
         );
@@ -511,6 +514,7 @@ impl Core {
             buffer: t.buffer,
             objects,
             seq: t.seq,
+            lost: t.lost,
         };
         if let Some(p) = self.procs.get_mut(to.0) {
             p.buffer.commit(ret.buffer.offset);
@@ -667,6 +671,7 @@ impl Core {
                 },
                 objects,
                 seq: None,
+                lost: 0,
             }),
             fds: out_fds,
         });

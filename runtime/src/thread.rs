@@ -513,9 +513,7 @@ fn handle_other(process: &Arc<ProcessState>, ret: Return, fds: Vec<OwnedFd>) -> 
             process.spawn_pooled_thread();
             Ok(())
         }
-        Return::TopicGap { .. }
-        | Return::TopicDropped { .. }
-        | Return::TopicPublishersGone { .. } => {
+        Return::TopicDropped { .. } | Return::TopicPublishersGone { .. } => {
             crate::topic::on_notice(process, &ret);
             Ok(())
         }
@@ -555,6 +553,7 @@ pub(crate) fn run_local(
 /// once, since its next step is a read.
 fn execute(process: &Arc<ProcessState>, tx: TxnIn, fds: Vec<OwnedFd>, flush: bool) {
     let oneway = tx.flags.oneway();
+    crate::topic::on_message(process, &tx);
     let target = tx.target.and_then(|(ptr, _)| process.lookup_local(ptr));
     let result = receive(process, &tx, fds).and_then(|mut data| {
         let l = target.ok_or_else(|| {

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use capbinder_core::{Command, Return, Rights};
+use capbinder_core::{Command, Return, Rights, TxnIn};
 
 use crate::binder::SpIBinder;
 use crate::parcel::Parcel;
@@ -17,6 +17,7 @@ use crate::thread;
 /// What a subscriber hears besides messages.
 pub trait TopicListener: Send + Sync {
     /// `lost` messages were not delivered; the next one has `next_seq`.
+    /// Called on the thread that runs that message, just before it.
     fn gap(&self, lost: u64, next_seq: u64) {
         let _ = (lost, next_seq);
     }
@@ -170,22 +171,35 @@ impl Topic {
     }
 }
 
-pub(crate) fn on_notice(ps: &ProcessState, ret: &Return) {
-    let (ptr, what) = match *ret {
-        Return::TopicGap { ptr, .. }
-        | Return::TopicDropped { ptr, .. }
-        | Return::TopicPublishersGone { ptr, .. } => (ptr, ret),
-        _ => return,
-    };
-    let listener = ps
-        .topic_listeners
+fn listener(ps: &ProcessState, ptr: u64) -> Option<Arc<dyn TopicListener>> {
+    ps.topic_listeners
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .get(&ptr)
-        .cloned();
-    let Some(l) = listener else { return };
+        .cloned()
+}
+
+/// A topic message arrives: a gap before it is heard first, on the thread
+/// that runs the message (the mediator carries the count in the message,
+/// so the gap is never heard after the message that follows it).
+pub(crate) fn on_message(ps: &ProcessState, tx: &TxnIn) {
+    let (Some(seq), Some((ptr, _))) = (tx.seq, tx.target) else {
+        return;
+    };
+    if tx.lost > 0 {
+        if let Some(l) = listener(ps, ptr) {
+            l.gap(tx.lost, seq);
+        }
+    }
+}
+
+pub(crate) fn on_notice(ps: &ProcessState, ret: &Return) {
+    let (ptr, what) = match *ret {
+        Return::TopicDropped { ptr, .. } | Return::TopicPublishersGone { ptr, .. } => (ptr, ret),
+        _ => return,
+    };
+    let Some(l) = listener(ps, ptr) else { return };
     match *what {
-        Return::TopicGap { lost, next_seq, .. } => l.gap(lost, next_seq),
         Return::TopicDropped { .. } => {
             ps.topic_listeners
                 .lock()
