@@ -38,7 +38,7 @@ mod transaction;
 mod translate;
 mod work;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 pub use alloc::BufferStats;
 pub use error::{Failure, Holder, Side};
@@ -140,7 +140,9 @@ pub struct Core {
     procs: Arena<Process>,
     threads: Arena<Thread>,
     nodes: Arena<Node>,
-    txns: HashMap<TxnId, Transaction>,
+    /// Fx rather than SipHash: ids are the core's own counter, so no
+    /// process can choose keys that collide.
+    txns: FxHashMap<TxnId, Transaction>,
     next_txn: u64,
     context_manager: Option<NodeId>,
     topics: Arena<topic::Topic>,
@@ -155,7 +157,7 @@ impl Core {
             procs: Arena::default(),
             threads: Arena::default(),
             nodes: Arena::default(),
-            txns: HashMap::new(),
+            txns: FxHashMap::default(),
             next_txn: 0,
             context_manager: None,
             topics: Arena::default(),

@@ -18,13 +18,13 @@
 //! attached fds are split per command and blob seals checked, then each
 //! command goes to the core with the sending thread's scheduling attributes.
 
-use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 
 use capbinder_core::{
     Command, Core, Effect, Failure, FdSlot, Object, Priority, ProcId, Return, SchedPolicy,
     ThreadId, Welcome,
 };
+use rustc_hash::FxHashMap;
 use slab::Slab;
 use tracing::{debug, warn};
 
@@ -81,7 +81,7 @@ pub(crate) struct ProcEntry {
     pub threads: Vec<ThreadId>,
     /// App connections it prepared and has not bound yet, by token; they
     /// close with the entry.
-    pub apps: HashMap<u64, super::conn::PreparedApp>,
+    pub apps: FxHashMap<u64, super::conn::PreparedApp>,
 }
 
 /// A registered thread: its channel and send area.
@@ -107,22 +107,26 @@ pub(crate) struct ThreadEntry {
 }
 
 /// The mediator's state: the core and every real resource.
+///
+/// Its maps hash with Fx, not SipHash: every key is one the mediator
+/// assigned (loop tokens from a counter, the core's arena ids, slab keys),
+/// so no client can choose keys that collide.
 pub(crate) struct Shim {
     pub core: Core,
     pub config: Config,
     pub migrate: bool,
     pub welcome: Welcome,
     /// What each loop token stands for; a token not here is ignored.
-    pub sources: HashMap<u64, Source>,
+    pub sources: FxHashMap<u64, Source>,
     next_token: u64,
-    pub pending: HashMap<u64, Pending>,
-    pub procs: HashMap<ProcId, ProcEntry>,
-    pub threads: HashMap<ThreadId, ThreadEntry>,
+    pub pending: FxHashMap<u64, Pending>,
+    pub procs: FxHashMap<ProcId, ProcEntry>,
+    pub threads: FxHashMap<ThreadId, ThreadEntry>,
     /// Fds in flight, named by the core's `FdSlot` (the slab key).
     pub fds: Slab<OwnedFd>,
     /// Slots with more than one holder left (a topic's blob), by slab key:
     /// taking one of these hands out a duplicate until the last holder.
-    pub shares: HashMap<usize, u32>,
+    pub shares: FxHashMap<usize, u32>,
     /// Processes that stopped reading (an outbox overflowed): disconnected
     /// at the end of the pass, outside any effect application.
     pub doomed: Vec<ProcId>,
@@ -184,13 +188,13 @@ impl Shim {
             config,
             migrate,
             welcome,
-            sources: HashMap::new(),
+            sources: FxHashMap::default(),
             next_token: 1,
-            pending: HashMap::new(),
-            procs: HashMap::new(),
-            threads: HashMap::new(),
+            pending: FxHashMap::default(),
+            procs: FxHashMap::default(),
+            threads: FxHashMap::default(),
             fds: Slab::new(),
-            shares: HashMap::new(),
+            shares: FxHashMap::default(),
             doomed: Vec::new(),
             reqs: Vec::new(),
             stopping: false,

@@ -14,10 +14,11 @@
 //! Sends go out at once with non-blocking `sendmsg`; what does not fit the
 //! socket waits in the channel's queue for `EPOLLOUT`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
+use rustc_hash::FxHashMap;
 use rustix::event::epoll;
 use tracing::{debug, warn};
 
@@ -146,7 +147,8 @@ impl Slot {
 /// The epoll loop's state: the poller and every watched fd.
 pub(crate) struct EpollIo {
     poller: Poller,
-    slots: HashMap<u64, Slot>,
+    /// By token (mediator-assigned, so Fx needs no flood resistance).
+    slots: FxHashMap<u64, Slot>,
     /// Receive buffer for one message.
     buf: Vec<u8>,
     /// Passes so far.
@@ -175,7 +177,7 @@ impl EpollIo {
     pub fn new() -> io::Result<EpollIo> {
         Ok(EpollIo {
             poller: Poller::new()?,
-            slots: HashMap::new(),
+            slots: FxHashMap::default(),
             buf: vec![0; MAX_MSG + 1],
             pass: 0,
         })
