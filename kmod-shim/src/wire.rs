@@ -12,7 +12,7 @@
 //!   pidfd); every other message on the process connection carries none.
 //! - Thread channel, client to mediator: [`ThreadMsg`]; the fds attached to
 //!   one message are consumed in order by the fd-bearing objects of its
-//!   `Transaction`/`Reply` commands ([`split_fd_counts`]).
+//!   `Transaction`/`Reply` commands ([`fd_count`]).
 //! - Thread channel, mediator to client: one `Return` per message, with the
 //!   fds its objects name attached.
 //!
@@ -154,9 +154,16 @@ pub enum WireError {
     Encode(#[source] postcard::Error),
 }
 
+/// The capacity an encoding starts with: a call or reply without objects
+/// or a long sender label, and the commands that send one, take well under
+/// this, so one allocation holds them where growing from empty took
+/// several.
+const ENCODE_CAPACITY: usize = 128;
+
 /// Encodes one message.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, WireError> {
-    let bytes = postcard::to_stdvec(value).map_err(WireError::Encode)?;
+    let bytes = postcard::to_extend(value, Vec::with_capacity(ENCODE_CAPACITY))
+        .map_err(WireError::Encode)?;
     if bytes.len() > MAX_MSG {
         return Err(WireError::TooLarge { len: bytes.len() });
     }
@@ -177,20 +184,18 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> {
     Ok(value)
 }
 
-/// How many of a message's attached fds each command takes, in order: the
-/// number of fd-bearing objects of each `Transaction`/`Reply`, zero for
-/// every other command.
-pub fn split_fd_counts(cmds: &[Command]) -> Vec<usize> {
-    cmds.iter()
-        .map(|c| match c {
-            Command::Transaction { txn, .. } | Command::Reply(txn) => txn
-                .objects
-                .iter()
-                .filter(|o| o.fd_index().is_some())
-                .count(),
-            _ => 0,
-        })
-        .collect()
+/// How many of a message's attached fds a command takes (they are taken in
+/// command order): the number of fd-bearing objects of a
+/// `Transaction`/`Reply`, zero for every other command.
+pub fn fd_count(cmd: &Command) -> usize {
+    match cmd {
+        Command::Transaction { txn, .. } | Command::Reply(txn) => txn
+            .objects
+            .iter()
+            .filter(|o| o.fd_index().is_some())
+            .count(),
+        _ => 0,
+    }
 }
 
 /// Encodes a `Return` for a thread channel.
@@ -260,7 +265,7 @@ mod tests {
                 ..TxnOut::default()
             })
         };
-        let cmds = vec![
+        let cmds = [
             t(vec![
                 Object::Fd { index: 0 },
                 Object::Blob { index: 1, len: 3 },
@@ -268,6 +273,7 @@ mod tests {
             Command::FreeBuffer { offset: 0 },
             t(vec![Object::SharedMem { index: 0, len: 1 }]),
         ];
-        assert_eq!(split_fd_counts(&cmds), vec![2, 0, 1]);
+        let counts: Vec<usize> = cmds.iter().map(fd_count).collect();
+        assert_eq!(counts, vec![2, 0, 1]);
     }
 }

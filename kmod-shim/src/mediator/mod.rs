@@ -209,6 +209,7 @@ impl Mediator {
 
     fn run_loop(&mut self) -> Result<(), MediatorError> {
         let Mediator { shim, io, .. } = self;
+        let mut batch = Vec::new();
         loop {
             // Carry out what the last pass asked for; what that causes (an
             // overflow, which dooms a process) may ask for more.
@@ -217,7 +218,10 @@ impl Mediator {
                 if shim.reqs.is_empty() {
                     break;
                 }
-                for req in std::mem::take(&mut shim.reqs) {
+                // Swapped, not taken: both Vecs keep their capacity, so a
+                // pass allocates none.
+                std::mem::swap(&mut batch, &mut shim.reqs);
+                for req in batch.drain(..) {
                     io.apply(req, &mut |ev| shim.on_event(ev));
                 }
             }

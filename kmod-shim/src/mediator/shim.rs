@@ -132,6 +132,9 @@ pub(crate) struct Shim {
     pub doomed: Vec<ProcId>,
     /// I/O asked of the loop, in order; the loop drains it.
     pub reqs: Vec<Req>,
+    /// The effects of a write, kept (empty) between writes so that a
+    /// write allocates none.
+    fx: Vec<Effect>,
     /// A shutdown fd turned readable: the loop stops after this pass.
     pub stopping: bool,
 }
@@ -197,6 +200,7 @@ impl Shim {
             shares: FxHashMap::default(),
             doomed: Vec::new(),
             reqs: Vec::new(),
+            fx: Vec::new(),
             stopping: false,
         }
     }
@@ -328,8 +332,7 @@ impl Shim {
 
     /// Applies one `Write`: splits the fds, checks blobs, feeds the core.
     fn write_commands(&mut self, thread: ThreadId, cmds: Vec<Command>, fds: Vec<OwnedFd>) {
-        let counts = wire::split_fd_counts(&cmds);
-        let wanted: usize = counts.iter().sum();
+        let wanted: usize = cmds.iter().map(wire::fd_count).sum();
         if wanted != fds.len() {
             self.transport_error(
                 thread,
@@ -341,8 +344,9 @@ impl Shim {
             return;
         }
         let mut fds = fds.into_iter();
-        let mut fx = Vec::new();
-        for (cmd, n) in cmds.into_iter().zip(counts) {
+        let mut fx = std::mem::take(&mut self.fx);
+        for cmd in cmds {
+            let n = wire::fd_count(&cmd);
             let mine: Vec<OwnedFd> = fds.by_ref().take(n).collect();
             if let Err(what) = check_fd_objects(&cmd, &mine) {
                 self.transport_error(thread, what);
@@ -361,6 +365,7 @@ impl Shim {
             self.core.command(thread, cmd, slots, prio, &mut fx);
             self.apply(&mut fx);
         }
+        self.fx = fx;
     }
 
     // ---- effects ---------------------------------------------------------
