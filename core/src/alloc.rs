@@ -124,11 +124,6 @@ impl RecvBuffer {
         self.free_by_len.insert((len, off));
     }
 
-    fn remove_free(&mut self, off: u64, len: u64) {
-        self.free_by_off.remove(&off);
-        self.free_by_len.remove(&(len, off));
-    }
-
     /// The largest free range.
     pub fn largest_free(&self) -> u64 {
         self.free_by_len
@@ -234,21 +229,24 @@ impl RecvBuffer {
         if r.oneway_node.is_some() {
             self.async_used -= r.len;
         }
-        let mut start = off;
         let mut len = r.len;
-        if let Some((&poff, &plen)) = self.free_by_off.range(..off).next_back() {
-            if poff + plen == off {
-                self.remove_free(poff, plen);
-                start = poff;
-                len += plen;
-            }
-        }
         let end = off + r.len;
-        if let Some(&nlen) = self.free_by_off.get(&end) {
-            self.remove_free(end, nlen);
+        if let Some(nlen) = self.free_by_off.remove(&end) {
+            self.free_by_len.remove(&(nlen, end));
             len += nlen;
         }
-        self.insert_free(start, len);
+        // A free range just below grows in place: its offset, the key of
+        // `free_by_off`, stays put (the call path's case, as `reserve`
+        // takes the top of a free range), and only `free_by_len` changes.
+        match self.free_by_off.range_mut(..off).next_back() {
+            Some((&poff, plen)) if poff + *plen == off => {
+                let old = *plen;
+                *plen += len;
+                self.free_by_len.remove(&(old, poff));
+                self.free_by_len.insert((old + len, poff));
+            }
+            _ => self.insert_free(off, len),
+        }
         Some(r)
     }
 
@@ -319,7 +317,12 @@ impl RecvBuffer {
         if used != self.used_bytes || async_used != self.async_used {
             return Err("byte counters disagree with the ranges".into());
         }
-        if self.free_by_len.len() != self.free_by_off.len() {
+        if self.free_by_len.len() != self.free_by_off.len()
+            || self
+                .free_by_len
+                .iter()
+                .any(|&(len, off)| self.free_by_off.get(&off) != Some(&len))
+        {
             return Err("free indexes disagree".into());
         }
         Ok(())
@@ -345,6 +348,39 @@ mod tests {
         b.free(d).unwrap();
         b.check_invariants().unwrap();
         assert_eq!(b.largest_free(), 4096);
+    }
+
+    #[test]
+    fn random_reserves_and_frees_keep_the_indexes_exact() {
+        // Frees in every order: merges with the range below, above, both
+        // and neither, small and placed (>= 4 KiB) ranges.
+        let mut b = RecvBuffer::new(1 << 20);
+        let mut held = Vec::new();
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..3_000 {
+            let r = next();
+            if r % 3 != 0 || held.is_empty() {
+                let len = if r % 7 == 0 { 4096 + r % 9000 } else { r % 600 };
+                if let Ok(off) = b.reserve(len, None, 1) {
+                    held.push(off);
+                }
+            } else {
+                let off = held.swap_remove((r >> 8) as usize % held.len());
+                b.free(off).unwrap();
+            }
+            b.check_invariants().unwrap();
+        }
+        for off in held {
+            b.free(off).unwrap();
+        }
+        b.check_invariants().unwrap();
+        assert_eq!(b.largest_free(), 1 << 20);
     }
 
     #[test]
