@@ -311,10 +311,17 @@ impl Core {
         needed: Rights,
     ) -> Result<NodeId, Failure> {
         if h == Handle::CONTEXT_MANAGER {
-            return self.context_manager.ok_or(Failure::NoContextManager);
+            // Not `ok_or`: a `Failure` built eagerly is dropped (through
+            // its drop glue) on every call, and this is every call.
+            return match self.context_manager {
+                Some(n) => Ok(n),
+                None => Err(Failure::NoContextManager),
+            };
         }
         let p = self.procs.get(proc_id.0).expect("live");
-        let r = p.handles.get(h).ok_or(Failure::BadHandle(h))?;
+        let Some(r) = p.handles.get(h) else {
+            return Err(Failure::BadHandle(h));
+        };
         if !r.rights.contains(needed) {
             return Err(Failure::NoRight {
                 handle: h,

@@ -225,8 +225,10 @@ impl Mediator {
                     io.apply(req, &mut |ev| shim.on_event(ev));
                 }
             }
-            io.wait(&mut |ev| shim.on_event(ev))
-                .map_err(io_err(format!("{} wait", io.kind())))?;
+            // The message is formatted only on failure: this runs every pass.
+            if let Err(e) = io.wait(&mut |ev| shim.on_event(ev)) {
+                return Err(io_err(format!("{} wait", io.kind()))(e));
+            }
             if shim.stopping {
                 return Ok(());
             }
