@@ -42,7 +42,7 @@ use tracing::info;
 use crate::sys::channel::{Channel, Listener};
 use config::{Config, Migrate};
 use event_loop::{Io, LoopKind, Watched};
-use shim::{Shim, Source};
+use shim::{kept, Shim, Source};
 
 /// Starting or running the mediator failed.
 #[derive(Debug, thiserror::Error)]
@@ -224,6 +224,7 @@ impl Mediator {
                 for req in batch.drain(..) {
                     io.apply(req, &mut |ev| shim.on_event(ev));
                 }
+                batch = kept(batch);
             }
             // The message is formatted only on failure: this runs every pass.
             if let Err(e) = io.wait(&mut |ev| shim.on_event(ev)) {

@@ -35,7 +35,7 @@ use crate::sys::cred::Cred as KernelCred;
 use crate::sys::memfd::{self, Mapping, SealFlags};
 use crate::sys::sched::{self, ThreadSched};
 use crate::sys::Pid;
-use crate::wire::{self, ThreadMsg, MAX_MSG};
+use crate::wire::{self, MAX_MSG};
 
 /// What a loop token stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,11 +132,29 @@ pub(crate) struct Shim {
     pub doomed: Vec<ProcId>,
     /// I/O asked of the loop, in order; the loop drains it.
     pub reqs: Vec<Req>,
-    /// The effects of a write, kept (empty) between writes so that a
-    /// write allocates none.
+    /// The commands of a write, kept (empty) between writes so that a
+    /// write allocates none for them.
+    cmds: Vec<Command>,
+    /// The effects of a write, kept (empty) between writes likewise.
     fx: Vec<Effect>,
     /// A shutdown fd turned readable: the loop stops after this pass.
     pub stopping: bool,
+}
+
+/// The most entries a buffer kept for reuse keeps room for.
+const KEEP_CAPACITY: usize = 64;
+
+/// `v` (empty) to keep for the next use, or a fresh `Vec` in its place if
+/// it grew past [`KEEP_CAPACITY`]: a rare write of thousands of commands
+/// (or pass of thousands of sends) must not pin its peak for the life of
+/// the mediator.
+pub(crate) fn kept<T>(v: Vec<T>) -> Vec<T> {
+    debug_assert!(v.is_empty());
+    if v.capacity() <= KEEP_CAPACITY {
+        v
+    } else {
+        Vec::new()
+    }
 }
 
 /// Core priority from what the kernel reports.
@@ -200,6 +218,7 @@ impl Shim {
             shares: FxHashMap::default(),
             doomed: Vec::new(),
             reqs: Vec::new(),
+            cmds: Vec::new(),
             fx: Vec::new(),
             stopping: false,
         }
@@ -315,15 +334,13 @@ impl Shim {
             self.transport_error(thread, what);
             return;
         }
-        let msg: ThreadMsg = match wire::decode(data) {
-            Ok(m) => m,
-            Err(e) => {
-                self.transport_error(thread, e.to_string());
-                return;
-            }
-        };
-        let ThreadMsg::Write(cmds) = msg;
-        self.write_commands(thread, cmds, got.fds);
+        let mut cmds = std::mem::take(&mut self.cmds);
+        match wire::decode_write(data, &mut cmds) {
+            Ok(()) => self.write_commands(thread, &mut cmds, got.fds),
+            Err(e) => self.transport_error(thread, e.to_string()),
+        }
+        cmds.clear();
+        self.cmds = kept(cmds);
     }
 
     fn transport_error(&mut self, thread: ThreadId, what: String) {
@@ -331,7 +348,7 @@ impl Shim {
     }
 
     /// Applies one `Write`: splits the fds, checks blobs, feeds the core.
-    fn write_commands(&mut self, thread: ThreadId, cmds: Vec<Command>, fds: Vec<OwnedFd>) {
+    fn write_commands(&mut self, thread: ThreadId, cmds: &mut Vec<Command>, fds: Vec<OwnedFd>) {
         let wanted: usize = cmds.iter().map(wire::fd_count).sum();
         if wanted != fds.len() {
             self.transport_error(
@@ -345,7 +362,7 @@ impl Shim {
         }
         let mut fds = fds.into_iter();
         let mut fx = std::mem::take(&mut self.fx);
-        for cmd in cmds {
+        for cmd in cmds.drain(..) {
             let n = wire::fd_count(&cmd);
             let mine: Vec<OwnedFd> = fds.by_ref().take(n).collect();
             if let Err(what) = check_fd_objects(&cmd, &mine) {
@@ -365,7 +382,7 @@ impl Shim {
             self.core.command(thread, cmd, slots, prio, &mut fx);
             self.apply(&mut fx);
         }
-        self.fx = fx;
+        self.fx = kept(fx);
     }
 
     // ---- effects ---------------------------------------------------------
