@@ -6,7 +6,7 @@
 //! same handle in one process, as binder does, so a binder sent twice is
 //! recognised as the same object.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::arena::Arena;
 use crate::ids::NodeId;
@@ -47,7 +47,9 @@ impl Ref {
 #[derive(Default)]
 pub(crate) struct HandleTable {
     refs: Arena<Ref>,
-    by_node: HashMap<NodeId, Handle>,
+    /// Fx rather than SipHash: node ids are arena ids the core assigns,
+    /// so no process can choose keys that collide.
+    by_node: FxHashMap<NodeId, Handle>,
 }
 
 impl HandleTable {

@@ -38,7 +38,7 @@ mod transaction;
 mod translate;
 mod work;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 pub use alloc::BufferStats;
 pub use error::{Failure, Holder, Side};
@@ -157,7 +157,9 @@ pub struct Core {
     procs: Arena<Process>,
     threads: Arena<Thread>,
     nodes: Arena<Node>,
-    txns: HashMap<TxnId, Transaction>,
+    /// Fx rather than SipHash: ids are the core's own counter, so no
+    /// process can choose keys that collide.
+    txns: FxHashMap<TxnId, Transaction>,
     next_txn: u64,
     context_manager: Option<NodeId>,
     topics: Arena<topic::Topic>,
@@ -172,7 +174,7 @@ impl Core {
             procs: Arena::default(),
             threads: Arena::default(),
             nodes: Arena::default(),
-            txns: HashMap::new(),
+            txns: FxHashMap::default(),
             next_txn: 0,
             context_manager: None,
             topics: Arena::default(),
@@ -326,10 +328,17 @@ impl Core {
         needed: Rights,
     ) -> Result<NodeId, Failure> {
         if h == Handle::CONTEXT_MANAGER {
-            return self.context_manager.ok_or(Failure::NoContextManager);
+            // Not `ok_or`: a `Failure` built eagerly is dropped (through
+            // its drop glue) on every call, and this is every call.
+            return match self.context_manager {
+                Some(n) => Ok(n),
+                None => Err(Failure::NoContextManager),
+            };
         }
         let p = self.procs.get(proc_id.0).expect("live");
-        let r = p.handles.get(h).ok_or(Failure::BadHandle(h))?;
+        let Some(r) = p.handles.get(h) else {
+            return Err(Failure::BadHandle(h));
+        };
         if !r.rights.contains(needed) {
             return Err(Failure::NoRight {
                 handle: h,

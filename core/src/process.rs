@@ -55,7 +55,12 @@ pub(crate) struct Process {
     pub cred: Cred,
     /// Its references to other processes' nodes.
     pub handles: HandleTable,
-    /// Its own nodes, by the `ptr` it names them with.
+    /// Its own nodes, by the `ptr` it names them with. The std hasher
+    /// (SipHash, randomly keyed) on purpose, unlike the core's other maps:
+    /// `ptr` is the client's to choose, and with a fast unkeyed hash a
+    /// client could pick ptrs that all collide. That would not only slow
+    /// its own lookups: the mediator is one thread, so every process would
+    /// wait. This map is off the call path (binder objects and ref acks).
     pub nodes: HashMap<u64, NodeId>,
     /// Its registered threads.
     pub threads: Vec<ThreadId>,

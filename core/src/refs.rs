@@ -95,7 +95,9 @@ impl Core {
         fx: &mut Vec<Effect>,
     ) -> Result<(), Failure> {
         let p = self.procs.get_mut(proc_id.0).expect("live");
-        let r = p.handles.get_mut(h).ok_or(Failure::BadHandle(h))?;
+        let Some(r) = p.handles.get_mut(h) else {
+            return Err(Failure::BadHandle(h));
+        };
         let node = r.node;
         let last_strong = match kind {
             Kind::Strong if r.strong > 0 => {
@@ -171,7 +173,9 @@ impl Core {
             return Ok(());
         }
         let p = self.procs.get(proc_id.0).expect("live");
-        let r = p.handles.get(h).ok_or(Failure::BadHandle(h))?;
+        let Some(r) = p.handles.get(h) else {
+            return Err(Failure::BadHandle(h));
+        };
         if !inc {
             return self.sub_count(proc_id, h, kind, fx);
         }

@@ -9,8 +9,6 @@
 //! fail. The receiver owns the counts translation gives it, and
 //! `release_objects` gives them back if the transaction is never delivered.
 
-use std::collections::HashSet;
-
 use crate::error::{Failure, Side};
 use crate::ids::{FdSlot, ProcId, ThreadId};
 use crate::node::NoticeTo;
@@ -65,16 +63,26 @@ impl Core {
                 limit: limits.max_fds_in_flight,
             });
         }
-        let mut used = HashSet::new();
+        // Which attached fds an object claimed. Not a HashSet: building one
+        // (its random keys) cost more than the rest of this check for a
+        // call without objects, and this allocates only when fds came.
+        let mut used = vec![false; fds.len()];
+        let mut claimed = 0;
         let mut new_refs = 0usize;
         for (i, o) in objects.iter().enumerate() {
             if let Some(index) = o.fd_index() {
-                if index as usize >= fds.len() || !used.insert(index) {
-                    return Err(Failure::BadFdIndex {
-                        object: i,
-                        index,
-                        attached: fds.len(),
-                    });
+                match used.get_mut(index as usize) {
+                    Some(u) if !*u => {
+                        *u = true;
+                        claimed += 1;
+                    }
+                    _ => {
+                        return Err(Failure::BadFdIndex {
+                            object: i,
+                            index,
+                            attached: fds.len(),
+                        })
+                    }
                 }
             }
             match *o {
@@ -112,9 +120,9 @@ impl Core {
                 Object::Fd { .. } => {}
             }
         }
-        if used.len() != fds.len() {
+        if claimed != fds.len() {
             return Err(Failure::UnclaimedFds {
-                count: fds.len() - used.len(),
+                count: fds.len() - claimed,
             });
         }
         if receiver.handles.len() + new_refs > limits.max_refs {

@@ -1530,6 +1530,44 @@ fn too_many_objects_or_fds_in_one_call_are_refused() {
 }
 
 #[test]
+fn fd_indexes_must_name_each_attached_fd_once() {
+    let mut w = World::with_sm();
+    let a = w.process();
+    let t = w.thread(a);
+    let cases: [(Vec<u32>, usize); 3] = [(vec![0, 0], 2), (vec![0, 2], 2), (vec![1], 3)];
+    for (indexes, attached) in cases {
+        let fds = w.fds(attached);
+        let objects = indexes.iter().map(|&index| Object::Fd { index }).collect();
+        w.cmd_full(
+            t,
+            Command::Transaction {
+                handle: Handle::CONTEXT_MANAGER,
+                txn: TxnOut {
+                    objects,
+                    ..TxnOut::default()
+                },
+            },
+            fds,
+            None,
+        );
+        let error = match w.answer(t) {
+            Return::FailedReply { error, .. } => error,
+            other => panic!("{indexes:?} with {attached} fds: {other:?}"),
+        };
+        match indexes.as_slice() {
+            [0, 0] | [0, 2] => assert!(
+                matches!(error, Failure::BadFdIndex { object: 1, .. }),
+                "{error:?}"
+            ),
+            _ => assert!(
+                matches!(error, Failure::UnclaimedFds { count: 2 }),
+                "{error:?}"
+            ),
+        }
+    }
+}
+
+#[test]
 fn ref_limit_turns_into_an_error_for_the_receiver_side_call() {
     let mut w = World::with(Config {
         limits: Limits {

@@ -203,7 +203,7 @@ impl Shim {
                 cred: p.cred,
                 recv,
                 threads: Vec::new(),
-                apps: std::collections::HashMap::new(),
+                apps: rustc_hash::FxHashMap::default(),
             },
         );
         debug!(

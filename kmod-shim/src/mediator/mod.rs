@@ -42,7 +42,7 @@ use tracing::info;
 use crate::sys::channel::{Channel, Listener};
 use config::{Config, Migrate};
 use event_loop::{Io, LoopKind, Watched};
-use shim::{Shim, Source};
+use shim::{kept, Shim, Source};
 
 /// Starting or running the mediator failed.
 #[derive(Debug, thiserror::Error)]
@@ -209,6 +209,7 @@ impl Mediator {
 
     fn run_loop(&mut self) -> Result<(), MediatorError> {
         let Mediator { shim, io, .. } = self;
+        let mut batch = Vec::new();
         loop {
             // Carry out what the last pass asked for; what that causes (an
             // overflow, which dooms a process) may ask for more.
@@ -217,12 +218,18 @@ impl Mediator {
                 if shim.reqs.is_empty() {
                     break;
                 }
-                for req in std::mem::take(&mut shim.reqs) {
+                // Swapped, not taken: both Vecs keep their capacity, so a
+                // pass allocates none.
+                std::mem::swap(&mut batch, &mut shim.reqs);
+                for req in batch.drain(..) {
                     io.apply(req, &mut |ev| shim.on_event(ev));
                 }
+                batch = kept(batch);
             }
-            io.wait(&mut |ev| shim.on_event(ev))
-                .map_err(io_err(format!("{} wait", io.kind())))?;
+            // The message is formatted only on failure: this runs every pass.
+            if let Err(e) = io.wait(&mut |ev| shim.on_event(ev)) {
+                return Err(io_err(format!("{} wait", io.kind()))(e));
+            }
             if shim.stopping {
                 return Ok(());
             }

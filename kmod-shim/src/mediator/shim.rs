@@ -18,13 +18,13 @@
 //! attached fds are split per command and blob seals checked, then each
 //! command goes to the core with the sending thread's scheduling attributes.
 
-use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 
 use capbinder_core::{
     Command, Core, Effect, Failure, FdSlot, Object, Priority, ProcId, Return, SchedPolicy,
     ThreadId, Welcome,
 };
+use rustc_hash::FxHashMap;
 use slab::Slab;
 use tracing::{debug, warn};
 
@@ -35,7 +35,7 @@ use crate::sys::cred::Cred as KernelCred;
 use crate::sys::memfd::{self, Mapping, SealFlags};
 use crate::sys::sched::{self, ThreadSched};
 use crate::sys::Pid;
-use crate::wire::{self, ThreadMsg, MAX_MSG};
+use crate::wire::{self, MAX_MSG};
 
 /// What a loop token stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,7 +81,7 @@ pub(crate) struct ProcEntry {
     pub threads: Vec<ThreadId>,
     /// App connections it prepared and has not bound yet, by token; they
     /// close with the entry.
-    pub apps: HashMap<u64, super::conn::PreparedApp>,
+    pub apps: FxHashMap<u64, super::conn::PreparedApp>,
 }
 
 /// A registered thread: its channel and send area.
@@ -107,29 +107,54 @@ pub(crate) struct ThreadEntry {
 }
 
 /// The mediator's state: the core and every real resource.
+///
+/// Its maps hash with Fx, not SipHash: every key is one the mediator
+/// assigned (loop tokens from a counter, the core's arena ids, slab keys),
+/// so no client can choose keys that collide.
 pub(crate) struct Shim {
     pub core: Core,
     pub config: Config,
     pub migrate: bool,
     pub welcome: Welcome,
     /// What each loop token stands for; a token not here is ignored.
-    pub sources: HashMap<u64, Source>,
+    pub sources: FxHashMap<u64, Source>,
     next_token: u64,
-    pub pending: HashMap<u64, Pending>,
-    pub procs: HashMap<ProcId, ProcEntry>,
-    pub threads: HashMap<ThreadId, ThreadEntry>,
+    pub pending: FxHashMap<u64, Pending>,
+    pub procs: FxHashMap<ProcId, ProcEntry>,
+    pub threads: FxHashMap<ThreadId, ThreadEntry>,
     /// Fds in flight, named by the core's `FdSlot` (the slab key).
     pub fds: Slab<OwnedFd>,
     /// Slots with more than one holder left (a topic's blob), by slab key:
     /// taking one of these hands out a duplicate until the last holder.
-    pub shares: HashMap<usize, u32>,
+    pub shares: FxHashMap<usize, u32>,
     /// Processes that stopped reading (an outbox overflowed): disconnected
     /// at the end of the pass, outside any effect application.
     pub doomed: Vec<ProcId>,
     /// I/O asked of the loop, in order; the loop drains it.
     pub reqs: Vec<Req>,
+    /// The commands of a write, kept (empty) between writes so that a
+    /// write allocates none for them.
+    cmds: Vec<Command>,
+    /// The effects of a write, kept (empty) between writes likewise.
+    fx: Vec<Effect>,
     /// A shutdown fd turned readable: the loop stops after this pass.
     pub stopping: bool,
+}
+
+/// The most entries a buffer kept for reuse keeps room for.
+const KEEP_CAPACITY: usize = 64;
+
+/// `v` (empty) to keep for the next use, or a fresh `Vec` in its place if
+/// it grew past [`KEEP_CAPACITY`]: a rare write of thousands of commands
+/// (or pass of thousands of sends) must not pin its peak for the life of
+/// the mediator.
+pub(crate) fn kept<T>(v: Vec<T>) -> Vec<T> {
+    debug_assert!(v.is_empty());
+    if v.capacity() <= KEEP_CAPACITY {
+        v
+    } else {
+        Vec::new()
+    }
 }
 
 /// Core priority from what the kernel reports.
@@ -184,15 +209,17 @@ impl Shim {
             config,
             migrate,
             welcome,
-            sources: HashMap::new(),
+            sources: FxHashMap::default(),
             next_token: 1,
-            pending: HashMap::new(),
-            procs: HashMap::new(),
-            threads: HashMap::new(),
+            pending: FxHashMap::default(),
+            procs: FxHashMap::default(),
+            threads: FxHashMap::default(),
             fds: Slab::new(),
-            shares: HashMap::new(),
+            shares: FxHashMap::default(),
             doomed: Vec::new(),
             reqs: Vec::new(),
+            cmds: Vec::new(),
+            fx: Vec::new(),
             stopping: false,
         }
     }
@@ -307,15 +334,13 @@ impl Shim {
             self.transport_error(thread, what);
             return;
         }
-        let msg: ThreadMsg = match wire::decode(data) {
-            Ok(m) => m,
-            Err(e) => {
-                self.transport_error(thread, e.to_string());
-                return;
-            }
-        };
-        let ThreadMsg::Write(cmds) = msg;
-        self.write_commands(thread, cmds, got.fds);
+        let mut cmds = std::mem::take(&mut self.cmds);
+        match wire::decode_write(data, &mut cmds) {
+            Ok(()) => self.write_commands(thread, &mut cmds, got.fds),
+            Err(e) => self.transport_error(thread, e.to_string()),
+        }
+        cmds.clear();
+        self.cmds = kept(cmds);
     }
 
     fn transport_error(&mut self, thread: ThreadId, what: String) {
@@ -323,9 +348,8 @@ impl Shim {
     }
 
     /// Applies one `Write`: splits the fds, checks blobs, feeds the core.
-    fn write_commands(&mut self, thread: ThreadId, cmds: Vec<Command>, fds: Vec<OwnedFd>) {
-        let counts = wire::split_fd_counts(&cmds);
-        let wanted: usize = counts.iter().sum();
+    fn write_commands(&mut self, thread: ThreadId, cmds: &mut Vec<Command>, fds: Vec<OwnedFd>) {
+        let wanted: usize = cmds.iter().map(wire::fd_count).sum();
         if wanted != fds.len() {
             self.transport_error(
                 thread,
@@ -337,8 +361,9 @@ impl Shim {
             return;
         }
         let mut fds = fds.into_iter();
-        let mut fx = Vec::new();
-        for (cmd, n) in cmds.into_iter().zip(counts) {
+        let mut fx = std::mem::take(&mut self.fx);
+        for cmd in cmds.drain(..) {
+            let n = wire::fd_count(&cmd);
             let mine: Vec<OwnedFd> = fds.by_ref().take(n).collect();
             if let Err(what) = check_fd_objects(&cmd, &mine) {
                 self.transport_error(thread, what);
@@ -357,6 +382,7 @@ impl Shim {
             self.core.command(thread, cmd, slots, prio, &mut fx);
             self.apply(&mut fx);
         }
+        self.fx = kept(fx);
     }
 
     // ---- effects ---------------------------------------------------------

@@ -14,10 +14,12 @@
 //! Sends go out at once with non-blocking `sendmsg`; what does not fit the
 //! socket waits in the channel's queue for `EPOLLOUT`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
+use rustc_hash::FxHashMap;
 use rustix::event::epoll;
 use tracing::{debug, warn};
 
@@ -38,6 +40,9 @@ pub struct Ready {
     /// Hang-up or error: the peer is gone (read what is left first).
     pub hangup: bool,
 }
+
+/// Most events one `epoll_wait` returns.
+const EVENTS_PER_WAIT: usize = 256;
 
 /// An epoll instance.
 pub struct Poller {
@@ -85,36 +90,34 @@ impl Poller {
         let _ = epoll::delete(&self.ep, fd);
     }
 
-    /// `epoll_wait`: blocks until at least one event, then returns them.
-    pub fn wait(&self) -> io::Result<Vec<(u64, Ready)>> {
-        let mut events: Vec<epoll::Event> = Vec::with_capacity(256);
-        loop {
-            match epoll::wait(&self.ep, rustix::buffer::spare_capacity(&mut events), None) {
-                Ok(_) => break,
+    /// `epoll_wait`: blocks until at least one event, then puts them in
+    /// `out` (cleared first).
+    pub fn wait(&self, out: &mut Vec<(u64, Ready)>) -> io::Result<()> {
+        // On the stack, not in the struct: rustix's `Event` holds a pointer
+        // union and is not `Send`, and the mediator may run on any thread.
+        let mut buf = [const { MaybeUninit::<epoll::Event>::uninit() }; EVENTS_PER_WAIT];
+        let events = loop {
+            match epoll::wait(&self.ep, &mut buf, None) {
+                Ok((events, _)) => break events,
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(e.into()),
             }
-        }
-        // Converted to plain data: rustix's `Event` holds a pointer union
-        // and is not `Send`, and the mediator may run on any thread.
-        Ok(events
-            .iter()
-            .map(|ev| {
-                let f = ev.flags;
-                (
-                    ev.data.u64(),
-                    Ready {
-                        read: f.contains(epoll::EventFlags::IN),
-                        write: f.contains(epoll::EventFlags::OUT),
-                        hangup: f.intersects(
-                            epoll::EventFlags::HUP
-                                | epoll::EventFlags::ERR
-                                | epoll::EventFlags::RDHUP,
-                        ),
-                    },
-                )
-            })
-            .collect())
+        };
+        out.clear();
+        out.extend(events.iter().map(|ev| {
+            let f = ev.flags;
+            (
+                ev.data.u64(),
+                Ready {
+                    read: f.contains(epoll::EventFlags::IN),
+                    write: f.contains(epoll::EventFlags::OUT),
+                    hangup: f.intersects(
+                        epoll::EventFlags::HUP | epoll::EventFlags::ERR | epoll::EventFlags::RDHUP,
+                    ),
+                },
+            )
+        }));
+        Ok(())
     }
 }
 
@@ -146,9 +149,12 @@ impl Slot {
 /// The epoll loop's state: the poller and every watched fd.
 pub(crate) struct EpollIo {
     poller: Poller,
-    slots: HashMap<u64, Slot>,
+    /// By token (mediator-assigned, so Fx needs no flood resistance).
+    slots: FxHashMap<u64, Slot>,
     /// Receive buffer for one message.
     buf: Vec<u8>,
+    /// The ready list of a pass, kept so that a pass allocates nothing.
+    ready: Vec<(u64, Ready)>,
     /// Passes so far.
     pass: u64,
 }
@@ -175,8 +181,9 @@ impl EpollIo {
     pub fn new() -> io::Result<EpollIo> {
         Ok(EpollIo {
             poller: Poller::new()?,
-            slots: HashMap::new(),
+            slots: FxHashMap::default(),
             buf: vec![0; MAX_MSG + 1],
+            ready: Vec::with_capacity(EVENTS_PER_WAIT),
             pass: 0,
         })
     }
@@ -245,9 +252,18 @@ impl EpollIo {
     }
 
     pub fn wait(&mut self, on: &mut dyn FnMut(Event<'_>)) -> io::Result<()> {
-        let events = self.poller.wait()?;
+        // Taken out for the pass: handling an event needs `self` mutably.
+        let mut events = std::mem::take(&mut self.ready);
+        let waited = self.poller.wait(&mut events);
+        let result = waited.map(|()| self.handle(&events, on));
+        self.ready = events;
+        result
+    }
+
+    /// Handles the events of one pass.
+    fn handle(&mut self, events: &[(u64, Ready)], on: &mut dyn FnMut(Event<'_>)) {
         self.pass += 1;
-        for (token, ready) in events {
+        for &(token, ready) in events {
             let Some(slot) = self.slots.get_mut(&token) else {
                 continue;
             };
@@ -316,6 +332,5 @@ impl EpollIo {
                 }
             }
         }
-        Ok(())
     }
 }

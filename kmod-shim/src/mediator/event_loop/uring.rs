@@ -17,10 +17,11 @@
 //! points at a closed fd or freed memory (`sys::uring` keeps each
 //! request's memory until its completion).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 
+use rustc_hash::FxHashMap;
 use tracing::{debug, warn};
 
 use super::{Event, Message, Req, Watched, MAX_OUTBOX};
@@ -74,7 +75,8 @@ pub(crate) struct UringIo {
     // Declared first so that it drops first: the ring cancels and reaps
     // every request before the fds in `slots` close.
     ring: Ring,
-    slots: HashMap<u64, Slot>,
+    /// By token (mediator-assigned, so Fx needs no flood resistance).
+    slots: FxHashMap<u64, Slot>,
     /// Slots whose read-side request completed this pass.
     rearm: Vec<u64>,
     /// Slots with queued sends.
@@ -87,7 +89,7 @@ impl UringIo {
     pub fn new() -> io::Result<UringIo> {
         Ok(UringIo {
             ring: Ring::new(ENTRIES, POOL_BUFFERS, MAX_MSG + 1)?,
-            slots: HashMap::new(),
+            slots: FxHashMap::default(),
             rearm: Vec::new(),
             dirty: Vec::new(),
             closing: Vec::new(),
@@ -243,7 +245,7 @@ impl UringIo {
 
 /// Handles one completion.
 fn handle(
-    slots: &mut HashMap<u64, Slot>,
+    slots: &mut FxHashMap<u64, Slot>,
     rearm: &mut Vec<u64>,
     dirty: &mut Vec<u64>,
     on: &mut dyn FnMut(Event<'_>),
