@@ -157,6 +157,12 @@ pub(crate) fn kept<T>(v: Vec<T>) -> Vec<T> {
     }
 }
 
+/// A copy's offsets and length as `usize`.
+fn offsets(src: u64, dst: u64, len: u64) -> Result<(usize, usize, usize), String> {
+    let conv = |v: u64| usize::try_from(v).map_err(|e| e.to_string());
+    Ok((conv(src)?, conv(dst)?, conv(len)?))
+}
+
 /// Core priority from what the kernel reports.
 pub(crate) fn to_priority(s: &ThreadSched) -> Priority {
     Priority {
@@ -468,9 +474,7 @@ impl Shim {
         dst: u64,
         len: u64,
     ) -> Result<(), String> {
-        let len = usize::try_from(len).map_err(|e| e.to_string())?;
-        let src = usize::try_from(src).map_err(|e| e.to_string())?;
-        let dst = usize::try_from(dst).map_err(|e| e.to_string())?;
+        let (src, dst, len) = offsets(src, dst, len)?;
         let t = self.threads.get(&from).ok_or("sending thread is gone")?;
         let p = self.procs.get_mut(&to).ok_or("receiving process is gone")?;
         // The one copy: send area to receive buffer, no buffer in between.
@@ -491,9 +495,7 @@ impl Shim {
         dst: u64,
         len: u64,
     ) -> Result<(), String> {
-        let len = usize::try_from(len).map_err(|e| e.to_string())?;
-        let src = usize::try_from(src).map_err(|e| e.to_string())?;
-        let dst = usize::try_from(dst).map_err(|e| e.to_string())?;
+        let (src, dst, len) = offsets(src, dst, len)?;
         let result = if from == to {
             let p = self.procs.get_mut(&to).ok_or("the process is gone")?;
             p.recv.copy_within(src, dst, len)
