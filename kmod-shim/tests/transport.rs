@@ -8,7 +8,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::process::Command as Cmd;
 
 use capbinder_core::{
-    Command, DataRange, Failure, Handle, Hello, Object, Return, TxnFlags, TxnOut, PROTOCOL_MAJOR,
+    Command, DataRange, Failure, Handle, Hello, Object, Return, Splice, TxnFlags, TxnOut,
+    PROTOCOL_MAJOR,
 };
 use capbinder_kmod_shim::device::{Device, DeviceError};
 use capbinder_kmod_shim::mediator::config::{Config, LoopChoice};
@@ -1270,6 +1271,87 @@ fn misbehaving_clients_get_errors_and_everyone_else_is_still_served(lp: Loop) {
         matches!(r[..], [Return::Error(Failure::NoTransactionToReply)]),
         "{r:?}"
     );
+
+    // Splices name only bytes of a range delivered to this process and not
+    // yet freed; a good one crosses receive buffer to receive buffer.
+    bad.tc.write_send_area(0, b"held!").unwrap();
+    bad.tc
+        .write(
+            &[Command::Transaction {
+                handle: Handle(0),
+                txn: TxnOut {
+                    code: 1,
+                    data: DataRange { offset: 0, len: 5 },
+                    ..TxnOut::default()
+                },
+            }],
+            &[],
+        )
+        .unwrap();
+    let held = loop {
+        match bad.next_return().unwrap() {
+            Return::TransactionComplete => {}
+            Return::Reply(t) => break t,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(bad.dev.read_buffer(held.buffer).unwrap(), b"echo:held!");
+    let mut spliced_call = |splice: Splice| {
+        bad.tc.write_send_area(0, b"[----------]").unwrap();
+        let txn = TxnOut {
+            code: 1,
+            data: DataRange { offset: 0, len: 12 },
+            splices: vec![splice],
+            ..TxnOut::default()
+        };
+        bad.tc
+            .write(
+                &[Command::Transaction {
+                    handle: Handle(0),
+                    txn,
+                }],
+                &[],
+            )
+            .unwrap();
+        bad.wait_reply(&mut no_nested()).unwrap()
+    };
+    let within_held = |offset, len| Splice {
+        at: 1,
+        buffer: held.buffer.offset,
+        offset,
+        len,
+    };
+    // The 10 bytes "echo:held!" between the brackets.
+    assert_eq!(
+        spliced_call(within_held(0, 10)).data(),
+        b"echo:[echo:held!]"
+    );
+    for (splice, why) in [
+        (within_held(8, 10), "not in a range this process holds"),
+        (
+            Splice {
+                buffer: held.buffer.offset + 8,
+                ..within_held(0, 4)
+            },
+            "not in a range this process holds",
+        ),
+        (within_held(0, 12), "do not lie inside"),
+    ] {
+        match spliced_call(splice) {
+            Outcome::Failed(Return::FailedReply {
+                error: Failure::BadSplice { why: w, .. },
+                ..
+            }) => assert!(w.contains(why), "{splice:?}: {w}"),
+            other => panic!("{splice:?} should fail with BadSplice: {other:?}"),
+        }
+    }
+    let r = returns_of(
+        &mut bad,
+        vec![Command::FreeBuffer {
+            offset: held.buffer.offset,
+        }],
+    );
+    assert!(r.is_empty(), "{r:?}");
 
     // Garbage on a process connection (after the handshake) disconnects
     // that connection only.
