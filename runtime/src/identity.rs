@@ -27,13 +27,15 @@ pub struct CallingIdentity {
 }
 
 impl CallingIdentity {
-    pub(crate) fn from_txn(tx: &TxnIn) -> CallingIdentity {
+    /// Takes the label out of `tx` (it is not needed there after this)
+    /// rather than copying it for every call served.
+    pub(crate) fn from_txn(tx: &mut TxnIn) -> CallingIdentity {
         CallingIdentity {
             pid: tx.sender.pid,
             tid: tx.sender.tid,
             uid: tx.sender.uid,
             euid: tx.sender.euid,
-            label: tx.sender.label.clone(),
+            label: tx.sender.label.take(),
             txn: tx.id,
             priority: tx.sender.priority,
             topic_seq: tx.seq,

@@ -111,9 +111,9 @@ impl Data {
 /// This thread's send area, for a parcel written in place; `None` while
 /// another parcel holds it or where the process has no connection.
 fn this_threads_send_area() -> Option<SendLease> {
-    ProcessState::get()
+    ProcessState::current()
         .ok()
-        .and_then(|p| crate::thread::lease_send_area(&p))
+        .and_then(crate::thread::lease_send_area)
 }
 
 /// A parcel's bytes on their way out.

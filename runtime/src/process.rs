@@ -3,13 +3,13 @@
 //! process has sent out and the counts remote holders keep on them, the
 //! proxies for handles it holds, death subscriptions, and the thread pool.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use capbinder_core::{Command, Handle, Limits, Return, StateDump};
 use capbinder_kmod_shim::device::Device;
+use rustc_hash::FxHashMap;
 
 use crate::binder::{DeathRecipient, DeathState, LocalObject, Proxy, SpIBinder};
 use crate::status::{Result, Status, StatusCode};
@@ -47,12 +47,16 @@ struct Pool {
 /// This process's binder state.
 pub struct ProcessState {
     pub(crate) dev: Device,
-    exported: Mutex<HashMap<u64, Exported>>,
-    proxies: Mutex<HashMap<Handle, Weak<Proxy>>>,
-    deaths: Mutex<HashMap<u64, Weak<Proxy>>>,
+    // Fx, not SipHash, on these per-call lookups: no key is chosen by a
+    // peer. Local ids and death cookies are our own counter
+    // (`next_local_id`), and handles are numbered by the mediator, so no
+    // one can pick keys that collide.
+    exported: Mutex<FxHashMap<u64, Exported>>,
+    proxies: Mutex<FxHashMap<Handle, Weak<Proxy>>>,
+    deaths: Mutex<FxHashMap<u64, Weak<Proxy>>>,
     pool: Mutex<Pool>,
     /// Listeners for topic notices, by the subscribed callback's id.
-    pub(crate) topic_listeners: Mutex<HashMap<u64, Arc<dyn crate::topic::TopicListener>>>,
+    pub(crate) topic_listeners: Mutex<FxHashMap<u64, Arc<dyn crate::topic::TopicListener>>>,
     lost: AtomicBool,
     me: Weak<ProcessState>,
 }
@@ -124,6 +128,16 @@ impl ProcessState {
     /// The process state, opening the default context on first use.
     pub fn get() -> Result<Arc<ProcessState>> {
         Self::init(None)
+    }
+
+    /// As [`get`](Self::get), borrowed from the static: the per-call
+    /// paths (a parcel leasing its send area) take no count.
+    pub(crate) fn current() -> Result<&'static Arc<ProcessState>> {
+        if let Some(p) = PROCESS.get() {
+            return Ok(p);
+        }
+        Self::get()?;
+        Ok(PROCESS.get().expect("set by a successful init"))
     }
 
     pub(crate) fn arc(&self) -> Arc<ProcessState> {

@@ -551,7 +551,7 @@ pub(crate) fn run_local(
 /// the reply rides in one write with its `WaitForWork` (one message instead
 /// of two per call served); a thread waiting on its own call flushes at
 /// once, since its next step is a read.
-fn execute(process: &Arc<ProcessState>, tx: TxnIn, fds: Vec<OwnedFd>, flush: bool) {
+fn execute(process: &Arc<ProcessState>, mut tx: TxnIn, fds: Vec<OwnedFd>, flush: bool) {
     let oneway = tx.flags.oneway();
     crate::topic::on_message(process, &tx);
     let target = tx.target.and_then(|(ptr, _)| process.lookup_local(ptr));
@@ -564,7 +564,7 @@ fn execute(process: &Arc<ProcessState>, tx: TxnIn, fds: Vec<OwnedFd>, flush: boo
         })?;
         let mut reply = Parcel::new();
         reply.write(&0u8)?;
-        let _id = identity::enter(CallingIdentity::from_txn(&tx));
+        let _id = identity::enter(CallingIdentity::from_txn(&mut tx));
         run_local(&l, tx.code, &mut data, &mut reply)?;
         Ok(reply)
     });
