@@ -379,17 +379,23 @@ impl Parcel {
     pub fn write<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         let unencodable =
             |e| Status::from_code(StatusCode::BadValue, format!("value does not encode: {e}"));
-        if let Data::InPlace(_) = self.data {
-            // Small values (lengths, codes, status bytes) encode on the
-            // stack; only a large one needs a buffer before the area.
-            let mut small = [0u8; 256];
-            match postcard::to_slice(v, &mut small).map(|used| used.len()) {
-                Ok(n) => self.append(&small[..n]),
-                Err(postcard::Error::SerializeBufferFull) => {
-                    self.append(&postcard::to_stdvec(v).map_err(unencodable)?)
+        if let Data::InPlace(p) = &mut self.data {
+            // Encoded straight into the area past the end, with no buffer
+            // in between; bytes past `len` are not the parcel's, so a value
+            // that does not fit leaves nothing behind. It then goes through
+            // a buffer, and the parcel becomes an ordinary one.
+            let room = p.lease.len().saturating_sub(p.len);
+            if let Ok(tail) = p.lease.slice_mut(p.len, room) {
+                match postcard::to_slice(v, tail).map(|used| used.len()) {
+                    Ok(n) => {
+                        p.len += n;
+                        return Ok(());
+                    }
+                    Err(postcard::Error::SerializeBufferFull) => {}
+                    Err(e) => return Err(unencodable(e)),
                 }
-                Err(e) => return Err(unencodable(e)),
             }
+            self.append(&postcard::to_stdvec(v).map_err(unencodable)?);
             return Ok(());
         }
         let buf = std::mem::take(self.owned());
