@@ -23,7 +23,16 @@ const PLACE_MIN: u64 = 4096;
 /// The page size the placement works in.
 const PAGE: u64 = 4096;
 /// Where in a page a large payload starts.
-const PAGE_PHASE: u64 = PAGE / 2;
+pub(crate) const PAGE_PHASE: u64 = PAGE / 2;
+
+/// The phase for a range whose byte `at` is copied from offset `src` of
+/// another buffer: half a page away from it modulo a page, so that the
+/// copy never writes just past what it reads (4K aliasing, see
+/// [`RecvBuffer::reserve`]).
+pub(crate) fn phase_apart(src: u64, at: u64) -> u64 {
+    // Wrapping is exact here: 2^64 is a multiple of the page size.
+    src.wrapping_sub(at).wrapping_add(PAGE_PHASE) % PAGE
+}
 
 /// A free-list entry that is never removed, so the trees never become
 /// empty and never free and re-allocate their root node on the call path.

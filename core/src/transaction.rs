@@ -125,18 +125,14 @@ pub(crate) fn copy_payload(
     send_area(pos, data.len, fx);
 }
 
-/// Where in a page the receiver's range for `txn` should start: half a
-/// page, or, for a payload with splices, half a page away (modulo 4 KiB)
-/// from where its largest splice is copied from, so that the mediator's
-/// copy never writes just past what it reads (4K aliasing).
+/// Where in a page the receiver's range for `txn` should start: the
+/// allocator's default, or, for a payload with splices, half a page away
+/// from where its largest splice is copied from (see
+/// [`alloc::phase_apart`](crate::alloc::phase_apart)).
 pub(crate) fn placement(txn: &TxnOut) -> u64 {
-    const PAGE: u64 = 4096;
     match txn.splices.iter().max_by_key(|s| s.len) {
-        Some(s) => {
-            let src = s.buffer.wrapping_add(s.offset) % PAGE;
-            (src + PAGE + PAGE / 2 - s.at % PAGE) % PAGE
-        }
-        None => PAGE / 2,
+        Some(s) => crate::alloc::phase_apart(s.buffer.wrapping_add(s.offset), s.at),
+        None => crate::alloc::PAGE_PHASE,
     }
 }
 

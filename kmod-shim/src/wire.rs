@@ -19,10 +19,7 @@
 //! `docs/transport.md` describes the same thing for readers of the wire.
 
 use capbinder_core::{Command, Hello, Return, Welcome};
-use serde::de::{
-    self, DeserializeOwned, DeserializeSeed, EnumAccess, SeqAccess, VariantAccess, Visitor,
-};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// The largest message either side accepts, in bytes. A `Write` with the
 /// maximum object count fits well below this; a state dump of a large
@@ -210,85 +207,6 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> {
     Ok(value)
 }
 
-/// Decodes a [`ThreadMsg`] into `cmds` (cleared first): the same bytes
-/// accepted and refused as `decode::<ThreadMsg>`, but the commands land in
-/// a `Vec` the caller keeps, not one allocated per message.
-pub fn decode_write(bytes: &[u8], cmds: &mut Vec<Command>) -> Result<(), WireError> {
-    cmds.clear();
-    let len = bytes.len();
-    let mut de = postcard::Deserializer::from_bytes(bytes);
-    WriteSeed(cmds)
-        .deserialize(&mut de)
-        .map_err(|source| WireError::Malformed { len, source })?;
-    let rest = de
-        .finalize()
-        .map_err(|source| WireError::Malformed { len, source })?;
-    if !rest.is_empty() {
-        return Err(WireError::Trailing {
-            len,
-            extra: rest.len(),
-        });
-    }
-    Ok(())
-}
-
-/// `ThreadMsg::Write`'s commands, pushed onto a borrowed `Vec`.
-struct WriteSeed<'a>(&'a mut Vec<Command>);
-
-impl<'de> DeserializeSeed<'de> for WriteSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_enum("ThreadMsg", &["Write"], self)
-    }
-}
-
-impl<'de> Visitor<'de> for WriteSeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("enum ThreadMsg")
-    }
-
-    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
-        let (index, variant) = data.variant::<u32>()?;
-        if index != 0 {
-            // As serde's derive words it for a variant index out of range.
-            return Err(de::Error::invalid_value(
-                de::Unexpected::Unsigned(index.into()),
-                &"variant index 0 <= i < 1",
-            ));
-        }
-        variant.newtype_variant_seed(CommandsSeed(self.0))
-    }
-}
-
-/// The `Vec<Command>` inside `Write`.
-struct CommandsSeed<'a>(&'a mut Vec<Command>);
-
-impl<'de> DeserializeSeed<'de> for CommandsSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for CommandsSeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a sequence")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(cmd) = seq.next_element()? {
-            self.0.push(cmd);
-        }
-        Ok(())
-    }
-}
-
 /// How many of a message's attached fds a command takes (they are taken in
 /// command order): the number of fd-bearing objects of a
 /// `Transaction`/`Reply`, zero for every other command.
@@ -350,50 +268,6 @@ mod tests {
             encode(&large).unwrap(),
             postcard::to_stdvec(&large).unwrap()
         );
-    }
-
-    #[test]
-    fn decode_write_accepts_and_refuses_what_decode_does() {
-        let msg = ThreadMsg::Write(vec![
-            Command::FreeBuffer { offset: 1 << 20 },
-            Command::Transaction {
-                handle: Handle(0),
-                txn: TxnOut {
-                    code: 7,
-                    data: DataRange { offset: 0, len: 32 },
-                    objects: vec![Object::Fd { index: 0 }],
-                    ..TxnOut::default()
-                },
-            },
-            Command::WaitForWork,
-        ]);
-        let good = encode(&msg).unwrap();
-        let mut inputs = vec![good.clone(), encode(&ThreadMsg::Write(vec![])).unwrap()];
-        inputs.extend((0..good.len()).map(|cut| good[..cut].to_vec()));
-        inputs.push([good.as_slice(), &[0]].concat());
-        let mut wrong_variant = good.clone();
-        wrong_variant[0] = 1;
-        inputs.push(wrong_variant);
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        for _ in 0..2000 {
-            let mut b = good.clone();
-            for _ in 0..3 {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                let i = (seed % b.len() as u64) as usize;
-                b[i] = (seed >> 32) as u8;
-            }
-            inputs.push(b);
-        }
-        let mut cmds = vec![Command::EnterLooper];
-        for b in inputs {
-            let owned = decode::<ThreadMsg>(&b).map_err(|e| e.to_string());
-            let reused = decode_write(&b, &mut cmds)
-                .map(|()| ThreadMsg::Write(cmds.clone()))
-                .map_err(|e| e.to_string());
-            assert_eq!(owned, reused, "{b:?}");
-        }
     }
 
     #[test]

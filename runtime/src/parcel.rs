@@ -67,12 +67,19 @@ impl InPlace {
         self.lease.bytes(self.len).unwrap_or(&[])
     }
 
+    /// Counts the next `n` bytes of the area as the parcel's; their start,
+    /// or `None` when they do not fit.
+    fn grow(&mut self, n: usize) -> Option<usize> {
+        let at = self.len;
+        self.len = at.checked_add(n).filter(|&e| e <= self.lease.len())?;
+        Some(at)
+    }
+
     /// Writes the spliced bytes into the send area after all: the parcel is
     /// being read, changed or copied instead of sent as it is.
     fn settle(&mut self) {
         for s in std::mem::take(&mut self.splices) {
-            let bytes = s.from.bytes();
-            if let Some(src) = bytes.get(s.offset..s.offset + s.len) {
+            if let Some(src) = s.source() {
                 let _ = self.lease.write_at(s.at, src);
             }
         }
@@ -82,6 +89,13 @@ impl InPlace {
     pub(crate) fn into_vec(mut self) -> Vec<u8> {
         self.settle();
         self.raw().to_vec()
+    }
+}
+
+impl PendingSplice {
+    /// The bytes it stands for, in the receive buffer.
+    fn source(&self) -> Option<&[u8]> {
+        self.from.bytes().get(self.offset..self.offset + self.len)
     }
 }
 
@@ -284,10 +298,7 @@ impl Parcel {
             Data::InPlace(p) if !p.splices.is_empty() => {
                 let mut v = p.raw().to_vec();
                 for s in &p.splices {
-                    if let (Some(dst), Some(src)) = (
-                        v.get_mut(s.at..s.at + s.len),
-                        s.from.bytes().get(s.offset..s.offset + s.len),
-                    ) {
+                    if let (Some(dst), Some(src)) = (v.get_mut(s.at..s.at + s.len), s.source()) {
                         dst.copy_from_slice(src);
                     }
                 }
@@ -339,10 +350,8 @@ impl Parcel {
         let Data::InPlace(p) = &mut self.data else {
             return None;
         };
-        let end = p.len.checked_add(n).filter(|&e| e <= p.lease.len())?;
-        let dst = p.lease.slice_mut(p.len, n).ok()?;
-        p.len = end;
-        Some(dst)
+        let at = p.grow(n)?;
+        p.lease.slice_mut(at, n).ok()
     }
 
     /// Appends raw bytes: in place while they fit the send area, else into
@@ -475,27 +484,24 @@ impl Parcel {
     /// dropped. Arrays under [`SPLICE_MIN`] bytes are copied.
     pub fn forward_bytes(&mut self, from: &mut Parcel) -> Result<()> {
         let len = from.read_bytes()?.len();
-        let start = from.pos - len;
-        if let (Data::Received(d), true) = (&from.data, len >= SPLICE_MIN) {
-            let d = d.clone();
-            self.write(&(len as u64))?;
-            if let Data::InPlace(p) = &mut self.data {
-                let fits = p.len.checked_add(len).filter(|&e| e <= p.lease.len());
-                if let Some(end) = fits.filter(|_| p.splices.len() < MAX_SPLICES) {
+        let offset = from.pos - len;
+        self.write(&(len as u64))?;
+        if let (Data::Received(d), Data::InPlace(p)) = (&from.data, &mut self.data) {
+            if len >= SPLICE_MIN && p.splices.len() < MAX_SPLICES {
+                if let Some(at) = p.grow(len) {
+                    let from = d.clone();
                     p.splices.push(PendingSplice {
-                        at: p.len,
-                        from: d,
-                        offset: start,
+                        at,
+                        from,
+                        offset,
                         len,
                     });
-                    p.len = end;
                     return Ok(());
                 }
             }
-            self.append(&from.data.raw()[start..start + len]);
-            return Ok(());
         }
-        self.write_bytes(&from.data.raw()[start..start + len])
+        self.append(&from.data.raw()[offset..offset + len]);
+        Ok(())
     }
 
     fn push_slot(&mut self, s: Slot) -> Result<()> {

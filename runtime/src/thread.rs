@@ -248,19 +248,16 @@ fn prepare(
         // the lease here is as safe as the copy below: the write naming
         // the area goes out before this thread can touch the area again.
         Outgoing::InPlace(p) if p.lease.is_of(ts.chan.send_area()) && p.len <= threshold => {
-            let splices = p
-                .splices
-                .iter()
-                .map(|s| Splice {
+            let mut txn = txn_out(code, flags, inline(p.len), objects);
+            for s in p.splices {
+                txn.splices.push(Splice {
                     at: s.at as u64,
                     buffer: s.from.range().offset,
                     offset: s.offset as u64,
                     len: s.len as u64,
-                })
-                .collect();
-            keep.ranges.extend(p.splices.into_iter().map(|s| s.from));
-            let mut txn = txn_out(code, flags, inline(p.len), objects);
-            txn.splices = splices;
+                });
+                keep.ranges.push(s.from);
+            }
             return Ok((txn, guards, keep));
         }
         Outgoing::InPlace(p) => p.into_vec(),

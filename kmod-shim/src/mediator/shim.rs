@@ -35,7 +35,7 @@ use crate::sys::cred::Cred as KernelCred;
 use crate::sys::memfd::{self, Mapping, SealFlags};
 use crate::sys::sched::{self, ThreadSched};
 use crate::sys::Pid;
-use crate::wire::{self, MAX_MSG};
+use crate::wire::{self, ThreadMsg, MAX_MSG};
 
 /// What a loop token stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,9 +132,6 @@ pub(crate) struct Shim {
     pub doomed: Vec<ProcId>,
     /// I/O asked of the loop, in order; the loop drains it.
     pub reqs: Vec<Req>,
-    /// The commands of a write, kept (empty) between writes so that a
-    /// write allocates none for them.
-    cmds: Vec<Command>,
     /// The effects of a write, kept (empty) between writes likewise.
     fx: Vec<Effect>,
     /// A shutdown fd turned readable: the loop stops after this pass.
@@ -224,7 +221,6 @@ impl Shim {
             shares: FxHashMap::default(),
             doomed: Vec::new(),
             reqs: Vec::new(),
-            cmds: Vec::new(),
             fx: Vec::new(),
             stopping: false,
         }
@@ -340,13 +336,10 @@ impl Shim {
             self.transport_error(thread, what);
             return;
         }
-        let mut cmds = std::mem::take(&mut self.cmds);
-        match wire::decode_write(data, &mut cmds) {
-            Ok(()) => self.write_commands(thread, &mut cmds, got.fds),
+        match wire::decode(data) {
+            Ok(ThreadMsg::Write(cmds)) => self.write_commands(thread, cmds, got.fds),
             Err(e) => self.transport_error(thread, e.to_string()),
         }
-        cmds.clear();
-        self.cmds = kept(cmds);
     }
 
     fn transport_error(&mut self, thread: ThreadId, what: String) {
@@ -354,7 +347,7 @@ impl Shim {
     }
 
     /// Applies one `Write`: splits the fds, checks blobs, feeds the core.
-    fn write_commands(&mut self, thread: ThreadId, cmds: &mut Vec<Command>, fds: Vec<OwnedFd>) {
+    fn write_commands(&mut self, thread: ThreadId, cmds: Vec<Command>, fds: Vec<OwnedFd>) {
         let wanted: usize = cmds.iter().map(wire::fd_count).sum();
         if wanted != fds.len() {
             self.transport_error(
@@ -368,7 +361,7 @@ impl Shim {
         }
         let mut fds = fds.into_iter();
         let mut fx = std::mem::take(&mut self.fx);
-        for cmd in cmds.drain(..) {
+        for cmd in cmds {
             let n = wire::fd_count(&cmd);
             let mine: Vec<OwnedFd> = fds.by_ref().take(n).collect();
             if let Err(what) = check_fd_objects(&cmd, &mine) {
@@ -508,13 +501,12 @@ impl Shim {
                 .ok_or("the receiving process is gone")?;
             let r = match self.procs.get(&from) {
                 Some(f) => f.recv.copy_to(src, &mut t.recv, dst, len),
-                None => Ok(()),
+                None => {
+                    self.procs.insert(to, t);
+                    return Err("the sending process is gone".into());
+                }
             };
-            let gone = !self.procs.contains_key(&from);
             self.procs.insert(to, t);
-            if gone {
-                return Err("the sending process is gone".into());
-            }
             r
         };
         result.map_err(|e| e.to_string())
