@@ -234,7 +234,7 @@ mod tests {
     use std::io::{Read, Seek, Write};
 
     use super::*;
-    use crate::parcelable::{read_section, write_section};
+    use crate::parcelable::{garbled_inputs, read_section, write_section};
 
     /// A parcelable with a file descriptor in it.
     #[derive(Debug, Default, PartialEq)]
@@ -435,27 +435,12 @@ mod tests {
         .unwrap();
         let mut good = Parcel::new();
         h.write_to(&mut good).unwrap();
-        let bytes = good.bytes().to_vec();
-        let mut inputs: Vec<Vec<u8>> = (0..bytes.len()).map(|n| bytes[..n].to_vec()).collect();
-        for i in 0..bytes.len() {
-            for v in [0u8, 1, 2, 0x7f, 0x80, 0xff] {
-                let mut b = bytes.clone();
-                b[i] = v;
-                inputs.push(b);
-            }
-        }
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        for n in 0..512 {
-            let b = (0..n % 48)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect();
-            inputs.push(b);
-        }
+        let inputs = garbled_inputs(
+            &good.bytes(),
+            &[0, 1, 2, 0x7f, 0x80, 0xff],
+            0x9e37_79b9_7f4a_7c15,
+            48,
+        );
         let mut read = 0;
         for input in &inputs {
             // the side table: the fd the good encoding names, and a spare

@@ -442,6 +442,40 @@ impl Section<'_> {
     }
 }
 
+/// Inputs for a never-panics test of a reader, from a small deterministic
+/// generator: every truncation of `bytes`, `bytes` with one byte changed to
+/// each of `values` (for every byte), and 512 pseudo-random inputs
+/// (xorshift from `seed`) of fewer than `max_len` bytes.
+#[cfg(test)]
+pub(crate) fn garbled_inputs(
+    bytes: &[u8],
+    values: &[u8],
+    seed: u64,
+    max_len: usize,
+) -> Vec<Vec<u8>> {
+    let mut inputs: Vec<Vec<u8>> = (0..bytes.len()).map(|n| bytes[..n].to_vec()).collect();
+    for i in 0..bytes.len() {
+        for &v in values {
+            let mut b = bytes.to_vec();
+            b[i] = v;
+            inputs.push(b);
+        }
+    }
+    let mut x = seed;
+    for n in 0..512 {
+        let b = (0..n % max_len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        inputs.push(b);
+    }
+    inputs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -684,29 +718,12 @@ mod tests {
     fn garbled_maps_never_panic() {
         let mut good = Parcel::new();
         sample_map().write_to(&mut good).unwrap();
-        let bytes = good.bytes().to_vec();
-        // a small deterministic generator: every truncation, every single
-        // byte changed to a few values, and pseudo-random bytes
-        let mut inputs: Vec<Vec<u8>> = (0..bytes.len()).map(|n| bytes[..n].to_vec()).collect();
-        for i in 0..bytes.len() {
-            for v in [0u8, 1, 0x7f, 0x80, 0xff] {
-                let mut b = bytes.clone();
-                b[i] = v;
-                inputs.push(b);
-            }
-        }
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        for n in 0..512 {
-            let b = (0..n % 40)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect();
-            inputs.push(b);
-        }
+        let inputs = garbled_inputs(
+            &good.bytes(),
+            &[0, 1, 0x7f, 0x80, 0xff],
+            0x2545_f491_4f6c_dd1d,
+            40,
+        );
         let mut ok = 0;
         for input in &inputs {
             let mut p = Parcel::from_parts(input.clone(), Vec::new());

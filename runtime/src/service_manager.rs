@@ -244,10 +244,13 @@ pub struct ServiceManagerService {
     registry: Arc<Mutex<Registry>>,
     /// Sandboxed apps by uid, as the launcher registered them.
     apps: Mutex<HashMap<u32, AppRule>>,
-    /// The uids the sandbox gives apps, less those `/etc/passwd` names
-    /// (which the launcher never gives out): a caller with one of these
-    /// that is not registered is denied everything (see `check`).
-    app_uids: Option<(UidRange, HashSet<u32>)>,
+    /// The uids the sandbox gives apps, less those in `system_uids`: a
+    /// caller with one of these that is not registered is denied
+    /// everything (see `check`).
+    app_uids: Option<UidRange>,
+    /// The uids `/etc/passwd` names (which the launcher never gives out),
+    /// read once.
+    system_uids: HashSet<u32>,
 }
 
 /// Removes a service whose process died, so a restart can register again.
@@ -276,7 +279,8 @@ impl ServiceManagerService {
             policy,
             registry: Arc::default(),
             apps: Mutex::default(),
-            app_uids: Some((UidRange::default(), crate::sandbox::uids::system_uids())),
+            app_uids: Some(UidRange::default()),
+            system_uids: crate::sandbox::uids::system_uids(),
         }
     }
 
@@ -284,7 +288,7 @@ impl ServiceManagerService {
     /// `10000-19999`), or `None` when this service manager serves no
     /// sandbox.
     pub fn with_app_uids(mut self, range: Option<UidRange>) -> ServiceManagerService {
-        self.app_uids = range.map(|r| (r, crate::sandbox::uids::system_uids()));
+        self.app_uids = range;
         self
     }
 
@@ -314,12 +318,12 @@ impl ServiceManagerService {
     ) -> Result<()> {
         if let Some(a) = app {
             a.check(action, name)?;
-        } else if let Some((range, users)) = &self.app_uids {
+        } else if let Some(range) = &self.app_uids {
             // Fail closed: an app whose registration this service manager
             // does not have (it restarted since the app was launched) would
             // otherwise meet only the policy, which usually lets anyone
             // find anything, far more than its manifest.
-            if (range.first..=range.last).contains(&uid) && !users.contains(&uid) {
+            if (range.first..=range.last).contains(&uid) && !self.system_uids.contains(&uid) {
                 return Err(Status::exception(
                     ExceptionCode::Security,
                     format!(

@@ -89,16 +89,35 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// (controller, interface file, limit) for every limit, set or not: the
+    /// one table of which field needs which controller.
+    fn slots(&mut self) -> [(&'static str, &'static str, &mut Option<u64>); 3] {
+        [
+            ("memory", "memory.max", &mut self.memory_max),
+            ("pids", "pids.max", &mut self.pids_max),
+            ("cpu", "cpu.weight", &mut self.cpu_weight),
+        ]
+    }
+
     /// (controller, interface file, value) for each limit that is set.
     pub fn settings(&self) -> Vec<(&'static str, &'static str, u64)> {
-        [
-            ("memory", "memory.max", self.memory_max),
-            ("pids", "pids.max", self.pids_max),
-            ("cpu", "cpu.weight", self.cpu_weight),
-        ]
-        .into_iter()
-        .filter_map(|(c, f, v)| v.map(|v| (c, f, v)))
-        .collect()
+        let mut limits = *self;
+        limits
+            .slots()
+            .into_iter()
+            .filter_map(|(c, f, v)| v.map(|v| (c, f, v)))
+            .collect()
+    }
+
+    /// The same limits less those whose controller `controllers` names (as
+    /// [`missing_controllers`] lists them).
+    pub fn without(mut self, controllers: &[(&str, &str)]) -> Limits {
+        for (c, _, v) in self.slots() {
+            if controllers.iter().any(|(m, _)| *m == c) {
+                *v = None;
+            }
+        }
+        self
     }
 
     /// Whether no limit is set.
@@ -222,23 +241,24 @@ impl AppCgroup {
             return Ok(());
         }
         let parent = self.dir.parent().unwrap_or(&self.dir);
-        let rel = parent.strip_prefix(mount).map_err(|_| {
-            io::Error::new(
+        if !parent.starts_with(mount) {
+            return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
                     "{} is not under the cgroup2 mount {}",
                     self.dir.display(),
                     mount.display()
                 ),
-            )
-        })?;
-        let mut dirs = vec![mount.to_path_buf()];
-        let mut at = mount.to_path_buf();
-        for c in rel.components() {
-            at.push(c);
-            dirs.push(at.clone());
+            ));
         }
-        for dir in &dirs {
+        // The mount first, down to the parent: a controller must be enabled
+        // above before it can be below.
+        let mut dirs: Vec<&Path> = parent
+            .ancestors()
+            .take_while(|d| d.starts_with(mount))
+            .collect();
+        dirs.reverse();
+        for dir in dirs {
             let path = dir.join("cgroup.subtree_control");
             let enabled = fs::read_to_string(&path).map_err(|e| ctx(e, "reading", &path))?;
             for (ctrl, _, _) in &settings {

@@ -657,7 +657,7 @@ pub fn spawn_plan(plan: Plan, mut bind: Option<BindFn<'_>>) -> Result<Spawned, S
     }
     let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| SpawnError::Prepare(format!("pipe: {e}")))?;
-    let (sync_r, sync_w) = if plan.await_bind {
+    let (sync_r, mut sync_w) = if plan.await_bind {
         let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
             .map_err(|e| SpawnError::Prepare(format!("pipe: {e}")))?;
         (Some(r), Some(w))
@@ -706,7 +706,6 @@ pub fn spawn_plan(plan: Plan, mut bind: Option<BindFn<'_>>) -> Result<Spawned, S
     }
     drop(err_w);
     drop(sync_r);
-    let mut sync_w = sync_w;
     let pid = libc::pid_t::try_from(rc)
         .ok()
         .and_then(Pid::from_raw)
@@ -811,17 +810,25 @@ fn opt_ptr(c: &Option<CString>) -> *const libc::c_char {
     c.as_ref().map_or(ptr::null(), |c| c.as_ptr())
 }
 
-/// Reports step `idx` failing with `err` on `fd`, then exits 127.
-fn fail(fd: RawFd, idx: usize, err: i32) -> ! {
+/// Writes one 8-byte report (`idx`, `err`) on `fd`, as [`read_report`]
+/// reads it; whether it went out whole (pipe writes of up to `PIPE_BUF`
+/// bytes are atomic, so the launcher reads it whole).
+fn report(fd: RawFd, idx: u32, err: i32) -> bool {
     let mut msg = [0u8; 8];
-    let idx = u32::try_from(idx).unwrap_or(u32::MAX).to_ne_bytes();
+    let idx = idx.to_ne_bytes();
     let err = err.to_ne_bytes();
     for (d, s) in msg.iter_mut().zip(idx.iter().chain(err.iter())) {
         *d = *s;
     }
-    // SAFETY: `msg` is a live 8-byte buffer; a failed or short write only
-    // loses the report (the parent then sees an exit without one).
-    unsafe { libc::write(fd, msg.as_ptr().cast(), msg.len()) };
+    // SAFETY: `msg` is a live 8-byte buffer.
+    unsafe { libc::write(fd, msg.as_ptr().cast(), msg.len()) == 8 }
+}
+
+/// Reports step `idx` failing with `err` on `fd`, then exits 127.
+fn fail(fd: RawFd, idx: usize, err: i32) -> ! {
+    // A failed or short write only loses the report (the parent then sees
+    // an exit without one).
+    report(fd, u32::try_from(idx).unwrap_or(u32::MAX), err);
     // SAFETY: exit_group ends the process; nothing of ours runs afterwards.
     unsafe { libc::syscall(libc::SYS_exit_group, 127) };
     #[allow(clippy::empty_loop)]
@@ -959,14 +966,7 @@ fn run_op(
             check(unsafe { libc::syscall(libc::SYS_setresuid, *u, *u, *u) })
         }
         Op::AwaitBind => {
-            let ready = READY_FOR_BIND.to_ne_bytes();
-            let mut msg = [0u8; 8];
-            for (d, s) in msg.iter_mut().zip(ready.iter()) {
-                *d = *s;
-            }
-            // SAFETY: `msg` is a live 8-byte buffer; pipe writes of up to
-            // PIPE_BUF bytes are atomic, so the launcher reads it whole.
-            if unsafe { libc::write(*err_fd, msg.as_ptr().cast(), msg.len()) } != 8 {
+            if !report(*err_fd, READY_FOR_BIND, 0) {
                 return Err(libc::EPIPE);
             }
             let mut go = [0u8; 1];

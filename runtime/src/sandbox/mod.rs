@@ -541,7 +541,7 @@ impl Sandbox {
     /// The manifest's limits this hierarchy can enforce, and a gap naming
     /// the controllers it lacks for the others.
     fn limits_for(&self, manifest: &Manifest) -> (cgroup::Limits, Option<Gap>) {
-        let mut limits = manifest.limits.to_cgroup();
+        let limits = manifest.limits.to_cgroup();
         let mount = self.features.cgroup2.as_deref();
         let missing = cgroup::missing_controllers(mount, &limits);
         if missing.is_empty() {
@@ -557,39 +557,24 @@ impl Sandbox {
                 }
             })
             .unwrap_or_else(|| "no cgroup2 mount".into());
+        let controllers = missing
+            .iter()
+            .map(|(c, _)| *c)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let files = missing
+            .iter()
+            .map(|(_, f)| *f)
+            .collect::<Vec<_>>()
+            .join(", ");
         let gap = Gap {
             feature: format!(
-                "the cgroup2 {} controller{} (for {}; this cgroup2 hierarchy offers: {offered}; a controller bound to a cgroup v1 hierarchy is not available in v2)",
-                missing
-                    .iter()
-                    .map(|(c, _)| *c)
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                "the cgroup2 {controllers} controller{} (for {files}; this cgroup2 hierarchy offers: {offered}; a controller bound to a cgroup v1 hierarchy is not available in v2)",
                 if missing.len() == 1 { "" } else { "s" },
-                missing
-                    .iter()
-                    .map(|(_, f)| *f)
-                    .collect::<Vec<_>>()
-                    .join(", "),
             ),
-            consequence: format!(
-                "the manifest's limits {} are not applied",
-                missing
-                    .iter()
-                    .map(|(_, f)| *f)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            consequence: format!("the manifest's limits {files} are not applied"),
         };
-        for (c, _) in &missing {
-            match *c {
-                "memory" => limits.memory_max = None,
-                "pids" => limits.pids_max = None,
-                "cpu" => limits.cpu_weight = None,
-                _ => {}
-            }
-        }
-        (limits, Some(gap))
+        (limits.without(&missing), Some(gap))
     }
 
     /// Every app with a cgroup, with its pids and state.
