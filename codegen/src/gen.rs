@@ -30,11 +30,6 @@ pub(crate) struct Options {
     pub hash: Option<String>,
 }
 
-/// Whether interfaces get meta methods (and so `VERSION`/`HASH` names).
-fn options_version_or_hash(version: Option<u32>, hash: &Option<String>) -> bool {
-    version.is_some() || hash.is_some()
-}
-
 /// Where a type lives in Rust.
 #[derive(Debug, Clone)]
 pub(crate) struct Place {
@@ -280,7 +275,8 @@ impl<'m> Gen<'m> {
                         let c = defined.entry(inner).or_default();
                         c.types.insert("transactions".into());
                         c.values.insert("DESCRIPTOR".into());
-                        if options_version_or_hash(self.version, &self.hash) {
+                        // interfaces get meta methods, and so these names
+                        if self.version.is_some() || self.hash.is_some() {
                             c.values.insert("VERSION".into());
                             c.values.insert("HASH".into());
                         }

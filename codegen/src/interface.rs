@@ -433,16 +433,16 @@ impl Gen<'_> {
             let name = ident(rust);
             let code = ident(code_name);
             let cname = ident(const_name);
-            let cache = ident(&format!("cached_{}", &rust[14..]));
+            // `version` or `hash`
+            let what = &rust["get_interface_".len()..];
+            let cache = ident(&format!("cached_{what}"));
             let code_value = Literal::u32_unsuffixed(FIRST_CALL_TRANSACTION + id);
             let code_doc = format!(" `{aidl}()`: `FIRST_CALL_TRANSACTION + {id}`.");
             let trait_doc = format!(
                 " AIDL's `{aidl}()`: what this side was generated with, [`{module}::{const_name}`]; a proxy asks the object, once."
             );
             let const_doc = format!(
-                " The interface's {} as generated (AOSP's `--{}`): what `{aidl}()` answers.",
-                &rust[14..],
-                &rust[14..]
+                " The interface's {what} as generated (AOSP's `--{what}`): what `{aidl}()` answers."
             );
             // `i32` is `Copy`: cloning it would draw clippy's `clone_on_copy`
             let (known, kept) = if copy {

@@ -72,19 +72,10 @@ fn primitive(p: Primitive, in_array: bool) -> TokenStream {
 /// Whether the type (without array) is a binder, an interface or an fd:
 /// something without a default value.
 pub(crate) fn is_object(ty: &Type) -> bool {
-    ty.array.is_none()
-        && matches!(
-            ty.kind,
-            TypeKind::IBinder
-                | TypeKind::ParcelFileDescriptor
-                | TypeKind::FileDescriptor
-                | TypeKind::Defined {
-                    kind: DeclKind::Interface,
-                    ..
-                }
-        )
+    ty.array.is_none() && is_object_kind(&ty.kind)
 }
 
+/// Whether the type itself (arrays aside) is a binder, an interface or an fd.
 fn is_object_kind(kind: &TypeKind) -> bool {
     matches!(
         kind,

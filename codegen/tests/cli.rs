@@ -177,21 +177,17 @@ fn hash_prints_what_hash_gen_sh_computes_and_rust_takes_version_and_hash() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), recorded.trim());
 
     let dir = tempfile::tempdir().unwrap();
-    let out = aidl()
-        .args([
-            "rust",
-            "-I",
-            "tests/golden/versioned/aidl",
-            "--version",
-            "7",
-            "--hash",
-            "abc",
-            "-o",
-        ])
-        .arg(dir.path())
-        .arg("tests/golden/versioned/aidl/stable/IVersioned.aidl")
-        .output()
-        .unwrap();
+    let versioned = |options: &[&str]| {
+        aidl()
+            .args(["rust", "-I", "tests/golden/versioned/aidl"])
+            .args(options)
+            .arg("-o")
+            .arg(dir.path())
+            .arg("tests/golden/versioned/aidl/stable/IVersioned.aidl")
+            .output()
+            .unwrap()
+    };
+    let out = versioned(&["--version", "7", "--hash", "abc"]);
     assert!(
         out.status.success(),
         "{}",
@@ -203,19 +199,7 @@ fn hash_prints_what_hash_gen_sh_computes_and_rust_takes_version_and_hash() {
     assert!(code.contains("pub const GET_INTERFACE_VERSION: u32 = 16777215;"));
     assert!(code.contains("pub const GET_INTERFACE_HASH: u32 = 16777214;"));
 
-    let out = aidl()
-        .args([
-            "rust",
-            "-I",
-            "tests/golden/versioned/aidl",
-            "--version",
-            "0",
-            "-o",
-        ])
-        .arg(dir.path())
-        .arg("tests/golden/versioned/aidl/stable/IVersioned.aidl")
-        .output()
-        .unwrap();
+    let out = versioned(&["--version", "0"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("version 0 is out of range"));
 }

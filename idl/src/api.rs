@@ -46,13 +46,13 @@
 //! # }
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Label};
 use crate::model::{
-    Annotations, Constant, DeclKind, Field, Method, Model, Type, TypeDecl, TypeDeclKind,
+    Annotations, Constant, DeclKind, Enumerator, Field, Method, Model, Type, TypeDecl, TypeDeclKind,
 };
 use crate::source::{FileId, Location, SourceMap};
 use crate::Session;
@@ -453,60 +453,38 @@ impl<'m> Compare<'m> {
     }
 
     /// A field's default as AOSP compares it: only a written one counts.
-    fn written_default(f: &Field) -> String {
-        if f.default_explicit {
-            f.default
-                .as_ref()
-                .map(|v| v.to_string())
-                .unwrap_or_default()
-        } else {
-            String::new()
-        }
-    }
-
-    fn enum_of<'a>(m: &'a Model, t: &Type) -> Option<&'a crate::model::Enum> {
-        if t.is_array() {
-            return None;
-        }
-        t.kind.defined().and_then(|id| m.get(id).as_enum())
+    fn written_default(f: &Field) -> Option<String> {
+        f.default
+            .as_ref()
+            .filter(|_| f.default_explicit)
+            .map(|v| v.to_string())
     }
 
     fn fields(&mut self, old_t: &TypeDecl, new_t: &TypeDecl, old: &[Field], new: &[Field]) {
         let q = &old_t.qualified_name;
-        if old.len() > new.len() {
-            self.new_error(
-                new_t.location,
-                format!(
-                    "number of fields in `{q}` is reduced from {} to {}",
-                    old.len(),
-                    new.len()
-                ),
+        let (from, to) = (old.len(), new.len());
+        let count_error = if from > to {
+            Some((
+                format!("number of fields in `{q}` is reduced from {from} to {to}"),
                 "fields can only be added at the end",
-            );
-            return;
-        }
-        if new_t.annotations.has("FixedSize") && old.len() != new.len() {
-            self.new_error(
-                new_t.location,
-                format!(
-                    "number of fields in `{q}` is changed from {} to {}: an incompatible change for @FixedSize types",
-                    old.len(),
-                    new.len()
-                ),
+            ))
+        } else if from == to {
+            None
+        } else if new_t.annotations.has("FixedSize") {
+            Some((
+                format!("number of fields in `{q}` is changed from {from} to {to}: an incompatible change for @FixedSize types"),
                 "",
-            );
-            return;
-        }
-        if q == "android.net.UidRangeParcel" && old.len() != new.len() {
-            self.new_error(
-                new_t.location,
-                format!(
-                    "number of fields in `{q}` is changed from {} to {}, which is forbidden for legacy support",
-                    old.len(),
-                    new.len()
-                ),
+            ))
+        } else if q == "android.net.UidRangeParcel" {
+            Some((
+                format!("number of fields in `{q}` is changed from {from} to {to}, which is forbidden for legacy support"),
                 "",
-            );
+            ))
+        } else {
+            None
+        };
+        if let Some((message, label)) = count_error {
+            self.new_error(new_t.location, message, label);
             return;
         }
         for (o, n) in old.iter().zip(new) {
@@ -516,22 +494,16 @@ impl<'m> Compare<'m> {
                 continue;
             }
             // an enum field may be given an explicit zero default
-            if ov.is_empty()
-                && Self::enum_of(self.new, &n.ty).is_some()
+            if ov.is_none()
+                && n.ty.is_enum()
                 && n.default.as_ref().and_then(|v| v.as_i64()).unwrap_or(0) == 0
             {
                 continue;
             }
-            let show = |v: &str| {
-                if v.is_empty() {
-                    "(none)".to_string()
-                } else {
-                    v.to_string()
-                }
-            };
+            let show = |v: Option<String>| v.unwrap_or_else(|| "(none)".into());
             self.new_error(
                 n.location,
-                format!("changed default value: {} to {}", show(&ov), show(&nv)),
+                format!("changed default value: {} to {}", show(ov), show(nv)),
                 "",
             );
         }
@@ -555,8 +527,13 @@ impl<'m> Compare<'m> {
             if n.default_explicit || n.ty.is_nullable() {
                 continue;
             }
-            if let Some(e) = Self::enum_of(self.new, &n.ty) {
-                if e.enumerators.iter().any(|x| x.value == 0) {
+            if n.ty.is_enum() {
+                let has_zero =
+                    n.ty.kind
+                        .defined()
+                        .and_then(|id| self.new.get(id).as_enum())
+                        .is_some_and(|e| e.enumerators.iter().any(|x| x.value == 0));
+                if has_zero {
                     continue;
                 }
                 let en = n.ty.kind.signature();
@@ -601,13 +578,10 @@ impl<'m> Compare<'m> {
             );
             return;
         }
-        let new_values: BTreeMap<&str, i64> = n
-            .enumerators
-            .iter()
-            .map(|e| (e.name.as_str(), e.value))
-            .collect();
+        let by_name: HashMap<&str, &Enumerator> =
+            n.enumerators.iter().map(|e| (e.name.as_str(), e)).collect();
         for e in &o.enumerators {
-            match new_values.get(e.name.as_str()) {
+            match by_name.get(e.name.as_str()) {
                 None => self.new_error(
                     new_t.location,
                     format!(
@@ -616,22 +590,14 @@ impl<'m> Compare<'m> {
                     ),
                     "",
                 ),
-                Some(&v) if v != e.value => {
-                    let at = n
-                        .enumerators
-                        .iter()
-                        .find(|x| x.name == e.name)
-                        .map(|x| x.location)
-                        .unwrap_or(new_t.location);
-                    self.new_error(
-                        at,
-                        format!(
-                            "changed enumerator value: `{}::{}` from {} to {v}",
-                            old_t.qualified_name, e.name, e.value
-                        ),
-                        "",
-                    );
-                }
+                Some(x) if x.value != e.value => self.new_error(
+                    x.location,
+                    format!(
+                        "changed enumerator value: `{}::{}` from {} to {}",
+                        old_t.qualified_name, e.name, e.value, x.value
+                    ),
+                    "",
+                ),
                 Some(_) => {}
             }
         }
@@ -641,20 +607,13 @@ impl<'m> Compare<'m> {
         let a = dump(self.old, old_t);
         let b = dump(self.new, new_t);
         if a != b {
-            let (line, ol, nl) = a
-                .lines()
-                .zip(b.lines())
-                .enumerate()
-                .find(|(_, (x, y))| x != y)
-                .map(|(i, (x, y))| (i, x.to_string(), y.to_string()))
-                .unwrap_or_else(|| {
-                    let n = a.lines().count().min(b.lines().count());
-                    (
-                        n,
-                        a.lines().nth(n).unwrap_or("(end)").to_string(),
-                        b.lines().nth(n).unwrap_or("(end)").to_string(),
-                    )
-                });
+            let (al, bl): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+            // the first line that differs, or the end of the shorter dump
+            let line = (0..al.len().max(bl.len()))
+                .find(|&i| al.get(i) != bl.get(i))
+                .unwrap_or(al.len().min(bl.len()));
+            let at = |l: &[&str]| l.get(line).copied().unwrap_or("(end)").to_string();
+            let (ol, nl) = (at(&al), at(&bl));
             let d = Diagnostic::error(format!(
                 "`{}` differs from the old version",
                 new_t.qualified_name
@@ -713,14 +672,8 @@ fn dump(m: &Model, t: &TypeDecl) -> String {
                 let _ = writeln!(s, "<{p}>");
             }
             for f in t.fields() {
-                let _ = writeln!(s, "{} {} = {}", ty(&f.ty), f.name, {
-                    let d = Compare::written_default(f);
-                    if d.is_empty() {
-                        "(none)".to_string()
-                    } else {
-                        d
-                    }
-                });
+                let d = Compare::written_default(f).unwrap_or_else(|| "(none)".into());
+                let _ = writeln!(s, "{} {} = {d}", ty(&f.ty), f.name);
             }
         }
         TypeDeclKind::Enum(e) => {

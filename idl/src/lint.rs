@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 
 use crate::ast::Direction;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::model::{Annotations, Model, TypeDecl, TypeDeclKind, TypeKind};
+use crate::model::{Annotations, Argument, Model, TypeDecl, TypeDeclKind, TypeKind};
 use crate::source::Location;
 
 /// Every warning this front end knows, by AOSP's name.
@@ -105,6 +105,13 @@ fn is_upper_snake(s: &str) -> bool {
         .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
+/// The name without the `I` of an interface name (`IFoo` → `Foo`), if it
+/// has one.
+fn interface_stem(name: &str) -> Option<&str> {
+    name.strip_prefix('I')
+        .filter(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase()))
+}
+
 /// `FooBar` → `FOO_BAR`, the prefix `redundant-name` looks for.
 fn upper_snake(s: &str) -> String {
     let mut out = String::new();
@@ -171,15 +178,64 @@ impl Linter<'_> {
         }
     }
 
+    /// `redundant-name`: `name` starts with its type's name, `prefix`.
+    fn redundant_prefix(
+        &mut self,
+        what: &str,
+        name: &str,
+        prefix: &str,
+        at: Location,
+        label: &str,
+    ) {
+        if name.starts_with(prefix) && name.len() > prefix.len() {
+            self.warn(
+                "redundant-name",
+                at,
+                format!("{what} `{name}` has a redundant prefix `{prefix}`"),
+                label,
+            );
+        }
+    }
+
+    /// `inout-parameter`, `out-array` and `out-nullable`.
+    fn argument(&mut self, a: &Argument) {
+        if a.direction == Direction::InOut {
+            self.warn(
+                "inout-parameter",
+                a.location,
+                format!("`{}` is an inout parameter", a.name),
+                "both ways",
+            );
+        }
+        if a.direction != Direction::In && a.ty.is_array() {
+            self.warn(
+                "out-array",
+                a.location,
+                format!(
+                    "`{}` is an array used as an {} parameter; return it instead, its size can't change",
+                    a.name,
+                    a.direction.as_str()
+                ),
+                "",
+            );
+        }
+        if a.direction != Direction::In && a.ty.is_nullable() {
+            self.warn(
+                "out-nullable",
+                a.location,
+                format!(
+                    "`{}` is a @nullable {} parameter",
+                    a.name,
+                    a.direction.as_str()
+                ),
+                "",
+            );
+        }
+    }
+
     fn decl(&mut self, m: &Model, t: &TypeDecl) {
-        let ann = t.annotations.clone();
-        self.with(&ann, |l| {
-            let b = t.name.as_bytes();
-            let stem = if b.len() > 1 && b[0] == b'I' && b[1].is_ascii_uppercase() {
-                &t.name[1..]
-            } else {
-                t.name.as_str()
-            };
+        self.with(&t.annotations, |l| {
+            let stem = interface_stem(&t.name).unwrap_or(&t.name);
             let prefix = format!("{}_", upper_snake(stem));
             for c in t.constants() {
                 l.with(&c.ty.annotations, |l| {
@@ -191,24 +247,19 @@ impl Linter<'_> {
                             "",
                         );
                     }
-                    if c.name.starts_with(&prefix) && c.name.len() > prefix.len() {
-                        l.warn(
-                            "redundant-name",
-                            c.location,
-                            format!(
-                                "constant `{}` has a redundant prefix `{prefix}`",
-                                c.name
-                            ),
-                            "the type's name already says it",
-                        );
-                    }
+                    l.redundant_prefix(
+                        "constant",
+                        &c.name,
+                        &prefix,
+                        c.location,
+                        "the type's name already says it",
+                    );
                     l.type_uses(&c.ty);
                 });
             }
             match &t.kind {
                 TypeDeclKind::Interface(i) => {
-                    let b = t.name.as_bytes();
-                    if !(b.len() > 1 && b[0] == b'I' && b[1].is_ascii_uppercase()) {
+                    if interface_stem(&t.name).is_none() {
                         l.warn(
                             "interface-name",
                             t.location,
@@ -234,38 +285,7 @@ impl Linter<'_> {
                             for a in &me.args {
                                 l.with(&a.ty.annotations, |l| {
                                     l.type_uses(&a.ty);
-                                    if a.direction == Direction::InOut {
-                                        l.warn(
-                                            "inout-parameter",
-                                            a.location,
-                                            format!("`{}` is an inout parameter", a.name),
-                                            "both ways",
-                                        );
-                                    }
-                                    if a.direction != Direction::In && a.ty.is_array() {
-                                        l.warn(
-                                            "out-array",
-                                            a.location,
-                                            format!(
-                                                "`{}` is an array used as an {} parameter; return it instead, its size can't change",
-                                                a.name,
-                                                a.direction.as_str()
-                                            ),
-                                            "",
-                                        );
-                                    }
-                                    if a.direction != Direction::In && a.ty.is_nullable() {
-                                        l.warn(
-                                            "out-nullable",
-                                            a.location,
-                                            format!(
-                                                "`{}` is a @nullable {} parameter",
-                                                a.name,
-                                                a.direction.as_str()
-                                            ),
-                                            "",
-                                        );
-                                    }
+                                    l.argument(a);
                                 });
                             }
                         });
@@ -275,12 +295,7 @@ impl Linter<'_> {
                     for f in t.fields() {
                         l.with(&f.ty.annotations, |l| {
                             l.type_uses(&f.ty);
-                            let is_enum = !f.ty.is_array()
-                                && f.ty
-                                    .kind
-                                    .defined()
-                                    .is_some_and(|id| m.get(id).as_enum().is_some());
-                            if is_enum && !f.default_explicit && t.as_parcelable().is_some() {
+                            if f.ty.is_enum() && !f.default_explicit && t.as_parcelable().is_some() {
                                 l.warn(
                                     "enum-explicit-default",
                                     f.location,
@@ -314,17 +329,13 @@ impl Linter<'_> {
                     }
                     let prefix = format!("{}_", upper_snake(&t.name));
                     for x in &e.enumerators {
-                        if x.name.starts_with(&prefix) && x.name.len() > prefix.len() {
-                            l.warn(
-                                "redundant-name",
-                                x.location,
-                                format!(
-                                    "enumerator `{}` has a redundant prefix `{prefix}`",
-                                    x.name
-                                ),
-                                "the enum's name already says it",
-                            );
-                        }
+                        l.redundant_prefix(
+                            "enumerator",
+                            &x.name,
+                            &prefix,
+                            x.location,
+                            "the enum's name already says it",
+                        );
                     }
                 }
                 _ => {}

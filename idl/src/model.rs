@@ -509,6 +509,18 @@ impl Type {
         self.array.is_some()
     }
 
+    /// Whether it is an enum (not an array of one).
+    pub fn is_enum(&self) -> bool {
+        !self.is_array()
+            && matches!(
+                self.kind,
+                TypeKind::Defined {
+                    kind: DeclKind::Enum,
+                    ..
+                }
+            )
+    }
+
     /// The element type of an array (one dimension removed), or `None`.
     pub fn element(&self) -> Option<Type> {
         let mut t = self.clone();

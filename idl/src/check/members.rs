@@ -628,15 +628,7 @@ impl<'a> Checker<'a> {
         };
         let useful = first.default.is_some() || first.ty.is_nullable();
         if !useful {
-            if !first.ty.is_array()
-                && matches!(
-                    first.ty.kind,
-                    TypeKind::Defined {
-                        kind: DeclKind::Enum,
-                        ..
-                    }
-                )
-            {
+            if first.ty.is_enum() {
                 self.push(
                     Diagnostic::error(
                         "the union's first member should have a useful default value",
