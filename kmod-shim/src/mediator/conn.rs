@@ -388,7 +388,7 @@ impl Shim {
         let (Some(kpid), Some(ktid)) = (Pid::from_raw(pid), Pid::from_raw(tid)) else {
             return Err(format!("tid {tid} is not a thread id"));
         };
-        let pidfd = cred::open_thread_of(kpid, ktid).map_err(|e| e.to_string())?;
+        let pin = cred::open_thread_of(kpid, ktid).map_err(|e| e.to_string())?;
         let base = read_sched(tid);
         let prio: Priority = base.as_ref().map(to_priority).unwrap_or_default();
         let len = usize::try_from(self.config.limits.send_area).map_err(|e| e.to_string())?;
@@ -408,7 +408,7 @@ impl Shim {
                 proc,
                 tid,
                 token,
-                pidfd,
+                pin,
                 base,
                 saved: Vec::new(),
                 send,

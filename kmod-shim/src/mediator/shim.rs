@@ -3,7 +3,7 @@
 //!
 //! It owns, per connected process, the connection, the pidfd and the
 //! mediator's read-write mapping of the receive buffer ([`ProcEntry`]); per
-//! thread, the thread channel, the thread pidfd and the mapping of its send
+//! thread, the thread channel, the thread pin (a pidfd) and the mapping of its send
 //! area ([`ThreadEntry`]); and every fd in flight, in a `Slab` whose key is
 //! the core's [`FdSlot`]. Whatever path drops an entry closes what it owns.
 //!
@@ -93,8 +93,8 @@ pub(crate) struct ThreadEntry {
     /// The token of the mediator's end of the thread channel (held by the
     /// loop).
     pub token: u64,
-    /// A pidfd pinning the thread (checked live before priority changes).
-    pub pidfd: OwnedFd,
+    /// What pins the thread (checked live before priority changes).
+    pub pin: crate::sys::cred::ThreadPin,
     /// Its scheduling when it registered: what a restore puts back when
     /// nothing was saved (reset-on-fork flag included).
     pub base: Option<ThreadSched>,
@@ -519,7 +519,7 @@ impl Shim {
         let Some(t) = self.threads.get(&thread) else {
             return;
         };
-        if !crate::sys::cred::pidfd_is_alive(&t.pidfd).unwrap_or(false) {
+        if !t.pin.is_alive().unwrap_or(false) {
             return;
         }
         let Some(pid) = Pid::from_raw(tid) else {
@@ -546,7 +546,7 @@ impl Shim {
             return;
         };
         let saved = t.saved.pop();
-        if !crate::sys::cred::pidfd_is_alive(&t.pidfd).unwrap_or(false) {
+        if !t.pin.is_alive().unwrap_or(false) {
             return;
         }
         let Some(pid) = Pid::from_raw(tid) else {

@@ -310,12 +310,49 @@ pub enum ThreadError {
     },
 }
 
+/// What holds on to a thread a client named, so that a priority change
+/// never lands on another thread that took over its tid.
+#[derive(Debug)]
+pub enum ThreadPin {
+    /// A thread pidfd (Linux 6.9, `PIDFD_THREAD`): readable once the thread
+    /// exits.
+    Thread(OwnedFd),
+    /// Before Linux 6.9: the process's pidfd, and the tid looked up under
+    /// `/proc/<pid>/task` at each check. A tid reused after the thread's
+    /// exit passes only if it is again a thread of the same live process
+    /// (so a mistaken priority change stays inside the process that asked
+    /// for it), and only if the reuse falls between a check and the change
+    /// that follows it.
+    Process {
+        /// The process's pidfd.
+        pidfd: OwnedFd,
+        /// The process.
+        pid: Pid,
+        /// The thread.
+        tid: Pid,
+    },
+}
+
+impl ThreadPin {
+    /// Whether the pinned thread is (as far as the pin can tell) alive.
+    pub fn is_alive(&self) -> io::Result<bool> {
+        match self {
+            ThreadPin::Thread(fd) => pidfd_is_alive(fd),
+            ThreadPin::Process { pidfd, pid, tid } => {
+                Ok(pidfd_is_alive(pidfd)? && tid_belongs_to(*pid, *tid)?)
+            }
+        }
+    }
+}
+
 /// Pins thread `tid` of process `pid`: opens a thread pidfd, checks
 /// `/proc/<pid>/task/<tid>`, then checks the pidfd's thread is still alive.
 ///
 /// In that order the answer cannot be fooled by tid reuse: a live thread
 /// keeps its tid, so the tid listed under the process was the pidfd's thread.
-pub fn open_thread_of(pid: Pid, tid: Pid) -> Result<OwnedFd, ThreadError> {
+/// On a kernel without `PIDFD_THREAD` (before 6.9) the pin is the
+/// process's pidfd and the `/proc` check ([`ThreadPin::Process`]).
+pub fn open_thread_of(pid: Pid, tid: Pid) -> Result<ThreadPin, ThreadError> {
     let (p, t) = (pid.as_raw_nonzero().get(), tid.as_raw_nonzero().get());
     let io_err = |source| ThreadError::Io {
         pid: p,
@@ -323,18 +360,28 @@ pub fn open_thread_of(pid: Pid, tid: Pid) -> Result<OwnedFd, ThreadError> {
         source,
     };
     let not_in = ThreadError::NotInProcess { pid: p, tid: t };
-    let pidfd = match pidfd_open_thread(tid) {
-        Ok(fd) => fd,
+    let pin = match pidfd_open_thread(tid) {
+        Ok(fd) => ThreadPin::Thread(fd),
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(not_in),
+        // Unknown flag: a kernel before 6.9.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => ThreadPin::Process {
+            pidfd: match pidfd_open(pid) {
+                Ok(fd) => fd,
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(not_in),
+                Err(e) => return Err(io_err(e)),
+            },
+            pid,
+            tid,
+        },
         Err(e) => return Err(io_err(e)),
     };
     if !tid_belongs_to(pid, tid).map_err(io_err)? {
         return Err(not_in);
     }
-    if !pidfd_is_alive(&pidfd).map_err(io_err)? {
+    if !pin.is_alive().map_err(io_err)? {
         return Err(not_in);
     }
-    Ok(pidfd)
+    Ok(pin)
 }
 
 /// `poll({pidfd, POLLIN}, 1, 0)`: whether the process (or, for a thread
@@ -494,27 +541,65 @@ mod tests {
         let me = rustix::process::getpid();
         assert!(tid_belongs_to(me, tid).unwrap());
 
-        let pidfd = match open_thread_of(me, tid) {
-            Ok(fd) => fd,
-            Err(ThreadError::Io { source, .. }) if source.raw_os_error() == Some(libc::EINVAL) => {
-                eprintln!("PIDFD_THREAD not supported by this kernel (needs 6.9)");
-                done_tx.send(()).unwrap();
-                worker.join().unwrap();
-                return;
+        let pin = open_thread_of(me, tid).unwrap();
+        assert!(pin.is_alive().unwrap());
+        let thread_pidfd = match &pin {
+            ThreadPin::Thread(fd) => {
+                assert_eq!(pid_in_fdinfo(fd), tid.as_raw_nonzero().get());
+                Some(fd)
             }
-            Err(e) => panic!("{e}"),
+            ThreadPin::Process { pidfd, .. } => {
+                eprintln!(
+                    "PIDFD_THREAD not supported by this kernel (needs 6.9): pinned by process"
+                );
+                assert_eq!(pid_in_fdinfo(pidfd), me.as_raw_nonzero().get());
+                None
+            }
         };
-        assert_eq!(pid_in_fdinfo(&pidfd), tid.as_raw_nonzero().get());
-        assert!(pidfd_is_alive(&pidfd).unwrap());
 
         done_tx.send(()).unwrap();
         worker.join().unwrap();
-        assert!(pidfd_wait_exited(&pidfd, None).unwrap());
-        assert!(!pidfd_is_alive(&pidfd).unwrap());
+        if let Some(fd) = thread_pidfd {
+            assert!(pidfd_wait_exited(fd, None).unwrap());
+        }
+        // The /proc entry of a joined thread goes once the kernel has
+        // reaped it, which join() waits for (CLONE_CHILD_CLEARTID).
+        assert!(!pin.is_alive().unwrap());
         assert!(matches!(
             open_thread_of(me, tid),
             Err(ThreadError::NotInProcess { .. })
         ));
+    }
+
+    /// The pre-6.9 pin, made by hand so that it is tested on every kernel.
+    #[test]
+    fn a_process_pin_follows_the_thread_through_proc() {
+        let (tid_tx, tid_rx) = mpsc::channel();
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let worker = std::thread::spawn(move || {
+            tid_tx.send(rustix::thread::gettid()).unwrap();
+            done_rx.recv().unwrap();
+        });
+        let tid = tid_rx.recv().unwrap();
+        let me = rustix::process::getpid();
+        let pin = ThreadPin::Process {
+            pidfd: pidfd_open(me).unwrap(),
+            pid: me,
+            tid,
+        };
+        assert!(pin.is_alive().unwrap());
+        done_tx.send(()).unwrap();
+        worker.join().unwrap();
+        assert!(!pin.is_alive().unwrap());
+        // A thread of another process under our pid is refused too.
+        if me.as_raw_nonzero().get() != 1 {
+            let other = ThreadPin::Process {
+                pidfd: pidfd_open(me).unwrap(),
+                pid: me,
+                tid: Pid::from_raw(1).unwrap(),
+            };
+            assert!(!other.is_alive().unwrap());
+        }
     }
 
     #[test]
