@@ -93,10 +93,16 @@ pub fn socket_candidates() -> Vec<PathBuf> {
     out.push(PathBuf::from(format!(
         "/run/capbinder/{DEFAULT_CONTEXT}.sock"
     )));
-    if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").filter(|p| !p.is_empty()) {
-        out.push(PathBuf::from(d).join(format!("capbinder/{DEFAULT_CONTEXT}.sock")));
+    if let Some(p) = xdg_candidate().filter(|p| !out.contains(p)) {
+        out.push(p);
     }
     out
+}
+
+/// `$XDG_RUNTIME_DIR/capbinder/capbinder.sock`, if the variable is set.
+fn xdg_candidate() -> Option<PathBuf> {
+    let d = std::env::var_os("XDG_RUNTIME_DIR").filter(|p| !p.is_empty())?;
+    Some(PathBuf::from(d).join(format!("capbinder/{DEFAULT_CONTEXT}.sock")))
 }
 
 /// A process's connection to the mediator, with its receive buffer.
@@ -143,17 +149,23 @@ impl Device {
             None => {
                 let c = socket_candidates();
                 c.iter().find(|p| p.exists()).cloned().ok_or_else(|| {
-                    let mut names: Vec<String> =
-                        c.iter().map(|p| p.display().to_string()).collect();
+                    let xdg = xdg_candidate();
+                    let mut names: Vec<String> = c
+                        .iter()
+                        .filter(|p| Some(*p) != xdg.as_ref())
+                        .map(|p| p.display().to_string())
+                        .collect();
                     if std::env::var_os("CAPBINDER_SOCKET").is_none() {
                         names.insert(0, "$CAPBINDER_SOCKET (unset)".into());
                     }
-                    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
-                        names.push(
-                            "$XDG_RUNTIME_DIR/capbinder/capbinder.sock (XDG_RUNTIME_DIR unset)"
-                                .into(),
-                        );
-                    }
+                    names.push(match xdg {
+                        Some(p) => format!(
+                            "$XDG_RUNTIME_DIR/capbinder/capbinder.sock ({})",
+                            p.display()
+                        ),
+                        None => "$XDG_RUNTIME_DIR/capbinder/capbinder.sock (XDG_RUNTIME_DIR unset)"
+                            .into(),
+                    });
                     DeviceError::NoSocket(names.join(", "))
                 })?
             }

@@ -545,6 +545,9 @@ fn a_death_subscription_fires_when_the_server_process_dies(lp: Loop) {
             &[],
         )
         .unwrap();
+    // A barrier: the subscription must be in place before the kill, or the
+    // mediator may see the death first and refuse it (no handle 0 then).
+    state(&mut me);
     drop(server); // SIGKILL
                   // The notice is process work: wait for it as a looper.
     me.tc.write(&[Command::WaitForWork], &[]).unwrap();
