@@ -52,10 +52,14 @@ pub fn seqpacket_pair(max_msg: usize) -> Result<(OwnedFd, OwnedFd), BenchError> 
     // Headroom for the kernel's per-skb accounting.
     let want = max_msg + (64 << 10);
     for fd in [&a, &b] {
-        sockopt::set_socket_send_buffer_size(fd, want)
-            .or_else(|_| sockopt::set_socket_send_buffer_size_force(fd, want))
-            .map_err(io_err("setsockopt(SO_SNDBUF)"))?;
-        let got = sockopt::socket_send_buffer_size(fd).map_err(io_err("getsockopt(SO_SNDBUF)"))?;
+        sockopt::set_socket_send_buffer_size(fd, want).map_err(io_err("setsockopt(SO_SNDBUF)"))?;
+        let mut got =
+            sockopt::socket_send_buffer_size(fd).map_err(io_err("getsockopt(SO_SNDBUF)"))?;
+        // SO_SNDBUF clamps to net.core.wmem_max without failing; with
+        // CAP_NET_ADMIN, SO_SNDBUFFORCE goes past it.
+        if got < want && sockopt::set_socket_send_buffer_size_force(fd, want).is_ok() {
+            got = sockopt::socket_send_buffer_size(fd).map_err(io_err("getsockopt(SO_SNDBUF)"))?;
+        }
         if got < want {
             return Err(BenchError::Helper(format!(
                 "SO_SNDBUF is {got} bytes, below the {want} a {max_msg}-byte message needs: \
