@@ -3,7 +3,8 @@
 //! the same run and with the same placement, the floors DESIGN.md asks for
 //! ("Measuring"): a direct two-process `SOCK_SEQPACKET` ping-pong, and a
 //! three-process relay (client → middle → server → middle → client) with a
-//! blocking middle and with an io_uring middle.
+//! blocking middle and with an io_uring middle; and, where the kernel has
+//! the binder driver, kernel binder itself.
 //!
 //! Not part of the transport: nothing else in the crate uses this module.
 //!
@@ -11,7 +12,8 @@
 //! - [`procs`]: pinning, helper processes, the temporary directory (also
 //!   used by `capbinder-bench`, in tests/bench);
 //! - `floor`: the socket floors and their helper roles;
-//! - `cb`: the capbinder case, its mediator and its server role.
+//! - `cb`: the capbinder case, its mediator and its server role;
+//! - `kbinder`: the kernel binder case and its server role.
 //!
 //! Every case is a client (this process) making `iters` round trips of one
 //! payload size, after a warm-up, each timed with `Instant` (the vDSO
@@ -22,6 +24,7 @@
 
 mod cb;
 mod floor;
+pub mod kbinder;
 pub mod procs;
 pub mod stats;
 
@@ -76,6 +79,8 @@ pub enum Mech {
     RelayUring,
     /// capbinder through `capbinderd` with the given loop flag.
     Capbinder(Loop),
+    /// The Linux binder driver, where the kernel has it.
+    KernelBinder,
     /// Diagnostic: blocking relay with `TransactionComplete`-like acks.
     RelayAcked,
     /// Diagnostic: epoll relay reading until `EAGAIN`.
@@ -86,10 +91,11 @@ pub enum Mech {
 
 impl Mech {
     /// Every mechanism, in the order each payload runs them.
-    pub const ALL: [Mech; 5] = [
+    pub const ALL: [Mech; 6] = [
         Mech::Direct,
         Mech::RelayBlocking,
         Mech::RelayUring,
+        Mech::KernelBinder,
         Mech::Capbinder(Loop::Default),
         Mech::Capbinder(Loop::Epoll),
     ];
@@ -109,6 +115,7 @@ impl Mech {
             Mech::RelayUring => "relay-uring",
             Mech::Capbinder(Loop::Default) => "capbinder-default",
             Mech::Capbinder(Loop::Epoll) => "capbinder-epoll",
+            Mech::KernelBinder => "kernel-binder",
         }
     }
 }
@@ -155,6 +162,8 @@ pub struct Options {
     pub capbinderd: Option<PathBuf>,
     /// The two CPUs to use; `None`: the first two this process may use.
     pub cpus: Option<(usize, usize)>,
+    /// The binder device for `kernel-binder`; `None`: `/dev/binder`.
+    pub kbinder: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -169,6 +178,7 @@ impl Default for Options {
             placements: vec![Placement::Same, Placement::Split],
             capbinderd: None,
             cpus: None,
+            kbinder: None,
         }
     }
 }
@@ -390,6 +400,26 @@ fn start_rigs(
                 progress(&format!("{pname}: {}: {}", mech.name(), r.describe()));
                 list.push((mech, Box::new(r)));
             }
+            Mech::KernelBinder => {
+                let device = opts
+                    .kbinder
+                    .clone()
+                    .unwrap_or_else(|| kbinder::DEFAULT_DEVICE.into());
+                match kbinder::KbRig::start(&device, max_msg, far, home) {
+                    Ok(r) => {
+                        progress(&format!("{pname}: {}: {}", mech.name(), r.describe()));
+                        list.push((mech, Box::new(r)));
+                    }
+                    // Most kernels have no binder driver: a note, not a failure.
+                    Err(e) => {
+                        let note = format!("kernel-binder skipped: {e}");
+                        progress(&note);
+                        if !notes.contains(&note) {
+                            notes.push(note);
+                        }
+                    }
+                }
+            }
             Mech::Capbinder(which) => {
                 let bin = capbinderd_path(opts)?;
                 let sub = dir.join(pname);
@@ -548,8 +578,17 @@ const DIAG_RATIOS: [(Mech, Mech); 6] = [
     (Mech::Capbinder(Loop::Epoll), Mech::RelayAcked),
 ];
 
+/// The kernel binder ratio columns, shown when it ran.
+const KBINDER_RATIOS: [(Mech, Mech); 4] = [
+    (Mech::Capbinder(Loop::Default), Mech::KernelBinder),
+    (Mech::Capbinder(Loop::Epoll), Mech::KernelBinder),
+    (Mech::KernelBinder, Mech::Direct),
+    (Mech::KernelBinder, Mech::RelayBlocking),
+];
+
 fn short(m: Mech) -> &'static str {
     match m {
+        Mech::KernelBinder => "kbinder",
         Mech::RelayAcked => "acked",
         Mech::RelayEpoll => "ep",
         Mech::RelayEpollAcked => "ep-acked",
@@ -590,6 +629,13 @@ pub fn ratio_table(report: &Report) -> String {
             "DIAGNOSTIC RATIOS (acked = relay-acked, ep = relay-epoll, ep-acked = relay-epoll-acked)"
         );
         table(&mut out, report, &keys, &DIAG_RATIOS);
+    }
+    if report.results.iter().any(|r| r.mech == Mech::KernelBinder) {
+        let _ = writeln!(
+            out,
+            "KERNEL BINDER RATIOS (kbinder = kernel-binder, the Linux binder driver)"
+        );
+        table(&mut out, report, &keys, &KBINDER_RATIOS);
     }
     for &(p, payload) in keys.iter().filter(|k| k.1 == 32) {
         for which in [Loop::Default, Loop::Epoll] {
@@ -687,7 +733,12 @@ pub fn to_json(report: &Report) -> String {
             continue;
         }
         seen.push((r.placement, r.payload));
-        for (a, b) in RATIOS.iter().chain(DIAG_RATIOS.iter()).copied() {
+        for (a, b) in RATIOS
+            .iter()
+            .chain(DIAG_RATIOS.iter())
+            .chain(KBINDER_RATIOS.iter())
+            .copied()
+        {
             if let Some(x) = ratio(report, r.placement, r.payload, a, b) {
                 ratios.push(format!(
                     "    {{\"placement\": {}, \"payload\": {}, \"of\": {}, \"to\": {}, \"median_ratio\": {x:.4}}}",
@@ -719,6 +770,7 @@ pub mod roles {
     pub use super::floor::{
         echo_role as echo, relay_role as relay, relay_uring_role as relay_uring,
     };
+    pub use super::kbinder::serve_role as kbinder_serve;
     pub use super::procs::{exec_tied, tie_to_parent};
 }
 
@@ -804,6 +856,7 @@ mod tests {
                 "direct",
                 "relay-blocking",
                 "relay-uring",
+                "kernel-binder",
                 "capbinder-default",
                 "capbinder-epoll"
             ]

@@ -7,17 +7,19 @@
 //! capbinder-rawbench [--quick] [--only NAME[,NAME]] [--diagnostics] [--json FILE]
 //!                    [--iters N] [--payloads 32,4096,1048576]
 //!                    [--placements same,split] [--cpus A,B]
-//!                    [--capbinderd PATH]
+//!                    [--capbinderd PATH] [--kbinder DEVICE]
 //! ```
 //!
 //! Prints one `RESULT mech=… placement=… payload=… iters=… median_us=…
 //! p99_us=… ops_s=…` line per case on stdout, then a ratio table; progress
 //! goes to stderr. Mechanisms: `direct`, `relay-blocking`, `relay-uring`,
 //! `capbinder-default` (the mediator's default loop), `capbinder-epoll`
-//! (`capbinderd --epoll`); with `--diagnostics` also `relay-acked`,
+//! (`capbinderd --epoll`), `kernel-binder` (the Linux binder driver, where
+//! the kernel has it: `/dev/binder` or `--kbinder DEVICE`; skipped with a
+//! note otherwise); with `--diagnostics` also `relay-acked`,
 //! `relay-epoll` and `relay-epoll-acked`, relays shaped like the mediator
-//! (see `bench::floor`). The hidden subcommands (`serve`, `echo`,
-//! `relay`, `relay-uring`, `with-parent`) are the helper processes this
+//! (see `bench::floor`). The hidden subcommands (`serve`, `kbinder-serve`,
+//! `echo`, `relay`, `relay-uring`, `with-parent`) are the helper processes this
 //! program starts as copies of itself.
 
 use std::path::PathBuf;
@@ -34,8 +36,8 @@ struct Cli {
     #[arg(long)]
     quick: bool,
     /// Run only these mechanisms (names or prefixes, comma-separated):
-    /// direct, relay-blocking, relay-uring, capbinder-default,
-    /// capbinder-epoll.
+    /// direct, relay-blocking, relay-uring, kernel-binder,
+    /// capbinder-default, capbinder-epoll.
     /// Diagnostic relays (relay-acked, relay-epoll, relay-epoll-acked) run
     /// only with --diagnostics or when named in full.
     #[arg(long, value_delimiter = ',')]
@@ -65,6 +67,10 @@ struct Cli {
     /// The mediator binary (default: capbinderd next to this program).
     #[arg(long)]
     capbinderd: Option<PathBuf>,
+    /// The binder device for kernel-binder, of which the benchmark's server
+    /// becomes the context manager (default: /dev/binder).
+    #[arg(long)]
+    kbinder: Option<PathBuf>,
     #[command(subcommand)]
     role: Option<Role>,
 }
@@ -77,6 +83,14 @@ enum Role {
     Serve {
         #[arg(long)]
         socket: PathBuf,
+        #[arg(long)]
+        max: usize,
+    },
+    /// The kernel binder server: the device's context manager, echoing.
+    #[command(hide = true, name = "kbinder-serve")]
+    KbinderServe {
+        #[arg(long)]
+        device: PathBuf,
         #[arg(long)]
         max: usize,
     },
@@ -135,6 +149,7 @@ fn run_role(role: Role) -> Result<(), bench::BenchError> {
     roles::tie_to_parent()?;
     match role {
         Role::Serve { socket, max } => roles::serve(&socket, max),
+        Role::KbinderServe { device, max } => roles::kbinder_serve(&device, max),
         Role::Echo { max, acked } => roles::echo(max, acked),
         Role::Relay { max, epoll, acked } => roles::relay(max, epoll, acked),
         Role::RelayUring { max } => roles::relay_uring(max),
@@ -173,6 +188,7 @@ fn run_bench(cli: Cli) -> Result<(), bench::BenchError> {
         placements,
         capbinderd: cli.capbinderd,
         cpus,
+        kbinder: cli.kbinder,
     };
     let report = bench::run(&opts)?;
     print!("{}", bench::ratio_table(&report));

@@ -33,6 +33,9 @@
 //!   pool of provided buffers, linked `sendmsg` chains, `accept`, `poll`,
 //!   cancellation; it owns everything a request points at until the
 //!   request completes.
+//! - [`kbinder`]: the Linux binder driver's user API (open, `mmap`,
+//!   `BINDER_WRITE_READ`), which the benchmarks measure capbinder beside
+//!   where the kernel has it.
 //! - [`uring_relay`]: a plain io_uring message relay, the batching floor
 //!   `capbinder-rawbench` measures (not the mediator's loop).
 //!
@@ -48,6 +51,7 @@ pub mod cgroup;
 pub mod channel;
 pub mod cred;
 pub mod fds;
+pub mod kbinder;
 pub mod landlock;
 pub mod memfd;
 pub mod protect;
