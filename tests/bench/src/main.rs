@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! capbinder-bench [--quick] [--only NAME[,NAME]] [--json FILE]
-//!                 [--payloads 32,4096,...] [--cpus A,B]
+//!                 [--payloads 32,4096,...] [--cpus A,B] [--iters N]
+//!                 [--placements same,split] [--kbinder DEVICE]
 //! ```
 //!
 //! Cases (names for `--only`, matched as prefixes):
@@ -11,6 +12,11 @@
 //! - `floor`: a two-process `SOCK_SEQPACKET` ping-pong (`direct`) and a
 //!   three-process relay (`relay-blocking`), from
 //!   `capbinder_kmod_shim::bench`;
+//! - `kernel-binder`: the same echo through the Linux binder driver
+//!   (`capbinder_kmod_shim::bench::kbinder`), where the kernel has it
+//!   (`/dev/binder`, or `--kbinder DEVICE`); skipped with a note
+//!   otherwise. `tests/bench/vm/run-in-vm.sh` runs this binary in a KVM
+//!   guest whose kernel has the driver;
 //! - `capbinder`: sync round trips through the runtime API
 //!   (`Parcel::write_bytes`, `read_bytes` borrowed) at 32 B, 4 KiB,
 //!   64 KiB, 1 MiB (inline) and 16 MiB (a sealed blob);
@@ -81,8 +87,9 @@ struct Cli {
     /// minute).
     #[arg(long)]
     quick: bool,
-    /// Run only these cases (comma-separated prefixes): floor, capbinder,
-    /// dbus-daemon, dbus-broker, oneway, callers, clients, topics.
+    /// Run only these cases (comma-separated prefixes): floor,
+    /// kernel-binder, capbinder, dbus-daemon, dbus-broker, oneway, callers,
+    /// clients, topics.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Also write the results as JSON to this file.
@@ -96,6 +103,19 @@ struct Cli {
     /// this process may use).
     #[arg(long, value_delimiter = ',', num_args = 1)]
     cpus: Option<Vec<usize>>,
+    /// Placements of the latency cases (comma-separated): same (every
+    /// process on one CPU), split (the client on one, the rest on another)
+    /// [default: same,split].
+    #[arg(long, value_delimiter = ',', value_parser = ["same", "split"])]
+    placements: Option<Vec<String>>,
+    /// Round trips of a sync case of at most 4 KiB (larger payloads get
+    /// proportionally fewer) [default: 20000, or 200 with --quick].
+    #[arg(long)]
+    iters: Option<usize>,
+    /// The binder device for kernel-binder, of which the benchmark's server
+    /// becomes the context manager (default: /dev/binder).
+    #[arg(long)]
+    kbinder: Option<PathBuf>,
     #[command(subcommand)]
     role: Option<Role>,
 }
@@ -119,6 +139,14 @@ enum Role {
         epoll: bool,
         #[arg(long)]
         acked: bool,
+    },
+    /// Kernel binder: the device's context manager, echoing.
+    #[command(hide = true, name = "kbinder-serve")]
+    KbinderServe {
+        #[arg(long)]
+        device: PathBuf,
+        #[arg(long)]
+        max: usize,
     },
     /// Floor: io_uring relay.
     #[command(hide = true, name = "relay-uring")]
@@ -218,6 +246,7 @@ fn run_role(role: Role) -> Res<()> {
         Role::Echo { max, acked } => b(roles::echo(max, acked)),
         Role::Relay { max, epoll, acked } => b(roles::relay(max, epoll, acked)),
         Role::RelayUring { max } => b(roles::relay_uring(max)),
+        Role::KbinderServe { device, max } => b(roles::kbinder_serve(&device, max)),
         Role::WithParent { .. } => unreachable!("handled above"),
         Role::Mediator { socket } => cb::mediator_role(&socket),
         Role::Sm { socket } => cb::sm_role(&socket),
@@ -249,6 +278,10 @@ pub struct Plan {
     pub burst: usize,
     /// Iterations of a small (32 B) latency case.
     pub iters_small: usize,
+    /// `--iters`: round trips of a sync case of at most 4 KiB.
+    iters_sync: Option<usize>,
+    /// `--kbinder`.
+    kbinder: Option<PathBuf>,
     only: Vec<String>,
 }
 
@@ -262,10 +295,10 @@ impl Plan {
     }
 
     fn iters(&self, payload: usize) -> usize {
-        let (small, mid, large, huge) = if self.quick {
-            (200, 100, 20, 4)
-        } else {
-            (20_000, 5_000, 500, 40)
+        let (small, mid, large, huge) = match (self.iters_sync, self.quick) {
+            (Some(n), _) => (n, n.div_ceil(4), n.div_ceil(40), n.div_ceil(500)),
+            (None, true) => (200, 100, 20, 4),
+            (None, false) => (20_000, 5_000, 500, 40),
         };
         match payload {
             p if p <= 4096 => small,
@@ -300,8 +333,9 @@ impl Plan {
 }
 
 fn run_bench(cli: Cli) -> Res<()> {
-    const KNOWN: [&str; 8] = [
+    const KNOWN: [&str; 9] = [
         "floor",
+        "kernel-binder",
         "capbinder",
         "dbus-daemon",
         "dbus-broker",
@@ -332,10 +366,22 @@ fn run_bench(cli: Cli) -> Res<()> {
         cpus,
         ..Report::default()
     };
-    let mut placements = vec![Placement::Same, Placement::Split];
+    let mut placements = match cli.placements.as_deref() {
+        None => vec![Placement::Same, Placement::Split],
+        Some(names) => [Placement::Same, Placement::Split]
+            .into_iter()
+            .filter(|p| names.iter().any(|n| n == p.name()))
+            .collect(),
+    };
+    if cli.iters == Some(0) {
+        return Err("--iters: at least one round trip".into());
+    }
     if cpus.0 == cpus.1 {
         placements.retain(|&p| p == Placement::Same);
         report.note("split skipped: only one CPU is available");
+    }
+    if placements.is_empty() {
+        return Err("--placements: split needs two CPUs, and only one is available".into());
     }
     if cli
         .payloads
@@ -364,6 +410,8 @@ fn run_bench(cli: Cli) -> Res<()> {
         },
         burst: if cli.quick { 200 } else { 5_000 },
         iters_small: if cli.quick { 200 } else { 20_000 },
+        iters_sync: cli.iters,
+        kbinder: cli.kbinder,
         only: cli.only,
     };
     if plan.quick {
@@ -421,7 +469,7 @@ fn run_bench(cli: Cli) -> Res<()> {
             let iters = plan.iters(payload);
             // The floors right before the cases they are the floors of,
             // so that the machine has drifted as little as possible.
-            if plan.wants("floor") {
+            if plan.wants("floor") || plan.wants("kernel-binder") {
                 floor(&plan, p, payload, &mut report);
                 procs::pin_self(home).map_err(|e| e.to_string())?;
             }
@@ -599,8 +647,9 @@ fn run_bench(cli: Cli) -> Res<()> {
     Ok(())
 }
 
-/// The floors at one placement and payload: a bench-module run (a
-/// payload the socket buffers cannot hold is skipped with its reason).
+/// The floors (and kernel binder) at one placement and payload: a
+/// bench-module run (a payload the socket buffers cannot hold is skipped
+/// with its reason).
 fn floor(plan: &Plan, p: Placement, payload: usize, report: &mut Report) {
     if payload > 1 << 20 {
         report.note(format!(
@@ -608,9 +657,16 @@ fn floor(plan: &Plan, p: Placement, payload: usize, report: &mut Report) {
         ));
         return;
     }
+    let mut only = Vec::new();
+    if plan.wants("floor") {
+        only.extend(["direct".to_string(), "relay-blocking".to_string()]);
+    }
+    if plan.wants("kernel-binder") {
+        only.push("kernel-binder".into());
+    }
     let opts = Options {
         quick: plan.quick,
-        only: vec!["direct".into(), "relay-blocking".into()],
+        only,
         diagnostics: false,
         json: None,
         // The bench module runs a tenth of these from 64 KiB up.
@@ -619,11 +675,18 @@ fn floor(plan: &Plan, p: Placement, payload: usize, report: &mut Report) {
         placements: vec![p],
         capbinderd: None,
         cpus: Some(plan.cpus),
+        kbinder: plan.kbinder.clone(),
     };
     match bench::run(&opts) {
         Ok(r) => {
+            for n in r.notes.iter().filter(|n| n.starts_with("kernel-binder")) {
+                report.note(n.clone());
+            }
             for c in r.results {
-                if matches!(c.mech, Mech::Direct | Mech::RelayBlocking) {
+                if matches!(
+                    c.mech,
+                    Mech::Direct | Mech::RelayBlocking | Mech::KernelBinder
+                ) {
                     report.rows.push(Row {
                         mech: c.mech.name().into(),
                         placement: c.placement,

@@ -126,9 +126,10 @@ impl Report {
             .collect();
         payloads.sort_unstable();
         payloads.dedup();
-        let cols: [(&str, &str, &str); 6] = [
+        let cols: [(&str, &str, &str); 7] = [
             ("cb/relay", "capbinder", "relay-blocking"),
             ("cb/direct", "capbinder", "direct"),
+            ("cb/kbinder", "capbinder", "kernel-binder"),
             ("relay/direct", "relay-blocking", "direct"),
             ("daemon/cb", "dbus-daemon", "capbinder"),
             ("broker/cb", "dbus-broker", "capbinder"),
