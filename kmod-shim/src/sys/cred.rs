@@ -562,13 +562,26 @@ mod tests {
         if let Some(fd) = thread_pidfd {
             assert!(pidfd_wait_exited(fd, None).unwrap());
         }
-        // The /proc entry of a joined thread goes once the kernel has
-        // reaped it, which join() waits for (CLONE_CHILD_CLEARTID).
-        assert!(!pin.is_alive().unwrap());
+        wait_until_gone(&pin);
         assert!(matches!(
             open_thread_of(me, tid),
             Err(ThreadError::NotInProcess { .. })
         ));
+    }
+
+    /// Waits for a joined thread's pin to report it gone. join() returns
+    /// when the thread clears its tid (CLONE_CHILD_CLEARTID), a little
+    /// before the kernel releases the task and its /proc entry; until then
+    /// the tid cannot be reused either, so "alive" there is harmless.
+    fn wait_until_gone(pin: &ThreadPin) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while pin.is_alive().unwrap() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a joined thread still pinned after 30 s: {pin:?}"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// The pre-6.9 pin, made by hand so that it is tested on every kernel.
@@ -590,7 +603,7 @@ mod tests {
         assert!(pin.is_alive().unwrap());
         done_tx.send(()).unwrap();
         worker.join().unwrap();
-        assert!(!pin.is_alive().unwrap());
+        wait_until_gone(&pin);
         // A thread of another process under our pid is refused too.
         if me.as_raw_nonzero().get() != 1 {
             let other = ThreadPin::Process {

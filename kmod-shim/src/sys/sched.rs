@@ -283,8 +283,10 @@ mod tests {
         assert!((-20..=19).contains(&view.nice));
         // The test harness runs under whatever policy CI gives it; only check
         // that the view agrees with sched_getscheduler(2).
+        // The raw syscall: musl's sched_getscheduler() is a stub that fails
+        // with ENOSYS.
         // SAFETY: sched_getscheduler takes a pid by value and touches no memory.
-        let raw = unsafe { libc::sched_getscheduler(0) };
+        let raw = unsafe { libc::syscall(libc::SYS_sched_getscheduler, 0) } as i32;
         let raw = u32::try_from(raw & !libc::SCHED_RESET_ON_FORK).unwrap();
         assert_eq!(view.policy.as_raw(), raw);
     }

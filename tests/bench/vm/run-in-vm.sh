@@ -148,7 +148,7 @@ export PATH=/bin HOME=/tmp XDG_RUNTIME_DIR=/run
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-mkdir -p /dev/shm /dev/pts /sys/fs/cgroup
+mkdir -p /dev/shm /dev/pts /sys/fs/cgroup /usr/bin /usr/lib /etc  # what tests expect of a system
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /tmp    # the benches put their sockets here
 mount -t tmpfs tmpfs /run
