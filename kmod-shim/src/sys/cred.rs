@@ -17,6 +17,7 @@ use std::ptr;
 use std::time::Duration;
 
 use rustix::event::{Nsecs, PollFd, PollFlags, Secs, Timespec};
+use rustix::fs::{Access, AtFlags, Mode, OFlags};
 use rustix::process::PidfdFlags;
 
 use crate::sys::Pid;
@@ -311,35 +312,48 @@ pub enum ThreadError {
 }
 
 /// What holds on to a thread a client named, so that a priority change
-/// never lands on another thread that took over its tid.
+/// does not land on another thread that took over its tid.
+///
+/// Both kinds follow the thread itself, not its number. What neither can
+/// close is the gap between a check and the `sched_setattr(tid)` after it
+/// (the syscall takes a number): the thread would have to exit and its tid
+/// be handed to a new thread, after the pid counter wraps, within that
+/// gap of microseconds.
 #[derive(Debug)]
 pub enum ThreadPin {
     /// A thread pidfd (Linux 6.9, `PIDFD_THREAD`): readable once the thread
     /// exits.
     Thread(OwnedFd),
-    /// Before Linux 6.9: the process's pidfd, and the tid looked up under
-    /// `/proc/<pid>/task` at each check. A tid reused after the thread's
-    /// exit passes only if it is again a thread of the same live process
-    /// (so a mistaken priority change stays inside the process that asked
-    /// for it), and only if the reuse falls between a check and the change
-    /// that follows it.
-    Process {
-        /// The process's pidfd.
-        pidfd: OwnedFd,
-        /// The process.
-        pid: Pid,
-        /// The thread.
-        tid: Pid,
-    },
+    /// Before Linux 6.9: an `O_PATH` fd of `/proc/<pid>/task/<tid>`. The
+    /// procfs directory is bound to the task it was opened for, so lookups
+    /// in it fail once that task is gone, whoever has the tid since.
+    TaskDir(OwnedFd),
 }
 
 impl ThreadPin {
-    /// Whether the pinned thread is (as far as the pin can tell) alive.
+    /// `open("/proc/<pid>/task/<tid>", O_PATH | O_DIRECTORY | O_CLOEXEC)`:
+    /// the pre-6.9 pin. `ENOENT` when `tid` is not a thread of `pid`.
+    pub fn task_dir(pid: Pid, tid: Pid) -> io::Result<ThreadPin> {
+        let path = format!(
+            "/proc/{}/task/{}",
+            pid.as_raw_nonzero(),
+            tid.as_raw_nonzero()
+        );
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(path.as_str(), flags, Mode::empty())?;
+        Ok(ThreadPin::TaskDir(fd))
+    }
+
+    /// Whether the pinned thread is alive.
     pub fn is_alive(&self) -> io::Result<bool> {
         match self {
             ThreadPin::Thread(fd) => pidfd_is_alive(fd),
-            ThreadPin::Process { pidfd, pid, tid } => {
-                Ok(pidfd_is_alive(pidfd)? && tid_belongs_to(*pid, *tid)?)
+            ThreadPin::TaskDir(dir) => {
+                match rustix::fs::accessat(dir, "stat", Access::EXISTS, AtFlags::empty()) {
+                    Ok(()) => Ok(true),
+                    Err(rustix::io::Errno::NOENT | rustix::io::Errno::SRCH) => Ok(false),
+                    Err(e) => Err(e.into()),
+                }
             }
         }
     }
@@ -350,8 +364,8 @@ impl ThreadPin {
 ///
 /// In that order the answer cannot be fooled by tid reuse: a live thread
 /// keeps its tid, so the tid listed under the process was the pidfd's thread.
-/// On a kernel without `PIDFD_THREAD` (before 6.9) the pin is the
-/// process's pidfd and the `/proc` check ([`ThreadPin::Process`]).
+/// On a kernel without `PIDFD_THREAD` (before 6.9) the pin is the thread's
+/// `/proc` directory ([`ThreadPin::TaskDir`]), opened under the process.
 pub fn open_thread_of(pid: Pid, tid: Pid) -> Result<ThreadPin, ThreadError> {
     let (p, t) = (pid.as_raw_nonzero().get(), tid.as_raw_nonzero().get());
     let io_err = |source| ThreadError::Io {
@@ -363,15 +377,12 @@ pub fn open_thread_of(pid: Pid, tid: Pid) -> Result<ThreadPin, ThreadError> {
     let pin = match pidfd_open_thread(tid) {
         Ok(fd) => ThreadPin::Thread(fd),
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(not_in),
-        // Unknown flag: a kernel before 6.9.
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => ThreadPin::Process {
-            pidfd: match pidfd_open(pid) {
-                Ok(fd) => fd,
-                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(not_in),
-                Err(e) => return Err(io_err(e)),
-            },
-            pid,
-            tid,
+        // Unknown flag: a kernel before 6.9. (A 6.9 kernel also says
+        // EINVAL for a thread that is exiting; the lookup below fails then.)
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => match ThreadPin::task_dir(pid, tid) {
+            Ok(pin) => pin,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_in),
+            Err(e) => return Err(io_err(e)),
         },
         Err(e) => return Err(io_err(e)),
     };
@@ -548,11 +559,8 @@ mod tests {
                 assert_eq!(pid_in_fdinfo(fd), tid.as_raw_nonzero().get());
                 Some(fd)
             }
-            ThreadPin::Process { pidfd, .. } => {
-                eprintln!(
-                    "PIDFD_THREAD not supported by this kernel (needs 6.9): pinned by process"
-                );
-                assert_eq!(pid_in_fdinfo(pidfd), me.as_raw_nonzero().get());
+            ThreadPin::TaskDir(_) => {
+                eprintln!("PIDFD_THREAD not supported by this kernel (needs 6.9): pinned by /proc");
                 None
             }
         };
@@ -584,9 +592,9 @@ mod tests {
         }
     }
 
-    /// The pre-6.9 pin, made by hand so that it is tested on every kernel.
+    /// The pre-6.9 pin, made directly so that it is tested on every kernel.
     #[test]
-    fn a_process_pin_follows_the_thread_through_proc() {
+    fn a_task_dir_pin_follows_the_thread() {
         let (tid_tx, tid_rx) = mpsc::channel();
         let (done_tx, done_rx) = mpsc::channel::<()>();
         let worker = std::thread::spawn(move || {
@@ -595,23 +603,15 @@ mod tests {
         });
         let tid = tid_rx.recv().unwrap();
         let me = rustix::process::getpid();
-        let pin = ThreadPin::Process {
-            pidfd: pidfd_open(me).unwrap(),
-            pid: me,
-            tid,
-        };
+        let pin = ThreadPin::task_dir(me, tid).unwrap();
         assert!(pin.is_alive().unwrap());
         done_tx.send(()).unwrap();
         worker.join().unwrap();
         wait_until_gone(&pin);
-        // A thread of another process under our pid is refused too.
+        // A thread of another process is not found under ours.
         if me.as_raw_nonzero().get() != 1 {
-            let other = ThreadPin::Process {
-                pidfd: pidfd_open(me).unwrap(),
-                pid: me,
-                tid: Pid::from_raw(1).unwrap(),
-            };
-            assert!(!other.is_alive().unwrap());
+            let e = ThreadPin::task_dir(me, Pid::from_raw(1).unwrap()).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::NotFound);
         }
     }
 
