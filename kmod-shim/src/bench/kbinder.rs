@@ -24,6 +24,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use rustix::ioctl::opcode;
 
@@ -31,8 +32,22 @@ use super::procs::{self_command, spawn_on, Helper};
 use super::{BenchError, Rig};
 use crate::sys::kbinder::{KernelBinder, MAX_MAP};
 
-/// The device used when none is named.
+/// Where the driver's one device usually is.
 pub const DEFAULT_DEVICE: &str = "/dev/binder";
+
+/// Why kernel binder does not run when no device was named. Only a named
+/// device is used: the benchmark's server becomes its context manager, and
+/// the driver then lets no other uid manage it until reboot, which would
+/// break an Android container (Waydroid, Anbox) that needs it later.
+pub fn unnamed_reason() -> String {
+    if Path::new(DEFAULT_DEVICE).exists() {
+        format!(
+            "no --kbinder DEVICE; {DEFAULT_DEVICE} exists, but its benchmark server would become its context manager, and the driver lets no other uid manage it until reboot: name it (or a binderfs device of your own) with --kbinder to measure"
+        )
+    } else {
+        "no --kbinder DEVICE, and no /dev/binder: this kernel has no binder driver (CONFIG_ANDROID_BINDER_IPC); tests/bench/vm/run-in-vm.sh runs the benchmark in a VM whose kernel has one".into()
+    }
+}
 
 /// `struct binder_transaction_data` on a 64-bit kernel.
 const TXN_DATA: usize = 64;
@@ -347,15 +362,16 @@ impl Rig for KbRig {
         };
         // `req` is borrowed for this whole call, so the address in the
         // command stays valid while the driver copies from it.
-        let mut n = self
-            .dev
-            .write_read(&self.cmds, &mut self.read)
-            .map_err(io)?;
+        let mut write = &self.cmds[..];
         loop {
+            let (w, n) = self.dev.write_read(write, &mut self.read).map_err(io)?;
+            write = &write[w..];
             for r in returns(&self.read[..n]) {
                 match r? {
                     Ret::Noop | Ret::TransactionComplete => {}
                     Ret::Reply(t) => {
+                        // Ours to free whatever happens next.
+                        self.pending_free = Some(t.buffer);
                         let len = usize::try_from(t.data_size).unwrap_or(usize::MAX);
                         if len > resp.len() {
                             return Err(BenchError::Helper(format!(
@@ -364,7 +380,6 @@ impl Rig for KbRig {
                             )));
                         }
                         self.dev.read_at(t.buffer, &mut resp[..len]).map_err(io)?;
-                        self.pending_free = Some(t.buffer);
                         return Ok(len);
                     }
                     Ret::DeadReply => {
@@ -379,8 +394,44 @@ impl Rig for KbRig {
                     }
                 }
             }
-            n = self.dev.write_read(&[], &mut self.read).map_err(io)?;
         }
+    }
+}
+
+/// `TF_ONE_WAY`: a call that gets no reply.
+const TF_ONE_WAY: u32 = 0x01;
+
+/// How long the server retries `BINDER_SET_CONTEXT_MGR` while the
+/// previous server's release is still pending in the driver.
+const CONTEXT_MGR_WAIT: Duration = Duration::from_secs(5);
+
+/// Becomes the context manager; `EBUSY` is retried until
+/// [`CONTEXT_MGR_WAIT`]: the driver clears the previous owner (the
+/// server of the case before) in deferred work after its fd closes.
+fn claim_context_mgr(dev: &KernelBinder, device: &Path) -> Result<(), BenchError> {
+    let deadline = Instant::now() + CONTEXT_MGR_WAIT;
+    loop {
+        let e = match dev.set_context_mgr() {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        let why = match e.raw_os_error() {
+            Some(libc::EBUSY) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            Some(libc::EBUSY) => {
+                ": another process is its context manager (on Android, servicemanager); name a device of your own (a new binderfs device) with --kbinder"
+            }
+            Some(libc::EPERM) => {
+                ": the driver keeps the uid of the first process that managed this device until reboot, and that was another uid; run as it, or name a device of your own with --kbinder"
+            }
+            _ => "",
+        };
+        return Err(BenchError::Helper(format!(
+            "kernel binder server: BINDER_SET_CONTEXT_MGR on {}: {e}{why}",
+            device.display()
+        )));
     }
 }
 
@@ -395,17 +446,7 @@ pub fn serve_role(device: &Path, max_msg: usize) -> Result<(), BenchError> {
     let dev = KernelBinder::open(device, map_len(max_msg)).map_err(io("open"))?;
     dev.set_max_threads(0)
         .map_err(io("BINDER_SET_MAX_THREADS"))?;
-    dev.set_context_mgr().map_err(|e| {
-        let why = if e.raw_os_error() == Some(libc::EBUSY) {
-            ": another process is its context manager already (on Android, servicemanager); name a device of your own (a new binderfs device)"
-        } else {
-            ""
-        };
-        BenchError::Helper(format!(
-            "kernel binder server: BINDER_SET_CONTEXT_MGR on {}: {e}{why}",
-            device.display()
-        ))
-    })?;
+    claim_context_mgr(&dev, device)?;
     let mut cmds = Vec::with_capacity(256);
     put(&mut cmds, BC_ENTER_LOOPER, &[]);
     dev.write_read(&cmds, &mut [])
@@ -418,12 +459,15 @@ pub fn serve_role(device: &Path, max_msg: usize) -> Result<(), BenchError> {
     }
     let mut read = [0u8; 256];
     loop {
-        let n = dev
+        let (w, n) = dev
             .write_read(&cmds, &mut read)
             .map_err(io("BINDER_WRITE_READ"))?;
-        cmds.clear();
+        // What the driver did not take (it stops after a failed command)
+        // goes again, ahead of the answers to these returns.
+        cmds.drain(..w);
         for r in returns(&read[..n]) {
             match r? {
+                Ret::Transaction(t) if t.flags & TF_ONE_WAY != 0 => put_free(&mut cmds, t.buffer),
                 Ret::Transaction(t) => {
                     let len = usize::try_from(t.data_size).unwrap_or(usize::MAX);
                     if !dev.maps(t.buffer, len) {
@@ -444,7 +488,7 @@ pub fn serve_role(device: &Path, max_msg: usize) -> Result<(), BenchError> {
                 Ret::IncRefs(p, c) => put_ptr_cookie(&mut cmds, BC_INCREFS_DONE, p, c),
                 Ret::Acquire(p, c) => put_ptr_cookie(&mut cmds, BC_ACQUIRE_DONE, p, c),
                 Ret::Noop | Ret::TransactionComplete | Ret::Release | Ret::SpawnLooper => {}
-                // The client went away before our reply reached it.
+                // Our reply found its caller gone.
                 Ret::FailedReply | Ret::DeadReply => {}
                 other => eprintln!("kernel binder server: unexpected {other:?}"),
             }
@@ -527,6 +571,12 @@ mod tests {
         let cut = &out[..out.len() - 6];
         let last = returns(cut).last().unwrap();
         assert!(last.is_err());
+    }
+
+    #[test]
+    fn the_skip_reason_says_how_to_measure() {
+        let r = unnamed_reason();
+        assert!(r.contains("--kbinder"), "{r}");
     }
 
     #[test]

@@ -162,7 +162,8 @@ pub struct Options {
     pub capbinderd: Option<PathBuf>,
     /// The two CPUs to use; `None`: the first two this process may use.
     pub cpus: Option<(usize, usize)>,
-    /// The binder device for `kernel-binder`; `None`: `/dev/binder`.
+    /// The binder device for `kernel-binder`; `None`: that case is
+    /// skipped (see `kbinder::unnamed_reason`).
     pub kbinder: Option<PathBuf>,
 }
 
@@ -401,11 +402,15 @@ fn start_rigs(
                 list.push((mech, Box::new(r)));
             }
             Mech::KernelBinder => {
-                let device = opts
-                    .kbinder
-                    .clone()
-                    .unwrap_or_else(|| kbinder::DEFAULT_DEVICE.into());
-                match kbinder::KbRig::start(&device, max_msg, far, home) {
+                let Some(device) = &opts.kbinder else {
+                    let note = format!("kernel-binder skipped: {}", kbinder::unnamed_reason());
+                    progress(&note);
+                    if !notes.contains(&note) {
+                        notes.push(note);
+                    }
+                    continue;
+                };
+                match kbinder::KbRig::start(device, max_msg, far, home) {
                     Ok(r) => {
                         progress(&format!("{pname}: {}: {}", mech.name(), r.describe()));
                         list.push((mech, Box::new(r)));

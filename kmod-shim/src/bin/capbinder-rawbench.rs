@@ -14,9 +14,9 @@
 //! p99_us=… ops_s=…` line per case on stdout, then a ratio table; progress
 //! goes to stderr. Mechanisms: `direct`, `relay-blocking`, `relay-uring`,
 //! `capbinder-default` (the mediator's default loop), `capbinder-epoll`
-//! (`capbinderd --epoll`), `kernel-binder` (the Linux binder driver, where
-//! the kernel has it: `/dev/binder` or `--kbinder DEVICE`; skipped with a
-//! note otherwise); with `--diagnostics` also `relay-acked`,
+//! (`capbinderd --epoll`), `kernel-binder` (the Linux binder driver, on
+//! the device named with `--kbinder DEVICE`; skipped with a note
+//! otherwise); with `--diagnostics` also `relay-acked`,
 //! `relay-epoll` and `relay-epoll-acked`, relays shaped like the mediator
 //! (see `bench::floor`). The hidden subcommands (`serve`, `kbinder-serve`,
 //! `echo`, `relay`, `relay-uring`, `with-parent`) are the helper processes this
@@ -67,8 +67,10 @@ struct Cli {
     /// The mediator binary (default: capbinderd next to this program).
     #[arg(long)]
     capbinderd: Option<PathBuf>,
-    /// The binder device for kernel-binder, of which the benchmark's server
-    /// becomes the context manager (default: /dev/binder).
+    /// The binder device for kernel-binder (e.g. /dev/binder), of which the
+    /// benchmark's server becomes the context manager; the driver then lets
+    /// no other uid manage it until reboot. Without it, kernel-binder is
+    /// skipped.
     #[arg(long)]
     kbinder: Option<PathBuf>,
     #[command(subcommand)]

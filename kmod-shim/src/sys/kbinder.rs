@@ -141,8 +141,14 @@ impl KernelBinder {
     /// `ioctl(BINDER_WRITE_READ)`: hands the driver the commands in `write`,
     /// then (if `read` is not empty) blocks until there is something to
     /// return and fills `read` with returns. Retried on `EINTR` from where
-    /// the driver left off. Returns how many bytes of `read` were filled.
-    pub fn write_read(&self, write: &[u8], read: &mut [u8]) -> io::Result<usize> {
+    /// the driver left off. Returns (command bytes consumed, bytes of
+    /// `read` filled).
+    ///
+    /// The driver stops taking commands, without an error, after one fails
+    /// (a `BC_REPLY` to a caller that died): it reports the failure among
+    /// the returns, and the caller hands it the rest again, as libbinder
+    /// does.
+    pub fn write_read(&self, write: &[u8], read: &mut [u8]) -> io::Result<(usize, usize)> {
         let mut bwr = BinderWriteRead {
             write_size: write.len() as u64,
             write_consumed: 0,
@@ -169,16 +175,18 @@ impl KernelBinder {
                 Ok(()) => break,
             }
         }
-        if bwr.write_consumed != bwr.write_size {
-            return Err(io::Error::other(format!(
-                "the binder driver took {} of {} command bytes",
-                bwr.write_consumed, bwr.write_size
-            )));
-        }
-        usize::try_from(bwr.read_consumed)
+        let written = usize::try_from(bwr.write_consumed)
             .ok()
-            .filter(|&n| n <= read.len())
-            .ok_or_else(|| io::Error::other("the binder driver returned more than was asked"))
+            .filter(|&n| n <= write.len());
+        let filled = usize::try_from(bwr.read_consumed)
+            .ok()
+            .filter(|&n| n <= read.len());
+        match (written, filled) {
+            (Some(w), Some(r)) => Ok((w, r)),
+            _ => Err(io::Error::other(
+                "the binder driver reported more bytes than it was given",
+            )),
+        }
     }
 
     /// Whether `len` bytes at user address `addr` lie inside our mapping:
@@ -192,8 +200,12 @@ impl KernelBinder {
     }
 
     /// Copies `dst.len()` bytes at user address `addr` out of our mapping.
-    /// A delivered buffer holds still until we free it (`BC_FREE_BUFFER`).
-    pub fn read_at(&self, addr: u64, dst: &mut [u8]) -> io::Result<()> {
+    ///
+    /// Only for a buffer the driver delivered (`BR_TRANSACTION`,
+    /// `BR_REPLY`) and we have not freed: that holds still until our
+    /// `BC_FREE_BUFFER`. Elsewhere in the mapping a page may be unbacked
+    /// (the driver's fault handler answers SIGBUS) or reused.
+    pub(crate) fn read_at(&self, addr: u64, dst: &mut [u8]) -> io::Result<()> {
         if !self.maps(addr, dst.len()) {
             return Err(io::Error::other(format!(
                 "{} bytes at {addr:#x} are outside the binder mapping",

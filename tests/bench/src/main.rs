@@ -13,10 +13,10 @@
 //!   three-process relay (`relay-blocking`), from
 //!   `capbinder_kmod_shim::bench`;
 //! - `kernel-binder`: the same echo through the Linux binder driver
-//!   (`capbinder_kmod_shim::bench::kbinder`), where the kernel has it
-//!   (`/dev/binder`, or `--kbinder DEVICE`); skipped with a note
-//!   otherwise. `tests/bench/vm/run-in-vm.sh` runs this binary in a KVM
-//!   guest whose kernel has the driver;
+//!   (`capbinder_kmod_shim::bench::kbinder`), on the device named with
+//!   `--kbinder DEVICE`; skipped with a note otherwise.
+//!   `tests/bench/vm/run-in-vm.sh` runs this binary in a guest whose
+//!   kernel has the driver;
 //! - `capbinder`: sync round trips through the runtime API
 //!   (`Parcel::write_bytes`, `read_bytes` borrowed) at 32 B, 4 KiB,
 //!   64 KiB, 1 MiB (inline) and 16 MiB (a sealed blob);
@@ -112,8 +112,10 @@ struct Cli {
     /// proportionally fewer) [default: 20000, or 200 with --quick].
     #[arg(long)]
     iters: Option<usize>,
-    /// The binder device for kernel-binder, of which the benchmark's server
-    /// becomes the context manager (default: /dev/binder).
+    /// The binder device for kernel-binder (e.g. /dev/binder), of which the
+    /// benchmark's server becomes the context manager; the driver then lets
+    /// no other uid manage it until reboot. Without it, kernel-binder is
+    /// skipped.
     #[arg(long)]
     kbinder: Option<PathBuf>,
     #[command(subcommand)]
@@ -376,7 +378,7 @@ fn run_bench(cli: Cli) -> Res<()> {
     if cli.iters == Some(0) {
         return Err("--iters: at least one round trip".into());
     }
-    if cpus.0 == cpus.1 {
+    if cpus.0 == cpus.1 && placements.contains(&Placement::Split) {
         placements.retain(|&p| p == Placement::Same);
         report.note("split skipped: only one CPU is available");
     }
@@ -647,26 +649,36 @@ fn run_bench(cli: Cli) -> Res<()> {
     Ok(())
 }
 
-/// The floors (and kernel binder) at one placement and payload: a
-/// bench-module run (a payload the socket buffers cannot hold is skipped
-/// with its reason).
+/// The floors and kernel binder at one placement and payload, each group
+/// its own bench-module run (so that one failing loses only its rows; a
+/// payload a mechanism cannot carry is skipped with its reason).
 fn floor(plan: &Plan, p: Placement, payload: usize, report: &mut Report) {
-    if payload > 1 << 20 {
-        report.note(format!(
-            "floors: {payload} B is not run (one SOCK_SEQPACKET message would need a socket buffer that large)"
-        ));
-        return;
-    }
-    let mut only = Vec::new();
     if plan.wants("floor") {
-        only.extend(["direct".to_string(), "relay-blocking".to_string()]);
+        if payload > 1 << 20 {
+            report.note(format!(
+                "floors: {payload} B is not run (one SOCK_SEQPACKET message would need a socket buffer that large)"
+            ));
+        } else {
+            module_run(plan, p, payload, &["direct", "relay-blocking"], report);
+        }
     }
     if plan.wants("kernel-binder") {
-        only.push("kernel-binder".into());
+        if payload > bench::kbinder::MAX_PAYLOAD {
+            report.note(format!(
+                "kernel-binder: {payload} B is not run (the driver maps at most 4 MiB per process)"
+            ));
+        } else {
+            module_run(plan, p, payload, &["kernel-binder"], report);
+        }
     }
+}
+
+/// One bench-module run of `mechs`; its rows and kernel-binder notes go
+/// into `report`.
+fn module_run(plan: &Plan, p: Placement, payload: usize, mechs: &[&str], report: &mut Report) {
     let opts = Options {
         quick: plan.quick,
-        only,
+        only: mechs.iter().map(|m| m.to_string()).collect(),
         diagnostics: false,
         json: None,
         // The bench module runs a tenth of these from 64 KiB up.
@@ -696,7 +708,11 @@ fn floor(plan: &Plan, p: Placement, payload: usize, report: &mut Report) {
                 }
             }
         }
-        Err(e) => report.note(format!("floor {} {payload} B skipped: {e}", p.name())),
+        Err(e) => report.note(format!(
+            "{} {} {payload} B skipped: {e}",
+            mechs.join(", "),
+            p.name()
+        )),
     }
 }
 
