@@ -542,13 +542,7 @@ mod tests {
 
     #[test]
     fn thread_pidfd_pins_a_thread_of_this_process() {
-        let (tid_tx, tid_rx) = mpsc::channel();
-        let (done_tx, done_rx) = mpsc::channel::<()>();
-        let worker = std::thread::spawn(move || {
-            tid_tx.send(rustix::thread::gettid()).unwrap();
-            done_rx.recv().unwrap();
-        });
-        let tid = tid_rx.recv().unwrap();
+        let (tid, worker) = Parked::spawn();
         let me = rustix::process::getpid();
         assert!(tid_belongs_to(me, tid).unwrap());
 
@@ -565,8 +559,7 @@ mod tests {
             }
         };
 
-        done_tx.send(()).unwrap();
-        worker.join().unwrap();
+        worker.finish();
         if let Some(fd) = thread_pidfd {
             assert!(pidfd_wait_exited(fd, None).unwrap());
         }
@@ -575,6 +568,31 @@ mod tests {
             open_thread_of(me, tid),
             Err(ThreadError::NotInProcess { .. })
         ));
+    }
+
+    /// A thread of this process that waits until told to finish.
+    struct Parked {
+        done: mpsc::Sender<()>,
+        thread: std::thread::JoinHandle<()>,
+    }
+
+    impl Parked {
+        /// Starts it; returns its tid.
+        fn spawn() -> (Pid, Parked) {
+            let (tid_tx, tid_rx) = mpsc::channel();
+            let (done, done_rx) = mpsc::channel::<()>();
+            let thread = std::thread::spawn(move || {
+                tid_tx.send(rustix::thread::gettid()).unwrap();
+                let _ = done_rx.recv();
+            });
+            (tid_rx.recv().unwrap(), Parked { done, thread })
+        }
+
+        /// Lets it return, and joins it.
+        fn finish(self) {
+            self.done.send(()).unwrap();
+            self.thread.join().unwrap();
+        }
     }
 
     /// Waits for a joined thread's pin to report it gone. join() returns
@@ -595,18 +613,11 @@ mod tests {
     /// The pre-6.9 pin, made directly so that it is tested on every kernel.
     #[test]
     fn a_task_dir_pin_follows_the_thread() {
-        let (tid_tx, tid_rx) = mpsc::channel();
-        let (done_tx, done_rx) = mpsc::channel::<()>();
-        let worker = std::thread::spawn(move || {
-            tid_tx.send(rustix::thread::gettid()).unwrap();
-            done_rx.recv().unwrap();
-        });
-        let tid = tid_rx.recv().unwrap();
+        let (tid, worker) = Parked::spawn();
         let me = rustix::process::getpid();
         let pin = ThreadPin::task_dir(me, tid).unwrap();
         assert!(pin.is_alive().unwrap());
-        done_tx.send(()).unwrap();
-        worker.join().unwrap();
+        worker.finish();
         wait_until_gone(&pin);
         // A thread of another process is not found under ours.
         if me.as_raw_nonzero().get() != 1 {
