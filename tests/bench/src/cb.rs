@@ -17,12 +17,19 @@
 //! makes four (into and out of the kernel, each way). Above the threshold
 //! (16 MiB here) the parcel becomes a sealed blob each way (one copy into
 //! the memfd), mapped read-only by the receiver and borrowed.
+//!
+//! The `capbinder-aidl` case makes the same call through code generated
+//! from `aidl/capbinder/bench/IBenchEcho.aidl` (`byte[] echo(in byte[])`),
+//! as an application would: the proxy copies the caller's slice into the
+//! send area and the reply out into a `Vec`; the stub lends the request in
+//! place, the service returns a `Vec` (a copy) that the stub writes into
+//! its send area. Six copies per round trip, two of them the mediator's.
 
 use std::io::Write as _;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use capbinder::service_manager::{Policy, ServiceManager, ServiceManagerService};
@@ -48,6 +55,25 @@ const DRAIN: u32 = 3;
 const TICK: u32 = 7;
 
 const ECHO_NAME: &str = "bench.echo";
+const AIDL_ECHO_NAME: &str = "bench.aidl-echo";
+
+/// The code generated from `aidl/` by `build.rs`. A binary uses only part
+/// of an interface's generated API (no default impl, no local casts).
+#[allow(dead_code)]
+mod aidl {
+    ::capbinder::include_aidl!();
+}
+
+use aidl::capbinder::bench::{BnBenchEcho, IBenchEcho};
+
+/// The echo behind the generated stub.
+struct AidlEcho;
+
+impl IBenchEcho for AidlEcho {
+    fn echo(&self, data: &[u8]) -> capbinder::Result<Vec<u8>> {
+        Ok(data.to_vec())
+    }
+}
 const TOPIC_NAME: &str = "bench.topic";
 
 /// Receive buffer and send area that hold a 1 MiB payload inline with
@@ -161,7 +187,10 @@ impl Binder for Echo {
 pub fn service_role(socket: &Path) -> Res<()> {
     let ps = ProcessState::init(Some(socket)).map_err(st)?;
     ServiceManager::get()
-        .and_then(|sm| sm.add_service(ECHO_NAME, &new_binder(Echo::default())))
+        .and_then(|sm| {
+            sm.add_service(ECHO_NAME, &new_binder(Echo::default()))?;
+            sm.add_service(AIDL_ECHO_NAME, &BnBenchEcho::new_binder(AidlEcho))
+        })
         .map_err(st)?;
     ready();
     ps.join_thread_pool().map_err(st)
@@ -250,8 +279,10 @@ pub fn sub_role(socket: &Path) -> Res<()> {
 /// The mediator, the service manager, the echo service, and this
 /// process's proxy.
 pub struct Setup {
-    // Drop order: proxy first, then the helpers.
+    // Drop order: proxies first, then the helpers.
     pub echo: SpIBinder,
+    /// The generated proxy of the AIDL echo.
+    aidl_echo: Arc<dyn IBenchEcho>,
     socket: PathBuf,
     service: Helper,
     sm: Helper,
@@ -290,8 +321,13 @@ impl Setup {
         let echo = ServiceManager::get()
             .and_then(|sm| sm.get_service(ECHO_NAME))
             .map_err(st)?;
+        let aidl_echo = ServiceManager::get()
+            .and_then(|sm| sm.get_service(AIDL_ECHO_NAME))
+            .and_then(capbinder::interface_cast::<dyn IBenchEcho>)
+            .map_err(st)?;
         Ok(Setup {
             echo,
+            aidl_echo,
             socket,
             service,
             sm,
@@ -336,6 +372,30 @@ impl Setup {
                 return Err(format!(
                     "the echo came back wrong ({} bytes for {payload})",
                     got.len(),
+                ));
+            }
+            Ok(())
+        })
+    }
+
+    /// Sync round trips of `payload` bytes through the generated proxy:
+    /// a fresh payload per call into the caller's buffer, then
+    /// `IBenchEcho::echo(&buf)`.
+    pub fn aidl_case(
+        &self,
+        payload: usize,
+        iters: usize,
+    ) -> Res<capbinder_kmod_shim::bench::stats::Summary> {
+        let mut buf = vec![0u8; payload];
+        let mut seed = 0u8;
+        util::measure(iters, |check| {
+            seed = seed.wrapping_add(1);
+            bench::pattern(&mut buf, seed);
+            let got = self.aidl_echo.echo(&buf).map_err(st)?;
+            if got.len() != payload || (check && got != buf) {
+                return Err(format!(
+                    "the AIDL echo came back wrong ({} bytes for {payload})",
+                    got.len()
                 ));
             }
             Ok(())

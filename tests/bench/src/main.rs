@@ -20,6 +20,8 @@
 //! - `capbinder`: sync round trips through the runtime API
 //!   (`Parcel::write_bytes`, `read_bytes` borrowed) at 32 B, 4 KiB,
 //!   64 KiB, 1 MiB (inline) and 16 MiB (a sealed blob);
+//! - `capbinder-aidl`: the same calls through a proxy and stub generated
+//!   from `aidl/capbinder/bench/IBenchEcho.aidl` by `build.rs`;
 //! - `dbus-daemon`, `dbus-broker`: the same calls through a private bus,
 //!   zbus on both sides;
 //! - `oneway`: capbinder oneway throughput (one sender, four senders)
@@ -88,8 +90,8 @@ struct Cli {
     #[arg(long)]
     quick: bool,
     /// Run only these cases (comma-separated prefixes): floor,
-    /// kernel-binder, capbinder, dbus-daemon, dbus-broker, oneway, callers,
-    /// clients, topics.
+    /// kernel-binder, capbinder, capbinder-aidl, dbus-daemon, dbus-broker,
+    /// oneway, callers, clients, topics.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Also write the results as JSON to this file.
@@ -335,10 +337,11 @@ impl Plan {
 }
 
 fn run_bench(cli: Cli) -> Res<()> {
-    const KNOWN: [&str; 9] = [
+    const KNOWN: [&str; 10] = [
         "floor",
         "kernel-binder",
         "capbinder",
+        "capbinder-aidl",
         "dbus-daemon",
         "dbus-broker",
         "oneway",
@@ -430,9 +433,16 @@ fn run_bench(cli: Cli) -> Res<()> {
     let dir = util::TempDir::new()?;
 
     let mut setup = None;
-    if ["capbinder", "oneway", "callers", "clients", "topics"]
-        .iter()
-        .any(|g| plan.wants(g))
+    if [
+        "capbinder",
+        "capbinder-aidl",
+        "oneway",
+        "callers",
+        "clients",
+        "topics",
+    ]
+    .iter()
+    .any(|g| plan.wants(g))
     {
         setup = Some(cb::Setup::start(
             dir.path(),
@@ -485,6 +495,21 @@ fn run_bench(cli: Cli) -> Res<()> {
                     .map_err(|e| format!("capbinder {payload} B: {e}"))?;
                 report.push(Row {
                     mech: "capbinder".into(),
+                    placement: p,
+                    payload,
+                    s: sum,
+                });
+            }
+            if let (Some(s), true) = (&setup, plan.wants("capbinder-aidl")) {
+                progress(&format!(
+                    "{} capbinder-aidl {payload} B: {iters} round trips",
+                    p.name()
+                ));
+                let sum = s
+                    .aidl_case(payload, iters)
+                    .map_err(|e| format!("capbinder-aidl {payload} B: {e}"))?;
+                report.push(Row {
+                    mech: "capbinder-aidl".into(),
                     placement: p,
                     payload,
                     s: sum,

@@ -121,13 +121,15 @@ impl Report {
         let mut payloads: Vec<usize> = self
             .rows
             .iter()
-            .filter(|r| r.mech == "capbinder")
+            .filter(|r| r.mech == "capbinder" || r.mech == "capbinder-aidl")
             .map(|r| r.payload)
             .collect();
         payloads.sort_unstable();
         payloads.dedup();
-        let cols: [(&str, &str, &str); 7] = [
+        let cols: [(&str, &str, &str); 9] = [
             ("cb/relay", "capbinder", "relay-blocking"),
+            ("aidl/relay", "capbinder-aidl", "relay-blocking"),
+            ("aidl/cb", "capbinder-aidl", "capbinder"),
             ("cb/direct", "capbinder", "direct"),
             ("cb/kbinder", "capbinder", "kernel-binder"),
             ("relay/direct", "relay-blocking", "direct"),
@@ -137,7 +139,7 @@ impl Report {
         ];
         let _ = writeln!(
             out,
-            "RATIOS sync round trips, median / median, like placements only (cb = capbinder through the runtime API)"
+            "RATIOS sync round trips, median / median, like placements only (cb = capbinder through the runtime API, aidl = through generated AIDL code)"
         );
         let mut header = format!("{:<9} {:>9}", "placement", "payload");
         for (name, _, _) in cols {
