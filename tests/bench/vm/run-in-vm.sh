@@ -5,7 +5,7 @@
 #   tests/bench/vm/run-in-vm.sh [--cpus N] [--mem MiB] [--keep DIR] [--accel auto|kvm|tcg]
 #                               [--kernel 6.12|6.1] [--add FILE]... -- ARGS...
 #
-# ARGS go to capbinder-bench; if the first is `rawbench`, the rest go to
+# ARGS go to capbinder-bench (with --kbinder /dev/binder); if the first is `rawbench`, the rest go to
 # capbinder-rawbench instead; if it is `run`, the rest is a command line of
 # its own (a program added with --add, say a test binary). --add FILE puts
 # FILE (stripped) in the guest at the same absolute path, so that programs
