@@ -89,9 +89,10 @@ struct Cli {
     /// minute).
     #[arg(long)]
     quick: bool,
-    /// Run only these cases (comma-separated prefixes): floor,
+    /// Run only these cases (comma-separated names or prefixes): floor,
     /// kernel-binder, capbinder, capbinder-aidl, dbus-daemon, dbus-broker,
-    /// oneway, callers, clients, topics.
+    /// oneway, callers, clients, topics. A full name selects that case
+    /// alone.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Also write the results as JSON to this file.
@@ -331,24 +332,32 @@ impl Plan {
         }
     }
 
+    /// Whether `--only` asks for `group`: a case's full name selects that
+    /// case alone (`capbinder`, not `capbinder-aidl`); anything else is a
+    /// prefix.
     fn wants(&self, group: &str) -> bool {
-        self.only.is_empty() || self.only.iter().any(|o| group.starts_with(o.as_str()))
+        self.only.is_empty()
+            || self.only.iter().any(|o| {
+                o == group || (!KNOWN.contains(&o.as_str()) && group.starts_with(o.as_str()))
+            })
     }
 }
 
+/// The case names `--only` takes.
+const KNOWN: [&str; 10] = [
+    "floor",
+    "kernel-binder",
+    "capbinder",
+    "capbinder-aidl",
+    "dbus-daemon",
+    "dbus-broker",
+    "oneway",
+    "callers",
+    "clients",
+    "topics",
+];
+
 fn run_bench(cli: Cli) -> Res<()> {
-    const KNOWN: [&str; 10] = [
-        "floor",
-        "kernel-binder",
-        "capbinder",
-        "capbinder-aidl",
-        "dbus-daemon",
-        "dbus-broker",
-        "oneway",
-        "callers",
-        "clients",
-        "topics",
-    ];
     for o in &cli.only {
         if !KNOWN.iter().any(|k| k.starts_with(o.as_str())) {
             return Err(format!(
