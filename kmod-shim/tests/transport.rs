@@ -1149,6 +1149,35 @@ fn killing_a_client_mid_call_drops_the_reply_cleanly(lp: Loop) {
     assert_eq!((srv.buffer.used, srv.pending_out), (0, 0), "{srv:#?}");
 }
 
+/// Calls handle 0 (code 1) with `data` and returns the reply, its buffer
+/// still held (not freed).
+fn call_held(p: &mut Peer, data: &[u8]) -> capbinder_core::TxnIn {
+    p.tc.write_send_area(0, data).unwrap();
+    let txn = TxnOut {
+        code: 1,
+        data: DataRange {
+            offset: 0,
+            len: data.len() as u64,
+        },
+        ..TxnOut::default()
+    };
+    p.tc.write(
+        &[Command::Transaction {
+            handle: Handle(0),
+            txn,
+        }],
+        &[],
+    )
+    .unwrap();
+    loop {
+        match p.next_return().unwrap() {
+            Return::TransactionComplete => {}
+            Return::Reply(t) => return t,
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
 /// Writes `cmds` then a `DumpState` and returns every return before the
 /// dump (the dump answers after the commands before it were applied).
 fn returns_of(p: &mut Peer, mut cmds: Vec<Command>) -> Vec<Return> {
@@ -1170,27 +1199,7 @@ fn misbehaving_clients_get_errors_and_everyone_else_is_still_served(lp: Loop) {
     let mut bad = Peer::open(d.socket()).unwrap();
 
     // Double free of a delivered buffer.
-    bad.tc.write_send_area(0, b"x").unwrap();
-    bad.tc
-        .write(
-            &[Command::Transaction {
-                handle: Handle(0),
-                txn: TxnOut {
-                    code: 1,
-                    data: DataRange { offset: 0, len: 1 },
-                    ..TxnOut::default()
-                },
-            }],
-            &[],
-        )
-        .unwrap();
-    let reply = loop {
-        match bad.next_return().unwrap() {
-            Return::TransactionComplete => {}
-            Return::Reply(t) => break t,
-            other => panic!("{other:?}"),
-        }
-    };
+    let reply = call_held(&mut bad, b"x");
     let off = reply.buffer.offset;
     let r = returns_of(
         &mut bad,
@@ -1277,27 +1286,7 @@ fn misbehaving_clients_get_errors_and_everyone_else_is_still_served(lp: Loop) {
 
     // Splices name only bytes of a range delivered to this process and not
     // yet freed; a good one crosses receive buffer to receive buffer.
-    bad.tc.write_send_area(0, b"held!").unwrap();
-    bad.tc
-        .write(
-            &[Command::Transaction {
-                handle: Handle(0),
-                txn: TxnOut {
-                    code: 1,
-                    data: DataRange { offset: 0, len: 5 },
-                    ..TxnOut::default()
-                },
-            }],
-            &[],
-        )
-        .unwrap();
-    let held = loop {
-        match bad.next_return().unwrap() {
-            Return::TransactionComplete => {}
-            Return::Reply(t) => break t,
-            other => panic!("{other:?}"),
-        }
-    };
+    let held = call_held(&mut bad, b"held!");
     assert_eq!(bad.dev.read_buffer(held.buffer).unwrap(), b"echo:held!");
     let mut spliced_call = |splice: Splice| {
         bad.tc.write_send_area(0, b"[----------]").unwrap();

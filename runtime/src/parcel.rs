@@ -85,10 +85,15 @@ impl InPlace {
         }
     }
 
-    /// The bytes as an owned buffer, splices filled in.
-    pub(crate) fn into_vec(mut self) -> Vec<u8> {
-        self.settle();
-        self.raw().to_vec()
+    /// A copy of the bytes, splices filled in; the area is left as it is.
+    pub(crate) fn filled(&self) -> Vec<u8> {
+        let mut v = self.raw().to_vec();
+        for s in &self.splices {
+            if let (Some(dst), Some(src)) = (v.get_mut(s.at..s.at + s.len), s.source()) {
+                dst.copy_from_slice(src);
+            }
+        }
+        v
     }
 }
 
@@ -104,7 +109,7 @@ impl Data {
     fn into_vec(self) -> Vec<u8> {
         match self {
             Data::Owned(v) => v,
-            Data::InPlace(p) => p.into_vec(),
+            Data::InPlace(p) => p.filled(),
             Data::Received(d) => d.bytes().to_vec(),
             Data::Blob(m) => m.as_slice().unwrap_or(&[]).to_vec(),
         }
@@ -295,15 +300,7 @@ impl Parcel {
     /// with them filled in.
     pub fn bytes(&self) -> Cow<'_, [u8]> {
         match &self.data {
-            Data::InPlace(p) if !p.splices.is_empty() => {
-                let mut v = p.raw().to_vec();
-                for s in &p.splices {
-                    if let (Some(dst), Some(src)) = (v.get_mut(s.at..s.at + s.len), s.source()) {
-                        dst.copy_from_slice(src);
-                    }
-                }
-                Cow::Owned(v)
-            }
+            Data::InPlace(p) if !p.splices.is_empty() => Cow::Owned(p.filled()),
             d => Cow::Borrowed(d.raw()),
         }
     }

@@ -260,7 +260,7 @@ fn prepare(
             }
             return Ok((txn, guards, keep));
         }
-        Outgoing::InPlace(p) => p.into_vec(),
+        Outgoing::InPlace(p) => p.filled(),
         Outgoing::Bytes(b) => b,
     };
     let len = bytes.len();

@@ -494,31 +494,24 @@ fn run_bench(cli: Cli) -> Res<()> {
                 floor(&plan, p, payload, &mut report);
                 procs::pin_self(home).map_err(|e| e.to_string())?;
             }
-            if let (Some(s), true) = (&setup, plan.wants("capbinder")) {
+            // The runtime API and generated code: the same call, two ways.
+            type Case = fn(&cb::Setup, usize, usize) -> Res<bench::stats::Summary>;
+            let cases: [(&str, Case); 2] = [
+                ("capbinder", cb::Setup::sync_case),
+                ("capbinder-aidl", cb::Setup::aidl_case),
+            ];
+            for (name, case) in cases {
+                let Some(s) = setup.as_ref().filter(|_| plan.wants(name)) else {
+                    continue;
+                };
                 progress(&format!(
-                    "{} capbinder {payload} B: {iters} round trips",
+                    "{} {name} {payload} B: {iters} round trips",
                     p.name()
                 ));
-                let sum = s
-                    .sync_case(payload, iters)
-                    .map_err(|e| format!("capbinder {payload} B: {e}"))?;
+                let sum =
+                    case(s, payload, iters).map_err(|e| format!("{name} {payload} B: {e}"))?;
                 report.push(Row {
-                    mech: "capbinder".into(),
-                    placement: p,
-                    payload,
-                    s: sum,
-                });
-            }
-            if let (Some(s), true) = (&setup, plan.wants("capbinder-aidl")) {
-                progress(&format!(
-                    "{} capbinder-aidl {payload} B: {iters} round trips",
-                    p.name()
-                ));
-                let sum = s
-                    .aidl_case(payload, iters)
-                    .map_err(|e| format!("capbinder-aidl {payload} B: {e}"))?;
-                report.push(Row {
-                    mech: "capbinder-aidl".into(),
+                    mech: name.into(),
                     placement: p,
                     payload,
                     s: sum,
