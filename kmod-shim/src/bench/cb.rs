@@ -26,11 +26,13 @@ use super::procs::{self_command, spawn_on, tied_command, Helper};
 use super::{BenchError, Rig};
 use crate::device::{Device, DeviceError, ThreadChannel};
 
-/// Which event loop the mediator was asked for.
+/// Which event loop the mediator is asked for. Both are measured, each
+/// by name, so that the default (`auto`, which is epoll) can be checked
+/// against the other in the same run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Loop {
-    /// No flag: whatever the mediator runs by default.
-    Default,
+    /// `CAPBINDER_LOOP=io_uring`.
+    Uring,
     /// `--epoll`.
     Epoll,
 }
@@ -39,10 +41,13 @@ impl Loop {
     /// Its label in mechanism names.
     pub fn label(self) -> &'static str {
         match self {
-            Loop::Default => "default",
+            Loop::Uring => "uring",
             Loop::Epoll => "epoll",
         }
     }
+
+    /// The loop `capbinderd` runs when nobody asks for one (`auto`).
+    pub const DEFAULT: Loop = Loop::Epoll;
 }
 
 /// The mediator configuration: receive buffers and send areas that hold a
@@ -128,7 +133,7 @@ impl CbRig {
         let tag = which.label();
         // Numbered, so that no path the mediator logs names a loop.
         let n = match which {
-            Loop::Default => 1,
+            Loop::Uring => 1,
             Loop::Epoll => 2,
         };
         let socket = dir.join(format!("m{n}.sock"));
@@ -144,10 +149,10 @@ impl CbRig {
         })?;
         let mut cmd = tied_command(capbinderd)?;
         cmd.arg("--socket").arg(&socket).arg("--config").arg(&conf);
-        cmd.env_remove("CAPBINDER_LOOP");
-        if which == Loop::Epoll {
-            cmd.arg("--epoll").env("CAPBINDER_LOOP", "epoll");
-        }
+        match which {
+            Loop::Uring => cmd.env("CAPBINDER_LOOP", "io_uring"),
+            Loop::Epoll => cmd.arg("--epoll").env("CAPBINDER_LOOP", "epoll"),
+        };
         cmd.env("CAPBINDER_LOG", "info")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())

@@ -13,8 +13,9 @@
 //! Prints one `RESULT mech=… placement=… payload=… iters=… median_us=…
 //! p99_us=… ops_s=…` line per case on stdout, then a ratio table; progress
 //! goes to stderr. Mechanisms: `direct`, `relay-blocking`, `relay-uring`,
-//! `capbinder-default` (the mediator's default loop), `capbinder-epoll`
-//! (`capbinderd --epoll`), `kernel-binder` (the Linux binder driver, on
+//! `capbinder-epoll` (`capbinderd --epoll`; `auto`, the default, is epoll
+//! too), `capbinder-uring` (`CAPBINDER_LOOP=io_uring`; skipped with a note
+//! where io_uring cannot start), `kernel-binder` (the Linux binder driver, on
 //! the device named with `--kbinder DEVICE`; skipped with a note
 //! otherwise); with `--diagnostics` also `relay-acked`,
 //! `relay-epoll` and `relay-epoll-acked`, relays shaped like the mediator
@@ -37,7 +38,7 @@ struct Cli {
     quick: bool,
     /// Run only these mechanisms (names or prefixes, comma-separated):
     /// direct, relay-blocking, relay-uring, kernel-binder,
-    /// capbinder-default, capbinder-epoll.
+    /// capbinder-epoll, capbinder-uring.
     /// Diagnostic relays (relay-acked, relay-epoll, relay-epoll-acked) run
     /// only with --diagnostics or when named in full.
     #[arg(long, value_delimiter = ',')]

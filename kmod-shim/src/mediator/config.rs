@@ -4,7 +4,7 @@
 //! context_manager_uid = 1000      # only this uid may claim handle 0
 //! privileged_uids = [1000]        # besides root: may freeze, sees all state
 //! migrate_priority = "auto"       # "auto" (if CAP_SYS_NICE), "on", "off"
-//! event_loop = "auto"             # "auto" (io_uring, else epoll), "io_uring", "epoll"
+//! event_loop = "auto"             # "auto" (epoll, the faster here), "io_uring", "epoll"
 //! [limits]                        # capbinder_core::Limits, every key optional
 //! recv_buffer = 1048576
 //! thread_cap = 256
