@@ -145,12 +145,23 @@ pub fn echo_role(max_msg: usize, acked: bool) -> Result<(), BenchError> {
 /// like the mediator's loop); `acked` also sends an acknowledgement to the
 /// client after forwarding its request and to the server before
 /// forwarding its answer, where the mediator sends `TransactionComplete`.
-pub fn relay_role(max_msg: usize, epoll: bool, acked: bool) -> Result<(), BenchError> {
+/// `threaded` is the other way a middle that serves many sockets can wait
+/// on them: a thread per socket, each blocked in its own `recv` (here one
+/// per direction).
+pub fn relay_role(
+    max_msg: usize,
+    epoll: bool,
+    acked: bool,
+    threaded: bool,
+) -> Result<(), BenchError> {
     let (stdin, stdout) = (io::stdin(), io::stdout());
     let (client, server) = (stdin.as_fd(), stdout.as_fd());
     let mut buf = vec![0u8; max_msg + 1];
     if epoll {
         return relay_epoll(client, server, &mut buf, acked);
+    }
+    if threaded {
+        return relay_threaded(client, server, buf);
     }
     loop {
         let n = recv_msg(client, &mut buf).map_err(fail("relay: recv from client"))?;
@@ -169,6 +180,38 @@ pub fn relay_role(max_msg: usize, epoll: bool, acked: bool) -> Result<(), BenchE
             send_all(server, ACK).map_err(fail("relay: ack to server"))?;
         }
         send_all(client, &buf[..m]).map_err(fail("relay: send to client"))?;
+    }
+}
+
+/// The threaded middle: this thread forwards requests, another answers,
+/// each blocked in its own socket's `recv`. Either side's end of file
+/// ends the process.
+fn relay_threaded(
+    client: BorrowedFd<'_>,
+    server: BorrowedFd<'_>,
+    mut buf: Vec<u8>,
+) -> Result<(), BenchError> {
+    let to_client = client
+        .try_clone_to_owned()
+        .map_err(fail("relay: dup client"))?;
+    let from_server = server
+        .try_clone_to_owned()
+        .map_err(fail("relay: dup server"))?;
+    let mut back = vec![0u8; buf.len()];
+    std::thread::spawn(move || loop {
+        match recv_msg(from_server.as_fd(), &mut back) {
+            Ok(n) if n > 0 && send_all(to_client.as_fd(), &back[..n]).is_ok() => {}
+            // The client's end is what the benchmark closes; this side
+            // ending too means the round trips are over either way.
+            _ => std::process::exit(0),
+        }
+    });
+    loop {
+        let n = recv_msg(client, &mut buf).map_err(fail("relay: recv from client"))?;
+        if n == 0 {
+            return Ok(());
+        }
+        send_all(server, &buf[..n]).map_err(fail("relay: send to server"))?;
     }
 }
 
@@ -269,6 +312,8 @@ pub enum Middle {
     Uring,
     /// epoll, level-triggered, each socket read until `EAGAIN`.
     Epoll,
+    /// A blocking thread per direction.
+    Threaded,
 }
 
 /// The client's end of a floor: a socket and the helpers behind it.
@@ -319,11 +364,14 @@ impl SocketRig {
         drop(cmd);
         let mut cmd = self_command(match middle {
             Middle::Uring => "relay-uring",
-            Middle::Blocking | Middle::Epoll => "relay",
+            Middle::Blocking | Middle::Epoll | Middle::Threaded => "relay",
         })?;
         cmd.arg("--max").arg(max_msg.to_string());
         if middle == Middle::Epoll {
             cmd.arg("--epoll");
+        }
+        if middle == Middle::Threaded {
+            cmd.arg("--threaded");
         }
         if acked {
             cmd.arg("--acked");
@@ -334,6 +382,7 @@ impl SocketRig {
             Middle::Blocking => "relay",
             Middle::Uring => "io_uring relay",
             Middle::Epoll => "epoll relay",
+            Middle::Threaded => "threaded relay",
         };
         let middle = Helper::new(name, spawn_on(far, home, &mut cmd)?);
         drop(cmd);

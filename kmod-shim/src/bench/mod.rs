@@ -87,6 +87,8 @@ pub enum Mech {
     RelayEpoll,
     /// Diagnostic: epoll relay with acks (the mediator's shape, no logic).
     RelayEpollAcked,
+    /// Diagnostic: a blocking thread per direction in the middle.
+    RelayThreaded,
 }
 
 impl Mech {
@@ -102,13 +104,19 @@ impl Mech {
 
     /// The diagnostic mechanisms, run only with `--diagnostics` or when
     /// `--only` names them in full.
-    pub const DIAGNOSTIC: [Mech; 3] = [Mech::RelayAcked, Mech::RelayEpoll, Mech::RelayEpollAcked];
+    pub const DIAGNOSTIC: [Mech; 4] = [
+        Mech::RelayAcked,
+        Mech::RelayEpoll,
+        Mech::RelayEpollAcked,
+        Mech::RelayThreaded,
+    ];
 
     /// Its name in `RESULT` lines and for `--only`.
     pub fn name(self) -> &'static str {
         match self {
             Mech::RelayAcked => "relay-acked",
             Mech::RelayEpoll => "relay-epoll",
+            Mech::RelayThreaded => "relay-threaded",
             Mech::RelayEpollAcked => "relay-epoll-acked",
             Mech::Direct => "direct",
             Mech::RelayBlocking => "relay-blocking",
@@ -390,13 +398,13 @@ fn start_rigs(
                 progress(&format!("{pname}: {}: {}", mech.name(), r.describe()));
                 list.push((mech, Box::new(r)));
             }
-            Mech::RelayAcked | Mech::RelayEpoll | Mech::RelayEpollAcked => {
-                let middle = if mech == Mech::RelayAcked {
-                    floor::Middle::Blocking
-                } else {
-                    floor::Middle::Epoll
+            Mech::RelayAcked | Mech::RelayEpoll | Mech::RelayEpollAcked | Mech::RelayThreaded => {
+                let middle = match mech {
+                    Mech::RelayAcked => floor::Middle::Blocking,
+                    Mech::RelayThreaded => floor::Middle::Threaded,
+                    _ => floor::Middle::Epoll,
                 };
-                let acked = mech != Mech::RelayEpoll;
+                let acked = matches!(mech, Mech::RelayAcked | Mech::RelayEpollAcked);
                 let r = floor::SocketRig::relay(max_msg, middle, acked, far, home)?;
                 progress(&format!("{pname}: {}: {}", mech.name(), r.describe()));
                 list.push((mech, Box::new(r)));
@@ -586,10 +594,12 @@ const RATIOS: [(Mech, Mech); 7] = [
 ];
 
 /// The diagnostic ratio columns, shown when those relays ran.
-const DIAG_RATIOS: [(Mech, Mech); 6] = [
+const DIAG_RATIOS: [(Mech, Mech); 8] = [
     (Mech::RelayAcked, Mech::RelayBlocking),
     (Mech::RelayEpoll, Mech::RelayBlocking),
     (Mech::RelayEpollAcked, Mech::RelayBlocking),
+    (Mech::RelayThreaded, Mech::RelayBlocking),
+    (Mech::Capbinder(Loop::Epoll), Mech::RelayEpoll),
     (Mech::Capbinder(Loop::Uring), Mech::RelayEpollAcked),
     (Mech::Capbinder(Loop::Epoll), Mech::RelayEpollAcked),
     (Mech::Capbinder(Loop::Epoll), Mech::RelayAcked),
@@ -608,6 +618,7 @@ fn short(m: Mech) -> &'static str {
         Mech::KernelBinder => "kbinder",
         Mech::RelayAcked => "acked",
         Mech::RelayEpoll => "ep",
+        Mech::RelayThreaded => "thr",
         Mech::RelayEpollAcked => "ep-acked",
         Mech::Direct => "direct",
         Mech::RelayBlocking => "relay",
@@ -643,7 +654,7 @@ pub fn ratio_table(report: &Report) -> String {
     {
         let _ = writeln!(
             out,
-            "DIAGNOSTIC RATIOS (acked = relay-acked, ep = relay-epoll, ep-acked = relay-epoll-acked)"
+            "DIAGNOSTIC RATIOS (acked = relay-acked, ep = relay-epoll, ep-acked = relay-epoll-acked, thr = relay-threaded)"
         );
         table(&mut out, report, &keys, &DIAG_RATIOS);
     }
@@ -884,7 +895,7 @@ mod tests {
             diagnostics: true,
             ..Options::default()
         };
-        assert_eq!(diag.mechs().len(), 5);
+        assert_eq!(diag.mechs().len(), 6);
         let named = Options {
             only: vec!["relay-epoll-acked".into()],
             ..Options::default()

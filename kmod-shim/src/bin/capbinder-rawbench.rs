@@ -17,8 +17,8 @@
 //! too), `capbinder-uring` (`CAPBINDER_LOOP=io_uring`; skipped with a note
 //! where io_uring cannot start), `kernel-binder` (the Linux binder driver, on
 //! the device named with `--kbinder DEVICE`; skipped with a note
-//! otherwise); with `--diagnostics` also `relay-acked`,
-//! `relay-epoll` and `relay-epoll-acked`, relays shaped like the mediator
+//! otherwise); with `--diagnostics` also `relay-acked`, `relay-epoll`,
+//! `relay-epoll-acked` and `relay-threaded`, relays shaped like the mediator
 //! (see `bench::floor`). The hidden subcommands (`serve`, `kbinder-serve`,
 //! `echo`, `relay`, `relay-uring`, `with-parent`) are the helper processes this
 //! program starts as copies of itself.
@@ -39,12 +39,13 @@ struct Cli {
     /// Run only these mechanisms (names or prefixes, comma-separated):
     /// direct, relay-blocking, relay-uring, kernel-binder,
     /// capbinder-epoll, capbinder-uring.
-    /// Diagnostic relays (relay-acked, relay-epoll, relay-epoll-acked) run
-    /// only with --diagnostics or when named in full.
+    /// Diagnostic relays (relay-acked, relay-epoll, relay-epoll-acked,
+    /// relay-threaded) run only with --diagnostics or when named in full.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Also run the diagnostic relays, which copy the mediator's shape
-    /// (acknowledgements, an epoll loop) without its logic.
+    /// (acknowledgements, an epoll loop, a thread per socket) without its
+    /// logic.
     #[arg(long)]
     diagnostics: bool,
     /// Also write the results and ratios as JSON to this file.
@@ -114,6 +115,8 @@ enum Role {
         epoll: bool,
         #[arg(long)]
         acked: bool,
+        #[arg(long)]
+        threaded: bool,
     },
     /// An io_uring relay between stdin (client) and stdout (server).
     #[command(hide = true, name = "relay-uring")]
@@ -154,7 +157,12 @@ fn run_role(role: Role) -> Result<(), bench::BenchError> {
         Role::Serve { socket, max } => roles::serve(&socket, max),
         Role::KbinderServe { device, max } => roles::kbinder_serve(&device, max),
         Role::Echo { max, acked } => roles::echo(max, acked),
-        Role::Relay { max, epoll, acked } => roles::relay(max, epoll, acked),
+        Role::Relay {
+            max,
+            epoll,
+            acked,
+            threaded,
+        } => roles::relay(max, epoll, acked, threaded),
         Role::RelayUring { max } => roles::relay_uring(max),
         Role::WithParent { .. } => unreachable!("handled above"),
     }

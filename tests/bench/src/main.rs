@@ -144,6 +144,8 @@ enum Role {
         epoll: bool,
         #[arg(long)]
         acked: bool,
+        #[arg(long)]
+        threaded: bool,
     },
     /// Kernel binder: the device's context manager, echoing.
     #[command(hide = true, name = "kbinder-serve")]
@@ -249,7 +251,12 @@ fn run_role(role: Role) -> Res<()> {
     let b = |r: Result<(), bench::BenchError>| r.map_err(|e| e.to_string());
     match role {
         Role::Echo { max, acked } => b(roles::echo(max, acked)),
-        Role::Relay { max, epoll, acked } => b(roles::relay(max, epoll, acked)),
+        Role::Relay {
+            max,
+            epoll,
+            acked,
+            threaded,
+        } => b(roles::relay(max, epoll, acked, threaded)),
         Role::RelayUring { max } => b(roles::relay_uring(max)),
         Role::KbinderServe { device, max } => b(roles::kbinder_serve(&device, max)),
         Role::WithParent { .. } => unreachable!("handled above"),
