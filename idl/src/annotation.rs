@@ -247,10 +247,14 @@ pub static SCHEMAS: &[Schema] = &[
     schema("PropagateAllowBlocking", 1 << 7, &[]),
     // Android 12's @Hide and Android 13's @Enforce, accepted for older trees.
     schema("Hide", TYPE_DECLS | MEMBERS, &[]),
+    // `@Enforce` first took `condition="..."`; AOSP then switched it to the
+    // unnamed `@Enforce("...")` (`value`) before replacing it with
+    // `@EnforcePermission`. Trees of both times exist, so either is taken
+    // (exactly one, checked with the annotation).
     schema(
         "Enforce",
         (1 << 0) | (1 << 7),
-        &[req("condition", T::String)],
+        &[p("condition", T::String), p("value", T::String)],
     ),
 ];
 

@@ -291,6 +291,29 @@ fn annotations_with_arguments() {
 }
 
 #[test]
+fn legacy_enforce_in_both_spellings() {
+    // AOSP's short-lived `@Enforce` took `condition=...` first and then the
+    // unnamed value; trees from either time must still check.
+    let m = one(
+        "aidl/p/IGuarded.aidl",
+        "package p;\ninterface IGuarded {\n  @Enforce(condition=\"permission = CAMERA\") void named();\n  @Enforce(\"permission=CAMERA || uid=SYSTEM_UID\") void unnamed();\n}",
+    );
+    let i = m.lookup("p.IGuarded").unwrap().as_interface().unwrap();
+    let named = i.methods[0].annotations().get("Enforce").unwrap();
+    assert_eq!(
+        named.param("condition"),
+        Some(&ConstValue::String("permission = CAMERA".into()))
+    );
+    let unnamed = i.methods[1].annotations().get("Enforce").unwrap();
+    assert_eq!(
+        unnamed.param("value"),
+        Some(&ConstValue::String(
+            "permission=CAMERA || uid=SYSTEM_UID".into()
+        ))
+    );
+}
+
+#[test]
 fn nullable_heap_and_fixed_size_parcelables() {
     let m = one(
         "aidl/p/Node.aidl",

@@ -735,6 +735,39 @@ fn recursive_parcelable() {
 }
 
 #[test]
+fn recursive_parcelable_only_imported() {
+    // The input is fine, but the generator also emits the imported `Chain`,
+    // which would hold itself by value: it is reported too.
+    case(
+        &[
+            (
+                "aidl/p/IUser.aidl",
+                "package p;\nimport p.Chain;\ninterface IUser {\n    void take(in Chain c);\n}\n",
+            ),
+            (
+                "@aidl/p/Chain.aidl",
+                "package p;\nparcelable Chain {\n    int v;\n    @nullable Chain next;\n}\n",
+            ),
+        ],
+        &["aidl/p/Chain.aidl:4:21: error: `Chain` is a recursive parcelable: Chain -> Chain"],
+    );
+}
+
+#[test]
+fn enforce_without_or_with_two_conditions() {
+    case(
+        &[(
+            "aidl/p/I.aidl",
+            "package p;\ninterface I {\n    @Enforce void a();\n    @Enforce(condition=\"uid=SYSTEM_UID\", value=\"uid=SYSTEM_UID\") void b();\n}\n",
+        )],
+        &[
+            "aidl/p/I.aidl:3:5: error: `@Enforce` needs its condition, as `condition=\"...\"` or `(\"...\")`, once",
+            "aidl/p/I.aidl:4:5: error: `@Enforce` needs its condition, as `condition=\"...\"` or `(\"...\")`, once",
+        ],
+    );
+}
+
+#[test]
 fn unknown_reference() {
     case(
         &[(

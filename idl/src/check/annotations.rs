@@ -100,6 +100,18 @@ impl<'a> Checker<'a> {
                         );
                     }
                 }
+                if schema.name == "Enforce" && params.len() != 1 {
+                    self.error(
+                        file,
+                        a.span,
+                        "`@Enforce` needs its condition, as `condition=\"...\"` or `(\"...\")`, once",
+                        if params.is_empty() {
+                            "no condition given"
+                        } else {
+                            "two conditions given"
+                        },
+                    );
+                }
                 if schema.name == "EnforcePermission" && params.is_empty() {
                     self.error(
                         file,

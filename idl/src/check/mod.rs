@@ -736,6 +736,13 @@ impl<'a> Checker<'a> {
 
     /// AOSP's `CheckNoRecursiveDefinition`: a parcelable can't contain itself
     /// by value (arrays and `@nullable(heap=true)` break the cycle).
+    ///
+    /// AOSP searches from the input file's types only, since it generates
+    /// code for nothing else and reports an imported file's cycle when that
+    /// file is compiled in turn. The Rust generator also emits every imported
+    /// type, so a cycle there would be a struct of infinite size: the search
+    /// starts from the imported types too, after the input ones so that a
+    /// cycle through an input is reported from the input's side.
     fn check_recursive_parcelables(&mut self, types: &[TypeDecl]) {
         #[derive(Copy, Clone, PartialEq)]
         enum State {
@@ -745,8 +752,12 @@ impl<'a> Checker<'a> {
         }
         let mut state = vec![State::New; types.len()];
         let mut reported = false;
-        for root in types {
-            if reported || state[root.id.index()] != State::New || !root.from_input {
+        let inputs_first = types
+            .iter()
+            .filter(|t| t.from_input)
+            .chain(types.iter().filter(|t| !t.from_input));
+        for root in inputs_first {
+            if reported || state[root.id.index()] != State::New {
                 continue;
             }
             // iterative DFS: (type, next field index)
