@@ -409,6 +409,16 @@ impl ProcessState {
         r: &Arc<dyn DeathRecipient>,
     ) -> Result<()> {
         let mut d = p.deaths.lock().unwrap_or_else(|e| e.into_inner());
+        // Once the death is known its recipients have run (or are
+        // running) and cannot be taken back: binder's `unlinkToDeath`
+        // says DEAD_OBJECT then, whether or not this one was linked
+        // (binderLibTest's DeathNotificationStrongRef checks it).
+        if p.dead.load(Ordering::Acquire) {
+            return Err(Status::dead(format!(
+                "{}: the object's process died; its death recipients have run",
+                p.handle
+            )));
+        }
         let before = d.recipients.len();
         d.recipients.retain(|x| !Arc::ptr_eq(x, r));
         if d.recipients.len() == before {

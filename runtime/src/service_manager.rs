@@ -361,16 +361,17 @@ impl Binder for ServiceManagerService {
                     ));
                 }
                 self.check(app, Action::Add, &name, uid, label)?;
-                if binder.is_local() {
-                    return Err(Status::exception(
-                        ExceptionCode::IllegalArgument,
-                        "the service manager does not register its own objects",
-                    ));
+                // A local object is the service manager's own (binder's
+                // servicemanager registers itself as "manager", and
+                // binderLibTest's AddManagerToManager adds it again): it
+                // cannot die while this process serves, so there is no
+                // death to link to.
+                if !binder.is_local() {
+                    let _ = binder.link_to_death(Arc::new(Unregister {
+                        registry: self.registry.clone(),
+                        name: name.clone(),
+                    }));
                 }
-                let _ = binder.link_to_death(Arc::new(Unregister {
-                    registry: self.registry.clone(),
-                    name: name.clone(),
-                }));
                 let callbacks = {
                     let mut r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
                     r.services.insert(

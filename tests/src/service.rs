@@ -28,7 +28,8 @@ impl Latch {
         self.cv.notify_all();
     }
 
-    fn wait(&self) {
+    /// Waits until the latch is open.
+    pub fn wait(&self) {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         while !*open {
             open = self.cv.wait(open).unwrap_or_else(|e| e.into_inner());

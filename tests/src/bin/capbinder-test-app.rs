@@ -31,32 +31,12 @@ use capbinder::{
 use capbinder_kmod_shim::mediator::Mediator;
 use capbinder_tests::harness::mediator_config;
 use capbinder_tests::proto::gettid;
+use capbinder_tests::role::{status_line, watch_stdin};
 use capbinder_tests::service::{Latch, TestObject, TestProxy};
 
 fn die(msg: impl std::fmt::Display) -> ! {
     eprintln!("capbinder-test-app: {msg}");
     std::process::exit(1)
-}
-
-/// `Status` with its classification, so tests can match on it.
-fn status_line(s: &Status) -> String {
-    format!(
-        "{s} [exception={:?} code={:?} specific={} dead={}]",
-        s.exception,
-        s.code,
-        s.service_specific,
-        s.is_dead()
-    )
-}
-
-/// Exits when stdin closes (the test is gone); `on_line` sees each line.
-fn watch_stdin(on_line: impl Fn(&str) + Send + 'static) {
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
-            on_line(line.trim());
-        }
-        std::process::exit(0);
-    });
 }
 
 struct Args {

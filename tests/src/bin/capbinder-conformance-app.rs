@@ -1,0 +1,746 @@
+//! `capbinder-conformance-app ROLE --socket PATH [ARGS]`: the processes
+//! `tests/tests/conformance.rs` needs to check the behaviours AOSP's
+//! binder tests (`binderLibTest` and friends) assert, one role each.
+//!
+//! - `servicemanager`: the service manager (handle 0), as the harness
+//!   expects of its helper.
+//! - `state`: the mediator's state as JSON, as the harness expects.
+//! - `service --name N [--max-threads K]`: registers one [`Conf`] object
+//!   under `N` and serves it on the joined main thread (and up to `K` pool
+//!   threads, when given); a `release` line on stdin opens the latch
+//!   `block` waits on.
+//! - `client`: a scriptable client, one command per stdin line and one
+//!   answer line each (`ok ...` or `err ...`); see `Client::command`.
+//!
+//! Every role prints `ready ...` when it is, and the long-running ones exit
+//! when their stdin closes (so a test that dies leaves nothing behind).
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use capbinder::service_manager::{Policy, ServiceManager, ServiceManagerService};
+use capbinder::{
+    calling_identity, flush_commands, new_binder, Binder, DeathRecipient, ExceptionCode, Parcel,
+    ProcessState, Result, SpIBinder, Status, StatusCode, WeakBinder, FIRST_CALL_TRANSACTION as F,
+};
+use capbinder_tests::role::{status_line, watch_stdin};
+// The gate `block` and `hold` wait at until a `release` opens it for good.
+use capbinder_tests::service::Latch;
+
+/// How long anything in this helper waits for something another process
+/// does (the tests' own deadline is the same).
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Method codes of [`Conf`].
+mod codes {
+    use super::F;
+    /// `String echo(String s)`.
+    pub const ECHO: u32 = F;
+    /// `int pid()`.
+    pub const PID: u32 = F + 1;
+    /// `void block()`: prints `in-call from=<pid>`, waits for `release`.
+    pub const BLOCK: u32 = F + 2;
+    /// `IBinder getSelf()`: this very object.
+    pub const SELF: u32 = F + 3;
+    /// `IBinder echoBinder(IBinder b)`: `b`, back.
+    pub const ECHO_BINDER: u32 = F + 4;
+    /// `void callMe(Conf cb)`: calls `cb.note()` synchronously.
+    pub const CALL_ME: u32 = F + 5;
+    /// `(int, int, int, bool) nestedWho(Conf cb)`: the caller's pid, the
+    /// pid `cb.who()` saw calling it, the caller's pid again after that
+    /// nested call, and whether the transaction ID stayed the same.
+    pub const NESTED_WHO: u32 = F + 6;
+    /// `(int, u64) who()`: the calling pid and transaction ID.
+    pub const WHO: u32 = F + 7;
+    /// `void writeFd(FileDescriptor fd, String s)`: writes `s` into `fd`.
+    pub const WRITE_FD: u32 = F + 8;
+    /// `FileDescriptor nonBlockingFd()`: a socket end set `O_NONBLOCK`.
+    pub const NONBLOCK_FD: u32 = F + 9;
+    /// `void fail()`: always a service-specific error 7.
+    pub const FAIL: u32 = F + 10;
+    /// `oneway void log(int seq)`.
+    pub const LOG: u32 = F + 11;
+    /// `int[] getLog(int n)`: the log once it holds `n` entries.
+    pub const GET_LOG: u32 = F + 12;
+    /// `oneway void step(Conf cb, int seq)`: logs `s<seq>`, calls
+    /// `cb.hold(seq)` synchronously, logs `e<seq>`.
+    pub const STEP: u32 = F + 13;
+    /// `String[] getSteps(int n)`: the step log once it holds `n` entries.
+    pub const GET_STEPS: u32 = F + 14;
+    /// `(bool, String) linkAndWait(IBinder target)`: links a recipient to
+    /// `target` and waits, on the thread serving this call, until it ran;
+    /// answers whether it did and the name of the thread it ran on.
+    pub const LINK_AND_WAIT: u32 = F + 15;
+    /// `byte[] echoBytes(byte[] b)`.
+    pub const ECHO_BYTES: u32 = F + 16;
+    /// `void note()`: records the caller's pid and this thread's name.
+    pub const NOTE: u32 = F + 17;
+    /// `void hold(int seq)`: prints `cb-hold <seq>`, waits for `release`.
+    pub const HOLD: u32 = F + 18;
+}
+
+/// A list that callers can wait on until it is long enough.
+struct Waitable<T> {
+    items: Mutex<Vec<T>>,
+    cv: Condvar,
+}
+
+impl<T: Clone> Waitable<T> {
+    fn new() -> Self {
+        Waitable {
+            items: Mutex::new(Vec::new()),
+            cv: Condvar::new(),
+        }
+    }
+
+    fn push(&self, v: T) {
+        self.items.lock().unwrap_or_else(|e| e.into_inner()).push(v);
+        self.cv.notify_all();
+    }
+
+    /// The items once there are `n` (or what there is after [`WAIT`]).
+    fn wait_len(&self, n: usize) -> Vec<T> {
+        let deadline = Instant::now() + WAIT;
+        let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        while items.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            items = self
+                .cv
+                .wait_timeout(items, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        items.clone()
+    }
+
+    fn len(&self) -> usize {
+        self.items.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// The object services register and clients hand out as callbacks.
+struct Conf {
+    latch: Arc<Latch>,
+    me: OnceLock<WeakBinder>,
+    log: Waitable<u32>,
+    steps: Waitable<String>,
+    /// `note` calls: `<caller pid> <thread name>`.
+    notes: Arc<Waitable<String>>,
+}
+
+impl Conf {
+    fn binder(latch: Arc<Latch>, notes: Arc<Waitable<String>>) -> SpIBinder {
+        let b = new_binder(Conf {
+            latch,
+            me: OnceLock::new(),
+            log: Waitable::new(),
+            steps: Waitable::new(),
+            notes,
+        });
+        let weak = b.downgrade();
+        if let Some(c) = b.local_as::<Conf>() {
+            let _ = c.me.set(weak);
+        }
+        b
+    }
+}
+
+fn io_status(what: &str, e: impl std::fmt::Display) -> Status {
+    Status::exception(ExceptionCode::IllegalState, format!("{what}: {e}"))
+}
+
+fn caller() -> Result<capbinder::CallingIdentity> {
+    calling_identity().ok_or_else(|| io_status("calling identity", "none inside a call"))
+}
+
+fn thread_name() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .to_string()
+}
+
+impl Binder for Conf {
+    fn descriptor(&self) -> &str {
+        "capbinder.test.IConformance"
+    }
+
+    fn on_transact(&self, code: u32, data: &mut Parcel, reply: &mut Parcel) -> Result<()> {
+        match code {
+            codes::ECHO => {
+                let s: String = data.read()?;
+                reply.write(&s)
+            }
+            codes::PID => reply.write(&(std::process::id() as i32)),
+            codes::BLOCK => {
+                println!("in-call from={}", caller()?.pid);
+                self.latch.wait();
+                Ok(())
+            }
+            codes::SELF => {
+                let me = self
+                    .me
+                    .get()
+                    .and_then(WeakBinder::upgrade)
+                    .ok_or_else(|| io_status("getSelf", "the object is gone"))?;
+                reply.write_binder(&me)
+            }
+            codes::ECHO_BINDER => reply.write_binder(&data.read_binder()?),
+            codes::CALL_ME => {
+                let cb = data.read_binder()?;
+                cb.transact(codes::NOTE, Parcel::new(), false).map(|_| ())
+            }
+            codes::NESTED_WHO => {
+                let cb = data.read_binder()?;
+                let before = caller()?;
+                let mut inner = cb.transact(codes::WHO, Parcel::new(), false)?;
+                let (inner_pid, _): (i32, u64) = inner.read()?;
+                let after = caller()?;
+                reply.write(&(before.pid, inner_pid, after.pid, before.txn == after.txn))
+            }
+            codes::WHO => {
+                let c = caller()?;
+                reply.write(&(c.pid, c.txn.0))
+            }
+            codes::WRITE_FD => {
+                let mut f = std::fs::File::from(data.read_fd()?);
+                let s: String = data.read()?;
+                f.write_all(s.as_bytes())
+                    .map_err(|e| io_status("writing the fd", e))
+                // `f` is closed here: the caller's reader sees the end
+                // once its own copy of the write end is closed too.
+            }
+            codes::NONBLOCK_FD => {
+                let (a, _b) = rustix::net::socketpair(
+                    rustix::net::AddressFamily::UNIX,
+                    rustix::net::SocketType::SEQPACKET,
+                    rustix::net::SocketFlags::CLOEXEC,
+                    None,
+                )
+                .map_err(|e| io_status("socketpair", e))?;
+                let fl = rustix::fs::fcntl_getfl(&a).map_err(|e| io_status("F_GETFL", e))?;
+                rustix::fs::fcntl_setfl(&a, fl | rustix::fs::OFlags::NONBLOCK)
+                    .map_err(|e| io_status("F_SETFL", e))?;
+                reply.write_fd(a)
+            }
+            codes::FAIL => Err(Status::service_specific(7, "fail() always fails")),
+            codes::LOG => {
+                self.log.push(data.read()?);
+                Ok(())
+            }
+            codes::GET_LOG => {
+                let n: usize = data.read()?;
+                reply.write(&self.log.wait_len(n))
+            }
+            codes::STEP => {
+                let cb = data.read_binder()?;
+                let seq: u32 = data.read()?;
+                self.steps.push(format!("s{seq}"));
+                let mut p = Parcel::new();
+                p.write(&seq)?;
+                let r = cb.transact(codes::HOLD, p, false);
+                self.steps.push(format!("e{seq}"));
+                r.map(|_| ())
+            }
+            codes::GET_STEPS => {
+                let n: usize = data.read()?;
+                reply.write(&self.steps.wait_len(n))
+            }
+            codes::LINK_AND_WAIT => {
+                let target = data.read_binder()?;
+                let r = Arc::new(Recorder::default());
+                target.link_to_death(r.clone())?;
+                let ran = r.threads.wait_len(1);
+                reply.write(&(!ran.is_empty(), ran.join(",")))
+            }
+            codes::ECHO_BYTES => {
+                let b = data.read_bytes()?.to_vec();
+                reply.write_bytes(&b)
+            }
+            codes::NOTE => {
+                self.notes
+                    .push(format!("{} {}", caller()?.pid, thread_name()));
+                Ok(())
+            }
+            codes::HOLD => {
+                let seq: u32 = data.read()?;
+                println!("cb-hold {seq}");
+                self.latch.wait();
+                Ok(())
+            }
+            _ => Err(Status::from_code(
+                StatusCode::UnknownTransaction,
+                format!("IConformance has no method with code {code}"),
+            )),
+        }
+    }
+}
+
+/// A death recipient that records the threads it ran on.
+struct Recorder {
+    threads: Waitable<String>,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder {
+            threads: Waitable::new(),
+        }
+    }
+}
+
+impl DeathRecipient for Recorder {
+    fn binder_died(&self, _who: &WeakBinder) {
+        self.threads.push(thread_name());
+    }
+}
+
+// ---- roles --------------------------------------------------------------------
+
+fn die(msg: impl std::fmt::Display) -> ! {
+    eprintln!("capbinder-conformance-app: {msg}");
+    std::process::exit(1)
+}
+
+fn main() -> ExitCode {
+    let mut argv = std::env::args().skip(1);
+    let role = argv
+        .next()
+        .unwrap_or_else(|| die("usage: ROLE --socket PATH [ARGS]"));
+    let mut socket = None;
+    let mut rest = Vec::new();
+    while let Some(a) = argv.next() {
+        if a == "--socket" {
+            socket = argv.next().map(PathBuf::from);
+        } else {
+            rest.push(a);
+        }
+    }
+    let socket = socket.unwrap_or_else(|| die("--socket PATH is required"));
+    let flag = |name: &str| {
+        rest.iter()
+            .position(|a| a == name)
+            .and_then(|i| rest.get(i + 1))
+            .cloned()
+    };
+    let ps = ProcessState::init(Some(&socket)).unwrap_or_else(|e| die(e));
+    match role.as_str() {
+        "servicemanager" => {
+            let policy = Policy::default_for(rustix::process::geteuid().as_raw());
+            let sm = new_binder(ServiceManagerService::new(policy));
+            ps.become_context_manager(&sm).unwrap_or_else(|e| die(e));
+            ps.set_max_threads(4).unwrap_or_else(|e| die(e));
+            watch_stdin(|_| {});
+            println!("ready pid={}", std::process::id());
+            match ps.join_thread_pool() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => die(e),
+            }
+        }
+        "state" => {
+            let s = ps.state().unwrap_or_else(|e| die(e));
+            println!("{}", serde_json::to_string(&s).unwrap_or_else(|e| die(e)));
+            ExitCode::SUCCESS
+        }
+        "service" => {
+            let latch = Arc::new(Latch::default());
+            let obj = Conf::binder(latch.clone(), Arc::new(Waitable::new()));
+            if let Some(k) = flag("--max-threads") {
+                let k: u32 = k.parse().unwrap_or_else(|e| die(e));
+                ps.set_max_threads(k).unwrap_or_else(|e| die(e));
+            }
+            let name = flag("--name").unwrap_or_else(|| die("service --name N"));
+            let sm = ServiceManager::get().unwrap_or_else(|e| die(e));
+            sm.add_service(&name, &obj)
+                .unwrap_or_else(|e| die(format!("adding {name}: {e}")));
+            watch_stdin(move |l| {
+                if l == "release" {
+                    latch.open();
+                }
+            });
+            println!("ready pid={}", std::process::id());
+            match ps.join_thread_pool() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => die(e),
+            }
+        }
+        "client" => Client::new().run(&ps),
+        other => die(format!("unknown role {other:?}")),
+    }
+}
+
+// ---- the scriptable client ------------------------------------------------------
+
+struct Client {
+    vars: HashMap<String, SpIBinder>,
+    recipients: HashMap<String, Arc<Recorder>>,
+    latch: Arc<Latch>,
+    notes: Arc<Waitable<String>>,
+    /// This client's own object, handed out as the callback.
+    me: SpIBinder,
+    /// Replies kept unread (`hold`), each holding its receive buffer.
+    held: Vec<Parcel>,
+}
+
+type Answer = std::result::Result<String, String>;
+
+fn st(e: Status) -> String {
+    status_line(&e)
+}
+
+fn num<T: std::str::FromStr>(s: &str) -> std::result::Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse().map_err(|e| format!("{s:?}: {e}"))
+}
+
+/// Reads `fd` to its end, failing if no end comes within [`WAIT`] (the
+/// writer, or the mediator, kept a copy of the other end open).
+fn read_to_eof(fd: OwnedFd) -> std::result::Result<String, String> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let mut out = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    let mut f = std::fs::File::from(fd);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "no end of file within {WAIT:?} (read {:?} so far): someone still holds the write end",
+                String::from_utf8_lossy(&out)
+            ));
+        }
+        let ts = Timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: 0,
+        };
+        let mut fds = [PollFd::new(&f, PollFlags::IN)];
+        poll(&mut fds, Some(&ts)).map_err(|e| format!("poll: {e}"))?;
+        if fds[0].revents().is_empty() {
+            continue;
+        }
+        let mut buf = [0u8; 4096];
+        match f.read(&mut buf) {
+            Ok(0) => return Ok(String::from_utf8_lossy(&out).into_owned()),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    }
+}
+
+impl Client {
+    fn new() -> Client {
+        let latch = Arc::new(Latch::default());
+        let notes = Arc::new(Waitable::new());
+        Client {
+            vars: HashMap::new(),
+            recipients: HashMap::new(),
+            me: Conf::binder(latch.clone(), notes.clone()),
+            latch,
+            notes,
+            held: Vec::new(),
+        }
+    }
+
+    fn run(mut self, ps: &Arc<ProcessState>) -> ExitCode {
+        // Callbacks and death notices arrive on pool threads.
+        ps.start_thread_pool();
+        println!("ready pid={}", std::process::id());
+        for line in std::io::stdin()
+            .lock()
+            .lines()
+            .map_while(std::result::Result::ok)
+        {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if words.first() == Some(&"exit") {
+                break;
+            }
+            match self.command(ps, &words) {
+                Ok(s) if s.is_empty() => println!("ok"),
+                Ok(s) => println!("ok {s}"),
+                Err(e) => println!("err {e}"),
+            }
+        }
+        ExitCode::SUCCESS
+    }
+
+    fn var(&self, w: &[&str], i: usize) -> std::result::Result<SpIBinder, String> {
+        let name = w.get(i).ok_or(format!("missing variable (argument {i})"))?;
+        self.vars
+            .get(*name)
+            .cloned()
+            .ok_or_else(|| format!("no variable {name}"))
+    }
+
+    fn call(
+        &self,
+        w: &[&str],
+        code: u32,
+        p: Parcel,
+        oneway: bool,
+    ) -> std::result::Result<Parcel, String> {
+        self.var(w, 1)?.transact(code, p, oneway).map_err(st)
+    }
+
+    /// Commands (`V`, `W` name binder variables, `R` a death recipient):
+    /// `get V NAME`, `check V NAME`, `sm V`, `addsm NAME`, `same V W`,
+    /// `echo V TEXT`, `pid V`, `ping V`, `drop V`, `self V W`,
+    /// `roundtrip V`, `callme V oneway|sync`, `nested-who V`,
+    /// `writefd V TEXT`, `nonblock V`, `fail V oneway|sync`, `log V SEQ`,
+    /// `getlog V N`, `step V SEQ`, `getsteps V N`, `release`,
+    /// `link V R`, `unlink V R`, `await-death R`, `deaths R`,
+    /// `link-via V W`, `block-bg V`, `freeze PID on|off`,
+    /// `hold V SIZE`, `unhold`, `bytes V SIZE`, `exit`.
+    fn command(&mut self, ps: &Arc<ProcessState>, w: &[&str]) -> Answer {
+        let arg = |i: usize| w.get(i).copied().ok_or(format!("missing argument {i}"));
+        let sm = || ServiceManager::get().map_err(st);
+        match w.first().copied().unwrap_or("") {
+            "get" => {
+                let b = sm()?.get_service(arg(2)?).map_err(st)?;
+                self.vars.insert(arg(1)?.to_string(), b);
+                Ok(String::new())
+            }
+            "check" => match sm()?.check_service(arg(2)?).map_err(st)? {
+                Some(b) => {
+                    self.vars.insert(arg(1)?.to_string(), b);
+                    Ok("found".into())
+                }
+                None => Ok("none".into()),
+            },
+            "sm" => {
+                self.vars
+                    .insert(arg(1)?.to_string(), sm()?.as_binder().clone());
+                Ok(String::new())
+            }
+            "addsm" => {
+                let sm = sm()?;
+                sm.add_service(arg(1)?, sm.as_binder()).map_err(st)?;
+                Ok(String::new())
+            }
+            "same" => Ok((self.var(w, 1)? == self.var(w, 2)?).to_string()),
+            "echo" => {
+                let mut p = Parcel::new();
+                p.write(&w[2..].join(" ")).map_err(st)?;
+                self.call(w, codes::ECHO, p, false)?.read().map_err(st)
+            }
+            "pid" => Ok(self
+                .call(w, codes::PID, Parcel::new(), false)?
+                .read::<i32>()
+                .map_err(st)?
+                .to_string()),
+            "ping" => self.var(w, 1)?.ping().map(|()| String::new()).map_err(st),
+            "drop" => {
+                self.vars
+                    .remove(arg(1)?)
+                    .ok_or_else(|| format!("no variable {}", w[1]))?;
+                flush_commands().map_err(st)?;
+                Ok(String::new())
+            }
+            "self" => {
+                let b = self
+                    .call(w, codes::SELF, Parcel::new(), false)?
+                    .read_binder()
+                    .map_err(st)?;
+                self.vars.insert(arg(2)?.to_string(), b);
+                Ok(String::new())
+            }
+            "roundtrip" => {
+                // Our own object out and back, then the service's own
+                // object out to it and back.
+                let mut p = Parcel::new();
+                p.write_binder(&self.me).map_err(st)?;
+                let mine = self
+                    .call(w, codes::ECHO_BINDER, p, false)?
+                    .read_binder()
+                    .map_err(st)?;
+                let theirs = self.var(w, 1)?;
+                let mut p = Parcel::new();
+                p.write_binder(&theirs).map_err(st)?;
+                let back = self
+                    .call(w, codes::ECHO_BINDER, p, false)?
+                    .read_binder()
+                    .map_err(st)?;
+                Ok(format!(
+                    "local_same={} local={} remote_same={} remote_handle_same={}",
+                    mine == self.me,
+                    mine.is_local(),
+                    back == theirs,
+                    back.handle() == theirs.handle(),
+                ))
+            }
+            "callme" => {
+                let oneway = arg(2)? == "oneway";
+                let before = self.notes.len();
+                let mut p = Parcel::new();
+                p.write_binder(&self.me).map_err(st)?;
+                self.call(w, codes::CALL_ME, p, oneway)?;
+                let notes = self.notes.wait_len(before + 1);
+                let note = notes
+                    .get(before)
+                    .ok_or(format!("no call back within {WAIT:?}"))?;
+                let (pid, thread) = note.split_once(' ').ok_or("bad note")?;
+                Ok(format!(
+                    "caller={pid} thread={thread} same_thread={}",
+                    thread == thread_name()
+                ))
+            }
+            "nested-who" => {
+                let mut p = Parcel::new();
+                p.write_binder(&self.me).map_err(st)?;
+                let mut r = self.call(w, codes::NESTED_WHO, p, false)?;
+                let (before, inner, after, same_txn): (i32, i32, i32, bool) =
+                    r.read().map_err(st)?;
+                let server: i32 = self
+                    .call(w, codes::PID, Parcel::new(), false)?
+                    .read()
+                    .map_err(st)?;
+                let me = std::process::id() as i32;
+                Ok(format!(
+                    "before_is_me={} inner_is_server={} after_is_me={} same_txn={same_txn} none_here={}",
+                    before == me,
+                    inner == server,
+                    after == me,
+                    calling_identity().is_none(),
+                ))
+            }
+            "writefd" => {
+                let (r, wr) = rustix::pipe::pipe().map_err(|e| e.to_string())?;
+                let mut p = Parcel::new();
+                // The write end is moved into the parcel: after the call,
+                // only the service's copy could keep it open.
+                p.write_fd(wr).map_err(st)?;
+                p.write(&w[2..].join(" ")).map_err(st)?;
+                self.call(w, codes::WRITE_FD, p, false)?;
+                Ok(format!("read={}", read_to_eof(r)?))
+            }
+            "nonblock" => {
+                let fd = self
+                    .call(w, codes::NONBLOCK_FD, Parcel::new(), false)?
+                    .read_fd()
+                    .map_err(st)?;
+                let fl = rustix::fs::fcntl_getfl(fd.as_fd()).map_err(|e| e.to_string())?;
+                Ok(format!(
+                    "nonblocking={}",
+                    fl.contains(rustix::fs::OFlags::NONBLOCK)
+                ))
+            }
+            "fail" => {
+                let oneway = arg(2)? == "oneway";
+                self.call(w, codes::FAIL, Parcel::new(), oneway)
+                    .map(|_| String::new())
+            }
+            "log" => {
+                let mut p = Parcel::new();
+                p.write(&num::<u32>(arg(2)?)?).map_err(st)?;
+                self.call(w, codes::LOG, p, true).map(|_| String::new())
+            }
+            "getlog" => {
+                let mut p = Parcel::new();
+                p.write(&num::<usize>(arg(2)?)?).map_err(st)?;
+                let log: Vec<u32> = self.call(w, codes::GET_LOG, p, false)?.read().map_err(st)?;
+                Ok(log.iter().map(u32::to_string).collect::<Vec<_>>().join(","))
+            }
+            "step" => {
+                let mut p = Parcel::new();
+                p.write_binder(&self.me).map_err(st)?;
+                p.write(&num::<u32>(arg(2)?)?).map_err(st)?;
+                self.call(w, codes::STEP, p, true).map(|_| String::new())
+            }
+            "getsteps" => {
+                let mut p = Parcel::new();
+                p.write(&num::<usize>(arg(2)?)?).map_err(st)?;
+                let steps: Vec<String> = self
+                    .call(w, codes::GET_STEPS, p, false)?
+                    .read()
+                    .map_err(st)?;
+                Ok(steps.join(","))
+            }
+            "release" => {
+                self.latch.open();
+                Ok(String::new())
+            }
+            "link" => {
+                let name = arg(2)?.to_string();
+                let r = self.recipients.entry(name).or_default().clone();
+                self.var(w, 1)?.link_to_death(r).map_err(st)?;
+                Ok(String::new())
+            }
+            "unlink" => {
+                let r: Arc<dyn DeathRecipient> = self
+                    .recipients
+                    .get(arg(2)?)
+                    .cloned()
+                    .ok_or("no such recipient")?;
+                self.var(w, 1)?.unlink_to_death(&r).map_err(st)?;
+                Ok(String::new())
+            }
+            "await-death" => {
+                let r = self.recipients.get(arg(1)?).ok_or("no such recipient")?;
+                let t = r.threads.wait_len(1);
+                if t.is_empty() {
+                    return Err(format!("no death notice within {WAIT:?}"));
+                }
+                Ok(format!("count={} threads={}", t.len(), t.join(",")))
+            }
+            "deaths" => {
+                let r = self.recipients.get(arg(1)?).ok_or("no such recipient")?;
+                Ok(format!("count={}", r.threads.len()))
+            }
+            "link-via" => {
+                let mut p = Parcel::new();
+                p.write_binder(&self.var(w, 2)?).map_err(st)?;
+                let (fired, threads): (bool, String) = self
+                    .call(w, codes::LINK_AND_WAIT, p, false)?
+                    .read()
+                    .map_err(st)?;
+                Ok(format!("fired={fired} threads={threads}"))
+            }
+            "block-bg" => {
+                let b = self.var(w, 1)?;
+                std::thread::spawn(
+                    move || match b.transact(codes::BLOCK, Parcel::new(), false) {
+                        Ok(_) => println!("block-done ok"),
+                        Err(e) => println!("block-done err {}", st(e)),
+                    },
+                );
+                Ok("started".into())
+            }
+            "freeze" => {
+                let pid: i32 = num(arg(1)?)?;
+                ps.freeze(pid, arg(2)? == "on").map_err(st)?;
+                Ok(String::new())
+            }
+            "bytes" | "hold" => {
+                let n: usize = num(arg(2)?)?;
+                let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+                let mut p = Parcel::new();
+                p.write_bytes(&data).map_err(st)?;
+                let mut reply = self.call(w, codes::ECHO_BYTES, p, false)?;
+                if reply.read_bytes().map_err(st)? != data {
+                    return Err(format!("{n} bytes came back different"));
+                }
+                if w[0] == "hold" {
+                    // Kept: its receive-buffer range stays allocated.
+                    reply.rewind();
+                    self.held.push(reply);
+                }
+                Ok(format!("equal len={n}"))
+            }
+            "unhold" => {
+                self.held.clear();
+                flush_commands().map_err(st)?;
+                Ok(String::new())
+            }
+            other => Err(format!("unknown command {other:?}")),
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! Binder's conformance cases, end to end: the behaviours AOSP's libbinder
+//! tests (`frameworks/native/libs/binder/tests/binderLibTest.cpp`, and a
+//! few of `binderRpcTest.cpp`'s cases that are not about RPC) assert of
+//! binder, checked against capbinder through the runtime API, with a real
+//! mediator and real processes. Each test names the AOSP case it mirrors;
+//! the cases other test files already cover are listed in their place
+//! (`calls.rs`, `death.rs`, `refs.rs`, `builtins.rs`, `bad_input.rs`,
+//! `core/tests/semantics.rs`, `kmod-shim/tests/transport.rs`).
+//!
+//! The processes are roles of `capbinder-conformance-app` (its own
+//! interface, `capbinder.test.IConformance`, has the methods these cases
+//! need). Nothing here sleeps: a test waits for a line a helper prints or
+//! polls the mediator's state for a condition, and every wait has a
+//! deadline whose failure shows the state.
+
+use std::path::Path;
+
+use capbinder_core::state::StateDump;
+use capbinder_core::Looper;
+use capbinder_tests::harness::{process, App, Context};
+
+fn context() -> Context {
+    Context::start(Path::new(env!("CARGO_BIN_EXE_capbinder-conformance-app")))
+}
+
+/// A service registered as `name`, ready; `max_threads` sets its pool
+/// maximum (the joined main thread comes on top).
+fn service(ctx: &Context, name: &str, max_threads: Option<u32>) -> App {
+    let k = max_threads.map(|k| k.to_string());
+    let mut args = vec!["--name", name];
+    if let Some(k) = &k {
+        args.extend(["--max-threads", k.as_str()]);
+    }
+    let mut s = ctx.spawn("service", &args, None);
+    s.expect("ready");
+    s
+}
+
+/// A client holding the service `name` as `s`.
+fn client_of(ctx: &Context, name: &str) -> App {
+    let mut c = ctx.client(None);
+    c.ok(&format!("get s {name}"));
+    c
+}
+
+/// The pool threads of `pid` (joined or spawned).
+fn loopers(s: &StateDump, pid: i32) -> usize {
+    process(s, pid).map_or(0, |p| {
+        p.threads
+            .iter()
+            .filter(|t| matches!(t.looper, Looper::Registered | Looper::Entered))
+            .count()
+    })
+}
+
+// ---- calls -------------------------------------------------------------------
+
+/// Mirrors `BinderLibTest.NopTransactionOneway`: the service's method
+/// returns an error for a oneway call, and "oneway error codes should be
+/// ignored": the caller sees success, and the same error on a synchronous
+/// call still reaches its caller.
+#[test]
+fn an_error_from_a_oneway_call_never_reaches_its_caller() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _svc = service(&ctx, "conf.oneway-error", None);
+    let mut c = client_of(&ctx, "conf.oneway-error");
+    assert_eq!(c.ok("fail s oneway"), "");
+    let e = c.err("fail s sync");
+    assert!(e.contains("specific=7"), "the sync call's error: {e}");
+    // And the service is still serving.
+    assert_eq!(c.ok("echo s after"), "after");
+}
+
+/// Mirrors `BinderLibTest.CallBack`: a oneway call whose handler calls the
+/// caller's callback object synchronously. The caller's thread is not
+/// waiting in that call (it was oneway), so the call back is served by the
+/// caller's pool; in the synchronous case it lands on the waiting thread.
+#[test]
+fn a_call_back_from_a_oneway_call_is_served_by_the_callers_pool() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let svc = service(&ctx, "conf.callback", None);
+    let mut c = client_of(&ctx, "conf.callback");
+    let got = c.ok("callme s oneway");
+    assert!(
+        got.starts_with(&format!("caller={} thread=capbinder-pool", svc.pid())),
+        "{got}"
+    );
+    assert!(got.ends_with("same_thread=false"), "{got}");
+    let got = c.ok("callme s sync");
+    assert!(
+        got.starts_with(&format!("caller={} ", svc.pid())) && got.ends_with("same_thread=true"),
+        "a call back inside a sync call runs on the waiting thread: {got}"
+    );
+}
+
+/// Mirrors the calling-identity checks `BinderLibTestService::onTransact`
+/// makes on every call (`getCallingUid()`), across the nested calls of
+/// `BinderLibTest.IndirectGetId2`/`CallBack`: inside a call the identity
+/// is the caller's; inside a nested call back it is the service's; once
+/// the nested call returns, the outer call sees its own caller (and
+/// transaction) again; outside any call there is none.
+#[test]
+fn the_calling_identity_is_restored_after_a_nested_call() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _svc = service(&ctx, "conf.identity", None);
+    let mut c = client_of(&ctx, "conf.identity");
+    assert_eq!(
+        c.ok("nested-who s"),
+        "before_is_me=true inner_is_server=true after_is_me=true same_txn=true none_here=true"
+    );
+}
+
+/// Mirrors `binderRpcTest`'s `OnewayCallDoesNotWait` (and the oneway
+/// loop of `BinderLibTest.Freeze`): a oneway call returns once the
+/// mediator has taken it, even while every thread of the service is
+/// blocked, and is delivered when one is free.
+#[test]
+fn a_oneway_call_returns_while_every_server_thread_is_busy() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    // No pool threads besides the joined main thread.
+    let mut svc = service(&ctx, "conf.busy", Some(0));
+    let mut c = client_of(&ctx, "conf.busy");
+    assert_eq!(c.ok("block-bg s"), "started");
+    svc.expect("in-call");
+    // The one server thread is held until `release`: this returns only
+    // if the oneway call does not wait for the server.
+    assert_eq!(c.ok("log s 5"), "");
+    let pid = svc.pid();
+    ctx.wait_state("the oneway call waits in the service's queue", |s| {
+        process(s, pid).is_some_and(|p| p.queued_work == 1)
+    });
+    svc.send("release");
+    assert_eq!(c.expect("block-done"), "ok");
+    assert_eq!(c.ok("getlog s 1"), "5");
+}
+
+/// Mirrors `BinderLibTest.OnewayQueueing`: a second oneway call to an
+/// object is not delivered while the first one's handler runs, not even
+/// when that handler waits in an outgoing call of its own (binder keeps
+/// the second call on the node's async queue; delivering it to the waiting
+/// thread would make the handler re-entrant). Here the service has idle
+/// pool threads to spare, so only the per-object rule holds the call back.
+#[test]
+fn a_second_oneway_call_waits_until_the_first_one_finishes() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let svc = service(&ctx, "conf.queueing", None);
+    let mut c = client_of(&ctx, "conf.queueing");
+    // step: log s<n>, call the client back (held until `release`), log e<n>.
+    c.ok("step s 0");
+    c.ok("step s 1");
+    c.expect("cb-hold 0");
+    let pid = svc.pid();
+    ctx.wait_state(
+        "the first oneway call is in flight and the second queued on the node",
+        |s| {
+            process(s, pid).is_some_and(|p| {
+                p.nodes
+                    .iter()
+                    .any(|n| n.oneway_busy && n.oneway_queued == 1)
+            })
+        },
+    );
+    c.ok("release");
+    assert_eq!(c.ok("getsteps s 4"), "s0,e0,s1,e1");
+}
+
+// ---- object identity ---------------------------------------------------------
+
+/// Mirrors `BinderLibTest.CheckHandleZeroBinderHighBitsZeroCookie` (the
+/// service returning itself comes back as the proxy the client already
+/// holds) and `binderRpcTest`'s `SameBinderEquality`/`RepeatBinder`: a
+/// binder passed back to its owner is the owner's very local object, and
+/// the same remote object is always the same proxy.
+#[test]
+fn an_object_keeps_its_identity_wherever_it_travels() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _svc = service(&ctx, "conf.identity-objects", None);
+    let mut c = client_of(&ctx, "conf.identity-objects");
+    c.ok("self s t");
+    assert_eq!(c.ok("same s t"), "true", "getSelf is the proxy held");
+    c.ok("get u conf.identity-objects");
+    assert_eq!(c.ok("same s u"), "true", "found twice, one proxy");
+    assert_eq!(
+        c.ok("roundtrip s"),
+        "local_same=true local=true remote_same=true remote_handle_same=true"
+    );
+}
+
+/// Mirrors `BinderLibTest.AddManagerToManager`: the service manager can
+/// be registered under a name in itself (binder's servicemanager does so
+/// as "manager"), and what is found under that name answers.
+#[test]
+fn the_service_manager_can_be_registered_in_itself() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let mut c = ctx.client(None);
+    c.ok("sm m");
+    c.ok("addsm conf.manager");
+    assert_eq!(c.ok("check x conf.manager"), "found");
+    c.ok("ping x");
+}
+
+/// Mirrors the identity half of `BinderLibTest.AddManagerToManager` and
+/// `CheckHandleZeroBinderHighBitsZeroCookie`: in binder the context
+/// manager's node always translates to handle 0 in the receiver, so the
+/// service manager found by name is the very proxy `defaultServiceManager()`
+/// returns. In capbinder handle 0 is a virtual, uncounted name for
+/// "the current context manager", and the context manager's node sent in
+/// a parcel becomes an ordinary counted handle: two proxies, unequal.
+#[test]
+#[ignore = "bug: the context manager's node sent in a parcel becomes a handle other than 0, so it is not equal to the handle-0 proxy (core/src/translate.rs)"]
+fn the_service_manager_found_by_name_is_the_handle_0_proxy() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let mut c = ctx.client(None);
+    c.ok("sm m");
+    c.ok("addsm conf.manager");
+    assert_eq!(c.ok("check x conf.manager"), "found");
+    assert_eq!(c.ok("same m x"), "true", "found by name, it is handle 0");
+}
+
+/// Mirrors `BinderLibTest.PromoteLocal`: a weak reference to a local
+/// object upgrades to that object while a strong reference exists, and
+/// not once the last one is gone.
+#[test]
+fn a_weak_reference_to_a_local_object_upgrades_only_while_it_is_held() {
+    struct Nop;
+    impl capbinder::Binder for Nop {
+        fn descriptor(&self) -> &str {
+            "capbinder.test.Nop"
+        }
+        fn on_transact(
+            &self,
+            _code: u32,
+            _data: &mut capbinder::Parcel,
+            _reply: &mut capbinder::Parcel,
+        ) -> capbinder::Result<()> {
+            Ok(())
+        }
+    }
+    let strong = capbinder::new_binder(Nop);
+    let weak = strong.downgrade();
+    let again = weak.upgrade().expect("held strongly: the upgrade works");
+    assert_eq!(again, strong);
+    drop(again);
+    drop(strong);
+    assert!(weak.upgrade().is_none(), "no strong reference is left");
+}
+
+// ---- death -------------------------------------------------------------------
+
+/// Mirrors `BinderLibTest.DeathNotificationMultiple`: every process that
+/// linked to an object hears of its death, and a process that only holds
+/// a reference gets no notice but a dead object on its next call.
+#[test]
+fn every_linked_process_hears_of_a_death() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let mut target = service(&ctx, "conf.target", None);
+    let mut linked: Vec<App> = (0..2).map(|_| client_of(&ctx, "conf.target")).collect();
+    let mut passive = client_of(&ctx, "conf.target");
+    for c in &mut linked {
+        c.ok("link s r");
+    }
+    target.kill9();
+    for c in &mut linked {
+        assert!(c
+            .ok("await-death r")
+            .starts_with("count=1 threads=capbinder-pool"));
+    }
+    let e = passive.err("echo s anyone");
+    assert!(e.contains("dead=true"), "{e}");
+}
+
+/// Mirrors `BinderLibTest.DeathNotificationStrongRef`: after the death
+/// notice ran, unlinking that recipient reports a dead object (libbinder's
+/// `DEAD_OBJECT`), not "not linked".
+#[test]
+fn unlinking_after_the_death_reports_a_dead_object() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let mut target = service(&ctx, "conf.unlink-dead", None);
+    let mut c = client_of(&ctx, "conf.unlink-dead");
+    c.ok("link s r");
+    target.kill9();
+    c.ok("await-death r");
+    let e = c.err("unlink s r");
+    assert!(
+        e.contains("code=DeadObject") && e.contains("dead=true"),
+        "unlink after the death: {e}"
+    );
+}
+
+/// Mirrors `BinderLibTest.DeathNotificationThread`: a reference to an
+/// object that is already dead can still be passed to another process,
+/// and a recipient that process links to it, from inside a call whose
+/// thread then blocks waiting for it, still runs: on another pool thread
+/// of that process, not the blocked one.
+#[test]
+fn linking_to_an_already_dead_object_inside_a_call_fires_on_another_thread() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let mut target = service(&ctx, "conf.dead-target", None);
+    let _other = service(&ctx, "conf.linker", None);
+    let mut c = client_of(&ctx, "conf.dead-target");
+    c.ok("get b conf.linker");
+    c.ok("link s r");
+    target.kill9();
+    c.ok("await-death r");
+    let got = c.ok("link-via b s");
+    assert!(
+        got.starts_with("fired=true threads=capbinder-pool"),
+        "the recipient in the other process: {got}"
+    );
+}
+
+// ---- file descriptors --------------------------------------------------------
+
+/// Mirrors `BinderLibTest.PassFile` and `PassParcelFileDescriptor`: the
+/// service writes into a pipe's write end it got in a call, and once the
+/// call is done no copy of that end is left anywhere (the service's, the
+/// mediator's): the client reads the bytes and then the end of file.
+#[test]
+fn a_passed_file_descriptor_is_closed_by_the_receiver_when_it_is_done() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _svc = service(&ctx, "conf.passfile", None);
+    let mut c = client_of(&ctx, "conf.passfile");
+    assert_eq!(
+        c.ok("writefd s written by the service"),
+        "read=written by the service"
+    );
+}
+
+/// Mirrors `BinderLibTest.FileDescriptorRemainsNonBlocking`: a file
+/// descriptor keeps its status flags (`O_NONBLOCK`) across a call.
+#[test]
+fn a_passed_file_descriptor_keeps_its_status_flags() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _svc = service(&ctx, "conf.nonblock", None);
+    let mut c = client_of(&ctx, "conf.nonblock");
+    assert_eq!(c.ok("nonblock s"), "nonblocking=true");
+}
+
+// ---- limits and the pool ------------------------------------------------------
+
+/// Mirrors `BinderLibTest.LimitExceededVectorSent` as capbinder has it: a
+/// request too large for the target's buffer travels as a blob (a
+/// documented difference), so the call that cannot fit is a reply into a
+/// caller whose receive buffer is nearly full. It fails that call with a
+/// failed transaction, and once the buffer is free again the same call
+/// works and the service still serves.
+#[test]
+fn a_reply_that_does_not_fit_fails_its_call_cleanly_and_the_next_call_works() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _svc = service(&ctx, "conf.full", None);
+    let mut c = client_of(&ctx, "conf.full");
+    // Four replies of 240 000 bytes kept unread: about 960 KB of the
+    // client's 1 MiB receive buffer.
+    for _ in 0..4 {
+        c.ok("hold s 240000");
+    }
+    let e = c.err("bytes s 100000");
+    assert!(
+        e.contains("code=FailedTransaction"),
+        "a reply that cannot fit: {e}"
+    );
+    c.ok("unhold");
+    assert_eq!(c.ok("bytes s 100000"), "equal len=100000");
+    assert_eq!(c.ok("echo s still serving"), "still serving");
+}
+
+/// Mirrors `BinderLibTest.ThreadPoolAvailableThreads` and
+/// `HangingServices`: calls that block in a service make its pool grow,
+/// one thread at a time, to its maximum (plus the joined main thread), and
+/// no further: one more call waits in the queue, and every call completes
+/// once the service lets them go.
+#[test]
+fn a_pool_grows_to_its_maximum_under_blocking_calls_and_no_further() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let mut svc = service(&ctx, "conf.pool", Some(2));
+    let mut c = client_of(&ctx, "conf.pool");
+    for _ in 0..4 {
+        assert_eq!(c.ok("block-bg s"), "started");
+    }
+    // Main thread + 2 spawned: three calls are served at once.
+    for _ in 0..3 {
+        svc.expect("in-call");
+    }
+    let (pid, cpid) = (svc.pid(), c.pid());
+    ctx.wait_state(
+        "three service threads are busy and the fourth call is queued",
+        |s| {
+            process(s, cpid).is_some_and(|p| p.pending_out == 4)
+                && process(s, pid).is_some_and(|p| {
+                    p.queued_work == 1
+                        && p.threads
+                            .iter()
+                            .filter(|t| matches!(t.looper, Looper::Registered | Looper::Entered))
+                            .all(|t| !t.stack.is_empty())
+                })
+                && loopers(s, pid) == 3
+        },
+    );
+    svc.send("release");
+    for _ in 0..4 {
+        assert_eq!(c.expect("block-done"), "ok");
+    }
+    let s = ctx.wait_state("every call is done", |s| {
+        process(s, pid).is_some_and(|p| p.queued_work == 0)
+    });
+    assert_eq!(loopers(&s, pid), 3, "the pool never grew past its maximum");
+}
+
+/// Mirrors `BinderLibTest.Freeze`: freezing a process that is serving a
+/// synchronous call is refused (binder's `-EAGAIN`); once frozen, a
+/// synchronous call to it fails at once with a frozen status and a oneway
+/// call waits; thawed, it gets the oneway call and serves again.
+#[test]
+fn a_frozen_process_refuses_sync_calls_keeps_oneway_calls_and_serves_when_thawed() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let mut svc = service(&ctx, "conf.freeze", None);
+    let mut c = client_of(&ctx, "conf.freeze");
+    let pid = svc.pid();
+    assert_eq!(c.ok("block-bg s"), "started");
+    svc.expect("in-call");
+    let e = c.err(&format!("freeze {pid} on"));
+    assert!(
+        e.contains("synchronous calls"),
+        "freezing a busy process: {e}"
+    );
+    svc.send("release");
+    assert_eq!(c.expect("block-done"), "ok");
+    c.ok(&format!("freeze {pid} on"));
+    let e = c.err("echo s while frozen");
+    assert!(
+        e.contains("code=Frozen"),
+        "a sync call to a frozen process: {e}"
+    );
+    assert_eq!(c.ok("log s 3"), "");
+    let s = ctx.wait_state("the oneway call waits in the frozen service", |s| {
+        process(s, pid).is_some_and(|p| p.frozen && p.queued_work == 1)
+    });
+    let counters = &process(&s, c.pid()).expect("client").counters;
+    assert_eq!(counters.frozen_replies, 1, "one frozen reply to the client");
+    c.ok(&format!("freeze {pid} off"));
+    assert_eq!(c.ok("getlog s 1"), "3");
+    assert_eq!(c.ok("echo s thawed"), "thawed");
+}
