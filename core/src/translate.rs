@@ -4,6 +4,12 @@
 //! owner becomes the owner's local object again; rights only narrow; fds,
 //! blobs and shared memory are renumbered for the I/O layer to move.
 //!
+//! The context manager's node, with full rights, becomes handle 0 in any
+//! other receiver, as binder's driver gives it descriptor 0: the service
+//! manager found by name is the very proxy a process already holds as
+//! handle 0, not a second one. Handle 0 holds no count, so nothing is
+//! counted for it.
+//!
 //! Two phases, so that a failure leaves nothing behind: `check_objects`
 //! validates everything and changes nothing; `translate_objects` cannot
 //! fail. The receiver owns the counts translation gives it, and
@@ -87,16 +93,21 @@ impl Core {
             }
             match *o {
                 Object::Binder { ptr, cookie, .. } => {
-                    if let Some(n) = sender.nodes.get(&ptr).and_then(|n| self.nodes.get(n.0)) {
+                    let known = sender.nodes.get(&ptr).copied();
+                    if let Some(n) = known.and_then(|n| self.nodes.get(n.0)) {
                         if n.cookie != cookie {
                             return Err(Failure::CookieMismatch { object: i, ptr });
                         }
                     }
-                    if from != to {
+                    if from != to && !known.is_some_and(|n| self.is_handle_zero(n, Rights::ALL)) {
                         new_refs += 1;
                     }
                 }
-                Object::Handle { handle, strong, .. } => {
+                Object::Handle {
+                    handle,
+                    strong,
+                    rights,
+                } => {
                     let node = self.resolve_node(from, handle, Rights::TRANSFER)?;
                     if strong && handle != Handle::CONTEXT_MANAGER {
                         let r = sender.handles.get(handle).expect("resolved");
@@ -105,7 +116,15 @@ impl Core {
                         }
                     }
                     let owner = self.nodes.get(node.0).and_then(|n| n.owner);
-                    if owner != Some(to) && receiver.handles.handle_of(node).is_none() {
+                    let held = if handle == Handle::CONTEXT_MANAGER {
+                        Rights::ALL
+                    } else {
+                        sender.handles.get(handle).expect("resolved").rights
+                    };
+                    if owner != Some(to)
+                        && receiver.handles.handle_of(node).is_none()
+                        && !self.is_handle_zero(node, held.intersect(rights))
+                    {
                         new_refs += 1;
                     }
                 }
@@ -159,13 +178,18 @@ impl Core {
                         o.clone()
                     } else {
                         let node = self.node_for(from, ptr, cookie, flags);
-                        let h = self
-                            .ref_for(to, node, Rights::ALL)
-                            .expect("capacity checked");
-                        let kind = if strong { Kind::Strong } else { Kind::Weak };
-                        self.add_count(to, h, kind, NoticeTo::Thread(thread), fx);
+                        let handle = if self.is_handle_zero(node, Rights::ALL) {
+                            Handle::CONTEXT_MANAGER
+                        } else {
+                            let h = self
+                                .ref_for(to, node, Rights::ALL)
+                                .expect("capacity checked");
+                            let kind = if strong { Kind::Strong } else { Kind::Weak };
+                            self.add_count(to, h, kind, NoticeTo::Thread(thread), fx);
+                            h
+                        };
                         Object::Handle {
-                            handle: h,
+                            handle,
                             strong,
                             rights: Rights::ALL,
                         }
@@ -197,6 +221,12 @@ impl Core {
                             cookie: n.cookie,
                             strong,
                             flags: n.flags,
+                        }
+                    } else if self.is_handle_zero(node, held.intersect(rights)) {
+                        Object::Handle {
+                            handle: Handle::CONTEXT_MANAGER,
+                            strong,
+                            rights: Rights::ALL,
                         }
                     } else {
                         let narrowed = held.intersect(rights);
@@ -236,6 +266,13 @@ impl Core {
         (out, out_fds)
     }
 
+    /// Whether `node` reaches a receiver as handle 0: it is the context
+    /// manager's and the receiver gets every right (a narrowed one stays
+    /// a handle of its own, or it would widen to handle 0's rights).
+    fn is_handle_zero(&self, node: crate::ids::NodeId, rights: Rights) -> bool {
+        self.context_manager == Some(node) && rights == Rights::ALL
+    }
+
     /// Gives back the counts that translation gave `to`, for a transaction
     /// that is dropped before delivery.
     pub(crate) fn release_objects(&mut self, to: ProcId, objects: &[Object], fx: &mut Vec<Effect>) {
@@ -244,6 +281,9 @@ impl Core {
         }
         for o in objects {
             if let Object::Handle { handle, strong, .. } = *o {
+                if handle == Handle::CONTEXT_MANAGER {
+                    continue; // translated from the context manager: no count
+                }
                 let kind = if strong { Kind::Strong } else { Kind::Weak };
                 // Cannot underflow: translation added exactly this count.
                 let _ = self.sub_count(to, handle, kind, fx);

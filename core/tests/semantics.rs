@@ -99,6 +99,63 @@ fn handle_sent_back_to_its_owner_becomes_the_local_object() {
 }
 
 #[test]
+fn the_context_managers_node_reaches_others_as_handle_0_without_a_count() {
+    // Binder's driver gives the context manager's node descriptor 0 in
+    // every receiver, so the service manager found by name is the proxy a
+    // process already holds as handle 0 (binderLibTest's
+    // AddManagerToManager); a narrowed one stays a handle of its own.
+    let mut w = World::with_sm();
+    let (_, smt) = w.sm.unwrap();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.thread(a), w.looper(b));
+    // The service manager answers with itself.
+    w.call(at, Handle::CONTEXT_MANAGER, 2, vec![]);
+    let tx = w.incoming(smt);
+    w.free(smt, &tx);
+    w.reply(smt, vec![binder(SM_PTR)]);
+    w.ok(smt, Command::WaitForWork);
+    let Return::Reply(r) = w.answer(at) else {
+        panic!("no reply")
+    };
+    w.free(at, &r);
+    assert_eq!(
+        r.objects[0],
+        Object::Handle {
+            handle: Handle::CONTEXT_MANAGER,
+            strong: true,
+            rights: Rights::ALL
+        }
+    );
+    assert!(w.proc_state(a).refs.is_empty(), "handle 0 holds no count");
+    // A passes handle 0 on: whole, it is handle 0 again; narrowed, a
+    // counted handle with the narrowed rights.
+    let hb = w.give(bt, 0x10, at);
+    let whole = Object::Handle {
+        handle: Handle::CONTEXT_MANAGER,
+        strong: true,
+        rights: Rights::ALL,
+    };
+    let narrowed = Object::Handle {
+        handle: Handle::CONTEXT_MANAGER,
+        strong: true,
+        rights: Rights::CALL,
+    };
+    w.call(at, hb, 1, vec![whole.clone(), narrowed]);
+    let tx = w.incoming(bt);
+    assert_eq!(tx.objects[0], whole);
+    let Object::Handle { handle, rights, .. } = tx.objects[1] else {
+        panic!("{tx:?}")
+    };
+    assert_ne!(handle, Handle::CONTEXT_MANAGER);
+    assert_eq!(rights, Rights::CALL);
+    assert_eq!(
+        w.proc_state(b).refs.len(),
+        1,
+        "only the narrowed one counts"
+    );
+}
+
+#[test]
 fn rights_only_narrow_when_passed_on() {
     let mut w = World::with_sm();
     let (a, b, c) = (w.process(), w.process(), w.process());

@@ -207,14 +207,11 @@ fn the_service_manager_can_be_registered_in_itself() {
 }
 
 /// Mirrors the identity half of `BinderLibTest.AddManagerToManager` and
-/// `CheckHandleZeroBinderHighBitsZeroCookie`: in binder the context
-/// manager's node always translates to handle 0 in the receiver, so the
-/// service manager found by name is the very proxy `defaultServiceManager()`
-/// returns. In capbinder handle 0 is a virtual, uncounted name for
-/// "the current context manager", and the context manager's node sent in
-/// a parcel becomes an ordinary counted handle: two proxies, unequal.
+/// `CheckHandleZeroBinderHighBitsZeroCookie`: the context manager's node
+/// reaches every other process as handle 0 (as binder's driver gives it
+/// descriptor 0), so the service manager found by name is the very proxy
+/// `defaultServiceManager()` returns.
 #[test]
-#[ignore = "bug: the context manager's node sent in a parcel becomes a handle other than 0, so it is not equal to the handle-0 proxy (core/src/translate.rs)"]
 fn the_service_manager_found_by_name_is_the_handle_0_proxy() {
     let ctx = context();
     let _sm = ctx.servicemanager();
