@@ -8,7 +8,7 @@ use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use capbinder_core::{Handle, NodeFlags};
+use capbinder_core::{Handle, NodeFlags, Priority};
 
 use crate::parcel::Parcel;
 use crate::process::ProcessState;
@@ -47,17 +47,31 @@ pub trait Binder: Any + Send + Sync {
 }
 
 /// A local object as the process exports it: a stable id (the `ptr` the
-/// mediator knows it by) and the implementation.
+/// mediator knows it by), the implementation, and its node settings.
 pub(crate) struct LocalObject {
     pub id: u64,
     pub obj: Box<dyn Binder>,
+    pub node: Mutex<NodeSettings>,
+}
+
+/// What the mediator's node for a local object is created with.
+#[derive(Default)]
+pub(crate) struct NodeSettings {
+    /// The scheduling floor for calls on it.
+    pub min_priority: Option<Priority>,
+    /// It has been sent: the mediator may hold a node made with these
+    /// settings, so they no longer change (binder's `mParceled`).
+    pub sent: bool,
 }
 
 impl LocalObject {
+    /// The node flags a send carries; the settings are fixed from here on.
     pub fn flags(&self) -> NodeFlags {
+        let mut node = self.node.lock().unwrap_or_else(|e| e.into_inner());
+        node.sent = true;
         NodeFlags {
             accepts_fds: self.obj.accepts_fds(),
-            min_priority: None,
+            min_priority: node.min_priority,
         }
     }
 }
@@ -137,6 +151,11 @@ impl std::hash::Hash for SpIBinder {
 }
 
 /// A weak reference: it does not keep the object alive in this process.
+///
+/// Made by [`SpIBinder::downgrade`], or read from a parcel
+/// ([`Parcel::read_weak_binder`]): one that arrived from another process
+/// holds a weak count on the object in the mediator, and
+/// [`upgrade`](Self::upgrade) asks the mediator for a strong one.
 #[derive(Clone)]
 pub struct WeakBinder(WeakInner);
 
@@ -144,6 +163,8 @@ pub struct WeakBinder(WeakInner);
 enum WeakInner {
     Local(Weak<LocalObject>),
     Remote(Weak<Proxy>, Handle),
+    /// A proxy holding only a weak count in the mediator.
+    Held(Arc<Proxy>),
 }
 
 impl std::fmt::Debug for WeakBinder {
@@ -151,16 +172,35 @@ impl std::fmt::Debug for WeakBinder {
         match &self.0 {
             WeakInner::Local(_) => write!(f, "WeakBinder(local)"),
             WeakInner::Remote(_, h) => write!(f, "WeakBinder(remote {h})"),
+            WeakInner::Held(p) => write!(f, "WeakBinder(remote {}, held weakly)", p.handle),
         }
     }
 }
 
 impl WeakBinder {
-    /// The strong reference, if the object is still referenced here.
+    /// The strong reference, if the object can still be had.
+    ///
+    /// For a local object or one downgraded here: while this process
+    /// still references it strongly. For one read from a parcel (a weak
+    /// reference another process sent): the mediator is asked, and gives a
+    /// strong reference while some process holds one (libbinder's
+    /// `wp::promote`, binder's `BC_ACQUIRE` on a weak ref); `None` once
+    /// none does, or once the object's process died. Then this process
+    /// holds it strongly too, as the returned reference says.
     pub fn upgrade(&self) -> Option<SpIBinder> {
         match &self.0 {
             WeakInner::Local(w) => w.upgrade().map(|l| SpIBinder(Inner::Local(l))),
             WeakInner::Remote(w, _) => w.upgrade().map(|p| SpIBinder(Inner::Remote(p))),
+            WeakInner::Held(p) => p.process.promote(p),
+        }
+    }
+
+    /// What a parcel sends for it: the object or proxy, if still here.
+    pub(crate) fn reachable(&self) -> Option<SpIBinder> {
+        match &self.0 {
+            WeakInner::Local(w) => w.upgrade().map(SpIBinder::from_local),
+            WeakInner::Remote(w, _) => w.upgrade().map(SpIBinder::from_proxy),
+            WeakInner::Held(p) => Some(SpIBinder::from_proxy(p.clone())),
         }
     }
 }
@@ -172,6 +212,15 @@ impl SpIBinder {
 
     pub(crate) fn from_proxy(p: Arc<Proxy>) -> SpIBinder {
         SpIBinder(Inner::Remote(p))
+    }
+
+    /// A weak reference read from a parcel: a proxy with only a weak
+    /// count stays held by it.
+    pub(crate) fn into_weak(self) -> WeakBinder {
+        match self.0 {
+            Inner::Remote(p) if !p.strong => WeakBinder(WeakInner::Held(p)),
+            _ => self.downgrade(),
+        }
     }
 
     pub(crate) fn local_object(&self) -> Option<&Arc<LocalObject>> {
@@ -210,6 +259,65 @@ impl SpIBinder {
             Inner::Local(l) => WeakBinder(WeakInner::Local(Arc::downgrade(l))),
             Inner::Remote(p) => WeakBinder(WeakInner::Remote(Arc::downgrade(p), p.handle)),
         }
+    }
+
+    /// Sets the scheduling floor of calls on this local object (libbinder's
+    /// `BBinder::setMinSchedulerPolicy`): where the mediator migrates
+    /// priorities (it holds `CAP_SYS_NICE`), the thread serving a call on
+    /// it runs at least at `min` (by [`Priority::rank`]), however low its
+    /// caller's priority; a higher caller's still wins. Without migration
+    /// it changes nothing.
+    ///
+    /// As in binder, the floor is part of the node the mediator makes
+    /// when the object is first sent, so set it before then: on an object
+    /// already sent (or a remote one) this is an `InvalidOperation`. A
+    /// real-time `min` needs a priority in 1..=99, a fair one a nice value
+    /// in -20..=19 (`BadValue` otherwise).
+    pub fn set_min_scheduler_policy(&self, min: Priority) -> Result<()> {
+        let Inner::Local(l) = &self.0 else {
+            return Err(Status::from_code(
+                StatusCode::InvalidOperation,
+                "set_min_scheduler_policy on a remote object: only its owner sets it",
+            ));
+        };
+        let valid = if min.is_realtime() {
+            (1..=99).contains(&min.rt)
+        } else {
+            (-20..=19).contains(&min.nice)
+        };
+        if !valid {
+            return Err(Status::from_code(
+                StatusCode::BadValue,
+                format!(
+                    "minimum scheduler policy {min:?}: a real-time priority must be 1..=99, \
+                     a nice value -20..=19"
+                ),
+            ));
+        }
+        let mut node = l.node.lock().unwrap_or_else(|e| e.into_inner());
+        if node.sent {
+            return Err(Status::from_code(
+                StatusCode::InvalidOperation,
+                format!(
+                    "local object #{} was already sent: its minimum scheduler policy is fixed \
+                     when it is first sent, so set it before",
+                    l.id
+                ),
+            ));
+        }
+        node.min_priority = Some(min);
+        Ok(())
+    }
+
+    /// The scheduling floor set with
+    /// [`set_min_scheduler_policy`](Self::set_min_scheduler_policy), for a
+    /// local object.
+    pub fn min_scheduler_policy(&self) -> Option<Priority> {
+        self.local_object()?
+            .node
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .min_priority
     }
 
     /// Calls `code` with `data`; waits for the reply unless `oneway`.
@@ -297,5 +405,65 @@ pub fn new_binder(obj: impl Binder) -> SpIBinder {
     SpIBinder(Inner::Local(Arc::new(LocalObject {
         id: crate::process::next_local_id(),
         obj: Box::new(obj),
+        node: Mutex::default(),
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use capbinder_core::SchedPolicy;
+
+    struct Nop;
+    impl Binder for Nop {
+        fn descriptor(&self) -> &str {
+            "Nop"
+        }
+        fn on_transact(&self, _: u32, _: &mut Parcel, _: &mut Parcel) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    fn nice(n: i8) -> Priority {
+        Priority {
+            policy: SchedPolicy::Normal,
+            nice: n,
+            rt: 0,
+        }
+    }
+
+    #[test]
+    fn the_min_scheduler_policy_travels_in_the_node_flags_and_is_fixed_once_sent() {
+        let b = new_binder(Nop);
+        assert_eq!(b.local_object().unwrap().flags().min_priority, None);
+        let b = new_binder(Nop);
+        b.set_min_scheduler_policy(nice(-5)).unwrap();
+        b.set_min_scheduler_policy(nice(-10)).unwrap();
+        assert_eq!(b.min_scheduler_policy(), Some(nice(-10)));
+        // What a send carries; from then on the node's floor is fixed.
+        let flags = b.local_object().unwrap().flags();
+        assert_eq!(flags.min_priority, Some(nice(-10)));
+        let e = b.set_min_scheduler_policy(nice(-15)).unwrap_err();
+        assert_eq!(e.code, StatusCode::InvalidOperation);
+        assert!(e.message.contains("already sent"), "{e}");
+        assert_eq!(
+            b.local_object().unwrap().flags().min_priority,
+            Some(nice(-10))
+        );
+    }
+
+    #[test]
+    fn an_impossible_min_scheduler_policy_is_refused() {
+        let b = new_binder(Nop);
+        let rr = |rt| Priority {
+            policy: SchedPolicy::RoundRobin,
+            nice: 0,
+            rt,
+        };
+        assert!(b.set_min_scheduler_policy(rr(0)).is_err());
+        assert!(b.set_min_scheduler_policy(rr(100)).is_err());
+        assert!(b.set_min_scheduler_policy(nice(-21)).is_err());
+        b.set_min_scheduler_policy(rr(7)).unwrap();
+        assert_eq!(b.min_scheduler_policy(), Some(rr(7)));
+    }
 }

@@ -96,6 +96,11 @@ impl ParcelableHolder {
             .into_iter()
             .map(|s| match s {
                 Slot::Binder(b, rights) => Ok(Object::Binder(b, rights)),
+                // Held objects are sent again as they are kept, strong.
+                Slot::Weak(..) => Err(Status::from_code(
+                    StatusCode::BadValue,
+                    "a ParcelableHolder holds binders and file descriptors, not weak references",
+                )),
                 Slot::Fd(Some(fd)) => Ok(Object::Fd(ParcelFileDescriptor::new(fd))),
                 Slot::Fd(None) => Err(Status::from_code(
                     StatusCode::BadValue,

@@ -29,9 +29,9 @@ pub use binder::{
     new_binder, Binder, DeathRecipient, SpIBinder, WeakBinder, DUMP_TRANSACTION,
     FIRST_CALL_TRANSACTION, INTERFACE_TRANSACTION, LAST_CALL_TRANSACTION, PING_TRANSACTION,
 };
-pub use capbinder_core::Rights;
+pub use capbinder_core::{Priority, Rights, SchedPolicy};
 pub use holder::{ParcelableHolder, ParcelableMetadata};
-pub use identity::{calling_identity, CallingIdentity};
+pub use identity::{calling_identity, clear_calling_identity, CallingIdentity, ClearedIdentity};
 pub use interface::{interface_cast, Interface};
 pub use parcel::{Parcel, SPLICE_MIN};
 pub use parcelable::Parcelable;

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use capbinder_core::{DataRange, Rights, MAX_SPLICES};
 
-use crate::binder::SpIBinder;
+use crate::binder::{SpIBinder, WeakBinder};
 use crate::process::ProcessState;
 use crate::status::{ExceptionCode, Result, Status, StatusCode};
 
@@ -24,6 +24,11 @@ use crate::status::{ExceptionCode, Result, Status, StatusCode};
 pub(crate) enum Slot {
     /// A binder (local or remote), with the rights it is passed on with.
     Binder(SpIBinder, Rights),
+    /// A weak reference, with the rights it is passed on with. The
+    /// reference keeps the object (or its handle, which may be counted
+    /// only weakly) while the parcel lives; it never leaves the parcel as
+    /// a strong reference.
+    Weak(SpIBinder, Rights),
     /// A file descriptor, until it is read (taken).
     Fd(Option<OwnedFd>),
 }
@@ -531,6 +536,42 @@ impl Parcel {
         }
     }
 
+    /// Appends a weak reference (libbinder's `writeWeakBinder`), or null
+    /// when the object is no longer reachable from here (a local object
+    /// dropped, a remote one whose last proxy here is gone). The receiver
+    /// reads it with [`read_weak_binder`](Self::read_weak_binder) and holds
+    /// the object only weakly: it does not keep the object alive, and
+    /// [`WeakBinder::upgrade`] there asks the mediator for a strong
+    /// reference, which it gives while some process holds one.
+    pub fn write_weak_binder(&mut self, b: &WeakBinder) -> Result<()> {
+        match b.reachable() {
+            Some(b) => {
+                self.write(&true)?;
+                self.push_slot(Slot::Weak(b, Rights::ALL))
+            }
+            None => self.write(&false),
+        }
+    }
+
+    /// Reads a weak reference or null (see
+    /// [`write_weak_binder`](Self::write_weak_binder)). A strong binder is
+    /// not read as weak: read it with [`read_binder`](Self::read_binder).
+    pub fn read_weak_binder(&mut self) -> Result<Option<WeakBinder>> {
+        if !self.read::<bool>()? {
+            return Ok(None);
+        }
+        let i = self.read_index()?;
+        match &self.slots[i] {
+            Slot::Weak(b, _) => Ok(Some(b.clone().into_weak())),
+            Slot::Binder(..) => Err(bad(format!(
+                "object {i} is a strong binder, not a weak reference"
+            ))),
+            Slot::Fd(_) => Err(bad(format!(
+                "object {i} is a file descriptor, not a weak reference"
+            ))),
+        }
+    }
+
     fn read_index(&mut self) -> Result<usize> {
         let i: u32 = self.read()?;
         let i = i as usize;
@@ -561,6 +602,9 @@ impl Parcel {
         let i = self.read_index()?;
         match &self.slots[i] {
             Slot::Binder(b, _) => Ok(Some(b.clone())),
+            Slot::Weak(..) => Err(bad(format!(
+                "object {i} is a weak reference: read it with read_weak_binder"
+            ))),
             Slot::Fd(_) => Err(bad(format!(
                 "object {i} is a file descriptor, not a binder"
             ))),
@@ -579,7 +623,7 @@ impl Parcel {
             Slot::Fd(fd) => fd
                 .take()
                 .ok_or_else(|| bad(format!("file descriptor {i} was already read"))),
-            Slot::Binder(..) => Err(bad(format!(
+            Slot::Binder(..) | Slot::Weak(..) => Err(bad(format!(
                 "object {i} is a binder, not a file descriptor"
             ))),
         }
@@ -650,6 +694,44 @@ mod tests {
         assert!(p.read_fd().is_err());
     }
 
+    struct Nop;
+    impl crate::Binder for Nop {
+        fn descriptor(&self) -> &str {
+            "Nop"
+        }
+        fn on_transact(&self, _: u32, _: &mut Parcel, _: &mut Parcel) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_weak_binder_round_trips_as_weak_and_only_as_weak() {
+        let strong = crate::new_binder(Nop);
+        let mut p = Parcel::new();
+        p.write_weak_binder(&strong.downgrade()).unwrap();
+        p.write_binder(&strong).unwrap();
+        p.rewind();
+        let weak = p.read_weak_binder().unwrap().expect("not null");
+        assert_eq!(weak.upgrade(), Some(strong.clone()));
+        let e = p.read_weak_binder().unwrap_err();
+        assert!(e.message.contains("strong binder"), "{e}");
+        p.rewind();
+        let e = p.read_binder().unwrap_err();
+        assert!(e.message.contains("read_weak_binder"), "{e}");
+    }
+
+    #[test]
+    fn a_weak_binder_to_an_object_gone_is_written_as_null() {
+        let strong = crate::new_binder(Nop);
+        let weak = strong.downgrade();
+        drop(strong);
+        let mut p = Parcel::new();
+        p.write_weak_binder(&weak).unwrap();
+        assert_eq!(p.object_count(), 0);
+        p.rewind();
+        assert!(p.read_weak_binder().unwrap().is_none());
+    }
+
     #[test]
     fn garbage_never_panics() {
         let mut seed = 12345u64;
@@ -663,6 +745,7 @@ mod tests {
             let _ = p.read::<String>();
             let _ = p.read_bytes();
             let _ = p.read_nullable_binder();
+            let _ = p.read_weak_binder();
             let _ = p.read::<Vec<Option<u64>>>();
             let _ = p.read_fd();
         }

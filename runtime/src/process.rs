@@ -52,7 +52,9 @@ pub struct ProcessState {
     // (`next_local_id`), and handles are numbered by the mediator, so no
     // one can pick keys that collide.
     exported: Mutex<FxHashMap<u64, Exported>>,
-    proxies: Mutex<FxHashMap<Handle, Weak<Proxy>>>,
+    /// By handle and count (strong or weak): a handle held both ways has
+    /// a proxy for each, and each keeps its own identity.
+    proxies: Mutex<FxHashMap<(Handle, bool), Weak<Proxy>>>,
     deaths: Mutex<FxHashMap<u64, Weak<Proxy>>>,
     pool: Mutex<Pool>,
     /// Listeners for topic notices, by the subscribed callback's id.
@@ -311,35 +313,65 @@ impl ProcessState {
 
     /// The proxy for `h`, made on first sight; the mediator gave us one
     /// count with this object, so a second proxy's count is given back
-    /// (the returned command).
+    /// (the returned command). Handle 0 holds no counts: it has one proxy.
     pub(crate) fn proxy_for(&self, h: Handle, strong: bool) -> (SpIBinder, Option<Command>) {
+        let key = (h, strong || h == Handle::CONTEXT_MANAGER);
         let mut map = self.proxies.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = map.get(&h).and_then(Weak::upgrade) {
-            if p.strong == strong || h == Handle::CONTEXT_MANAGER {
-                let give_back = (h != Handle::CONTEXT_MANAGER).then_some(if strong {
-                    Command::Release(h)
-                } else {
-                    Command::DecRefs(h)
-                });
-                return (SpIBinder::from_proxy(p), give_back);
-            }
+        if let Some(p) = map.get(&key).and_then(Weak::upgrade) {
+            let give_back = (h != Handle::CONTEXT_MANAGER).then_some(if strong {
+                Command::Release(h)
+            } else {
+                Command::DecRefs(h)
+            });
+            return (SpIBinder::from_proxy(p), give_back);
         }
         let p = Arc::new(Proxy {
             handle: h,
-            strong,
+            strong: key.1,
             dead: AtomicBool::new(self.is_lost()),
             deaths: Mutex::new(DeathState::default()),
             process: self.arc(),
         });
-        map.insert(h, Arc::downgrade(&p));
+        map.insert(key, Arc::downgrade(&p));
         (SpIBinder::from_proxy(p), None)
+    }
+
+    /// Promotes a weakly held proxy: the strong proxy this process has
+    /// for the handle, or a strong count the mediator grants while some
+    /// process holds one (`PromotionFailed` otherwise).
+    pub(crate) fn promote(&self, weak: &Arc<Proxy>) -> Option<SpIBinder> {
+        let h = weak.handle;
+        let held = self
+            .proxies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(h, true))
+            .and_then(Weak::upgrade);
+        if let Some(p) = held {
+            return Some(SpIBinder::from_proxy(p));
+        }
+        if weak.dead.load(Ordering::Acquire) || self.is_lost() {
+            return None;
+        }
+        if let Err(e) = thread::command(&self.arc(), Command::Acquire(h)) {
+            tracing::debug!("promoting {h}: {e}");
+            return None;
+        }
+        // A strong proxy made meanwhile by another thread keeps its own
+        // count, and the one just granted goes back.
+        let (b, give_back) = self.proxy_for(h, true);
+        if let Some(c) = give_back {
+            thread::post(&self.arc(), vec![c]);
+        }
+        Some(b)
     }
 
     pub(crate) fn proxy_dropped(&self, h: Handle, strong: bool, cookie: Option<u64>) {
         {
             let mut map = self.proxies.lock().unwrap_or_else(|e| e.into_inner());
-            if map.get(&h).is_some_and(|w| w.strong_count() == 0) {
-                map.remove(&h);
+            let key = (h, strong || h == Handle::CONTEXT_MANAGER);
+            if map.get(&key).is_some_and(|w| w.strong_count() == 0) {
+                map.remove(&key);
             }
         }
         if self.is_lost() {

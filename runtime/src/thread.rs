@@ -205,22 +205,11 @@ fn prepare(
     for slot in slots {
         match slot {
             Slot::Binder(b, rights) => {
-                if let Some(l) = b.local_object() {
-                    guards.push(ts.process.export(l));
-                    objects.push(Object::Binder {
-                        ptr: l.id,
-                        cookie: l.id,
-                        strong: true,
-                        flags: l.flags(),
-                    });
-                } else {
-                    let h = b.handle().expect("remote binders have handles");
-                    objects.push(Object::Handle {
-                        handle: h,
-                        strong: true,
-                        rights,
-                    });
-                }
+                objects.push(binder_object(ts, &b, rights, true, &mut guards));
+                keep.binders.push(b);
+            }
+            Slot::Weak(b, rights) => {
+                objects.push(binder_object(ts, &b, rights, false, &mut guards));
                 keep.binders.push(b);
             }
             Slot::Fd(Some(fd)) => {
@@ -301,6 +290,32 @@ fn prepare(
     Ok((txn_out(code, flags, range, objects), guards, keep))
 }
 
+/// The object a binder travels as: a local one is exported (kept so while
+/// the send is in flight) and named by its id, a remote one by its handle;
+/// `strong` says which count the receiver gets.
+fn binder_object(
+    ts: &ThreadState,
+    b: &crate::binder::SpIBinder,
+    rights: Rights,
+    strong: bool,
+    guards: &mut Vec<SendGuard>,
+) -> Object {
+    if let Some(l) = b.local_object() {
+        guards.push(ts.process.export(l));
+        return Object::Binder {
+            ptr: l.id,
+            cookie: l.id,
+            strong,
+            flags: l.flags(),
+        };
+    }
+    Object::Handle {
+        handle: b.handle().expect("remote binders have handles"),
+        strong,
+        rights,
+    }
+}
+
 fn txn_out(code: u32, flags: u32, data: DataRange, objects: Vec<Object>) -> TxnOut {
     TxnOut {
         code,
@@ -339,11 +354,15 @@ fn receive(process: &Arc<ProcessState>, tx: &TxnIn, fds: Vec<OwnedFd>) -> Result
     for (i, o) in tx.objects.iter().enumerate() {
         let last = i + 1 == tx.objects.len();
         match *o {
-            Object::Binder { ptr, .. } => match process.lookup_local(ptr) {
-                Some(l) => slots.push(Slot::Binder(
-                    crate::binder::SpIBinder::from_local(l),
-                    Rights::ALL,
-                )),
+            Object::Binder { ptr, strong, .. } => match process.lookup_local(ptr) {
+                Some(l) => {
+                    let b = crate::binder::SpIBinder::from_local(l);
+                    slots.push(if strong {
+                        Slot::Binder(b, Rights::ALL)
+                    } else {
+                        Slot::Weak(b, Rights::ALL)
+                    });
+                }
                 None => {
                     err.get_or_insert_with(|| {
                         Status::exception(
@@ -360,7 +379,11 @@ fn receive(process: &Arc<ProcessState>, tx: &TxnIn, fds: Vec<OwnedFd>) -> Result
             } => {
                 let (b, extra) = process.proxy_for(handle, strong);
                 give_back.extend(extra);
-                slots.push(Slot::Binder(b, rights));
+                slots.push(if strong {
+                    Slot::Binder(b, rights)
+                } else {
+                    Slot::Weak(b, rights)
+                });
             }
             Object::Blob { index, len } if in_blob && last => {
                 let fd = fds.get_mut(index as usize).and_then(Option::take);

@@ -113,6 +113,30 @@ fn the_calling_identity_is_restored_after_a_nested_call() {
     );
 }
 
+/// Mirrors libbinder's `IPCThreadState::clearCallingIdentity` /
+/// `restoreCallingIdentity` as system services use them (and
+/// `BinderLibTest.CallBack`'s nested call): inside a call, a service that
+/// clears its identity sees itself as the caller (pid and uid); a call it
+/// makes meanwhile reaches the callee with the service's real identity,
+/// which the mediator takes from the kernel, never the original caller's;
+/// restored, it sees its caller and transaction again.
+#[test]
+fn a_cleared_calling_identity_is_the_service_itself_until_restored() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _svc = service(&ctx, "conf.cleared", None);
+    let mut c = client_of(&ctx, "conf.cleared");
+    assert_eq!(
+        c.ok("cleared-who s"),
+        "before_is_me=true cleared_sees_itself=true inner_is_server=true after_is_me=true same_txn=true"
+    );
+    // And outside the cleared scope, later calls see their caller as ever.
+    assert_eq!(
+        c.ok("nested-who s"),
+        "before_is_me=true inner_is_server=true after_is_me=true same_txn=true none_here=true"
+    );
+}
+
 /// Mirrors `binderRpcTest`'s `OnewayCallDoesNotWait` (and the oneway
 /// loop of `BinderLibTest.Freeze`): a oneway call returns once the
 /// mediator has taken it, even while every thread of the service is
@@ -167,6 +191,62 @@ fn a_second_oneway_call_waits_until_the_first_one_finishes() {
     );
     c.ok("release");
     assert_eq!(c.ok("getsteps s 4"), "s0,e0,s1,e1");
+}
+
+/// A `sched` answer, `server=POLICY/NICE/RT caller=POLICY/NICE/RT`, as
+/// (server's policy, server's nice, caller's policy, caller's nice).
+fn sched_answer(a: &str) -> (String, i32, String, i32) {
+    let part = |key: &str| {
+        let v = a
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in {a:?}"));
+        let f: Vec<&str> = v.split('/').collect();
+        (f[0].to_string(), f[1].parse::<i32>().expect("a nice value"))
+    };
+    let (sp, sn) = part("server=");
+    let (cp, cn) = part("caller=");
+    (sp, sn, cp, cn)
+}
+
+/// Mirrors `BinderLibTest.SchedPolicySet` (`BBinder::setMinSchedulerPolicy`
+/// observed from the server thread): a call from a `SCHED_OTHER` caller
+/// runs, on the server thread, at least at the node's minimum; a node
+/// without one runs it at the caller's priority. Needs `CAP_SYS_NICE` in
+/// the mediator (root).
+#[test]
+fn a_call_runs_at_least_at_the_nodes_minimum_scheduler_policy() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: applying a node's minimum priority needs CAP_SYS_NICE (root)");
+        return;
+    }
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let mut floor = ctx.spawn(
+        "service",
+        &["--name", "conf.sched-floor", "--min-nice", "-10"],
+        None,
+    );
+    floor.expect("ready");
+    let _plain = service(&ctx, "conf.sched-plain", None);
+    let mut c = client_of(&ctx, "conf.sched-floor");
+    c.ok("get p conf.sched-plain");
+    let (sp, sn, cp, cn) = sched_answer(&c.ok("sched s"));
+    if cp != "Normal" || cn <= -10 {
+        eprintln!("skipped: the caller runs at {cp}/nice {cn}, not below the minimum");
+        return;
+    }
+    assert!(
+        sp == "Normal" && sn <= -10,
+        "the server thread runs below the node's minimum (nice -10): {sp}/nice {sn}"
+    );
+    // The same caller on a node without a minimum: its own priority.
+    let (pp, pn, _, _) = sched_answer(&c.ok("sched p"));
+    assert_eq!(
+        (pp.as_str(), pn),
+        ("Normal", cn),
+        "without a minimum the caller's priority is migrated"
+    );
 }
 
 // ---- object identity ---------------------------------------------------------
@@ -248,6 +328,63 @@ fn a_weak_reference_to_a_local_object_upgrades_only_while_it_is_held() {
     drop(again);
     drop(strong);
     assert!(weak.upgrade().is_none(), "no strong reference is left");
+}
+
+/// Mirrors `BinderLibTest.PromoteRemote` (`Parcel::writeWeakBinder`,
+/// `readWeakBinder`, `wp::promote` on a remote object): a process that
+/// holds a remote object strongly sends a weak reference to it on, and
+/// so does the object's owner for its local object; the receiver promotes
+/// either to a strong reference that calls the object while some process
+/// holds it strongly (the holder here; as in binder, what counts are the
+/// strong handles the mediator knows), and promotion fails once none
+/// does, though the weak reference is still held.
+#[test]
+fn a_weak_reference_sent_on_promotes_only_while_the_object_is_held_strongly() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _holder = service(&ctx, "conf.weak-holder", None);
+    let promoter = service(&ctx, "conf.weak-promoter", None);
+    let mut c = client_of(&ctx, "conf.weak-holder");
+    c.ok("get p conf.weak-promoter");
+    // The client's own object, held strongly by the holder service.
+    c.ok("newlocal x");
+    c.ok("keep s x");
+    // A weak reference to a remote object, sent on by its holder.
+    c.ok("send-weak s p");
+    assert_eq!(c.ok("promote p"), "promoted=true echo=promoted");
+    // A weak reference to a local object, sent by its owner.
+    c.ok("keep-weak p x");
+    assert_eq!(c.ok("promote p"), "promoted=true echo=promoted");
+    // The last strong handle goes: the object can no longer be promoted.
+    c.ok("unkeep s");
+    c.ok("drop x");
+    assert_eq!(c.ok("promote p"), "promoted=false");
+    // The promoter still holds its weak reference (no strong one).
+    let s = ctx.state();
+    let refs = &process(&s, promoter.pid()).expect("the promoter").refs;
+    assert!(
+        refs.iter()
+            .any(|r| r.owner_pid == Some(c.pid()) && r.strong == 0 && r.weak > 0),
+        "the promoter's weak ref to the client's object: {refs:?}"
+    );
+}
+
+/// Mirrors the other half of `BinderLibTest.PromoteRemote`: a weak
+/// reference to an object whose process died no longer promotes.
+#[test]
+fn a_weak_reference_no_longer_promotes_once_the_objects_process_died() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let mut owner = service(&ctx, "conf.weak-owner", None);
+    let _promoter = service(&ctx, "conf.weak-promoter2", None);
+    let mut c = client_of(&ctx, "conf.weak-owner");
+    c.ok("get p conf.weak-promoter2");
+    c.ok("keep-weak p s");
+    assert_eq!(c.ok("promote p"), "promoted=true echo=promoted");
+    let pid = owner.pid();
+    owner.kill9();
+    ctx.wait_state("the owner is gone", |s| process(s, pid).is_none());
+    assert_eq!(c.ok("promote p"), "promoted=false");
 }
 
 // ---- death -------------------------------------------------------------------

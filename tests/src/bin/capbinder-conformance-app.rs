@@ -5,10 +5,11 @@
 //! - `servicemanager`: the service manager (handle 0), as the harness
 //!   expects of its helper.
 //! - `state`: the mediator's state as JSON, as the harness expects.
-//! - `service --name N [--max-threads K]`: registers one [`Conf`] object
-//!   under `N` and serves it on the joined main thread (and up to `K` pool
-//!   threads, when given); a `release` line on stdin opens the latch
-//!   `block` waits on.
+//! - `service --name N [--max-threads K] [--min-nice M]`: registers one
+//!   [`Conf`] object under `N` and serves it on the joined main thread
+//!   (and up to `K` pool threads, when given); with `--min-nice`, calls on
+//!   it run at least at `SCHED_OTHER` nice `M` (its minimum scheduler
+//!   policy); a `release` line on stdin opens the latch `block` waits on.
 //! - `client`: a scriptable client, one command per stdin line and one
 //!   answer line each (`ok ...` or `err ...`); see `Client::command`.
 //!
@@ -26,8 +27,9 @@ use std::time::{Duration, Instant};
 
 use capbinder::service_manager::{Policy, ServiceManager, ServiceManagerService};
 use capbinder::{
-    calling_identity, flush_commands, new_binder, Binder, DeathRecipient, ExceptionCode, Parcel,
-    ProcessState, Result, SpIBinder, Status, StatusCode, WeakBinder, FIRST_CALL_TRANSACTION as F,
+    calling_identity, clear_calling_identity, flush_commands, new_binder, Binder, DeathRecipient,
+    ExceptionCode, Parcel, ProcessState, Result, SpIBinder, Status, StatusCode, WeakBinder,
+    FIRST_CALL_TRANSACTION as F,
 };
 use capbinder_tests::role::{status_line, watch_stdin};
 // The gate `block` and `hold` wait at until a `release` opens it for good.
@@ -83,6 +85,27 @@ mod codes {
     pub const NOTE: u32 = F + 17;
     /// `void hold(int seq)`: prints `cb-hold <seq>`, waits for `release`.
     pub const HOLD: u32 = F + 18;
+    /// `(int, bool, int, int, bool) clearedWho(Conf cb)`: the caller's
+    /// pid; whether, with the identity cleared, this process saw itself
+    /// (pid and uid); the pid `cb.who()` saw calling it meanwhile; the
+    /// caller's pid once restored; whether the transaction stayed the same.
+    pub const CLEARED_WHO: u32 = F + 19;
+    /// `String sched()`: the scheduling of the thread serving this call,
+    /// as `sched_getattr` reads it: `POLICY/NICE/RT`.
+    pub const SCHED: u32 = F + 20;
+    /// `void keep(IBinder b)`: holds `b` strongly until `unkeep`.
+    pub const KEEP: u32 = F + 21;
+    /// `void unkeep()`: drops what `keep` held.
+    pub const UNKEEP: u32 = F + 22;
+    /// `void sendWeak(Conf to)`: calls `to.keepWeak()` with a weak
+    /// reference to what `keep` holds.
+    pub const SEND_WEAK: u32 = F + 23;
+    /// `void keepWeak(@weak IBinder b)`: holds a weak reference to `b`.
+    pub const KEEP_WEAK: u32 = F + 24;
+    /// `(bool, String) promote()`: promotes the weak reference `keepWeak`
+    /// holds; when that works, calls `echo("promoted")` through it and
+    /// lets the strong reference go again.
+    pub const PROMOTE: u32 = F + 25;
 }
 
 /// A list that callers can wait on until it is long enough.
@@ -135,6 +158,10 @@ struct Conf {
     steps: Waitable<String>,
     /// `note` calls: `<caller pid> <thread name>`.
     notes: Arc<Waitable<String>>,
+    /// What `keep` holds strongly.
+    kept: Mutex<Option<SpIBinder>>,
+    /// What `keepWeak` holds weakly.
+    kept_weak: Mutex<Option<WeakBinder>>,
 }
 
 impl Conf {
@@ -145,6 +172,8 @@ impl Conf {
             log: Waitable::new(),
             steps: Waitable::new(),
             notes,
+            kept: Mutex::new(None),
+            kept_weak: Mutex::new(None),
         });
         let weak = b.downgrade();
         if let Some(c) = b.local_as::<Conf>() {
@@ -160,6 +189,17 @@ fn io_status(what: &str, e: impl std::fmt::Display) -> Status {
 
 fn caller() -> Result<capbinder::CallingIdentity> {
     calling_identity().ok_or_else(|| io_status("calling identity", "none inside a call"))
+}
+
+/// This thread's scheduling as the kernel reports it: `POLICY/NICE/RT`.
+fn this_threads_sched() -> Result<String> {
+    let s = capbinder_kmod_shim::sys::sched::thread_sched(rustix::thread::gettid())
+        .map_err(|e| io_status("sched_getattr", e))?;
+    Ok(format!("{:?}/{}/{}", s.policy, s.nice, s.rt_priority))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn thread_name() -> String {
@@ -206,6 +246,68 @@ impl Binder for Conf {
                 let (inner_pid, _): (i32, u64) = inner.read()?;
                 let after = caller()?;
                 reply.write(&(before.pid, inner_pid, after.pid, before.txn == after.txn))
+            }
+            codes::CLEARED_WHO => {
+                let cb = data.read_binder()?;
+                let before = caller()?;
+                let cleared = clear_calling_identity();
+                let me = caller()?;
+                let saw_self = me.pid == std::process::id() as i32
+                    && me.uid == rustix::process::getuid().as_raw();
+                // Made while cleared: the callee still learns who really
+                // calls (this process), from the kernel via the mediator.
+                let mut inner = cb.transact(codes::WHO, Parcel::new(), false)?;
+                let (inner_pid, _): (i32, u64) = inner.read()?;
+                cleared.restore();
+                let after = caller()?;
+                reply.write(&(
+                    before.pid,
+                    saw_self,
+                    inner_pid,
+                    after.pid,
+                    before.txn == after.txn,
+                ))
+            }
+            codes::SCHED => reply.write(&this_threads_sched()?),
+            codes::KEEP => {
+                *lock(&self.kept) = Some(data.read_binder()?);
+                Ok(())
+            }
+            codes::UNKEEP => {
+                // Dropped here, in the call: its release reaches the
+                // mediator before the reply does.
+                drop(lock(&self.kept).take());
+                Ok(())
+            }
+            codes::SEND_WEAK => {
+                let to = data.read_binder()?;
+                let kept = lock(&self.kept)
+                    .clone()
+                    .ok_or_else(|| io_status("sendWeak", "nothing kept"))?;
+                let mut p = Parcel::new();
+                p.write_weak_binder(&kept.downgrade())?;
+                to.transact(codes::KEEP_WEAK, p, false).map(|_| ())
+            }
+            codes::KEEP_WEAK => {
+                let weak = data
+                    .read_weak_binder()?
+                    .ok_or_else(|| io_status("keepWeak", "a null reference"))?;
+                *lock(&self.kept_weak) = Some(weak);
+                Ok(())
+            }
+            codes::PROMOTE => {
+                let weak = lock(&self.kept_weak)
+                    .clone()
+                    .ok_or_else(|| io_status("promote", "no weak reference kept"))?;
+                match weak.upgrade() {
+                    Some(b) => {
+                        let mut p = Parcel::new();
+                        p.write("promoted")?;
+                        let echo: String = b.transact(codes::ECHO, p, false)?.read()?;
+                        reply.write(&(true, echo))
+                    }
+                    None => reply.write(&(false, String::new())),
+                }
             }
             codes::WHO => {
                 let c = caller()?;
@@ -358,6 +460,16 @@ fn main() -> ExitCode {
                 let k: u32 = k.parse().unwrap_or_else(|e| die(e));
                 ps.set_max_threads(k).unwrap_or_else(|e| die(e));
             }
+            if let Some(m) = flag("--min-nice") {
+                let nice: i8 = m.parse().unwrap_or_else(|e| die(e));
+                let min = capbinder::Priority {
+                    policy: capbinder::SchedPolicy::Normal,
+                    nice,
+                    rt: 0,
+                };
+                // Before the object is first sent (to the service manager).
+                obj.set_min_scheduler_policy(min).unwrap_or_else(|e| die(e));
+            }
             let name = flag("--name").unwrap_or_else(|| die("service --name N"));
             let sm = ServiceManager::get().unwrap_or_else(|e| die(e));
             sm.add_service(&name, &obj)
@@ -494,8 +606,9 @@ impl Client {
     /// Commands (`V`, `W` name binder variables, `R` a death recipient):
     /// `get V NAME`, `check V NAME`, `sm V`, `addsm NAME`, `same V W`,
     /// `echo V TEXT`, `pid V`, `ping V`, `drop V`, `self V W`,
-    /// `roundtrip V`, `callme V oneway|sync`, `nested-who V`,
-    /// `writefd V TEXT`, `nonblock V`, `fail V oneway|sync`, `log V SEQ`,
+    /// `roundtrip V`, `callme V oneway|sync`, `nested-who V`, `cleared-who V`,
+    /// `sched V`, `newlocal V`, `keep V W`, `unkeep V`, `send-weak V W`,
+    /// `keep-weak V W`, `promote V`, `writefd V TEXT`, `nonblock V`, `fail V oneway|sync`, `log V SEQ`,
     /// `getlog V N`, `step V SEQ`, `getsteps V N`, `release`,
     /// `link V R`, `unlink V R`, `await-death R`, `deaths R`,
     /// `link-via V W`, `block-bg V`, `freeze PID on|off`,
@@ -611,6 +724,68 @@ impl Client {
                     after == me,
                     calling_identity().is_none(),
                 ))
+            }
+            "cleared-who" => {
+                let mut p = Parcel::new();
+                p.write_binder(&self.me).map_err(st)?;
+                let mut r = self.call(w, codes::CLEARED_WHO, p, false)?;
+                let (before, saw_self, inner, after, same_txn): (i32, bool, i32, i32, bool) =
+                    r.read().map_err(st)?;
+                let server: i32 = self
+                    .call(w, codes::PID, Parcel::new(), false)?
+                    .read()
+                    .map_err(st)?;
+                let me = std::process::id() as i32;
+                Ok(format!(
+                    "before_is_me={} cleared_sees_itself={saw_self} inner_is_server={} after_is_me={} same_txn={same_txn}",
+                    before == me,
+                    inner == server,
+                    after == me,
+                ))
+            }
+            "sched" => {
+                let server: String = self
+                    .call(w, codes::SCHED, Parcel::new(), false)?
+                    .read()
+                    .map_err(st)?;
+                let me = this_threads_sched().map_err(st)?;
+                Ok(format!("server={server} caller={me}"))
+            }
+            "newlocal" => {
+                let b = Conf::binder(self.latch.clone(), self.notes.clone());
+                self.vars.insert(arg(1)?.to_string(), b);
+                Ok(String::new())
+            }
+            "keep" | "send-weak" => {
+                let code = if w[0] == "keep" {
+                    codes::KEEP
+                } else {
+                    codes::SEND_WEAK
+                };
+                let mut p = Parcel::new();
+                p.write_binder(&self.var(w, 2)?).map_err(st)?;
+                self.call(w, code, p, false).map(|_| String::new())
+            }
+            "keep-weak" => {
+                let mut p = Parcel::new();
+                p.write_weak_binder(&self.var(w, 2)?.downgrade())
+                    .map_err(st)?;
+                self.call(w, codes::KEEP_WEAK, p, false)
+                    .map(|_| String::new())
+            }
+            "unkeep" => self
+                .call(w, codes::UNKEEP, Parcel::new(), false)
+                .map(|_| String::new()),
+            "promote" => {
+                let (promoted, echo): (bool, String) = self
+                    .call(w, codes::PROMOTE, Parcel::new(), false)?
+                    .read()
+                    .map_err(st)?;
+                Ok(if promoted {
+                    format!("promoted=true echo={echo}")
+                } else {
+                    "promoted=false".into()
+                })
             }
             "writefd" => {
                 let (r, wr) = rustix::pipe::pipe().map_err(|e| e.to_string())?;
