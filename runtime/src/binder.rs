@@ -20,6 +20,9 @@ pub const PING_TRANSACTION: u32 = u32::from_be_bytes(*b"_PNG");
 pub const INTERFACE_TRANSACTION: u32 = u32::from_be_bytes(*b"_NTF");
 /// `'_DMP'`: write a dump to a file descriptor.
 pub const DUMP_TRANSACTION: u32 = u32::from_be_bytes(*b"_DMP");
+/// `'_EXT'`: the object's extension (libbinder's `EXTENSION_TRANSACTION`,
+/// `B_PACK_CHARS('_','E','X','T')`): the reply is a nullable binder.
+pub const EXTENSION_TRANSACTION: u32 = u32::from_be_bytes(*b"_EXT");
 /// The first code an interface may use (AIDL numbers methods from here).
 pub const FIRST_CALL_TRANSACTION: u32 = 1;
 /// The last code an interface may use.
@@ -47,11 +50,15 @@ pub trait Binder: Any + Send + Sync {
 }
 
 /// A local object as the process exports it: a stable id (the `ptr` the
-/// mediator knows it by), the implementation, and its node settings.
+/// mediator knows it by), the implementation, its node settings and its
+/// extension.
 pub(crate) struct LocalObject {
     pub id: u64,
     pub obj: Box<dyn Binder>,
     pub node: Mutex<NodeSettings>,
+    /// What the `_EXT` built-in answers. Kept apart from `node`: the
+    /// mediator never sees it, so it may change after the object is sent.
+    pub extension: Mutex<Option<SpIBinder>>,
 }
 
 /// What the mediator's node for a local object is created with.
@@ -65,6 +72,14 @@ pub(crate) struct NodeSettings {
 }
 
 impl LocalObject {
+    /// The extension set with [`SpIBinder::set_extension`], if any.
+    pub fn extension(&self) -> Option<SpIBinder> {
+        self.extension
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// The node flags a send carries; the settings are fixed from here on.
     pub fn flags(&self) -> NodeFlags {
         let mut node = self.node.lock().unwrap_or_else(|e| e.into_inner());
@@ -368,6 +383,54 @@ impl SpIBinder {
             .read::<String>()
     }
 
+    /// Attaches `extension` to this local object, or takes it off with
+    /// `None` (libbinder's `BBinder::setExtension`): another interface on
+    /// the same object, such as a vendor's addition to a stable-AIDL HAL,
+    /// that any holder finds with [`get_extension`](Self::get_extension)
+    /// without the object's own interface knowing of it. The object holds
+    /// the extension strongly; an extension that holds the object strongly
+    /// in turn keeps both alive for good, as an `sp` cycle does in
+    /// libbinder.
+    ///
+    /// Unlike [`set_min_scheduler_policy`](Self::set_min_scheduler_policy),
+    /// this may be called at any time, also after the object was sent:
+    /// libbinder allows that too (it only logs a warning), and here nothing
+    /// of the extension lives in the mediator's node; the `_EXT` built-in
+    /// reads it when a call asks, so a holder sees the change on its next
+    /// [`get_extension`](Self::get_extension). Set it before the object is
+    /// first sent when holders must never see it missing. On a remote
+    /// object this is an `InvalidOperation`: only the owner sets it.
+    pub fn set_extension(&self, extension: Option<SpIBinder>) -> Result<()> {
+        let Inner::Local(l) = &self.0 else {
+            return Err(Status::from_code(
+                StatusCode::InvalidOperation,
+                "set_extension on a remote object: only its owner sets it",
+            ));
+        };
+        // The old extension is dropped after the lock is let go: dropping
+        // a proxy talks to the mediator.
+        let old = std::mem::replace(
+            &mut *l.extension.lock().unwrap_or_else(|e| e.into_inner()),
+            extension,
+        );
+        drop(old);
+        Ok(())
+    }
+
+    /// The object's extension, or `None` when it has none (libbinder's
+    /// `IBinder::getExtension`): for a local object, what
+    /// [`set_extension`](Self::set_extension) attached; for a remote one,
+    /// what its owner's runtime answers to the `_EXT` built-in (never the
+    /// object's own `on_transact`). An extension keeps its identity: asked
+    /// twice, a holder gets the same proxy (or its own local object).
+    pub fn get_extension(&self) -> Result<Option<SpIBinder>> {
+        if let Inner::Local(l) = &self.0 {
+            return Ok(l.extension());
+        }
+        self.transact(EXTENSION_TRANSACTION, Parcel::new(), false)?
+            .read_nullable_binder()
+    }
+
     /// Asks the object for a dump written to `out` (the `_DMP` built-in).
     pub fn dump(&self, out: std::os::fd::OwnedFd, args: &[String]) -> Result<()> {
         let mut p = Parcel::new();
@@ -406,6 +469,7 @@ pub fn new_binder(obj: impl Binder) -> SpIBinder {
         id: crate::process::next_local_id(),
         obj: Box::new(obj),
         node: Mutex::default(),
+        extension: Mutex::default(),
     })))
 }
 
@@ -449,6 +513,77 @@ mod tests {
         assert_eq!(
             b.local_object().unwrap().flags().min_priority,
             Some(nice(-10))
+        );
+    }
+
+    /// Counts the calls that reach `on_transact`.
+    #[derive(Default)]
+    struct Counting(std::sync::atomic::AtomicUsize);
+    impl Binder for Counting {
+        fn descriptor(&self) -> &str {
+            "Counting"
+        }
+        fn on_transact(&self, _: u32, _: &mut Parcel, _: &mut Parcel) -> Result<()> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err(Status::from_code(
+                StatusCode::UnknownTransaction,
+                "no codes",
+            ))
+        }
+    }
+
+    #[test]
+    fn the_extension_code_is_libbinders() {
+        // B_PACK_CHARS('_', 'E', 'X', 'T').
+        assert_eq!(EXTENSION_TRANSACTION, 0x5f45_5854);
+        // Outside the range interfaces number their methods in.
+        const { assert!(EXTENSION_TRANSACTION > LAST_CALL_TRANSACTION) };
+    }
+
+    #[test]
+    fn a_local_objects_extension_is_set_any_time_and_cleared_with_none() {
+        let b = new_binder(Nop);
+        assert_eq!(b.get_extension().unwrap(), None);
+        let ext = new_binder(Nop);
+        b.set_extension(Some(ext.clone())).unwrap();
+        assert_eq!(b.get_extension().unwrap(), Some(ext.clone()));
+        // Sent (its node settings fixed), it still takes a new extension.
+        let _ = b.local_object().unwrap().flags();
+        let other = new_binder(Nop);
+        b.set_extension(Some(other.clone())).unwrap();
+        assert_eq!(b.get_extension().unwrap(), Some(other));
+        b.set_extension(None).unwrap();
+        assert_eq!(b.get_extension().unwrap(), None);
+        // The object does not hold an extension it no longer has.
+        let weak = ext.downgrade();
+        drop(ext);
+        assert!(weak.upgrade().is_none());
+    }
+
+    #[test]
+    fn the_extension_built_in_answers_without_reaching_on_transact() {
+        let b = new_binder(Counting::default());
+        let ext = new_binder(Nop);
+        b.set_extension(Some(ext.clone())).unwrap();
+        // In place, as a call from another process runs it.
+        let mut reply = b
+            .transact(EXTENSION_TRANSACTION, Parcel::new(), false)
+            .unwrap();
+        assert_eq!(reply.read_nullable_binder().unwrap(), Some(ext));
+        b.set_extension(None).unwrap();
+        let mut reply = b
+            .transact(EXTENSION_TRANSACTION, Parcel::new(), false)
+            .unwrap();
+        assert_eq!(reply.read_nullable_binder().unwrap(), None);
+        let calls = b.local_as::<Counting>().unwrap().0.load(Ordering::SeqCst);
+        assert_eq!(calls, 0, "the built-in never reaches on_transact");
+        // An ordinary code still does.
+        assert!(b
+            .transact(FIRST_CALL_TRANSACTION, Parcel::new(), false)
+            .is_err());
+        assert_eq!(
+            b.local_as::<Counting>().unwrap().0.load(Ordering::SeqCst),
+            1
         );
     }
 

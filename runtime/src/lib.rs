@@ -27,7 +27,8 @@ pub mod topic;
 
 pub use binder::{
     new_binder, Binder, DeathRecipient, SpIBinder, WeakBinder, DUMP_TRANSACTION,
-    FIRST_CALL_TRANSACTION, INTERFACE_TRANSACTION, LAST_CALL_TRANSACTION, PING_TRANSACTION,
+    EXTENSION_TRANSACTION, FIRST_CALL_TRANSACTION, INTERFACE_TRANSACTION, LAST_CALL_TRANSACTION,
+    PING_TRANSACTION,
 };
 pub use capbinder_core::{Priority, Rights, SchedPolicy};
 pub use holder::{ParcelableHolder, ParcelableMetadata};

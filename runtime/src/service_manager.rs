@@ -423,14 +423,29 @@ impl Binder for ServiceManagerService {
             codes::UNREGISTER => {
                 let name: String = data.read()?;
                 let cb = data.read_binder()?;
+                // As AOSP's servicemanager: the caller must be allowed to
+                // find the name, and a callback that is not registered for
+                // it is an illegal state (`EX_ILLEGAL_STATE`).
+                self.check(app, Action::Find, &name, uid, label)?;
                 let mut r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
-                let list = r.callbacks.entry(name.clone()).or_default();
-                let before = list.len();
-                list.retain(|x| x != &cb);
-                if list.len() == before {
+                let found = match r.callbacks.get_mut(&name) {
+                    Some(list) => {
+                        let before = list.len();
+                        list.retain(|x| x != &cb);
+                        let found = list.len() < before;
+                        if list.is_empty() {
+                            r.callbacks.remove(&name);
+                        }
+                        found
+                    }
+                    None => false,
+                };
+                if !found {
                     return Err(Status::exception(
-                        ExceptionCode::IllegalArgument,
-                        format!("that callback is not registered for {name:?}"),
+                        ExceptionCode::IllegalState,
+                        format!(
+                            "nothing to unregister: that callback is not registered for {name:?}"
+                        ),
                     ));
                 }
                 Ok(())
@@ -641,7 +656,10 @@ impl ServiceManager {
         KeptApp::watch(app, sm)
     }
 
-    /// Stops notifications to `callback`.
+    /// Stops notifications to `callback` for `name`. A callback that is
+    /// not registered for `name` (never, or no longer) is an
+    /// `IllegalState` exception, as AOSP's servicemanager answers
+    /// (`EX_ILLEGAL_STATE`); a name the caller may not find, `Security`.
     pub fn unregister_for_notifications(&self, name: &str, callback: &SpIBinder) -> Result<()> {
         let mut p = Parcel::new();
         p.write(name)?;
@@ -885,6 +903,36 @@ mod tests {
         assert!(open
             .check(None, Action::Find, "contacts", 70001, None)
             .is_ok());
+    }
+
+    #[test]
+    fn unregistering_a_callback_that_is_not_registered_is_an_illegal_state() {
+        let sm = ServiceManagerService::new(Policy::default_for(0));
+        let call = |code, name: &str, cb: &SpIBinder| {
+            let mut p = Parcel::new();
+            p.write(name)?;
+            p.write_binder(cb)?;
+            p.rewind();
+            sm.on_transact(code, &mut p, &mut Parcel::new())
+        };
+        let cb = new_binder(Waiter {
+            name: "svc".into(),
+            slot: Arc::default(),
+        });
+        let e = call(codes::UNREGISTER, "svc", &cb).unwrap_err();
+        assert_eq!(e.exception, ExceptionCode::IllegalState, "{e}");
+        call(codes::REGISTER, "svc", &cb).unwrap();
+        call(codes::REGISTER, "svc", &cb).unwrap();
+        // Registered for "svc" only: not for another name.
+        let e = call(codes::UNREGISTER, "other", &cb).unwrap_err();
+        assert_eq!(e.exception, ExceptionCode::IllegalState, "{e}");
+        // One unregister takes every registration of that callback.
+        call(codes::UNREGISTER, "svc", &cb).unwrap();
+        let e = call(codes::UNREGISTER, "svc", &cb).unwrap_err();
+        assert_eq!(e.exception, ExceptionCode::IllegalState, "{e}");
+        assert!(e.message.contains("not registered"), "{e}");
+        let r = sm.registry.lock().unwrap();
+        assert!(r.callbacks.is_empty(), "no empty lists are left behind");
     }
 
     #[test]

@@ -17,7 +17,9 @@ use capbinder_core::{
 use capbinder_kmod_shim::device::{DeviceError, ThreadChannel};
 use capbinder_kmod_shim::sys::memfd::{create_blob, Mapping};
 
-use crate::binder::{LocalObject, DUMP_TRANSACTION, INTERFACE_TRANSACTION, PING_TRANSACTION};
+use crate::binder::{
+    LocalObject, DUMP_TRANSACTION, EXTENSION_TRANSACTION, INTERFACE_TRANSACTION, PING_TRANSACTION,
+};
 use crate::identity::{self, CallingIdentity};
 use crate::parcel::{Outgoing, Parcel, Slot};
 use crate::process::{ProcessState, SendGuard};
@@ -556,6 +558,7 @@ pub(crate) fn run_local(
     match code {
         PING_TRANSACTION => Ok(()),
         INTERFACE_TRANSACTION => reply.write(l.obj.descriptor()),
+        EXTENSION_TRANSACTION => reply.write_nullable_binder(l.extension().as_ref()),
         DUMP_TRANSACTION => {
             let fd = data.read_fd()?;
             let args: Vec<String> = data.read()?;

@@ -387,6 +387,120 @@ fn a_weak_reference_no_longer_promotes_once_the_objects_process_died() {
     assert_eq!(c.ok("promote p"), "promoted=false");
 }
 
+// ---- extensions ----------------------------------------------------------------
+
+/// Mirrors `BinderLibTest.RemoteGetExtension` (`IBinder::getExtension`
+/// through the `_EXT` built-in) and `LocalGetExtension`: a client finds a
+/// service's extension through its proxy and calls it (a different object
+/// in the service's process, with its own interface); asked again, it is
+/// the same proxy. An object without an extension, remote or local, and
+/// the extension itself, answer none.
+#[test]
+fn a_services_extension_is_found_through_its_proxy_and_keeps_its_identity() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let mut svc = ctx.spawn("service", &["--name", "conf.ext", "--extension"], None);
+    svc.expect("ready");
+    let _plain = service(&ctx, "conf.no-ext", None);
+    let mut c = client_of(&ctx, "conf.ext");
+    assert_eq!(c.ok("ext s e"), "found");
+    assert_eq!(c.ok("descriptor e"), "capbinder.test.IConformanceExt");
+    assert_eq!(c.ok("echo e hello"), "ext hello");
+    assert_eq!(
+        c.ok("echo s hello"),
+        "hello",
+        "the object itself is another"
+    );
+    assert_eq!(c.ok("pid e"), svc.pid().to_string());
+    assert_eq!(c.ok("same e s"), "false");
+    assert_eq!(c.ok("ext s e2"), "found");
+    assert_eq!(c.ok("same e e2"), "true", "asked twice, one proxy");
+    assert_eq!(c.ok("ext e none"), "none", "the extension has none");
+    c.ok("get p conf.no-ext");
+    assert_eq!(c.ok("ext p none"), "none");
+    // And the call never reached IConformance's own codes, which know no
+    // `_EXT`: it still serves.
+    assert_eq!(c.ok("echo p still"), "still");
+    c.ok("newlocal x");
+    assert_eq!(c.ok("ext x none"), "none", "a local object without one");
+}
+
+/// Mirrors `BBinder::setExtension` called after the object was sent
+/// (libbinder allows it, and so does capbinder): a service sets its
+/// extension while a client holds it, to the client's own object, and the
+/// client gets that very local object back; taken off again, the client
+/// finds none.
+#[test]
+fn an_extension_set_after_the_object_was_sent_reaches_its_holders() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _svc = service(&ctx, "conf.late-ext", None);
+    let mut c = client_of(&ctx, "conf.late-ext");
+    assert_eq!(c.ok("ext s e"), "none");
+    c.ok("newlocal x");
+    c.ok("set-ext s x");
+    assert_eq!(c.ok("ext s e"), "found");
+    assert_eq!(c.ok("same e x"), "true", "the client's own local object");
+    assert_eq!(c.ok("echo e mine"), "mine");
+    c.ok("set-ext s -");
+    assert_eq!(c.ok("ext s e"), "none");
+}
+
+// ---- service notifications ------------------------------------------------------
+
+/// Mirrors servicemanager's `registerForNotifications` then
+/// `unregisterForNotifications` (AOSP's `servicemanager_test` cases
+/// `ServiceNotifications.Unregister` and
+/// `UnregisterWhenNoRegistrationExists`, across processes here): a
+/// callback fires when the name is registered; once unregistered it hears
+/// of no later registration under that name; unregistering a callback that
+/// is not registered is `EX_ILLEGAL_STATE`, as AOSP's servicemanager says.
+///
+/// "Did not fire" needs no sleep: notifications to one callback object are
+/// oneway calls on one node, delivered one at a time in the order sent. The
+/// client registers `a` and then `b` under the name while unregistered,
+/// then registers the callback again, which notifies it at once of `b`. Had
+/// the unregister not held, `a`'s and `b`'s registrations would have come
+/// first, so the second notice would be `a`.
+#[test]
+fn an_unregistered_notification_callback_hears_of_no_later_registration() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let mut c = ctx.client(None);
+    c.ok("newwatcher w");
+    c.ok("watch conf.notify w");
+    let _svc = service(&ctx, "conf.notify", None);
+    c.ok("get s conf.notify");
+    assert_eq!(c.ok("await-notices w 1"), "conf.notify=s");
+    c.ok("unwatch conf.notify w");
+    c.ok("newlocal a");
+    c.ok("add conf.notify a");
+    c.ok("newlocal b");
+    c.ok("add conf.notify b");
+    c.ok("watch conf.notify w");
+    assert_eq!(
+        c.ok("await-notices w 2"),
+        "conf.notify=s,conf.notify=b",
+        "only the fresh registration's at-once notice came"
+    );
+    // Unregistered again; a second unregister finds nothing to remove,
+    // and so does one of a callback never registered, or another name.
+    c.ok("unwatch conf.notify w");
+    c.ok("newwatcher v");
+    for cmd in [
+        "unwatch conf.notify w",
+        "unwatch conf.nothing w",
+        "unwatch conf.notify v",
+    ] {
+        let e = c.err(cmd);
+        assert!(
+            e.contains("exception=IllegalState"),
+            "{cmd}: AOSP's servicemanager answers EX_ILLEGAL_STATE: {e}"
+        );
+    }
+    assert_eq!(c.ok("notices v"), "");
+}
+
 // ---- death -------------------------------------------------------------------
 
 /// Mirrors `BinderLibTest.DeathNotificationMultiple`: every process that

@@ -5,11 +5,13 @@
 //! - `servicemanager`: the service manager (handle 0), as the harness
 //!   expects of its helper.
 //! - `state`: the mediator's state as JSON, as the harness expects.
-//! - `service --name N [--max-threads K] [--min-nice M]`: registers one
-//!   [`Conf`] object under `N` and serves it on the joined main thread
-//!   (and up to `K` pool threads, when given); with `--min-nice`, calls on
-//!   it run at least at `SCHED_OTHER` nice `M` (its minimum scheduler
-//!   policy); a `release` line on stdin opens the latch `block` waits on.
+//! - `service --name N [--max-threads K] [--min-nice M] [--extension]`:
+//!   registers one [`Conf`] object under `N` and serves it on the joined
+//!   main thread (and up to `K` pool threads, when given); with
+//!   `--min-nice`, calls on it run at least at `SCHED_OTHER` nice `M` (its
+//!   minimum scheduler policy); with `--extension`, it has an [`Ext`] as
+//!   its extension from before it is first sent; a `release` line on stdin
+//!   opens the latch `block` waits on.
 //! - `client`: a scriptable client, one command per stdin line and one
 //!   answer line each (`ok ...` or `err ...`); see `Client::command`.
 //!
@@ -25,7 +27,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use capbinder::service_manager::{Policy, ServiceManager, ServiceManagerService};
+use capbinder::service_manager::{
+    codes as sm_codes, Policy, ServiceManager, ServiceManagerService, CALLBACK_DESCRIPTOR,
+};
 use capbinder::{
     calling_identity, clear_calling_identity, flush_commands, new_binder, Binder, DeathRecipient,
     ExceptionCode, Parcel, ProcessState, Result, SpIBinder, Status, StatusCode, WeakBinder,
@@ -106,6 +110,9 @@ mod codes {
     /// holds; when that works, calls `echo("promoted")` through it and
     /// lets the strong reference go again.
     pub const PROMOTE: u32 = F + 25;
+    /// `void setExtension(@nullable IBinder ext)`: makes `ext` this
+    /// object's extension (or takes it off), after it was sent.
+    pub const SET_EXTENSION: u32 = F + 26;
 }
 
 /// A list that callers can wait on until it is long enough.
@@ -309,6 +316,15 @@ impl Binder for Conf {
                     None => reply.write(&(false, String::new())),
                 }
             }
+            codes::SET_EXTENSION => {
+                let ext = data.read_nullable_binder()?;
+                let me = self
+                    .me
+                    .get()
+                    .and_then(WeakBinder::upgrade)
+                    .ok_or_else(|| io_status("setExtension", "the object is gone"))?;
+                me.set_extension(ext)
+            }
             codes::WHO => {
                 let c = caller()?;
                 reply.write(&(c.pid, c.txn.0))
@@ -384,6 +400,57 @@ impl Binder for Conf {
                 format!("IConformance has no method with code {code}"),
             )),
         }
+    }
+}
+
+/// The extension `service --extension` attaches to its [`Conf`]: another
+/// interface on the same object, as a vendor extension is to a HAL.
+struct Ext;
+
+impl Binder for Ext {
+    fn descriptor(&self) -> &str {
+        "capbinder.test.IConformanceExt"
+    }
+
+    fn on_transact(&self, code: u32, data: &mut Parcel, reply: &mut Parcel) -> Result<()> {
+        match code {
+            // `String echo(String s)`: `ext <s>`, so a caller tells it from
+            // the object it extends.
+            codes::ECHO => {
+                let s: String = data.read()?;
+                reply.write(&format!("ext {s}"))
+            }
+            codes::PID => reply.write(&(std::process::id() as i32)),
+            _ => Err(Status::from_code(
+                StatusCode::UnknownTransaction,
+                format!("IConformanceExt has no method with code {code}"),
+            )),
+        }
+    }
+}
+
+/// A service manager callback (`IServiceCallback`) that records every
+/// notification: the name and the object registered under it.
+struct Watcher {
+    got: Waitable<(String, SpIBinder)>,
+}
+
+impl Binder for Watcher {
+    fn descriptor(&self) -> &str {
+        CALLBACK_DESCRIPTOR
+    }
+
+    fn on_transact(&self, code: u32, data: &mut Parcel, _reply: &mut Parcel) -> Result<()> {
+        if code != sm_codes::ON_REGISTRATION {
+            return Err(Status::from_code(
+                StatusCode::UnknownTransaction,
+                format!("IServiceCallback has no method with code {code}"),
+            ));
+        }
+        let name: String = data.read()?;
+        let b = data.read_binder()?;
+        self.got.push((name, b));
+        Ok(())
     }
 }
 
@@ -469,6 +536,11 @@ fn main() -> ExitCode {
                 };
                 // Before the object is first sent (to the service manager).
                 obj.set_min_scheduler_policy(min).unwrap_or_else(|e| die(e));
+            }
+            if rest.iter().any(|a| a == "--extension") {
+                // Before it is sent, so no holder ever finds it without.
+                obj.set_extension(Some(new_binder(Ext)))
+                    .unwrap_or_else(|e| die(e));
             }
             let name = flag("--name").unwrap_or_else(|| die("service --name N"));
             let sm = ServiceManager::get().unwrap_or_else(|e| die(e));
@@ -593,6 +665,24 @@ impl Client {
             .ok_or_else(|| format!("no variable {name}"))
     }
 
+    /// Notifications as `NAME=V,...`, `V` the first variable (by name)
+    /// naming the object registered, `?` when none does.
+    fn notices(&self, got: &[(String, SpIBinder)]) -> String {
+        got.iter()
+            .map(|(name, b)| {
+                let var = self
+                    .vars
+                    .iter()
+                    .filter(|(_, v)| *v == b)
+                    .map(|(k, _)| k.as_str())
+                    .min()
+                    .unwrap_or("?");
+                format!("{name}={var}")
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     fn call(
         &self,
         w: &[&str],
@@ -612,7 +702,10 @@ impl Client {
     /// `getlog V N`, `step V SEQ`, `getsteps V N`, `release`,
     /// `link V R`, `unlink V R`, `await-death R`, `deaths R`,
     /// `link-via V W`, `block-bg V`, `freeze PID on|off`,
-    /// `hold V SIZE`, `unhold`, `bytes V SIZE`, `exit`.
+    /// `hold V SIZE`, `unhold`, `bytes V SIZE`, `descriptor V`,
+    /// `ext V W` (`found` or `none`), `set-ext V W|-`, `add NAME V`,
+    /// `newwatcher V`, `watch NAME V`, `unwatch NAME V`,
+    /// `await-notices V N`, `notices V`, `exit`.
     fn command(&mut self, ps: &Arc<ProcessState>, w: &[&str]) -> Answer {
         let arg = |i: usize| w.get(i).copied().ok_or(format!("missing argument {i}"));
         let sm = || ServiceManager::get().map_err(st);
@@ -914,6 +1007,66 @@ impl Client {
                 self.held.clear();
                 flush_commands().map_err(st)?;
                 Ok(String::new())
+            }
+            "descriptor" => self.var(w, 1)?.descriptor().map_err(st),
+            "ext" => match self.var(w, 1)?.get_extension().map_err(st)? {
+                Some(e) => {
+                    self.vars.insert(arg(2)?.to_string(), e);
+                    Ok("found".into())
+                }
+                None => Ok("none".into()),
+            },
+            "set-ext" => {
+                let ext = match arg(2)? {
+                    "-" => None,
+                    _ => Some(self.var(w, 2)?),
+                };
+                let mut p = Parcel::new();
+                p.write_nullable_binder(ext.as_ref()).map_err(st)?;
+                self.call(w, codes::SET_EXTENSION, p, false)
+                    .map(|_| String::new())
+            }
+            "add" => {
+                sm()?.add_service(arg(1)?, &self.var(w, 2)?).map_err(st)?;
+                Ok(String::new())
+            }
+            "newwatcher" => {
+                let b = new_binder(Watcher {
+                    got: Waitable::new(),
+                });
+                self.vars.insert(arg(1)?.to_string(), b);
+                Ok(String::new())
+            }
+            "watch" => {
+                sm()?
+                    .register_for_notifications(arg(1)?, &self.var(w, 2)?)
+                    .map_err(st)?;
+                Ok(String::new())
+            }
+            "unwatch" => {
+                sm()?
+                    .unregister_for_notifications(arg(1)?, &self.var(w, 2)?)
+                    .map_err(st)?;
+                Ok(String::new())
+            }
+            "await-notices" | "notices" => {
+                let b = self.var(w, 1)?;
+                let watcher = b.local_as::<Watcher>().ok_or("not a watcher")?;
+                let got = if w[0] == "notices" {
+                    watcher.got.wait_len(0)
+                } else {
+                    let n: usize = num(arg(2)?)?;
+                    let got = watcher.got.wait_len(n);
+                    if got.len() < n {
+                        return Err(format!(
+                            "{} of {n} notices within {WAIT:?}: {}",
+                            got.len(),
+                            self.notices(&got)
+                        ));
+                    }
+                    got
+                };
+                Ok(self.notices(&got))
             }
             other => Err(format!("unknown command {other:?}")),
         }
