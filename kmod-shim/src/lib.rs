@@ -5,7 +5,7 @@
 //! - [`device`]: the client side the runtime opens instead of `/dev/binder`;
 //! - [`wire`]: the transport's framing (postcard over `SOCK_SEQPACKET`);
 //! - [`sys`]: the syscall layer, the only `unsafe` code;
-//! - [`bench`]: benchmark support for `capbinder-rawbench` (raw round trips
+//! - [`bench`](mod@bench): benchmark support for `capbinder-rawbench` (raw round trips
 //!   through a real mediator beside socket and relay floors); nothing else
 //!   uses it.
 //!

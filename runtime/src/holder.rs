@@ -52,7 +52,9 @@ struct Held {
 }
 
 /// AIDL's `ParcelableHolder`: nothing, or one parcelable with its
-/// descriptor (see the [module](self)). Cloning shares the held bytes and
+/// descriptor, held as written (bytes and objects), so that a process that
+/// never asks for it writes it on unchanged; `get_parcelable` refuses a
+/// descriptor other than the one asked for. Cloning shares the held bytes and
 /// objects. Two holders are equal when they hold the same descriptor,
 /// bytes and objects (file descriptors compare by number, so the same
 /// value set twice, its descriptors duplicated each time, is not equal).

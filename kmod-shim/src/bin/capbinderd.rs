@@ -23,7 +23,7 @@ use clap::Parser;
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
-    /// Socket path (default: /run/capbinder/<context>.sock).
+    /// Socket path (default: /run/capbinder/CONTEXT.sock, CONTEXT from --context).
     #[arg(long)]
     socket: Option<PathBuf>,
     /// Context name (like a binderfs device).

@@ -1,4 +1,4 @@
-//! The event loops that drive the [`Shim`](super::shim::Shim): one loop per
+//! The event loops that drive the `Shim`: one loop per
 //! mediator, chosen at start ([`LoopChoice`]).
 //!
 //! - [`uring`]: io_uring (the `io-uring` crate through `sys::uring`). Every
@@ -9,9 +9,9 @@
 //!   is unavailable or forbidden (containers often forbid it), or chosen.
 //!
 //! Both speak the same two-way vocabulary, so the shim never learns which
-//! one runs. The shim asks for I/O with [`Req`]s (watch an fd, send a
+//! one runs. The shim asks for I/O with `Req`s (watch an fd, send a
 //! message, close), which the loop carries out in order; the loop reports
-//! what happened as [`Event`]s. A loop owns every fd it watches: the shim
+//! what happened as `Event`s. A loop owns every fd it watches: the shim
 //! names them by token (a `u64` never reused), and a fd is closed only when
 //! the loop is done with it (for io_uring: after the socket was shut down
 //! and every request on it completed or was cancelled).
