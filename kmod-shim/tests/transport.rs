@@ -56,6 +56,7 @@ both_loops!(
     binding_an_app_to_a_process_of_another_uid_or_a_non_pidfd_is_refused,
     an_unprivileged_process_cannot_prepare_an_app_identity,
     a_launcher_that_dies_before_binding_drops_the_pending_connection,
+    a_forked_child_cannot_use_its_parents_channel_and_the_parent_keeps_it,
 );
 
 fn no_nested() -> impl FnMut(&capbinder_core::TxnIn, &[u8], Vec<std::os::fd::OwnedFd>) -> Vec<u8> {
@@ -67,6 +68,24 @@ fn state(p: &mut Peer) -> capbinder_core::StateDump {
         Return::State(s) => *s,
         other => panic!("expected State, got {other:?}"),
     }
+}
+
+/// binder's `CannotUseBinderAfterFork`: the child of a process that forks
+/// gets a clear error from its parent's thread channel, in the child,
+/// before anything reaches the mediator; the parent's connection goes on
+/// serving (a message from the child's pid on the parent's channel would
+/// make the mediator disconnect the parent).
+fn a_forked_child_cannot_use_its_parents_channel_and_the_parent_keeps_it(lp: Loop) {
+    let d = Daemon::start(lp);
+    let mut cmd = Cmd::new(env!("CARGO_BIN_EXE_capbinder-shim-testpeer"));
+    cmd.arg("fork").arg(d.socket());
+    let p = Proc::spawn(cmd);
+    let child = p.next_line();
+    assert!(
+        child.starts_with("child: refused") && child.contains("forked child"),
+        "{child}"
+    );
+    assert_eq!(p.next_line(), "parent: served (child exited 0)");
 }
 
 fn call_and_reply_cross_two_processes(lp: Loop) {

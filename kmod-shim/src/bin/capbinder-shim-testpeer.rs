@@ -38,7 +38,11 @@
 //!   (as root), then calls code 19 and prints the reply;
 //! - `prepare SOCKET`: becomes uid 65534 for good (as root), asks the
 //!   mediator to prepare an app connection and prints `prepare refused:
-//!   REASON` or `prepare allowed`.
+//!   REASON` or `prepare allowed`;
+//! - `fork SOCKET`: connects, forks, and has the child try its parent's
+//!   thread channel (prints `child: refused (…)`, `child: wrote` or
+//!   `child: failed (…)`), then asks the mediator for its state itself
+//!   and prints `parent: served` if it still answers.
 
 #[path = "../../tests/common/peer.rs"]
 mod peer;
@@ -61,6 +65,7 @@ fn main() {
     let socket = Path::new(socket);
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
     match mode.as_str() {
+        "fork" => fork_then_use(socket),
         "server" => server(socket),
         "service" => service(socket),
         "client" => {
@@ -146,6 +151,35 @@ fn main() {
 
 fn no_nested(t: &TxnIn, _: &[u8], _: Vec<OwnedFd>) -> Vec<u8> {
     format!("unexpected nested call {}", t.code).into_bytes()
+}
+
+/// binder's `CannotUseBinderAfterFork`: a forked child's use of its
+/// parent's thread channel is refused in the child, before anything
+/// reaches the mediator (which would take a message from another pid on
+/// the parent's channel as an impostor and disconnect the parent).
+fn fork_then_use(socket: &Path) {
+    let mut p = Peer::open(socket).expect("open");
+    let code = capbinder_kmod_shim::sys::fork::fork_single_threaded(|| {
+        match p.tc.write(&[Command::DumpState], &[]) {
+            Err(e @ capbinder_kmod_shim::device::DeviceError::Forked { .. }) => {
+                say(&format!("child: refused ({e})"));
+                0
+            }
+            Ok(()) => {
+                say("child: wrote");
+                1
+            }
+            Err(e) => {
+                say(&format!("child: failed ({e})"));
+                2
+            }
+        }
+    })
+    .expect("fork");
+    match p.command(Command::DumpState) {
+        Ok(Return::State(_)) => say(&format!("parent: served (child exited {code})")),
+        other => say(&format!("parent: not served: {other:?}")),
+    }
 }
 
 fn say(line: &str) {

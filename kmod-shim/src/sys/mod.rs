@@ -36,6 +36,8 @@
 //! - [`kbinder`]: the Linux binder driver's user API (open, `mmap`,
 //!   `BINDER_WRITE_READ`), which the benchmarks measure capbinder beside
 //!   where the kernel has it.
+//! - [`fork`]: `fork` for a single-threaded process (tests of a forked
+//!   child's use of its parent's device).
 //! - [`uring_relay`]: a plain io_uring message relay, the batching floor
 //!   `capbinder-rawbench` measures (not the mediator's loop).
 //!
@@ -51,6 +53,7 @@ pub mod cgroup;
 pub mod channel;
 pub mod cred;
 pub mod fds;
+pub mod fork;
 pub mod kbinder;
 pub mod landlock;
 pub mod memfd;
