@@ -440,7 +440,11 @@ impl Core {
             }
         }
         for id in targets {
-            self.procs.get_mut(id).expect("live").frozen = enable;
+            let p = self.procs.get_mut(id).expect("live");
+            // Binder clears both on every freeze and thaw.
+            p.frozen = enable;
+            p.frozen_sync_recv = false;
+            p.frozen_async_recv = false;
             if !enable {
                 self.dispatch(ProcId(id), fx);
             }

@@ -78,6 +78,12 @@ pub(crate) struct Process {
     pub started_loopers: u32,
     /// Frozen: no sync calls in, oneway calls wait.
     pub frozen: bool,
+    /// A sync call was refused because it was frozen, since it was last
+    /// frozen or thawed (binder's `proc->sync_recv`).
+    pub frozen_sync_recv: bool,
+    /// A oneway call was queued for it while frozen, since it was last
+    /// frozen or thawed (binder's `proc->async_recv`).
+    pub frozen_async_recv: bool,
     /// Calls it sent that are not finished.
     pub pending_out: usize,
     /// Fds it sent that are not delivered.
@@ -105,6 +111,8 @@ impl Core {
             requested_threads: 0,
             started_loopers: 0,
             frozen: false,
+            frozen_sync_recv: false,
+            frozen_async_recv: false,
             pending_out: 0,
             fds_in_flight: 0,
             pending_deaths: Vec::new(),

@@ -20,6 +20,9 @@ pub struct StateDump {
     pub processes: Vec<ProcState>,
     /// Calls in flight that involve a visible process.
     pub transactions: Vec<TxnState>,
+    /// Whether the viewer sees every process (it is privileged, or the
+    /// mediator itself); otherwise `processes` holds only the viewer.
+    pub sees_all: bool,
     /// The context manager's pid, if one is registered.
     pub context_manager: Option<i32>,
     /// Multicast topics visible to the viewer.
@@ -39,6 +42,16 @@ pub struct ProcState {
     pub label: Option<String>,
     /// Frozen.
     pub frozen: bool,
+    /// A sync call to it was refused because it was frozen, since it was
+    /// last frozen or thawed (binder's `sync_recv` bit 0).
+    pub frozen_sync_received: bool,
+    /// A oneway call to it was queued while it was frozen, since it was
+    /// last frozen or thawed (binder's `async_recv`).
+    pub frozen_async_received: bool,
+    /// Calls to it not finished: sync calls not yet answered, oneway calls
+    /// not yet delivered (binder's `sync_recv` bit 1, its pending
+    /// transactions).
+    pub txns_pending: bool,
     /// Threads.
     pub threads: Vec<ThreadState>,
     /// Its nodes.
@@ -205,6 +218,12 @@ impl Core {
                 uid: p.cred.uid,
                 label: p.cred.label.clone(),
                 frozen: p.frozen,
+                frozen_sync_received: p.frozen_sync_recv,
+                frozen_async_received: p.frozen_async_recv,
+                txns_pending: self
+                    .txns
+                    .values()
+                    .any(|t| t.to_proc.0 == id && (!t.flags.oneway() || !t.delivered)),
                 threads,
                 nodes,
                 refs,
@@ -239,6 +258,7 @@ impl Core {
         StateDump {
             processes,
             transactions,
+            sees_all: all,
             context_manager: self
                 .context_manager
                 .and_then(|n| self.nodes.get(n.0))

@@ -312,10 +312,11 @@ impl Core {
             }));
         }
         let sender_pid = sender_proc.cred.pid;
-        let receiver = self.procs.get(to.0).expect("owner is live");
-        if receiver.frozen && !oneway {
+        if self.procs.get(to.0).expect("owner is live").frozen && !oneway {
+            self.procs.get_mut(to.0).expect("live").frozen_sync_recv = true;
             return Err(Fail::Frozen);
         }
+        let sender_proc = self.procs.get(from.0).expect("live");
         check_payload(
             &txn,
             self.limits.send_area,
@@ -822,6 +823,9 @@ impl Core {
         to: ProcId,
         fx: &mut Vec<Effect>,
     ) {
+        if let Some(p) = self.procs.get_mut(to.0).filter(|p| p.frozen) {
+            p.frozen_async_recv = true;
+        }
         let n = self.nodes.get_mut(node_id.0).expect("target node is held");
         if n.oneway.busy {
             n.oneway.queue.push_back(id);

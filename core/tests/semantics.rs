@@ -1498,6 +1498,72 @@ fn frozen_process_gets_no_sync_calls_and_its_oneway_calls_wait() {
     assert_eq!(w.incoming(at).code, 2);
 }
 
+/// Binder's frozen info (`BINDER_GET_FROZEN_INFO`): what was sent to a
+/// process while frozen, cleared by every freeze and thaw.
+#[test]
+fn frozen_info_records_calls_sent_while_frozen_and_resets_on_freeze() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let root = w.privileged_process();
+    let rt = w.thread(root);
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    let _ = w.take(at);
+    w.ok(at, Command::WaitForWork);
+    let pid = w.pid(a);
+    // Only a privileged viewer sees others (and so their frozen info).
+    assert!(w.core.dump(Some(root)).sees_all);
+    let own = w.core.dump(Some(b));
+    assert!(!own.sees_all && own.processes.len() == 1);
+    let info = |w: &World| {
+        let s = w.dump();
+        assert!(s.sees_all, "the core's own dump sees everyone");
+        let p = s.processes.iter().find(|p| p.pid == pid).expect("a");
+        (
+            p.frozen,
+            p.frozen_sync_received,
+            p.frozen_async_received,
+            p.txns_pending,
+        )
+    };
+    // Sent to while not frozen: nothing recorded.
+    w.oneway(bt, h, 1, 8);
+    assert_eq!(w.next(bt), Return::TransactionComplete);
+    let tx = w.incoming(at);
+    assert_eq!(tx.code, 1);
+    w.free(at, &tx);
+    w.ok(at, Command::WaitForWork);
+    assert_eq!(info(&w), (false, false, false, false));
+
+    w.ok(rt, Command::Freeze { pid, enable: true });
+    assert_eq!(info(&w), (true, false, false, false), "fresh after freeze");
+    w.call(bt, h, 2, vec![]);
+    assert!(matches!(w.answer(bt), Return::FrozenReply { .. }));
+    assert_eq!(info(&w), (true, true, false, false), "a refused sync call");
+    w.oneway(bt, h, 3, 8);
+    assert_eq!(w.next(bt), Return::TransactionComplete);
+    assert_eq!(info(&w), (true, true, true, true), "a queued oneway call");
+
+    // Frozen again: both flags reset; the oneway call is still pending.
+    w.ok(rt, Command::Freeze { pid, enable: true });
+    assert_eq!(info(&w), (true, false, false, true), "reset by a refreeze");
+    w.oneway(bt, h, 4, 8);
+    assert_eq!(w.next(bt), Return::TransactionComplete);
+    assert_eq!(info(&w), (true, false, true, true), "oneway alone");
+
+    // Thawed: reset too, and the oneway calls are served in order.
+    w.ok(rt, Command::Freeze { pid, enable: false });
+    let tx = w.incoming(at);
+    assert_eq!(tx.code, 3);
+    assert_eq!(info(&w), (false, false, false, true), "4 still waits");
+    w.free(at, &tx);
+    w.ok(at, Command::WaitForWork);
+    let tx = w.incoming(at);
+    assert_eq!(tx.code, 4);
+    w.free(at, &tx);
+    assert_eq!(info(&w), (false, false, false, false));
+}
+
 // ---- limits --------------------------------------------------------------
 
 #[test]

@@ -37,7 +37,7 @@ pub use interface::{interface_cast, Interface};
 pub use parcel::{Parcel, SPLICE_MIN};
 pub use parcelable::Parcelable;
 pub use pfd::ParcelFileDescriptor;
-pub use process::ProcessState;
+pub use process::{FreezeInfo, ProcessState};
 pub use status::{ExceptionCode, Result, Status, StatusCode};
 pub use thread::flush_commands;
 pub use topic::{Subscription, Topic, TopicListener};

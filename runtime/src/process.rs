@@ -18,6 +18,36 @@ use crate::thread;
 static PROCESS: OnceLock<Arc<ProcessState>> = OnceLock::new();
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// What a process was sent while frozen: [`ProcessState::freeze_info`]
+/// (libbinder's `getProcessFreezeInfo`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FreezeInfo {
+    /// The process is frozen now.
+    pub frozen: bool,
+    /// A sync call to it was refused as frozen since it was last frozen or
+    /// thawed (`sync_received` bit 0).
+    pub sync_received: bool,
+    /// A oneway call was queued for it while frozen since it was last
+    /// frozen or thawed (`async_received`).
+    pub async_received: bool,
+    /// Calls to it are not finished: sync calls unanswered, oneway calls
+    /// undelivered (`sync_received` bit 1).
+    pub txns_pending: bool,
+}
+
+impl FreezeInfo {
+    /// libbinder's `sync_received` word: bit 0 a sync call while frozen,
+    /// bit 1 calls still pending.
+    pub fn sync_received_bits(&self) -> u32 {
+        u32::from(self.sync_received) | (u32::from(self.txns_pending) << 1)
+    }
+
+    /// libbinder's `async_received` word.
+    pub fn async_received_bits(&self) -> u32 {
+        u32::from(self.async_received)
+    }
+}
+
 /// A fresh id for a local object or a death cookie (never 0).
 pub(crate) fn next_local_id() -> u64 {
     NEXT_ID.fetch_add(1, Ordering::Relaxed)
@@ -232,6 +262,39 @@ impl ProcessState {
     /// Freezes (or thaws) the process with this pid (privileged).
     pub fn freeze(&self, pid: i32, enable: bool) -> Result<()> {
         thread::command(&self.arc(), Command::Freeze { pid, enable })
+    }
+
+    /// What was sent to the process with this pid while it was frozen
+    /// (libbinder's `IPCThreadState::getProcessFreezeInfo`, binder's
+    /// `BINDER_GET_FROZEN_INFO`). Both flags are cleared each time it is
+    /// frozen or thawed. Read from the state dump, so it needs a privileged
+    /// process (`PermissionDenied` otherwise); a pid with no connection to
+    /// the mediator is `BadValue` (binder's `-EINVAL`).
+    pub fn freeze_info(&self, pid: i32) -> Result<FreezeInfo> {
+        let s = self.state()?;
+        if !s.sees_all {
+            return Err(Status::from_code(
+                StatusCode::PermissionDenied,
+                format!(
+                    "freeze info for pid {pid}: only a privileged process sees other processes' state"
+                ),
+            ));
+        }
+        let mut found = s.processes.iter().filter(|p| p.pid == pid).peekable();
+        if found.peek().is_none() {
+            return Err(Status::from_code(
+                StatusCode::BadValue,
+                format!("freeze info for pid {pid}: no such process is connected to the mediator"),
+            ));
+        }
+        // Binder ORs over every binder_proc of the pid; a pid may hold
+        // more than one connection here too.
+        Ok(found.fold(FreezeInfo::default(), |i, p| FreezeInfo {
+            frozen: i.frozen || p.frozen,
+            sync_received: i.sync_received || p.frozen_sync_received,
+            async_received: i.async_received || p.frozen_async_received,
+            txns_pending: i.txns_pending || p.txns_pending,
+        }))
     }
 
     /// Whether the connection to the mediator is gone.

@@ -672,7 +672,11 @@ fn a_pool_grows_to_its_maximum_under_blocking_calls_and_no_further() {
 /// Mirrors `BinderLibTest.Freeze`: freezing a process that is serving a
 /// synchronous call is refused (binder's `-EAGAIN`); once frozen, a
 /// synchronous call to it fails at once with a frozen status and a oneway
-/// call waits; thawed, it gets the oneway call and serves again.
+/// call waits; thawed, it gets the oneway call and serves again. Its
+/// freeze info (`getProcessFreezeInfo`) says what was sent to it while
+/// frozen: fresh after the freeze, a sync call (`sync_received` 1, as
+/// binderLibTest expects, with `async_received` 0), then a oneway call
+/// (which stays pending, bit 1 of `sync_received`); a thaw clears both.
 #[test]
 fn a_frozen_process_refuses_sync_calls_keeps_oneway_calls_and_serves_when_thawed() {
     let ctx = context();
@@ -689,19 +693,31 @@ fn a_frozen_process_refuses_sync_calls_keeps_oneway_calls_and_serves_when_thawed
     );
     svc.send("release");
     assert_eq!(c.expect("block-done"), "ok");
+    let info = format!("freeze-info {pid}");
+    assert_eq!(c.ok(&info), "frozen=false sync=0 async=0");
     c.ok(&format!("freeze {pid} on"));
+    assert_eq!(c.ok(&info), "frozen=true sync=0 async=0");
     let e = c.err("echo s while frozen");
     assert!(
         e.contains("code=Frozen"),
         "a sync call to a frozen process: {e}"
     );
+    assert_eq!(c.ok(&info), "frozen=true sync=1 async=0");
     assert_eq!(c.ok("log s 3"), "");
     let s = ctx.wait_state("the oneway call waits in the frozen service", |s| {
         process(s, pid).is_some_and(|p| p.frozen && p.queued_work == 1)
     });
     let counters = &process(&s, c.pid()).expect("client").counters;
     assert_eq!(counters.frozen_replies, 1, "one frozen reply to the client");
+    assert_eq!(
+        c.ok(&info),
+        "frozen=true sync=3 async=1",
+        "a waiting oneway call"
+    );
     c.ok(&format!("freeze {pid} off"));
     assert_eq!(c.ok("getlog s 1"), "3");
     assert_eq!(c.ok("echo s thawed"), "thawed");
+    assert_eq!(c.ok(&info), "frozen=false sync=0 async=0");
+    let e = c.err("freeze-info 2147483647");
+    assert!(e.contains("no such process"), "an unknown pid: {e}");
 }

@@ -701,7 +701,7 @@ impl Client {
     /// `keep-weak V W`, `promote V`, `writefd V TEXT`, `nonblock V`, `fail V oneway|sync`, `log V SEQ`,
     /// `getlog V N`, `step V SEQ`, `getsteps V N`, `release`,
     /// `link V R`, `unlink V R`, `await-death R`, `deaths R`,
-    /// `link-via V W`, `block-bg V`, `freeze PID on|off`,
+    /// `link-via V W`, `block-bg V`, `freeze PID on|off`, `freeze-info PID`,
     /// `hold V SIZE`, `unhold`, `bytes V SIZE`, `descriptor V`,
     /// `ext V W` (`found` or `none`), `set-ext V W|-`, `add NAME V`,
     /// `newwatcher V`, `watch NAME V`, `unwatch NAME V`,
@@ -986,6 +986,15 @@ impl Client {
                 let pid: i32 = num(arg(1)?)?;
                 ps.freeze(pid, arg(2)? == "on").map_err(st)?;
                 Ok(String::new())
+            }
+            "freeze-info" => {
+                let i = ps.freeze_info(num(arg(1)?)?).map_err(st)?;
+                Ok(format!(
+                    "frozen={} sync={} async={}",
+                    i.frozen,
+                    i.sync_received_bits(),
+                    i.async_received_bits()
+                ))
             }
             "bytes" | "hold" => {
                 let n: usize = num(arg(2)?)?;
