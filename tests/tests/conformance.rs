@@ -17,7 +17,7 @@ use std::path::Path;
 
 use capbinder_core::state::StateDump;
 use capbinder_core::Looper;
-use capbinder_tests::harness::{process, App, Context};
+use capbinder_tests::harness::{process, App, Context, NOBODY};
 
 fn context() -> Context {
     Context::start(Path::new(env!("CARGO_BIN_EXE_capbinder-conformance-app")))
@@ -720,4 +720,26 @@ fn a_frozen_process_refuses_sync_calls_keeps_oneway_calls_and_serves_when_thawed
     assert_eq!(c.ok(&info), "frozen=false sync=0 async=0");
     let e = c.err("freeze-info 2147483647");
     assert!(e.contains("no such process"), "an unknown pid: {e}");
+}
+
+/// Freezing and its info are for privileged processes only (binder
+/// leaves them to the system server, which holds the driver's
+/// permissions): an unprivileged client is refused both, with an error
+/// that says so, and the service is left running.
+#[test]
+fn an_unprivileged_process_may_neither_freeze_nor_read_freeze_info() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let svc = service(&ctx, "conf.freeze-priv", None);
+    let mut c = ctx.client(Some(NOBODY));
+    c.ok("get s conf.freeze-priv");
+    let pid = svc.pid();
+    let e = c.err(&format!("freeze-info {pid}"));
+    assert!(
+        e.contains("code=PermissionDenied") && e.contains("privileged"),
+        "freeze info without privilege: {e}"
+    );
+    let e = c.err(&format!("freeze {pid} on"));
+    assert!(e.contains("privilege"), "freezing without privilege: {e}");
+    assert_eq!(c.ok("echo s still served"), "still served");
 }
