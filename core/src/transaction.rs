@@ -312,8 +312,9 @@ impl Core {
             }));
         }
         let sender_pid = sender_proc.cred.pid;
-        if self.procs.get(to.0).expect("owner is live").frozen && !oneway {
-            self.procs.get_mut(to.0).expect("live").frozen_sync_recv = true;
+        let receiver = self.procs.get_mut(to.0).expect("owner is live");
+        if receiver.frozen && !oneway {
+            receiver.frozen_sync_recv = true;
             return Err(Fail::Frozen);
         }
         let sender_proc = self.procs.get(from.0).expect("live");

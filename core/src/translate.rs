@@ -116,11 +116,7 @@ impl Core {
                         }
                     }
                     let owner = self.nodes.get(node.0).and_then(|n| n.owner);
-                    let held = if handle == Handle::CONTEXT_MANAGER {
-                        Rights::ALL
-                    } else {
-                        sender.handles.get(handle).expect("resolved").rights
-                    };
+                    let held = self.held_rights(from, handle);
                     if owner != Some(to)
                         && receiver.handles.handle_of(node).is_none()
                         && !self.is_handle_zero(node, held.intersect(rights))
@@ -203,17 +199,7 @@ impl Core {
                     let node = self
                         .resolve_node(from, handle, Rights::TRANSFER)
                         .expect("checked");
-                    let held = if handle == Handle::CONTEXT_MANAGER {
-                        Rights::ALL
-                    } else {
-                        self.procs
-                            .get(from.0)
-                            .expect("live")
-                            .handles
-                            .get(handle)
-                            .expect("checked")
-                            .rights
-                    };
+                    let held = self.held_rights(from, handle);
                     let n = self.nodes.get(node.0).expect("resolved");
                     if n.owner == Some(to) {
                         Object::Binder {
@@ -264,6 +250,21 @@ impl Core {
             out.push(translated);
         }
         (out, out_fds)
+    }
+
+    /// The rights `proc_id` holds on `handle`, resolved already: all of
+    /// them on handle 0, which every process may use.
+    fn held_rights(&self, proc_id: ProcId, handle: Handle) -> Rights {
+        if handle == Handle::CONTEXT_MANAGER {
+            return Rights::ALL;
+        }
+        self.procs
+            .get(proc_id.0)
+            .expect("live")
+            .handles
+            .get(handle)
+            .expect("resolved")
+            .rights
     }
 
     /// Whether `node` reaches a receiver as handle 0: it is the context

@@ -1477,8 +1477,21 @@ fn only_a_privileged_caller_may_freeze() {
     assert!(matches!(e, Failure::NotPrivileged(_)));
 }
 
-#[test]
-fn frozen_process_gets_no_sync_calls_and_its_oneway_calls_wait() {
+/// A world for freezing: process A's looper `at` serves object 0x10, which
+/// B's thread `bt` holds as `h`; `rt` is a privileged process's thread
+/// (which may freeze), `pid` is A's.
+struct FreezeWorld {
+    w: World,
+    root: ProcId,
+    b: ProcId,
+    rt: ThreadId,
+    at: ThreadId,
+    bt: ThreadId,
+    h: Handle,
+    pid: i32,
+}
+
+fn freeze_world() -> FreezeWorld {
     let mut w = World::with_sm();
     let (a, b) = (w.process(), w.process());
     let root = w.privileged_process();
@@ -1488,6 +1501,29 @@ fn frozen_process_gets_no_sync_calls_and_its_oneway_calls_wait() {
     let _ = w.take(at);
     w.ok(at, Command::WaitForWork);
     let pid = w.pid(a);
+    FreezeWorld {
+        w,
+        root,
+        b,
+        rt,
+        at,
+        bt,
+        h,
+        pid,
+    }
+}
+
+#[test]
+fn frozen_process_gets_no_sync_calls_and_its_oneway_calls_wait() {
+    let FreezeWorld {
+        mut w,
+        rt,
+        at,
+        bt,
+        h,
+        pid,
+        ..
+    } = freeze_world();
     w.ok(rt, Command::Freeze { pid, enable: true });
     w.call(bt, h, 1, vec![]);
     assert!(matches!(w.answer(bt), Return::FrozenReply { .. }));
@@ -1502,15 +1538,16 @@ fn frozen_process_gets_no_sync_calls_and_its_oneway_calls_wait() {
 /// process while frozen, cleared by every freeze and thaw.
 #[test]
 fn frozen_info_records_calls_sent_while_frozen_and_resets_on_freeze() {
-    let mut w = World::with_sm();
-    let (a, b) = (w.process(), w.process());
-    let root = w.privileged_process();
-    let rt = w.thread(root);
-    let (at, bt) = (w.looper(a), w.thread(b));
-    let h = w.give(at, 0x10, bt);
-    let _ = w.take(at);
-    w.ok(at, Command::WaitForWork);
-    let pid = w.pid(a);
+    let FreezeWorld {
+        mut w,
+        root,
+        b,
+        rt,
+        at,
+        bt,
+        h,
+        pid,
+    } = freeze_world();
     // Only a privileged viewer sees others (and so their frozen info).
     assert!(w.core.dump(Some(root)).sees_all);
     let own = w.core.dump(Some(b));

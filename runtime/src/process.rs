@@ -48,6 +48,12 @@ impl FreezeInfo {
     }
 }
 
+/// A proxy's key in the table: its handle and whether it holds a strong
+/// count. Handle 0 holds no counts, so it has one proxy, strong.
+fn proxy_key(h: Handle, strong: bool) -> (Handle, bool) {
+    (h, strong || h == Handle::CONTEXT_MANAGER)
+}
+
 /// A fresh id for a local object or a death cookie (never 0).
 pub(crate) fn next_local_id() -> u64 {
     NEXT_ID.fetch_add(1, Ordering::Relaxed)
@@ -378,7 +384,7 @@ impl ProcessState {
     /// count with this object, so a second proxy's count is given back
     /// (the returned command). Handle 0 holds no counts: it has one proxy.
     pub(crate) fn proxy_for(&self, h: Handle, strong: bool) -> (SpIBinder, Option<Command>) {
-        let key = (h, strong || h == Handle::CONTEXT_MANAGER);
+        let key = proxy_key(h, strong);
         let mut map = self.proxies.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = map.get(&key).and_then(Weak::upgrade) {
             let give_back = (h != Handle::CONTEXT_MANAGER).then_some(if strong {
@@ -408,7 +414,7 @@ impl ProcessState {
             .proxies
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&(h, true))
+            .get(&proxy_key(h, true))
             .and_then(Weak::upgrade);
         if let Some(p) = held {
             return Some(SpIBinder::from_proxy(p));
@@ -432,7 +438,7 @@ impl ProcessState {
     pub(crate) fn proxy_dropped(&self, h: Handle, strong: bool, cookie: Option<u64>) {
         {
             let mut map = self.proxies.lock().unwrap_or_else(|e| e.into_inner());
-            let key = (h, strong || h == Handle::CONTEXT_MANAGER);
+            let key = proxy_key(h, strong);
             if map.get(&key).is_some_and(|w| w.strong_count() == 0) {
                 map.remove(&key);
             }
