@@ -194,6 +194,10 @@ struct Keep {
 /// the send area (or a sealed blob when large), the object table, the fds,
 /// and guards that keep our local objects exported while the send is in
 /// flight.
+///
+/// Every step that can fail comes before the thread state is touched: a
+/// failure leaves no fd queued for the next write (it would travel with
+/// an unrelated command) and no object exported.
 fn prepare(
     ts: &mut ThreadState,
     code: u32,
@@ -201,9 +205,74 @@ fn prepare(
     data: Parcel,
 ) -> Result<(TxnOut, Vec<SendGuard>, Keep)> {
     let (out, slots) = data.take_outgoing();
-    let mut objects = Vec::with_capacity(slots.len());
-    let mut guards = Vec::new();
+    if let Some(i) = slots.iter().position(|s| matches!(s, Slot::Fd(None))) {
+        return Err(Status::from_code(
+            StatusCode::BadValue,
+            format!("file descriptor {i} of this parcel was already read, so it cannot be sent"),
+        ));
+    }
+    let limits = ts.process.limits();
+    let threshold = (limits.blob_threshold as usize).min(ts.chan.send_area_len());
+    let inline = |len: usize| DataRange {
+        offset: 0,
+        len: len as u64,
+    };
     let mut keep = Keep::default();
+    let mut splices = Vec::new();
+    let (range, blob) = match out {
+        // Built where the mediator copies from: nothing to copy. Dropping
+        // the lease here is as safe as the copy below: the write naming
+        // the area goes out before this thread can touch the area again.
+        Outgoing::InPlace(p) if p.lease.is_of(ts.chan.send_area()) && p.len <= threshold => {
+            for s in p.splices {
+                splices.push(Splice {
+                    at: s.at as u64,
+                    buffer: s.from.range().offset,
+                    offset: s.offset as u64,
+                    len: s.len as u64,
+                });
+                keep.ranges.push(s.from);
+            }
+            (inline(p.len), None)
+        }
+        out => {
+            let bytes = match out {
+                Outgoing::InPlace(p) => p.filled(),
+                Outgoing::Bytes(b) => b,
+            };
+            let len = bytes.len();
+            let in_area = if len > threshold {
+                false
+            } else {
+                match ts.chan.write_send_area(0, &bytes) {
+                    Ok(()) => true,
+                    // A parcel is being built in place on this thread:
+                    // this payload goes around it, as a blob.
+                    Err(DeviceError::SendAreaBusy) => false,
+                    Err(e) => {
+                        return Err(Status::from_code(
+                            StatusCode::FailedTransaction,
+                            e.to_string(),
+                        ))
+                    }
+                }
+            };
+            if in_area {
+                (inline(len), None)
+            } else {
+                let fd = create_blob("capbinder-blob", &bytes).map_err(|e| {
+                    Status::from_code(
+                        StatusCode::NoMemory,
+                        format!("creating a {len}-byte blob: {e}"),
+                    )
+                })?;
+                flags |= TxnFlags::DATA_IN_BLOB;
+                (DataRange::default(), Some((fd, len)))
+            }
+        }
+    };
+    let mut objects = Vec::with_capacity(slots.len() + usize::from(blob.is_some()));
+    let mut guards = Vec::new();
     for slot in slots {
         match slot {
             Slot::Binder(b, rights) => {
@@ -214,82 +283,26 @@ fn prepare(
                 objects.push(binder_object(ts, &b, rights, false, &mut guards));
                 keep.binders.push(b);
             }
-            Slot::Fd(Some(fd)) => {
+            Slot::Fd(fd) => {
                 objects.push(Object::Fd {
                     index: ts.pending_fds.len() as u32,
                 });
-                ts.pending_fds.push(fd);
-            }
-            Slot::Fd(None) => {
-                return Err(Status::from_code(
-                    StatusCode::BadValue,
-                    "a file descriptor in this parcel was already taken",
-                ))
+                ts.pending_fds.extend(fd);
             }
         }
     }
-    let limits = ts.process.limits();
-    let threshold = (limits.blob_threshold as usize).min(ts.chan.send_area_len());
-    let inline = |len: usize| DataRange {
-        offset: 0,
-        len: len as u64,
-    };
-    let bytes = match out {
-        // Built where the mediator copies from: nothing to copy. Dropping
-        // the lease here is as safe as the copy below: the write naming
-        // the area goes out before this thread can touch the area again.
-        Outgoing::InPlace(p) if p.lease.is_of(ts.chan.send_area()) && p.len <= threshold => {
-            let mut txn = txn_out(code, flags, inline(p.len), objects);
-            for s in p.splices {
-                txn.splices.push(Splice {
-                    at: s.at as u64,
-                    buffer: s.from.range().offset,
-                    offset: s.offset as u64,
-                    len: s.len as u64,
-                });
-                keep.ranges.push(s.from);
-            }
-            return Ok((txn, guards, keep));
-        }
-        Outgoing::InPlace(p) => p.filled(),
-        Outgoing::Bytes(b) => b,
-    };
-    let len = bytes.len();
-    let range = if len > threshold {
-        None
-    } else {
-        match ts.chan.write_send_area(0, &bytes) {
-            Ok(()) => Some(inline(len)),
-            // A parcel is being built in place on this thread: this
-            // payload goes around it, as a blob.
-            Err(DeviceError::SendAreaBusy) => None,
-            Err(e) => {
-                return Err(Status::from_code(
-                    StatusCode::FailedTransaction,
-                    e.to_string(),
-                ))
-            }
-        }
-    };
-    let range = match range {
-        Some(r) => r,
-        None => {
-            let fd = create_blob("capbinder-blob", &bytes).map_err(|e| {
-                Status::from_code(
-                    StatusCode::NoMemory,
-                    format!("creating a {len}-byte blob: {e}"),
-                )
-            })?;
-            objects.push(Object::Blob {
-                index: ts.pending_fds.len() as u32,
-                len: len as u64,
-            });
-            ts.pending_fds.push(fd);
-            flags |= TxnFlags::DATA_IN_BLOB;
-            DataRange::default()
-        }
-    };
-    Ok((txn_out(code, flags, range, objects), guards, keep))
+    // The payload's blob is the last object (the receiver looks for it
+    // there).
+    if let Some((fd, len)) = blob {
+        objects.push(Object::Blob {
+            index: ts.pending_fds.len() as u32,
+            len: len as u64,
+        });
+        ts.pending_fds.push(fd);
+    }
+    let mut txn = txn_out(code, flags, range, objects);
+    txn.splices = splices;
+    Ok((txn, guards, keep))
 }
 
 /// The object a binder travels as: a local one is exported (kept so while
@@ -597,14 +610,18 @@ fn execute(process: &Arc<ProcessState>, mut tx: TxnIn, fds: Vec<OwnedFd>, flush:
         }
         return;
     }
-    let reply = result.unwrap_or_else(|status| {
-        let mut p = Parcel::new();
-        let _ = p.write(&1u8);
-        let _ = p.write(&status);
-        p
-    });
+    let reply = result.unwrap_or_else(status_reply);
     let queued = with_ts(process, |ts| {
-        let (out, guards, keep) = prepare(ts, 0, 0, reply)?;
+        // A reply that cannot be sent as written (an fd already read out
+        // of it, no memory for its blob) must still end the call: the
+        // caller gets the reason instead of waiting for good.
+        let (out, guards, keep) = match prepare(ts, 0, 0, reply) {
+            Ok(p) => p,
+            Err(status) => {
+                tracing::warn!("reply to {} cannot be sent: {status}", tx.id);
+                prepare(ts, 0, 0, status_reply(status))?
+            }
+        };
         ts.pending.push(Command::Reply(out));
         // A local object in a reply: the mediator tells us to take a
         // reference on it (IncRefs, Acquire) on this thread, but after the
@@ -634,6 +651,14 @@ fn execute(process: &Arc<ProcessState>, mut tx: TxnIn, fds: Vec<OwnedFd>, flush:
         }
         Err(e) => tracing::debug!("reply to {} not sent: {e}", tx.id),
     }
+}
+
+/// A reply that carries `status` instead of a result.
+fn status_reply(status: Status) -> Parcel {
+    let mut p = Parcel::new();
+    let _ = p.write(&1u8);
+    let _ = p.write(&status);
+    p
 }
 
 /// Reads until the answer to a `DumpState` this thread wrote, handling

@@ -597,6 +597,26 @@ fn a_passed_file_descriptor_keeps_its_status_flags() {
     assert_eq!(c.ok("nonblock s"), "nonblocking=true");
 }
 
+/// A reply the service cannot send as written (here an fd it read back
+/// out of its own reply) still ends the call: the caller gets an error
+/// naming the reason instead of waiting for good (binder answers a reply
+/// it cannot deliver with `BR_FAILED_REPLY` the same way), and the service
+/// goes on serving, its next reply carrying no fd left over from this one.
+#[test]
+fn a_reply_the_service_cannot_send_fails_the_call_instead_of_hanging_it() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _svc = service(&ctx, "conf.spent", None);
+    let mut c = client_of(&ctx, "conf.spent");
+    let e = c.err("spent-fd s");
+    assert!(
+        e.contains("code=BadValue") && e.contains("already read"),
+        "a reply that cannot be sent: {e}"
+    );
+    assert_eq!(c.ok("nonblock s"), "nonblocking=true");
+    assert_eq!(c.ok("echo s still serving"), "still serving");
+}
+
 // ---- limits and the pool ------------------------------------------------------
 
 /// Mirrors `BinderLibTest.LimitExceededVectorSent` as capbinder has it: a

@@ -113,6 +113,10 @@ mod codes {
     /// `void setExtension(@nullable IBinder ext)`: makes `ext` this
     /// object's extension (or takes it off), after it was sent.
     pub const SET_EXTENSION: u32 = F + 26;
+    /// `(FileDescriptor, FileDescriptor) spentFds()`, served wrongly: the
+    /// reply's second fd is read back out of it before it goes, so the reply cannot be sent as
+    /// written (a service bug the caller must hear of, not wait on).
+    pub const SPENT_FD: u32 = F + 27;
 }
 
 /// A list that callers can wait on until it is long enough.
@@ -349,6 +353,25 @@ impl Binder for Conf {
                 rustix::fs::fcntl_setfl(&a, fl | rustix::fs::OFlags::NONBLOCK)
                     .map_err(|e| io_status("F_SETFL", e))?;
                 reply.write_fd(a)
+            }
+            codes::SPENT_FD => {
+                // A good fd first: the failed send must not leave it queued
+                // to travel with this thread's next write.
+                for _ in 0..2 {
+                    let (a, _b) = rustix::net::socketpair(
+                        rustix::net::AddressFamily::UNIX,
+                        rustix::net::SocketType::SEQPACKET,
+                        rustix::net::SocketFlags::CLOEXEC,
+                        None,
+                    )
+                    .map_err(|e| io_status("socketpair", e))?;
+                    reply.write_fd(a)?;
+                }
+                reply.rewind();
+                let _status: u8 = reply.read()?;
+                let _index: u32 = reply.read()?;
+                drop(reply.read_fd()?);
+                Ok(())
             }
             codes::FAIL => Err(Status::service_specific(7, "fail() always fails")),
             codes::LOG => {
@@ -698,7 +721,7 @@ impl Client {
     /// `echo V TEXT`, `pid V`, `ping V`, `drop V`, `self V W`,
     /// `roundtrip V`, `callme V oneway|sync`, `nested-who V`, `cleared-who V`,
     /// `sched V`, `newlocal V`, `keep V W`, `unkeep V`, `send-weak V W`,
-    /// `keep-weak V W`, `promote V`, `writefd V TEXT`, `nonblock V`, `fail V oneway|sync`, `log V SEQ`,
+    /// `keep-weak V W`, `promote V`, `writefd V TEXT`, `nonblock V`, `spent-fd V`, `fail V oneway|sync`, `log V SEQ`,
     /// `getlog V N`, `step V SEQ`, `getsteps V N`, `release`,
     /// `link V R`, `unlink V R`, `await-death R`, `deaths R`,
     /// `link-via V W`, `block-bg V`, `freeze PID on|off`, `freeze-info PID`,
@@ -900,6 +923,10 @@ impl Client {
                     "nonblocking={}",
                     fl.contains(rustix::fs::OFlags::NONBLOCK)
                 ))
+            }
+            "spent-fd" => {
+                let mut r = self.call(w, codes::SPENT_FD, Parcel::new(), false)?;
+                Ok(format!("fd={}", r.read_fd().is_ok()))
             }
             "fail" => {
                 let oneway = arg(2)? == "oneway";
