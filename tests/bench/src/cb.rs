@@ -276,6 +276,22 @@ pub fn sub_role(socket: &Path) -> Res<()> {
     }
 }
 
+/// The mediator's state as this process sees it, for the watchdog (see
+/// [`util::start_watchdog`]); a line saying why where there is none.
+pub fn state_report() -> String {
+    if !CONNECTED.load(std::sync::atomic::Ordering::Acquire) {
+        return "capbinder-bench: no capbinder case had started".to_owned();
+    }
+    match ProcessState::get().and_then(|ps| ps.state()) {
+        Ok(s) => format!("capbinder-bench: the mediator's state:\n{s:#?}"),
+        Err(e) => format!("capbinder-bench: the mediator's state: {e}"),
+    }
+}
+
+/// Whether this process connected to the benchmark's mediator (before
+/// that, `ProcessState::get` would connect to the default socket).
+static CONNECTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// The mediator, the service manager, the echo service, and this
 /// process's proxy.
 pub struct Setup {
@@ -318,6 +334,7 @@ impl Setup {
         let mut service = spawn("service")?;
         service.wait_line("ready").map_err(|e| e.to_string())?;
         ProcessState::init(Some(&socket)).map_err(st)?;
+        CONNECTED.store(true, std::sync::atomic::Ordering::Release);
         let echo = ServiceManager::get()
             .and_then(|sm| sm.get_service(ECHO_NAME))
             .map_err(st)?;

@@ -121,6 +121,11 @@ struct Cli {
     /// skipped.
     #[arg(long)]
     kbinder: Option<PathBuf>,
+    /// End the run, with the mediator's state on stderr and exit status 3,
+    /// when no case makes progress for this many seconds [default: 600,
+    /// or 120 with --quick].
+    #[arg(long, value_name = "SECS")]
+    stall_timeout: Option<u64>,
     #[command(subcommand)]
     role: Option<Role>,
 }
@@ -365,6 +370,13 @@ const KNOWN: [&str; 10] = [
 ];
 
 fn run_bench(cli: Cli) -> Res<()> {
+    let stall = cli
+        .stall_timeout
+        .unwrap_or(if cli.quick { 120 } else { 600 });
+    if stall == 0 {
+        return Err("--stall-timeout: at least one second".into());
+    }
+    util::start_watchdog(std::time::Duration::from_secs(stall), cb::state_report);
     for o in &cli.only {
         if !KNOWN.iter().any(|k| k.starts_with(o.as_str())) {
             return Err(format!(

@@ -1,12 +1,14 @@
 //! What every case shares: errors as text, the temporary directory,
 //! re-pinning whole process trees, the timing loop, the records helper
-//! processes write on a shared pipe, and the mediator's memory.
+//! processes write on a shared pipe, the mediator's memory, and the
+//! watchdog that ends a stuck run.
 
 use std::fmt::Display;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::Child;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use capbinder_kmod_shim::bench::stats::{self, Summary};
@@ -28,9 +30,48 @@ impl<T, E: Display> Ctx<T> for Result<T, E> {
     }
 }
 
+/// The last progress line and when it was printed: where the watchdog
+/// says a stuck run stopped.
+static LAST_PROGRESS: Mutex<Option<(Instant, String)>> = Mutex::new(None);
+
 /// Progress, on stderr.
 pub fn progress(msg: &str) {
     eprintln!("capbinder-bench: {msg}");
+    *LAST_PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) =
+        Some((Instant::now(), msg.to_owned()));
+}
+
+/// Ends the run when no progress line came for `limit`: a benchmark that
+/// hangs must fail where it hung, with what the mediator held, and not
+/// sit until CI's own limit. `report` says what to add (the mediator's
+/// state); it runs on a thread of its own and gets 20 s. The helper
+/// processes die with this one (`PR_SET_PDEATHSIG`).
+pub fn start_watchdog(limit: Duration, report: fn() -> String) {
+    let start = Instant::now();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let (since, what) = LAST_PROGRESS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_else(|| (start, "starting".to_owned()));
+        if since.elapsed() < limit {
+            continue;
+        }
+        eprintln!(
+            "capbinder-bench: stuck: no progress for {} s since \"{what}\"; ending the run",
+            limit.as_secs()
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(report());
+        });
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(text) => eprintln!("{text}"),
+            Err(_) => eprintln!("capbinder-bench: no answer from the mediator in 20 s either"),
+        }
+        std::process::exit(3);
+    });
 }
 
 /// `/tmp/cbb.<pid>` (short, so that socket paths fit `sun_path`), mode
