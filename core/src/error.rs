@@ -271,6 +271,16 @@ pub enum Failure {
         /// The limit.
         limit: u64,
     },
+    /// A blob or shared-memory object's memfd is not as its object says
+    /// (seals missing, shorter than named): checked on the fd by the
+    /// mediator's I/O layer, which hands the refusal to the core.
+    #[error("object {object}: {why}")]
+    BadMemfd {
+        /// Position of the object in the side table.
+        object: usize,
+        /// What is wrong with it.
+        why: String,
+    },
     /// A topic command or publish was refused.
     #[error("topic: {0}")]
     Topic(String),

@@ -215,20 +215,12 @@ impl Core {
         prio: Option<Priority>,
         fx: &mut Vec<Effect>,
     ) {
-        let Some(th) = self.threads.get_mut(thread.0) else {
+        let Some(proc_id) = self.writing(thread) else {
             if !fds.is_empty() {
                 fx.push(Effect::CloseFds(fds));
             }
             return;
         };
-        let proc_id = th.proc;
-        // Writing means the thread is not waiting for process work.
-        if th.idle {
-            th.idle = false;
-            if let Some(p) = self.procs.get_mut(proc_id.0) {
-                p.idle.retain(|&t| t != thread);
-            }
-        }
         let (fds, rest) = match cmd {
             Command::Transaction { .. } | Command::Reply(_) => (fds, Vec::new()),
             _ => (Vec::new(), fds),
@@ -302,6 +294,50 @@ impl Core {
         if let Err(e) = r {
             self.error(thread, e, fx);
         }
+    }
+
+    /// A command the I/O layer refused before the core could see it (a
+    /// blob whose seals or size do not hold, checked on the fd). It ends
+    /// as the core's own refusals do, so that no one waits on it for good:
+    /// a call fails back to its sender (`FailedReply`), a reply fails the
+    /// call it answers and comes off the replier's stack; any other
+    /// command gets `Error`. Its fds are closed.
+    pub fn refuse(
+        &mut self,
+        thread: ThreadId,
+        cmd: Command,
+        failure: Failure,
+        fds: Vec<FdSlot>,
+        fx: &mut Vec<Effect>,
+    ) {
+        if !fds.is_empty() {
+            fx.push(Effect::CloseFds(fds));
+        }
+        if self.writing(thread).is_none() {
+            return;
+        }
+        match cmd {
+            Command::Transaction { .. } => {
+                let id = self.next_id();
+                self.fail_to(thread, id, transaction::Fail::Failed(failure), fx);
+            }
+            Command::Reply(_) => self.reply_refused(thread, failure, fx),
+            _ => self.error(thread, failure, fx),
+        }
+    }
+
+    /// `thread` wrote a command: it is no longer waiting for process
+    /// work. Its process, or `None` for a thread that is gone.
+    fn writing(&mut self, thread: ThreadId) -> Option<ProcId> {
+        let th = self.threads.get_mut(thread.0)?;
+        let proc_id = th.proc;
+        if th.idle {
+            th.idle = false;
+            if let Some(p) = self.procs.get_mut(proc_id.0) {
+                p.idle.retain(|&t| t != thread);
+            }
+        }
+        Some(proc_id)
     }
 
     fn error(&mut self, thread: ThreadId, e: Failure, fx: &mut Vec<Effect>) {

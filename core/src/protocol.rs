@@ -12,7 +12,7 @@ use crate::error::Failure;
 use crate::state::StateDump;
 
 /// Protocol major version: a peer with another major is refused at connect.
-pub const PROTOCOL_MAJOR: u16 = 3;
+pub const PROTOCOL_MAJOR: u16 = 4;
 /// Protocol minor version: additions a peer may ignore.
 pub const PROTOCOL_MINOR: u16 = 0;
 

@@ -221,7 +221,7 @@ impl Core {
         }
     }
 
-    fn fail_to(&mut self, thread: ThreadId, id: TxnId, how: Fail, fx: &mut Vec<Effect>) {
+    pub(crate) fn fail_to(&mut self, thread: ThreadId, id: TxnId, how: Fail, fx: &mut Vec<Effect>) {
         if let Some(p) = self
             .threads
             .get(thread.0)
@@ -572,6 +572,41 @@ impl Core {
         Some(t)
     }
 
+    /// The sync call on top of `thread`'s stack, which its next `Reply`
+    /// answers.
+    fn answering(&self, thread: ThreadId) -> Option<TxnId> {
+        let th = self.threads.get(thread.0)?;
+        th.top.filter(|t| {
+            self.txns
+                .get(t)
+                .is_some_and(|t| t.to_thread == Some(thread) && !t.oneway())
+        })
+    }
+
+    /// A `Reply` refused before the core saw it (see [`Core::refuse`]):
+    /// the call it answers fails with `failure`, as a reply the core
+    /// cannot deliver does.
+    pub(crate) fn reply_refused(
+        &mut self,
+        thread: ThreadId,
+        failure: Failure,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(id) = self.answering(thread) else {
+            self.error(thread, failure, fx);
+            return;
+        };
+        self.pop_served(thread, id, fx);
+        if let Some(p) = self
+            .threads
+            .get(thread.0)
+            .and_then(|t| self.procs.get_mut(t.proc.0))
+        {
+            p.counters.errors += 1;
+        }
+        self.send_failed_reply(id, Fail::Failed(failure), fx);
+    }
+
     /// `Reply`: answers the call on top of `thread`'s stack.
     pub(crate) fn reply(
         &mut self,
@@ -580,13 +615,8 @@ impl Core {
         fds: Vec<FdSlot>,
         fx: &mut Vec<Effect>,
     ) -> Result<(), Failure> {
-        let th = self.threads.get(thread.0).expect("caller checked");
-        let replier = th.proc;
-        let Some(id) = th.top.filter(|t| {
-            self.txns
-                .get(t)
-                .is_some_and(|t| t.to_thread == Some(thread) && !t.oneway())
-        }) else {
+        let replier = self.threads.get(thread.0).expect("caller checked").proc;
+        let Some(id) = self.answering(thread) else {
             if !fds.is_empty() {
                 fx.push(Effect::CloseFds(fds));
             }

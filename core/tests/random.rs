@@ -48,6 +48,14 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// What the I/O layer says of a memfd it refuses.
+fn refused() -> Failure {
+    Failure::BadMemfd {
+        object: 0,
+        why: "blob: not sealed against writes".into(),
+    }
+}
+
 /// Mostly none; otherwise one or two splices into a payload of `len`
 /// bytes, usually naming a range delivered to `p` (maybe freed since),
 /// sometimes garbage.
@@ -324,7 +332,11 @@ fn run(seed: u64, steps: u64) {
                         splices: random_splices(&mut rng, &w, p, &seen, len),
                     },
                 };
-                w.cmd_full(t, cmd, fds, None);
+                if rng.chance(3) {
+                    w.refuse(t, cmd, refused(), fds);
+                } else {
+                    w.cmd_full(t, cmd, fds, None);
+                }
                 continue;
             }
             6..=8 => {
@@ -336,17 +348,17 @@ fn run(seed: u64, steps: u64) {
                 let fds = w.fds(nfds as usize);
                 let len = rng.below(300);
                 let splices = random_splices(&mut rng, &w, p, &seen, len);
-                w.cmd_full(
-                    t,
-                    Command::Reply(TxnOut {
-                        data: DataRange { offset: 0, len },
-                        objects,
-                        splices,
-                        ..TxnOut::default()
-                    }),
-                    fds,
-                    None,
-                );
+                let cmd = Command::Reply(TxnOut {
+                    data: DataRange { offset: 0, len },
+                    objects,
+                    splices,
+                    ..TxnOut::default()
+                });
+                if rng.chance(3) {
+                    w.refuse(t, cmd, refused(), fds);
+                } else {
+                    w.cmd_full(t, cmd, fds, None);
+                }
                 continue;
             }
             9..=10 => {

@@ -657,6 +657,57 @@ fn call_and_reply_carry_the_payload_and_identity() {
     assert_eq!(r.id, tx.id, "the reply names the call's transaction ID");
 }
 
+/// What the I/O layer refuses before the core sees it (a memfd whose
+/// seals do not hold) ends like the core's own refusals: a call fails back
+/// to its sender, a reply fails the call it answers and comes off the
+/// replier's stack; nobody waits on either.
+#[test]
+fn a_call_or_reply_refused_by_the_io_layer_fails_whoever_waits_on_it() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    let bad = || Failure::BadMemfd {
+        object: 0,
+        why: "blob: not sealed".into(),
+    };
+    let refuse = |w: &mut World, t: ThreadId, c: Command| {
+        let fds = w.fds(1);
+        w.refuse(t, c, bad(), fds);
+    };
+    let call = Command::Transaction {
+        handle: h,
+        txn: TxnOut::default(),
+    };
+    refuse(&mut w, bt, call);
+    assert!(matches!(
+        w.answer(bt),
+        Return::FailedReply {
+            error: Failure::BadMemfd { .. },
+            ..
+        }
+    ));
+    assert_eq!(w.closed.len(), 1, "the refused call's fd is closed");
+    assert!(w.dump().transactions.is_empty());
+
+    w.call(bt, h, 1, vec![]);
+    let tx = w.incoming(at);
+    w.free(at, &tx);
+    refuse(&mut w, at, Command::Reply(TxnOut::default()));
+    match w.answer(bt) {
+        Return::FailedReply { id, error } => {
+            assert_eq!((id, error), (tx.id, bad()));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(w.dump().transactions.is_empty(), "{:#?}", w.dump());
+    // The replier's stack is empty again: its next call is its own.
+    w.call(at, Handle::CONTEXT_MANAGER, 1, vec![]);
+    let (_, smt) = w.sm.unwrap();
+    w.serve(smt);
+    assert!(matches!(w.answer(at), Return::Reply(_)));
+}
+
 fn reply_with(w: &mut World, t: ThreadId, len: u64, splices: Vec<Splice>) {
     w.cmd(
         t,

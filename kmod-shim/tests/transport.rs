@@ -40,6 +40,7 @@ both_loops!(
     a_call_chain_crosses_three_processes_and_comes_back,
     oneway_order_holds_per_sender_under_load_from_several_senders,
     a_4_mib_payload_travels_as_a_sealed_blob_mapped_read_only,
+    a_refused_reply_fails_the_call_it_answers,
     the_send_area_cannot_be_resized_and_rewriting_it_mid_send_harms_only_the_writer,
     killing_capbinderd_fails_every_client_clearly_and_nothing_hangs,
     killing_servers_mid_call_at_random_moments_leaves_nothing_behind,
@@ -401,8 +402,12 @@ fn garbage_and_forged_handles_get_errors_and_others_are_still_served(lp: Loop) {
             &[unsealed.as_fd()],
         )
         .unwrap();
+    // Refused as a call: its sender hears of it as of any failed call.
     match bad.next_return().unwrap() {
-        Return::Error(Failure::Transport(m)) => assert!(m.contains("F_SEAL_WRITE"), "{m}"),
+        Return::FailedReply {
+            error: Failure::BadMemfd { object: 0, why },
+            ..
+        } => assert!(why.contains("F_SEAL_WRITE"), "{why}"),
         other => panic!("{other:?}"),
     }
     // A connection that sends garbage instead of Hello is refused.
@@ -825,9 +830,84 @@ fn a_4_mib_payload_travels_as_a_sealed_blob_mapped_read_only(lp: Loop) {
         )
         .unwrap();
     match me.next_return().unwrap() {
-        Return::Error(Failure::Transport(m)) => assert!(m.contains("F_SEAL_FUTURE_WRITE"), "{m}"),
+        Return::FailedReply {
+            error: Failure::BadMemfd { object: 0, why },
+            ..
+        } => assert!(why.contains("F_SEAL_FUTURE_WRITE"), "{why}"),
         other => panic!("{other:?}"),
     }
+}
+
+/// A reply the mediator refuses (here a blob that is not write-sealed)
+/// fails the call it answers: the caller hears why instead of waiting for
+/// good, the replier's stack is unwound, and both go on.
+fn a_refused_reply_fails_the_call_it_answers(lp: Loop) {
+    let d = Daemon::start(lp);
+    let server = d.server();
+    let mut me = Peer::open(d.socket()).unwrap();
+    // Code 6: the server calls us back (code 7) and answers with what
+    // that nested call gave it, a failure's text included.
+    me.tc.write_send_area(0, b"").unwrap();
+    me.tc
+        .write(
+            &[Command::Transaction {
+                handle: Handle(0),
+                txn: TxnOut {
+                    code: 6,
+                    flags: TxnFlags(TxnFlags::ACCEPT_FDS),
+                    objects: vec![binder(0xb)],
+                    ..TxnOut::default()
+                },
+            }],
+            &[],
+        )
+        .unwrap();
+    let nested = loop {
+        match me.next_return().unwrap() {
+            Return::TransactionComplete => {}
+            Return::Transaction(t) => break t,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(nested.code, 7);
+    let unsealed = memfd::memfd_create("unsealed-reply").unwrap();
+    memfd::ftruncate(&unsealed, 4096).unwrap();
+    me.tc
+        .write(
+            &[
+                Command::FreeBuffer {
+                    offset: nested.buffer.offset,
+                },
+                Command::Reply(TxnOut {
+                    flags: TxnFlags(TxnFlags::DATA_IN_BLOB),
+                    objects: vec![Object::Blob {
+                        index: 0,
+                        len: 4096,
+                    }],
+                    ..TxnOut::default()
+                }),
+            ],
+            &[unsealed.as_fd()],
+        )
+        .unwrap();
+    let out = me.wait_reply(&mut no_nested()).unwrap().data();
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with("cb:FailedReply")
+            && text.contains("BadMemfd")
+            && text.contains("F_SEAL_WRITE"),
+        "the server's nested call ends with the refusal: {text}"
+    );
+    // Nothing is left on either stack; both are still served.
+    let s = d.state();
+    assert!(s.transactions.is_empty(), "{s:#?}");
+    assert_eq!(
+        me.call(Handle(0), 1, b"after", vec![], &[], &mut no_nested())
+            .unwrap()
+            .data(),
+        b"echo:after"
+    );
+    drop(server);
 }
 
 /// A thread channel registered by hand: the channel, the send-area memfd

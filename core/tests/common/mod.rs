@@ -125,7 +125,9 @@ impl World {
             .collect()
     }
 
-    fn apply(&mut self, fx: Vec<Effect>) {
+    /// Carries out effects as an I/O layer would: deliveries into the
+    /// inboxes, copies and fd closes recorded.
+    pub fn apply(&mut self, fx: Vec<Effect>) {
         for e in fx {
             match e {
                 Effect::Deliver {
@@ -167,6 +169,13 @@ impl World {
     pub fn cmd_full(&mut self, t: ThreadId, c: Command, fds: Vec<FdSlot>, prio: Option<Priority>) {
         let mut fx = Vec::new();
         self.core.command(t, c, fds, prio, &mut fx);
+        self.apply(fx);
+    }
+
+    /// Runs one command as one the I/O layer refused (see `Core::refuse`).
+    pub fn refuse(&mut self, t: ThreadId, c: Command, failure: Failure, fds: Vec<FdSlot>) {
+        let mut fx = Vec::new();
+        self.core.refuse(t, c, failure, fds, &mut fx);
         self.apply(fx);
     }
 

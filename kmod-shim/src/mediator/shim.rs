@@ -364,8 +364,15 @@ impl Shim {
         for cmd in cmds {
             let n = wire::fd_count(&cmd);
             let mine: Vec<OwnedFd> = fds.by_ref().take(n).collect();
-            if let Err(what) = check_fd_objects(&cmd, &mine) {
-                self.transport_error(thread, what);
+            if let Err(failure) = check_fd_objects(&cmd, &mine) {
+                // Through the core, so a refused call or reply fails
+                // whoever waits on it instead of leaving them waiting.
+                let slots = mine
+                    .into_iter()
+                    .map(|fd| FdSlot(self.fds.insert(fd) as u64))
+                    .collect();
+                self.core.refuse(thread, cmd, failure, slots, &mut fx);
+                self.apply(&mut fx);
                 continue;
             }
             let prio = match &cmd {
@@ -631,7 +638,7 @@ impl Shim {
 /// must be sealed against writing, shrinking and growing (and not only
 /// `F_SEAL_FUTURE_WRITE`), shared memory against shrinking and growing, and
 /// either must hold at least the length the object names.
-fn check_fd_objects(cmd: &Command, fds: &[OwnedFd]) -> Result<(), String> {
+fn check_fd_objects(cmd: &Command, fds: &[OwnedFd]) -> Result<(), Failure> {
     let txn = match cmd {
         Command::Transaction { txn, .. } | Command::Reply(txn) => txn,
         _ => return Ok(()),
@@ -647,22 +654,27 @@ fn check_fd_objects(cmd: &Command, fds: &[OwnedFd]) -> Result<(), String> {
             continue;
         };
         let kind = if blob { "blob" } else { "shared memory" };
+        let bad = |why: String| Failure::BadMemfd {
+            object: i,
+            why: format!("{kind}: {why}"),
+        };
         if blob {
-            memfd::verify_blob_seals(fd).map_err(|e| format!("object {i} ({kind}): {e}"))?;
+            memfd::verify_blob_seals(fd).map_err(|e| bad(e.to_string()))?;
         } else {
             let seals = memfd::fcntl_get_seals(fd)
-                .map_err(|e| format!("object {i} ({kind}): not a sealable memfd ({e})"))?;
+                .map_err(|e| bad(format!("not a sealable memfd ({e})")))?;
             if !seals.contains(SealFlags::SHRINK | SealFlags::GROW) {
-                return Err(format!(
-                    "object {i} ({kind}): the memfd must be sealed F_SEAL_SHRINK | F_SEAL_GROW so the receiver cannot fault"
+                return Err(bad(
+                    "the memfd must be sealed F_SEAL_SHRINK | F_SEAL_GROW so the receiver cannot fault"
+                        .to_owned(),
                 ));
             }
         }
-        let size = memfd::fstat_size(fd).map_err(|e| format!("object {i} ({kind}): {e}"))?;
+        let size = memfd::fstat_size(fd).map_err(|e| bad(e.to_string()))?;
         if size < len {
-            return Err(format!(
-                "object {i} ({kind}) names {len} bytes but the memfd holds {size}"
-            ));
+            return Err(bad(format!(
+                "it names {len} bytes but the memfd holds {size}"
+            )));
         }
     }
     Ok(())
