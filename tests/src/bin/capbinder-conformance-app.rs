@@ -198,6 +198,18 @@ fn io_status(what: &str, e: impl std::fmt::Display) -> Status {
     Status::exception(ExceptionCode::IllegalState, format!("{what}: {e}"))
 }
 
+/// One end of a fresh socket pair (the other closes): an fd to send.
+fn socket_end() -> Result<std::os::fd::OwnedFd> {
+    rustix::net::socketpair(
+        rustix::net::AddressFamily::UNIX,
+        rustix::net::SocketType::SEQPACKET,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )
+    .map(|(a, _b)| a)
+    .map_err(|e| io_status("socketpair", e))
+}
+
 fn caller() -> Result<capbinder::CallingIdentity> {
     calling_identity().ok_or_else(|| io_status("calling identity", "none inside a call"))
 }
@@ -342,13 +354,7 @@ impl Binder for Conf {
                 // once its own copy of the write end is closed too.
             }
             codes::NONBLOCK_FD => {
-                let (a, _b) = rustix::net::socketpair(
-                    rustix::net::AddressFamily::UNIX,
-                    rustix::net::SocketType::SEQPACKET,
-                    rustix::net::SocketFlags::CLOEXEC,
-                    None,
-                )
-                .map_err(|e| io_status("socketpair", e))?;
+                let a = socket_end()?;
                 let fl = rustix::fs::fcntl_getfl(&a).map_err(|e| io_status("F_GETFL", e))?;
                 rustix::fs::fcntl_setfl(&a, fl | rustix::fs::OFlags::NONBLOCK)
                     .map_err(|e| io_status("F_SETFL", e))?;
@@ -358,14 +364,7 @@ impl Binder for Conf {
                 // A good fd first: the failed send must not leave it queued
                 // to travel with this thread's next write.
                 for _ in 0..2 {
-                    let (a, _b) = rustix::net::socketpair(
-                        rustix::net::AddressFamily::UNIX,
-                        rustix::net::SocketType::SEQPACKET,
-                        rustix::net::SocketFlags::CLOEXEC,
-                        None,
-                    )
-                    .map_err(|e| io_status("socketpair", e))?;
-                    reply.write_fd(a)?;
+                    reply.write_fd(socket_end()?)?;
                 }
                 reply.rewind();
                 let _status: u8 = reply.read()?;
