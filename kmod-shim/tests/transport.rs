@@ -410,6 +410,28 @@ fn garbage_and_forged_handles_get_errors_and_others_are_still_served(lp: Loop) {
         } => assert!(why.contains("F_SEAL_WRITE"), "{why}"),
         other => panic!("{other:?}"),
     }
+    // A call naming an fd that did not come with it: no fd can be matched
+    // to its object, and the call fails back to its sender.
+    bad.tc
+        .write(
+            &[Command::Transaction {
+                handle: Handle(0),
+                txn: TxnOut {
+                    code: 1,
+                    objects: vec![Object::Fd { index: 0 }],
+                    ..TxnOut::default()
+                },
+            }],
+            &[],
+        )
+        .unwrap();
+    match bad.next_return().unwrap() {
+        Return::FailedReply {
+            error: Failure::Transport(m),
+            ..
+        } => assert!(m.contains("0 fds came with the write"), "{m}"),
+        other => panic!("{other:?}"),
+    }
     // A connection that sends garbage instead of Hello is refused.
     let raw = Channel::connect(d.socket()).unwrap();
     raw.send(b"\xff\xff\xff garbage", &[]).unwrap();

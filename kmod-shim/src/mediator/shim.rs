@@ -324,22 +324,58 @@ impl Shim {
             self.kill_process(proc);
             return;
         }
-        if got.truncated || got.ctrunc {
-            let what = if got.truncated {
+        if got.truncated {
+            self.transport_error(
+                thread,
                 format!(
                     "a {}-byte message exceeds the {MAX_MSG}-byte limit of a thread channel",
                     got.full_len
-                )
-            } else {
-                format!("more than {SCM_MAX_FD} fds came with one message (SCM_MAX_FD)")
-            };
-            self.transport_error(thread, what);
+                ),
+            );
             return;
         }
-        match wire::decode(data) {
-            Ok(ThreadMsg::Write(cmds)) => self.write_commands(thread, cmds, got.fds),
-            Err(e) => self.transport_error(thread, e.to_string()),
+        let cmds = match wire::decode(data) {
+            Ok(ThreadMsg::Write(cmds)) => cmds,
+            Err(e) => return self.transport_error(thread, e.to_string()),
+        };
+        if got.ctrunc {
+            // The bytes are whole; some fds were not received (more than
+            // SCM_MAX_FD, or none left for the mediator to install).
+            return self.refuse_write(
+                thread,
+                cmds,
+                format!(
+                    "not every fd that came with the write could be received (at most {SCM_MAX_FD} per message; or the mediator ran out of fds)"
+                ),
+            );
         }
+        self.write_commands(thread, cmds, got.fds);
+    }
+
+    /// A write whose fds came wrong: no fd can be matched to its object,
+    /// so every call and reply in it is refused through the core (whoever
+    /// waits on one hears why, as for any failed call) and its other
+    /// commands are applied (a looper's `WaitForWork` after its reply);
+    /// a write with no call or reply is refused whole, with `Error`. The
+    /// fds are closed.
+    fn refuse_write(&mut self, thread: ThreadId, cmds: Vec<Command>, what: String) {
+        let carries_txn =
+            |c: &Command| matches!(c, Command::Transaction { .. } | Command::Reply(_));
+        if !cmds.iter().any(carries_txn) {
+            return self.transport_error(thread, what);
+        }
+        let mut fx = std::mem::take(&mut self.fx);
+        for cmd in cmds {
+            match cmd {
+                Command::Transaction { .. } | Command::Reply(_) => {
+                    let failure = Failure::Transport(what.clone());
+                    self.core.refuse(thread, cmd, failure, Vec::new(), &mut fx);
+                }
+                other => self.core.command(thread, other, Vec::new(), None, &mut fx),
+            }
+            self.apply(&mut fx);
+        }
+        self.fx = kept(fx);
     }
 
     fn transport_error(&mut self, thread: ThreadId, what: String) {
@@ -350,14 +386,14 @@ impl Shim {
     fn write_commands(&mut self, thread: ThreadId, cmds: Vec<Command>, fds: Vec<OwnedFd>) {
         let wanted: usize = cmds.iter().map(wire::fd_count).sum();
         if wanted != fds.len() {
-            self.transport_error(
+            return self.refuse_write(
                 thread,
+                cmds,
                 format!(
                     "{} fds came with the write but its objects name {wanted}: attach exactly one fd per Fd, Blob or SharedMem object, in order",
                     fds.len()
                 ),
             );
-            return;
         }
         let mut fds = fds.into_iter();
         let mut fx = std::mem::take(&mut self.fx);
