@@ -288,12 +288,12 @@ impl Shim {
                 }
                 None => {}
             },
-            Event::Overflow { token } => match self.sources.get(&token).copied() {
+            Event::Undeliverable { token, why } => match self.sources.get(&token).copied() {
                 Some(Source::Thread(t)) => {
                     if let Some(te) = self.threads.get(&t) {
                         warn!(
                             tid = te.tid,
-                            "a thread stopped reading its channel: disconnecting its process"
+                            "a message to a thread could not be delivered ({why}): disconnecting its process"
                         );
                         self.doomed.push(te.proc);
                     }

@@ -159,6 +159,19 @@ pub(crate) struct EpollIo {
     pass: u64,
 }
 
+/// A send failed and the channel's queue was dropped. A closed peer is
+/// reported by the receive side; anything else is `Undeliverable`.
+fn send_failed(token: u64, e: &io::Error, on: &mut dyn FnMut(Event<'_>)) {
+    if matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) {
+        debug!(token, "send on a channel failed: {e}");
+    } else {
+        on(Event::Undeliverable {
+            token,
+            why: format!("sendmsg failed: {e}"),
+        });
+    }
+}
+
 /// Tries to send every queued message; `Ok(true)` when the queue emptied.
 fn flush(chan: &crate::sys::channel::Channel, outbox: &mut VecDeque<Message>) -> io::Result<bool> {
     while let Some(m) = outbox.front() {
@@ -236,7 +249,10 @@ impl EpollIo {
             return;
         };
         if slot.outbox.len() >= MAX_OUTBOX {
-            on(Event::Overflow { token });
+            on(Event::Undeliverable {
+                token,
+                why: format!("{MAX_OUTBOX} messages queued: the peer does not read"),
+            });
             return;
         }
         slot.outbox.push_back(msg);
@@ -247,7 +263,7 @@ impl EpollIo {
                 let _ = self.poller.set_write_interest(chan.as_fd(), token, true);
             }
             Ok(false) => {}
-            Err(e) => debug!(token, "send on a channel failed: {e}"),
+            Err(e) => send_failed(token, &e, on),
         }
     }
 
@@ -286,9 +302,14 @@ impl EpollIo {
                     if ready.write {
                         match flush(chan, &mut slot.outbox) {
                             Ok(false) => {}
-                            Ok(true) | Err(_) => {
+                            Ok(true) => {
                                 slot.writing = false;
                                 let _ = self.poller.set_write_interest(chan.as_fd(), token, false);
+                            }
+                            Err(e) => {
+                                slot.writing = false;
+                                let _ = self.poller.set_write_interest(chan.as_fd(), token, false);
+                                send_failed(token, &e, on);
                             }
                         }
                     }

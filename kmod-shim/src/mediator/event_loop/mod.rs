@@ -145,11 +145,16 @@ pub(crate) enum Event<'a> {
         /// The fd.
         token: u64,
     },
-    /// Channel `token` has [`MAX_OUTBOX`] messages queued: its peer does
-    /// not read. The message was dropped.
-    Overflow {
+    /// A message for channel `token` was dropped: [`MAX_OUTBOX`] were
+    /// queued (its peer does not read), or the send failed for a reason
+    /// other than a full socket or a closed peer. Its peer is owed a
+    /// message it will never get (a reply, a failure), so the shim
+    /// disconnects it rather than leave a caller waiting.
+    Undeliverable {
         /// The channel.
         token: u64,
+        /// Why, for the log.
+        why: String,
     },
 }
 

@@ -133,16 +133,18 @@ impl UringIo {
                     return;
                 }
                 if slot.outbox.len() + slot.sending >= MAX_OUTBOX {
-                    on(Event::Overflow { token });
+                    on(Event::Undeliverable {
+                        token,
+                        why: format!("{MAX_OUTBOX} messages queued: the peer does not read"),
+                    });
                     return;
                 }
                 if msg.fds.len() > SCM_MAX_FD {
                     // As sendmsg would refuse it on the epoll loop.
-                    warn!(
+                    on(Event::Undeliverable {
                         token,
-                        fds = msg.fds.len(),
-                        "a message with more than SCM_MAX_FD fds is dropped"
-                    );
+                        why: format!("a message with {} fds, more than SCM_MAX_FD", msg.fds.len()),
+                    });
                     return;
                 }
                 if slot.outbox.is_empty() {
@@ -270,8 +272,14 @@ fn handle(
             if let Err(e) = result {
                 // The rest of the chain fails with ECANCELED; the receive
                 // side reports the peer's end.
-                if e.raw_os_error() != Some(libc::ECANCELED) {
-                    debug!(token, "send on a channel failed: {e}");
+                match e.raw_os_error() {
+                    Some(libc::ECANCELED | libc::EPIPE | libc::ECONNRESET) => {
+                        debug!(token, "send on a channel failed: {e}")
+                    }
+                    _ => on(Event::Undeliverable {
+                        token,
+                        why: format!("sendmsg failed: {e}"),
+                    }),
                 }
                 slot.outbox.clear();
             }
