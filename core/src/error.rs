@@ -281,6 +281,16 @@ pub enum Failure {
         /// What is wrong with it.
         why: String,
     },
+    /// The answer to a `DumpState` is larger than one message may be
+    /// (every process of a large system, seen by a privileged viewer):
+    /// the dump is not sent, this is, in its place.
+    #[error("the state dump is {len} bytes, over the {limit}-byte limit of one message")]
+    StateTooLarge {
+        /// Its encoded size.
+        len: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// A topic command or publish was refused.
     #[error("topic: {0}")]
     Topic(String),

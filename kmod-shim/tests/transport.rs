@@ -41,6 +41,7 @@ both_loops!(
     oneway_order_holds_per_sender_under_load_from_several_senders,
     a_4_mib_payload_travels_as_a_sealed_blob_mapped_read_only,
     a_refused_reply_fails_the_call_it_answers,
+    a_state_dump_too_large_for_one_message_is_refused_by_name,
     the_send_area_cannot_be_resized_and_rewriting_it_mid_send_harms_only_the_writer,
     killing_capbinderd_fails_every_client_clearly_and_nothing_hangs,
     killing_servers_mid_call_at_random_moments_leaves_nothing_behind,
@@ -858,6 +859,54 @@ fn a_4_mib_payload_travels_as_a_sealed_blob_mapped_read_only(lp: Loop) {
         } => assert!(why.contains("F_SEAL_FUTURE_WRITE"), "{why}"),
         other => panic!("{other:?}"),
     }
+}
+
+/// A state dump over the largest message (a process with thousands of
+/// objects) is answered by `StateTooLarge` in its place, so a runtime that
+/// uses a dump as a barrier is not left waiting; a dump under the limit
+/// but over the kernel's default socket buffer (about 208 KiB) is sent.
+fn a_state_dump_too_large_for_one_message_is_refused_by_name(lp: Loop) {
+    let d = Daemon::start(lp);
+    let _server = d.server();
+    let mut me = Peer::open(d.socket()).unwrap();
+    let mut ptr = 0x1000;
+    let mut last_ok = 0;
+    for _ in 0..64 {
+        // Each call exports 500 more objects of this process to the
+        // server, which keeps its references to them.
+        let objects = (0..500)
+            .map(|_| {
+                ptr += 1;
+                binder(ptr)
+            })
+            .collect();
+        me.call(Handle(0), 1, b"", objects, &[], &mut no_nested())
+            .unwrap();
+        match me.command(Command::DumpState).unwrap() {
+            Return::State(s) => {
+                last_ok = wire::encode_return(&Return::State(s)).unwrap().len();
+            }
+            Return::Error(Failure::StateTooLarge { len, limit }) => {
+                assert!(len > limit && limit == wire::MAX_MSG as u64);
+                assert!(
+                    last_ok > 212_992,
+                    "a dump over the default socket buffer was sent before ({last_ok} bytes)"
+                );
+                // Still served.
+                assert_eq!(
+                    me.call(Handle(0), 1, b"after", vec![], &[], &mut no_nested())
+                        .unwrap()
+                        .data(),
+                    b"echo:after"
+                );
+                return;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    fail(format!(
+        "the dump never outgrew one message (last {last_ok} bytes)"
+    ));
 }
 
 /// A reply the mediator refuses (here a blob that is not write-sealed)

@@ -137,7 +137,12 @@ pub(crate) fn command(process: &Arc<ProcessState>, cmd: Command) -> Result<()> {
     loop {
         let (ret, fds) = read(process)?;
         match ret {
-            Return::State(_) if barrier => return result,
+            // A dump too large to send still marks the point.
+            Return::State(_) | Return::Error(capbinder_core::Failure::StateTooLarge { .. })
+                if barrier =>
+            {
+                return result
+            }
             Return::Error(e) => {
                 if result.is_ok() {
                     result = Err(failure_status(None, &e));
@@ -662,16 +667,16 @@ fn status_reply(status: Status) -> Parcel {
 }
 
 /// Reads until the answer to a `DumpState` this thread wrote, handling
-/// notices and nested calls that arrive before it. A dump too large for the
-/// transport comes back as a transport error instead, which ends the wait
-/// too.
+/// notices and nested calls that arrive before it. A dump too large for
+/// one message comes back as `StateTooLarge` in its place, which ends the
+/// wait too.
 fn await_barrier(process: &Arc<ProcessState>) -> Result<()> {
     loop {
         let (ret, fds) = read(process)?;
         match ret {
-            Return::State(_) | Return::Error(capbinder_core::Failure::Transport(_)) => {
-                return Ok(())
-            }
+            Return::State(_)
+            | Return::Error(capbinder_core::Failure::StateTooLarge { .. })
+            | Return::Error(capbinder_core::Failure::Transport(_)) => return Ok(()),
             other => handle_other(process, other, fds)?,
         }
     }

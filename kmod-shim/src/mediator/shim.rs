@@ -616,7 +616,18 @@ impl Shim {
             Ok(b) => b,
             Err(e) => {
                 warn!(?thread, "cannot encode a return: {e}");
-                match wire::encode_return(&Return::Error(Failure::Transport(e.to_string()))) {
+                // A dump answers a barrier too (see the runtime's
+                // `command`): its own failure says it is that answer.
+                let instead = match (ret, &e) {
+                    (Return::State(_), wire::WireError::TooLarge { len }) => {
+                        Failure::StateTooLarge {
+                            len: *len as u64,
+                            limit: MAX_MSG as u64,
+                        }
+                    }
+                    _ => Failure::Transport(e.to_string()),
+                };
+                match wire::encode_return(&Return::Error(instead)) {
                     Ok(b) => b,
                     Err(_) => return,
                 }

@@ -38,6 +38,10 @@ pub const SCM_MAX_FD: usize = 253;
 /// set it, but close any that arrives rather than leak it.
 const SCM_PIDFD: libc::c_int = 0x04;
 
+/// `SO_SNDBUF` of both ends of a [`Channel::pair`]: room for the largest
+/// message the wire allows, with its overhead.
+const SEND_BUFFER: usize = 512 << 10;
+
 pub(crate) const fn cmsg_space(len: usize) -> usize {
     // Lengths here are at most a few KiB, far below u32::MAX.
     let len = len as u32;
@@ -98,6 +102,15 @@ impl Channel {
             None,
         )
         .map_err(|e| context(e.into(), "socketpair(AF_UNIX, SOCK_SEQPACKET)"))?;
+        // A datagram larger than the sender's send buffer fails with
+        // EMSGSIZE, and the default (about 208 KiB) is below the largest
+        // message the wire allows (256 KiB, `wire::MAX_MSG`): a large state
+        // dump could not be sent. The kernel doubles this and caps it at
+        // twice `wmem_max` (416 KiB by default), enough either way.
+        for end in [&a, &b] {
+            rustix::net::sockopt::set_socket_send_buffer_size(end, SEND_BUFFER)
+                .map_err(|e| context(e.into(), "setsockopt(SO_SNDBUF)"))?;
+        }
         Ok((Channel { fd: a }, Channel { fd: b }))
     }
 
@@ -449,6 +462,20 @@ mod tests {
     use super::*;
     use rustix::io::FdFlags;
     use std::os::unix::fs::PermissionsExt;
+
+    /// Both ends of a pair carry the largest message the wire allows
+    /// (the default send buffer, about 208 KiB, would refuse it).
+    #[test]
+    fn a_pair_carries_the_largest_wire_message_both_ways() {
+        let (a, b) = Channel::pair().unwrap();
+        let msg = vec![7u8; crate::wire::MAX_MSG];
+        let mut buf = vec![0u8; crate::wire::MAX_MSG + 1];
+        for (from, to) in [(&a, &b), (&b, &a)] {
+            from.send(&msg, &[]).unwrap();
+            let got = to.recv(&mut buf, 0).unwrap();
+            assert_eq!((got.len, got.truncated), (msg.len(), false));
+        }
+    }
 
     fn memfd_with(data: &[u8]) -> OwnedFd {
         let fd = crate::sys::memfd::memfd_create("chan").unwrap();
