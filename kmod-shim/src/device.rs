@@ -519,12 +519,20 @@ impl ThreadChannel {
                 got.full_len
             )));
         }
+        let ret = wire::decode(&self.buf[..got.len])?;
         if got.ctrunc {
-            return Err(DeviceError::Protocol(
-                "a return carried more fds than could be received".into(),
-            ));
+            // This process ran out of fds (or was sent more than
+            // SCM_MAX_FD): the kernel installed the first ones and dropped
+            // the rest. The return itself is whole and must be handled (a
+            // call to answer, a reply someone waits for); the objects
+            // whose fds are missing read as absent, so whoever reads them
+            // gets an error instead of this thread dropping the return.
+            tracing::warn!(
+                got = got.fds.len(),
+                "a return's fds could not all be received (RLIMIT_NOFILE?)"
+            );
         }
-        Ok((wire::decode(&self.buf[..got.len])?, got.fds))
+        Ok((ret, got.fds))
     }
 
     /// Writes `cmds` then reads one return.

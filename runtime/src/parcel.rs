@@ -622,7 +622,11 @@ impl Parcel {
         match &mut self.slots[i] {
             Slot::Fd(fd) => fd
                 .take()
-                .ok_or_else(|| bad(format!("file descriptor {i} was already read"))),
+                .ok_or_else(|| {
+                    bad(format!(
+                        "file descriptor {i} was already read, or did not arrive (the receiver was out of fds)"
+                    ))
+                }),
             Slot::Binder(..) | Slot::Weak(..) => Err(bad(format!(
                 "object {i} is a binder, not a file descriptor"
             ))),

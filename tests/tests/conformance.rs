@@ -617,6 +617,25 @@ fn a_reply_the_service_cannot_send_fails_the_call_instead_of_hanging_it() {
     assert_eq!(c.ok("echo s still serving"), "still serving");
 }
 
+/// A reply whose fd the caller cannot receive (it is out of fds: the
+/// kernel drops what it cannot install) still ends the call: the caller
+/// gets the reply, and reading the missing fd is an error naming it,
+/// instead of the thread dropping the reply or dying; once it has fds
+/// again, fds arrive.
+#[test]
+fn a_reply_whose_fd_cannot_be_received_still_ends_the_call() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _svc = service(&ctx, "conf.nofile", None);
+    let mut c = client_of(&ctx, "conf.nofile");
+    assert_eq!(c.ok("nofile on"), "set");
+    let e = c.err("nonblock s");
+    assert!(e.contains("did not arrive"), "{e}");
+    assert_eq!(c.ok("echo s still serving"), "still serving");
+    assert_eq!(c.ok("nofile off"), "set");
+    assert_eq!(c.ok("nonblock s"), "nonblocking=true");
+}
+
 // ---- limits and the pool ------------------------------------------------------
 
 /// Mirrors `BinderLibTest.LimitExceededVectorSent` as capbinder has it: a

@@ -720,7 +720,7 @@ impl Client {
     /// `echo V TEXT`, `pid V`, `ping V`, `drop V`, `self V W`,
     /// `roundtrip V`, `callme V oneway|sync`, `nested-who V`, `cleared-who V`,
     /// `sched V`, `newlocal V`, `keep V W`, `unkeep V`, `send-weak V W`,
-    /// `keep-weak V W`, `promote V`, `writefd V TEXT`, `nonblock V`, `spent-fd V`, `fail V oneway|sync`, `log V SEQ`,
+    /// `keep-weak V W`, `promote V`, `writefd V TEXT`, `nonblock V`, `spent-fd V`, `nofile on|off`, `fail V oneway|sync`, `log V SEQ`,
     /// `getlog V N`, `step V SEQ`, `getsteps V N`, `release`,
     /// `link V R`, `unlink V R`, `await-death R`, `deaths R`,
     /// `link-via V W`, `block-bg V`, `freeze PID on|off`, `freeze-info PID`,
@@ -911,6 +911,22 @@ impl Client {
                 p.write(&w[2..].join(" ")).map_err(st)?;
                 self.call(w, codes::WRITE_FD, p, false)?;
                 Ok(format!("read={}", read_to_eof(r)?))
+            }
+            "nofile" => {
+                // `on`: no fd can be made any more (the soft RLIMIT_NOFILE
+                // at the lowest free fd), so fds that come with a return
+                // are dropped by the kernel; `off`: back to the hard limit.
+                let mut lim = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+                if arg(1)? == "on" {
+                    let probe =
+                        rustix::io::dup(std::io::stdin().as_fd()).map_err(|e| e.to_string())?;
+                    lim.current = Some(std::os::fd::AsRawFd::as_raw_fd(&probe) as u64);
+                } else {
+                    lim.current = lim.maximum;
+                }
+                rustix::process::setrlimit(rustix::process::Resource::Nofile, lim)
+                    .map_err(|e| e.to_string())?;
+                Ok("set".into())
             }
             "nonblock" => {
                 let fd = self
