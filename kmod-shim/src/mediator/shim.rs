@@ -290,7 +290,13 @@ impl Shim {
             },
             Event::Undeliverable { token, why } => match self.sources.get(&token).copied() {
                 Some(Source::Thread(t)) => {
-                    if let Some(te) = self.threads.get(&t) {
+                    // Once per process: every message after the first
+                    // that could not go is dropped the same way.
+                    if let Some(te) = self
+                        .threads
+                        .get(&t)
+                        .filter(|te| !self.doomed.contains(&te.proc))
+                    {
                         warn!(
                             tid = te.tid,
                             "a message to a thread could not be delivered ({why}): disconnecting its process"
