@@ -362,26 +362,16 @@ fn garbage_and_forged_handles_get_errors_and_others_are_still_served(lp: Loop) {
         other => panic!("{other:?}"),
     }
     // A payload range outside the send area.
-    bad.tc
-        .write(
-            &[Command::Transaction {
-                handle: Handle(0),
-                txn: TxnOut {
-                    code: 1,
-                    flags: TxnFlags(0),
-                    data: DataRange {
-                        offset: u64::MAX - 1,
-                        len: 10,
-                    },
-                    objects: vec![],
-                    splices: Vec::new(),
-                },
-            }],
-            &[],
-        )
-        .unwrap();
+    let out_of_area = TxnOut {
+        code: 1,
+        data: DataRange {
+            offset: u64::MAX - 1,
+            len: 10,
+        },
+        ..TxnOut::default()
+    };
     assert!(matches!(
-        bad.next_return().unwrap(),
+        raw_call(&mut bad, out_of_area, &[]),
         Return::FailedReply {
             error: Failure::DataOutOfBounds { .. },
             ..
@@ -390,21 +380,13 @@ fn garbage_and_forged_handles_get_errors_and_others_are_still_served(lp: Loop) {
     // A blob that is not write-sealed.
     let unsealed = memfd::memfd_create("unsealed").unwrap();
     memfd::ftruncate(&unsealed, 4096).unwrap();
-    bad.tc
-        .write(
-            &[Command::Transaction {
-                handle: Handle(0),
-                txn: TxnOut {
-                    code: 1,
-                    objects: vec![Object::Blob { index: 0, len: 10 }],
-                    ..TxnOut::default()
-                },
-            }],
-            &[unsealed.as_fd()],
-        )
-        .unwrap();
+    let txn = TxnOut {
+        code: 1,
+        objects: vec![Object::Blob { index: 0, len: 10 }],
+        ..TxnOut::default()
+    };
     // Refused as a call: its sender hears of it as of any failed call.
-    match bad.next_return().unwrap() {
+    match raw_call(&mut bad, txn, &[unsealed.as_fd()]) {
         Return::FailedReply {
             error: Failure::BadMemfd { object: 0, why },
             ..
@@ -413,20 +395,12 @@ fn garbage_and_forged_handles_get_errors_and_others_are_still_served(lp: Loop) {
     }
     // A call naming an fd that did not come with it: no fd can be matched
     // to its object, and the call fails back to its sender.
-    bad.tc
-        .write(
-            &[Command::Transaction {
-                handle: Handle(0),
-                txn: TxnOut {
-                    code: 1,
-                    objects: vec![Object::Fd { index: 0 }],
-                    ..TxnOut::default()
-                },
-            }],
-            &[],
-        )
-        .unwrap();
-    match bad.next_return().unwrap() {
+    let txn = TxnOut {
+        code: 1,
+        objects: vec![Object::Fd { index: 0 }],
+        ..TxnOut::default()
+    };
+    match raw_call(&mut bad, txn, &[]) {
         Return::FailedReply {
             error: Failure::Transport(m),
             ..
@@ -836,23 +810,15 @@ fn a_4_mib_payload_travels_as_a_sealed_blob_mapped_read_only(lp: Loop) {
         memfd::SealFlags::FUTURE_WRITE | memfd::SealFlags::SHRINK | memfd::SealFlags::GROW,
     )
     .unwrap();
-    me.tc
-        .write(
-            &[Command::Transaction {
-                handle: Handle(0),
-                txn: TxnOut {
-                    code: 13,
-                    objects: vec![Object::Blob {
-                        index: 0,
-                        len: 4096,
-                    }],
-                    ..TxnOut::default()
-                },
-            }],
-            &[weak.as_fd()],
-        )
-        .unwrap();
-    match me.next_return().unwrap() {
+    let txn = TxnOut {
+        code: 13,
+        objects: vec![Object::Blob {
+            index: 0,
+            len: 4096,
+        }],
+        ..TxnOut::default()
+    };
+    match raw_call(&mut me, txn, &[weak.as_fd()]) {
         Return::FailedReply {
             error: Failure::BadMemfd { object: 0, why },
             ..
@@ -1346,6 +1312,20 @@ fn call_held(p: &mut Peer, data: &[u8]) -> capbinder_core::TxnIn {
             other => panic!("{other:?}"),
         }
     }
+}
+
+/// Writes `txn` as a call on handle 0 with `fds`, as it is, and returns the
+/// first return that is not a reference notice.
+fn raw_call(p: &mut Peer, txn: TxnOut, fds: &[std::os::fd::BorrowedFd<'_>]) -> Return {
+    p.tc.write(
+        &[Command::Transaction {
+            handle: Handle(0),
+            txn,
+        }],
+        fds,
+    )
+    .unwrap();
+    p.next_return().unwrap()
 }
 
 /// Writes `cmds` then a `DumpState` and returns every return before the

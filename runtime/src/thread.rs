@@ -206,7 +206,7 @@ struct Keep {
 fn prepare(
     ts: &mut ThreadState,
     code: u32,
-    mut flags: u32,
+    flags: u32,
     data: Parcel,
 ) -> Result<(TxnOut, Vec<SendGuard>, Keep)> {
     let (out, slots) = data.take_outgoing();
@@ -216,12 +216,7 @@ fn prepare(
             format!("file descriptor {i} of this parcel was already read, so it cannot be sent"),
         ));
     }
-    let limits = ts.process.limits();
-    let threshold = (limits.blob_threshold as usize).min(ts.chan.send_area_len());
-    let inline = |len: usize| DataRange {
-        offset: 0,
-        len: len as u64,
-    };
+    let threshold = (ts.process.limits().blob_threshold as usize).min(ts.chan.send_area_len());
     let mut keep = Keep::default();
     let mut splices = Vec::new();
     let (range, blob) = match out {
@@ -240,41 +235,8 @@ fn prepare(
             }
             (inline(p.len), None)
         }
-        out => {
-            let bytes = match out {
-                Outgoing::InPlace(p) => p.filled(),
-                Outgoing::Bytes(b) => b,
-            };
-            let len = bytes.len();
-            let in_area = if len > threshold {
-                false
-            } else {
-                match ts.chan.write_send_area(0, &bytes) {
-                    Ok(()) => true,
-                    // A parcel is being built in place on this thread:
-                    // this payload goes around it, as a blob.
-                    Err(DeviceError::SendAreaBusy) => false,
-                    Err(e) => {
-                        return Err(Status::from_code(
-                            StatusCode::FailedTransaction,
-                            e.to_string(),
-                        ))
-                    }
-                }
-            };
-            if in_area {
-                (inline(len), None)
-            } else {
-                let fd = create_blob("capbinder-blob", &bytes).map_err(|e| {
-                    Status::from_code(
-                        StatusCode::NoMemory,
-                        format!("creating a {len}-byte blob: {e}"),
-                    )
-                })?;
-                flags |= TxnFlags::DATA_IN_BLOB;
-                (DataRange::default(), Some((fd, len)))
-            }
-        }
+        Outgoing::InPlace(p) => place_payload(ts, &p.filled(), threshold)?,
+        Outgoing::Bytes(b) => place_payload(ts, &b, threshold)?,
     };
     let mut objects = Vec::with_capacity(slots.len() + usize::from(blob.is_some()));
     let mut guards = Vec::new();
@@ -298,16 +260,60 @@ fn prepare(
     }
     // The payload's blob is the last object (the receiver looks for it
     // there).
-    if let Some((fd, len)) = blob {
-        objects.push(Object::Blob {
-            index: ts.pending_fds.len() as u32,
-            len: len as u64,
-        });
-        ts.pending_fds.push(fd);
-    }
+    let flags = match blob {
+        Some((fd, len)) => {
+            objects.push(Object::Blob {
+                index: ts.pending_fds.len() as u32,
+                len: len as u64,
+            });
+            ts.pending_fds.push(fd);
+            flags | TxnFlags::DATA_IN_BLOB
+        }
+        None => flags,
+    };
     let mut txn = txn_out(code, flags, range, objects);
     txn.splices = splices;
     Ok((txn, guards, keep))
+}
+
+/// The first `len` bytes of the send area.
+fn inline(len: usize) -> DataRange {
+    DataRange {
+        offset: 0,
+        len: len as u64,
+    }
+}
+
+/// Puts a payload where the mediator copies it from: the send area, or
+/// (above `threshold`, or while a parcel is being built in the area) a
+/// sealed blob, returned with its length to travel as the last object.
+fn place_payload(
+    ts: &mut ThreadState,
+    bytes: &[u8],
+    threshold: usize,
+) -> Result<(DataRange, Option<(OwnedFd, usize)>)> {
+    let len = bytes.len();
+    if len <= threshold {
+        match ts.chan.write_send_area(0, bytes) {
+            Ok(()) => return Ok((inline(len), None)),
+            // A parcel is being built in place on this thread: this
+            // payload goes around it.
+            Err(DeviceError::SendAreaBusy) => {}
+            Err(e) => {
+                return Err(Status::from_code(
+                    StatusCode::FailedTransaction,
+                    e.to_string(),
+                ))
+            }
+        }
+    }
+    let fd = create_blob("capbinder-blob", bytes).map_err(|e| {
+        Status::from_code(
+            StatusCode::NoMemory,
+            format!("creating a {len}-byte blob: {e}"),
+        )
+    })?;
+    Ok((DataRange::default(), Some((fd, len))))
 }
 
 /// The object a binder travels as: a local one is exported (kept so while

@@ -372,12 +372,11 @@ impl Shim {
         }
         let mut fx = std::mem::take(&mut self.fx);
         for cmd in cmds {
-            match cmd {
-                Command::Transaction { .. } | Command::Reply(_) => {
-                    let failure = Failure::Transport(what.clone());
-                    self.core.refuse(thread, cmd, failure, Vec::new(), &mut fx);
-                }
-                other => self.core.command(thread, other, Vec::new(), None, &mut fx),
+            if carries_txn(&cmd) {
+                let failure = Failure::Transport(what.clone());
+                self.core.refuse(thread, cmd, failure, Vec::new(), &mut fx);
+            } else {
+                self.core.command(thread, cmd, Vec::new(), None, &mut fx);
             }
             self.apply(&mut fx);
         }
@@ -408,12 +407,9 @@ impl Shim {
             let mine: Vec<OwnedFd> = fds.by_ref().take(n).collect();
             if let Err(failure) = check_fd_objects(&cmd, &mine) {
                 // Through the core, so a refused call or reply fails
-                // whoever waits on it instead of leaving them waiting.
-                let slots = mine
-                    .into_iter()
-                    .map(|fd| FdSlot(self.fds.insert(fd) as u64))
-                    .collect();
-                self.core.refuse(thread, cmd, failure, slots, &mut fx);
+                // whoever waits on it instead of leaving them waiting;
+                // its fds close here.
+                self.core.refuse(thread, cmd, failure, Vec::new(), &mut fx);
                 self.apply(&mut fx);
                 continue;
             }

@@ -23,7 +23,7 @@ use rustc_hash::FxHashMap;
 use rustix::event::epoll;
 use tracing::{debug, warn};
 
-use super::{Event, Message, Req, Watched, MAX_OUTBOX};
+use super::{send_failed, Event, Message, Req, Watched, MAX_OUTBOX};
 use crate::sys::channel::SCM_MAX_FD;
 use crate::wire::MAX_MSG;
 
@@ -159,19 +159,6 @@ pub(crate) struct EpollIo {
     pass: u64,
 }
 
-/// A send failed and the channel's queue was dropped. A closed peer is
-/// reported by the receive side; anything else is `Undeliverable`.
-fn send_failed(token: u64, e: &io::Error, on: &mut dyn FnMut(Event<'_>)) {
-    if matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) {
-        debug!(token, "send on a channel failed: {e}");
-    } else {
-        on(Event::Undeliverable {
-            token,
-            why: format!("sendmsg failed: {e}"),
-        });
-    }
-}
-
 /// Tries to send every queued message; `Ok(true)` when the queue emptied.
 fn flush(chan: &crate::sys::channel::Channel, outbox: &mut VecDeque<Message>) -> io::Result<bool> {
     while let Some(m) = outbox.front() {
@@ -249,10 +236,7 @@ impl EpollIo {
             return;
         };
         if slot.outbox.len() >= MAX_OUTBOX {
-            on(Event::Undeliverable {
-                token,
-                why: format!("{MAX_OUTBOX} messages queued: the peer does not read"),
-            });
+            on(Event::overflow(token));
             return;
         }
         slot.outbox.push_back(msg);
@@ -300,17 +284,13 @@ impl EpollIo {
                 Watched::Fd(_) => on(Event::Ready { token }),
                 Watched::Channel(chan) => {
                     if ready.write {
-                        match flush(chan, &mut slot.outbox) {
-                            Ok(false) => {}
-                            Ok(true) => {
-                                slot.writing = false;
-                                let _ = self.poller.set_write_interest(chan.as_fd(), token, false);
-                            }
-                            Err(e) => {
-                                slot.writing = false;
-                                let _ = self.poller.set_write_interest(chan.as_fd(), token, false);
-                                send_failed(token, &e, on);
-                            }
+                        let flushed = flush(chan, &mut slot.outbox);
+                        if !matches!(flushed, Ok(false)) {
+                            slot.writing = false;
+                            let _ = self.poller.set_write_interest(chan.as_fd(), token, false);
+                        }
+                        if let Err(e) = flushed {
+                            send_failed(token, &e, on);
                         }
                     }
                     if !(ready.read || ready.hangup) {

@@ -158,6 +158,31 @@ pub(crate) enum Event<'a> {
     },
 }
 
+impl Event<'_> {
+    /// A message dropped because [`MAX_OUTBOX`] were queued for `token`.
+    fn overflow(token: u64) -> Event<'static> {
+        Event::Undeliverable {
+            token,
+            why: format!("{MAX_OUTBOX} messages queued: the peer does not read"),
+        }
+    }
+}
+
+/// A send on channel `token` failed and its queue was dropped. A closed
+/// peer is reported by the receive side (and, on io_uring, the rest of a
+/// failed chain comes back cancelled); anything else is `Undeliverable`.
+fn send_failed(token: u64, e: &io::Error, on: &mut dyn FnMut(Event<'_>)) {
+    match e.raw_os_error() {
+        Some(libc::EPIPE | libc::ECONNRESET | libc::ECANCELED) => {
+            tracing::debug!(token, "send on a channel failed: {e}")
+        }
+        _ => on(Event::Undeliverable {
+            token,
+            why: format!("sendmsg failed: {e}"),
+        }),
+    }
+}
+
 /// The running loop.
 pub(crate) enum Io {
     Epoll(epoll::EpollIo),

@@ -24,7 +24,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use rustc_hash::FxHashMap;
 use tracing::{debug, warn};
 
-use super::{Event, Message, Req, Watched, MAX_OUTBOX};
+use super::{send_failed, Event, Message, Req, Watched, MAX_OUTBOX};
 use crate::sys::channel::{Channel, SCM_MAX_FD};
 use crate::sys::uring::{Completion, Ring};
 use crate::wire::MAX_MSG;
@@ -133,10 +133,7 @@ impl UringIo {
                     return;
                 }
                 if slot.outbox.len() + slot.sending >= MAX_OUTBOX {
-                    on(Event::Undeliverable {
-                        token,
-                        why: format!("{MAX_OUTBOX} messages queued: the peer does not read"),
-                    });
+                    on(Event::overflow(token));
                     return;
                 }
                 if msg.fds.len() > SCM_MAX_FD {
@@ -270,17 +267,7 @@ fn handle(
         Completion::Sent { result, .. } => {
             slot.sending = slot.sending.saturating_sub(1);
             if let Err(e) = result {
-                // The rest of the chain fails with ECANCELED; the receive
-                // side reports the peer's end.
-                match e.raw_os_error() {
-                    Some(libc::ECANCELED | libc::EPIPE | libc::ECONNRESET) => {
-                        debug!(token, "send on a channel failed: {e}")
-                    }
-                    _ => on(Event::Undeliverable {
-                        token,
-                        why: format!("sendmsg failed: {e}"),
-                    }),
-                }
+                send_failed(token, &e, on);
                 slot.outbox.clear();
             }
             if slot.sending == 0 {
