@@ -34,7 +34,9 @@ pub trait Binder: Any + Send + Sync {
     fn descriptor(&self) -> &str;
 
     /// Handles one call: read arguments from `data`, write results into
-    /// `reply`. An `Err` travels back to the caller as its status.
+    /// `reply`. An `Err` travels back to the caller as its status. A
+    /// panic here (with unwinding) fails the call with `UnknownError`
+    /// naming the panic, and the thread goes on serving.
     fn on_transact(&self, code: u32, data: &mut Parcel, reply: &mut Parcel) -> Result<()>;
 
     /// Writes a human-readable dump (the `_DMP` built-in).

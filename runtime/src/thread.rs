@@ -9,6 +9,7 @@
 
 use std::cell::RefCell;
 use std::os::fd::{AsFd, OwnedFd};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use capbinder_core::{
@@ -612,7 +613,25 @@ fn execute(process: &Arc<ProcessState>, mut tx: TxnIn, fds: Vec<OwnedFd>, flush:
         let mut reply = Parcel::new();
         reply.write(&0u8)?;
         let _id = identity::enter(CallingIdentity::from_txn(&mut tx));
-        run_local(&l, tx.code, &mut data, &mut reply)?;
+        // A handler that panics must still answer its caller, and this
+        // thread must go on serving: unwinding out of the looper would
+        // take the thread away and leave the caller a "died" reply from a
+        // process that lives on (or, on a thread waiting on its own call,
+        // nothing at all). Like Java's binder with a RuntimeException,
+        // the caller gets the failure instead; an abort-on-panic build
+        // still dies, and its callers get dead replies.
+        let code = tx.code;
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
+            run_local(&l, code, &mut data, &mut reply)
+        }))
+        .map_err(|panic| {
+            let what = panic_message(panic.as_ref());
+            tracing::error!("{}: code {code} panicked: {what}", tx.id);
+            Status::from_code(
+                StatusCode::UnknownError,
+                format!("{}: the service panicked in code {code}: {what}", tx.id),
+            )
+        })??;
         Ok(reply)
     });
     if oneway {
@@ -661,6 +680,17 @@ fn execute(process: &Arc<ProcessState>, mut tx: TxnIn, fds: Vec<OwnedFd>, flush:
             drop(guards);
         }
         Err(e) => tracing::debug!("reply to {} not sent: {e}", tx.id),
+    }
+}
+
+/// The message a panic was raised with, as the default hook prints it.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s
+    } else {
+        "(a payload that is not a string)"
     }
 }
 

@@ -617,6 +617,31 @@ fn a_reply_the_service_cannot_send_fails_the_call_instead_of_hanging_it() {
     assert_eq!(c.ok("echo s still serving"), "still serving");
 }
 
+/// A handler that panics (a service bug) fails the call with an error
+/// naming the panic, as Java's binder answers a RuntimeException, instead
+/// of taking the serving thread down with it: the caller would otherwise
+/// get a "died" reply from a process that lives on. The service goes on
+/// serving; a oneway call that panics is dropped like one that fails.
+#[test]
+fn a_panicking_handler_fails_its_call_and_the_service_keeps_serving() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let svc = service(&ctx, "conf.panic", None);
+    let mut c = client_of(&ctx, "conf.panic");
+    let pid = svc.pid();
+    let e = c.err("panic s sync");
+    assert!(
+        e.contains("panicked") && e.contains("panicNow() always panics"),
+        "the caller hears of the panic: {e}"
+    );
+    assert_eq!(c.ok("panic s oneway"), "");
+    assert_eq!(c.ok("echo s still serving"), "still serving");
+    ctx.wait_state("the service's calls are done", |s| {
+        process(s, pid)
+            .is_some_and(|p| p.queued_work == 0 && p.threads.iter().all(|t| t.stack.is_empty()))
+    });
+}
+
 /// A reply whose fd the caller cannot receive (it is out of fds: the
 /// kernel drops what it cannot install) still ends the call: the caller
 /// gets the reply, and reading the missing fd is an error naming it,

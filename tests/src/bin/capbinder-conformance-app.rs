@@ -117,6 +117,8 @@ mod codes {
     /// reply's second fd is read back out of it before it goes, so the reply cannot be sent as
     /// written (a service bug the caller must hear of, not wait on).
     pub const SPENT_FD: u32 = F + 27;
+    /// `void panicNow()`: the handler panics (a service bug).
+    pub const PANIC: u32 = F + 28;
 }
 
 /// A list that callers can wait on until it is long enough.
@@ -373,6 +375,7 @@ impl Binder for Conf {
                 Ok(())
             }
             codes::FAIL => Err(Status::service_specific(7, "fail() always fails")),
+            codes::PANIC => panic!("panicNow() always panics"),
             codes::LOG => {
                 self.log.push(data.read()?);
                 Ok(())
@@ -720,7 +723,7 @@ impl Client {
     /// `echo V TEXT`, `pid V`, `ping V`, `drop V`, `self V W`,
     /// `roundtrip V`, `callme V oneway|sync`, `nested-who V`, `cleared-who V`,
     /// `sched V`, `newlocal V`, `keep V W`, `unkeep V`, `send-weak V W`,
-    /// `keep-weak V W`, `promote V`, `writefd V TEXT`, `nonblock V`, `spent-fd V`, `nofile on|off`, `fail V oneway|sync`, `log V SEQ`,
+    /// `keep-weak V W`, `promote V`, `writefd V TEXT`, `nonblock V`, `spent-fd V`, `nofile on|off`, `fail V oneway|sync`, `panic V oneway|sync`, `log V SEQ`,
     /// `getlog V N`, `step V SEQ`, `getsteps V N`, `release`,
     /// `link V R`, `unlink V R`, `await-death R`, `deaths R`,
     /// `link-via V W`, `block-bg V`, `freeze PID on|off`, `freeze-info PID`,
@@ -942,6 +945,11 @@ impl Client {
             "spent-fd" => {
                 let mut r = self.call(w, codes::SPENT_FD, Parcel::new(), false)?;
                 Ok(format!("fd={}", r.read_fd().is_ok()))
+            }
+            "panic" => {
+                let oneway = arg(2)? == "oneway";
+                self.call(w, codes::PANIC, Parcel::new(), oneway)
+                    .map(|_| String::new())
             }
             "fail" => {
                 let oneway = arg(2)? == "oneway";
