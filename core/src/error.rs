@@ -255,8 +255,9 @@ pub enum Failure {
         /// Calls in progress.
         count: usize,
     },
-    /// A thread limit.
-    #[error("pid {pid} already has {limit} threads registered (the per-process cap)")]
+    /// A thread limit: a thread registering past the cap, or a pool
+    /// maximum set above it.
+    #[error("pid {pid}: at most {limit} threads per process (the thread cap)")]
     TooManyThreads {
         /// The process.
         pid: i32,

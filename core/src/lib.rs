@@ -257,6 +257,7 @@ impl Core {
             Command::EnterLooper => self.looper_command(thread, LooperCmd::Enter, fx),
             Command::ExitLooper => self.looper_command(thread, LooperCmd::Exit, fx),
             Command::WaitForWork => self.looper_command(thread, LooperCmd::WaitForWork, fx),
+            Command::SpawnFailed => self.spawn_failed(proc_id),
             Command::SetMaxThreads(n) => self.set_max_threads(proc_id, n),
             Command::SetContextManager { ptr, cookie } => {
                 self.set_context_manager(proc_id, ptr, cookie, fx)

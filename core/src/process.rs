@@ -43,6 +43,8 @@ pub struct Counters {
     pub bytes_spliced: u64,
     /// Spawn requests made to this process.
     pub spawn_requests: u64,
+    /// Spawn requests it answered with `SpawnFailed`.
+    pub spawn_failures: u64,
     /// Death notices delivered to this process.
     pub deaths_delivered: u64,
     /// Oneway spam reports sent to this process.

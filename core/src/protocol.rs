@@ -12,7 +12,7 @@ use crate::error::Failure;
 use crate::state::StateDump;
 
 /// Protocol major version: a peer with another major is refused at connect.
-pub const PROTOCOL_MAJOR: u16 = 4;
+pub const PROTOCOL_MAJOR: u16 = 5;
 /// Protocol minor version: additions a peer may ignore.
 pub const PROTOCOL_MINOR: u16 = 0;
 
@@ -438,6 +438,11 @@ pub enum Command {
         /// The callback object's `ptr`.
         ptr: u64,
     },
+    /// A `SpawnLooper` request could not be met (no thread could be
+    /// created, or the new thread could not register): the pool may be
+    /// asked again. Sent by any thread of the process. Without it the
+    /// request stays outstanding and the pool never grows again.
+    SpawnFailed,
 }
 
 /// The mediator's transaction ID: unique, never reused.

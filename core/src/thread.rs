@@ -128,6 +128,23 @@ impl Core {
         Ok(())
     }
 
+    /// A spawn request the process could not meet: it no longer counts as
+    /// outstanding, so the next time the pool runs out of idle threads it
+    /// is asked again (not at once: a process out of threads would only
+    /// fail again, in a loop with the mediator).
+    pub(crate) fn spawn_failed(&mut self, proc_id: ProcId) -> Result<(), Failure> {
+        let p = self.procs.get_mut(proc_id.0).expect("live");
+        if p.requested_threads == 0 {
+            return Err(Failure::Looper(format!(
+                "pid {}: SpawnFailed without an outstanding SpawnLooper request",
+                p.cred.pid
+            )));
+        }
+        p.requested_threads -= 1;
+        p.counters.spawn_failures += 1;
+        Ok(())
+    }
+
     /// Sets the process's pool maximum, within the cap.
     pub(crate) fn set_max_threads(&mut self, proc_id: ProcId, n: u32) -> Result<(), Failure> {
         let cap = self.limits.thread_cap;

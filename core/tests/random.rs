@@ -395,10 +395,11 @@ fn run(seed: u64, steps: u64) {
                     .find(|(x, _)| *x == t)
                     .map_or(rng.below(8), |c| c.1),
             },
-            18 => match rng.below(4) {
+            18 => match rng.below(5) {
                 0 => Command::EnterLooper,
                 1 => Command::RegisterLooper,
                 2 => Command::ExitLooper,
+                3 => Command::SpawnFailed,
                 _ => Command::WaitForWork,
             },
             19 => Command::WaitForWork,
@@ -493,7 +494,7 @@ fn arb_command() -> impl Strategy<Value = (u8, u64, u64, u8)> {
 
 fn to_command(sel: u8, a: u64, b: u64, c: u8) -> Command {
     let h = Handle(if c & 1 == 0 { a & 0x3_0000_0003 } else { a });
-    match sel % 24 {
+    match sel % 25 {
         0 | 1 => Command::Transaction {
             handle: h,
             txn: TxnOut {
@@ -561,6 +562,7 @@ fn to_command(sel: u8, a: u64, b: u64, c: u8) -> Command {
         15 => Command::ExitLooper,
         16 => Command::WaitForWork,
         17 => Command::SetMaxThreads(b as u32),
+        24 => Command::SpawnFailed,
         21 => Command::CreateTopic {
             queue_limit: (b % 4) as u32,
             drop_slow: c & 1 == 0,

@@ -1484,6 +1484,40 @@ fn spawn_request_when_no_thread_is_idle_and_register_answers_it() {
     );
 }
 
+/// A process that cannot meet a spawn request (no thread could be made,
+/// or the new one could not register) says so, and is asked again the
+/// next time work finds no idle thread; without `SpawnFailed` the request
+/// stayed outstanding and the pool never grew again. A `SpawnFailed` with
+/// nothing outstanding is an error and changes nothing.
+#[test]
+fn a_spawn_request_that_failed_is_asked_again_when_work_next_waits() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.thread(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    assert!(matches!(
+        w.err(at, Command::SpawnFailed),
+        Failure::Looper(_)
+    ));
+    w.spawns.clear();
+    w.call(bt, h, 1, vec![]);
+    assert_eq!(w.spawns, vec![at]);
+    w.spawns.clear();
+    w.ok(at, Command::SpawnFailed);
+    assert!(w.spawns.is_empty(), "not asked again at once");
+    assert_eq!(w.proc_state(a).requested_threads, 0);
+    assert_eq!(w.proc_state(a).counters.spawn_failures, 1);
+    let bt2 = w.thread(b);
+    let h2 = w.give(at, 0x10, bt2);
+    w.spawns.clear();
+    w.call(bt2, h2, 2, vec![]);
+    assert_eq!(w.spawns.len(), 1, "more work and nobody idle: asked again");
+    let at2 = w.thread(a);
+    w.ok(at2, Command::RegisterLooper);
+    w.ok(at2, Command::WaitForWork);
+    assert_eq!(w.incoming(at2).code, 1);
+}
+
 #[test]
 fn register_without_a_request_and_double_enter_are_errors() {
     let mut w = World::new();

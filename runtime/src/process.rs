@@ -4,7 +4,7 @@
 //! proxies for handles it holds, death subscriptions, and the thread pool.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use capbinder_core::{Command, Handle, Limits, Return, StateDump};
@@ -96,6 +96,10 @@ pub struct ProcessState {
     /// Listeners for topic notices, by the subscribed callback's id.
     pub(crate) topic_listeners: Mutex<FxHashMap<u64, Arc<dyn crate::topic::TopicListener>>>,
     lost: AtomicBool,
+    /// Spawn requests this process could not meet, not yet reported: the
+    /// failing thread may have no channel of its own, so whichever thread
+    /// writes next tells the mediator (`SpawnFailed`).
+    failed_spawns: AtomicU32,
     me: Weak<ProcessState>,
 }
 
@@ -157,6 +161,7 @@ impl ProcessState {
             pool: Mutex::default(),
             topic_listeners: Mutex::default(),
             lost: AtomicBool::new(false),
+            failed_spawns: AtomicU32::new(0),
             me: me.clone(),
         });
         // Two threads racing here: the loser's device closes, harmlessly.
@@ -242,11 +247,32 @@ impl ProcessState {
 
     pub(crate) fn spawn_pooled_thread(&self) {
         let me = self.arc();
-        let _ = std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("capbinder-pool".into())
             .spawn(move || {
-                let _ = thread::looper(&me, false);
+                if let Err(e) = thread::looper(&me, false) {
+                    tracing::debug!("pool thread ended: {e}");
+                }
             });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start a pool thread: {e}");
+            self.spawn_failed();
+        }
+    }
+
+    /// Notes a spawn request that could not be met, for the next write.
+    pub(crate) fn spawn_failed(&self) {
+        self.failed_spawns.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The `SpawnFailed` reports owed to the mediator, taken.
+    pub(crate) fn take_failed_spawns(&self) -> u32 {
+        // A load first: this runs on every write, and the swap would
+        // take the cache line from every other thread each time.
+        if self.failed_spawns.load(Ordering::Relaxed) == 0 {
+            return 0;
+        }
+        self.failed_spawns.swap(0, Ordering::Relaxed)
     }
 
     /// The pool may grow to `n` threads (within the mediator's cap).

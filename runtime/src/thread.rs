@@ -36,6 +36,12 @@ struct ThreadState {
 impl ThreadState {
     fn flush(&mut self) -> Result<()> {
         let _ = DEFERRED.try_with(|d| self.pending.append(&mut d.borrow_mut()));
+        let failed = self.process.take_failed_spawns();
+        if failed > 0 {
+            // First, not last: a write must end with its `WaitForWork`.
+            self.pending
+                .splice(0..0, (0..failed).map(|_| Command::SpawnFailed));
+        }
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -239,6 +245,12 @@ fn prepare(
         Outgoing::InPlace(p) => place_payload(ts, &p.filled(), threshold)?,
         Outgoing::Bytes(b) => place_payload(ts, &b, threshold)?,
     };
+    check_counts(
+        &slots,
+        blob.is_some(),
+        ts.pending_fds.len(),
+        ts.process.limits(),
+    )?;
     let mut objects = Vec::with_capacity(slots.len() + usize::from(blob.is_some()));
     let mut guards = Vec::new();
     for slot in slots {
@@ -683,6 +695,41 @@ fn execute(process: &Arc<ProcessState>, mut tx: TxnIn, fds: Vec<OwnedFd>, flush:
     }
 }
 
+/// Refuses, by name, a parcel with more objects or fds than one
+/// transaction may carry: the mediator would refuse the first, and the
+/// kernel refuses to pass more than `SCM_MAX_FD` fds in one message, which
+/// would lose the whole write (for a reply, its caller would wait for
+/// good). `pending_fds` are fds already queued for the same write.
+fn check_counts(
+    slots: &[Slot],
+    blob: bool,
+    pending_fds: usize,
+    limits: &capbinder_core::Limits,
+) -> Result<()> {
+    let objects = slots.len() + usize::from(blob);
+    if objects > limits.max_objects {
+        return Err(Status::from_code(
+            StatusCode::BadValue,
+            format!(
+                "this parcel carries {objects} objects; at most {} travel in one transaction",
+                limits.max_objects
+            ),
+        ));
+    }
+    let fds = slots.iter().filter(|s| matches!(s, Slot::Fd(_))).count() + usize::from(blob);
+    if fds + pending_fds > limits.max_fds {
+        return Err(Status::from_code(
+            StatusCode::BadValue,
+            format!(
+                "this parcel carries {fds} file descriptors{}; at most {} travel in one transaction",
+                if blob { " (one of them its payload's blob)" } else { "" },
+                limits.max_fds
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The message a panic was raised with, as the default hook prints it.
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
     if let Some(s) = panic.downcast_ref::<&str>() {
@@ -721,14 +768,23 @@ fn await_barrier(process: &Arc<ProcessState>) -> Result<()> {
 /// A pool thread's life: join the pool, then take work until the
 /// connection is lost.
 pub(crate) fn looper(process: &Arc<ProcessState>, main: bool) -> Result<()> {
-    with_ts(process, |ts| {
+    let joined = with_ts(process, |ts| {
         ts.pending.push(if main {
             Command::EnterLooper
         } else {
             Command::RegisterLooper
         });
         Ok(())
-    })?;
+    });
+    if let Err(e) = joined {
+        // This thread could not register (the mediator's thread cap, no
+        // memory for its buffers): the spawn request it answers failed.
+        if !main && !process.is_lost() {
+            tracing::warn!("a new pool thread cannot register: {e}");
+            process.spawn_failed();
+        }
+        return Err(e);
+    }
     loop {
         with_ts(process, |ts| {
             // `WaitForWork` must end its write: the mediator takes any

@@ -642,6 +642,26 @@ fn a_panicking_handler_fails_its_call_and_the_service_keeps_serving() {
     });
 }
 
+/// A reply with more fds than one message may carry (the kernel passes
+/// at most `SCM_MAX_FD`, 253, and refuses the whole message past that)
+/// fails its call with an error that says so, instead of the write failing
+/// and the caller waiting for good (or being told the service died, when
+/// the failed write ended its pool thread); 253 fds still travel.
+#[test]
+fn a_reply_with_more_fds_than_a_message_carries_fails_its_call_by_name() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _svc = service(&ctx, "conf.fds", None);
+    let mut c = client_of(&ctx, "conf.fds");
+    let e = c.err("fds s 300");
+    assert!(
+        e.contains("300 file descriptors") && e.contains("at most 253"),
+        "too many fds: {e}"
+    );
+    assert_eq!(c.ok("fds s 253"), "fds=253");
+    assert_eq!(c.ok("echo s still serving"), "still serving");
+}
+
 /// A reply whose fd the caller cannot receive (it is out of fds: the
 /// kernel drops what it cannot install) still ends the call: the caller
 /// gets the reply, and reading the missing fd is an error naming it,
@@ -731,6 +751,61 @@ fn a_pool_grows_to_its_maximum_under_blocking_calls_and_no_further() {
         process(s, pid).is_some_and(|p| p.queued_work == 0)
     });
     assert_eq!(loopers(&s, pid), 3, "the pool never grew past its maximum");
+}
+
+/// A spawn request the process cannot meet (here the new thread is
+/// refused by the mediator's per-process thread cap) is reported back
+/// (`SpawnFailed`, with the process's next write), so the request does
+/// not stay outstanding and keep the pool from ever being asked to grow
+/// again; every call is still served by the threads there are. Binder and
+/// libbinder leave such a request outstanding for good.
+#[test]
+fn a_pool_thread_that_cannot_start_is_reported_and_the_calls_are_still_served() {
+    let mut config = capbinder_tests::harness::mediator_config();
+    config.limits.thread_cap = 4;
+    config.limits.default_max_threads = 4;
+    let ctx = Context::start_with(
+        Path::new(env!("CARGO_BIN_EXE_capbinder-conformance-app")),
+        config,
+    );
+    let _sm = ctx.servicemanager();
+    let mut svc = service(&ctx, "conf.cap", Some(4));
+    // One blocking call per client (a client's main thread, pool thread
+    // and calling thread are three of its four).
+    let mut clients: Vec<App> = (0..5).map(|_| client_of(&ctx, "conf.cap")).collect();
+    for c in &mut clients {
+        assert_eq!(c.ok("block-bg s"), "started");
+    }
+    // The main thread and three spawned threads reach the cap: four calls
+    // are served at once, and the fourth spawn request fails.
+    for _ in 0..4 {
+        svc.expect("in-call");
+    }
+    svc.send("release");
+    for c in &mut clients {
+        assert_eq!(c.expect("block-done"), "ok");
+    }
+    // A failure is reported with the service's next write; a thread that
+    // fails after the last one is reported with the next call's reply.
+    let pid = svc.pid();
+    let caller = std::cell::RefCell::new(&mut clients[0]);
+    let s = ctx.wait_state("the failed spawn request is no longer outstanding", |s| {
+        let done = process(s, pid).is_some_and(|p| {
+            p.queued_work == 0 && p.requested_threads == 0 && p.counters.spawn_failures >= 1
+        });
+        if !done {
+            assert_eq!(
+                caller.borrow_mut().ok("echo s still serving"),
+                "still serving"
+            );
+        }
+        done
+    });
+    assert_eq!(
+        loopers(&s, pid),
+        4,
+        "the main thread and three spawned ones"
+    );
 }
 
 /// Mirrors `BinderLibTest.Freeze`: freezing a process that is serving a

@@ -119,6 +119,8 @@ mod codes {
     pub const SPENT_FD: u32 = F + 27;
     /// `void panicNow()`: the handler panics (a service bug).
     pub const PANIC: u32 = F + 28;
+    /// `FileDescriptor[] manyFds(int n)`: `n` fds (of `/dev/null`).
+    pub const MANY_FDS: u32 = F + 29;
 }
 
 /// A list that callers can wait on until it is long enough.
@@ -376,6 +378,16 @@ impl Binder for Conf {
             }
             codes::FAIL => Err(Status::service_specific(7, "fail() always fails")),
             codes::PANIC => panic!("panicNow() always panics"),
+            codes::MANY_FDS => {
+                let n: u32 = data.read()?;
+                reply.write(&n)?;
+                for _ in 0..n {
+                    let f = std::fs::File::open("/dev/null")
+                        .map_err(|e| io_status("opening /dev/null", e))?;
+                    reply.write_fd(f.into())?;
+                }
+                Ok(())
+            }
             codes::LOG => {
                 self.log.push(data.read()?);
                 Ok(())
@@ -723,7 +735,7 @@ impl Client {
     /// `echo V TEXT`, `pid V`, `ping V`, `drop V`, `self V W`,
     /// `roundtrip V`, `callme V oneway|sync`, `nested-who V`, `cleared-who V`,
     /// `sched V`, `newlocal V`, `keep V W`, `unkeep V`, `send-weak V W`,
-    /// `keep-weak V W`, `promote V`, `writefd V TEXT`, `nonblock V`, `spent-fd V`, `nofile on|off`, `fail V oneway|sync`, `panic V oneway|sync`, `log V SEQ`,
+    /// `keep-weak V W`, `promote V`, `writefd V TEXT`, `nonblock V`, `spent-fd V`, `nofile on|off`, `fail V oneway|sync`, `panic V oneway|sync`, `fds V N`, `log V SEQ`,
     /// `getlog V N`, `step V SEQ`, `getsteps V N`, `release`,
     /// `link V R`, `unlink V R`, `await-death R`, `deaths R`,
     /// `link-via V W`, `block-bg V`, `freeze PID on|off`, `freeze-info PID`,
@@ -945,6 +957,16 @@ impl Client {
             "spent-fd" => {
                 let mut r = self.call(w, codes::SPENT_FD, Parcel::new(), false)?;
                 Ok(format!("fd={}", r.read_fd().is_ok()))
+            }
+            "fds" => {
+                let mut p = Parcel::new();
+                p.write(&num::<u32>(arg(2)?)?).map_err(st)?;
+                let mut r = self.call(w, codes::MANY_FDS, p, false)?;
+                let n: u32 = r.read().map_err(st)?;
+                for _ in 0..n {
+                    r.read_fd().map_err(st)?;
+                }
+                Ok(format!("fds={n}"))
             }
             "panic" => {
                 let oneway = arg(2)? == "oneway";
