@@ -234,10 +234,10 @@ fn run_cmd(ps: &ProcessState, cmd: Cmd) -> crate::Result<u8> {
             for p in &s.processes {
                 let c = &p.counters;
                 println!(
-                    "pid {}: calls sent {} oneway sent {} received {} replies {} failed {} dead {} frozen {} errors {} bytes sent {} spliced {} deaths {}",
+                    "pid {}: calls sent {} oneway sent {} received {} replies {} failed {} dead {} frozen {} errors {} bytes sent {} spliced {} deaths {} spawn requests {} (failed {})",
                     p.pid, c.calls_sent, c.oneway_sent, c.calls_received, c.replies_sent,
                     c.failed_replies, c.dead_replies, c.frozen_replies, c.errors, c.bytes_sent,
-                    c.bytes_spliced, c.deaths_delivered
+                    c.bytes_spliced, c.deaths_delivered, c.spawn_requests, c.spawn_failures
                 );
             }
             Ok(0)
