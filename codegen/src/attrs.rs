@@ -7,18 +7,19 @@ use quote::quote;
 
 use crate::names::{is_acronym, is_camel_case, is_upper_case};
 
-/// `#[doc]` lines for a doc comment, made safe for rustdoc: indentation is
-/// capped at three spaces (four would start a code block that rustdoc runs
-/// as a test), tabs become spaces, and fenced blocks without a language
-/// are marked `text` (AIDL comments hold Java or C++, not Rust).
+/// `#[doc]` lines for a doc comment: its Javadoc rewritten as Markdown
+/// (see [`crate::javadoc`]), then made safe by [`doc_lines`].
 pub fn docs(comments: &Comments) -> TokenStream {
     match comments.doc_text() {
-        Some(text) => doc_lines(&text),
+        Some(text) => doc_lines(&crate::javadoc::to_markdown(&text)),
         None => TokenStream::new(),
     }
 }
 
-/// `#[doc]` lines for a text.
+/// `#[doc]` lines for a Markdown text, made safe for rustdoc: indentation
+/// is capped at three spaces (four would start a code block that rustdoc
+/// runs as a test), tabs become spaces, and fenced blocks without a
+/// language are marked `text` (AIDL comments hold Java or C++, not Rust).
 pub fn doc_lines(text: &str) -> TokenStream {
     let mut in_fence = false;
     let lines: Vec<String> = text

@@ -14,7 +14,9 @@
 
 use std::collections::HashSet;
 
-use capbinder_idl::model::{ArrayShape, Constant, Enum, Field, Parcelable, TypeDecl, Union};
+use capbinder_idl::model::{
+    ArrayShape, ConstValue, Constant, Enum, Field, Parcelable, Type, TypeDecl, Union,
+};
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
@@ -107,6 +109,7 @@ impl Gen<'_> {
                 }
             }
 
+            #allow_dep
             impl #rt::Parcelable for #name {
                 fn write_to(&self, parcel: &mut #rt::Parcel) -> #rt::Result<()> {
                     #rt::Parcelable::write_to(&self.0, parcel)
@@ -156,7 +159,7 @@ impl Gen<'_> {
     /// A field's default: the `.aidl` value, or the type's default.
     fn field_default(&self, from: &[String], f: &Field) -> Option<TokenStream> {
         match &f.default {
-            Some(v) if f.default_explicit || !is_zero(v) => Some(self.value(from, v, &f.ty)),
+            Some(v) if !is_type_default(v, &f.ty) => Some(self.value(from, v, &f.ty)),
             _ => {
                 // fixed-size arrays longer than 32 have no `Default`
                 if let Some(ArrayShape::Fixed(dims)) = &f.ty.array {
@@ -507,18 +510,31 @@ impl Gen<'_> {
     }
 }
 
-/// Whether a default is the type's zero (AOSP's implicit default for
-/// primitives), which `Default` gives too.
-fn is_zero(v: &capbinder_idl::model::ConstValue) -> bool {
-    use capbinder_idl::model::ConstValue as C;
+/// Whether a field's default is the value `Default` gives its Rust type
+/// anyway (AOSP's implicit defaults, and explicit ones such as `int x = 0;`
+/// or `String s = "";`): such fields leave `Default` derivable, which is
+/// what clippy asks of generated code too.
+fn is_type_default(v: &ConstValue, ty: &Type) -> bool {
+    if ty.is_nullable() {
+        // `Default` is `None`; a written default is `Some`
+        return false;
+    }
+    match (&ty.array, v) {
+        (Some(ArrayShape::Dynamic), ConstValue::Array(items)) => return items.is_empty(),
+        (Some(_), _) => return false,
+        (None, _) => {}
+    }
     match v {
-        C::Boolean(b) => !b,
-        C::Byte(x) => *x == 0,
-        C::Char(c) => *c == '\0',
-        C::Int(x) => *x == 0,
-        C::Long(x) => *x == 0,
-        C::Float(x) => *x == 0.0 && !x.is_sign_negative(),
-        C::Double(x) => *x == 0.0 && !x.is_sign_negative(),
-        _ => false,
+        ConstValue::Boolean(b) => !b,
+        ConstValue::Byte(x) => *x == 0,
+        ConstValue::Char(c) => *c == '\0',
+        ConstValue::Int(x) => *x == 0,
+        ConstValue::Long(x) => *x == 0,
+        ConstValue::Float(x) => *x == 0.0 && !x.is_sign_negative(),
+        ConstValue::Double(x) => *x == 0.0 && !x.is_sign_negative(),
+        ConstValue::String(s) => s.is_empty(),
+        // an enum's `Default` is its zero value, named or not
+        ConstValue::Enumerator { value, .. } => *value == 0,
+        ConstValue::Array(_) => false,
     }
 }

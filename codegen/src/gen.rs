@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use capbinder_idl::model::{DeclKind, TypeDecl, TypeDeclKind, TypeId};
+use capbinder_idl::model::{ArrayShape, DeclKind, TypeDecl, TypeDeclKind, TypeId};
 use capbinder_idl::{Diagnostic, Location, Model};
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -125,7 +125,111 @@ impl<'m> Gen<'m> {
         g.place_types(options);
         g.collect_defined();
         g.allow_deprecated = model.types().any(is_deprecated_anywhere);
+        g.refuse_fixed_array_cycles();
         g
+    }
+
+    /// AOSP's recursion check lets a fixed-size array break a cycle, as
+    /// Java's arrays do, but Rust stores `[T; N]` inline: `parcelable Node
+    /// { Node[2] kids; }` would be a struct of infinite size. Refused here
+    /// by name rather than left to rustc's E0072 in generated code.
+    fn refuse_fixed_array_cycles(&self) {
+        #[derive(Copy, Clone, PartialEq)]
+        enum State {
+            New,
+            Started,
+            Done,
+        }
+        let model = self.model;
+        let types: Vec<&TypeDecl> = model.types().collect();
+        let mut state: HashMap<TypeId, State> = HashMap::new();
+        // what a field holds inline, if it is a parcelable or union
+        let inline_target = |f: &capbinder_idl::model::Field| -> Option<TypeId> {
+            if f.ty.is_heap_nullable() || matches!(f.ty.array, Some(ArrayShape::Dynamic)) {
+                return None;
+            }
+            let target = f.ty.kind.defined()?;
+            matches!(
+                model.get(target).decl_kind(),
+                DeclKind::Parcelable | DeclKind::Union
+            )
+            .then_some(target)
+        };
+        for root in &types {
+            if state.get(&root.id).is_some_and(|s| *s != State::New) {
+                continue;
+            }
+            // (type, next field index, the field that led here)
+            let mut stack: Vec<(TypeId, usize, Option<&capbinder_idl::model::Field>)> =
+                vec![(root.id, 0, None)];
+            state.insert(root.id, State::Started);
+            while let Some(top) = stack.last_mut() {
+                let (t, next, _) = *top;
+                top.1 += 1;
+                let fields = model.get(t).fields();
+                let Some(f) = fields.get(next) else {
+                    state.insert(t, State::Done);
+                    stack.pop();
+                    continue;
+                };
+                let Some(target) = inline_target(f) else {
+                    continue;
+                };
+                match state.get(&target).copied().unwrap_or(State::New) {
+                    State::Done => {}
+                    State::New => {
+                        state.insert(target, State::Started);
+                        stack.push((target, 0, Some(f)));
+                    }
+                    State::Started => {
+                        let start = stack.iter().position(|e| e.0 == target).unwrap_or(0);
+                        let mut path: Vec<&str> = stack[start..]
+                            .iter()
+                            .map(|e| model.get(e.0).name.as_str())
+                            .collect();
+                        let name = &model.get(target).name;
+                        path.push(name);
+                        // the cycle's fields; AIDL's own check has refused
+                        // cycles without a fixed-size array
+                        let edges: Vec<&capbinder_idl::model::Field> = stack[start + 1..]
+                            .iter()
+                            .filter_map(|e| e.2)
+                            .chain([f])
+                            .collect();
+                        let fixed = edges
+                            .iter()
+                            .find(|e| e.ty.array.is_some())
+                            .copied()
+                            .unwrap_or(f);
+                        let mut d = Diagnostic::error(format!(
+                            "`{name}` contains itself through a fixed-size array: {}",
+                            path.join(" -> ")
+                        ))
+                        .with_label(
+                            fixed.location,
+                            "a fixed-size array is stored inline in Rust",
+                        );
+                        if fixed.location != f.location {
+                            d = d.with_secondary(f.location, "this field closes the cycle");
+                        }
+                        self.error(
+                            d.with_note(format!(
+                                "Rust stores `[T; N]` inside the struct, so `{name}` would be infinitely large"
+                            ))
+                            .with_help(format!(
+                                "make it a dynamic array (`{}[]`)",
+                                fixed
+                                    .ty
+                                    .kind
+                                    .defined()
+                                    .map_or(name.as_str(), |e| model.get(e).name.as_str())
+                            )),
+                        );
+                        return;
+                    }
+                }
+            }
+        }
     }
 
     pub fn error(&self, d: Diagnostic) {

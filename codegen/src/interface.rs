@@ -247,6 +247,7 @@ impl Gen<'_> {
 
         let items = quote! {
             #trait_doc
+            #allow_dep
             #dep
             #allows
             pub trait #tr: #send + #sync {
@@ -258,6 +259,7 @@ impl Gen<'_> {
             }
 
             #[doc = #bp_doc]
+            #allow_dep
             #[derive(Clone)]
             pub struct #bp {
                 remote: #rt::interface::Remote,
@@ -265,6 +267,7 @@ impl Gen<'_> {
                 #proxy_fields
             }
 
+            #allow_dep
             impl #bp {
                 /// A proxy for `binder`. A remote object's descriptor is
                 /// checked before the first two-way call.
@@ -278,6 +281,7 @@ impl Gen<'_> {
                 }
             }
 
+            #allow_dep
             impl ::core::fmt::Debug for #bp {
                 fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                     let place = if self.local.is_some() { "local" } else { "remote" };
@@ -294,8 +298,10 @@ impl Gen<'_> {
             }
 
             #[doc = #bn_doc]
+            #allow_dep
             pub struct #bn(::std::sync::Arc<dyn #tr>);
 
+            #allow_dep
             impl #bn {
                 /// A stub for an implementation.
                 pub fn new(implementation: impl #tr + 'static) -> #bn {
@@ -336,6 +342,7 @@ impl Gen<'_> {
             }
 
             #[doc = #default_doc]
+            #allow_dep
             #[derive(Clone, Copy, Debug, Default)]
             pub struct #dflt;
 
@@ -344,6 +351,7 @@ impl Gen<'_> {
                 #default_methods
             }
 
+            #allow_dep
             impl #rt::Interface for dyn #tr {
                 const DESCRIPTOR: &'static str = #module::DESCRIPTOR;
                 fn from_binder(binder: #rt::SpIBinder) -> #rt::Result<::std::sync::Arc<Self>> {
@@ -356,6 +364,7 @@ impl Gen<'_> {
                 }
             }
 
+            #allow_dep
             impl ::core::fmt::Debug for dyn #tr {
                 fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                     match self.as_binder() {
@@ -366,6 +375,7 @@ impl Gen<'_> {
             }
 
             /// Equal when both are the same object.
+            #allow_dep
             impl #partial_eq for dyn #tr {
                 fn eq(&self, other: &Self) -> bool {
                     match (self.as_binder(), other.as_binder()) {

@@ -117,13 +117,22 @@
 //!   with a constant per enumerator: unknown values round-trip.
 //! * A union is a Rust enum with a tuple variant per field; its `Tag` enum
 //!   is in the union's module, and `tag()` says which field is set.
-//! * `@deprecated` in a doc comment becomes `#[deprecated]`.
+//! * `@deprecated` in a doc comment becomes `#[deprecated]`; generated code
+//!   that uses a deprecated type allows it, so only the user's own uses warn.
+//! * Doc comments are Javadoc; they are rewritten as the Markdown rustdoc
+//!   reads (`{@link X}` becomes `` `X` ``, `<p>` a paragraph, `<li>` a list
+//!   item, `<pre>` a code block; `[in]`, `<T>` and bare URLs are escaped or
+//!   linked), so generated code passes `cargo doc -D warnings`.
+//! * A field whose default is what `Default` gives anyway (`int x = 0;`)
+//!   leaves `Default` derived.
 //!
 //! # What the Rust backend refuses
 //!
 //! `check` accepts these (they are valid AIDL); `rust` refuses them with a
 //! diagnostic at the use: untyped `Map` and `List`, `CharSequence`,
 //! generic parcelables, fixed-size arrays of binders, interfaces or fds,
+//! a parcelable that contains itself through a fixed-size array (AOSP lets
+//! an array break a cycle, but Rust stores `[T; N]` inline),
 //! and parcelables declared without a `rust_type` (only `cpp_header` or
 //! `ndk_header`). A parcelable declared `parcelable Foo rust_type
 //! "crate::Foo";` is used as that Rust type, which must implement
@@ -136,6 +145,7 @@ mod decls;
 mod gen;
 mod hash;
 mod interface;
+mod javadoc;
 mod names;
 pub mod types;
 mod values;

@@ -5,6 +5,7 @@
 /// Every method may fail with a service-specific error.
 ///
 /// The interface descriptor is `com.example.media.IPlayer`.
+#[allow(deprecated)]
 pub trait IPlayer: Send + Sync {
     /// Starts playing `name`; returns the position.
     fn play(&self, name: &str) -> ::capbinder::Result<i64>;
@@ -63,11 +64,13 @@ pub trait IPlayer: Send + Sync {
     }
 }
 /// A proxy for [`IPlayer`]: calls an object through its reference (a local object made by [`BnPlayer`] directly, a remote one through transactions).
+#[allow(deprecated)]
 #[derive(Clone)]
 pub struct BpPlayer {
     remote: ::capbinder::interface::Remote,
     local: Option<::std::sync::Arc<dyn IPlayer>>,
 }
+#[allow(deprecated)]
 impl BpPlayer {
     /// A proxy for `binder`. A remote object's descriptor is
     /// checked before the first two-way call.
@@ -79,6 +82,7 @@ impl BpPlayer {
         }
     }
 }
+#[allow(deprecated)]
 impl ::core::fmt::Debug for BpPlayer {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
         let place = if self.local.is_some() { "local" } else { "remote" };
@@ -258,7 +262,9 @@ impl IPlayer for BpPlayer {
     }
 }
 /// The stub for [`IPlayer`]: the local object that dispatches incoming transactions to an implementation.
+#[allow(deprecated)]
 pub struct BnPlayer(::std::sync::Arc<dyn IPlayer>);
+#[allow(deprecated)]
 impl BnPlayer {
     /// A stub for an implementation.
     pub fn new(implementation: impl IPlayer + 'static) -> BnPlayer {
@@ -412,6 +418,7 @@ impl ::capbinder::Binder for BnPlayer {
     }
 }
 /// AIDL's `Default` for [`IPlayer`]: every method fails with `UnknownTransaction`, as an object that does not know the method would.
+#[allow(deprecated)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct IPlayerDefault;
 #[allow(deprecated)]
@@ -480,6 +487,7 @@ impl IPlayer for IPlayerDefault {
         Err(::capbinder::interface::not_implemented("IPlayer.open"))
     }
 }
+#[allow(deprecated)]
 impl ::capbinder::Interface for dyn IPlayer {
     const DESCRIPTOR: &'static str = i_player::DESCRIPTOR;
     fn from_binder(
@@ -493,6 +501,7 @@ impl ::capbinder::Interface for dyn IPlayer {
             .unwrap_or_else(|| ::capbinder::new_binder(BnPlayer(this.clone())))
     }
 }
+#[allow(deprecated)]
 impl ::core::fmt::Debug for dyn IPlayer {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
         match self.as_binder() {
@@ -502,6 +511,7 @@ impl ::core::fmt::Debug for dyn IPlayer {
     }
 }
 /// Equal when both are the same object.
+#[allow(deprecated)]
 impl PartialEq for dyn IPlayer {
     fn eq(&self, other: &Self) -> bool {
         match (self.as_binder(), other.as_binder()) {
@@ -546,6 +556,7 @@ pub mod i_player {
 /// Hears about playback.
 ///
 /// The interface descriptor is `com.example.media.IPlayerListener`.
+#[allow(deprecated)]
 pub trait IPlayerListener: Send + Sync {
     /// Oneway: returns as soon as the call is sent.
     fn on_play(&self, position: i64, name: &str) -> ::capbinder::Result<()>;
@@ -555,11 +566,13 @@ pub trait IPlayerListener: Send + Sync {
     }
 }
 /// A proxy for [`IPlayerListener`]: calls an object through its reference (a local object made by [`BnPlayerListener`] directly, a remote one through transactions).
+#[allow(deprecated)]
 #[derive(Clone)]
 pub struct BpPlayerListener {
     remote: ::capbinder::interface::Remote,
     local: Option<::std::sync::Arc<dyn IPlayerListener>>,
 }
+#[allow(deprecated)]
 impl BpPlayerListener {
     /// A proxy for `binder`. A remote object's descriptor is
     /// checked before the first two-way call.
@@ -574,6 +587,7 @@ impl BpPlayerListener {
         }
     }
 }
+#[allow(deprecated)]
 impl ::core::fmt::Debug for BpPlayerListener {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
         let place = if self.local.is_some() { "local" } else { "remote" };
@@ -596,7 +610,9 @@ impl IPlayerListener for BpPlayerListener {
     }
 }
 /// The stub for [`IPlayerListener`]: the local object that dispatches incoming transactions to an implementation.
+#[allow(deprecated)]
 pub struct BnPlayerListener(::std::sync::Arc<dyn IPlayerListener>);
+#[allow(deprecated)]
 impl BnPlayerListener {
     /// A stub for an implementation.
     pub fn new(implementation: impl IPlayerListener + 'static) -> BnPlayerListener {
@@ -658,6 +674,7 @@ impl ::capbinder::Binder for BnPlayerListener {
     }
 }
 /// AIDL's `Default` for [`IPlayerListener`]: every method fails with `UnknownTransaction`, as an object that does not know the method would.
+#[allow(deprecated)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct IPlayerListenerDefault;
 #[allow(deprecated)]
@@ -666,6 +683,7 @@ impl IPlayerListener for IPlayerListenerDefault {
         Err(::capbinder::interface::not_implemented("IPlayerListener.onPlay"))
     }
 }
+#[allow(deprecated)]
 impl ::capbinder::Interface for dyn IPlayerListener {
     const DESCRIPTOR: &'static str = i_player_listener::DESCRIPTOR;
     fn from_binder(
@@ -679,6 +697,7 @@ impl ::capbinder::Interface for dyn IPlayerListener {
             .unwrap_or_else(|| ::capbinder::new_binder(BnPlayerListener(this.clone())))
     }
 }
+#[allow(deprecated)]
 impl ::core::fmt::Debug for dyn IPlayerListener {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
         match self.as_binder() {
@@ -688,6 +707,7 @@ impl ::core::fmt::Debug for dyn IPlayerListener {
     }
 }
 /// Equal when both are the same object.
+#[allow(deprecated)]
 impl PartialEq for dyn IPlayerListener {
     fn eq(&self, other: &Self) -> bool {
         match (self.as_binder(), other.as_binder()) {

@@ -284,6 +284,7 @@ pub mod everything {
                 }
             }
         }
+        #[allow(deprecated)]
         impl ::capbinder::Parcelable for Level {
             fn write_to(
                 &self,
@@ -300,6 +301,7 @@ pub mod everything {
 /// AIDL interface `org.types.ICallback`.
 ///
 /// The interface descriptor is `org.types.ICallback`.
+#[allow(deprecated)]
 pub trait ICallback: Send + Sync {
     fn call(&self) -> ::capbinder::Result<()>;
     /// The object behind this interface: the reference a proxy calls, or the local object [`BnCallback::new_interface`] made. `None` for a plain implementation, which is wrapped in a new local object each time it is sent.
@@ -308,11 +310,13 @@ pub trait ICallback: Send + Sync {
     }
 }
 /// A proxy for [`ICallback`]: calls an object through its reference (a local object made by [`BnCallback`] directly, a remote one through transactions).
+#[allow(deprecated)]
 #[derive(Clone)]
 pub struct BpCallback {
     remote: ::capbinder::interface::Remote,
     local: Option<::std::sync::Arc<dyn ICallback>>,
 }
+#[allow(deprecated)]
 impl BpCallback {
     /// A proxy for `binder`. A remote object's descriptor is
     /// checked before the first two-way call.
@@ -324,6 +328,7 @@ impl BpCallback {
         }
     }
 }
+#[allow(deprecated)]
 impl ::core::fmt::Debug for BpCallback {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
         let place = if self.local.is_some() { "local" } else { "remote" };
@@ -345,7 +350,9 @@ impl ICallback for BpCallback {
     }
 }
 /// The stub for [`ICallback`]: the local object that dispatches incoming transactions to an implementation.
+#[allow(deprecated)]
 pub struct BnCallback(::std::sync::Arc<dyn ICallback>);
+#[allow(deprecated)]
 impl BnCallback {
     /// A stub for an implementation.
     pub fn new(implementation: impl ICallback + 'static) -> BnCallback {
@@ -401,6 +408,7 @@ impl ::capbinder::Binder for BnCallback {
     }
 }
 /// AIDL's `Default` for [`ICallback`]: every method fails with `UnknownTransaction`, as an object that does not know the method would.
+#[allow(deprecated)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ICallbackDefault;
 #[allow(deprecated)]
@@ -409,6 +417,7 @@ impl ICallback for ICallbackDefault {
         Err(::capbinder::interface::not_implemented("ICallback.call"))
     }
 }
+#[allow(deprecated)]
 impl ::capbinder::Interface for dyn ICallback {
     const DESCRIPTOR: &'static str = i_callback::DESCRIPTOR;
     fn from_binder(
@@ -422,6 +431,7 @@ impl ::capbinder::Interface for dyn ICallback {
             .unwrap_or_else(|| ::capbinder::new_binder(BnCallback(this.clone())))
     }
 }
+#[allow(deprecated)]
 impl ::core::fmt::Debug for dyn ICallback {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
         match self.as_binder() {
@@ -431,6 +441,7 @@ impl ::core::fmt::Debug for dyn ICallback {
     }
 }
 /// Equal when both are the same object.
+#[allow(deprecated)]
 impl PartialEq for dyn ICallback {
     fn eq(&self, other: &Self) -> bool {
         match (self.as_binder(), other.as_binder()) {
@@ -452,6 +463,7 @@ pub mod i_callback {
 /// No methods at all.
 ///
 /// The interface descriptor is `org.types.IEmpty`.
+#[allow(deprecated)]
 pub trait IEmpty: Send + Sync {
     /// The object behind this interface: the reference a proxy calls, or the local object [`BnEmpty::new_interface`] made. `None` for a plain implementation, which is wrapped in a new local object each time it is sent.
     fn as_binder(&self) -> Option<::capbinder::SpIBinder> {
@@ -459,11 +471,13 @@ pub trait IEmpty: Send + Sync {
     }
 }
 /// A proxy for [`IEmpty`]: calls an object through its reference (a local object made by [`BnEmpty`] directly, a remote one through transactions).
+#[allow(deprecated)]
 #[derive(Clone)]
 pub struct BpEmpty {
     remote: ::capbinder::interface::Remote,
     local: Option<::std::sync::Arc<dyn IEmpty>>,
 }
+#[allow(deprecated)]
 impl BpEmpty {
     /// A proxy for `binder`. A remote object's descriptor is
     /// checked before the first two-way call.
@@ -475,6 +489,7 @@ impl BpEmpty {
         }
     }
 }
+#[allow(deprecated)]
 impl ::core::fmt::Debug for BpEmpty {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
         let place = if self.local.is_some() { "local" } else { "remote" };
@@ -488,7 +503,9 @@ impl IEmpty for BpEmpty {
     }
 }
 /// The stub for [`IEmpty`]: the local object that dispatches incoming transactions to an implementation.
+#[allow(deprecated)]
 pub struct BnEmpty(::std::sync::Arc<dyn IEmpty>);
+#[allow(deprecated)]
 impl BnEmpty {
     /// A stub for an implementation.
     pub fn new(implementation: impl IEmpty + 'static) -> BnEmpty {
@@ -529,10 +546,12 @@ impl ::capbinder::Binder for BnEmpty {
     }
 }
 /// AIDL's `Default` for [`IEmpty`]: every method fails with `UnknownTransaction`, as an object that does not know the method would.
+#[allow(deprecated)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct IEmptyDefault;
 #[allow(deprecated)]
 impl IEmpty for IEmptyDefault {}
+#[allow(deprecated)]
 impl ::capbinder::Interface for dyn IEmpty {
     const DESCRIPTOR: &'static str = i_empty::DESCRIPTOR;
     fn from_binder(
@@ -546,6 +565,7 @@ impl ::capbinder::Interface for dyn IEmpty {
             .unwrap_or_else(|| ::capbinder::new_binder(BnEmpty(this.clone())))
     }
 }
+#[allow(deprecated)]
 impl ::core::fmt::Debug for dyn IEmpty {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
         match self.as_binder() {
@@ -555,6 +575,7 @@ impl ::core::fmt::Debug for dyn IEmpty {
     }
 }
 /// Equal when both are the same object.
+#[allow(deprecated)]
 impl PartialEq for dyn IEmpty {
     fn eq(&self, other: &Self) -> bool {
         match (self.as_binder(), other.as_binder()) {
@@ -599,6 +620,7 @@ impl ::core::fmt::Debug for Mode {
         }
     }
 }
+#[allow(deprecated)]
 impl ::capbinder::Parcelable for Mode {
     fn write_to(&self, parcel: &mut ::capbinder::Parcel) -> ::capbinder::Result<()> {
         ::capbinder::Parcelable::write_to(&self.0, parcel)
@@ -781,6 +803,7 @@ pub mod shape {
             }
         }
     }
+    #[allow(deprecated)]
     impl ::capbinder::Parcelable for Tag {
         fn write_to(&self, parcel: &mut ::capbinder::Parcel) -> ::capbinder::Result<()> {
             ::capbinder::Parcelable::write_to(&self.0, parcel)
@@ -859,6 +882,7 @@ impl ::core::fmt::Debug for Wide {
         }
     }
 }
+#[allow(deprecated)]
 impl ::capbinder::Parcelable for Wide {
     fn write_to(&self, parcel: &mut ::capbinder::Parcel) -> ::capbinder::Result<()> {
         ::capbinder::Parcelable::write_to(&self.0, parcel)

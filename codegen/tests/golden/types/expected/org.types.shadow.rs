@@ -21,6 +21,7 @@ impl ::core::fmt::Debug for None {
         }
     }
 }
+#[allow(deprecated)]
 impl ::capbinder::Parcelable for None {
     fn write_to(&self, parcel: &mut ::capbinder::Parcel) -> ::capbinder::Result<()> {
         ::capbinder::Parcelable::write_to(&self.0, parcel)
@@ -67,6 +68,7 @@ impl ::capbinder::Parcelable for Option {
 /// AIDL interface `org.types.shadow.Vec`.
 ///
 /// The interface descriptor is `org.types.shadow.Vec`.
+#[allow(deprecated)]
 pub trait Vec: Send + Sync {
     fn get(
         &self,
@@ -80,11 +82,13 @@ pub trait Vec: Send + Sync {
     }
 }
 /// A proxy for [`Vec`]: calls an object through its reference (a local object made by [`BnVec`] directly, a remote one through transactions).
+#[allow(deprecated)]
 #[derive(Clone)]
 pub struct BpVec {
     remote: ::capbinder::interface::Remote,
     local: ::std::option::Option<::std::sync::Arc<dyn Vec>>,
 }
+#[allow(deprecated)]
 impl BpVec {
     /// A proxy for `binder`. A remote object's descriptor is
     /// checked before the first two-way call.
@@ -96,6 +100,7 @@ impl BpVec {
         }
     }
 }
+#[allow(deprecated)]
 impl ::core::fmt::Debug for BpVec {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
         let place = if self.local.is_some() { "local" } else { "remote" };
@@ -128,7 +133,9 @@ impl Vec for BpVec {
     }
 }
 /// The stub for [`Vec`]: the local object that dispatches incoming transactions to an implementation.
+#[allow(deprecated)]
 pub struct BnVec(::std::sync::Arc<dyn Vec>);
+#[allow(deprecated)]
 impl BnVec {
     /// A stub for an implementation.
     pub fn new(implementation: impl Vec + 'static) -> BnVec {
@@ -191,6 +198,7 @@ impl ::capbinder::Binder for BnVec {
     }
 }
 /// AIDL's `Default` for [`Vec`]: every method fails with `UnknownTransaction`, as an object that does not know the method would.
+#[allow(deprecated)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct VecDefault;
 #[allow(deprecated)]
@@ -204,6 +212,7 @@ impl Vec for VecDefault {
         Err(::capbinder::interface::not_implemented("Vec.get"))
     }
 }
+#[allow(deprecated)]
 impl ::capbinder::Interface for dyn Vec {
     const DESCRIPTOR: &'static str = vec::DESCRIPTOR;
     fn from_binder(
@@ -216,6 +225,7 @@ impl ::capbinder::Interface for dyn Vec {
         this.as_binder().unwrap_or_else(|| ::capbinder::new_binder(BnVec(this.clone())))
     }
 }
+#[allow(deprecated)]
 impl ::core::fmt::Debug for dyn Vec {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
         match self.as_binder() {
@@ -225,6 +235,7 @@ impl ::core::fmt::Debug for dyn Vec {
     }
 }
 /// Equal when both are the same object.
+#[allow(deprecated)]
 impl PartialEq for dyn Vec {
     fn eq(&self, other: &Self) -> bool {
         match (self.as_binder(), other.as_binder()) {

@@ -1,0 +1,4 @@
+package org.lints;
+
+@Backing(type="int")
+enum New { /** @deprecated kept for old clients */ ZERO, ONE }

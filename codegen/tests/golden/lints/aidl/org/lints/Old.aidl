@@ -1,0 +1,5 @@
+package org.lints;
+
+/** @deprecated use New */
+@Backing(type="int")
+enum Old { A, B }

@@ -1,0 +1,8 @@
+package org.lints;
+
+/** @deprecated gone */
+union OldUnion {
+    int x;
+    /** @deprecated no */
+    String y;
+}

@@ -1,0 +1,8 @@
+package r;
+
+import r.Node;
+
+parcelable Pair {
+    @nullable(heap=true) Node left;
+    Node right;
+}
