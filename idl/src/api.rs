@@ -524,7 +524,11 @@ impl<'m> Compare<'m> {
             }
         }
         for n in &new[old.len()..] {
-            if n.default_explicit || n.ty.is_nullable() {
+            // AOSP's `HasUsefulDefaultValue`: a written default, null, or
+            // the implicit default AOSP gives boolean, byte, int, long,
+            // float and double fields (`AidlConstantValue::Default`; not
+            // char, String or arrays)
+            if n.default_explicit || n.ty.is_nullable() || has_implicit_default(&n.ty) {
                 continue;
             }
             if n.ty.is_enum() {
@@ -695,4 +699,14 @@ fn dump(m: &Model, t: &TypeDecl) -> String {
         }
     }
     s
+}
+
+/// Whether AOSP gives a field of this type a default when none is written.
+fn has_implicit_default(ty: &crate::model::Type) -> bool {
+    use crate::model::Primitive as P;
+    !ty.is_array()
+        && matches!(
+            ty.kind.primitive(),
+            Some(P::Boolean | P::Byte | P::Int | P::Long | P::Float | P::Double)
+        )
 }

@@ -1,0 +1,4 @@
+package p;
+parcelable P {
+    int a;
+}

@@ -1,0 +1,4 @@
+package p;
+union U {
+    int a;
+}
