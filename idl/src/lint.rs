@@ -1,7 +1,9 @@
 //! AOSP's optional warnings (`-Weverything`, `-Wname`, `-Wno-name`,
-//! `-Werror`; `diagnostics.def` and `diagnostics.cpp` in AOSP's `aidl`).
+//! `-Werror`; `diagnostics.inc` and `diagnostics.cpp` in AOSP's `aidl`).
 //! None is on unless asked for; `@SuppressWarnings(value={"name"})` on a
-//! type or member silences `name` for it and what it contains.
+//! type or member silences `name` for it and what it contains. An unknown
+//! name in `@SuppressWarnings` on a type or method is always an error
+//! (`unknown-warning`), whatever the flags, as in AOSP.
 //!
 //! ```
 //! let mut s = capbinder_idl::Session::new();
@@ -13,27 +15,38 @@
 //! assert!(names.iter().any(|m| m.contains("[-Winout-parameter]")));
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::ast::Direction;
+use crate::annotation::is_permission;
+use crate::ast::{self, Direction};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::{Annotations, Argument, Model, TypeDecl, TypeDeclKind, TypeKind};
-use crate::source::Location;
+use crate::source::{FileId, Location};
 
-/// Every warning this front end knows, by AOSP's name.
+/// Every warning this front end knows, by AOSP's name (`diagnostics.inc`,
+/// Android 16).
 pub const WARNINGS: &[&str] = &[
     "const-name",
     "enum-explicit-default",
-    "enum-zero",
     "file-descriptor",
     "inout-parameter",
     "interface-name",
+    "missing-permission-annotation",
     "mixed-oneway",
     "out-array",
     "out-nullable",
     "redundant-name",
+    "redundant-oneway",
+    "unique-import",
+    "unknown-warning",
     "untyped-collection",
 ];
+
+/// The end of AOSP's `missing-permission-annotation` message.
+const PERMISSION_ADVICE: &str = " is not annotated for permissions. Declare which permissions are \
+    required using @EnforcePermission. If permissions are manually verified within the \
+    implementation, use @PermissionManuallyEnforced. If no permissions are required, use \
+    @RequiresNoPermission.";
 
 /// Which warnings are on, from `-W` flags.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -86,10 +99,13 @@ impl WarningFlags {
     pub fn as_errors(&self) -> bool {
         self.error
     }
+}
 
-    fn any_on(&self) -> bool {
-        WARNINGS.iter().any(|w| self.is_on(w))
-    }
+/// Whether the annotations hold a permission annotation
+/// (`@EnforcePermission`, `@RequiresNoPermission`,
+/// `@PermissionManuallyEnforced`).
+fn permission_annotated(a: &Annotations) -> bool {
+    a.iter().any(|x| is_permission(&x.name))
 }
 
 /// The names `@SuppressWarnings` lists in a set of annotations.
@@ -100,28 +116,41 @@ fn suppressed(a: &Annotations) -> Vec<String> {
         .collect()
 }
 
-fn is_upper_snake(s: &str) -> bool {
-    s.chars()
-        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+/// AOSP's `const-name` test: the name is unchanged by `toupper`.
+fn is_upper_case(s: &str) -> bool {
+    !s.chars().any(|c| c.is_ascii_lowercase())
 }
 
-/// The name without the `I` of an interface name (`IFoo` → `Foo`), if it
-/// has one.
-fn interface_stem(name: &str) -> Option<&str> {
-    name.strip_prefix('I')
-        .filter(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase()))
-}
-
-/// `FooBar` → `FOO_BAR`, the prefix `redundant-name` looks for.
-fn upper_snake(s: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
+/// AOSP's `TokenizeName` for `redundant-name`: an all-capitals name is one
+/// token; a name with `_` splits there; any other splits before each
+/// capital (`IFoo` is `I`, `Foo`).
+fn name_tokens(name: &str) -> Vec<&str> {
+    if !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase()) {
+        return vec![name];
     }
-    out
+    if name.contains('_') {
+        return name.split('_').filter(|t| !t.is_empty()).collect();
+    }
+    let mut tokens = Vec::new();
+    let mut start = 0;
+    for (i, c) in name.char_indices().skip(1) {
+        if c.is_ascii_uppercase() {
+            tokens.push(&name[start..i]);
+            start = i;
+        }
+    }
+    if start < name.len() {
+        tokens.push(&name[start..]);
+    }
+    tokens
+}
+
+/// The token of `member` that repeats one of `parent`'s, ignoring case.
+fn redundant_token<'a>(parent: &str, member: &'a str) -> Option<&'a str> {
+    let parent = name_tokens(parent);
+    name_tokens(member)
+        .into_iter()
+        .find(|m| parent.iter().any(|p| p.eq_ignore_ascii_case(m)))
 }
 
 struct Linter<'a> {
@@ -129,6 +158,8 @@ struct Linter<'a> {
     out: Vec<Diagnostic>,
     /// Suppressed names, one entry per enclosing scope.
     stack: Vec<Vec<String>>,
+    /// Where the methods written `oneway` themselves are (by name).
+    oneway_methods: HashSet<Location>,
 }
 
 impl Linter<'_> {
@@ -151,6 +182,53 @@ impl Linter<'_> {
         self.stack.push(suppressed(a));
         f(self);
         self.stack.pop();
+    }
+
+    /// [`with`](Self::with) for the places AOSP reads `@SuppressWarnings`
+    /// (types and methods), where an unknown name is an error whatever the
+    /// flags (`unknown-warning`, forced to error as in AOSP).
+    fn scope<F: FnOnce(&mut Self)>(&mut self, a: &Annotations, at: Location, f: F) {
+        for name in suppressed(a) {
+            if !WARNINGS.contains(&name.as_str()) {
+                self.out.push(
+                    Diagnostic::error(format!("unknown warning: {name} [-Wunknown-warning]"))
+                        .with_label(at, "in this item's @SuppressWarnings")
+                        .with_help(format!("known warnings: {}", WARNINGS.join(", "))),
+                );
+            }
+        }
+        self.with(a, f);
+    }
+
+    /// `unique-import`, per input file (AOSP's `DiagnoseImports`): an
+    /// import whose simple name is that of a type defined in the file, or
+    /// of an earlier import.
+    fn imports(&mut self, defined: &[&TypeDecl], doc: &ast::Document) {
+        let mut seen = HashSet::new();
+        for import in &doc.imports {
+            let qualified = import.name.text();
+            let simple = import.name.last();
+            let at = Location::new(doc.file, import.span);
+            if defined
+                .iter()
+                .any(|t| t.name == simple && t.qualified_name != qualified)
+            {
+                self.warn(
+                    "unique-import",
+                    at,
+                    format!("`{simple}` is already defined in this file."),
+                    "",
+                );
+            }
+            if !seen.insert(simple) {
+                self.warn(
+                    "unique-import",
+                    at,
+                    format!("`{simple}` is already imported."),
+                    "",
+                );
+            }
+        }
     }
 
     fn type_uses(&mut self, ty: &crate::model::Type) {
@@ -178,21 +256,16 @@ impl Linter<'_> {
         }
     }
 
-    /// `redundant-name`: `name` starts with its type's name, `prefix`.
-    fn redundant_prefix(
-        &mut self,
-        what: &str,
-        name: &str,
-        prefix: &str,
-        at: Location,
-        label: &str,
-    ) {
-        if name.starts_with(prefix) && name.len() > prefix.len() {
+    /// `redundant-name` (AOSP's `DiagnoseRedundantNames`): a member's name
+    /// repeats a word of its type's name (`Color.COLOR_RED`,
+    /// `IFoo.FOO_MAX`).
+    fn redundant_name(&mut self, what: &str, name: &str, parent: &str, at: Location) {
+        if let Some(token) = redundant_token(parent, name) {
             self.warn(
                 "redundant-name",
                 at,
-                format!("{what} `{name}` has a redundant prefix `{prefix}`"),
-                label,
+                format!("the {what} `{name}` has a redundant substring `{token}` being defined in `{parent}`"),
+                "the type's name already says it",
             );
         }
     }
@@ -219,7 +292,8 @@ impl Linter<'_> {
                 "",
             );
         }
-        if a.direction != Direction::In && a.ty.is_nullable() {
+        // as AOSP, arrays are left out (`if (a.GetType().IsArray()) return;`)
+        if a.direction != Direction::In && a.ty.is_nullable() && !a.ty.is_array() {
             self.warn(
                 "out-nullable",
                 a.location,
@@ -234,32 +308,25 @@ impl Linter<'_> {
     }
 
     fn decl(&mut self, m: &Model, t: &TypeDecl) {
-        self.with(&t.annotations, |l| {
-            let stem = interface_stem(&t.name).unwrap_or(&t.name);
-            let prefix = format!("{}_", upper_snake(stem));
+        self.scope(&t.annotations, t.location, |l| {
             for c in t.constants() {
                 l.with(&c.ty.annotations, |l| {
-                    if !is_upper_snake(&c.name) {
+                    if !is_upper_case(&c.name) {
                         l.warn(
                             "const-name",
                             c.location,
-                            format!("constants should be named in upper snake case: `{}`", c.name),
+                            format!("constants should be named in upper case: `{}`", c.name),
                             "",
                         );
                     }
-                    l.redundant_prefix(
-                        "constant",
-                        &c.name,
-                        &prefix,
-                        c.location,
-                        "the type's name already says it",
-                    );
+                    l.redundant_name("constant", &c.name, &t.name, c.location);
                     l.type_uses(&c.ty);
                 });
             }
             match &t.kind {
                 TypeDeclKind::Interface(i) => {
-                    if interface_stem(&t.name).is_none() {
+                    // AOSP's test is the first letter alone (`Iterator` passes)
+                    if !t.name.starts_with('I') {
                         l.warn(
                             "interface-name",
                             t.location,
@@ -267,8 +334,14 @@ impl Linter<'_> {
                             "",
                         );
                     }
-                    let oneway = i.methods.iter().filter(|x| x.oneway).count();
-                    if oneway > 0 && oneway < i.methods.len() {
+                    // as AOSP, a method suppressing mixed-oneway is left out
+                    let counted = || {
+                        i.methods.iter().filter(|x| {
+                            !suppressed(x.annotations()).iter().any(|s| s == "mixed-oneway")
+                        })
+                    };
+                    let oneway = counted().filter(|x| x.oneway).count();
+                    if oneway > 0 && oneway < counted().count() {
                         l.warn(
                             "mixed-oneway",
                             t.location,
@@ -279,8 +352,58 @@ impl Linter<'_> {
                             "",
                         );
                     }
+                    // missing-permission-annotation (AOSP's
+                    // DiagnosePermissionAnnotations): once for the interface
+                    // when no method is annotated, else for each method
+                    // that is not
+                    let unannotated: Option<HashSet<Location>> =
+                        if i.forward_declaration || permission_annotated(&t.annotations) {
+                            None
+                        } else {
+                            let missing: HashSet<Location> = i
+                                .methods
+                                .iter()
+                                .filter(|x| !permission_annotated(x.annotations()))
+                                .map(|x| x.location)
+                                .collect();
+                            if missing.len() == i.methods.len() {
+                                l.warn(
+                                    "missing-permission-annotation",
+                                    t.location,
+                                    format!(
+                                        "`{}`{PERMISSION_ADVICE} This can be done for the whole interface or for each method.",
+                                        t.name
+                                    ),
+                                    "",
+                                );
+                                None
+                            } else {
+                                Some(missing)
+                            }
+                        };
                     for me in &i.methods {
-                        l.with(&me.return_type.annotations, |l| {
+                        l.scope(&me.return_type.annotations, me.location, |l| {
+                            if i.oneway && l.oneway_methods.contains(&me.location) {
+                                l.warn(
+                                    "redundant-oneway",
+                                    me.location,
+                                    format!(
+                                        "The method `{}` is oneway, and so is its interface `{}`: the method's `oneway` is redundant.",
+                                        me.name, t.name
+                                    ),
+                                    "remove this method's `oneway`",
+                                );
+                            }
+                            if let Some(unannotated) = &unannotated {
+                                if unannotated.contains(&me.location) {
+                                    l.warn(
+                                        "missing-permission-annotation",
+                                        me.location,
+                                        format!("`{}`{PERMISSION_ADVICE}", me.name),
+                                        "",
+                                    );
+                                }
+                            }
                             l.type_uses(&me.return_type);
                             for a in &me.args {
                                 l.with(&a.ty.annotations, |l| {
@@ -292,10 +415,18 @@ impl Linter<'_> {
                     }
                 }
                 TypeDeclKind::Parcelable(_) | TypeDeclKind::Union(_) => {
-                    for f in t.fields() {
+                    let is_union = matches!(t.kind, TypeDeclKind::Union(_));
+                    for (i, f) in t.fields().iter().enumerate() {
                         l.with(&f.ty.annotations, |l| {
                             l.type_uses(&f.ty);
-                            if f.ty.is_enum() && !f.default_explicit && t.as_parcelable().is_some() {
+                            // AOSP's DiagnoseExplicitDefault: every field of
+                            // a parcelable, the first (the default) of a union
+                            let holds_default = !is_union || i == 0;
+                            if holds_default
+                                && f.ty.is_enum()
+                                && !f.ty.is_nullable()
+                                && !f.default_explicit
+                            {
                                 l.warn(
                                     "enum-explicit-default",
                                     f.location,
@@ -307,35 +438,16 @@ impl Linter<'_> {
                     }
                 }
                 TypeDeclKind::Enum(e) if !t.synthesized => {
-                    if let Some(first) = e.enumerators.first() {
-                        if !e.enumerators.iter().any(|x| x.value == 0) {
+                    for x in &e.enumerators {
+                        if !is_upper_case(&x.name) {
                             l.warn(
-                                "enum-zero",
-                                t.location,
-                                format!("the enum `{}` has no 0-valued enumerator", t.name),
-                                "0 is every field's implicit default",
-                            );
-                        } else if first.value != 0 {
-                            l.warn(
-                                "enum-zero",
-                                first.location,
-                                format!(
-                                    "the first enumerator `{}` should be 0 (the default value)",
-                                    first.name
-                                ),
+                                "const-name",
+                                x.location,
+                                format!("enum values should be named in upper case: `{}`", x.name),
                                 "",
                             );
                         }
-                    }
-                    let prefix = format!("{}_", upper_snake(&t.name));
-                    for x in &e.enumerators {
-                        l.redundant_prefix(
-                            "enumerator",
-                            &x.name,
-                            &prefix,
-                            x.location,
-                            "the enum's name already says it",
-                        );
+                        l.redundant_name("enumerator", &x.name, &t.name, x.location);
                     }
                 }
                 _ => {}
@@ -347,16 +459,46 @@ impl Linter<'_> {
     }
 }
 
-/// The warnings `flags` turn on, for the types of the input files.
-pub(crate) fn lint(model: &Model, flags: &WarningFlags) -> Vec<Diagnostic> {
-    if !flags.any_on() {
-        return Vec::new();
+/// Adds where the methods written `oneway` are, in `decl` and its nested
+/// declarations.
+fn oneway_methods(file: FileId, decl: &ast::Decl, out: &mut HashSet<Location>) {
+    for member in decl.members() {
+        match member {
+            ast::Member::Method(m) if m.oneway.is_some() => {
+                out.insert(Location::new(file, m.name.span));
+            }
+            ast::Member::Decl(d) => oneway_methods(file, d, out),
+            _ => {}
+        }
     }
+}
+
+/// The warnings `flags` turn on, for the input files; and the
+/// `unknown-warning` errors, which no flag turns off.
+pub(crate) fn lint(model: &Model, flags: &WarningFlags) -> Vec<Diagnostic> {
+    let mut defined: BTreeMap<FileId, Vec<&TypeDecl>> = BTreeMap::new();
+    for t in model.input_roots() {
+        defined.entry(t.location.file).or_default().push(t);
+    }
+    let inputs: Vec<&ast::Document> = model
+        .documents()
+        .iter()
+        .filter(|d| defined.contains_key(&d.file))
+        .collect();
     let mut l = Linter {
         flags,
         out: Vec::new(),
         stack: Vec::new(),
+        oneway_methods: HashSet::new(),
     };
+    for doc in &inputs {
+        for decl in &doc.decls {
+            oneway_methods(doc.file, decl, &mut l.oneway_methods);
+        }
+        if flags.is_on("unique-import") {
+            l.imports(&defined[&doc.file], doc);
+        }
+    }
     for t in model.input_roots() {
         l.decl(model, t);
     }
@@ -387,8 +529,16 @@ mod tests {
     }
 
     #[test]
-    fn names() {
-        assert_eq!(upper_snake("FooBar"), "FOO_BAR");
-        assert!(is_upper_snake("A_1") && !is_upper_snake("a"));
+    fn names_split_into_words_as_aosp_splits_them() {
+        assert!(is_upper_case("A_1") && is_upper_case("FOO__X") && !is_upper_case("Foo"));
+        assert_eq!(name_tokens("COLOR"), ["COLOR"]);
+        assert_eq!(name_tokens("COLOR_RED"), ["COLOR", "RED"]);
+        assert_eq!(name_tokens("_A__B_"), ["A", "B"]);
+        assert_eq!(name_tokens("IFooBar"), ["I", "Foo", "Bar"]);
+        assert_eq!(name_tokens("FOO1"), ["F", "O", "O1"]);
+        assert_eq!(redundant_token("Color", "COLOR_RED"), Some("COLOR"));
+        assert_eq!(redundant_token("Color", "RED_COLOR"), Some("COLOR"));
+        assert_eq!(redundant_token("Color", "COLORFUL"), None);
+        assert_eq!(redundant_token("IFoo", "FOO_MAX"), Some("FOO"));
     }
 }
