@@ -9,6 +9,7 @@
 //! Not part of the transport: nothing else in the crate uses this module.
 //!
 //! - [`stats`]: median, p99 and operations per second;
+//! - [`interleave`]: cases taking turns, so that drift hits them alike;
 //! - [`procs`]: pinning, helper processes, the temporary directory (also
 //!   used by `capbinder-bench`, in tests/bench);
 //! - `floor`: the socket floors and their helper roles;
@@ -17,13 +18,16 @@
 //!
 //! Every case is a client (this process) making `iters` round trips of one
 //! payload size, after a warm-up, each timed with `Instant` (the vDSO
-//! `clock_gettime(CLOCK_MONOTONIC)`). The request and the reply are both
+//! `clock_gettime(CLOCK_MONOTONIC)`). The cases of one payload and
+//! placement take turns, a tenth of their round trips at a time
+//! ([`interleave`]), so that a ratio compares them on the same machine. The request and the reply are both
 //! `payload` bytes; every mechanism's server echoes what it got.
 //! Placements: `same` puts every process on the first allowed CPU; `split`
 //! puts the client there and every other process on the second.
 
 mod cb;
 mod floor;
+pub mod interleave;
 pub mod kbinder;
 pub mod procs;
 pub mod stats;
@@ -31,7 +35,6 @@ pub mod stats;
 use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 pub use cb::Loop;
 use stats::Summary;
@@ -279,53 +282,29 @@ pub fn pattern(buf: &mut [u8], seed: u8) {
     }
 }
 
-/// Warm-up, then `iters` timed round trips, each writing a fresh payload
-/// into `req` first (timed: the work a real client does per call); the
-/// answer is checked in full before and after timing, and its length on
-/// every iteration.
-fn measure(
-    rig: &mut dyn Rig,
-    req: &mut [u8],
-    resp: &mut [u8],
-    iters: usize,
-) -> Result<Summary, BenchError> {
-    let check = |req: &[u8], resp: &[u8], n: usize| -> Result<(), BenchError> {
-        if n != req.len() || resp[..n] != *req {
+/// One round trip through `rig` as a measured case: a fresh payload
+/// written into `req` first (the work a real client does per call), the
+/// answer's length checked on every call and its bytes when `check` is set.
+fn echo_case<'a>(
+    rig: &'a mut dyn Rig,
+    payload: usize,
+    max_msg: usize,
+) -> interleave::Case<'a, BenchError> {
+    let mut req = vec![0u8; payload];
+    let mut resp = vec![0u8; max_msg + 1];
+    let mut seed = 0u8;
+    Box::new(move |check| {
+        seed = seed.wrapping_add(1);
+        pattern(&mut req, seed);
+        let n = rig.call(&req, &mut resp)?;
+        if n != req.len() || (check && resp[..n] != *req) {
             return Err(BenchError::Helper(format!(
                 "the echo came back wrong ({n} bytes for a {}-byte request)",
                 req.len()
             )));
         }
         Ok(())
-    };
-    let warm = (iters / 10).max(10);
-    for i in 0..warm {
-        pattern(req, i as u8);
-        let n = rig.call(req, resp)?;
-        if i == 0 {
-            check(req, resp, n)?;
-        }
-    }
-    let mut samples = vec![0u64; iters];
-    let start = Instant::now();
-    for (i, s) in samples.iter_mut().enumerate() {
-        let t0 = Instant::now();
-        pattern(req, i as u8);
-        let n = rig.call(req, resp)?;
-        let dt = t0.elapsed();
-        if n != req.len() {
-            return Err(BenchError::Helper(format!(
-                "a {n}-byte answer to a {}-byte request",
-                req.len()
-            )));
-        }
-        *s = dt.as_nanos() as u64;
-    }
-    let total = start.elapsed();
-    pattern(req, 0xa5);
-    let n = rig.call(req, resp)?;
-    check(req, resp, n)?;
-    Ok(stats::summarize(&mut samples, total))
+    })
 }
 
 /// The rigs of one placement, spawned once and used for every payload.
@@ -520,8 +499,6 @@ pub fn run(opts: &Options) -> Result<Report, BenchError> {
         "CPUs: client on {}, others on {} (split) / {} (same); {total} cases",
         cpus.0, cpus.1, cpus.0
     ));
-    let mut req = vec![0u8; max_msg];
-    let mut resp = vec![0u8; max_msg + 1];
     for &placement in &placements {
         let mut rigs = start_rigs(
             opts,
@@ -533,19 +510,29 @@ pub fn run(opts: &Options) -> Result<Report, BenchError> {
         )?;
         for &payload in &opts.payloads {
             let iters = opts.iters_for(payload);
-            for (mech, rig) in rigs.list.iter_mut() {
-                done += 1;
-                progress(&format!(
-                    "[{done}/{total}] {} {} {payload} B: {iters} iterations",
-                    placement.name(),
-                    mech.name()
-                ));
-                let req = &mut req[..payload];
-                let summary = measure(rig.as_mut(), req, &mut resp, iters).map_err(|e| {
-                    BenchError::Helper(format!("{} {}: {e}", mech.name(), placement.name()))
+            let mechs: Vec<Mech> = rigs.list.iter().map(|(m, _)| *m).collect();
+            done += mechs.len();
+            progress(&format!(
+                "[{done}/{total}] {} {payload} B: {iters} iterations each of {}, interleaved",
+                placement.name(),
+                mechs
+                    .iter()
+                    .map(|m| m.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            let mut cases: Vec<_> = rigs
+                .list
+                .iter_mut()
+                .map(|(_, rig)| echo_case(rig.as_mut(), payload, max_msg))
+                .collect();
+            let sums = interleave::measure(&mut cases, iters, interleave::rounds_for(iters))
+                .map_err(|(i, e)| {
+                    BenchError::Helper(format!("{} {}: {e}", mechs[i].name(), placement.name()))
                 })?;
+            for (mech, summary) in mechs.into_iter().zip(sums) {
                 let r = CaseResult {
-                    mech: *mech,
+                    mech,
                     placement,
                     payload,
                     summary,
