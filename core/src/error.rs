@@ -247,12 +247,16 @@ pub enum Failure {
     /// No process with that pid.
     #[error("no connected process has pid {0}")]
     NoSuchProcess(i32),
-    /// Freezing a process that is serving sync calls.
-    #[error("pid {pid} is serving {count} synchronous calls; freeze again once they complete")]
+    /// Freezing a process that has calls to finish: sync calls queued or
+    /// being served, oneway calls queued.
+    #[error(
+        "pid {pid} has {count} calls to finish (sync calls queued or being served, oneway calls \
+         queued); freeze again once they complete, or freeze with a timeout"
+    )]
     FreezeBusy {
         /// The target.
         pid: i32,
-        /// Calls in progress.
+        /// Calls not finished.
         count: usize,
     },
     /// A thread limit: a thread registering past the cap, or a pool

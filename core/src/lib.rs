@@ -462,17 +462,19 @@ impl Core {
             return Err(Failure::NoSuchProcess(pid));
         }
         if enable {
+            // Binder's BINDER_FREEZE with no time to wait: refused while a
+            // call sent to the process is unfinished (its
+            // `outstanding_txns`: sync calls until answered, oneway calls
+            // until delivered). Freezing over a queued sync call would park
+            // its caller for the whole freeze. A refusal changes nothing.
             for &id in &targets {
-                let serving = self
+                let count = self
                     .txns
                     .values()
-                    .filter(|t| t.to_proc.0 == id && t.delivered && !t.flags.oneway())
+                    .filter(|t| t.to_proc.0 == id && (!t.flags.oneway() || !t.delivered))
                     .count();
-                if serving > 0 {
-                    return Err(Failure::FreezeBusy {
-                        pid,
-                        count: serving,
-                    });
+                if count > 0 {
+                    return Err(Failure::FreezeBusy { pid, count });
                 }
             }
         }

@@ -1619,6 +1619,59 @@ fn frozen_process_gets_no_sync_calls_and_its_oneway_calls_wait() {
     assert_eq!(w.incoming(at).code, 2);
 }
 
+/// Binder's `BINDER_FREEZE` with no time to wait (binderLibTest's
+/// `Freeze`: -EAGAIN right after oneway calls): refused while a call sent
+/// to the process is unfinished (binder's `outstanding_txns`): a oneway
+/// call queued, a sync call queued or being served. A oneway call counts
+/// as finished once delivered, as in binder. A freeze over a queued sync
+/// call would park its caller until the thaw.
+#[test]
+fn freezing_waits_for_every_call_sent_to_finish() {
+    let FreezeWorld {
+        mut w,
+        root,
+        rt,
+        at,
+        bt,
+        h,
+        pid,
+        ..
+    } = freeze_world();
+    let busy = |w: &mut World| match w.err(rt, Command::Freeze { pid, enable: true }) {
+        Failure::FreezeBusy { count, .. } => count,
+        other => panic!("{other:?}"),
+    };
+    // A second sender, so that one thread can wait on a sync call while
+    // the other sends oneway calls.
+    let r2 = w.thread(root);
+    let h2 = w.give(at, 0x10, r2);
+    w.oneway(bt, h, 1, 8);
+    let running = w.incoming(at);
+    w.oneway(bt, h, 2, 8);
+    assert_eq!(busy(&mut w), 1, "a oneway call queued behind a running one");
+    w.call(r2, h2, 3, vec![]);
+    assert_eq!(busy(&mut w), 2, "and a sync call queued");
+    w.free(at, &running);
+    w.ok(at, Command::WaitForWork);
+    // The sync call was queued first; the oneway one joins the queue once
+    // the call before it on its node is freed.
+    let sync = w.incoming(at);
+    assert_eq!(sync.code, 3);
+    assert_eq!(
+        busy(&mut w),
+        2,
+        "the sync call being served, the oneway call queued"
+    );
+    w.free(at, &sync);
+    w.reply(at, vec![]);
+    assert!(matches!(w.answer(r2), Return::Reply(_)));
+    assert_eq!(busy(&mut w), 1, "the oneway call queued");
+    w.ok(at, Command::WaitForWork);
+    assert_eq!(w.incoming(at).code, 2);
+    // Delivered: finished as far as freezing goes, as in binder.
+    w.ok(rt, Command::Freeze { pid, enable: true });
+}
+
 /// Binder's frozen info (`BINDER_GET_FROZEN_INFO`): what was sent to a
 /// process while frozen, cleared by every freeze and thaw.
 #[test]
@@ -1662,16 +1715,23 @@ fn frozen_info_records_calls_sent_while_frozen_and_resets_on_freeze() {
     w.call(bt, h, 2, vec![]);
     assert!(matches!(w.answer(bt), Return::FrozenReply { .. }));
     assert_eq!(info(&w), (true, true, false, false), "a refused sync call");
+    // Frozen again: the flags reset.
+    w.ok(rt, Command::Freeze { pid, enable: true });
+    assert_eq!(info(&w), (true, false, false, false), "reset by a refreeze");
     w.oneway(bt, h, 3, 8);
     assert_eq!(w.next(bt), Return::TransactionComplete);
-    assert_eq!(info(&w), (true, true, true, true), "a queued oneway call");
+    assert_eq!(info(&w), (true, false, true, true), "a queued oneway call");
 
-    // Frozen again: both flags reset; the oneway call is still pending.
-    w.ok(rt, Command::Freeze { pid, enable: true });
-    assert_eq!(info(&w), (true, false, false, true), "reset by a refreeze");
+    // A refreeze over a queued call is refused (binder: -EAGAIN) and
+    // changes nothing.
+    assert!(matches!(
+        w.err(rt, Command::Freeze { pid, enable: true }),
+        Failure::FreezeBusy { count: 1, .. }
+    ));
+    assert_eq!(info(&w), (true, false, true, true), "unchanged");
     w.oneway(bt, h, 4, 8);
     assert_eq!(w.next(bt), Return::TransactionComplete);
-    assert_eq!(info(&w), (true, false, true, true), "oneway alone");
+    assert_eq!(info(&w), (true, false, true, true), "two queued");
 
     // Thawed: reset too, and the oneway calls are served in order.
     w.ok(rt, Command::Freeze { pid, enable: false });

@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 use capbinder_core::{Command, Handle, Limits, Return, StateDump};
 use capbinder_kmod_shim::device::Device;
@@ -291,9 +292,30 @@ impl ProcessState {
         }
     }
 
-    /// Freezes (or thaws) the process with this pid (privileged).
-    pub fn freeze(&self, pid: i32, enable: bool) -> Result<()> {
-        thread::command(&self.arc(), Command::Freeze { pid, enable })
+    /// Freezes (or thaws) the process with this pid (privileged;
+    /// libbinder's `IPCThreadState::freeze(pid, enable, timeout_ms)`).
+    ///
+    /// Once frozen, sync calls to it fail with `Frozen` and oneway calls
+    /// wait for the thaw. Freezing needs every call sent to the process
+    /// finished (sync calls answered, oneway calls delivered), as binder
+    /// does: while one is not, this retries until `timeout` has passed,
+    /// then fails with `WouldBlock` (binder's `-EAGAIN`) and leaves the
+    /// process as it was. Unlike binder, the process is not frozen while
+    /// this waits, so a steady stream of new calls can keep it busy.
+    pub fn freeze(&self, pid: i32, enable: bool, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match thread::command(&self.arc(), Command::Freeze { pid, enable }) {
+                Err(e) if e.code == StatusCode::WouldBlock && Instant::now() < deadline => {
+                    std::thread::sleep(
+                        pause.min(deadline.saturating_duration_since(Instant::now())),
+                    );
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                }
+                r => return r,
+            }
+        }
     }
 
     /// What was sent to the process with this pid while it was frozen

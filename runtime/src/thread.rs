@@ -184,6 +184,8 @@ fn failure_status(id: Option<capbinder_core::TxnId>, e: &capbinder_core::Failure
         }
         F::FdsNotAccepted { .. } => StatusCode::FdsNotAllowed,
         F::ContextManagerTaken(_) => StatusCode::AlreadyExists,
+        // Binder's BINDER_FREEZE fails with -EAGAIN, libbinder's WOULD_BLOCK.
+        F::FreezeBusy { .. } => StatusCode::WouldBlock,
         _ => StatusCode::FailedTransaction,
     };
     match id {

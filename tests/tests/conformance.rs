@@ -827,7 +827,7 @@ fn a_frozen_process_refuses_sync_calls_keeps_oneway_calls_and_serves_when_thawed
     svc.expect("in-call");
     let e = c.err(&format!("freeze {pid} on"));
     assert!(
-        e.contains("synchronous calls"),
+        e.contains("code=WouldBlock") && e.contains("calls to finish"),
         "freezing a busy process: {e}"
     );
     svc.send("release");
@@ -859,6 +859,39 @@ fn a_frozen_process_refuses_sync_calls_keeps_oneway_calls_and_serves_when_thawed
     assert_eq!(c.ok(&info), "frozen=false sync=0 async=0");
     let e = c.err("freeze-info 2147483647");
     assert!(e.contains("no such process"), "an unknown pid: {e}");
+}
+
+/// Mirrors `BinderLibTest.Freeze`: right after oneway calls that have not
+/// all run, a freeze with no time to wait fails with binder's `-EAGAIN`
+/// (`WouldBlock`) and leaves the service running; a freeze given time
+/// succeeds once they have run.
+#[test]
+fn freezing_a_process_with_oneway_calls_queued_waits_for_them() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let mut svc = service(&ctx, "conf.freeze-oneway", None);
+    let mut c = client_of(&ctx, "conf.freeze-oneway");
+    let pid = svc.pid();
+    // One oneway call holds the node; the next waits its turn.
+    c.ok("block-oneway s");
+    svc.expect("in-call");
+    c.ok("log s 7");
+    let e = c.err(&format!("freeze {pid} on"));
+    assert!(
+        e.contains("code=WouldBlock") && e.contains("1 calls to finish"),
+        "a oneway call queued: {e}"
+    );
+    let info = format!("freeze-info {pid}");
+    assert_eq!(c.ok(&info), "frozen=false sync=2 async=0", "left running");
+    // Given a minute, the freeze waits for the queue to drain.
+    c.send(&format!("freeze {pid} on 60000"));
+    svc.send("release");
+    if let Err(e) = c.answer("freeze with a timeout") {
+        panic!("freezing once the oneway calls ran: {e}");
+    }
+    assert_eq!(c.ok(&info), "frozen=true sync=0 async=0");
+    c.ok(&format!("freeze {pid} off"));
+    assert_eq!(c.ok("getlog s 1"), "7");
 }
 
 /// Freezing and its info are for privileged processes only (binder

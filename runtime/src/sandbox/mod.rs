@@ -67,6 +67,11 @@ pub const APP_ENV: &str = "CAPBINDER_APP";
 /// How long freezing or thawing a cgroup may take.
 const FREEZE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long freezing an app waits for the calls sent to it to finish
+/// (Android's `CachedAppOptimizer` gives binder 100 ms; a sandbox freezes
+/// on request, not in bulk, so it can wait longer).
+pub const BINDER_FREEZE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// How a [`Sandbox`] is set up.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -641,15 +646,17 @@ impl Sandbox {
 
     /// Freezes app `name`: the mediator first (so new calls into it get a
     /// frozen reply and its oneway calls wait), then its cgroup. Fails,
-    /// thawing what it froze, if the app is serving a call.
+    /// thawing what it froze, if the app still has calls to finish after
+    /// [`BINDER_FREEZE_TIMEOUT`] (a sync call queued or being served, a
+    /// oneway call queued).
     pub fn freeze(&self, name: &str) -> Result<(), SandboxError> {
         let (cg, pids) = self.running(name)?;
         let ps = self.process()?;
         let mut done = Vec::new();
         for pid in self.connected(&pids)? {
-            if let Err(e) = ps.freeze(pid, true) {
+            if let Err(e) = ps.freeze(pid, true, BINDER_FREEZE_TIMEOUT) {
                 for &p in &done {
-                    let _ = ps.freeze(p, false);
+                    let _ = ps.freeze(p, false, Duration::ZERO);
                 }
                 return Err(SandboxError::Mediator(format!("freezing pid {pid}: {e}")));
             }
@@ -657,7 +664,7 @@ impl Sandbox {
         }
         if let Err(e) = cg.set_frozen(true, FREEZE_TIMEOUT) {
             for &p in &done {
-                let _ = ps.freeze(p, false);
+                let _ = ps.freeze(p, false, Duration::ZERO);
             }
             return Err(io_err(format!("freezing the cgroup of {name:?}"))(e));
         }
@@ -672,7 +679,7 @@ impl Sandbox {
             .map_err(io_err(format!("thawing the cgroup of {name:?}")))?;
         let ps = self.process()?;
         for pid in self.connected(&pids)? {
-            ps.freeze(pid, false)
+            ps.freeze(pid, false, Duration::ZERO)
                 .map_err(|e| SandboxError::Mediator(format!("thawing pid {pid}: {e}")))?;
         }
         Ok(())

@@ -738,7 +738,7 @@ impl Client {
     /// `keep-weak V W`, `promote V`, `writefd V TEXT`, `nonblock V`, `spent-fd V`, `nofile on|off`, `fail V oneway|sync`, `panic V oneway|sync`, `fds V N`, `log V SEQ`,
     /// `getlog V N`, `step V SEQ`, `getsteps V N`, `release`,
     /// `link V R`, `unlink V R`, `await-death R`, `deaths R`,
-    /// `link-via V W`, `block-bg V`, `freeze PID on|off`, `freeze-info PID`,
+    /// `link-via V W`, `block-bg V`, `block-oneway V`, `freeze PID on|off [TIMEOUT_MS]`, `freeze-info PID`,
     /// `hold V SIZE`, `unhold`, `bytes V SIZE`, `descriptor V`,
     /// `ext V W` (`found` or `none`), `set-ext V W|-`, `add NAME V`,
     /// `newwatcher V`, `watch NAME V`, `unwatch NAME V`,
@@ -1054,9 +1054,21 @@ impl Client {
                 );
                 Ok("started".into())
             }
+            "block-oneway" => self
+                .call(w, codes::BLOCK, Parcel::new(), true)
+                .map(|_| String::new()),
             "freeze" => {
                 let pid: i32 = num(arg(1)?)?;
-                ps.freeze(pid, arg(2)? == "on").map_err(st)?;
+                let timeout_ms: u64 = match arg(3) {
+                    Ok(t) => num(t)?,
+                    Err(_) => 0,
+                };
+                ps.freeze(
+                    pid,
+                    arg(2)? == "on",
+                    std::time::Duration::from_millis(timeout_ms),
+                )
+                .map_err(st)?;
                 Ok(String::new())
             }
             "freeze-info" => {
