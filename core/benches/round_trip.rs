@@ -48,7 +48,11 @@ fn main() {
     let ct = core.add_thread(client, 20, Priority::default()).unwrap();
     // The server claims handle 0 and serves on one pool thread.
     for c in [
-        Command::SetContextManager { ptr: 1, cookie: 1 },
+        Command::SetContextManager {
+            ptr: 1,
+            cookie: 1,
+            flags: NodeFlags::default(),
+        },
         Command::EnterLooper,
         Command::WaitForWork,
     ] {

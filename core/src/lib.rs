@@ -259,8 +259,8 @@ impl Core {
             Command::WaitForWork => self.looper_command(thread, LooperCmd::WaitForWork, fx),
             Command::SpawnFailed => self.spawn_failed(proc_id),
             Command::SetMaxThreads(n) => self.set_max_threads(proc_id, n),
-            Command::SetContextManager { ptr, cookie } => {
-                self.set_context_manager(proc_id, ptr, cookie, fx)
+            Command::SetContextManager { ptr, cookie, flags } => {
+                self.set_context_manager(proc_id, ptr, cookie, flags, fx)
             }
             Command::Freeze { pid, enable } => self.freeze(proc_id, pid, enable, fx),
             Command::CreateTopic {
@@ -413,6 +413,7 @@ impl Core {
         proc_id: ProcId,
         ptr: u64,
         cookie: u64,
+        flags: NodeFlags,
         fx: &mut Vec<Effect>,
     ) -> Result<(), Failure> {
         if let Some(n) = self.context_manager.and_then(|n| self.nodes.get(n.0)) {
@@ -431,7 +432,7 @@ impl Core {
         // the context manager accepts fds (dumps are written to one).
         let flags = NodeFlags {
             accepts_fds: true,
-            min_priority: None,
+            ..flags
         };
         let node = self.node_for(proc_id, ptr, cookie, flags);
         if self.nodes.get(node.0).is_some_and(|n| n.cookie != cookie) {

@@ -200,6 +200,7 @@ impl Core {
             top: None,
             idle: false,
             prio,
+            oneway_saved: None,
         }));
         self.procs
             .get_mut(proc_id.0)

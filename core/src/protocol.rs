@@ -12,7 +12,7 @@ use crate::error::Failure;
 use crate::state::StateDump;
 
 /// Protocol major version: a peer with another major is refused at connect.
-pub const PROTOCOL_MAJOR: u16 = 5;
+pub const PROTOCOL_MAJOR: u16 = 6;
 /// Protocol minor version: additions a peer may ignore.
 pub const PROTOCOL_MINOR: u16 = 0;
 
@@ -194,6 +194,11 @@ pub struct NodeFlags {
     pub accepts_fds: bool,
     /// The server thread never runs a call on this node below this.
     pub min_priority: Option<Priority>,
+    /// A real-time caller's priority migrates to the server thread
+    /// (binder's `FLAT_BINDER_FLAG_INHERIT_RT`); without it such a call
+    /// runs at normal priority, nice 0 (then raised to `min_priority`), so
+    /// that no client can make a service's threads real-time unasked.
+    pub inherit_rt: bool,
 }
 
 /// An object in a transaction's side table. The payload refers to objects
@@ -394,12 +399,16 @@ pub enum Command {
     WaitForWork,
     /// The process's pool may grow to this many threads.
     SetMaxThreads(u32),
-    /// Claim handle 0 with the given local object.
+    /// Claim handle 0 with the given local object (binder's
+    /// `BINDER_SET_CONTEXT_MGR_EXT`: with its node flags).
     SetContextManager {
         /// The object's `ptr`.
         ptr: u64,
         /// The object's `cookie`.
         cookie: u64,
+        /// Its node flags; it accepts fds whatever these say (dumps are
+        /// written to one).
+        flags: NodeFlags,
     },
     /// Freeze (or thaw) the process with this pid. Privileged.
     Freeze {

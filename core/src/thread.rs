@@ -37,6 +37,10 @@ pub(crate) struct Thread {
     pub idle: bool,
     /// The priority the mediator last gave it (or its own at register).
     pub prio: Priority,
+    /// What it had before a oneway call raised it to its node's minimum;
+    /// put back when it next asks for work (binder restores a thread's
+    /// priority when it goes back to waiting for process work).
+    pub oneway_saved: Option<Priority>,
 }
 
 impl Thread {
@@ -116,7 +120,16 @@ impl Core {
                 if th.top.is_some() || th.idle {
                     return Ok(());
                 }
-                self.threads.get_mut(thread.0).expect("live").idle = true;
+                let th = self.threads.get_mut(thread.0).expect("live");
+                th.idle = true;
+                if let Some(p) = th.oneway_saved.take() {
+                    th.prio = p;
+                    fx.push(Effect::RestorePriority {
+                        thread,
+                        tid: th.tid,
+                        prio: p,
+                    });
+                }
                 self.procs
                     .get_mut(proc_id.0)
                     .expect("live")

@@ -487,20 +487,39 @@ impl Core {
         let fds = std::mem::take(&mut t.fds);
         let (to, from_proc, target) = (t.to_proc, t.from_proc, t.target);
         let mut new_prio = None;
+        let mut oneway_saved = None;
         if !oneway {
             t.to_thread = Some(thread);
             t.to_parent = th_top;
-            if migrate {
-                let min = self.nodes.get(target.0).and_then(|n| n.flags.min_priority);
-                let want = match (t.sender.priority, min) {
-                    (Some(c), Some(m)) if m.rank() > c.rank() => Some(m),
-                    (Some(c), _) => Some(c),
-                    (None, m) => m.filter(|m| m.rank() > th_prio.rank()),
-                };
-                if let Some(w) = want.filter(|w| *w != th_prio) {
-                    t.saved_prio = Some(th_prio);
-                    new_prio = Some(w);
+        }
+        if migrate {
+            // Binder's `binder_transaction_priority`: a sync call brings its
+            // caller's priority, a real-time one only where the node opted
+            // in (else normal, nice 0); a oneway call brings none, the
+            // thread keeps its own; either way never below the node's
+            // minimum.
+            let flags = self.nodes.get(target.0).map(|n| n.flags);
+            let min = flags.and_then(|f| f.min_priority);
+            let inherit_rt = flags.is_some_and(|f| f.inherit_rt);
+            let caller = t.sender.priority.filter(|_| !oneway).map(|c| {
+                if c.is_realtime() && !inherit_rt {
+                    Priority::default()
+                } else {
+                    c
                 }
+            });
+            let want = match (caller, min) {
+                (Some(c), Some(m)) if m.rank() > c.rank() => Some(m),
+                (Some(c), _) => Some(c),
+                (None, m) => m.filter(|m| m.rank() > th_prio.rank()),
+            };
+            if let Some(w) = want.filter(|w| *w != th_prio) {
+                if oneway {
+                    oneway_saved = Some(th_prio);
+                } else {
+                    t.saved_prio = Some(th_prio);
+                }
+                new_prio = Some(w);
             }
         }
         let ret = TxnIn {
@@ -524,6 +543,20 @@ impl Core {
         let th = self.threads.get_mut(thread.0).expect("live");
         if !oneway {
             th.top = Some(id);
+        }
+        if let Some(p) = oneway_saved {
+            // Raised by an earlier oneway call and not yet back asking for
+            // work: undo that first, so that one restore undoes both.
+            if let Some(first) = th.oneway_saved.take() {
+                fx.push(Effect::RestorePriority {
+                    thread,
+                    tid: th.tid,
+                    prio: first,
+                });
+                th.oneway_saved = Some(first);
+            } else {
+                th.oneway_saved = Some(p);
+            }
         }
         if let Some(w) = new_prio {
             th.prio = w;

@@ -101,6 +101,7 @@ fn random_object(rng: &mut Rng, w: &World, p: ProcId, seen: &Seen, nfds: &mut u3
             flags: NodeFlags {
                 accepts_fds: rng.chance(50),
                 min_priority: None,
+                inherit_rt: false,
             },
         },
         1 => {
@@ -251,6 +252,7 @@ fn run(seed: u64, steps: u64) {
         Command::SetContextManager {
             ptr: 0x100,
             cookie: 0x100,
+            flags: NodeFlags::default(),
         },
     );
     for &p in &procs {
@@ -427,6 +429,7 @@ fn run(seed: u64, steps: u64) {
             21 => Command::SetContextManager {
                 ptr: 0x100 + rng.below(6),
                 cookie: 0x100 + rng.below(6),
+                flags: NodeFlags::default(),
             },
             22 => {
                 let target = rng.pick(&procs).unwrap();
@@ -580,6 +583,7 @@ fn to_command(sel: u8, a: u64, b: u64, c: u8) -> Command {
         18 => Command::SetContextManager {
             ptr: b % 4,
             cookie: b % 3,
+            flags: NodeFlags::default(),
         },
         _ => Command::Freeze {
             pid: (a % 4) as i32 + 101,

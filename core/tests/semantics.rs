@@ -248,7 +248,14 @@ fn context_manager_is_claimable_once() {
     let mut w = World::with_sm();
     let a = w.process();
     let t = w.thread(a);
-    let e = w.err(t, Command::SetContextManager { ptr: 1, cookie: 1 });
+    let e = w.err(
+        t,
+        Command::SetContextManager {
+            ptr: 1,
+            cookie: 1,
+            flags: NodeFlags::default(),
+        },
+    );
     assert!(matches!(e, Failure::ContextManagerTaken(_)));
 }
 
@@ -259,7 +266,14 @@ fn context_manager_can_be_claimed_again_after_its_owner_died() {
     w.exit(sm);
     let a = w.process();
     let t = w.thread(a);
-    w.ok(t, Command::SetContextManager { ptr: 1, cookie: 1 });
+    w.ok(
+        t,
+        Command::SetContextManager {
+            ptr: 1,
+            cookie: 1,
+            flags: NodeFlags::default(),
+        },
+    );
     assert_eq!(w.dump().context_manager, Some(w.pid(a)));
 }
 
@@ -286,7 +300,14 @@ fn configured_context_manager_uid_is_enforced() {
     });
     let a = w.process();
     let t = w.thread(a);
-    let e = w.err(t, Command::SetContextManager { ptr: 1, cookie: 1 });
+    let e = w.err(
+        t,
+        Command::SetContextManager {
+            ptr: 1,
+            cookie: 1,
+            flags: NodeFlags::default(),
+        },
+    );
     assert!(matches!(
         e,
         Failure::ContextManagerDenied { allowed: 0, .. }
@@ -1908,32 +1929,133 @@ fn fifo(rt: u8) -> Priority {
     }
 }
 
-#[test]
-fn caller_priority_migrates_to_the_server_thread_and_is_restored() {
+fn nice(n: i8) -> Priority {
+    Priority {
+        policy: SchedPolicy::Normal,
+        nice: n,
+        rt: 0,
+    }
+}
+
+/// A world that migrates priorities, where process A (looper `at`)
+/// publishes object 0x40 with `flags` and B (thread `bt`) holds it as `h`.
+fn node_with_flags(flags: NodeFlags) -> (World, ThreadId, ThreadId, Handle) {
     let mut w = World::with(Config {
         migrate_priority: true,
         ..Config::default()
     });
     w.add_sm();
     let (a, b) = (w.process(), w.process());
-    let (at, bt) = (w.looper(a), w.thread(b));
-    let h = w.give(at, 0x10, bt);
+    let bt = w.thread(b);
+    let (_, smt) = w.sm.unwrap();
+    let a0 = w.thread(a);
+    w.call(
+        a0,
+        Handle::CONTEXT_MANAGER,
+        1,
+        vec![Object::Binder {
+            ptr: 0x40,
+            cookie: 0x40,
+            strong: true,
+            flags,
+        }],
+    );
+    let tx = w.incoming(smt);
+    let Object::Handle { handle: hs, .. } = tx.objects[0] else {
+        panic!()
+    };
+    w.free(smt, &tx);
+    w.reply(smt, vec![]);
+    w.ok(smt, Command::WaitForWork);
+    assert!(matches!(w.answer(a0), Return::Reply(_)));
+    w.call(bt, Handle::CONTEXT_MANAGER, 2, vec![]);
+    let tx = w.incoming(smt);
+    w.free(smt, &tx);
+    w.reply(
+        smt,
+        vec![Object::Handle {
+            handle: hs,
+            strong: true,
+            rights: Rights::ALL,
+        }],
+    );
+    let Return::Reply(r) = w.answer(bt) else {
+        panic!()
+    };
+    let Object::Handle { handle: h, .. } = r.objects[0] else {
+        panic!()
+    };
+    // A's looper, started last, so that it takes the calls on 0x40 (the
+    // increments for the node went to A's first thread).
+    let at = w.looper(a);
+    let _ = w.take(a0);
     w.prio_sets.clear();
+    (w, at, bt, h)
+}
+
+fn call_with(w: &mut World, t: ThreadId, h: Handle, flags: u32, prio: Priority) {
     w.cmd_full(
-        bt,
+        t,
         Command::Transaction {
             handle: h,
-            txn: TxnOut::default(),
+            txn: TxnOut {
+                flags: TxnFlags(flags),
+                ..TxnOut::default()
+            },
         },
         vec![],
-        Some(fifo(10)),
+        Some(prio),
     );
+}
+
+#[test]
+fn caller_priority_migrates_to_the_server_thread_and_is_restored() {
+    let (mut w, at, bt, h) = node_with_flags(NodeFlags::default());
+    call_with(&mut w, bt, h, 0, nice(-5));
     let tx = w.incoming(at);
-    assert_eq!(tx.sender.priority, Some(fifo(10)));
+    assert_eq!(tx.sender.priority, Some(nice(-5)));
+    assert_eq!(w.prio_sets, vec![(at, nice(-5))]);
+    w.free(at, &tx);
+    w.reply(at, vec![]);
+    assert_eq!(w.prio_sets, vec![(at, nice(-5)), (at, Priority::default())]);
+}
+
+/// Binder's `inherit_rt`: a real-time caller's priority migrates only to
+/// a node that opted in (`FLAT_BINDER_FLAG_INHERIT_RT`); elsewhere the
+/// call runs at normal priority, nice 0, raised to the node's minimum.
+/// No client makes a service's threads real-time unasked.
+#[test]
+fn real_time_priority_migrates_only_where_the_node_inherits_it() {
+    let inherit = NodeFlags {
+        inherit_rt: true,
+        ..NodeFlags::default()
+    };
+    let (mut w, at, bt, h) = node_with_flags(inherit);
+    call_with(&mut w, bt, h, 0, fifo(10));
+    let tx = w.incoming(at);
     assert_eq!(w.prio_sets, vec![(at, fifo(10))]);
     w.free(at, &tx);
     w.reply(at, vec![]);
     assert_eq!(w.prio_sets, vec![(at, fifo(10)), (at, Priority::default())]);
+
+    // Not opted in: the thread stays at normal priority, nice 0.
+    let (mut w, at, bt, h) = node_with_flags(NodeFlags::default());
+    call_with(&mut w, bt, h, 0, fifo(10));
+    let tx = w.incoming(at);
+    assert_eq!(tx.sender.priority, Some(fifo(10)), "still reported");
+    assert_eq!(w.prio_sets, vec![], "the thread was at nice 0 already");
+    w.free(at, &tx);
+    w.reply(at, vec![]);
+
+    // Not opted in, with a minimum: the minimum.
+    let floor = NodeFlags {
+        min_priority: Some(nice(-10)),
+        ..NodeFlags::default()
+    };
+    let (mut w, at, bt, h) = node_with_flags(floor);
+    call_with(&mut w, bt, h, 0, fifo(10));
+    let _ = w.incoming(at);
+    assert_eq!(w.prio_sets, vec![(at, nice(-10))]);
 }
 
 #[test]
@@ -1958,76 +2080,42 @@ fn without_the_capability_no_priority_changes_but_it_is_reported() {
 
 #[test]
 fn migrated_priority_never_goes_below_the_nodes_minimum() {
-    let mut w = World::with(Config {
-        migrate_priority: true,
-        ..Config::default()
-    });
-    w.add_sm();
-    let (a, b) = (w.process(), w.process());
-    let (_at, bt) = (w.looper(a), w.thread(b));
-    let (_, smt) = w.sm.unwrap();
-    let a0 = w.thread(a);
-    let min = Priority {
-        policy: SchedPolicy::Normal,
-        nice: -10,
-        rt: 0,
+    let min = nice(-10);
+    let floor = NodeFlags {
+        min_priority: Some(min),
+        ..NodeFlags::default()
     };
-    // Publish a node with a minimum priority and hand it to B.
-    w.call(
-        a0,
-        Handle::CONTEXT_MANAGER,
-        1,
-        vec![Object::Binder {
-            ptr: 0x40,
-            cookie: 0x40,
-            strong: true,
-            flags: NodeFlags {
-                accepts_fds: false,
-                min_priority: Some(min),
-            },
-        }],
-    );
-    let tx = w.incoming(smt);
-    let Object::Handle { handle: hs, .. } = tx.objects[0] else {
-        panic!()
+    let (mut w, at, bt, h) = node_with_flags(floor);
+    call_with(&mut w, bt, h, 0, nice(10));
+    let _ = w.incoming(at);
+    assert_eq!(w.prio_sets, vec![(at, min)]);
+}
+
+/// A oneway call brings no caller priority, but binder still raises the
+/// thread that runs it to the node's minimum, until that thread goes back
+/// to waiting for work.
+#[test]
+fn a_oneway_call_runs_at_least_at_the_nodes_minimum() {
+    let min = nice(-10);
+    let floor = NodeFlags {
+        min_priority: Some(min),
+        ..NodeFlags::default()
     };
-    w.free(smt, &tx);
-    w.reply(smt, vec![]);
-    w.ok(smt, Command::WaitForWork);
-    w.call(bt, Handle::CONTEXT_MANAGER, 2, vec![]);
-    let tx = w.incoming(smt);
-    w.free(smt, &tx);
-    w.reply(
-        smt,
-        vec![Object::Handle {
-            handle: hs,
-            strong: true,
-            rights: Rights::ALL,
-        }],
-    );
-    let Return::Reply(r) = w.answer(bt) else {
-        panic!()
-    };
-    let Object::Handle { handle: h, .. } = r.objects[0] else {
-        panic!()
-    };
-    w.prio_sets.clear();
-    let low = Priority {
-        policy: SchedPolicy::Normal,
-        nice: 10,
-        rt: 0,
-    };
-    w.cmd_full(
-        bt,
-        Command::Transaction {
-            handle: h,
-            txn: TxnOut::default(),
-        },
-        vec![],
-        Some(low),
-    );
-    let _ = w.take(a0);
-    assert_eq!(w.prio_sets.first().map(|p| p.1), Some(min));
+    let (mut w, at, bt, h) = node_with_flags(floor);
+    call_with(&mut w, bt, h, TxnFlags::ONEWAY, nice(10));
+    let tx = w.incoming(at);
+    assert_eq!(w.prio_sets, vec![(at, min)], "raised to the minimum");
+    w.free(at, &tx);
+    assert_eq!(w.prio_sets.len(), 1, "still raised until it asks for work");
+    w.ok(at, Command::WaitForWork);
+    assert_eq!(w.prio_sets, vec![(at, min), (at, Priority::default())]);
+    // Without a minimum a oneway call changes nothing.
+    let (mut w, at, bt, h) = node_with_flags(NodeFlags::default());
+    call_with(&mut w, bt, h, TxnFlags::ONEWAY, fifo(50));
+    let tx = w.incoming(at);
+    w.free(at, &tx);
+    w.ok(at, Command::WaitForWork);
+    assert_eq!(w.prio_sets, vec![]);
 }
 
 // ---- state ---------------------------------------------------------------

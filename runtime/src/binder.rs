@@ -68,6 +68,8 @@ pub(crate) struct LocalObject {
 pub(crate) struct NodeSettings {
     /// The scheduling floor for calls on it.
     pub min_priority: Option<Priority>,
+    /// A real-time caller's priority migrates (binder's `inherit_rt`).
+    pub inherit_rt: bool,
     /// It has been sent: the mediator may hold a node made with these
     /// settings, so they no longer change (binder's `mParceled`).
     pub sent: bool,
@@ -89,6 +91,7 @@ impl LocalObject {
         NodeFlags {
             accepts_fds: self.obj.accepts_fds(),
             min_priority: node.min_priority,
+            inherit_rt: node.inherit_rt,
         }
     }
 }
@@ -326,6 +329,42 @@ impl SpIBinder {
         Ok(())
     }
 
+    /// Lets a real-time caller's priority migrate to the thread serving a
+    /// call on this local object (libbinder's `BBinder::setInheritRt`).
+    /// By default, as in binder, a real-time caller's call runs at normal
+    /// priority, nice 0 (raised to the object's minimum, if any), so that
+    /// no client can make a service's threads real-time unasked. Fixed
+    /// when the object is first sent, like the minimum
+    /// (`InvalidOperation` after, or on a remote object).
+    pub fn set_inherit_rt(&self, inherit: bool) -> Result<()> {
+        let Inner::Local(l) = &self.0 else {
+            return Err(Status::from_code(
+                StatusCode::InvalidOperation,
+                "set_inherit_rt on a remote object: only its owner sets it",
+            ));
+        };
+        let mut node = l.node.lock().unwrap_or_else(|e| e.into_inner());
+        if node.sent {
+            return Err(Status::from_code(
+                StatusCode::InvalidOperation,
+                format!(
+                    "local object #{} was already sent: whether it inherits real-time \
+                     priority is fixed when it is first sent, so set it before",
+                    l.id
+                ),
+            ));
+        }
+        node.inherit_rt = inherit;
+        Ok(())
+    }
+
+    /// Whether [`set_inherit_rt`](Self::set_inherit_rt) let real-time
+    /// priority migrate, for a local object.
+    pub fn inherit_rt(&self) -> bool {
+        self.local_object()
+            .is_some_and(|l| l.node.lock().unwrap_or_else(|e| e.into_inner()).inherit_rt)
+    }
+
     /// The scheduling floor set with
     /// [`set_min_scheduler_policy`](Self::set_min_scheduler_policy), for a
     /// local object.
@@ -516,6 +555,19 @@ mod tests {
             b.local_object().unwrap().flags().min_priority,
             Some(nice(-10))
         );
+    }
+
+    #[test]
+    fn inheriting_real_time_priority_is_opt_in_and_fixed_once_sent() {
+        let b = new_binder(Nop);
+        assert!(!b.inherit_rt());
+        assert!(!b.local_object().unwrap().flags().inherit_rt);
+        let b = new_binder(Nop);
+        b.set_inherit_rt(true).unwrap();
+        assert!(b.local_object().unwrap().flags().inherit_rt);
+        let e = b.set_inherit_rt(false).unwrap_err();
+        assert_eq!(e.code, StatusCode::InvalidOperation);
+        assert!(b.inherit_rt());
     }
 
     /// Counts the calls that reach `on_transact`.

@@ -219,6 +219,7 @@ impl ProcessState {
             Command::SetContextManager {
                 ptr: l.id,
                 cookie: l.id,
+                flags: l.flags(),
             },
         )
     }

@@ -67,6 +67,7 @@ impl World {
             Command::SetContextManager {
                 ptr: SM_PTR,
                 cookie: SM_PTR,
+                flags: NodeFlags::default(),
             },
         );
         self.ok(t, Command::EnterLooper);
@@ -428,6 +429,7 @@ pub fn binder(ptr: u64) -> Object {
         flags: NodeFlags {
             accepts_fds: true,
             min_priority: None,
+            inherit_rt: false,
         },
     }
 }

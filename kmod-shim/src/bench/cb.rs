@@ -294,7 +294,11 @@ pub fn serve_role(socket: &Path, max_msg: usize) -> Result<(), BenchError> {
     let mut tc = dev.register_thread()?;
     tc.write(
         &[
-            Command::SetContextManager { ptr: 1, cookie: 1 },
+            Command::SetContextManager {
+                ptr: 1,
+                cookie: 1,
+                flags: capbinder_core::NodeFlags::default(),
+            },
             Command::EnterLooper,
             Command::DumpState,
         ],

@@ -192,7 +192,16 @@ fn server(socket: &Path) {
     let mut p = Peer::open(socket).expect("open the device");
     p.tc.write(
         &[
-            Command::SetContextManager { ptr: 1, cookie: 1 },
+            // Real-time callers' priority migrates here (the transport
+            // tests check it).
+            Command::SetContextManager {
+                ptr: 1,
+                cookie: 1,
+                flags: NodeFlags {
+                    inherit_rt: true,
+                    ..NodeFlags::default()
+                },
+            },
             Command::EnterLooper,
             Command::DumpState,
         ],
@@ -215,7 +224,10 @@ fn service(socket: &Path) {
         ptr: 3,
         cookie: 3,
         strong: true,
-        flags: NodeFlags::default(),
+        flags: NodeFlags {
+            inherit_rt: true,
+            ..NodeFlags::default()
+        },
     };
     let out = p
         .call(Handle(0), 10, b"", vec![me], &[], &mut no_nested)
@@ -371,6 +383,7 @@ fn serve(p: &mut Peer, t: &TxnIn, fds: Vec<OwnedFd>, st: &mut State) {
                 flags: NodeFlags {
                     accepts_fds: true,
                     min_priority: None,
+                    inherit_rt: false,
                 },
             };
             p.reply(t, b"fd-service", vec![obj]).expect("reply");
