@@ -354,12 +354,7 @@ impl Binder for ServiceManagerService {
             codes::ADD => {
                 let name: String = data.read()?;
                 let binder = data.read_binder()?;
-                if name.is_empty() || name.len() > 256 {
-                    return Err(Status::exception(
-                        ExceptionCode::IllegalArgument,
-                        format!("service name of {} bytes: use 1 to 256", name.len()),
-                    ));
-                }
+                check_name(&name)?;
                 self.check(app, Action::Add, &name, uid, label)?;
                 // A local object is the service manager's own (binder's
                 // servicemanager registers itself as "manager", and
@@ -406,6 +401,7 @@ impl Binder for ServiceManagerService {
             codes::REGISTER => {
                 let name: String = data.read()?;
                 let cb = data.read_binder()?;
+                check_name(&name)?;
                 self.check(app, Action::Find, &name, uid, label)?;
                 let now = {
                     let mut r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
@@ -492,6 +488,35 @@ impl Binder for ServiceManagerService {
         Ok(())
     }
 }
+
+/// Why `name` is not a service name by AOSP servicemanager's
+/// `isValidServiceName` (1 to 127 bytes of `[A-Za-z0-9_./-]`), if it is
+/// not.
+pub fn invalid_service_name(name: &str) -> Option<String> {
+    let bad = name
+        .chars()
+        .find(|&c| !(c.is_ascii_alphanumeric() || "_-./".contains(c)));
+    if name.is_empty() || name.len() > MAX_NAME {
+        Some(format!("{} bytes; a name has 1 to {MAX_NAME}", name.len()))
+    } else {
+        bad.map(|c| format!("{c:?} is not an ASCII letter, digit, `_`, `-`, `.` or `/`"))
+    }
+}
+
+/// What `addService` and `registerForNotifications` refuse with
+/// `IllegalArgument`, as AOSP's do, so that a name works the same on both.
+fn check_name(name: &str) -> Result<()> {
+    match invalid_service_name(name) {
+        None => Ok(()),
+        Some(why) => Err(Status::exception(
+            ExceptionCode::IllegalArgument,
+            format!("invalid service name {name:?}: {why}"),
+        )),
+    }
+}
+
+/// The longest service name, in bytes (AOSP's servicemanager).
+pub const MAX_NAME: usize = 127;
 
 fn notify(cb: &SpIBinder, name: &str, b: &SpIBinder) {
     let mut p = Parcel::new();
@@ -933,6 +958,42 @@ mod tests {
         assert!(e.message.contains("not registered"), "{e}");
         let r = sm.registry.lock().unwrap();
         assert!(r.callbacks.is_empty(), "no empty lists are left behind");
+    }
+
+    #[test]
+    fn service_names_are_checked_as_aosp_checks_them() {
+        let sm = ServiceManagerService::new(Policy::default_for(0));
+        let cb = new_binder(Waiter {
+            name: "svc".into(),
+            slot: Arc::default(),
+        });
+        let call = |code, name: &str| {
+            let mut p = Parcel::new();
+            p.write(name)?;
+            p.write_binder(&cb)?;
+            p.rewind();
+            sm.on_transact(code, &mut p, &mut Parcel::new())
+        };
+        let longest = "a".repeat(MAX_NAME);
+        for good in [
+            "media.player",
+            "android.hardware.foo.IFoo/default",
+            "a_b-c",
+            "0",
+            &longest,
+        ] {
+            call(codes::ADD, good).unwrap_or_else(|e| panic!("{good:?}: {e}"));
+            call(codes::REGISTER, good).unwrap_or_else(|e| panic!("{good:?}: {e}"));
+        }
+        let too_long = "a".repeat(MAX_NAME + 1);
+        for bad in ["", "InvalidName!$", "a b", "caf\u{e9}", "x:y", &too_long] {
+            for code in [codes::ADD, codes::REGISTER] {
+                let e = call(code, bad).unwrap_err();
+                assert_eq!(e.exception, ExceptionCode::IllegalArgument, "{bad:?}: {e}");
+                assert!(e.message.contains("invalid service name"), "{e}");
+            }
+        }
+        assert!(sm.registry.lock().unwrap().services.len() == 5);
     }
 
     #[test]

@@ -124,9 +124,10 @@ impl Manifest {
             )));
         }
         for s in &self.services {
-            if s.is_empty() || s.len() > 256 {
+            // A pattern is a name with `*` for any run of characters.
+            if let Some(why) = crate::service_manager::invalid_service_name(&s.replace('*', "x")) {
                 return Err(err(format!(
-                    "services: {s:?} is not a service name (1 to 256 bytes)"
+                    "services: {s:?} is not a service name or pattern: {why}"
                 )));
             }
         }
@@ -223,6 +224,10 @@ mod tests {
         assert!(e.message.contains("memory_max"), "{e}");
         let e = Manifest::from_toml("name = \"a\"\n[limits]\nmemory = 4096").unwrap_err();
         assert!(e.message.contains("memory"), "{e}");
+        let e = Manifest::from_toml("name = \"a\"\nservices = [\"media player\"]").unwrap_err();
+        assert!(e.message.contains("\"media player\""), "{e}");
+        // patterns are names with stars
+        Manifest::from_toml("name = \"a\"\nservices = [\"media.*\", \"*\"]").unwrap();
     }
 
     #[test]
