@@ -586,6 +586,37 @@ mod tests {
         }
     }
 
+    /// Answers every call with the status its code names.
+    struct Answers;
+    impl Binder for Answers {
+        fn descriptor(&self) -> &str {
+            "Answers"
+        }
+        fn on_transact(&self, code: u32, _: &mut Parcel, reply: &mut Parcel) -> Result<()> {
+            reply.write(&7u32)?;
+            match code {
+                1 => Err(Status::from_code(StatusCode::Ok, "fine")),
+                2 => Err(Status::exception(crate::ExceptionCode::None, "fine")),
+                _ => Err(Status::from_code(StatusCode::BadValue, "bad")),
+            }
+        }
+    }
+
+    /// binderLibTest's `SetError`: a handler's status of `OK` is a
+    /// success to its caller; any other is that status.
+    #[test]
+    fn a_status_that_says_nothing_failed_is_a_success() {
+        let b = new_binder(Answers);
+        for code in [1, 2] {
+            let mut r = b.transact(code, Parcel::new(), false).unwrap();
+            assert_eq!(r.read::<u32>().unwrap(), 7);
+        }
+        let e = b.transact(3, Parcel::new(), false).unwrap_err();
+        assert_eq!(e.code, StatusCode::BadValue);
+        assert!(Status::exception(crate::ExceptionCode::None, "").is_ok());
+        assert!(!Status::service_specific(0, "").is_ok());
+    }
+
     #[test]
     fn the_extension_code_is_libbinders() {
         // B_PACK_CHARS('_', 'E', 'X', 'T').

@@ -121,6 +121,16 @@ impl Status {
         Status::from_code(StatusCode::DeadObject, message)
     }
 
+    /// Whether this says nothing failed: no exception, or a transport
+    /// status of `Ok` (libbinder's `Status::isOk`).
+    pub fn is_ok(&self) -> bool {
+        match self.exception {
+            ExceptionCode::None => true,
+            ExceptionCode::TransactionFailed => self.code == StatusCode::Ok,
+            _ => false,
+        }
+    }
+
     /// Whether the target is gone.
     pub fn is_dead(&self) -> bool {
         self.code == StatusCode::DeadObject

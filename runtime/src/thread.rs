@@ -604,7 +604,12 @@ pub(crate) fn run_local(
             let mut out = std::fs::File::from(fd);
             l.obj.dump(&mut out, &args)
         }
-        _ => l.obj.on_transact(code, data, reply),
+        // libbinder's `setError(OK)`: a status that says nothing failed
+        // is a success, whatever the handler called it.
+        _ => match l.obj.on_transact(code, data, reply) {
+            Err(s) if s.is_ok() => Ok(()),
+            r => r,
+        },
     }
 }
 
