@@ -163,6 +163,18 @@ impl From<capbinder_kmod_shim::device::DeviceError> for Status {
             D::Closed => {
                 Status::dead("the connection to the mediator is lost: every remote object is dead")
             }
+            // The device's advice (open a new one) is out of reach here:
+            // the process state is the parent's, and, as in libbinder
+            // (`CannotUseBinderAfterFork`), a forked child has none of its
+            // own.
+            D::Forked { opened, now } => Status::from_code(
+                StatusCode::InvalidOperation,
+                format!(
+                    "pid {now} is a forked child of pid {opened}, whose binder state it \
+                     inherited and cannot use (as in libbinder); exec a program that uses \
+                     capbinder instead"
+                ),
+            ),
             other => Status::from_code(StatusCode::FailedTransaction, other.to_string()),
         }
     }
@@ -174,5 +186,27 @@ impl From<postcard::Error> for Status {
             ExceptionCode::BadParcelable,
             format!("the parcel's data does not decode: {e}"),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use capbinder_kmod_shim::device::DeviceError;
+
+    /// binderLibTest's `CannotUseBinderAfterFork`: the child is told it
+    /// cannot, not told to open a device the runtime gives it no way to.
+    #[test]
+    fn a_forked_child_is_told_it_cannot_use_binder() {
+        let s = Status::from(DeviceError::Forked {
+            opened: 10,
+            now: 11,
+        });
+        assert_eq!(s.code, StatusCode::InvalidOperation);
+        assert!(
+            s.message.contains("pid 11 is a forked child of pid 10")
+                && !s.message.contains("open a new one"),
+            "{s}"
+        );
     }
 }
