@@ -227,6 +227,9 @@ pub enum Failure {
     /// A death subscription problem.
     #[error("death notification: {0}")]
     Death(String),
+    /// A freeze subscription problem.
+    #[error("freeze notification: {0}")]
+    FreezeNotice(String),
     /// The looper protocol was broken.
     #[error("looper: {0}")]
     Looper(String),

@@ -34,12 +34,30 @@ pub(crate) struct Ref {
     pub rights: Rights,
     /// At most one death subscription per ref (binder's rule).
     pub death: Option<DeathSub>,
+    /// At most one freeze subscription per ref (binder's rule).
+    pub freeze: Option<FreezeSub>,
+}
+
+/// A freeze subscription on a ref (binder's `binder_ref_freeze`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FreezeSub {
+    /// The subscriber's cookie.
+    pub cookie: u64,
+    /// The owner's state, as the next notice will tell it.
+    pub is_frozen: bool,
+    /// A notice waits in the subscriber's queue (it reads `is_frozen` when
+    /// it goes out, so changes meanwhile coalesce into it).
+    pub queued: bool,
+    /// A notice went out and its `FreezeNoticeDone` has not come.
+    pub sent: bool,
+    /// The state changed while `sent`: send again after the done.
+    pub resend: bool,
 }
 
 impl Ref {
     /// A ref stays in the table while it has a count or a subscription.
     pub fn in_use(&self) -> bool {
-        self.strong > 0 || self.weak > 0 || self.death.is_some()
+        self.strong > 0 || self.weak > 0 || self.death.is_some() || self.freeze.is_some()
     }
 }
 
@@ -76,6 +94,7 @@ impl HandleTable {
             weak: 0,
             rights,
             death: None,
+            freeze: None,
         }));
         self.by_node.insert(node, h);
         h

@@ -24,6 +24,7 @@ mod alloc;
 mod arena;
 mod death;
 pub mod error;
+mod frozen;
 mod handle;
 pub mod ids;
 pub mod limits;
@@ -253,6 +254,13 @@ impl Core {
             }
             Command::ClearDeath { handle, cookie } => self.clear_death(proc_id, handle, cookie, fx),
             Command::DeadBinderDone { cookie } => self.dead_binder_done(proc_id, cookie),
+            Command::RequestFreezeNotice { handle, cookie } => {
+                self.request_freeze_notice(proc_id, handle, cookie, fx)
+            }
+            Command::ClearFreezeNotice { handle, cookie } => {
+                self.clear_freeze_notice(proc_id, handle, cookie, fx)
+            }
+            Command::FreezeNoticeDone { cookie } => self.freeze_notice_done(proc_id, cookie, fx),
             Command::RegisterLooper => self.looper_command(thread, LooperCmd::Register, fx),
             Command::EnterLooper => self.looper_command(thread, LooperCmd::Enter, fx),
             Command::ExitLooper => self.looper_command(thread, LooperCmd::Exit, fx),
@@ -481,12 +489,16 @@ impl Core {
         }
         for id in targets {
             let p = self.procs.get_mut(id).expect("live");
+            let changed = p.frozen != enable;
             // Binder clears both on every freeze and thaw.
             p.frozen = enable;
             p.frozen_sync_recv = false;
             p.frozen_async_recv = false;
             if !enable {
                 self.dispatch(ProcId(id), fx);
+            }
+            if changed {
+                self.freeze_changed(ProcId(id), enable, fx);
             }
         }
         Ok(())

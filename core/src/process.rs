@@ -12,7 +12,7 @@ use crate::alloc::RecvBuffer;
 use crate::handle::HandleTable;
 use crate::ids::{NodeId, ProcId, ThreadId};
 use crate::node::NoticeTo;
-use crate::protocol::{Cred, Return};
+use crate::protocol::{Cred, Handle, Return};
 use crate::work::{Work, WorkQueue};
 use crate::{Core, Effect};
 
@@ -92,6 +92,10 @@ pub(crate) struct Process {
     pub fds_in_flight: usize,
     /// Death notices delivered and not yet acknowledged, by cookie.
     pub pending_deaths: Vec<u64>,
+    /// Freeze notices delivered and not yet answered, oldest first: the
+    /// cookie, the handle, and whether the subscription was cleared
+    /// meanwhile (its `ClearFreezeNoticeDone` waits for the answer).
+    pub pending_freeze_notices: Vec<(u64, Handle, bool)>,
     /// A spam report went out for its buffer; reset once async space frees.
     pub spam_flagged: bool,
     /// Counters.
@@ -118,6 +122,7 @@ impl Core {
             pending_out: 0,
             fds_in_flight: 0,
             pending_deaths: Vec::new(),
+            pending_freeze_notices: Vec::new(),
             spam_flagged: false,
             counters: Counters::default(),
         };

@@ -24,6 +24,10 @@ pub mod features {
     pub const FREEZE: u64 = 1 << 1;
     /// Priority migration is applied (the mediator holds CAP_SYS_NICE).
     pub const PRIORITY_MIGRATION: u64 = 1 << 2;
+    /// A process can subscribe to an object's owner being frozen and
+    /// thawed (`RequestFreezeNotice`, binder's
+    /// `BC_REQUEST_FREEZE_NOTIFICATION`).
+    pub const FREEZE_NOTIFICATIONS: u64 = 1 << 3;
 }
 
 /// A handle names a node in one process's handle table. It carries a
@@ -389,6 +393,31 @@ pub enum Command {
         /// The subscription's cookie.
         cookie: u64,
     },
+    /// Subscribe to the node behind `handle` being frozen and thawed
+    /// (binder's `BC_REQUEST_FREEZE_NOTIFICATION`): a `FrozenBinder` with
+    /// its state comes at once, then one each time the state changes.
+    RequestFreezeNotice {
+        /// The node's handle.
+        handle: Handle,
+        /// Returned in `FrozenBinder`.
+        cookie: u64,
+    },
+    /// Cancel a freeze subscription (`BC_CLEAR_FREEZE_NOTIFICATION`);
+    /// `ClearFreezeNoticeDone` confirms it, after the `FreezeNoticeDone`
+    /// of a notice still unanswered.
+    ClearFreezeNotice {
+        /// The node's handle.
+        handle: Handle,
+        /// The subscription's cookie.
+        cookie: u64,
+    },
+    /// A delivered `FrozenBinder` has been handled
+    /// (`BC_FREEZE_NOTIFICATION_DONE`); a state change that came
+    /// meanwhile is sent only after this.
+    FreezeNoticeDone {
+        /// The subscription's cookie.
+        cookie: u64,
+    },
     /// This thread was spawned on request and now serves the pool.
     RegisterLooper,
     /// This thread joins the pool by itself (the main thread).
@@ -573,6 +602,23 @@ pub enum Return {
     },
     /// A `ClearDeath` took effect.
     ClearDeathDone {
+        /// The subscription's cookie.
+        cookie: u64,
+    },
+    /// The owner of an object you subscribed to with `RequestFreezeNotice`
+    /// is frozen (or not): its state when you subscribed, then each
+    /// change (binder's `BR_FROZEN_BINDER`; answer `FreezeNoticeDone`).
+    /// Changes while this process is frozen itself, or before it answered
+    /// the last notice, come as one notice of the latest state.
+    FrozenBinder {
+        /// The subscription's cookie.
+        cookie: u64,
+        /// Whether the object's owner is frozen.
+        is_frozen: bool,
+    },
+    /// A `ClearFreezeNotice` took effect
+    /// (`BR_CLEAR_FREEZE_NOTIFICATION_DONE`).
+    ClearFreezeNoticeDone {
         /// The subscription's cookie.
         cookie: u64,
     },

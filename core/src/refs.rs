@@ -151,6 +151,7 @@ impl Core {
         r.strong = 0;
         r.weak = 0;
         r.death = None;
+        r.freeze = None;
         if had_strong {
             if let Some(n) = self.nodes.get_mut(node.0) {
                 n.strong.held -= 1;

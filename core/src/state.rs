@@ -125,6 +125,8 @@ pub struct RefState {
     pub rights: String,
     /// Death subscription cookie, if any.
     pub death_cookie: Option<u64>,
+    /// Freeze subscription cookie, if any.
+    pub freeze_cookie: Option<u64>,
 }
 
 /// One call in flight.
@@ -210,6 +212,7 @@ impl Core {
                     weak: r.weak,
                     rights: r.rights.to_string(),
                     death_cookie: r.death.map(|d| d.cookie),
+                    freeze_cookie: r.freeze.map(|f| f.cookie),
                 })
                 .collect();
             processes.push(ProcState {
@@ -410,6 +413,35 @@ impl Core {
         for (id, n) in self.nodes.iter() {
             if subs.get(&id).copied().unwrap_or(0) != n.sub_holds {
                 return Err(format!("node {:#x}: subscription holds disagree", n.ptr));
+            }
+        }
+        // A freeze subscription's notice is queued exactly when it says so,
+        // and one delivered is unanswered exactly when it says so.
+        for (_, p) in self.procs.iter() {
+            for (h, r) in p.handles.iter() {
+                let queued = p
+                    .todo
+                    .iter()
+                    .filter(|w| matches!(w, Work::Frozen(x) if *x == h))
+                    .count();
+                let sub = r.freeze;
+                if queued != usize::from(sub.is_some_and(|f| f.queued)) {
+                    return Err(format!(
+                        "pid {}: {h}: {queued} freeze notices queued, subscription {sub:?}",
+                        p.cred.pid
+                    ));
+                }
+                let pending = p
+                    .pending_freeze_notices
+                    .iter()
+                    .filter(|e| e.1 == h && !e.2)
+                    .count();
+                if pending != usize::from(sub.is_some_and(|f| f.sent)) {
+                    return Err(format!(
+                        "pid {}: {h}: {pending} freeze notices unanswered, subscription {sub:?}",
+                        p.cred.pid
+                    ));
+                }
             }
         }
         // Every call is in exactly one place: a queue, or a stack.

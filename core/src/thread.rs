@@ -219,6 +219,13 @@ impl Core {
                     fds: Vec::new(),
                 }),
                 Work::Transaction(id) => self.deliver_txn(id, thread, fx),
+                Work::Frozen(h) => {
+                    if !self.deliver_freeze_notice(proc_id, h, thread, fx) {
+                        self.threads.get_mut(thread.0).expect("live").idle = true;
+                        let p = self.procs.get_mut(proc_id.0).expect("live");
+                        p.idle.push(thread);
+                    }
+                }
             }
         }
         self.maybe_spawn(proc_id, fx);

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use crate::protocol::{Return, TxnId};
+use crate::protocol::{Handle, Return, TxnId};
 
 /// One item of process work.
 #[derive(Debug)]
@@ -13,6 +13,9 @@ pub(crate) enum Work {
     Transaction(TxnId),
     /// A notice: reference changes for the owner, deaths, clear-death done.
     Notice(Return),
+    /// A `FrozenBinder` for the freeze subscription on this handle of the
+    /// process, built when it goes out, so that it tells the latest state.
+    Frozen(Handle),
 }
 
 /// A process's queue.

@@ -228,6 +228,18 @@ fn learn(w: &mut World, seen: &mut Seen) -> u64 {
                     );
                 }
                 Return::DeadBinder { cookie } => seen.cookies.push((t, cookie)),
+                // Answered for even cookies only, so that unanswered
+                // notices (and the changes that wait on them) happen too.
+                Return::FrozenBinder { cookie, .. } if cookie % 2 == 0 => {
+                    let mut fx = Vec::new();
+                    w.core.command(
+                        t,
+                        Command::FreezeNoticeDone { cookie },
+                        vec![],
+                        None,
+                        &mut fx,
+                    );
+                }
                 Return::TopicCreated { handle } => seen.handles.push((p, handle)),
                 _ => {}
             }
@@ -382,13 +394,15 @@ fn run(seed: u64, steps: u64) {
             12 => Command::Acquire(handle),
             13 => Command::Release(handle),
             14 => Command::DecRefs(handle),
-            15 => Command::RequestDeath {
-                handle,
-                cookie: rng.below(8),
+            // Cookies 6 and 7 subscribe to freezing instead (drawn from
+            // the same values, so that the sequences stay as they were).
+            15 => match rng.below(8) {
+                cookie @ 6.. => Command::RequestFreezeNotice { handle, cookie },
+                cookie => Command::RequestDeath { handle, cookie },
             },
-            16 => Command::ClearDeath {
-                handle,
-                cookie: rng.below(8),
+            16 => match rng.below(8) {
+                cookie @ 6.. => Command::ClearFreezeNotice { handle, cookie },
+                cookie => Command::ClearDeath { handle, cookie },
             },
             17 => Command::DeadBinderDone {
                 cookie: seen
@@ -551,7 +565,15 @@ fn to_command(sel: u8, a: u64, b: u64, c: u8) -> Command {
             ptr: b % 4,
             cookie: b % 3,
         },
+        10 if c & 3 == 0 => Command::RequestFreezeNotice {
+            handle: h,
+            cookie: b,
+        },
         10 => Command::RequestDeath {
+            handle: h,
+            cookie: b,
+        },
+        11 if c & 3 == 0 => Command::ClearFreezeNotice {
             handle: h,
             cookie: b,
         },
@@ -559,6 +581,7 @@ fn to_command(sel: u8, a: u64, b: u64, c: u8) -> Command {
             handle: h,
             cookie: b,
         },
+        12 if c & 3 == 0 => Command::FreezeNoticeDone { cookie: b },
         12 => Command::DeadBinderDone { cookie: b },
         13 => Command::RegisterLooper,
         14 => Command::EnterLooper,

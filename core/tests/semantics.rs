@@ -1767,6 +1767,212 @@ fn frozen_info_records_calls_sent_while_frozen_and_resets_on_freeze() {
     assert_eq!(info(&w), (false, false, false, false));
 }
 
+// ---- freeze notifications --------------------------------------------------
+
+/// The next `FrozenBinder` for pool thread `t`, answered; `t` waits for
+/// work again.
+fn freeze_notice(w: &mut World, t: ThreadId) -> (u64, bool) {
+    loop {
+        match w.next(t) {
+            Return::FrozenBinder { cookie, is_frozen } => {
+                w.ok(t, Command::FreezeNoticeDone { cookie });
+                w.ok(t, Command::WaitForWork);
+                return (cookie, is_frozen);
+            }
+            Return::SpawnLooper => {}
+            other => panic!("expected a freeze notice on {t:?}, got {other:?}"),
+        }
+    }
+}
+
+fn subscribe(w: &mut World, t: ThreadId, h: Handle, cookie: u64) {
+    w.ok(t, Command::RequestFreezeNotice { handle: h, cookie });
+}
+
+/// binderLibTest's `FrozenStateChangeNotificatiion` and
+/// `AddFrozenCallbackWhenFrozen`: the state at once, then each change;
+/// freezing what is frozen changes nothing.
+#[test]
+fn a_freeze_subscription_hears_the_state_at_once_then_each_change() {
+    let FreezeWorld {
+        mut w,
+        b,
+        rt,
+        bt,
+        h,
+        pid,
+        ..
+    } = freeze_world();
+    let bl = w.looper(b);
+    subscribe(&mut w, bt, h, 7);
+    assert_eq!(freeze_notice(&mut w, bl), (7, false));
+    w.ok(rt, Command::Freeze { pid, enable: true });
+    assert_eq!(freeze_notice(&mut w, bl), (7, true));
+    w.ok(rt, Command::Freeze { pid, enable: true });
+    assert!(w.idle(bl), "frozen again: no change, no notice");
+    w.ok(rt, Command::Freeze { pid, enable: false });
+    assert_eq!(freeze_notice(&mut w, bl), (7, false));
+    // Subscribing while it is frozen: told so first.
+    w.ok(rt, Command::Freeze { pid, enable: true });
+    assert_eq!(freeze_notice(&mut w, bl), (7, true));
+    w.ok(
+        bt,
+        Command::ClearFreezeNotice {
+            handle: h,
+            cookie: 7,
+        },
+    );
+    assert_eq!(w.next(bl), Return::ClearFreezeNoticeDone { cookie: 7 });
+    w.ok(bl, Command::WaitForWork);
+    subscribe(&mut w, bt, h, 8);
+    assert_eq!(freeze_notice(&mut w, bl), (8, true));
+}
+
+/// binderLibTest's `CoalesceFreezeCallbacksWhenListenerIsFrozen`: while
+/// the subscriber is frozen its notices wait, and changes meanwhile come
+/// as one notice of the latest state.
+#[test]
+fn freeze_notices_to_a_frozen_subscriber_coalesce() {
+    let FreezeWorld {
+        mut w,
+        b,
+        rt,
+        bt,
+        h,
+        pid,
+        ..
+    } = freeze_world();
+    let bl = w.looper(b);
+    let b_pid = w.pid(b);
+    subscribe(&mut w, bt, h, 7);
+    assert_eq!(freeze_notice(&mut w, bl), (7, false));
+    w.ok(
+        rt,
+        Command::Freeze {
+            pid: b_pid,
+            enable: true,
+        },
+    );
+    for _ in 0..3 {
+        w.ok(rt, Command::Freeze { pid, enable: true });
+        w.ok(rt, Command::Freeze { pid, enable: false });
+    }
+    w.ok(rt, Command::Freeze { pid, enable: true });
+    assert!(w.idle(bl), "held while the subscriber is frozen");
+    w.ok(
+        rt,
+        Command::Freeze {
+            pid: b_pid,
+            enable: false,
+        },
+    );
+    assert_eq!(freeze_notice(&mut w, bl), (7, true), "one, the latest");
+    assert!(w.idle(bl));
+}
+
+/// A change while the last notice is unanswered goes out after its
+/// `FreezeNoticeDone` (binder's `resend`), not alongside it.
+#[test]
+fn a_freeze_change_waits_for_the_last_notice_to_be_answered() {
+    let FreezeWorld {
+        mut w,
+        b,
+        rt,
+        bt,
+        h,
+        pid,
+        ..
+    } = freeze_world();
+    let bl = w.looper(b);
+    subscribe(&mut w, bt, h, 7);
+    assert_eq!(
+        w.next(bl),
+        Return::FrozenBinder {
+            cookie: 7,
+            is_frozen: false
+        }
+    );
+    let other = w.looper(b);
+    w.ok(rt, Command::Freeze { pid, enable: true });
+    assert!(w.idle(other), "not while the last one is unanswered");
+    w.ok(bl, Command::FreezeNoticeDone { cookie: 7 });
+    assert_eq!(freeze_notice(&mut w, other), (7, true));
+}
+
+/// Clearing: a queued notice is dropped; an unanswered one holds the
+/// confirmation back until its answer (binder's three cases).
+#[test]
+fn clearing_a_freeze_subscription_drops_or_waits_for_its_notice() {
+    let FreezeWorld {
+        mut w,
+        b,
+        rt,
+        bt,
+        h,
+        ..
+    } = freeze_world();
+    let bl = w.looper(b);
+    let b_pid = w.pid(b);
+    // Queued (its subscriber frozen): dropped, only the confirmation comes.
+    w.ok(
+        rt,
+        Command::Freeze {
+            pid: b_pid,
+            enable: true,
+        },
+    );
+    subscribe(&mut w, bt, h, 7);
+    w.ok(
+        bt,
+        Command::ClearFreezeNotice {
+            handle: h,
+            cookie: 7,
+        },
+    );
+    w.ok(
+        rt,
+        Command::Freeze {
+            pid: b_pid,
+            enable: false,
+        },
+    );
+    assert_eq!(w.next(bl), Return::ClearFreezeNoticeDone { cookie: 7 });
+    assert!(w.idle(bl));
+    w.ok(bl, Command::WaitForWork);
+    // Delivered and unanswered: the confirmation follows the answer.
+    subscribe(&mut w, bt, h, 8);
+    assert!(matches!(w.next(bl), Return::FrozenBinder { cookie: 8, .. }));
+    let other = w.looper(b);
+    w.ok(
+        bt,
+        Command::ClearFreezeNotice {
+            handle: h,
+            cookie: 8,
+        },
+    );
+    assert!(w.idle(other), "no confirmation before the answer");
+    w.ok(bl, Command::FreezeNoticeDone { cookie: 8 });
+    assert_eq!(w.next(other), Return::ClearFreezeNoticeDone { cookie: 8 });
+}
+
+#[test]
+fn freeze_subscription_mistakes_are_errors() {
+    let FreezeWorld { mut w, bt, h, .. } = freeze_world();
+    subscribe(&mut w, bt, h, 7);
+    assert!(matches!(
+        w.err(bt, Command::RequestFreezeNotice { handle: h, cookie: 9 }),
+        Failure::FreezeNotice(m) if m.contains("already")
+    ));
+    assert!(matches!(
+        w.err(bt, Command::ClearFreezeNotice { handle: h, cookie: 9 }),
+        Failure::FreezeNotice(m) if m.contains("not 0x9")
+    ));
+    assert!(matches!(
+        w.err(bt, Command::FreezeNoticeDone { cookie: 9 }),
+        Failure::FreezeNotice(m) if m.contains("no delivered notice")
+    ));
+}
+
 // ---- limits --------------------------------------------------------------
 
 #[test]

@@ -180,7 +180,10 @@ impl Device {
         let hello = ClientMsg::Hello(Hello {
             major: PROTOCOL_MAJOR,
             minor: PROTOCOL_MINOR,
-            features: features::BLOBS | features::FREEZE | features::PRIORITY_MIGRATION,
+            features: features::BLOBS
+                | features::FREEZE
+                | features::PRIORITY_MIGRATION
+                | features::FREEZE_NOTIFICATIONS,
         });
         conn.send(&wire::encode(&hello)?, &[])
             .map_err(io_err("sending the handshake"))?;

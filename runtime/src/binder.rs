@@ -102,6 +102,25 @@ pub trait DeathRecipient: Send + Sync {
     fn binder_died(&self, who: &WeakBinder);
 }
 
+/// Whether a remote object's process is frozen (libbinder's
+/// `FrozenStateChangeCallback::State`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrozenState {
+    /// Frozen: its sync calls fail with `Frozen`, its oneway calls wait.
+    Frozen,
+    /// Running.
+    Unfrozen,
+}
+
+/// Something to tell when a remote object's process is frozen or thawed
+/// (libbinder's `IBinder::FrozenStateChangeCallback`).
+pub trait FrozenStateChangeCallback: Send + Sync {
+    /// Called on a pool thread with the state when the callback is added
+    /// (once it is known), then at each change; changes while this process
+    /// was frozen itself come as one call with the latest state.
+    fn on_state_changed(&self, who: &WeakBinder, state: FrozenState);
+}
+
 /// A remote object: one handle in this process's table.
 pub(crate) struct Proxy {
     pub handle: Handle,
@@ -110,7 +129,18 @@ pub(crate) struct Proxy {
     pub dead: AtomicBool,
     /// Death recipients and whether a subscription is registered.
     pub deaths: Mutex<DeathState>,
+    /// Freeze callbacks and whether a subscription is registered.
+    pub frozen: Mutex<FrozenSubs>,
     pub process: Arc<ProcessState>,
+}
+
+#[derive(Default)]
+pub(crate) struct FrozenSubs {
+    pub callbacks: Vec<Arc<dyn FrozenStateChangeCallback>>,
+    /// The subscription's cookie while one is registered.
+    pub cookie: Option<u64>,
+    /// The last state the mediator told (none yet after subscribing).
+    pub state: Option<FrozenState>,
 }
 
 #[derive(Default)]
@@ -126,7 +156,13 @@ impl Drop for Proxy {
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .cookie;
-        self.process.proxy_dropped(self.handle, self.strong, cookie);
+        let frozen = self
+            .frozen
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .cookie;
+        self.process
+            .proxy_dropped(self.handle, self.strong, cookie, frozen);
     }
 }
 
@@ -502,6 +538,42 @@ impl SpIBinder {
         };
         p.process.unlink_to_death(p, recipient)
     }
+
+    /// Tells `callback` whether the object's process is frozen, and again
+    /// each time that changes (libbinder's
+    /// `BpBinder::addFrozenStateChangeCallback`). The first callback
+    /// subscribes with the mediator, which answers with the state at once;
+    /// a callback added once the state is known hears it at once, on this
+    /// thread. `InvalidOperation` on a local object or where the mediator
+    /// has no freeze notifications; `DeadObject` once the object died.
+    pub fn add_frozen_state_change_callback(
+        &self,
+        callback: Arc<dyn FrozenStateChangeCallback>,
+    ) -> Result<()> {
+        let Inner::Remote(p) = &self.0 else {
+            return Err(Status::from_code(
+                StatusCode::InvalidOperation,
+                "add_frozen_state_change_callback on a local object: its process is this one",
+            ));
+        };
+        p.process.add_frozen_callback(p, callback)
+    }
+
+    /// Removes a callback added with
+    /// [`add_frozen_state_change_callback`](Self::add_frozen_state_change_callback)
+    /// (`NameNotFound` if it was not); the last one ends the subscription.
+    pub fn remove_frozen_state_change_callback(
+        &self,
+        callback: &Arc<dyn FrozenStateChangeCallback>,
+    ) -> Result<()> {
+        let Inner::Remote(p) = &self.0 else {
+            return Err(Status::from_code(
+                StatusCode::InvalidOperation,
+                "remove_frozen_state_change_callback on a local object",
+            ));
+        };
+        p.process.remove_frozen_callback(p, callback)
+    }
 }
 
 /// Wraps a local object in a reference that can be sent to other processes.
@@ -615,6 +687,21 @@ mod tests {
         assert_eq!(e.code, StatusCode::BadValue);
         assert!(Status::exception(crate::ExceptionCode::None, "").is_ok());
         assert!(!Status::service_specific(0, "").is_ok());
+    }
+
+    struct Silent;
+    impl FrozenStateChangeCallback for Silent {
+        fn on_state_changed(&self, _: &WeakBinder, _: FrozenState) {}
+    }
+
+    #[test]
+    fn a_local_object_has_no_frozen_state_to_report() {
+        let b = new_binder(Nop);
+        let cb: Arc<dyn FrozenStateChangeCallback> = Arc::new(Silent);
+        let e = b.add_frozen_state_change_callback(cb.clone()).unwrap_err();
+        assert_eq!(e.code, StatusCode::InvalidOperation);
+        let e = b.remove_frozen_state_change_callback(&cb).unwrap_err();
+        assert_eq!(e.code, StatusCode::InvalidOperation);
     }
 
     #[test]

@@ -162,7 +162,7 @@ fn run_cmd(ps: &ProcessState, cmd: Cmd) -> crate::Result<u8> {
                 }
                 for r in &p.refs {
                     println!(
-                        "  ref {:#x} -> {}: strong {} weak {} rights {}{}",
+                        "  ref {:#x} -> {}: strong {} weak {} rights {}{}{}",
                         r.handle,
                         r.owner_pid
                             .map(|p| format!("pid {p}"))
@@ -172,6 +172,9 @@ fn run_cmd(ps: &ProcessState, cmd: Cmd) -> crate::Result<u8> {
                         r.rights,
                         r.death_cookie
                             .map(|c| format!(" death-cookie {c:#x}"))
+                            .unwrap_or_default(),
+                        r.freeze_cookie
+                            .map(|c| format!(" freeze-cookie {c:#x}"))
                             .unwrap_or_default()
                     );
                 }

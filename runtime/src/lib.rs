@@ -12,6 +12,7 @@
 
 mod binder;
 pub mod cli;
+mod frozen;
 mod holder;
 mod identity;
 pub mod interface;
@@ -26,9 +27,9 @@ mod thread;
 pub mod topic;
 
 pub use binder::{
-    new_binder, Binder, DeathRecipient, SpIBinder, WeakBinder, DUMP_TRANSACTION,
-    EXTENSION_TRANSACTION, FIRST_CALL_TRANSACTION, INTERFACE_TRANSACTION, LAST_CALL_TRANSACTION,
-    PING_TRANSACTION,
+    new_binder, Binder, DeathRecipient, FrozenState, FrozenStateChangeCallback, SpIBinder,
+    WeakBinder, DUMP_TRANSACTION, EXTENSION_TRANSACTION, FIRST_CALL_TRANSACTION,
+    INTERFACE_TRANSACTION, LAST_CALL_TRANSACTION, PING_TRANSACTION,
 };
 pub use capbinder_core::{Priority, Rights, SchedPolicy};
 pub use holder::{ParcelableHolder, ParcelableMetadata};

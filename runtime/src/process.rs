@@ -93,6 +93,8 @@ pub struct ProcessState {
     /// a proxy for each, and each keeps its own identity.
     proxies: Mutex<FxHashMap<(Handle, bool), Weak<Proxy>>>,
     deaths: Mutex<FxHashMap<u64, Weak<Proxy>>>,
+    /// Freeze subscriptions, by cookie.
+    pub(crate) frozen_subs: Mutex<FxHashMap<u64, Weak<Proxy>>>,
     pool: Mutex<Pool>,
     /// Listeners for topic notices, by the subscribed callback's id.
     pub(crate) topic_listeners: Mutex<FxHashMap<u64, Arc<dyn crate::topic::TopicListener>>>,
@@ -159,6 +161,7 @@ impl ProcessState {
             exported: Mutex::default(),
             proxies: Mutex::default(),
             deaths: Mutex::default(),
+            frozen_subs: Mutex::default(),
             pool: Mutex::default(),
             topic_listeners: Mutex::default(),
             lost: AtomicBool::new(false),
@@ -448,6 +451,7 @@ impl ProcessState {
             strong: key.1,
             dead: AtomicBool::new(self.is_lost()),
             deaths: Mutex::new(DeathState::default()),
+            frozen: Mutex::default(),
             process: self.arc(),
         });
         map.insert(key, Arc::downgrade(&p));
@@ -484,7 +488,13 @@ impl ProcessState {
         Some(b)
     }
 
-    pub(crate) fn proxy_dropped(&self, h: Handle, strong: bool, cookie: Option<u64>) {
+    pub(crate) fn proxy_dropped(
+        &self,
+        h: Handle,
+        strong: bool,
+        cookie: Option<u64>,
+        frozen_cookie: Option<u64>,
+    ) {
         {
             let mut map = self.proxies.lock().unwrap_or_else(|e| e.into_inner());
             let key = proxy_key(h, strong);
@@ -502,6 +512,16 @@ impl ProcessState {
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&c);
             cmds.push(Command::ClearDeath {
+                handle: h,
+                cookie: c,
+            });
+        }
+        if let Some(c) = frozen_cookie {
+            self.frozen_subs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&c);
+            cmds.push(Command::ClearFreezeNotice {
                 handle: h,
                 cookie: c,
             });

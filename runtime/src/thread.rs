@@ -570,6 +570,11 @@ fn handle_other(process: &Arc<ProcessState>, ret: Return, fds: Vec<OwnedFd>) -> 
             let _ = DEFERRED.try_with(|d| d.borrow_mut().extend(cmds));
             Ok(())
         }
+        Return::FrozenBinder { cookie, is_frozen } => {
+            let done = process.on_frozen_binder(cookie, is_frozen);
+            let _ = DEFERRED.try_with(|d| d.borrow_mut().push(done));
+            Ok(())
+        }
         Return::SpawnLooper => {
             process.spawn_pooled_thread();
             Ok(())

@@ -894,6 +894,75 @@ fn freezing_a_process_with_oneway_calls_queued_waits_for_them() {
     assert_eq!(c.ok("getlog s 1"), "7");
 }
 
+/// Mirrors binderLibTest's `FrozenStateChangeNotificatiion`,
+/// `AddFrozenCallbackWhenFrozen`, `MultipleFrozenStateChangeCallbacks`,
+/// `NoFrozenNotificationAfterCallbackRemoval` and
+/// `RemoveThenAddFrozenStateChangeCallbacks`: a callback hears the state
+/// at once, then each change; one added once the state is known hears it
+/// at once; a removed one hears nothing more; added again, it hears the
+/// state again.
+#[test]
+fn a_frozen_state_callback_hears_the_state_then_each_change() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let svc = service(&ctx, "conf.frozen-cb", None);
+    let mut c = client_of(&ctx, "conf.frozen-cb");
+    let pid = svc.pid();
+    c.ok("frozen-listen s a");
+    assert_eq!(c.ok("frozen-states a 1"), "unfrozen");
+    c.ok(&format!("freeze {pid} on"));
+    assert_eq!(c.ok("frozen-states a 2"), "unfrozen,frozen");
+    c.ok("frozen-listen s b");
+    assert_eq!(
+        c.ok("frozen-states b 1"),
+        "frozen",
+        "the known state, at once"
+    );
+    c.ok(&format!("freeze {pid} off"));
+    assert_eq!(c.ok("frozen-states a 3"), "unfrozen,frozen,unfrozen");
+    assert_eq!(c.ok("frozen-states b 2"), "frozen,unfrozen");
+    c.ok("frozen-unlisten s a");
+    c.ok(&format!("freeze {pid} on"));
+    assert_eq!(c.ok("frozen-states b 3"), "frozen,unfrozen,frozen");
+    // One notice tells every callback, so `a` would have heard it by now.
+    assert_eq!(c.ok("frozen-states a 0"), "unfrozen,frozen,unfrozen");
+    let e = c.err("frozen-unlisten s a");
+    assert!(e.contains("code=NameNotFound"), "removed twice: {e}");
+    c.ok("frozen-unlisten s b");
+    c.ok(&format!("freeze {pid} off"));
+    c.ok("frozen-listen s a");
+    assert_eq!(
+        c.ok("frozen-states a 4"),
+        "unfrozen,frozen,unfrozen,unfrozen",
+        "added again: the state again"
+    );
+}
+
+/// Mirrors binderLibTest's `CoalesceFreezeCallbacksWhenListenerIsFrozen`:
+/// while the listening process is frozen, the changes it misses come as
+/// one call with the latest state once it is thawed.
+#[test]
+fn frozen_state_changes_missed_while_frozen_come_as_one() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let svc = service(&ctx, "conf.frozen-coalesce", None);
+    let mut c = client_of(&ctx, "conf.frozen-coalesce");
+    let mut root = ctx.client(None);
+    let pid = svc.pid();
+    c.ok("frozen-listen s a");
+    assert_eq!(c.ok("frozen-states a 1"), "unfrozen");
+    root.ok(&format!("freeze {} on", c.pid()));
+    for _ in 0..3 {
+        root.ok(&format!("freeze {pid} on"));
+        root.ok(&format!("freeze {pid} off"));
+    }
+    root.ok(&format!("freeze {pid} on"));
+    root.ok(&format!("freeze {} off", c.pid()));
+    assert_eq!(c.ok("frozen-states a 2"), "unfrozen,frozen");
+    root.ok(&format!("freeze {pid} off"));
+    assert_eq!(c.ok("frozen-states a 3"), "unfrozen,frozen,unfrozen");
+}
+
 /// Freezing and its info are for privileged processes only (binder
 /// leaves them to the system server, which holds the driver's
 /// permissions): an unprivileged client is refused both, with an error

@@ -136,7 +136,7 @@ impl Mediator {
             Migrate::On => true,
             Migrate::Off => false,
         };
-        let mut feats = features::BLOBS | features::FREEZE;
+        let mut feats = features::BLOBS | features::FREEZE | features::FREEZE_NOTIFICATIONS;
         if migrate {
             feats |= features::PRIORITY_MIGRATION;
         }

@@ -32,8 +32,8 @@ use capbinder::service_manager::{
 };
 use capbinder::{
     calling_identity, clear_calling_identity, flush_commands, new_binder, Binder, DeathRecipient,
-    ExceptionCode, Parcel, ProcessState, Result, SpIBinder, Status, StatusCode, WeakBinder,
-    FIRST_CALL_TRANSACTION as F,
+    ExceptionCode, FrozenState, FrozenStateChangeCallback, Parcel, ProcessState, Result, SpIBinder,
+    Status, StatusCode, WeakBinder, FIRST_CALL_TRANSACTION as F,
 };
 use capbinder_tests::role::{status_line, watch_stdin};
 // The gate `block` and `hold` wait at until a `release` opens it for good.
@@ -510,6 +510,20 @@ impl DeathRecipient for Recorder {
     }
 }
 
+/// A freeze callback that records the states it was told.
+struct FrozenRecorder {
+    states: Waitable<&'static str>,
+}
+
+impl FrozenStateChangeCallback for FrozenRecorder {
+    fn on_state_changed(&self, _who: &WeakBinder, state: FrozenState) {
+        self.states.push(match state {
+            FrozenState::Frozen => "frozen",
+            FrozenState::Unfrozen => "unfrozen",
+        });
+    }
+}
+
 // ---- roles --------------------------------------------------------------------
 
 fn die(msg: impl std::fmt::Display) -> ! {
@@ -604,6 +618,7 @@ fn main() -> ExitCode {
 struct Client {
     vars: HashMap<String, SpIBinder>,
     recipients: HashMap<String, Arc<Recorder>>,
+    frozen_listeners: HashMap<String, Arc<FrozenRecorder>>,
     latch: Arc<Latch>,
     notes: Arc<Waitable<String>>,
     /// This client's own object, handed out as the callback.
@@ -665,6 +680,7 @@ impl Client {
         Client {
             vars: HashMap::new(),
             recipients: HashMap::new(),
+            frozen_listeners: HashMap::new(),
             me: Conf::binder(latch.clone(), notes.clone()),
             latch,
             notes,
@@ -739,6 +755,7 @@ impl Client {
     /// `getlog V N`, `step V SEQ`, `getsteps V N`, `release`,
     /// `link V R`, `unlink V R`, `await-death R`, `deaths R`,
     /// `link-via V W`, `block-bg V`, `block-oneway V`, `freeze PID on|off [TIMEOUT_MS]`, `freeze-info PID`,
+    /// `frozen-listen V NAME`, `frozen-unlisten V NAME`, `frozen-states NAME N`,
     /// `hold V SIZE`, `unhold`, `bytes V SIZE`, `descriptor V`,
     /// `ext V W` (`found` or `none`), `set-ext V W|-`, `add NAME V`,
     /// `newwatcher V`, `watch NAME V`, `unwatch NAME V`,
@@ -1034,6 +1051,41 @@ impl Client {
             "deaths" => {
                 let r = self.recipients.get(arg(1)?).ok_or("no such recipient")?;
                 Ok(format!("count={}", r.threads.len()))
+            }
+            "frozen-listen" => {
+                let r = self
+                    .frozen_listeners
+                    .entry(arg(2)?.to_string())
+                    .or_insert_with(|| {
+                        Arc::new(FrozenRecorder {
+                            states: Waitable::new(),
+                        })
+                    })
+                    .clone();
+                self.var(w, 1)?
+                    .add_frozen_state_change_callback(r)
+                    .map_err(st)?;
+                Ok(String::new())
+            }
+            "frozen-unlisten" => {
+                let r: Arc<dyn FrozenStateChangeCallback> = self
+                    .frozen_listeners
+                    .get(arg(2)?)
+                    .cloned()
+                    .ok_or("no such listener")?;
+                self.var(w, 1)?
+                    .remove_frozen_state_change_callback(&r)
+                    .map_err(st)?;
+                Ok(String::new())
+            }
+            "frozen-states" => {
+                // Waits for N states (or WAIT), then says what came.
+                let r = self
+                    .frozen_listeners
+                    .get(arg(1)?)
+                    .ok_or("no such listener")?;
+                let n: usize = num(arg(2)?)?;
+                Ok(r.states.wait_len(n).join(","))
             }
             "link-via" => {
                 let mut p = Parcel::new();
