@@ -197,12 +197,35 @@ impl PartialEq for SpIBinder {
 
 impl Eq for SpIBinder {}
 
+impl SpIBinder {
+    /// What identity, equality, hashing and order go by: the local object
+    /// or the proxy.
+    fn addr(&self) -> usize {
+        match &self.0 {
+            Inner::Local(a) => Arc::as_ptr(a) as usize,
+            Inner::Remote(p) => Arc::as_ptr(p) as usize,
+        }
+    }
+}
+
+/// An arbitrary but stable order (by identity), so that binders can key
+/// ordered maps, as libbinder's `sp<IBinder>` and the Rust binder's
+/// `SpIBinder` do.
+impl Ord for SpIBinder {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.addr().cmp(&other.addr())
+    }
+}
+
+impl PartialOrd for SpIBinder {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl std::hash::Hash for SpIBinder {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        match &self.0 {
-            Inner::Local(a) => (Arc::as_ptr(a) as usize).hash(state),
-            Inner::Remote(p) => (Arc::as_ptr(p) as usize).hash(state),
-        }
+        self.addr().hash(state)
     }
 }
 
@@ -214,6 +237,33 @@ impl std::hash::Hash for SpIBinder {
 /// [`upgrade`](Self::upgrade) asks the mediator for a strong one.
 #[derive(Clone)]
 pub struct WeakBinder(WeakInner);
+
+impl WeakBinder {
+    /// The identity it refers to: that of the `SpIBinder` it came from.
+    fn addr(&self) -> usize {
+        match &self.0 {
+            WeakInner::Local(w) => w.as_ptr() as usize,
+            WeakInner::Remote(w, _) => w.as_ptr() as usize,
+            WeakInner::Held(p) => Arc::as_ptr(p) as usize,
+        }
+    }
+}
+
+/// Equal when they refer to the same object (the same proxy, for a
+/// remote one), alive or not.
+impl PartialEq for WeakBinder {
+    fn eq(&self, other: &Self) -> bool {
+        self.addr() == other.addr()
+    }
+}
+
+impl Eq for WeakBinder {}
+
+impl std::hash::Hash for WeakBinder {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.addr().hash(state)
+    }
+}
 
 #[derive(Clone)]
 enum WeakInner {
@@ -702,6 +752,24 @@ mod tests {
         assert_eq!(e.code, StatusCode::InvalidOperation);
         let e = b.remove_frozen_state_change_callback(&cb).unwrap_err();
         assert_eq!(e.code, StatusCode::InvalidOperation);
+    }
+
+    #[test]
+    // Hashing goes by the object's address, which its mutexes never change.
+    #[allow(clippy::mutable_key_type)]
+    fn weak_references_compare_by_the_object_and_binders_order_stably() {
+        let (a, b) = (new_binder(Nop), new_binder(Nop));
+        let (wa, wa2, wb) = (a.downgrade(), a.clone().downgrade(), b.downgrade());
+        assert_eq!(wa, wa2);
+        assert_ne!(wa, wb);
+        let set: std::collections::HashSet<_> = [wa.clone(), wa2, wb].into_iter().collect();
+        assert_eq!(set.len(), 2);
+        assert_eq!(a.cmp(&b), a.clone().cmp(&b.clone()));
+        assert_ne!(a.cmp(&b), std::cmp::Ordering::Equal);
+        assert_eq!(a.cmp(&a.clone()), std::cmp::Ordering::Equal);
+        drop(a);
+        assert_eq!(wa.upgrade(), None);
+        assert_eq!(wa, wa.clone(), "still equal once the object is gone");
     }
 
     #[test]

@@ -285,6 +285,29 @@ impl ProcessState {
         thread::command(&self.arc(), Command::SetMaxThreads(n))
     }
 
+    /// How many threads the mediator may ask this process's pool to grow
+    /// by, as it records it (libbinder's
+    /// `getThreadPoolMaxTotalThreadCount`, less the threads that joined
+    /// by themselves).
+    pub fn max_threads(&self) -> Result<u32> {
+        let me = std::process::id() as i32;
+        let s = self.state()?;
+        let p = s.processes.iter().find(|p| p.pid == me).ok_or_else(|| {
+            Status::from_code(
+                StatusCode::UnknownError,
+                "the mediator's state does not list this process",
+            )
+        })?;
+        Ok(p.max_threads)
+    }
+
+    /// Whether [`start_thread_pool`](Self::start_thread_pool) or
+    /// [`join_thread_pool`](Self::join_thread_pool) ran (libbinder's
+    /// `isThreadPoolStarted`).
+    pub fn is_thread_pool_started(&self) -> bool {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).started
+    }
+
     /// The mediator's state as this process may see it.
     pub fn state(&self) -> Result<StateDump> {
         match thread::request(&self.arc(), Command::DumpState)? {

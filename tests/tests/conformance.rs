@@ -721,6 +721,10 @@ fn a_pool_grows_to_its_maximum_under_blocking_calls_and_no_further() {
     let _sm = ctx.servicemanager();
     let mut svc = service(&ctx, "conf.pool", Some(2));
     let mut c = client_of(&ctx, "conf.pool");
+    // binderLibTest's ThreadPoolStarted and the maximum as the mediator
+    // records it.
+    c.ok("set-max-threads 3");
+    assert_eq!(c.ok("pool-info"), "started=true max=3");
     for _ in 0..4 {
         assert_eq!(c.ok("block-bg s"), "started");
     }

@@ -756,6 +756,7 @@ impl Client {
     /// `link V R`, `unlink V R`, `await-death R`, `deaths R`,
     /// `link-via V W`, `block-bg V`, `block-oneway V`, `freeze PID on|off [TIMEOUT_MS]`, `freeze-info PID`,
     /// `frozen-listen V NAME`, `frozen-unlisten V NAME`, `frozen-states NAME N`,
+    /// `pool-info`, `set-max-threads N`,
     /// `hold V SIZE`, `unhold`, `bytes V SIZE`, `descriptor V`,
     /// `ext V W` (`found` or `none`), `set-ext V W|-`, `add NAME V`,
     /// `newwatcher V`, `watch NAME V`, `unwatch NAME V`,
@@ -1051,6 +1052,15 @@ impl Client {
             "deaths" => {
                 let r = self.recipients.get(arg(1)?).ok_or("no such recipient")?;
                 Ok(format!("count={}", r.threads.len()))
+            }
+            "pool-info" => Ok(format!(
+                "started={} max={}",
+                ps.is_thread_pool_started(),
+                ps.max_threads().map_err(st)?
+            )),
+            "set-max-threads" => {
+                ps.set_max_threads(num(arg(1)?)?).map_err(st)?;
+                Ok(String::new())
             }
             "frozen-listen" => {
                 let r = self
