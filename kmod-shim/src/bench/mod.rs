@@ -458,6 +458,66 @@ fn start_rigs(
     Ok(Rigs { list })
 }
 
+/// Rigs of one placement kept running for a benchmark that interleaves
+/// them with cases of its own (`capbinder-bench` takes turns between the
+/// floors, kernel binder and the runtime's cases, so that a ratio compares
+/// them on the same machine).
+pub struct FloorRigs {
+    rigs: Rigs,
+    max_msg: usize,
+}
+
+impl FloorRigs {
+    /// Spawns `mechs` (floors or kernel binder; a mechanism that cannot
+    /// run here is left out with a note), pinned for `placement`, for
+    /// payloads up to `max_msg` bytes. Pins this process to the client's
+    /// CPU.
+    pub fn start(
+        mechs: &[Mech],
+        placement: Placement,
+        cpus: (usize, usize),
+        max_msg: usize,
+        kbinder: Option<PathBuf>,
+        notes: &mut Vec<String>,
+    ) -> Result<FloorRigs, BenchError> {
+        if let Some(m) = mechs.iter().find(|m| matches!(m, Mech::Capbinder(_))) {
+            return Err(BenchError::Usage(format!(
+                "FloorRigs runs floors and kernel binder, not {}",
+                m.name()
+            )));
+        }
+        let opts = Options {
+            only: mechs.iter().map(|m| m.name().to_string()).collect(),
+            kbinder,
+            ..Options::default()
+        };
+        // Only capbinder's rigs use the directory.
+        let rigs = start_rigs(
+            &opts,
+            placement,
+            cpus,
+            &std::env::temp_dir(),
+            max_msg,
+            notes,
+        )?;
+        Ok(FloorRigs { rigs, max_msg })
+    }
+
+    /// One measured case per rig for `payload` bytes (none above what the
+    /// rigs were started for), as [`interleave::measure`] takes them.
+    pub fn cases(&mut self, payload: usize) -> Vec<(Mech, interleave::Case<'_, BenchError>)> {
+        if payload > self.max_msg {
+            return Vec::new();
+        }
+        let max_msg = self.max_msg;
+        self.rigs
+            .list
+            .iter_mut()
+            .map(|(m, rig)| (*m, echo_case(rig.as_mut(), payload, max_msg)))
+            .collect()
+    }
+}
+
 /// Runs every selected case and prints `RESULT` lines (stdout) as they
 /// finish, then returns the report (the caller prints the ratio table).
 pub fn run(opts: &Options) -> Result<Report, BenchError> {

@@ -367,17 +367,14 @@ impl Setup {
         Ok(())
     }
 
-    /// Sync round trips of `payload` bytes.
-    pub fn sync_case(
-        &self,
-        payload: usize,
-        iters: usize,
-    ) -> Res<capbinder_kmod_shim::bench::stats::Summary> {
+    /// One sync round trip of `payload` bytes per call, as a measured
+    /// case: a fresh payload written in place in the send area (the floors
+    /// write theirs into the socket client's buffer), echoed back and read
+    /// borrowed; checked in full when asked.
+    pub fn sync_call(&self, payload: usize) -> impl FnMut(bool) -> Res<()> + '_ {
         let echo = &self.echo;
         let mut seed = 0u8;
-        util::measure(iters, |check| {
-            // A fresh payload per call, written in place in the send area
-            // (the floors write theirs into the socket client's buffer).
+        move |check| {
             seed = seed.wrapping_add(1);
             let mut p = Parcel::in_send_area();
             p.write_bytes_with(payload, |b| bench::pattern(b, seed))
@@ -392,20 +389,16 @@ impl Setup {
                 ));
             }
             Ok(())
-        })
+        }
     }
 
-    /// Sync round trips of `payload` bytes through the generated proxy:
-    /// a fresh payload per call into the caller's buffer, then
+    /// The same through the generated proxy, as a measured case: a fresh
+    /// payload per call into the caller's buffer, then
     /// `IBenchEcho::echo(&buf)`.
-    pub fn aidl_case(
-        &self,
-        payload: usize,
-        iters: usize,
-    ) -> Res<capbinder_kmod_shim::bench::stats::Summary> {
+    pub fn aidl_call(&self, payload: usize) -> impl FnMut(bool) -> Res<()> + '_ {
         let mut buf = vec![0u8; payload];
         let mut seed = 0u8;
-        util::measure(iters, |check| {
+        move |check| {
             seed = seed.wrapping_add(1);
             bench::pattern(&mut buf, seed);
             let got = self.aidl_echo.echo(&buf).map_err(st)?;
@@ -416,7 +409,7 @@ impl Setup {
                 ));
             }
             Ok(())
-        })
+        }
     }
 
     /// `senders` threads send `total` oneway calls (32 B) between them;
@@ -640,7 +633,7 @@ pub fn clients_group(setup: &Setup, plan: &Plan, report: &mut Report) -> Res<()>
                 "clients={n} {}: {iters} round trips of 32 B",
                 p.name()
             ));
-            let s = setup.sync_case(32, iters)?;
+            let s = util::measure(iters, setup.sync_call(32))?;
             report.push(Row {
                 mech: format!("capbinder-clients-{n}"),
                 placement: p,

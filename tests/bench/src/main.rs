@@ -75,7 +75,7 @@ mod util;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use capbinder_kmod_shim::bench::{self, procs, roles, Mech, Options, Placement};
+use capbinder_kmod_shim::bench::{self, procs, roles, Mech, Placement};
 use clap::{Parser, Subcommand};
 
 use report::{Report, Row};
@@ -505,36 +505,74 @@ fn run_bench(cli: Cli) -> Res<()> {
         for b in &buses {
             b.place(far)?;
         }
+        // The floors and kernel binder of this placement, spawned once and
+        // used for every payload.
+        let mut floors = Vec::new();
+        let biggest = plan.payloads.iter().copied().max().unwrap_or(32);
+        if plan.wants("floor") {
+            let max = biggest.min(1 << 20);
+            floors.push(floor_rigs(&plan, p, &[Mech::Direct, Mech::RelayBlocking], max, &mut report));
+        }
+        if plan.wants("kernel-binder") {
+            let max = biggest.min(bench::kbinder::MAX_PAYLOAD);
+            floors.push(floor_rigs(&plan, p, &[Mech::KernelBinder], max, &mut report));
+        }
+        procs::pin_self(home).map_err(|e| e.to_string())?;
         for &payload in &plan.payloads {
             let iters = plan.iters(payload);
-            // The floors right before the cases they are the floors of,
-            // so that the machine has drifted as little as possible.
-            if plan.wants("floor") || plan.wants("kernel-binder") {
-                floor(&plan, p, payload, &mut report);
-                procs::pin_self(home).map_err(|e| e.to_string())?;
-            }
-            // The runtime API and generated code: the same call, two ways.
-            type Case = fn(&cb::Setup, usize, usize) -> Res<bench::stats::Summary>;
-            let cases: [(&str, Case); 2] = [
-                ("capbinder", cb::Setup::sync_case),
-                ("capbinder-aidl", cb::Setup::aidl_case),
-            ];
-            for (name, case) in cases {
-                let Some(s) = setup.as_ref().filter(|_| plan.wants(name)) else {
-                    continue;
-                };
-                progress(&format!(
-                    "{} {name} {payload} B: {iters} round trips",
-                    p.name()
+            if plan.wants("floor") && payload > 1 << 20 {
+                report.note(format!(
+                    "floors: {payload} B is not run (one SOCK_SEQPACKET message would need a socket buffer that large)"
                 ));
-                let sum =
-                    case(s, payload, iters).map_err(|e| format!("{name} {payload} B: {e}"))?;
-                report.push(Row {
-                    mech: name.into(),
-                    placement: p,
-                    payload,
-                    s: sum,
-                });
+            }
+            if plan.wants("kernel-binder") && payload > bench::kbinder::MAX_PAYLOAD {
+                report.note(format!(
+                    "kernel-binder: {payload} B is not run (the driver maps at most 4 MiB per process)"
+                ));
+            }
+            // The floors, kernel binder, and capbinder through the runtime
+            // API and through generated code take turns, a tenth of their
+            // round trips at a time, so that their ratios compare them on
+            // the same machine.
+            let mut names: Vec<String> = Vec::new();
+            let mut cases: Vec<bench::interleave::Case<'_, String>> = Vec::new();
+            for rigs in floors.iter_mut().flatten() {
+                for (mech, mut case) in rigs.cases(payload) {
+                    names.push(mech.name().to_string());
+                    cases.push(Box::new(move |check| case(check).map_err(|e| e.to_string())));
+                }
+            }
+            if let Some(s) = setup.as_ref() {
+                if plan.wants("capbinder") {
+                    names.push("capbinder".into());
+                    cases.push(Box::new(s.sync_call(payload)));
+                }
+                if plan.wants("capbinder-aidl") {
+                    names.push("capbinder-aidl".into());
+                    cases.push(Box::new(s.aidl_call(payload)));
+                }
+            }
+            if !cases.is_empty() {
+                progress(&format!(
+                    "{} {payload} B: {iters} round trips each of {}, interleaved",
+                    p.name(),
+                    names.join(", ")
+                ));
+                let sums = bench::interleave::measure(
+                    &mut cases,
+                    iters,
+                    bench::interleave::rounds_for(iters),
+                )
+                .map_err(|(i, e)| format!("{} {payload} B: {e}", names[i]))?;
+                drop(cases);
+                for (mech, s) in names.into_iter().zip(sums) {
+                    report.push(Row {
+                        mech,
+                        placement: p,
+                        payload,
+                        s,
+                    });
+                }
             }
             for b in &buses {
                 if !plan.wants(b.daemon().name()) || (plan.quick && payload > 1 << 20) {
@@ -695,70 +733,28 @@ fn run_bench(cli: Cli) -> Res<()> {
     Ok(())
 }
 
-/// The floors and kernel binder at one placement and payload, each group
-/// its own bench-module run (so that one failing loses only its rows; a
-/// payload a mechanism cannot carry is skipped with its reason).
-fn floor(plan: &Plan, p: Placement, payload: usize, report: &mut Report) {
-    if plan.wants("floor") {
-        if payload > 1 << 20 {
-            report.note(format!(
-                "floors: {payload} B is not run (one SOCK_SEQPACKET message would need a socket buffer that large)"
-            ));
-        } else {
-            module_run(plan, p, payload, &["direct", "relay-blocking"], report);
-        }
+/// Floor or kernel-binder rigs for placement `p` and payloads up to
+/// `max_msg`, each group started on its own so that one that cannot run
+/// here loses only its rows (with a note).
+fn floor_rigs(
+    plan: &Plan,
+    p: Placement,
+    mechs: &[Mech],
+    max_msg: usize,
+    report: &mut Report,
+) -> Option<bench::FloorRigs> {
+    let mut notes = Vec::new();
+    let rigs = bench::FloorRigs::start(mechs, p, plan.cpus, max_msg, plan.kbinder.clone(), &mut notes);
+    for n in notes.into_iter().filter(|n| n.starts_with("kernel-binder")) {
+        report.note(n);
     }
-    if plan.wants("kernel-binder") {
-        if payload > bench::kbinder::MAX_PAYLOAD {
-            report.note(format!(
-                "kernel-binder: {payload} B is not run (the driver maps at most 4 MiB per process)"
-            ));
-        } else {
-            module_run(plan, p, payload, &["kernel-binder"], report);
+    match rigs {
+        Ok(r) => Some(r),
+        Err(e) => {
+            let names: Vec<_> = mechs.iter().map(|m| m.name()).collect();
+            report.note(format!("{} {} skipped: {e}", names.join(", "), p.name()));
+            None
         }
-    }
-}
-
-/// One bench-module run of `mechs`; its rows and kernel-binder notes go
-/// into `report`.
-fn module_run(plan: &Plan, p: Placement, payload: usize, mechs: &[&str], report: &mut Report) {
-    let opts = Options {
-        quick: plan.quick,
-        only: mechs.iter().map(|m| m.to_string()).collect(),
-        diagnostics: false,
-        json: None,
-        // The bench module runs a tenth of these from 64 KiB up.
-        iters: Some(plan.iters(payload) * if payload >= 64 << 10 { 10 } else { 1 }),
-        payloads: vec![payload],
-        placements: vec![p],
-        capbinderd: None,
-        cpus: Some(plan.cpus),
-        kbinder: plan.kbinder.clone(),
-    };
-    match bench::run(&opts) {
-        Ok(r) => {
-            for n in r.notes.iter().filter(|n| n.starts_with("kernel-binder")) {
-                report.note(n.clone());
-            }
-            for c in r.results {
-                if matches!(
-                    c.mech,
-                    Mech::Direct | Mech::RelayBlocking | Mech::KernelBinder
-                ) {
-                    report.rows.push(Row {
-                        mech: c.mech.name().into(),
-                        placement: c.placement,
-                        payload: c.payload,
-                        s: c.summary,
-                    });
-                }
-            }
-        }
-        Err(e) => report.note(format!(
-            "{} {} {payload} B skipped: {e}",
-            mechs.join(", "),
-            p.name()
-        )),
     }
 }
 
