@@ -245,6 +245,10 @@ fn txn_out(code: u32, len: usize) -> TxnOut {
 }
 
 impl Rig for CbRig {
+    fn helpers(&self) -> Vec<(String, u32)> {
+        vec![self.server.role(), self.mediator.role()]
+    }
+
     fn call(&mut self, req: &[u8], resp: &mut [u8]) -> Result<usize, BenchError> {
         self.tc.write_send_area(0, req)?;
         let call = Command::Transaction {

@@ -404,6 +404,10 @@ impl SocketRig {
 }
 
 impl Rig for SocketRig {
+    fn helpers(&self) -> Vec<(String, u32)> {
+        self.helpers.iter().map(Helper::role).collect()
+    }
+
     fn call(&mut self, req: &[u8], resp: &mut [u8]) -> Result<usize, BenchError> {
         let fd = self.sock.as_fd();
         send_all(fd, req).map_err(|source| BenchError::Io {

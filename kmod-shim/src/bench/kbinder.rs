@@ -343,6 +343,10 @@ impl KbRig {
 }
 
 impl Rig for KbRig {
+    fn helpers(&self) -> Vec<(String, u32)> {
+        vec![self.server.role()]
+    }
+
     fn call(&mut self, req: &[u8], resp: &mut [u8]) -> Result<usize, BenchError> {
         self.cmds.clear();
         if let Some(b) = self.pending_free.take() {

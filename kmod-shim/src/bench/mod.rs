@@ -10,6 +10,8 @@
 //!
 //! - [`stats`]: median, p99 and operations per second;
 //! - [`interleave`]: cases taking turns, so that drift hits them alike;
+//! - [`cost`]: CPU time and switches per round trip of each process
+//!   (`--diagnostics`);
 //! - [`procs`]: pinning, helper processes, the temporary directory (also
 //!   used by `capbinder-bench`, in tests/bench);
 //! - `floor`: the socket floors and their helper roles;
@@ -26,6 +28,7 @@
 //! puts the client there and every other process on the second.
 
 mod cb;
+pub mod cost;
 mod floor;
 pub mod interleave;
 pub mod kbinder;
@@ -69,6 +72,10 @@ trait Rig {
     /// Sends `req`, waits for the answer, copies it into `resp` and returns
     /// its length.
     fn call(&mut self, req: &[u8], resp: &mut [u8]) -> Result<usize, BenchError>;
+
+    /// Its other processes (a role name without spaces, and the pid), for
+    /// [`cost`].
+    fn helpers(&self) -> Vec<(String, u32)>;
 }
 
 /// A mechanism measured.
@@ -590,7 +597,8 @@ pub fn run(opts: &Options) -> Result<Report, BenchError> {
                 .map_err(|(i, e)| {
                     BenchError::Helper(format!("{} {}: {e}", mechs[i].name(), placement.name()))
                 })?;
-            for (mech, summary) in mechs.into_iter().zip(sums) {
+            drop(cases);
+            for (mech, summary) in mechs.iter().copied().zip(sums) {
                 let r = CaseResult {
                     mech,
                     placement,
@@ -599,6 +607,14 @@ pub fn run(opts: &Options) -> Result<Report, BenchError> {
                 };
                 println!("{}", r.line());
                 report.results.push(r);
+            }
+            if opts.diagnostics {
+                // Where the time went: each process's CPU time and the
+                // switches per round trip, case by case.
+                for (mech, rig) in rigs.list.iter_mut() {
+                    let parts = cost::profile(rig.as_mut(), payload, max_msg, iters.min(5000))?;
+                    print!("{}", cost::lines(*mech, placement.name(), payload, &parts));
+                }
             }
         }
     }

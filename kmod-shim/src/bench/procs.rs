@@ -154,6 +154,19 @@ impl Helper {
         self.child.id()
     }
 
+    /// Its role and pid for [`super::cost`]: the name in lowercase, one
+    /// word (`echo server` is `echo-server`).
+    pub fn role(&self) -> (String, u32) {
+        let name: String = self
+            .name
+            .to_lowercase()
+            .chars()
+            .filter(|c| !matches!(c, '(' | ')'))
+            .map(|c| if c.is_whitespace() { '-' } else { c })
+            .collect();
+        (name, self.pid())
+    }
+
     /// The CPUs it may run on (to show that pinning took).
     pub fn cpus(&self) -> Vec<usize> {
         let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) else {

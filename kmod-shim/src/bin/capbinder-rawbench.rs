@@ -19,7 +19,8 @@
 //! the device named with `--kbinder DEVICE`; skipped with a note
 //! otherwise); with `--diagnostics` also `relay-acked`, `relay-epoll`,
 //! `relay-epoll-acked` and `relay-threaded`, relays shaped like the mediator
-//! (see `bench::floor`). The hidden subcommands (`serve`, `kbinder-serve`,
+//! (see `bench::floor`), and `COST` lines: each process's CPU time and
+//! context switches per round trip (see `bench::cost`). The hidden subcommands (`serve`, `kbinder-serve`,
 //! `echo`, `relay`, `relay-uring`, `with-parent`) are the helper processes this
 //! program starts as copies of itself.
 
@@ -45,7 +46,8 @@ struct Cli {
     only: Vec<String>,
     /// Also run the diagnostic relays, which copy the mediator's shape
     /// (acknowledgements, an epoll loop, a thread per socket) without its
-    /// logic.
+    /// logic, and print where each case's time goes: a `COST` line per
+    /// process with its CPU time, switches and preemptions per round trip.
     #[arg(long)]
     diagnostics: bool,
     /// Also write the results and ratios as JSON to this file.
