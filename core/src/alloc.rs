@@ -50,6 +50,8 @@ pub(crate) struct Range {
     pub sender_pid: i32,
     /// Delivered to the process (only delivered ranges may be freed by it).
     pub delivered: bool,
+    /// Zeroed when freed (`TxnFlags::CLEAR_BUF`).
+    pub clear: bool,
 }
 
 /// Summary of a buffer for the state dump.
@@ -236,6 +238,7 @@ impl RecvBuffer {
                 oneway_node,
                 sender_pid,
                 delivered: false,
+                clear: false,
             },
         );
         self.used_bytes += need;
@@ -243,6 +246,13 @@ impl RecvBuffer {
             self.async_used += need;
         }
         Ok(off)
+    }
+
+    /// Marks a reserved range to be zeroed when freed.
+    pub fn mark_clear(&mut self, off: u64) {
+        if let Some(r) = self.used.get_mut(&off) {
+            r.clear = true;
+        }
     }
 
     /// Marks a reserved range delivered: from now on the process may free it.

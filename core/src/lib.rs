@@ -70,6 +70,17 @@ pub enum Effect {
         /// Fds to attach, in the order the objects number them.
         fds: Vec<FdSlot>,
     },
+    /// Zero a freed range of a process's receive buffer: its payload was
+    /// marked sensitive (`TxnFlags::CLEAR_BUF`). Always precedes any
+    /// `Copy` into the same bytes.
+    Zero {
+        /// The process (its receive buffer).
+        to: ProcId,
+        /// Offset in the receive buffer.
+        offset: u64,
+        /// Bytes.
+        len: u64,
+    },
     /// Copy a payload from the sending thread's send area into the
     /// receiver's buffer. Always precedes the `Deliver` that points at it.
     Copy {

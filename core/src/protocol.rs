@@ -273,6 +273,10 @@ impl TxnFlags {
     pub const ONEWAY: u32 = 0x01;
     /// The caller accepts file descriptors in the reply.
     pub const ACCEPT_FDS: u32 = 0x10;
+    /// The payload is sensitive: the mediator zeroes its range of the
+    /// receive buffer when the range is freed (binder's `TF_CLEAR_BUF`,
+    /// libbinder's `Parcel::markSensitive`).
+    pub const CLEAR_BUF: u32 = 0x20;
     /// The payload travels in the last object, a `Blob`, instead of the
     /// send area (set by the runtime for large payloads; the mediator
     /// passes it through).
@@ -286,6 +290,11 @@ impl TxnFlags {
     /// Whether the caller accepts fds in the reply.
     pub fn accept_fds(self) -> bool {
         self.0 & Self::ACCEPT_FDS != 0
+    }
+
+    /// Whether the payload is to be zeroed when its range is freed.
+    pub fn clear_buf(self) -> bool {
+        self.0 & Self::CLEAR_BUF != 0
     }
 }
 

@@ -354,6 +354,13 @@ impl Core {
             .map_err(|e| {
                 Fail::Failed(self.alloc_failure(to, e, txn.data.len, oneway, Side::Request))
             })?;
+        if txn.flags.clear_buf() {
+            self.procs
+                .get_mut(to.0)
+                .expect("live")
+                .buffer
+                .mark_clear(offset);
+        }
         // No failure from here on: commit.
         let (objects, out_fds) = self.translate_objects(from, thread, to, &txn.objects, fds, fx);
         copy_payload(thread, from, &txn, to, offset, fx);
@@ -592,7 +599,13 @@ impl Core {
             let objects = std::mem::take(&mut t.objects);
             self.release_objects(t.to_proc, &objects, fx);
             if let Some(p) = self.procs.get_mut(t.to_proc.0) {
-                p.buffer.free(t.buffer.offset);
+                if let Some(r) = p.buffer.free(t.buffer.offset).filter(|r| r.clear) {
+                    fx.push(Effect::Zero {
+                        to: t.to_proc,
+                        offset: t.buffer.offset,
+                        len: r.len,
+                    });
+                }
             }
         }
         if !t.fds.is_empty() {
@@ -705,6 +718,11 @@ impl Core {
                 return Ok(());
             }
         };
+        if txn.flags.clear_buf() {
+            if let Some(p) = self.procs.get_mut(caller_proc.0) {
+                p.buffer.mark_clear(offset);
+            }
+        }
         let (objects, out_fds) =
             self.translate_objects(replier, thread, caller_proc, &txn.objects, &fds, fx);
         copy_payload(thread, replier, &txn, caller_proc, offset, fx);
@@ -869,6 +887,13 @@ impl Core {
             _ => return Err(Failure::BadFree(offset)),
         }
         let r = p.buffer.free(offset).expect("checked");
+        if r.clear {
+            fx.push(Effect::Zero {
+                to: proc_id,
+                offset,
+                len: r.len,
+            });
+        }
         if p.spam_flagged && p.buffer.async_free() >= p.buffer.async_limit() / 2 {
             p.spam_flagged = false;
         }

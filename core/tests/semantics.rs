@@ -678,6 +678,88 @@ fn call_and_reply_carry_the_payload_and_identity() {
     assert_eq!(r.id, tx.id, "the reply names the call's transaction ID");
 }
 
+/// Binder's `TF_CLEAR_BUF`: a sensitive payload's range of the receive
+/// buffer is zeroed when it is freed, whoever frees it (the receiver, or
+/// the core for a call that never arrived); others are left as they are.
+#[test]
+fn a_sensitive_payload_is_zeroed_when_its_range_is_freed() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    let sensitive = |w: &mut World, t, len| {
+        w.cmd(
+            t,
+            Command::Transaction {
+                handle: h,
+                txn: TxnOut {
+                    code: 1,
+                    flags: TxnFlags(TxnFlags::CLEAR_BUF),
+                    data: DataRange { offset: 0, len },
+                    objects: vec![],
+                    splices: vec![],
+                },
+            },
+        )
+    };
+    sensitive(&mut w, bt, 100);
+    let tx = w.incoming(at);
+    assert!(tx.flags.clear_buf(), "the receiver sees the flag");
+    assert!(w.zeroed.is_empty(), "not before it is freed");
+    w.free(at, &tx);
+    assert_eq!(w.zeroed, vec![(a, tx.buffer.offset, 104)], "rounded to 8");
+    // A sensitive reply is zeroed in the caller's buffer.
+    w.cmd(
+        at,
+        Command::Reply(TxnOut {
+            flags: TxnFlags(TxnFlags::CLEAR_BUF),
+            data: DataRange { offset: 0, len: 8 },
+            ..TxnOut::default()
+        }),
+    );
+    let Return::Reply(r) = w.answer(bt) else {
+        panic!()
+    };
+    w.ok(
+        bt,
+        Command::FreeBuffer {
+            offset: r.buffer.offset,
+        },
+    );
+    assert_eq!(w.zeroed.last(), Some(&(b, r.buffer.offset, 8)));
+    // A plain call is not.
+    w.ok(at, Command::WaitForWork);
+    w.zeroed.clear();
+    w.call_len(bt, h, 2, vec![], 100);
+    w.serve(at);
+    assert!(matches!(w.answer(bt), Return::Reply(_)));
+    assert!(w.zeroed.is_empty());
+    // Never delivered (its caller left first): the core frees and zeroes it.
+    let (c, d) = (w.process(), w.process());
+    let (ct, dt) = (w.thread(c), w.thread(d));
+    let hc = w.give(ct, 0x20, dt);
+    w.cmd(
+        dt,
+        Command::Transaction {
+            handle: hc,
+            txn: TxnOut {
+                code: 1,
+                flags: TxnFlags(TxnFlags::CLEAR_BUF),
+                data: DataRange { offset: 0, len: 16 },
+                objects: vec![],
+                splices: vec![],
+            },
+        },
+    );
+    assert!(w.zeroed.is_empty(), "queued: C has no pool thread");
+    w.thread_exit(dt);
+    assert!(
+        matches!(w.zeroed.as_slice(), [(p, _, 16)] if *p == c),
+        "{:?}",
+        w.zeroed
+    );
+}
+
 /// What the I/O layer refuses before the core sees it (a memfd whose
 /// seals do not hold) ends like the core's own refusals: a call fails back
 /// to its sender, a reply fails the call it answers and comes off the

@@ -59,7 +59,31 @@ both_loops!(
     an_unprivileged_process_cannot_prepare_an_app_identity,
     a_launcher_that_dies_before_binding_drops_the_pending_connection,
     a_forked_child_cannot_use_its_parents_channel_and_the_parent_keeps_it,
+    a_sensitive_payload_is_zeroed_in_the_receivers_buffer_once_freed,
 );
+
+/// binder's `TF_CLEAR_BUF`: the receiver of a sensitive call frees its
+/// range and then finds it zeroed by the mediator; without the flag the
+/// bytes stay until the range is reused.
+fn a_sensitive_payload_is_zeroed_in_the_receivers_buffer_once_freed(lp: Loop) {
+    let d = Daemon::start(lp);
+    let _server = d.server();
+    let mut me = Peer::open(d.socket()).unwrap();
+    let secret = b"a secret the server must not keep";
+    for (flags, want) in [
+        (
+            TxnFlags::CLEAR_BUF,
+            "flag=true nonzero-before=true zero-after=true",
+        ),
+        (0, "flag=false nonzero-before=true zero-after=false"),
+    ] {
+        let out = me
+            .call_with_flags(Handle(0), 21, flags, secret, vec![], &[], &mut no_nested())
+            .unwrap()
+            .data();
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+    }
+}
 
 fn no_nested() -> impl FnMut(&capbinder_core::TxnIn, &[u8], Vec<std::os::fd::OwnedFd>) -> Vec<u8> {
     |t, _, _| panic!("unexpected nested call {t:?}")

@@ -187,6 +187,21 @@ pub struct Parcel {
     data: Data,
     pos: usize,
     pub(crate) slots: Vec<Slot>,
+    /// Marked with [`mark_sensitive`](Self::mark_sensitive).
+    sensitive: bool,
+}
+
+/// A sensitive parcel's own copy of its bytes is zeroed when it goes (the
+/// bytes it reads in place are zeroed by the mediator when their range is
+/// freed).
+impl Drop for Parcel {
+    fn drop(&mut self) {
+        if self.sensitive {
+            if let Data::Owned(v) = &mut self.data {
+                zeroize::Zeroize::zeroize(v);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Parcel {
@@ -216,6 +231,7 @@ impl Parcel {
             data: Data::Owned(Vec::new()),
             pos: 0,
             slots: Vec::new(),
+            sensitive: false,
         }
     }
 
@@ -242,6 +258,7 @@ impl Parcel {
                 }),
                 pos: 0,
                 slots: Vec::new(),
+                sensitive: false,
             },
             None => Parcel::new(),
         }
@@ -281,6 +298,7 @@ impl Parcel {
             data: Data::Owned(data),
             pos: 0,
             slots,
+            sensitive: false,
         }
     }
 
@@ -289,6 +307,7 @@ impl Parcel {
             data: Data::Received(Arc::new(d)),
             pos: 0,
             slots,
+            sensitive: false,
         }
     }
 
@@ -297,6 +316,7 @@ impl Parcel {
             data: Data::Blob(map),
             pos: 0,
             slots,
+            sensitive: false,
         }
     }
 
@@ -639,8 +659,8 @@ impl Parcel {
     }
 
     /// The bytes to send, left in the send area where they already are.
-    pub(crate) fn take_outgoing(self) -> (Outgoing, Vec<Slot>) {
-        let Parcel { data, slots, .. } = self;
+    pub(crate) fn take_outgoing(mut self) -> (Outgoing, Vec<Slot>) {
+        let (data, slots) = self.take_data();
         let out = match data {
             Data::InPlace(p) => Outgoing::InPlace(p),
             other => Outgoing::Bytes(other.into_vec()),
@@ -648,9 +668,34 @@ impl Parcel {
         (out, slots)
     }
 
-    pub(crate) fn take_parts(self) -> (Vec<u8>, Vec<Slot>) {
-        let Parcel { data, slots, .. } = self;
+    pub(crate) fn take_parts(mut self) -> (Vec<u8>, Vec<Slot>) {
+        let (data, slots) = self.take_data();
         (data.into_vec(), slots)
+    }
+
+    /// Its bytes and objects, leaving it empty (so that its drop has
+    /// nothing to zero: who takes them owns them).
+    fn take_data(&mut self) -> (Data, Vec<Slot>) {
+        (
+            std::mem::replace(&mut self.data, Data::Owned(Vec::new())),
+            std::mem::take(&mut self.slots),
+        )
+    }
+
+    /// Marks the parcel's contents sensitive (libbinder's
+    /// `Parcel::markSensitive`, binder's `TF_CLEAR_BUF`): sent, the
+    /// mediator zeroes its range of the receiver's buffer when the receiver
+    /// frees it, and a call's reply is marked too; this parcel zeroes its
+    /// own copy of the bytes when dropped. A received parcel is sensitive
+    /// when its sender marked it so.
+    pub fn mark_sensitive(&mut self) {
+        self.sensitive = true;
+    }
+
+    /// Whether [`mark_sensitive`](Self::mark_sensitive) was called, or the
+    /// sender marked it.
+    pub fn is_sensitive(&self) -> bool {
+        self.sensitive
     }
 }
 

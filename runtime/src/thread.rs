@@ -218,6 +218,11 @@ fn prepare(
     flags: u32,
     data: Parcel,
 ) -> Result<(TxnOut, Vec<SendGuard>, Keep)> {
+    let flags = if data.is_sensitive() {
+        flags | TxnFlags::CLEAR_BUF
+    } else {
+        flags
+    };
     let (out, slots) = data.take_outgoing();
     if let Some(i) = slots.iter().position(|s| matches!(s, Slot::Fd(None))) {
         return Err(Status::from_code(
@@ -245,7 +250,13 @@ fn prepare(
             (inline(p.len), None)
         }
         Outgoing::InPlace(p) => place_payload(ts, &p.filled(), threshold)?,
-        Outgoing::Bytes(b) => place_payload(ts, &b, threshold)?,
+        Outgoing::Bytes(mut b) => {
+            let placed = place_payload(ts, &b, threshold);
+            if flags & TxnFlags::CLEAR_BUF != 0 {
+                zeroize::Zeroize::zeroize(&mut b);
+            }
+            placed?
+        }
     };
     check_counts(
         &slots,
@@ -455,9 +466,17 @@ fn receive(process: &Arc<ProcessState>, tx: &TxnIn, fds: Vec<OwnedFd>) -> Result
                 format!("mapping the payload blob: {e}"),
             )
         })?;
-        return Ok(Parcel::from_blob(map, slots));
+        let mut p = Parcel::from_blob(map, slots);
+        if tx.flags.clear_buf() {
+            p.mark_sensitive();
+        }
+        return Ok(p);
     }
-    Ok(Parcel::from_delivered(delivered, slots))
+    let mut p = Parcel::from_delivered(delivered, slots);
+    if tx.flags.clear_buf() {
+        p.mark_sensitive();
+    }
+    Ok(p)
 }
 
 /// Receive buffers up to this size are freed with this thread's next write
@@ -635,6 +654,10 @@ fn execute(process: &Arc<ProcessState>, mut tx: TxnIn, fds: Vec<OwnedFd>, flush:
             )
         })?;
         let mut reply = Parcel::new();
+        // libbinder forwards TF_CLEAR_BUF from a call to its reply.
+        if data.is_sensitive() {
+            reply.mark_sensitive();
+        }
         reply.write(&0u8)?;
         let _id = identity::enter(CallingIdentity::from_txn(&mut tx));
         // A handler that panics must still answer its caller, and this
@@ -664,7 +687,13 @@ fn execute(process: &Arc<ProcessState>, mut tx: TxnIn, fds: Vec<OwnedFd>, flush:
         }
         return;
     }
-    let reply = result.unwrap_or_else(status_reply);
+    let reply = result.unwrap_or_else(|s| {
+        let mut r = status_reply(s);
+        if tx.flags.clear_buf() {
+            r.mark_sensitive();
+        }
+        r
+    });
     let queued = with_ts(process, |ts| {
         // A reply that cannot be sent as written (an fd already read out
         // of it, no memory for its blob) must still end the call: the

@@ -865,6 +865,20 @@ fn a_frozen_process_refuses_sync_calls_keeps_oneway_calls_and_serves_when_thawed
     assert!(e.contains("no such process"), "an unknown pid: {e}");
 }
 
+/// Mirrors `BinderLibTest.NopTransactionClear` (`TF_CLEAR_BUF`): a parcel
+/// marked sensitive arrives marked, and so does its reply, as libbinder
+/// forwards the flag; the mediator zeroes both ranges when they are freed
+/// (the transport test checks the bytes).
+#[test]
+fn a_sensitive_call_and_its_reply_are_marked_on_both_sides() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _svc = service(&ctx, "conf.sensitive", None);
+    let mut c = client_of(&ctx, "conf.sensitive");
+    assert_eq!(c.ok("sensitive s"), "request=true reply=true");
+    assert_eq!(c.ok("echo s plain"), "plain");
+}
+
 /// Mirrors `BinderLibTest.Freeze`: right after oneway calls that have not
 /// all run, a freeze with no time to wait fails with binder's `-EAGAIN`
 /// (`WouldBlock`) and leaves the service running; a freeze given time

@@ -16,6 +16,8 @@ pub struct World {
     pub copies: Vec<(ThreadId, u64, ProcId, u64, u64)>,
     /// `CopyReceived` effects: from process, src, to process, dst, len.
     pub spliced: Vec<(ProcId, u64, ProcId, u64, u64)>,
+    /// Freed sensitive ranges the I/O layer was told to zero.
+    pub zeroed: Vec<(ProcId, u64, u64)>,
     pub closed: Vec<FdSlot>,
     /// `ShareFd` effects: a slot and its holders.
     pub shared: Vec<(FdSlot, u32)>,
@@ -42,6 +44,7 @@ impl World {
             inbox: HashMap::new(),
             copies: Vec::new(),
             spliced: Vec::new(),
+            zeroed: Vec::new(),
             closed: Vec::new(),
             shared: Vec::new(),
             prio_sets: Vec::new(),
@@ -153,6 +156,7 @@ impl World {
                     dst,
                     len,
                 } => self.spliced.push((from, src, to, dst, len)),
+                Effect::Zero { to, offset, len } => self.zeroed.push((to, offset, len)),
                 Effect::CloseFds(f) => self.closed.extend(f),
                 Effect::ShareFd { slot, holders } => self.shared.push((slot, holders)),
                 Effect::SetPriority { thread, prio, .. }

@@ -521,6 +521,33 @@ fn serve(p: &mut Peer, t: &TxnIn, fds: Vec<OwnedFd>, st: &mut State) {
             };
             p.reply(t, out.as_bytes(), vec![]).expect("reply");
         }
+        21 => {
+            // A sensitive call (TF_CLEAR_BUF) frees its buffer, waits until
+            // the mediator has applied the free, and reads the range again
+            // through its read-only mapping.
+            let before = data.iter().any(|&b| b != 0);
+            p.tc.write(
+                &[Command::FreeBuffer {
+                    offset: t.buffer.offset,
+                }],
+                &[],
+            )
+            .expect("free");
+            let after = match reply_outcome(p) {
+                Ok(()) => p
+                    .dev
+                    .read_buffer(t.buffer)
+                    .map(|b| b.iter().all(|&x| x == 0).to_string())
+                    .unwrap_or_else(|e| e.to_string()),
+                Err(e) => format!("free failed: {e}"),
+            };
+            let out = format!(
+                "flag={} nonzero-before={before} zero-after={after}",
+                t.flags.clear_buf()
+            );
+            let txn = p.txn(0, 0, out.as_bytes(), vec![]);
+            p.tc.write(&[Command::Reply(txn)], &[]).expect("reply");
+        }
         19 => {
             let s = &t.sender;
             let out = format!("pid={} uid={} euid={}", s.pid, s.uid, s.euid);

@@ -450,6 +450,11 @@ impl Shim {
                         warn!(?from, ?to, "payload copy failed: {e}");
                     }
                 }
+                Effect::Zero { to, offset, len } => {
+                    if let Err(e) = self.zero(to, offset, len) {
+                        warn!(?to, "zeroing a freed sensitive range failed: {e}");
+                    }
+                }
                 Effect::CopyReceived {
                     from,
                     src,
@@ -519,6 +524,13 @@ impl Shim {
         t.send
             .copy_to(src, &mut p.recv, dst, len)
             .map_err(|e| e.to_string())
+    }
+
+    /// Zeros a freed range of `to`'s receive buffer (`TxnFlags::CLEAR_BUF`).
+    fn zero(&mut self, to: ProcId, offset: u64, len: u64) -> Result<(), String> {
+        let (offset, _, len) = offsets(offset, 0, len)?;
+        let p = self.procs.get_mut(&to).ok_or("the process is gone")?;
+        p.recv.zero(offset, len).map_err(|e| e.to_string())
     }
 
     /// A splice: receive buffer to receive buffer. The source range is

@@ -571,6 +571,25 @@ impl Mapping {
         Ok(())
     }
 
+    /// Writes zeros over `len` bytes at `offset` (a sensitive payload's
+    /// range, freed); only for [`MappingKind::SharedReadWrite`].
+    pub fn zero(&mut self, offset: usize, len: usize) -> Result<(), AccessError> {
+        if self.kind != MappingKind::SharedReadWrite {
+            return Err(AccessError::ReadOnly);
+        }
+        self.check(offset, len)?;
+        if len == 0 {
+            return Ok(());
+        }
+        // SAFETY: bounds-checked, inside our own region mapped PROT_WRITE
+        // (kind SharedReadWrite); `&mut self` rules out another thread of
+        // ours touching it.
+        unsafe {
+            ptr::write_bytes(self.ptr.as_ptr().add(offset), 0, len);
+        }
+        Ok(())
+    }
+
     /// Copies `len` bytes at `src_offset` of this mapping straight into
     /// `dst` at `dst_offset`: one `memcpy` from mapping to mapping, with no
     /// buffer in between (the mediator's payload copy, send area to receive

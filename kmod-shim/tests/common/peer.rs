@@ -53,7 +53,7 @@ impl Peer {
         Ok(Peer { dev, tc })
     }
 
-    fn txn(&mut self, code: u32, flags: u32, data: &[u8], objects: Vec<Object>) -> TxnOut {
+    pub fn txn(&mut self, code: u32, flags: u32, data: &[u8], objects: Vec<Object>) -> TxnOut {
         self.tc
             .write_send_area(0, data)
             .expect("payload fits the send area");
@@ -94,7 +94,22 @@ impl Peer {
         fds: &[BorrowedFd<'_>],
         nested: Nested<'_>,
     ) -> Result<Outcome, DeviceError> {
-        let txn = self.txn(code, TxnFlags::ACCEPT_FDS, data, objects);
+        self.call_with_flags(handle, code, 0, data, objects, fds, nested)
+    }
+
+    /// [`call`](Self::call) with `flags` besides `ACCEPT_FDS`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn call_with_flags(
+        &mut self,
+        handle: Handle,
+        code: u32,
+        flags: u32,
+        data: &[u8],
+        objects: Vec<Object>,
+        fds: &[BorrowedFd<'_>],
+        nested: Nested<'_>,
+    ) -> Result<Outcome, DeviceError> {
+        let txn = self.txn(code, TxnFlags::ACCEPT_FDS | flags, data, objects);
         self.tc
             .write(&[Command::Transaction { handle, txn }], fds)?;
         self.wait_reply(nested)

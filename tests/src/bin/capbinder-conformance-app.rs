@@ -110,6 +110,9 @@ mod codes {
     /// holds; when that works, calls `echo("promoted")` through it and
     /// lets the strong reference go again.
     pub const PROMOTE: u32 = F + 25;
+    /// `boolean isSensitive()`: whether the call came marked sensitive
+    /// (its reply is marked in turn).
+    pub const IS_SENSITIVE: u32 = F + 30;
     /// `void setExtension(@nullable IBinder ext)`: makes `ext` this
     /// object's extension (or takes it off), after it was sent.
     pub const SET_EXTENSION: u32 = F + 26;
@@ -315,6 +318,7 @@ impl Binder for Conf {
                 p.write_weak_binder(&kept.downgrade())?;
                 to.transact(codes::KEEP_WEAK, p, false).map(|_| ())
             }
+            codes::IS_SENSITIVE => reply.write(&data.is_sensitive()),
             codes::KEEP_WEAK => {
                 let weak = data
                     .read_weak_binder()?
@@ -756,7 +760,7 @@ impl Client {
     /// `link V R`, `unlink V R`, `await-death R`, `deaths R`,
     /// `link-via V W`, `block-bg V`, `block-oneway V`, `freeze PID on|off [TIMEOUT_MS]`, `freeze-info PID`,
     /// `frozen-listen V NAME`, `frozen-unlisten V NAME`, `frozen-states NAME N`,
-    /// `pool-info`, `set-max-threads N`,
+    /// `pool-info`, `set-max-threads N`, `sensitive V`,
     /// `hold V SIZE`, `unhold`, `bytes V SIZE`, `descriptor V`,
     /// `ext V W` (`found` or `none`), `set-ext V W|-`, `add NAME V`,
     /// `newwatcher V`, `watch NAME V`, `unwatch NAME V`,
@@ -1052,6 +1056,13 @@ impl Client {
             "deaths" => {
                 let r = self.recipients.get(arg(1)?).ok_or("no such recipient")?;
                 Ok(format!("count={}", r.threads.len()))
+            }
+            "sensitive" => {
+                let mut p = Parcel::new();
+                p.mark_sensitive();
+                let mut r = self.call(w, codes::IS_SENSITIVE, p, false)?;
+                let seen: bool = r.read().map_err(st)?;
+                Ok(format!("request={seen} reply={}", r.is_sensitive()))
             }
             "pool-info" => Ok(format!(
                 "started={} max={}",
