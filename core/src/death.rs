@@ -53,13 +53,8 @@ impl Core {
         cookie: u64,
         fx: &mut Vec<Effect>,
     ) -> Result<(), Failure> {
-        let node = self.resolve_node(proc_id, h, Rights::NONE)?;
+        let h = self.subscribed_ref(proc_id, h, Failure::Death)?;
         let p = self.procs.get_mut(proc_id.0).expect("live");
-        // Handle 0 has a ref only if a subscription made one.
-        let h = p
-            .handles
-            .handle_of(node)
-            .ok_or_else(|| Failure::Death(format!("{h} has no subscription")))?;
         let r = p.handles.get_mut(h).expect("indexed");
         match r.death {
             Some(d) if d.cookie == cookie => r.death = None,
@@ -74,6 +69,24 @@ impl Core {
         self.notify(proc_id, Return::ClearDeathDone { cookie }, fx);
         self.gc_ref(proc_id, h, fx);
         Ok(())
+    }
+
+    /// The handle in `proc_id`'s table of the ref behind `h`, for clearing
+    /// a subscription on it (`fail` words the error when there is none).
+    pub(crate) fn subscribed_ref(
+        &mut self,
+        proc_id: ProcId,
+        h: Handle,
+        fail: fn(String) -> Failure,
+    ) -> Result<Handle, Failure> {
+        let node = self.resolve_node(proc_id, h, Rights::NONE)?;
+        // Handle 0 has a ref only if a subscription made one.
+        self.procs
+            .get(proc_id.0)
+            .expect("live")
+            .handles
+            .handle_of(node)
+            .ok_or_else(|| fail(format!("{h} has no subscription")))
     }
 
     /// `DeadBinderDone`: a delivered notice was handled.

@@ -64,12 +64,8 @@ impl Core {
         cookie: u64,
         fx: &mut Vec<Effect>,
     ) -> Result<(), Failure> {
-        let node = self.resolve_node(proc_id, h, Rights::NONE)?;
+        let h = self.subscribed_ref(proc_id, h, Failure::FreezeNotice)?;
         let p = self.procs.get_mut(proc_id.0).expect("live");
-        let h = p
-            .handles
-            .handle_of(node)
-            .ok_or_else(|| Failure::FreezeNotice(format!("{h} has no subscription")))?;
         let r = p.handles.get_mut(h).expect("indexed");
         let sub = match r.freeze {
             Some(f) if f.cookie == cookie => f,
