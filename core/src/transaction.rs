@@ -5,7 +5,7 @@
 //! how a death unwinds. Replies are not records of their own: a reply is
 //! the answer to the record on top of the replier's stack.
 
-use crate::alloc::RecvBuffer;
+use crate::alloc::{Range, RecvBuffer};
 use crate::error::{Failure, Side};
 use crate::ids::{FdSlot, NodeId, ProcId, ThreadId};
 use crate::protocol::{
@@ -494,7 +494,6 @@ impl Core {
         let fds = std::mem::take(&mut t.fds);
         let (to, from_proc, target) = (t.to_proc, t.from_proc, t.target);
         let mut new_prio = None;
-        let mut oneway_saved = None;
         if !oneway {
             t.to_thread = Some(thread);
             t.to_parent = th_top;
@@ -521,9 +520,9 @@ impl Core {
                 (None, m) => m.filter(|m| m.rank() > th_prio.rank()),
             };
             if let Some(w) = want.filter(|w| *w != th_prio) {
-                if oneway {
-                    oneway_saved = Some(th_prio);
-                } else {
+                // A oneway call's is put back when the thread next asks
+                // for work (`Thread::oneway_saved`), there being no reply.
+                if !oneway {
                     t.saved_prio = Some(th_prio);
                 }
                 new_prio = Some(w);
@@ -551,18 +550,16 @@ impl Core {
         if !oneway {
             th.top = Some(id);
         }
-        if let Some(p) = oneway_saved {
-            // Raised by an earlier oneway call and not yet back asking for
-            // work: undo that first, so that one restore undoes both.
-            if let Some(first) = th.oneway_saved.take() {
-                fx.push(Effect::RestorePriority {
+        if oneway && new_prio.is_some() {
+            match th.oneway_saved {
+                // Raised by an earlier oneway call and not yet back asking
+                // for work: undo that first, so that one restore undoes both.
+                Some(first) => fx.push(Effect::RestorePriority {
                     thread,
                     tid: th.tid,
                     prio: first,
-                });
-                th.oneway_saved = Some(first);
-            } else {
-                th.oneway_saved = Some(p);
+                }),
+                None => th.oneway_saved = Some(th_prio),
             }
         }
         if let Some(w) = new_prio {
@@ -599,12 +596,8 @@ impl Core {
             let objects = std::mem::take(&mut t.objects);
             self.release_objects(t.to_proc, &objects, fx);
             if let Some(p) = self.procs.get_mut(t.to_proc.0) {
-                if let Some(r) = p.buffer.free(t.buffer.offset).filter(|r| r.clear) {
-                    fx.push(Effect::Zero {
-                        to: t.to_proc,
-                        offset: t.buffer.offset,
-                        len: r.len,
-                    });
+                if let Some(r) = p.buffer.free(t.buffer.offset) {
+                    zero_if_sensitive(t.to_proc, t.buffer.offset, &r, fx);
                 }
             }
         }
@@ -887,13 +880,7 @@ impl Core {
             _ => return Err(Failure::BadFree(offset)),
         }
         let r = p.buffer.free(offset).expect("checked");
-        if r.clear {
-            fx.push(Effect::Zero {
-                to: proc_id,
-                offset,
-                len: r.len,
-            });
-        }
+        zero_if_sensitive(proc_id, offset, &r, fx);
         if p.spam_flagged && p.buffer.async_free() >= p.buffer.async_limit() / 2 {
             p.spam_flagged = false;
         }
@@ -935,5 +922,17 @@ impl Core {
             self.queue_work(owner, Work::Transaction(next), fx);
         }
         self.update_node(node_id, crate::node::NoticeTo::Queue, fx);
+    }
+}
+
+/// A freed range whose payload was sensitive (binder's `TF_CLEAR_BUF`) is
+/// zeroed, before anything can be copied into it again.
+fn zero_if_sensitive(to: ProcId, offset: u64, r: &Range, fx: &mut Vec<Effect>) {
+    if r.clear {
+        fx.push(Effect::Zero {
+            to,
+            offset,
+            len: r.len,
+        });
     }
 }

@@ -450,7 +450,7 @@ fn receive(process: &Arc<ProcessState>, tx: &TxnIn, fds: Vec<OwnedFd>) -> Result
     if let Some(e) = err {
         return Err(e);
     }
-    if in_blob {
+    let mut p = if in_blob {
         let (Some(fd), len) = blob.unwrap_or((None, 0)) else {
             return Err(Status::exception(
                 ExceptionCode::BadParcelable,
@@ -466,13 +466,10 @@ fn receive(process: &Arc<ProcessState>, tx: &TxnIn, fds: Vec<OwnedFd>) -> Result
                 format!("mapping the payload blob: {e}"),
             )
         })?;
-        let mut p = Parcel::from_blob(map, slots);
-        if tx.flags.clear_buf() {
-            p.mark_sensitive();
-        }
-        return Ok(p);
-    }
-    let mut p = Parcel::from_delivered(delivered, slots);
+        Parcel::from_blob(map, slots)
+    } else {
+        Parcel::from_delivered(delivered, slots)
+    };
     if tx.flags.clear_buf() {
         p.mark_sensitive();
     }
@@ -654,10 +651,6 @@ fn execute(process: &Arc<ProcessState>, mut tx: TxnIn, fds: Vec<OwnedFd>, flush:
             )
         })?;
         let mut reply = Parcel::new();
-        // libbinder forwards TF_CLEAR_BUF from a call to its reply.
-        if data.is_sensitive() {
-            reply.mark_sensitive();
-        }
         reply.write(&0u8)?;
         let _id = identity::enter(CallingIdentity::from_txn(&mut tx));
         // A handler that panics must still answer its caller, and this
@@ -687,13 +680,11 @@ fn execute(process: &Arc<ProcessState>, mut tx: TxnIn, fds: Vec<OwnedFd>, flush:
         }
         return;
     }
-    let reply = result.unwrap_or_else(|s| {
-        let mut r = status_reply(s);
-        if tx.flags.clear_buf() {
-            r.mark_sensitive();
-        }
-        r
-    });
+    let mut reply = result.unwrap_or_else(status_reply);
+    // libbinder forwards TF_CLEAR_BUF from a call to its reply.
+    if tx.flags.clear_buf() {
+        reply.mark_sensitive();
+    }
     let queued = with_ts(process, |ts| {
         // A reply that cannot be sent as written (an fd already read out
         // of it, no memory for its blob) must still end the call: the
