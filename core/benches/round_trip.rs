@@ -67,6 +67,7 @@ fn main() {
             data: DataRange { offset: 0, len: 32 },
             objects: Vec::new(),
             splices: Vec::new(),
+            work_source: None,
         },
     };
     let reply = Command::Reply(TxnOut {

@@ -12,7 +12,7 @@ use crate::error::Failure;
 use crate::state::StateDump;
 
 /// Protocol major version: a peer with another major is refused at connect.
-pub const PROTOCOL_MAJOR: u16 = 6;
+pub const PROTOCOL_MAJOR: u16 = 7;
 /// Protocol minor version: additions a peer may ignore.
 pub const PROTOCOL_MINOR: u16 = 0;
 
@@ -342,6 +342,12 @@ pub struct TxnOut {
     /// Parts of the payload copied from the sender's receive buffer instead
     /// (in payload order, not overlapping); usually none.
     pub splices: Vec<Splice>,
+    /// The uid the work is done for, when the caller propagates one
+    /// (libbinder's work source, `IPCThreadState::setCallingWorkSourceUid`).
+    /// The sender's claim, passed on unchecked, as binder passes it in the
+    /// parcel: it attributes cost (battery, CPU), it grants nothing.
+    /// Ignored in replies.
+    pub work_source: Option<u32>,
 }
 
 /// Everything a process can write (binder's `BC_*`).
@@ -517,6 +523,9 @@ pub struct Sender {
     pub label: Option<String>,
     /// Caller's scheduling attributes, as read from the kernel.
     pub priority: Option<Priority>,
+    /// The work source the caller propagated (`TxnOut::work_source`): its
+    /// claim, unlike every other field here.
+    pub work_source: Option<u32>,
 }
 
 /// A transaction or reply as a process reads it.

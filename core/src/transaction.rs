@@ -218,6 +218,7 @@ impl Core {
             euid: p.cred.euid,
             label: p.cred.label.clone(),
             priority: prio,
+            work_source: None,
         }
     }
 
@@ -364,7 +365,10 @@ impl Core {
         // No failure from here on: commit.
         let (objects, out_fds) = self.translate_objects(from, thread, to, &txn.objects, fds, fx);
         copy_payload(thread, from, &txn, to, offset, fx);
-        let sender = self.sender_of(thread, prio);
+        let sender = Sender {
+            work_source: txn.work_source,
+            ..self.sender_of(thread, prio)
+        };
         let p = self.procs.get_mut(from.0).expect("live");
         p.pending_out += 1;
         p.fds_in_flight += out_fds.len();

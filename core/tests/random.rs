@@ -344,6 +344,7 @@ fn run(seed: u64, steps: u64) {
                         },
                         objects,
                         splices: random_splices(&mut rng, &w, p, &seen, len),
+                        work_source: None,
                     },
                 };
                 if rng.chance(3) {
@@ -543,6 +544,7 @@ fn to_command(sel: u8, a: u64, b: u64, c: u8) -> Command {
                     })
                     .collect(),
                 splices: Vec::new(),
+                work_source: None,
             },
         },
         2 => Command::Reply(TxnOut {

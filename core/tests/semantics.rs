@@ -466,6 +466,7 @@ fn object_sent_only_oneway(w: &mut World) -> ([ThreadId; 3], ThreadId, Handle) {
                 data: DataRange { offset: 0, len: 16 },
                 objects: vec![binder(0x10)],
                 splices: Vec::new(),
+                work_source: None,
             },
         },
     );
@@ -525,6 +526,7 @@ fn a_oneway_call_in_flight_holds_its_target_until_its_buffer_is_freed() {
                 data: DataRange { offset: 0, len: 8 },
                 objects: vec![],
                 splices: Vec::new(),
+                work_source: None,
             },
         },
     );
@@ -678,6 +680,54 @@ fn call_and_reply_carry_the_payload_and_identity() {
     assert_eq!(r.id, tx.id, "the reply names the call's transaction ID");
 }
 
+/// libbinder's work source: the caller's claim travels with a call (sync
+/// or oneway) as written, unchecked, and never with a reply.
+#[test]
+fn a_call_carries_the_work_source_its_caller_wrote_and_a_reply_none() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    let txn = |flags, work_source| TxnOut {
+        code: 1,
+        flags: TxnFlags(flags),
+        data: DataRange { offset: 0, len: 8 },
+        work_source,
+        ..TxnOut::default()
+    };
+    w.cmd(
+        bt,
+        Command::Transaction {
+            handle: h,
+            txn: txn(0, Some(10_123)),
+        },
+    );
+    let tx = w.incoming(at);
+    assert_eq!(tx.sender.work_source, Some(10_123));
+    w.free(at, &tx);
+    w.cmd(at, Command::Reply(txn(0, Some(77))));
+    let Return::Reply(r) = w.answer(bt) else {
+        panic!()
+    };
+    assert_eq!(r.sender.work_source, None, "a reply carries none");
+    w.free(bt, &r);
+    w.rewait(at);
+    w.cmd(
+        bt,
+        Command::Transaction {
+            handle: h,
+            txn: txn(TxnFlags::ONEWAY, Some(42)),
+        },
+    );
+    let tx = w.incoming(at);
+    assert_eq!(tx.sender.work_source, Some(42), "oneway too");
+    w.free(at, &tx);
+    w.rewait(at);
+    w.call(bt, h, 2, vec![]);
+    let tx = w.incoming(at);
+    assert_eq!(tx.sender.work_source, None, "none written, none read");
+}
+
 /// Binder's `TF_CLEAR_BUF`: a sensitive payload's range of the receive
 /// buffer is zeroed when it is freed, whoever frees it (the receiver, or
 /// the core for a call that never arrived); others are left as they are.
@@ -698,6 +748,7 @@ fn a_sensitive_payload_is_zeroed_when_its_range_is_freed() {
                     data: DataRange { offset: 0, len },
                     objects: vec![],
                     splices: vec![],
+                    work_source: None,
                 },
             },
         )
@@ -748,6 +799,7 @@ fn a_sensitive_payload_is_zeroed_when_its_range_is_freed() {
                 data: DataRange { offset: 0, len: 16 },
                 objects: vec![],
                 splices: vec![],
+                work_source: None,
             },
         },
     );
@@ -820,6 +872,7 @@ fn reply_with(w: &mut World, t: ThreadId, len: u64, splices: Vec<Splice>) {
             data: DataRange { offset: 0, len },
             objects: vec![],
             splices,
+            work_source: None,
         }),
     );
 }
@@ -904,6 +957,7 @@ fn a_splice_must_name_bytes_the_sender_holds() {
                     },
                     objects: vec![],
                     splices,
+                    work_source: None,
                 },
             },
         );
@@ -2514,6 +2568,7 @@ fn publish(w: &mut World, t: ThreadId, h: Handle, code: u32) -> Return {
                 data: DataRange { offset: 0, len: 8 },
                 objects: vec![],
                 splices: Vec::new(),
+                work_source: None,
             },
         },
     );
@@ -2811,6 +2866,7 @@ fn publish_blob(w: &mut World, t: ThreadId, h: Handle, code: u32, slot: FdSlot) 
                     len: 1 << 20,
                 }],
                 splices: Vec::new(),
+                work_source: None,
             },
         },
         vec![slot],
@@ -2881,6 +2937,7 @@ fn a_publish_refuses_binders_and_plain_fds() {
                 data: DataRange { offset: 0, len: 8 },
                 objects: vec![Object::Fd { index: 0 }],
                 splices: Vec::new(),
+                work_source: None,
             },
         },
         vec![slot],

@@ -243,6 +243,7 @@ mod tests {
                     data: capbinder_core::DataRange { offset: 0, len: 32 },
                     objects: vec![capbinder_core::Object::Fd { index: 0 }],
                     splices: Vec::new(),
+                    work_source: None,
                 },
             },
             Command::WaitForWork,

@@ -6,7 +6,8 @@
 //! implementing [`Binder`], references [`SpIBinder`] (strong) and
 //! [`WeakBinder`], [`DeathRecipient`]s, and a [`Status`] with binder's codes.
 //! The service manager's client lives in [`service_manager`]; the
-//! `capbinder` command line is [`cli::run`].
+//! `capbinder` command line is [`cli::run`]; the work source a call is
+//! charged to, [`work_source`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -25,6 +26,7 @@ pub mod service_manager;
 mod status;
 mod thread;
 pub mod topic;
+pub mod work_source;
 
 pub use binder::{
     new_binder, Binder, DeathRecipient, FrozenState, FrozenStateChangeCallback, SpIBinder,

@@ -375,6 +375,7 @@ fn txn_out(code: u32, flags: u32, data: DataRange, objects: Vec<Object>) -> TxnO
         data,
         objects,
         splices: Vec::new(),
+        work_source: None,
     }
 }
 
@@ -525,7 +526,8 @@ pub(crate) fn transact(
         TxnFlags::ACCEPT_FDS
     };
     let (_guards, _keep) = with_ts(process, |ts| {
-        let (txn, guards, keep) = prepare(ts, code, flags, data)?;
+        let (mut txn, guards, keep) = prepare(ts, code, flags, data)?;
+        txn.work_source = crate::work_source::outgoing();
         ts.pending.push(Command::Transaction { handle, txn });
         ts.flush()?;
         Ok((guards, keep))
@@ -653,6 +655,7 @@ fn execute(process: &Arc<ProcessState>, mut tx: TxnIn, fds: Vec<OwnedFd>, flush:
         let mut reply = Parcel::new();
         reply.write(&0u8)?;
         let _id = identity::enter(CallingIdentity::from_txn(&mut tx));
+        let _ws = crate::work_source::serve(tx.sender.work_source);
         // A handler that panics must still answer its caller, and this
         // thread must go on serving: unwinding out of the looper would
         // take the thread away and leave the caller a "died" reply from a

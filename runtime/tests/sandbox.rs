@@ -1278,6 +1278,7 @@ impl AppSide {
                     data: DataRange { offset: 0, len: 0 },
                     objects: Vec::new(),
                     splices: Vec::new(),
+                    work_source: None,
                 },
             };
             if let Err(e) = chan.write(&[cmd], &[]) {

@@ -879,6 +879,41 @@ fn a_sensitive_call_and_its_reply_are_marked_on_both_sides() {
     assert_eq!(c.ok("echo s plain"), "plain");
 }
 
+/// Mirrors binderLibTest's work source cases (`WorkSourceUnsetByDefault`,
+/// `WorkSourceSet`, `WorkSourceSetWithoutPropagation`, `WorkSourceCleared`,
+/// `WorkSourceRestored`, `WorkSourcePropagatedForAllFollowingBinderCalls`):
+/// what the service reads as the call's work source (`-1` for none) after
+/// the client's sequence of libbinder calls; the client's own is left as
+/// it set it.
+#[test]
+fn a_call_carries_the_work_source_only_while_propagation_is_on() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _svc = service(&ctx, "conf.work-source", None);
+    let mut c = client_of(&ctx, "conf.work-source");
+    assert_eq!(c.ok("worksource s unset"), "-1 own=-1");
+    assert_eq!(c.ok("worksource s set"), "100 own=100");
+    assert_eq!(c.ok("worksource s noprop"), "-1 own=100");
+    assert_eq!(c.ok("worksource s cleared"), "-1 own=-1");
+    assert_eq!(c.ok("worksource s restored"), "100 own=100");
+    assert_eq!(c.ok("worksource s twice"), "100 100 own=100");
+}
+
+/// libbinder's `IPCThreadState::executeCommand` around a served call: the
+/// service reads the work source the call carried, but the calls it makes
+/// meanwhile carry none unless it sets one; once the call ends, the
+/// thread's own comes back (here the client's own thread serves the call
+/// back, in the middle of its call, and its 100 survives it).
+#[test]
+fn a_served_call_reports_the_carried_work_source_without_passing_it_on() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _svc = service(&ctx, "conf.work-source-nested", None);
+    let mut c = client_of(&ctx, "conf.work-source-nested");
+    assert_eq!(c.ok("worksource s nested"), "[100, -1, 555, 100]");
+    assert_eq!(c.ok("worksource s set"), "100 own=100");
+}
+
 /// Mirrors `BinderLibTest.Freeze`: right after oneway calls that have not
 /// all run, a freeze with no time to wait fails with binder's `-EAGAIN`
 /// (`WouldBlock`) and leaves the service running; a freeze given time

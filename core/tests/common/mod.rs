@@ -296,6 +296,7 @@ impl World {
                     data: DataRange { offset: 0, len },
                     objects,
                     splices: Vec::new(),
+                    work_source: None,
                 },
             },
         );
@@ -312,6 +313,7 @@ impl World {
                     data: DataRange { offset: 0, len },
                     objects: vec![],
                     splices: Vec::new(),
+                    work_source: None,
                 },
             },
         );
@@ -326,6 +328,7 @@ impl World {
                 data: DataRange { offset: 0, len: 8 },
                 objects,
                 splices: Vec::new(),
+                work_source: None,
             }),
         );
     }

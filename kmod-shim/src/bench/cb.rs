@@ -241,6 +241,7 @@ fn txn_out(code: u32, len: usize) -> TxnOut {
         },
         objects: Vec::new(),
         splices: Vec::new(),
+        work_source: None,
     }
 }
 

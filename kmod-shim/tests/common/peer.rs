@@ -66,6 +66,7 @@ impl Peer {
             },
             objects,
             splices: Vec::new(),
+            work_source: None,
         }
     }
 

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use capbinder::service_manager::{
     codes as sm_codes, Policy, ServiceManager, ServiceManagerService, CALLBACK_DESCRIPTOR,
 };
+use capbinder::work_source;
 use capbinder::{
     calling_identity, clear_calling_identity, flush_commands, new_binder, Binder, DeathRecipient,
     ExceptionCode, FrozenState, FrozenStateChangeCallback, Parcel, ProcessState, Result, SpIBinder,
@@ -124,6 +125,19 @@ mod codes {
     pub const PANIC: u32 = F + 28;
     /// `FileDescriptor[] manyFds(int n)`: `n` fds (of `/dev/null`).
     pub const MANY_FDS: u32 = F + 29;
+    /// `long workSource()`: the work source this call carried, `-1` for
+    /// none (binderLibTest's `GET_WORK_SOURCE_TRANSACTION`).
+    pub const WORK_SOURCE: u32 = F + 31;
+    /// `long[] nestedWorkSource(Conf cb)`: the work source this call
+    /// carried; what `cb.workSource()` sees called from here as is; what it
+    /// sees after this thread sets 555; the carried one again after
+    /// restoring.
+    pub const NESTED_WORK_SOURCE: u32 = F + 32;
+}
+
+/// This thread's work source as binder numbers it (`-1` for none).
+fn work_source_number() -> i64 {
+    work_source::calling_work_source_uid().map_or(-1, i64::from)
 }
 
 /// A list that callers can wait on until it is long enough.
@@ -352,6 +366,20 @@ impl Binder for Conf {
             codes::WHO => {
                 let c = caller()?;
                 reply.write(&(c.pid, c.txn.0))
+            }
+            codes::WORK_SOURCE => reply.write(&work_source_number()),
+            codes::NESTED_WORK_SOURCE => {
+                let cb = data.read_binder()?;
+                let ask = |cb: &SpIBinder| -> Result<i64> {
+                    cb.transact(codes::WORK_SOURCE, Parcel::new(), false)?
+                        .read()
+                };
+                let carried = work_source_number();
+                let plain = ask(&cb)?;
+                let token = work_source::set_calling_work_source_uid(555);
+                let set = ask(&cb)?;
+                work_source::restore_calling_work_source(token);
+                reply.write(&vec![carried, plain, set, work_source_number()])
             }
             codes::WRITE_FD => {
                 let mut f = std::fs::File::from(data.read_fd()?);
@@ -761,6 +789,7 @@ impl Client {
     /// `link-via V W`, `block-bg V`, `block-oneway V`, `freeze PID on|off [TIMEOUT_MS]`, `freeze-info PID`,
     /// `frozen-listen V NAME`, `frozen-unlisten V NAME`, `frozen-states NAME N`,
     /// `pool-info`, `set-max-threads N`, `sensitive V`,
+    /// `worksource V unset|set|noprop|cleared|restored|twice|nested`,
     /// `hold V SIZE`, `unhold`, `bytes V SIZE`, `descriptor V`,
     /// `ext V W` (`found` or `none`), `set-ext V W|-`, `add NAME V`,
     /// `newwatcher V`, `watch NAME V`, `unwatch NAME V`,
@@ -1056,6 +1085,54 @@ impl Client {
             "deaths" => {
                 let r = self.recipients.get(arg(1)?).ok_or("no such recipient")?;
                 Ok(format!("count={}", r.threads.len()))
+            }
+            "worksource" => {
+                // binderLibTest's WorkSource* cases, by name; each leaves
+                // this thread's work source as it found it.
+                let before = work_source::clear_calling_work_source();
+                work_source::restore_calling_work_source(before);
+                match arg(2)? {
+                    "unset" => {}
+                    "set" | "twice" => {
+                        let _ = work_source::set_calling_work_source_uid(100);
+                    }
+                    "noprop" => {
+                        let _ = work_source::set_calling_work_source_uid_without_propagation(100);
+                    }
+                    "cleared" => {
+                        let _ = work_source::set_calling_work_source_uid(100);
+                        let _ = work_source::clear_calling_work_source();
+                    }
+                    "restored" => {
+                        let token = work_source::set_calling_work_source_uid(100);
+                        let _ = work_source::clear_calling_work_source();
+                        work_source::restore_calling_work_source(token);
+                        let _ = work_source::set_calling_work_source_uid(100);
+                    }
+                    "nested" => {
+                        let _ = work_source::set_calling_work_source_uid(100);
+                        let mut p = Parcel::new();
+                        p.write_binder(&self.me).map_err(st)?;
+                        let seen: Vec<i64> = self
+                            .call(w, codes::NESTED_WORK_SOURCE, p, false)?
+                            .read()
+                            .map_err(st)?;
+                        work_source::restore_calling_work_source(before);
+                        return Ok(format!("{seen:?}"));
+                    }
+                    m => return Err(format!("worksource: no mode {m}")),
+                }
+                let mut seen = Vec::new();
+                for _ in 0..if arg(2)? == "twice" { 2 } else { 1 } {
+                    let n: i64 = self
+                        .call(w, codes::WORK_SOURCE, Parcel::new(), false)?
+                        .read()
+                        .map_err(st)?;
+                    seen.push(n.to_string());
+                }
+                let mine = work_source_number();
+                work_source::restore_calling_work_source(before);
+                Ok(format!("{} own={mine}", seen.join(" ")))
             }
             "sensitive" => {
                 let mut p = Parcel::new();
