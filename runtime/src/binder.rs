@@ -131,6 +131,8 @@ pub(crate) struct Proxy {
     pub deaths: Mutex<DeathState>,
     /// Freeze callbacks and whether a subscription is registered.
     pub frozen: Mutex<FrozenSubs>,
+    /// The uid it is counted against (`proxy_count`), if any.
+    pub tracked_uid: Option<u32>,
     pub process: Arc<ProcessState>,
 }
 
@@ -161,6 +163,7 @@ impl Drop for Proxy {
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .cookie;
+        crate::proxy_count::proxy_gone(self.tracked_uid);
         self.process
             .proxy_dropped(self.handle, self.strong, cookie, frozen);
     }

@@ -21,6 +21,7 @@ mod parcel;
 pub mod parcelable;
 mod pfd;
 mod process;
+pub mod proxy_count;
 pub mod sandbox;
 pub mod service_manager;
 mod status;

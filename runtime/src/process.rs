@@ -469,15 +469,19 @@ impl ProcessState {
             });
             return (SpIBinder::from_proxy(p), give_back);
         }
+        let (tracked_uid, due) = crate::proxy_count::proxy_made();
         let p = Arc::new(Proxy {
             handle: h,
             strong: key.1,
             dead: AtomicBool::new(self.is_lost()),
             deaths: Mutex::new(DeathState::default()),
             frozen: Mutex::default(),
+            tracked_uid,
             process: self.arc(),
         });
         map.insert(key, Arc::downgrade(&p));
+        drop(map);
+        due.call();
         (SpIBinder::from_proxy(p), None)
     }
 

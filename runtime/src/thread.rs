@@ -645,6 +645,13 @@ fn execute(process: &Arc<ProcessState>, mut tx: TxnIn, fds: Vec<OwnedFd>, flush:
     let oneway = tx.flags.oneway();
     crate::topic::on_message(process, &tx);
     let target = tx.target.and_then(|(ptr, _)| process.lookup_local(ptr));
+    // Entered before the payload is read, as libbinder reads it inside
+    // the call: a proxy made for an object in it is charged to the
+    // caller's uid (`proxy_count`).
+    let entered = (
+        identity::enter(CallingIdentity::from_txn(&mut tx)),
+        crate::work_source::serve(tx.sender.work_source),
+    );
     let result = receive(process, &tx, fds).and_then(|mut data| {
         let l = target.ok_or_else(|| {
             Status::from_code(
@@ -654,8 +661,6 @@ fn execute(process: &Arc<ProcessState>, mut tx: TxnIn, fds: Vec<OwnedFd>, flush:
         })?;
         let mut reply = Parcel::new();
         reply.write(&0u8)?;
-        let _id = identity::enter(CallingIdentity::from_txn(&mut tx));
-        let _ws = crate::work_source::serve(tx.sender.work_source);
         // A handler that panics must still answer its caller, and this
         // thread must go on serving: unwinding out of the looper would
         // take the thread away and leave the caller a "died" reply from a
@@ -677,6 +682,9 @@ fn execute(process: &Arc<ProcessState>, mut tx: TxnIn, fds: Vec<OwnedFd>, flush:
         })??;
         Ok(reply)
     });
+    // The call is over once its reply is made: death notices read while
+    // it is sent run outside it.
+    drop(entered);
     if oneway {
         if let Err(e) = result {
             tracing::debug!("oneway {} failed: {e}", tx.id);

@@ -914,6 +914,98 @@ fn a_served_call_reports_the_carried_work_source_without_passing_it_on() {
     assert_eq!(c.ok("worksource s set"), "100 own=100");
 }
 
+/// The figures a `new-proxy` or `drop-proxies` answer ends with.
+fn totals(answer: &str) -> (usize, usize) {
+    let field = |name: &str| -> usize {
+        answer
+            .split(' ')
+            .find_map(|w| w.strip_prefix(name))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {answer:?}"))
+    };
+    (field("total="), field("mine="))
+}
+
+/// Mirrors `BinderLibTest.BinderProxyCount`: every proxy made counts one,
+/// every proxy gone takes one back, and dropping them all brings the count
+/// back to where it began.
+#[test]
+fn each_proxy_counts_while_it_lives() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _svc = service(&ctx, "conf.proxy-count", None);
+    let mut c = client_of(&ctx, "conf.proxy-count");
+    let (start, _) = totals(&c.ok("drop-proxies 0"));
+    for i in 1..=20 {
+        assert_eq!(totals(&c.ok("new-proxy s")).0, start + i);
+    }
+    for i in 1..=20 {
+        assert_eq!(totals(&c.ok("drop-proxies 1")).0, start + 20 - i);
+    }
+}
+
+/// Mirrors `BinderLibTest.BinderProxyCountCallback`: with counting by uid
+/// on and watermarks 30 (high), 20 (low), 25 (warning), the warning
+/// callback runs once when the 26th proxy is made, the limit callback at
+/// the 31st and again 30 later; once the uid is down to the low watermark
+/// both are armed again. The proxies are made from replies, outside any
+/// call, so they are charged to the client's own uid.
+#[test]
+fn proxy_watermarks_call_back_once_per_crossing() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _svc = service(&ctx, "conf.proxy-watermarks", None);
+    let mut c = client_of(&ctx, "conf.proxy-watermarks");
+    c.ok("proxy-watch 30 20 25");
+    // The callbacks each of `n` more proxies called, by the count it made.
+    let made = |c: &mut App, n: usize| -> Vec<(usize, String)> {
+        (0..n)
+            .filter_map(|_| {
+                let a = c.ok("new-proxy s");
+                let (_, mine) = totals(&a);
+                let events = a.rsplit_once(" total=").map_or("", |(e, _)| e);
+                (events != "warnings=0 limits=0").then(|| (mine, events.to_string()))
+            })
+            .collect()
+    };
+    let warning = |n| (n, "warnings=1 limits=0".to_string());
+    let limit = |n| (n, "warnings=0 limits=1".to_string());
+    assert_eq!(made(&mut c, 61), vec![warning(26), limit(31)]);
+    assert_eq!(made(&mut c, 1), vec![limit(62)], "30 more than at the last");
+    assert_eq!(totals(&c.ok("drop-proxies 43")).1, 19);
+    assert_eq!(
+        made(&mut c, 12),
+        vec![warning(26), limit(31)],
+        "armed again at the low watermark"
+    );
+}
+
+/// What counting by uid is for (libbinder's `BpBinder::create` charging
+/// `getCallingUid()`): a service counts the proxies it makes while serving
+/// a call against the caller's uid, as the kernel told the mediator, so
+/// one app flooding it with objects shows under that app's uid alone.
+#[test]
+fn a_service_counts_the_proxies_each_caller_sent_it_by_uid() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let mut svc = ctx.spawn(
+        "service",
+        &["--name", "conf.proxy-uids", "--count-by-uid"],
+        None,
+    );
+    svc.expect("ready");
+    let mut app = ctx.client(Some(NOBODY));
+    app.ok("get s conf.proxy-uids");
+    app.ok("hoard s 3");
+    let mut mine = client_of(&ctx, "conf.proxy-uids");
+    mine.ok("hoard s 2");
+    let uids = mine.ok("proxy-uids s");
+    assert!(uids.contains(&format!("({NOBODY}, 3)")), "{uids}");
+    let my_uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap());
+    // The service's own proxies (the service manager's) count there too.
+    assert!(uids.contains(&format!("({my_uid}, ")), "{uids}");
+}
+
 /// Mirrors `BinderLibTest.Freeze`: right after oneway calls that have not
 /// all run, a freeze with no time to wait fails with binder's `-EAGAIN`
 /// (`WouldBlock`) and leaves the service running; a freeze given time

@@ -10,7 +10,8 @@
 //!   main thread (and up to `K` pool threads, when given); with
 //!   `--min-nice`, calls on it run at least at `SCHED_OTHER` nice `M` (its
 //!   minimum scheduler policy); with `--extension`, it has an [`Ext`] as
-//!   its extension from before it is first sent; a `release` line on stdin
+//!   its extension from before it is first sent; with `--count-by-uid`,
+//!   it counts its proxies by uid (`proxy_count`); a `release` line on stdin
 //!   opens the latch `block` waits on.
 //! - `client`: a scriptable client, one command per stdin line and one
 //!   answer line each (`ok ...` or `err ...`); see `Client::command`.
@@ -30,12 +31,12 @@ use std::time::{Duration, Instant};
 use capbinder::service_manager::{
     codes as sm_codes, Policy, ServiceManager, ServiceManagerService, CALLBACK_DESCRIPTOR,
 };
-use capbinder::work_source;
 use capbinder::{
     calling_identity, clear_calling_identity, flush_commands, new_binder, Binder, DeathRecipient,
     ExceptionCode, FrozenState, FrozenStateChangeCallback, Parcel, ProcessState, Result, SpIBinder,
     Status, StatusCode, WeakBinder, FIRST_CALL_TRANSACTION as F,
 };
+use capbinder::{proxy_count, work_source};
 use capbinder_tests::role::{status_line, watch_stdin};
 // The gate `block` and `hold` wait at until a `release` opens it for good.
 use capbinder_tests::service::Latch;
@@ -133,6 +134,24 @@ mod codes {
     /// sees after this thread sets 555; the carried one again after
     /// restoring.
     pub const NESTED_WORK_SOURCE: u32 = F + 32;
+    /// `IBinder newBinder()`: a new object each call (binderLibTest's
+    /// `CREATE_BINDER_TRANSACTION`), held by nothing but the caller.
+    pub const NEW_BINDER: u32 = F + 33;
+    /// `void hoard(IBinder b)`: holds `b` for good.
+    pub const HOARD: u32 = F + 34;
+    /// `(int uid, long count)[] proxyUids()`: this process's proxies by
+    /// the uid they are charged to.
+    pub const PROXY_UIDS: u32 = F + 35;
+}
+
+/// This process's proxies, in all and charged to its own uid (those it
+/// made outside a call, from replies).
+fn proxy_counts() -> String {
+    format!(
+        "total={} mine={}",
+        proxy_count::proxy_count(),
+        proxy_count::proxy_count_for_uid(rustix::process::getuid().as_raw())
+    )
 }
 
 /// This thread's work source as binder numbers it (`-1` for none).
@@ -194,6 +213,8 @@ struct Conf {
     kept: Mutex<Option<SpIBinder>>,
     /// What `keepWeak` holds weakly.
     kept_weak: Mutex<Option<WeakBinder>>,
+    /// What `hoard` holds, all of it.
+    hoard: Mutex<Vec<SpIBinder>>,
 }
 
 impl Conf {
@@ -206,6 +227,7 @@ impl Conf {
             notes,
             kept: Mutex::new(None),
             kept_weak: Mutex::new(None),
+            hoard: Mutex::new(Vec::new()),
         });
         let weak = b.downgrade();
         if let Some(c) = b.local_as::<Conf>() {
@@ -368,6 +390,12 @@ impl Binder for Conf {
                 reply.write(&(c.pid, c.txn.0))
             }
             codes::WORK_SOURCE => reply.write(&work_source_number()),
+            codes::NEW_BINDER => reply.write_binder(&new_binder(Ext)),
+            codes::HOARD => {
+                lock(&self.hoard).push(data.read_binder()?);
+                Ok(())
+            }
+            codes::PROXY_UIDS => reply.write(&proxy_count::proxy_counts_by_uid()),
             codes::NESTED_WORK_SOURCE => {
                 let cb = data.read_binder()?;
                 let ask = |cb: &SpIBinder| -> Result<i64> {
@@ -620,6 +648,9 @@ fn main() -> ExitCode {
                 // Before the object is first sent (to the service manager).
                 obj.set_min_scheduler_policy(min).unwrap_or_else(|e| die(e));
             }
+            if rest.iter().any(|a| a == "--count-by-uid") {
+                proxy_count::set_count_by_uid_enabled(true);
+            }
             if rest.iter().any(|a| a == "--extension") {
                 // Before it is sent, so no holder ever finds it without.
                 obj.set_extension(Some(new_binder(Ext)))
@@ -657,6 +688,10 @@ struct Client {
     me: SpIBinder,
     /// Replies kept unread (`hold`), each holding its receive buffer.
     held: Vec<Parcel>,
+    /// Proxies made by `new-proxy`, oldest first.
+    proxies: Vec<SpIBinder>,
+    /// Watermark callbacks since `proxy-watch`: (warnings, limits).
+    proxy_events: Arc<Mutex<(usize, usize)>>,
 }
 
 type Answer = std::result::Result<String, String>;
@@ -717,6 +752,8 @@ impl Client {
             latch,
             notes,
             held: Vec::new(),
+            proxies: Vec::new(),
+            proxy_events: Arc::default(),
         }
     }
 
@@ -790,6 +827,8 @@ impl Client {
     /// `frozen-listen V NAME`, `frozen-unlisten V NAME`, `frozen-states NAME N`,
     /// `pool-info`, `set-max-threads N`, `sensitive V`,
     /// `worksource V unset|set|noprop|cleared|restored|twice|nested`,
+    /// `proxy-watch HIGH LOW WARNING`, `new-proxy V`, `drop-proxies N`,
+    /// `hoard V N`, `proxy-uids V`,
     /// `hold V SIZE`, `unhold`, `bytes V SIZE`, `descriptor V`,
     /// `ext V W` (`found` or `none`), `set-ext V W|-`, `add NAME V`,
     /// `newwatcher V`, `watch NAME V`, `unwatch NAME V`,
@@ -1133,6 +1172,55 @@ impl Client {
                 let mine = work_source_number();
                 work_source::restore_calling_work_source(before);
                 Ok(format!("{} own={mine}", seen.join(" ")))
+            }
+            "proxy-watch" => {
+                proxy_count::set_proxy_count_watermarks(
+                    num(arg(1)?)?,
+                    num(arg(2)?)?,
+                    num(arg(3)?)?,
+                );
+                let (warn, limit) = (self.proxy_events.clone(), self.proxy_events.clone());
+                proxy_count::set_proxy_count_callbacks(
+                    Some(Arc::new(move |_uid| lock(&limit).1 += 1)),
+                    Some(Arc::new(move |_uid| lock(&warn).0 += 1)),
+                );
+                proxy_count::set_count_by_uid_enabled(true);
+                Ok(String::new())
+            }
+            "new-proxy" => {
+                let before = *lock(&self.proxy_events);
+                let b = self
+                    .call(w, codes::NEW_BINDER, Parcel::new(), false)?
+                    .read_binder()
+                    .map_err(st)?;
+                self.proxies.push(b);
+                let after = *lock(&self.proxy_events);
+                Ok(format!(
+                    "warnings={} limits={} {}",
+                    after.0 - before.0,
+                    after.1 - before.1,
+                    proxy_counts()
+                ))
+            }
+            "hoard" => {
+                for _ in 0..num::<usize>(arg(2)?)? {
+                    let mut p = Parcel::new();
+                    p.write_binder(&new_binder(Ext)).map_err(st)?;
+                    self.call(w, codes::HOARD, p, false)?;
+                }
+                Ok(String::new())
+            }
+            "proxy-uids" => {
+                let uids: Vec<(u32, usize)> = self
+                    .call(w, codes::PROXY_UIDS, Parcel::new(), false)?
+                    .read()
+                    .map_err(st)?;
+                Ok(format!("{uids:?}"))
+            }
+            "drop-proxies" => {
+                let n = num::<usize>(arg(1)?)?.min(self.proxies.len());
+                self.proxies.drain(..n);
+                Ok(proxy_counts())
             }
             "sensitive" => {
                 let mut p = Parcel::new();
