@@ -281,7 +281,7 @@ impl Core {
             Command::SetContextManager { ptr, cookie, flags } => {
                 self.set_context_manager(proc_id, ptr, cookie, flags, fx)
             }
-            Command::Freeze { pid, enable } => self.freeze(proc_id, pid, enable, fx),
+            Command::Freeze { pid, enable, hold } => self.freeze(proc_id, pid, enable, hold, fx),
             Command::CreateTopic {
                 queue_limit,
                 drop_slow,
@@ -467,6 +467,7 @@ impl Core {
         caller: ProcId,
         pid: i32,
         enable: bool,
+        hold: bool,
         fx: &mut Vec<Effect>,
     ) -> Result<(), Failure> {
         if !self.procs.get(caller.0).expect("live").cred.privileged {
@@ -481,30 +482,60 @@ impl Core {
         if targets.is_empty() {
             return Err(Failure::NoSuchProcess(pid));
         }
+        if !enable && hold {
+            // The freezer gives up: a process held as being frozen serves
+            // again; a frozen one stays frozen.
+            for id in targets {
+                self.procs.get_mut(id).expect("live").freezing = None;
+            }
+            return Ok(());
+        }
         if enable {
-            // Binder's BINDER_FREEZE with no time to wait: refused while a
-            // call sent to the process is unfinished (its
-            // `outstanding_txns`: sync calls until answered, oneway calls
-            // until delivered). Freezing over a queued sync call would park
-            // its caller for the whole freeze. A refusal changes nothing.
-            for &id in &targets {
-                let count = self
-                    .txns
-                    .values()
-                    .filter(|t| t.to_proc.0 == id && (!t.flags.oneway() || !t.delivered))
-                    .count();
-                if count > 0 {
-                    return Err(Failure::FreezeBusy { pid, count });
+            // Binder's BINDER_FREEZE: refused while a call sent to the
+            // process is unfinished (its `outstanding_txns`: sync calls
+            // until answered, oneway calls until delivered). Freezing over
+            // a queued sync call would park its caller for the whole
+            // freeze. A refusal with `hold` marks the process as being
+            // frozen, as binder marks it while it waits, so that new sync
+            // calls cannot keep it busy for good; without, it changes
+            // nothing.
+            let busy: usize = targets
+                .iter()
+                .map(|&id| {
+                    self.txns
+                        .values()
+                        .filter(|t| t.to_proc.0 == id && (!t.flags.oneway() || !t.delivered))
+                        .count()
+                })
+                .sum();
+            if busy > 0 {
+                // One frozen already stays so: its undelivered oneway calls
+                // are what keeps it busy.
+                for &id in targets.iter().filter(|_| hold) {
+                    let p = self.procs.get_mut(id).expect("live");
+                    if p.frozen {
+                        continue;
+                    }
+                    if p.freezing.is_none() {
+                        p.frozen_sync_recv = false;
+                        p.frozen_async_recv = false;
+                    }
+                    p.freezing = Some(caller);
                 }
+                return Err(Failure::FreezeBusy { pid, count: busy });
             }
         }
         for id in targets {
             let p = self.procs.get_mut(id).expect("live");
             let changed = p.frozen != enable;
-            // Binder clears both on every freeze and thaw.
+            // Binder clears both on every freeze and thaw, but for a
+            // freeze that ends a wait: what was refused while it waited
+            // is what the freezer asks about.
+            if p.freezing.take().is_none() || !enable {
+                p.frozen_sync_recv = false;
+                p.frozen_async_recv = false;
+            }
             p.frozen = enable;
-            p.frozen_sync_recv = false;
-            p.frozen_async_recv = false;
             if !enable {
                 self.dispatch(ProcId(id), fx);
             }

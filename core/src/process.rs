@@ -80,6 +80,10 @@ pub(crate) struct Process {
     pub started_loopers: u32,
     /// Frozen: no sync calls in, oneway calls wait.
     pub frozen: bool,
+    /// Being frozen, for this freezer: a freeze that held it (`hold`)
+    /// waits for its calls to drain. New sync calls are refused as if it
+    /// were frozen; it still runs and is sent its oneway calls.
+    pub freezing: Option<ProcId>,
     /// A sync call was refused because it was frozen, since it was last
     /// frozen or thawed (binder's `proc->sync_recv`).
     pub frozen_sync_recv: bool,
@@ -117,6 +121,7 @@ impl Core {
             requested_threads: 0,
             started_loopers: 0,
             frozen: false,
+            freezing: None,
             frozen_sync_recv: false,
             frozen_async_recv: false,
             pending_out: 0,
@@ -140,8 +145,15 @@ impl Core {
         for t in p.threads.clone() {
             self.thread_exited(t, fx);
         }
+        // A freeze it held for others ends with it.
+        for (_, other) in self.procs.iter_mut() {
+            if other.freezing == Some(proc_id) {
+                other.freezing = None;
+            }
+        }
         let p = self.procs.get_mut(proc_id.0).expect("still live");
         p.frozen = false;
+        p.freezing = None;
         let todo: Vec<Work> = p.todo.drain(..).collect();
         // Calls still queued for it fail back to their callers.
         for w in todo {

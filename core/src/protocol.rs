@@ -460,6 +460,15 @@ pub enum Command {
         pid: i32,
         /// Freeze (true) or thaw (false).
         enable: bool,
+        /// When a freeze is refused because calls to the process are
+        /// unfinished: hold the process as being frozen, refusing new sync
+        /// calls to it (as frozen) while those drain, until the freezer
+        /// asks again (and the freeze is made), thaws it, or exits. Binder
+        /// does this for the time a `BINDER_FREEZE` waits; here the
+        /// freezer's retries are the wait, so the mediator keeps no timer.
+        /// A process frozen already is not held. With `enable: false`,
+        /// `hold` lets go of a held process and thaws nothing.
+        hold: bool,
     },
     /// Ask for the mediator's state (own process only unless privileged).
     DumpState,

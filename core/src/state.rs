@@ -42,6 +42,9 @@ pub struct ProcState {
     pub label: Option<String>,
     /// Frozen.
     pub frozen: bool,
+    /// Being frozen: a freeze waits for its calls to drain, and new sync
+    /// calls to it are refused meanwhile (binder reports it frozen then).
+    pub freezing: bool,
     /// A sync call to it was refused because it was frozen, since it was
     /// last frozen or thawed (binder's `sync_recv` bit 0).
     pub frozen_sync_received: bool,
@@ -221,6 +224,7 @@ impl Core {
                 uid: p.cred.uid,
                 label: p.cred.label.clone(),
                 frozen: p.frozen,
+                freezing: p.freezing.is_some(),
                 frozen_sync_received: p.frozen_sync_recv,
                 frozen_async_received: p.frozen_async_recv,
                 txns_pending: self
@@ -336,6 +340,17 @@ impl Core {
                 };
                 if node.owner != Some(ProcId(pid)) || node.ptr != ptr {
                     return Err(format!("pid {}: node {ptr:#x} owner mismatch", p.cred.pid));
+                }
+            }
+            if let Some(f) = p.freezing {
+                if self.procs.get(f.0).is_none() {
+                    return Err(format!(
+                        "pid {}: held for a freezer that is gone",
+                        p.cred.pid
+                    ));
+                }
+                if p.frozen {
+                    return Err(format!("pid {}: frozen and being frozen", p.cred.pid));
                 }
             }
             for &t in &p.threads {

@@ -314,7 +314,7 @@ impl Core {
         }
         let sender_pid = sender_proc.cred.pid;
         let receiver = self.procs.get_mut(to.0).expect("owner is live");
-        if receiver.frozen && !oneway {
+        if (receiver.frozen || receiver.freezing.is_some()) && !oneway {
             receiver.frozen_sync_recv = true;
             return Err(Fail::Frozen);
         }
@@ -903,7 +903,11 @@ impl Core {
         to: ProcId,
         fx: &mut Vec<Effect>,
     ) {
-        if let Some(p) = self.procs.get_mut(to.0).filter(|p| p.frozen) {
+        if let Some(p) = self
+            .procs
+            .get_mut(to.0)
+            .filter(|p| p.frozen || p.freezing.is_some())
+        {
             p.frozen_async_recv = true;
         }
         let n = self.nodes.get_mut(node_id.0).expect("target node is held");

@@ -452,6 +452,7 @@ fn run(seed: u64, steps: u64) {
                     Some(c) => Command::Freeze {
                         pid: c.pid,
                         enable: rng.chance(50),
+                        hold: rng.chance(50),
                     },
                     None => Command::DumpState,
                 }
@@ -613,6 +614,7 @@ fn to_command(sel: u8, a: u64, b: u64, c: u8) -> Command {
         _ => Command::Freeze {
             pid: (a % 4) as i32 + 101,
             enable: c & 1 == 0,
+            hold: c & 2 == 0,
         },
     }
 }

@@ -1715,7 +1715,14 @@ fn only_a_privileged_caller_may_freeze() {
     let (a, b) = (w.process(), w.process());
     let bt = w.thread(b);
     let pid = w.pid(a);
-    let e = w.err(bt, Command::Freeze { pid, enable: true });
+    let e = w.err(
+        bt,
+        Command::Freeze {
+            pid,
+            enable: true,
+            hold: false,
+        },
+    );
     assert!(matches!(e, Failure::NotPrivileged(_)));
 }
 
@@ -1766,13 +1773,27 @@ fn frozen_process_gets_no_sync_calls_and_its_oneway_calls_wait() {
         pid,
         ..
     } = freeze_world();
-    w.ok(rt, Command::Freeze { pid, enable: true });
+    w.ok(
+        rt,
+        Command::Freeze {
+            pid,
+            enable: true,
+            hold: false,
+        },
+    );
     w.call(bt, h, 1, vec![]);
     assert!(matches!(w.answer(bt), Return::FrozenReply { .. }));
     w.oneway(bt, h, 2, 8);
     assert_eq!(w.next(bt), Return::TransactionComplete);
     assert!(w.idle(at), "oneway waits while frozen");
-    w.ok(rt, Command::Freeze { pid, enable: false });
+    w.ok(
+        rt,
+        Command::Freeze {
+            pid,
+            enable: false,
+            hold: false,
+        },
+    );
     assert_eq!(w.incoming(at).code, 2);
 }
 
@@ -1794,7 +1815,14 @@ fn freezing_waits_for_every_call_sent_to_finish() {
         pid,
         ..
     } = freeze_world();
-    let busy = |w: &mut World| match w.err(rt, Command::Freeze { pid, enable: true }) {
+    let busy = |w: &mut World| match w.err(
+        rt,
+        Command::Freeze {
+            pid,
+            enable: true,
+            hold: false,
+        },
+    ) {
         Failure::FreezeBusy { count, .. } => count,
         other => panic!("{other:?}"),
     };
@@ -1826,7 +1854,137 @@ fn freezing_waits_for_every_call_sent_to_finish() {
     w.ok(at, Command::WaitForWork);
     assert_eq!(w.incoming(at).code, 2);
     // Delivered: finished as far as freezing goes, as in binder.
-    w.ok(rt, Command::Freeze { pid, enable: true });
+    w.ok(
+        rt,
+        Command::Freeze {
+            pid,
+            enable: true,
+            hold: false,
+        },
+    );
+}
+
+/// Frozen, being frozen, and the frozen info of the process with `pid`.
+fn freeze_state(w: &World, pid: i32) -> (bool, bool, bool, bool) {
+    let d = w.dump();
+    let p = d
+        .processes
+        .iter()
+        .find(|p| p.pid == pid)
+        .expect("connected");
+    (
+        p.frozen,
+        p.freezing,
+        p.frozen_sync_received,
+        p.frozen_async_received,
+    )
+}
+
+/// Binder marks a process frozen while `BINDER_FREEZE` waits for its calls
+/// to drain: a freeze with `hold` does the same between the freezer's
+/// tries. New sync calls are refused as frozen, so they cannot keep it busy
+/// for good; it still runs, answers, and is sent its oneway calls; the try
+/// after they are done freezes it, and its frozen info keeps what was
+/// refused while it waited.
+#[test]
+fn a_held_freeze_refuses_new_sync_calls_while_the_old_ones_drain() {
+    let FreezeWorld {
+        mut w,
+        root,
+        rt,
+        at,
+        bt,
+        h,
+        pid,
+        ..
+    } = freeze_world();
+    let hold = |enable| Command::Freeze {
+        pid,
+        enable,
+        hold: true,
+    };
+    let r2 = w.thread(root);
+    let h2 = w.give(at, 0x10, r2);
+    w.call(bt, h, 1, vec![]);
+    let served = w.incoming(at);
+    assert!(matches!(
+        w.err(rt, hold(true)),
+        Failure::FreezeBusy { count: 1, .. }
+    ));
+    assert_eq!(freeze_state(&w, pid), (false, true, false, false));
+    w.call(r2, h2, 2, vec![]);
+    assert!(matches!(w.answer(r2), Return::FrozenReply { .. }));
+    w.oneway(r2, h2, 3, 8);
+    assert_eq!(w.next(r2), Return::TransactionComplete);
+    assert!(matches!(w.err(rt, hold(true)), Failure::FreezeBusy { .. }));
+    w.free(at, &served);
+    w.reply(at, vec![]);
+    assert!(matches!(w.answer(bt), Return::Reply(_)));
+    w.ok(at, Command::WaitForWork);
+    let oneway = w.incoming(at);
+    assert_eq!(oneway.code, 3, "sent its oneway call while held");
+    w.ok(rt, hold(true));
+    assert_eq!(
+        freeze_state(&w, pid),
+        (true, false, true, true),
+        "frozen, with what came while it was held"
+    );
+    w.free(at, &oneway);
+}
+
+/// A freezer that gives up (`enable: false` with `hold`) or exits lets the
+/// held process serve again; giving up thaws nothing, and a process frozen
+/// already is never held (its undelivered oneway calls keep it busy).
+#[test]
+fn a_freezer_that_gives_up_or_exits_lets_the_process_serve_again() {
+    let FreezeWorld {
+        mut w,
+        root,
+        rt,
+        at,
+        bt,
+        h,
+        pid,
+        ..
+    } = freeze_world();
+    let hold = |enable| Command::Freeze {
+        pid,
+        enable,
+        hold: true,
+    };
+    let r2 = w.thread(root);
+    let h2 = w.give(at, 0x10, r2);
+    w.call(bt, h, 1, vec![]);
+    let served = w.incoming(at);
+    w.err(rt, hold(true));
+    w.ok(rt, hold(false));
+    assert_eq!(freeze_state(&w, pid), (false, false, false, false));
+    w.call(r2, h2, 2, vec![]);
+    assert!(w.take(r2).is_empty(), "queued, not refused");
+    // Another freezer holds it, then exits.
+    let other = w.privileged_process();
+    let ot = w.thread(other);
+    w.err(ot, hold(true));
+    assert!(freeze_state(&w, pid).1);
+    w.exit(other);
+    assert!(!freeze_state(&w, pid).1, "let go with its freezer");
+    w.free(at, &served);
+    w.reply(at, vec![]);
+    assert!(matches!(w.answer(bt), Return::Reply(_)));
+    w.ok(at, Command::WaitForWork);
+    let second = w.incoming(at);
+    w.free(at, &second);
+    w.reply(at, vec![]);
+    assert!(matches!(w.answer(r2), Return::Reply(_)));
+    w.ok(at, Command::WaitForWork);
+    // Frozen, with a oneway call waiting: busy, but not held, and giving
+    // up leaves it frozen.
+    w.ok(rt, hold(true));
+    w.oneway(bt, h, 3, 8);
+    assert!(matches!(w.err(rt, hold(true)), Failure::FreezeBusy { .. }));
+    w.ok(rt, hold(false));
+    assert!(freeze_state(&w, pid).0, "still frozen");
+    assert!(!freeze_state(&w, pid).1);
 }
 
 /// Binder's frozen info (`BINDER_GET_FROZEN_INFO`): what was sent to a
@@ -1867,13 +2025,27 @@ fn frozen_info_records_calls_sent_while_frozen_and_resets_on_freeze() {
     w.ok(at, Command::WaitForWork);
     assert_eq!(info(&w), (false, false, false, false));
 
-    w.ok(rt, Command::Freeze { pid, enable: true });
+    w.ok(
+        rt,
+        Command::Freeze {
+            pid,
+            enable: true,
+            hold: false,
+        },
+    );
     assert_eq!(info(&w), (true, false, false, false), "fresh after freeze");
     w.call(bt, h, 2, vec![]);
     assert!(matches!(w.answer(bt), Return::FrozenReply { .. }));
     assert_eq!(info(&w), (true, true, false, false), "a refused sync call");
     // Frozen again: the flags reset.
-    w.ok(rt, Command::Freeze { pid, enable: true });
+    w.ok(
+        rt,
+        Command::Freeze {
+            pid,
+            enable: true,
+            hold: false,
+        },
+    );
     assert_eq!(info(&w), (true, false, false, false), "reset by a refreeze");
     w.oneway(bt, h, 3, 8);
     assert_eq!(w.next(bt), Return::TransactionComplete);
@@ -1882,7 +2054,14 @@ fn frozen_info_records_calls_sent_while_frozen_and_resets_on_freeze() {
     // A refreeze over a queued call is refused (binder: -EAGAIN) and
     // changes nothing.
     assert!(matches!(
-        w.err(rt, Command::Freeze { pid, enable: true }),
+        w.err(
+            rt,
+            Command::Freeze {
+                pid,
+                enable: true,
+                hold: false
+            }
+        ),
         Failure::FreezeBusy { count: 1, .. }
     ));
     assert_eq!(info(&w), (true, false, true, true), "unchanged");
@@ -1891,7 +2070,14 @@ fn frozen_info_records_calls_sent_while_frozen_and_resets_on_freeze() {
     assert_eq!(info(&w), (true, false, true, true), "two queued");
 
     // Thawed: reset too, and the oneway calls are served in order.
-    w.ok(rt, Command::Freeze { pid, enable: false });
+    w.ok(
+        rt,
+        Command::Freeze {
+            pid,
+            enable: false,
+            hold: false,
+        },
+    );
     let tx = w.incoming(at);
     assert_eq!(tx.code, 3);
     assert_eq!(info(&w), (false, false, false, true), "4 still waits");
@@ -1942,14 +2128,42 @@ fn a_freeze_subscription_hears_the_state_at_once_then_each_change() {
     let bl = w.looper(b);
     subscribe(&mut w, bt, h, 7);
     assert_eq!(freeze_notice(&mut w, bl), (7, false));
-    w.ok(rt, Command::Freeze { pid, enable: true });
+    w.ok(
+        rt,
+        Command::Freeze {
+            pid,
+            enable: true,
+            hold: false,
+        },
+    );
     assert_eq!(freeze_notice(&mut w, bl), (7, true));
-    w.ok(rt, Command::Freeze { pid, enable: true });
+    w.ok(
+        rt,
+        Command::Freeze {
+            pid,
+            enable: true,
+            hold: false,
+        },
+    );
     assert!(w.idle(bl), "frozen again: no change, no notice");
-    w.ok(rt, Command::Freeze { pid, enable: false });
+    w.ok(
+        rt,
+        Command::Freeze {
+            pid,
+            enable: false,
+            hold: false,
+        },
+    );
     assert_eq!(freeze_notice(&mut w, bl), (7, false));
     // Subscribing while it is frozen: told so first.
-    w.ok(rt, Command::Freeze { pid, enable: true });
+    w.ok(
+        rt,
+        Command::Freeze {
+            pid,
+            enable: true,
+            hold: false,
+        },
+    );
     assert_eq!(freeze_notice(&mut w, bl), (7, true));
     w.ok(
         bt,
@@ -1987,19 +2201,42 @@ fn freeze_notices_to_a_frozen_subscriber_coalesce() {
         Command::Freeze {
             pid: b_pid,
             enable: true,
+            hold: false,
         },
     );
     for _ in 0..3 {
-        w.ok(rt, Command::Freeze { pid, enable: true });
-        w.ok(rt, Command::Freeze { pid, enable: false });
+        w.ok(
+            rt,
+            Command::Freeze {
+                pid,
+                enable: true,
+                hold: false,
+            },
+        );
+        w.ok(
+            rt,
+            Command::Freeze {
+                pid,
+                enable: false,
+                hold: false,
+            },
+        );
     }
-    w.ok(rt, Command::Freeze { pid, enable: true });
+    w.ok(
+        rt,
+        Command::Freeze {
+            pid,
+            enable: true,
+            hold: false,
+        },
+    );
     assert!(w.idle(bl), "held while the subscriber is frozen");
     w.ok(
         rt,
         Command::Freeze {
             pid: b_pid,
             enable: false,
+            hold: false,
         },
     );
     assert_eq!(freeze_notice(&mut w, bl), (7, true), "one, the latest");
@@ -2029,7 +2266,14 @@ fn a_freeze_change_waits_for_the_last_notice_to_be_answered() {
         }
     );
     let other = w.looper(b);
-    w.ok(rt, Command::Freeze { pid, enable: true });
+    w.ok(
+        rt,
+        Command::Freeze {
+            pid,
+            enable: true,
+            hold: false,
+        },
+    );
     assert!(w.idle(other), "not while the last one is unanswered");
     w.ok(bl, Command::FreezeNoticeDone { cookie: 7 });
     assert_eq!(freeze_notice(&mut w, other), (7, true));
@@ -2055,6 +2299,7 @@ fn clearing_a_freeze_subscription_drops_or_waits_for_its_notice() {
         Command::Freeze {
             pid: b_pid,
             enable: true,
+            hold: false,
         },
     );
     subscribe(&mut w, bt, h, 7);
@@ -2070,6 +2315,7 @@ fn clearing_a_freeze_subscription_drops_or_waits_for_its_notice() {
         Command::Freeze {
             pid: b_pid,
             enable: false,
+            hold: false,
         },
     );
     assert_eq!(w.next(bl), Return::ClearFreezeNoticeDone { cookie: 7 });

@@ -1575,6 +1575,7 @@ fn an_unprivileged_process_cannot_freeze_another(lp: Loop) {
         vec![Command::Freeze {
             pid: server.pid(),
             enable: true,
+            hold: false,
         }],
     );
     assert!(r.is_empty(), "{r:?}");
@@ -1590,6 +1591,7 @@ fn an_unprivileged_process_cannot_freeze_another(lp: Loop) {
         vec![Command::Freeze {
             pid: server.pid(),
             enable: false,
+            hold: false,
         }],
     );
     assert!(r.is_empty(), "{r:?}");

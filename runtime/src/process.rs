@@ -23,7 +23,9 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// (libbinder's `getProcessFreezeInfo`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FreezeInfo {
-    /// The process is frozen now.
+    /// The process is frozen now, or being frozen (a freeze waits for its
+    /// calls to finish, refusing new sync calls meanwhile), as binder
+    /// reports it.
     pub frozen: bool,
     /// A sync call to it was refused as frozen since it was last frozen or
     /// thawed (`sync_received` bit 0).
@@ -325,20 +327,39 @@ impl ProcessState {
     /// Once frozen, sync calls to it fail with `Frozen` and oneway calls
     /// wait for the thaw. Freezing needs every call sent to the process
     /// finished (sync calls answered, oneway calls delivered), as binder
-    /// does: while one is not, this retries until `timeout` has passed,
-    /// then fails with `WouldBlock` (binder's `-EAGAIN`) and leaves the
-    /// process as it was. Unlike binder, the process is not frozen while
-    /// this waits, so a steady stream of new calls can keep it busy.
+    /// does. While one is not, and `timeout` is not zero, the process is
+    /// held as being frozen, as binder holds it: new sync calls to it fail
+    /// with `Frozen` (so a steady stream of them cannot keep it busy), it
+    /// runs, and it is sent its oneway calls. This retries until they are
+    /// done and it is frozen, or until `timeout` has passed: then it fails
+    /// with `WouldBlock` (binder's `-EAGAIN`) and lets the process go
+    /// back to serving. Were this process to exit meanwhile, the mediator
+    /// lets it go too.
     pub fn freeze(&self, pid: i32, enable: bool, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
+        let hold = enable && !timeout.is_zero();
         let mut pause = Duration::from_millis(1);
         loop {
-            match thread::command(&self.arc(), Command::Freeze { pid, enable }) {
+            let r = thread::command(&self.arc(), Command::Freeze { pid, enable, hold });
+            match r {
                 Err(e) if e.code == StatusCode::WouldBlock && Instant::now() < deadline => {
                     std::thread::sleep(
                         pause.min(deadline.saturating_duration_since(Instant::now())),
                     );
                     pause = (pause * 2).min(Duration::from_millis(20));
+                }
+                Err(e) if e.code == StatusCode::WouldBlock && hold => {
+                    // Let it go (and thaw nothing: it may have been
+                    // frozen before this began).
+                    let release = Command::Freeze {
+                        pid,
+                        enable: false,
+                        hold: true,
+                    };
+                    if let Err(r) = thread::command(&self.arc(), release) {
+                        tracing::warn!("releasing pid {pid} after a freeze timed out: {r}");
+                    }
+                    return Err(e);
                 }
                 r => return r,
             }
@@ -371,7 +392,7 @@ impl ProcessState {
         // Binder ORs over every binder_proc of the pid; a pid may hold
         // more than one connection here too.
         Ok(found.fold(FreezeInfo::default(), |i, p| FreezeInfo {
-            frozen: i.frozen || p.frozen,
+            frozen: i.frozen || p.frozen || p.freezing,
             sync_received: i.sync_received || p.frozen_sync_received,
             async_received: i.async_received || p.frozen_async_received,
             txns_pending: i.txns_pending || p.txns_pending,

@@ -1039,6 +1039,65 @@ fn freezing_a_process_with_oneway_calls_queued_waits_for_them() {
     assert_eq!(c.ok("getlog s 1"), "7");
 }
 
+/// Binder marks a process frozen while `BINDER_FREEZE` waits for the
+/// calls sent to it: a freeze given time holds the service as being frozen
+/// while its call in progress finishes. Meanwhile a new sync call is
+/// refused as frozen (so a stream of them cannot keep it busy), and the
+/// frozen info says so; the freeze is made once the call is answered, and
+/// keeps that in its info.
+#[test]
+fn a_process_being_frozen_refuses_new_sync_calls_until_it_is() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let mut svc = service(&ctx, "conf.freeze-hold", None);
+    let pid = svc.pid();
+    let mut busy = client_of(&ctx, "conf.freeze-hold");
+    assert_eq!(busy.ok("block-bg s"), "started");
+    svc.expect("in-call");
+    let mut freezer = ctx.client(None);
+    freezer.send(&format!("freeze {pid} on 60000"));
+    ctx.wait_state("the service is held as being frozen", |s| {
+        process(s, pid).is_some_and(|p| p.freezing)
+    });
+    let mut c = client_of(&ctx, "conf.freeze-hold");
+    let e = c.err("echo s refused");
+    assert!(e.contains("code=Frozen"), "a sync call while held: {e}");
+    let info = format!("freeze-info {pid}");
+    assert_eq!(c.ok(&info), "frozen=true sync=3 async=0");
+    svc.send("release");
+    busy.expect("block-done ok");
+    if let Err(e) = freezer.answer("freeze with a timeout") {
+        panic!("freezing once the call was answered: {e}");
+    }
+    assert_eq!(c.ok(&info), "frozen=true sync=1 async=0");
+    c.ok(&format!("freeze {pid} off"));
+    assert_eq!(c.ok("echo s thawed"), "thawed");
+}
+
+/// A freeze whose time runs out lets the held process go: it fails with
+/// `WouldBlock`, the service is neither frozen nor held, and calls queue
+/// for it again as usual.
+#[test]
+fn a_freeze_that_times_out_lets_the_process_serve_again() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let mut svc = service(&ctx, "conf.freeze-giveup", None);
+    let pid = svc.pid();
+    let mut busy = client_of(&ctx, "conf.freeze-giveup");
+    assert_eq!(busy.ok("block-bg s"), "started");
+    svc.expect("in-call");
+    let mut c = client_of(&ctx, "conf.freeze-giveup");
+    let e = c.err(&format!("freeze {pid} on 100"));
+    assert!(e.contains("code=WouldBlock"), "{e}");
+    let s = ctx.state();
+    let p = process(&s, pid).expect("connected");
+    assert!(!p.frozen && !p.freezing, "{p:?}");
+    c.send("echo s queued");
+    svc.send("release");
+    busy.expect("block-done ok");
+    assert_eq!(c.answer("echo").as_deref(), Ok("queued"));
+}
+
 /// Mirrors binderLibTest's `FrozenStateChangeNotificatiion`,
 /// `AddFrozenCallbackWhenFrozen`, `MultipleFrozenStateChangeCallbacks`,
 /// `NoFrozenNotificationAfterCallbackRemoval` and

@@ -112,7 +112,11 @@ fn main() {
             let pid: i32 = arg(3).parse().expect("PID");
             let mut p = Peer::open(socket).expect("open");
             let r = p
-                .command(Command::Freeze { pid, enable: true })
+                .command(Command::Freeze {
+                    pid,
+                    enable: true,
+                    hold: false,
+                })
                 .expect("freeze");
             say(&format!("freeze: {r:?}"));
             let out = p
