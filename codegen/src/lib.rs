@@ -196,6 +196,8 @@ pub struct Builder {
     version: Option<u32>,
     hash: Option<String>,
     warning_flags: Vec<String>,
+    structured: bool,
+    stability: capbinder_idl::Stability,
 }
 
 impl Default for Builder {
@@ -211,6 +213,8 @@ impl Default for Builder {
             version: None,
             hash: None,
             warning_flags: Vec::new(),
+            structured: false,
+            stability: capbinder_idl::Stability::Unspecified,
         }
     }
 }
@@ -450,9 +454,25 @@ impl Builder {
         self
     }
 
+    /// Requires every parcelable to be declared in AIDL, as AOSP's
+    /// `--structured` does (see [`capbinder_idl::stability`]).
+    pub fn structured(&mut self, structured: bool) -> &mut Builder {
+        self.structured = structured;
+        self
+    }
+
+    /// Requires every type to be this stable, as AOSP's `--stability vintf`
+    /// does (see [`capbinder_idl::stability`]).
+    pub fn stability(&mut self, stability: capbinder_idl::Stability) -> &mut Builder {
+        self.stability = stability;
+        self
+    }
+
     /// Checks `files` and generates Rust in memory, writing nothing.
     pub fn generate(&self, files: &[impl AsRef<Path>]) -> Result<Generated, Error> {
         let mut s = Session::new();
+        s.set_structured(self.structured)
+            .set_stability(self.stability);
         for w in &self.warning_flags {
             if let Err(e) = s.add_warning_flag(w) {
                 return Err(Error::Aidl(Diagnostics::new(

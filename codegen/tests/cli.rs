@@ -255,3 +255,48 @@ fn warning_flags_turn_on_warnings_and_werror_fails() {
     let bad = run(&["-Wbogus"], "check");
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn structured_and_vintf_stability_are_taken_as_aosp_spells_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let f = dir.path().join("p").join(name);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(&f, text).unwrap();
+        f
+    };
+    let stable = write(
+        "IStable.aidl",
+        "package p;\n@VintfStability\ninterface IStable { void f(); }\n",
+    );
+    let plain = write(
+        "IPlain.aidl",
+        "package p;\ninterface IPlain { void f(); }\n",
+    );
+    let run = |args: &[&str], file: &std::path::Path| {
+        aidl()
+            .arg("check")
+            .args(args)
+            .arg("-I")
+            .arg(dir.path())
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    // Soong's spelling, with `=`, and the spaced one.
+    let out = run(&["--structured", "--stability=vintf"], &stable);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["--structured", "--stability", "vintf"], &plain);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("p.IPlain does not have VINTF level stability"),
+        "{err}"
+    );
+    let out = run(&["--stability", "vendor"], &stable);
+    assert_eq!(out.status.code(), Some(2), "a bad command line");
+}

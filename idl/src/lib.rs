@@ -38,12 +38,14 @@ pub mod parser;
 mod resolve;
 pub mod session;
 pub mod source;
+pub mod stability;
 pub mod token;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use model::Model;
 pub use session::Session;
 pub use source::{FileId, LineCol, Location, SourceMap, Span};
+pub use stability::Stability;
 
 use std::sync::Arc;
 

@@ -24,6 +24,7 @@ use crate::lint::{lint, WarningFlags};
 use crate::model::Model;
 use crate::resolve::{normalize, Loader};
 use crate::source::SourceMap;
+use crate::stability::{check_stability, Stability};
 
 /// What to compile and where to look for imports.
 ///
@@ -37,6 +38,8 @@ pub struct Session {
     inputs: Vec<(PathBuf, bool)>,
     overlay: BTreeMap<PathBuf, String>,
     warnings: WarningFlags,
+    structured: bool,
+    stability: Stability,
 }
 
 impl Session {
@@ -100,6 +103,20 @@ impl Session {
         Ok(self)
     }
 
+    /// Requires every parcelable to be declared in AIDL (`--structured`;
+    /// see [`stability`](crate::stability)).
+    pub fn set_structured(&mut self, structured: bool) -> &mut Session {
+        self.structured = structured;
+        self
+    }
+
+    /// Requires every type to be this stable (`--stability vintf`; see
+    /// [`stability`](crate::stability)).
+    pub fn set_stability(&mut self, stability: Stability) -> &mut Session {
+        self.stability = stability;
+        self
+    }
+
     /// The include roots given so far.
     pub fn include_dirs(&self) -> &[PathBuf] {
         &self.include_dirs
@@ -146,6 +163,7 @@ impl Session {
             sources: sources.clone(),
             documents: loader.docs.into_iter().map(|d| d.ast).collect(),
         };
+        diags.extend(check_stability(&model, self.structured, self.stability));
         // the optional warnings need the checked model; with -Werror they
         // are errors and there is no model
         diags.extend(lint(&model, &self.warnings));

@@ -3,6 +3,7 @@
 //! ```text
 //! capbinder-aidl check -I aidl aidl/com/example/IFoo.aidl
 //! capbinder-aidl rust -I aidl -o out aidl/com/example/IFoo.aidl
+//! capbinder-aidl rust --structured --stability vintf -I aidl -o out FILE...
 //! capbinder-aidl rust -I aidl_api/foo/2 --version 2 --hash HASH -o out FILE...
 //! capbinder-aidl check-api aidl_api/foo/1 aidl_api/foo/2
 //! capbinder-aidl hash aidl_api/foo/2 2
@@ -17,7 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use capbinder_idl::api::{check_api, ApiLevel};
-use capbinder_idl::Session;
+use capbinder_idl::{Session, Stability};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -43,6 +44,12 @@ struct Inputs {
     /// `-Wno-NAME`, `-Werror`.
     #[arg(short = 'W', value_name = "WARNING", allow_hyphen_values = true)]
     warnings: Vec<String>,
+    /// Every parcelable must be declared in AIDL (AOSP's `--structured`).
+    #[arg(long)]
+    structured: bool,
+    /// Every type must be this stable: `vintf` (AOSP's `--stability`).
+    #[arg(long, value_name = "LEVEL", value_parser = Stability::parse)]
+    stability: Option<Stability>,
     /// The .aidl files.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
@@ -99,6 +106,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(inputs) => {
             let mut s = Session::new();
+            s.set_structured(inputs.structured)
+                .set_stability(inputs.stability.unwrap_or_default());
             for i in &inputs.includes {
                 s.add_include_dir(i);
             }
@@ -185,6 +194,8 @@ fn main() -> ExitCode {
             for w in &inputs.warnings {
                 b.warning_flag(w);
             }
+            b.structured(inputs.structured)
+                .stability(inputs.stability.unwrap_or_default());
             for e in &externs {
                 let Some((pkg, path)) = e.split_once('=') else {
                     eprintln!("error: --extern {e}: write PACKAGE=RUST_PATH");
