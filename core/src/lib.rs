@@ -483,10 +483,13 @@ impl Core {
             return Err(Failure::NoSuchProcess(pid));
         }
         if !enable && hold {
-            // The freezer gives up: a process held as being frozen serves
-            // again; a frozen one stays frozen.
+            // The freezer gives up: a process it held serves again (one
+            // another freezer holds stays held); a frozen one stays frozen.
             for id in targets {
-                self.procs.get_mut(id).expect("live").freezing = None;
+                let p = self.procs.get_mut(id).expect("live");
+                if p.freezing == Some(caller) {
+                    p.freezing = None;
+                }
             }
             return Ok(());
         }

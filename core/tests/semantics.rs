@@ -1880,6 +1880,30 @@ fn freeze_state(w: &World, pid: i32) -> (bool, bool, bool, bool) {
     )
 }
 
+/// A freeze with `hold` of `pid`, or (`enable: false`) giving up on one.
+fn hold(pid: i32, enable: bool) -> Command {
+    Command::Freeze {
+        pid,
+        enable,
+        hold: true,
+    }
+}
+
+/// A second sender for root (thread and handle), and `bt`'s sync call
+/// being served by `at`.
+fn serving_with_a_second_sender(
+    w: &mut World,
+    root: ProcId,
+    at: ThreadId,
+    bt: ThreadId,
+    h: Handle,
+) -> (ThreadId, Handle, TxnIn) {
+    let r2 = w.thread(root);
+    let h2 = w.give(at, 0x10, r2);
+    w.call(bt, h, 1, vec![]);
+    (r2, h2, w.incoming(at))
+}
+
 /// Binder marks a process frozen while `BINDER_FREEZE` waits for its calls
 /// to drain: a freeze with `hold` does the same between the freezer's
 /// tries. New sync calls are refused as frozen, so they cannot keep it busy
@@ -1898,15 +1922,8 @@ fn a_held_freeze_refuses_new_sync_calls_while_the_old_ones_drain() {
         pid,
         ..
     } = freeze_world();
-    let hold = |enable| Command::Freeze {
-        pid,
-        enable,
-        hold: true,
-    };
-    let r2 = w.thread(root);
-    let h2 = w.give(at, 0x10, r2);
-    w.call(bt, h, 1, vec![]);
-    let served = w.incoming(at);
+    let (r2, h2, served) = serving_with_a_second_sender(&mut w, root, at, bt, h);
+    let hold = |enable| hold(pid, enable);
     assert!(matches!(
         w.err(rt, hold(true)),
         Failure::FreezeBusy { count: 1, .. }
@@ -1947,15 +1964,8 @@ fn a_freezer_that_gives_up_or_exits_lets_the_process_serve_again() {
         pid,
         ..
     } = freeze_world();
-    let hold = |enable| Command::Freeze {
-        pid,
-        enable,
-        hold: true,
-    };
-    let r2 = w.thread(root);
-    let h2 = w.give(at, 0x10, r2);
-    w.call(bt, h, 1, vec![]);
-    let served = w.incoming(at);
+    let (r2, h2, served) = serving_with_a_second_sender(&mut w, root, at, bt, h);
+    let hold = |enable| hold(pid, enable);
     w.err(rt, hold(true));
     w.ok(rt, hold(false));
     assert_eq!(freeze_state(&w, pid), (false, false, false, false));
@@ -1966,6 +1976,11 @@ fn a_freezer_that_gives_up_or_exits_lets_the_process_serve_again() {
     let ot = w.thread(other);
     w.err(ot, hold(true));
     assert!(freeze_state(&w, pid).1);
+    w.ok(rt, hold(false));
+    assert!(
+        freeze_state(&w, pid).1,
+        "giving up lets go of one's own hold only"
+    );
     w.exit(other);
     assert!(!freeze_state(&w, pid).1, "let go with its freezer");
     w.free(at, &served);
@@ -1985,6 +2000,40 @@ fn a_freezer_that_gives_up_or_exits_lets_the_process_serve_again() {
     w.ok(rt, hold(false));
     assert!(freeze_state(&w, pid).0, "still frozen");
     assert!(!freeze_state(&w, pid).1);
+}
+
+/// A thaw ends a hold, as binder's thaw clears `is_frozen` under a waiting
+/// freeze: sync calls reach the process again and its frozen info starts
+/// afresh.
+#[test]
+fn a_thaw_ends_a_hold() {
+    let FreezeWorld {
+        mut w,
+        root,
+        rt,
+        at,
+        bt,
+        h,
+        pid,
+        ..
+    } = freeze_world();
+    let (r2, h2, served) = serving_with_a_second_sender(&mut w, root, at, bt, h);
+    w.err(rt, hold(pid, true));
+    w.call(r2, h2, 2, vec![]);
+    assert!(matches!(w.answer(r2), Return::FrozenReply { .. }));
+    assert_eq!(freeze_state(&w, pid), (false, true, true, false));
+    w.ok(
+        rt,
+        Command::Freeze {
+            pid,
+            enable: false,
+            hold: false,
+        },
+    );
+    assert_eq!(freeze_state(&w, pid), (false, false, false, false));
+    w.call(r2, h2, 3, vec![]);
+    assert!(w.take(r2).is_empty(), "queued behind the call being served");
+    w.free(at, &served);
 }
 
 /// Binder's frozen info (`BINDER_GET_FROZEN_INFO`): what was sent to a
@@ -2895,6 +2944,32 @@ fn every_subscriber_sees_every_publish_in_one_order() {
     for (_, l, _) in tw.subs.clone() {
         let (msgs, _) = drain(&mut tw.w, l);
         assert_eq!(msgs, vec![(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]);
+    }
+}
+
+/// A publisher's work source reaches every subscriber with the message,
+/// as with a call.
+#[test]
+fn a_topic_message_carries_its_publishers_work_source() {
+    let mut tw = topic_world(2, 100, false);
+    tw.w.cmd(
+        tw.pt,
+        Command::Transaction {
+            handle: tw.topic,
+            txn: TxnOut {
+                code: 9,
+                flags: TxnFlags(TxnFlags::ONEWAY),
+                data: DataRange { offset: 0, len: 8 },
+                work_source: Some(10_042),
+                ..TxnOut::default()
+            },
+        },
+    );
+    assert_eq!(tw.w.next(tw.pt), Return::TransactionComplete);
+    for (_, l, _) in tw.subs.clone() {
+        let tx = tw.w.incoming(l);
+        assert_eq!((tx.code, tx.sender.work_source), (9, Some(10_042)));
+        tw.w.free(l, &tx);
     }
 }
 

@@ -24,8 +24,9 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FreezeInfo {
     /// The process is frozen now, or being frozen (a freeze waits for its
-    /// calls to finish, refusing new sync calls meanwhile), as binder
-    /// reports it.
+    /// calls to finish, refusing new sync calls meanwhile, as binder's
+    /// `is_frozen` is set while it waits). libbinder's
+    /// `getProcessFreezeInfo` has no such flag; this is capbinder's.
     pub frozen: bool,
     /// A sync call to it was refused as frozen since it was last frozen or
     /// thawed (`sync_received` bit 0).
@@ -490,6 +491,7 @@ impl ProcessState {
             });
             return (SpIBinder::from_proxy(p), give_back);
         }
+        let process = self.arc();
         let (tracked_uid, due) = crate::proxy_count::proxy_made();
         let p = Arc::new(Proxy {
             handle: h,
@@ -498,7 +500,7 @@ impl ProcessState {
             deaths: Mutex::new(DeathState::default()),
             frozen: Mutex::default(),
             tracked_uid,
-            process: self.arc(),
+            process,
         });
         map.insert(key, Arc::downgrade(&p));
         drop(map);

@@ -16,7 +16,8 @@
 //! A remote object held both strongly and (separately) weakly is two
 //! proxies here, one per count this process holds from the mediator.
 //! Callbacks run on the thread that made the proxy, after the accounting
-//! lock is let go, so they may read the counts.
+//! lock is let go, so they may read the counts; a panic in one is logged
+//! and stops there.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -130,9 +131,15 @@ fn tracking() -> MutexGuard<'static, Tracking> {
 pub(crate) struct Due(Option<(ProxyCountCallback, u32)>);
 
 impl Due {
+    /// Calls it. A panic in it is logged and goes no further: it runs while
+    /// a call's payload is read, before the handler's own guard, and must
+    /// not take the serving thread down or leave the caller unanswered.
     pub(crate) fn call(self) {
         if let Some((cb, uid)) = self.0 {
-            cb(uid);
+            let run = std::panic::AssertUnwindSafe(|| cb(uid));
+            if std::panic::catch_unwind(run).is_err() {
+                tracing::error!("a proxy count callback for uid {uid} panicked");
+            }
         }
     }
 }
@@ -218,9 +225,16 @@ pub fn set_proxy_count_callbacks(
     on_limit: Option<ProxyCountCallback>,
     on_warning: Option<ProxyCountCallback>,
 ) {
-    let mut t = tracking();
-    t.on_limit = on_limit;
-    t.on_warning = on_warning;
+    let old = {
+        let mut t = tracking();
+        (
+            std::mem::replace(&mut t.on_limit, on_limit),
+            std::mem::replace(&mut t.on_warning, on_warning),
+        )
+    };
+    // Dropped with the lock let go: an old callback may hold the last
+    // reference to a proxy, whose drop takes the lock.
+    drop(old);
 }
 
 #[cfg(test)]
@@ -276,6 +290,30 @@ mod tests {
             add(&mut t, 12),
             vec![(26, Crossed::Warning), (31, Crossed::Limit)]
         );
+    }
+
+    #[test]
+    fn a_panicking_callback_stops_at_the_call() {
+        let cb: ProxyCountCallback = Arc::new(|_| panic!("a callback bug"));
+        Due(Some((cb, 7))).call();
+    }
+
+    /// An old callback's drop may need the lock (its captures drop a
+    /// proxy): replacing it must not hold the lock meanwhile.
+    #[test]
+    fn replaced_callbacks_are_dropped_with_the_lock_let_go() {
+        struct ReadsCounts;
+        impl Drop for ReadsCounts {
+            fn drop(&mut self) {
+                let _ = proxy_counts_by_uid();
+            }
+        }
+        let held = ReadsCounts;
+        let cb: ProxyCountCallback = Arc::new(move |_| {
+            let _ = &held;
+        });
+        set_proxy_count_callbacks(Some(cb), None);
+        set_proxy_count_callbacks(None, None);
     }
 
     #[test]

@@ -643,7 +643,6 @@ pub(crate) fn run_local(
 /// once, since its next step is a read.
 fn execute(process: &Arc<ProcessState>, mut tx: TxnIn, fds: Vec<OwnedFd>, flush: bool) {
     let oneway = tx.flags.oneway();
-    crate::topic::on_message(process, &tx);
     let target = tx.target.and_then(|(ptr, _)| process.lookup_local(ptr));
     // Entered before the payload is read, as libbinder reads it inside
     // the call: a proxy made for an object in it is charged to the
@@ -652,6 +651,8 @@ fn execute(process: &Arc<ProcessState>, mut tx: TxnIn, fds: Vec<OwnedFd>, flush:
         identity::enter(CallingIdentity::from_txn(&mut tx)),
         crate::work_source::serve(tx.sender.work_source),
     );
+    // A topic's gap callback runs inside the message, as its handler does.
+    crate::topic::on_message(process, &tx);
     let result = receive(process, &tx, fds).and_then(|mut data| {
         let l = target.ok_or_else(|| {
             Status::from_code(
