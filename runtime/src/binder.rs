@@ -485,7 +485,19 @@ impl SpIBinder {
                         p.handle
                     )));
                 }
-                crate::thread::transact(&p.process, p.handle, code, data, oneway)
+                let r = crate::thread::transact(&p.process, p.handle, code, data, oneway);
+                // As libbinder's BpBinder: a call that ends in DeadObject,
+                // whether the mediator's dead reply or the handler's own
+                // status, makes the proxy dead at once (later calls fail
+                // here, `is_alive` is false) without waiting for the death
+                // notice. Not handle 0: it stands for whichever context
+                // manager registers next (libbinder looks it up afresh).
+                if p.handle != Handle::CONTEXT_MANAGER
+                    && matches!(&r, Err(e) if e.code == StatusCode::DeadObject)
+                {
+                    p.dead.store(true, Ordering::Release);
+                }
+                r
             }
         }
     }

@@ -1039,6 +1039,50 @@ fn freezing_a_process_with_oneway_calls_queued_waits_for_them() {
     assert_eq!(c.ok("getlog s 1"), "7");
 }
 
+/// libbinder's `BpBinder::transact`: a call that ends in `DEAD_OBJECT`
+/// makes the proxy dead at once, whether the handler returned it (the
+/// service lives on) or the process died; later calls fail without
+/// reaching the mediator, and `isBinderAlive` is false, before any death
+/// notice. Only this process's proxy is dead: another process's works.
+#[test]
+fn a_call_ending_in_dead_object_makes_its_proxy_dead() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _svc = service(&ctx, "conf.dead-status", None);
+    let mut c = client_of(&ctx, "conf.dead-status");
+    assert_eq!(c.ok("alive s"), "true");
+    let e = c.err("dead-object s");
+    assert!(e.contains("code=DeadObject"), "{e}");
+    assert_eq!(c.ok("alive s"), "false");
+    let e = c.err("echo s after");
+    assert!(e.contains("code=DeadObject"), "{e}");
+    let s = ctx.state();
+    let calls = s
+        .processes
+        .iter()
+        .map(|p| p.counters.calls_received)
+        .sum::<u64>();
+    assert!(c.err("echo s again").contains("code=DeadObject"));
+    let s2 = ctx.state();
+    assert_eq!(
+        s2.processes
+            .iter()
+            .map(|p| p.counters.calls_received)
+            .sum::<u64>(),
+        calls,
+        "failed here, not sent"
+    );
+    let mut other = client_of(&ctx, "conf.dead-status");
+    assert_eq!(other.ok("echo s other"), "other", "the service lives on");
+    // And a real death: the first dead reply marks the proxy.
+    let mut svc2 = service(&ctx, "conf.dead-reply", None);
+    c.ok("get d conf.dead-reply");
+    svc2.kill9();
+    let e = c.err("echo d gone");
+    assert!(e.contains("code=DeadObject"), "{e}");
+    assert_eq!(c.ok("alive d"), "false");
+}
+
 /// Binder marks a process frozen while `BINDER_FREEZE` waits for the
 /// calls sent to it: a freeze given time holds the service as being frozen
 /// while its call in progress finishes. Meanwhile a new sync call is

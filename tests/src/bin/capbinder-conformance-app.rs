@@ -142,6 +142,9 @@ mod codes {
     /// `(int uid, long count)[] proxyUids()`: this process's proxies by
     /// the uid they are charged to.
     pub const PROXY_UIDS: u32 = F + 35;
+    /// `void deadObject()`: always fails with status `DeadObject`, though
+    /// this process lives on.
+    pub const DEAD_OBJECT: u32 = F + 36;
 }
 
 /// This process's proxies, in all and charged to its own uid (those it
@@ -396,6 +399,10 @@ impl Binder for Conf {
                 Ok(())
             }
             codes::PROXY_UIDS => reply.write(&proxy_count::proxy_counts_by_uid()),
+            codes::DEAD_OBJECT => Err(Status::from_code(
+                StatusCode::DeadObject,
+                "deadObject: the object says it is dead",
+            )),
             codes::NESTED_WORK_SOURCE => {
                 let cb = data.read_binder()?;
                 let ask = |cb: &SpIBinder| -> Result<i64> {
@@ -828,7 +835,7 @@ impl Client {
     /// `pool-info`, `set-max-threads N`, `sensitive V`,
     /// `worksource V unset|set|noprop|cleared|restored|twice|nested`,
     /// `proxy-watch HIGH LOW WARNING`, `new-proxy V`, `drop-proxies N`,
-    /// `hoard V N`, `proxy-uids V`,
+    /// `hoard V N`, `proxy-uids V`, `alive V`, `dead-object V`,
     /// `hold V SIZE`, `unhold`, `bytes V SIZE`, `descriptor V`,
     /// `ext V W` (`found` or `none`), `set-ext V W|-`, `add NAME V`,
     /// `newwatcher V`, `watch NAME V`, `unwatch NAME V`,
@@ -871,6 +878,10 @@ impl Client {
                 .map_err(st)?
                 .to_string()),
             "ping" => self.var(w, 1)?.ping().map(|()| String::new()).map_err(st),
+            "alive" => Ok(self.var(w, 1)?.is_alive().to_string()),
+            "dead-object" => self
+                .call(w, codes::DEAD_OBJECT, Parcel::new(), false)
+                .map(|_| String::new()),
             "drop" => {
                 self.vars
                     .remove(arg(1)?)
