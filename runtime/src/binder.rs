@@ -126,7 +126,13 @@ pub(crate) struct Proxy {
     pub handle: Handle,
     /// The count the mediator gave us: strong, or only weak.
     pub strong: bool,
+    /// Believed dead (libbinder's `!mAlive`): a death notice came, or a
+    /// call on it ended in `DeadObject`. Calls then fail here.
     pub dead: AtomicBool,
+    /// Its death recipients have run (libbinder's `mObitsSent`): set with
+    /// `dead` by a death notice or the mediator's loss, never by a call's
+    /// status alone. Linking and unlinking are refused then.
+    pub obits_sent: AtomicBool,
     /// Death recipients and whether a subscription is registered.
     pub deaths: Mutex<DeathState>,
     /// Freeze callbacks and whether a subscription is registered.
@@ -581,8 +587,11 @@ impl SpIBinder {
         self.transact(DUMP_TRANSACTION, p, false).map(|_| ())
     }
 
-    /// Calls `recipient` once when the object's process dies (at once if it
-    /// already has). Local objects never die while referenced here.
+    /// Calls `recipient` once when the object's process dies (soon, if it
+    /// already has and this process has not yet heard). Once this
+    /// process's recipients for the object have run, it fails with
+    /// `DeadObject` instead, as libbinder's `linkToDeath` does. Local
+    /// objects never die while referenced here.
     pub fn link_to_death(&self, recipient: Arc<dyn DeathRecipient>) -> Result<()> {
         let Inner::Remote(p) = &self.0 else {
             return Err(Status::from_code(

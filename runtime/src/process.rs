@@ -497,6 +497,7 @@ impl ProcessState {
             handle: h,
             strong: key.1,
             dead: AtomicBool::new(self.is_lost()),
+            obits_sent: AtomicBool::new(self.is_lost()),
             deaths: Mutex::new(DeathState::default()),
             frozen: Mutex::default(),
             tracked_uid,
@@ -591,18 +592,17 @@ impl ProcessState {
     // ---- deaths ----------------------------------------------------------
 
     pub(crate) fn link_to_death(&self, p: &Arc<Proxy>, r: Arc<dyn DeathRecipient>) -> Result<()> {
-        let mut d = p.deaths.lock().unwrap_or_else(|e| e.into_inner());
-        // Checked under the lock: `on_dead_binder` marks the proxy dead
-        // before it takes the recipients under this lock, so a recipient
-        // added here is either taken by it or sees the death.
-        if p.dead.load(Ordering::Acquire) {
-            drop(d);
-            // Already dead here: the recipient still runs once, on a
-            // thread of its own, as a pool thread would run it.
-            let who = SpIBinder::from_proxy(p.clone()).downgrade();
-            std::thread::spawn(move || r.binder_died(&who));
-            return Ok(());
+        let d = p.deaths.lock().unwrap_or_else(|e| e.into_inner());
+        // Checked under the lock: `on_dead_binder` marks the obituaries
+        // sent before it takes the recipients under this lock, so a
+        // recipient added here is either taken by it or refused.
+        if p.obits_sent.load(Ordering::Acquire) {
+            return Err(Status::dead(format!(
+                "{}: the object's process died; its death recipients have run",
+                p.handle
+            )));
         }
+        let mut d = d;
         d.recipients.push(r);
         if d.cookie.is_none() {
             let cookie = next_local_id();
@@ -633,7 +633,7 @@ impl ProcessState {
         // running) and cannot be taken back: binder's `unlinkToDeath`
         // says DEAD_OBJECT then, whether or not this one was linked
         // (binderLibTest's DeathNotificationStrongRef checks it).
-        if p.dead.load(Ordering::Acquire) {
+        if p.obits_sent.load(Ordering::Acquire) {
             return Err(Status::dead(format!(
                 "{}: the object's process died; its death recipients have run",
                 p.handle
@@ -654,7 +654,7 @@ impl ProcessState {
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&cookie);
                 drop(d);
-                if !p.dead.load(Ordering::Acquire) {
+                if !p.obits_sent.load(Ordering::Acquire) {
                     thread::post(
                         &self.arc(),
                         vec![Command::ClearDeath {
@@ -680,6 +680,7 @@ impl ProcessState {
             .and_then(|w| w.upgrade());
         if let Some(p) = proxy {
             p.dead.store(true, Ordering::Release);
+            p.obits_sent.store(true, Ordering::Release);
             let recipients = {
                 let mut d = p.deaths.lock().unwrap_or_else(|e| e.into_inner());
                 d.cookie = None;
@@ -712,6 +713,7 @@ impl ProcessState {
             .collect();
         for p in proxies {
             p.dead.store(true, Ordering::Release);
+            p.obits_sent.store(true, Ordering::Release);
             let recipients = {
                 let mut d = p.deaths.lock().unwrap_or_else(|e| e.into_inner());
                 d.cookie = None;

@@ -361,11 +361,21 @@ impl Binder for ServiceManagerService {
                 // binderLibTest's AddManagerToManager adds it again): it
                 // cannot die while this process serves, so there is no
                 // death to link to.
+                // A service whose death cannot be watched (already seen
+                // dead here) is refused, as AOSP's servicemanager refuses
+                // it: its entry would never go.
                 if !binder.is_local() {
-                    let _ = binder.link_to_death(Arc::new(Unregister {
-                        registry: self.registry.clone(),
-                        name: name.clone(),
-                    }));
+                    binder
+                        .link_to_death(Arc::new(Unregister {
+                            registry: self.registry.clone(),
+                            name: name.clone(),
+                        }))
+                        .map_err(|e| {
+                            Status::exception(
+                                ExceptionCode::IllegalState,
+                                format!("adding {name:?}: linkToDeath failure: {e}"),
+                            )
+                        })?;
                 }
                 let callbacks = {
                     let mut r = self.registry.lock().unwrap_or_else(|e| e.into_inner());

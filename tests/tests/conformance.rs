@@ -1056,6 +1056,10 @@ fn a_call_ending_in_dead_object_makes_its_proxy_dead() {
     assert_eq!(c.ok("alive s"), "false");
     let e = c.err("echo s after");
     assert!(e.contains("code=DeadObject"), "{e}");
+    // No death notice came (libbinder's obituaries were not sent): linking
+    // and unlinking a recipient still work.
+    c.ok("link s r");
+    c.ok("unlink s r");
     let s = ctx.state();
     let calls = s
         .processes

@@ -1,5 +1,5 @@
 //! Death notifications: a killed service's recipients fire once, on a pool
-//! thread; linking to an object already dead fires at once; unlinking
+//! thread; linking to an object already seen dead is refused; unlinking
 //! prevents the call; losing the mediator fires every recipient once and
 //! fails calls (also one in flight) with a dead-object status.
 
@@ -60,16 +60,19 @@ fn a_death_recipient_fires_once_on_a_pool_thread_when_its_service_is_killed() {
     assert_eq!(client.ok("deaths r2"), "count=1");
 }
 
+/// libbinder's `linkToDeath` once the obituaries were sent: `DEAD_OBJECT`,
+/// and the late recipient never runs.
 #[test]
-fn linking_to_an_object_already_seen_dead_fires_at_once() {
+fn linking_to_an_object_already_seen_dead_is_refused() {
     let ctx = context!();
     let _sm = ctx.servicemanager();
     let (mut svc, mut client) = service_and_client(&ctx, "test.late");
     client.ok("link s first");
     svc.kill9();
     client.ok("await-death first");
-    client.ok("link s late");
-    assert!(client.ok("await-death late").starts_with("count=1"));
+    let e = client.err("link s late");
+    assert!(e.contains("code=DeadObject"), "{e}");
+    assert_eq!(client.ok("deaths late"), "count=0");
 }
 
 #[test]
@@ -167,9 +170,9 @@ fn losing_the_mediator_fires_every_recipient_once_and_calls_fail_dead() {
             "{cmd} after the mediator died: {e}"
         );
     }
-    // A recipient linked now fires at once; the others never fire again.
-    client.ok("link s r4");
-    assert!(client.ok("await-death r4").starts_with("count=1"));
+    // Linking now is refused, as after any death; the others never fire
+    // again.
+    assert!(client.err("link s r4").contains("code=DeadObject"));
     for r in ["r1", "r2", "r3"] {
         assert_eq!(client.ok(&format!("deaths {r}")), "count=1");
     }
