@@ -124,6 +124,10 @@ impl Gen<'_> {
         // methods
         let method_scope = format!("{scope}::{}.methods", t.name);
         let code_scope = format!("{scope}::{}.transactions", t.name);
+        // AOSP's @SensitiveData: every call is marked (binder's
+        // TF_CLEAR_BUF), so the mediator zeroes its bytes, and those of
+        // its reply, in the receiver's buffer once freed.
+        let sensitive = t.annotations.has("SensitiveData");
         let mut methods = Vec::new();
         for m in &i.methods {
             if let Some(p) = self.prepare(&from, m, &method_scope, &code_scope) {
@@ -151,7 +155,7 @@ impl Gen<'_> {
         }
         for p in &methods {
             trait_methods.extend(self.trait_method(p));
-            proxy_methods.extend(self.proxy_method(p, &module));
+            proxy_methods.extend(self.proxy_method(p, &module, sensitive));
             default_methods.extend(self.default_method(p, &t.name));
             arms.extend(self.dispatch_arm(p, &module));
             let code = &p.code;
@@ -685,7 +689,7 @@ impl Gen<'_> {
         }
     }
 
-    fn proxy_method(&self, p: &Prepared<'_>, module: &Ident) -> TokenStream {
+    fn proxy_method(&self, p: &Prepared<'_>, module: &Ident, sensitive: bool) -> TokenStream {
         let rt = &self.rt;
         let Std { some, ok, .. } = self.std(&p.from);
         let name = &p.name;
@@ -713,7 +717,17 @@ impl Gen<'_> {
         }
         // Arguments are written straight into the thread's send area,
         // where the mediator copies them from (no parcel buffer first).
-        let data_decl = if writes.is_empty() {
+        let data_decl = if sensitive {
+            let new = if writes.is_empty() {
+                quote!(new)
+            } else {
+                quote!(in_send_area)
+            };
+            quote! {
+                let mut _aidl_data = #rt::Parcel::#new();
+                _aidl_data.mark_sensitive();
+            }
+        } else if writes.is_empty() {
             quote!(let _aidl_data = #rt::Parcel::new();)
         } else {
             quote!(let mut _aidl_data = #rt::Parcel::in_send_area();)
