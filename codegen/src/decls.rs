@@ -262,6 +262,7 @@ impl Gen<'_> {
         let dep = deprecated(&t.comments);
         let allows = type_name_allows(&t.name);
         let allow_dep = self.allow_deprecated();
+        let extra_derives = rust_derives(t);
         let (derive_default, default_impl) = if derivable {
             (quote!(Default,), TokenStream::new())
         } else {
@@ -307,7 +308,7 @@ impl Gen<'_> {
             #dep
             #allows
             #allow_dep
-            #[derive(Clone, Debug, PartialEq, #derive_default)]
+            #[derive(Clone, Debug, PartialEq, #derive_default #extra_derives)]
             pub struct #name {
                 #fields
             }
@@ -450,13 +451,14 @@ impl Gen<'_> {
             return TokenStream::new();
         }
         let descriptor = t.qualified_name.as_str();
+        let extra_derives = rust_derives(t);
         quote! {
             #doc
             #dep
             #allows
             #allow_dep
             #[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
-            #[derive(Clone, Debug, PartialEq)]
+            #[derive(Clone, Debug, PartialEq, #extra_derives)]
             pub enum #name {
                 #variants
             }
@@ -537,4 +539,22 @@ fn is_type_default(v: &ConstValue, ty: &Type) -> bool {
         ConstValue::Enumerator { value, .. } => *value == 0,
         ConstValue::Array(_) => false,
     }
+}
+
+/// The derives `@RustDerive(...)` asks for beyond the `Clone`, `Debug` and
+/// `PartialEq` every parcelable and union has (AOSP's Rust backend adds
+/// exactly those it names): each as `Name,`. A field type without the
+/// trait is a rustc error in the generated code, as with AOSP.
+fn rust_derives(t: &TypeDecl) -> TokenStream {
+    let Some(a) = t.annotations.get("RustDerive") else {
+        return TokenStream::new();
+    };
+    let mut out = TokenStream::new();
+    for name in ["Copy", "Eq", "PartialOrd", "Ord", "Hash"] {
+        if a.param_bool(name) {
+            let id = ident(name);
+            out.extend(quote!(#id,));
+        }
+    }
+    out
 }

@@ -544,3 +544,44 @@ fn raw_fds_and_holders_round_trip_through_a_parcel() {
         ParcelableHolder::new()
     );
 }
+
+/// `@RustDerive(...)`: the traits it names are derived (KeyMint's
+/// parameters key sets and maps in keystore2), on parcelables and unions,
+/// and a value that went through a parcel compares and hashes equal.
+#[test]
+fn rust_derive_adds_the_traits_it_names() {
+    use capbinder_aidl_tests::golden::derives::d::{
+        Algorithm, KeyParameter, KeyParameterValue, KeySize,
+    };
+    use std::collections::{BTreeSet, HashSet};
+
+    let size = KeySize {
+        algorithm: Algorithm::EC,
+        bits: 256,
+        fixed: true,
+    };
+    let copied = size; // Copy: `size` stays usable
+    assert_eq!(copied, size);
+    assert!(
+        KeySize::default() > size,
+        "fields in order, an enum by value"
+    );
+    let params = [
+        KeyParameter {
+            tag: 1,
+            value: KeyParameterValue::Algorithm(Algorithm::RSA),
+            note: "a".into(),
+        },
+        KeyParameter {
+            tag: 2,
+            value: KeyParameterValue::Blob(vec![1, 2, 3]),
+            note: "b".into(),
+        },
+    ];
+    let hashed: HashSet<KeyParameter> = params.iter().map(round_trip).collect();
+    let ordered: BTreeSet<KeyParameter> = params.iter().cloned().collect();
+    for p in &params {
+        assert!(hashed.contains(p) && ordered.contains(p));
+    }
+    assert_eq!(round_trip(&size), size);
+}
