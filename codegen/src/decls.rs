@@ -182,17 +182,48 @@ impl Gen<'_> {
         let rt = &self.rt;
         let Std { default, ok, .. } = self.std(&from);
         let name = ident(&rust_name(&t.name));
-        if !p.type_params.is_empty() {
-            self.error(
-                capbinder_idl::Diagnostic::error(
-                    "the Rust backend does not support generic parcelables",
-                )
-                .with_label(t.location, "declared with type parameters")
-                .with_help("declare a parcelable with concrete field types"),
-            );
-            return TokenStream::new();
-        }
+        // A generic parcelable (`parcelable Pair<K, V>`) is a generic
+        // struct, as in AOSP's Rust backend: a `PhantomData` field holds
+        // the parameters (one may go unused), and reading needs every
+        // argument to be a `Parcelable` with a `Default`.
+        let params: Vec<proc_macro2::Ident> = p.type_params.iter().map(|n| ident(n)).collect();
+        let generics = if params.is_empty() {
+            TokenStream::new()
+        } else {
+            quote!(<#(#params),*>)
+        };
+        let parcelable_generics = if params.is_empty() {
+            TokenStream::new()
+        } else {
+            quote!(<#(#params: #rt::Parcelable + #default),*>)
+        };
+        let default_generics = if params.is_empty() {
+            TokenStream::new()
+        } else {
+            quote!(<#(#params: #default),*>)
+        };
         let scope = format!("{}::{}", from.join("::"), t.name);
+        // public, so that a value can be written as a struct literal
+        // with `..Default::default()` from any module
+        let phantom = if params.is_empty() {
+            TokenStream::new()
+        } else {
+            self.claim(
+                &format!("{scope}.fields"),
+                "_phantom",
+                "the field that holds the type parameters",
+                t.location,
+            );
+            quote! {
+                #[doc(hidden)]
+                pub _phantom: ::core::marker::PhantomData<(#(#params,)*)>,
+            }
+        };
+        let phantom_default = if params.is_empty() {
+            TokenStream::new()
+        } else {
+            quote!(_phantom: ::core::marker::PhantomData,)
+        };
         let field_scope = format!("{scope}.fields");
         let mut fields = TokenStream::new();
         let mut defaults = Vec::new();
@@ -253,7 +284,7 @@ impl Gen<'_> {
             let allow_dep = self.allow_deprecated();
             quote! {
                 #allow_dep
-                impl #name {
+                impl #generics #name #generics {
                     #consts
                 }
             }
@@ -276,10 +307,11 @@ impl Gen<'_> {
                 quote! {
                     #allow_dep
                     #approx
-                    impl #default for #name {
+                    impl #default_generics #default for #name #generics {
                         fn default() -> Self {
                             Self {
                                 #(#defaults,)*
+                                #phantom_default
                             }
                         }
                     }
@@ -309,8 +341,9 @@ impl Gen<'_> {
             #allows
             #allow_dep
             #[derive(Clone, Debug, PartialEq, #derive_default #extra_derives)]
-            pub struct #name {
+            pub struct #name #generics {
                 #fields
+                #phantom
             }
 
             #consts
@@ -318,12 +351,12 @@ impl Gen<'_> {
             #default_impl
 
             #allow_dep
-            impl #rt::ParcelableMetadata for #name {
+            impl #generics #rt::ParcelableMetadata for #name #generics {
                 const DESCRIPTOR: &'static str = #descriptor;
             }
 
             #allow_dep
-            impl #rt::Parcelable for #name {
+            impl #parcelable_generics #rt::Parcelable for #name #generics {
                 fn write_to(&self, parcel: &mut #rt::Parcel) -> #rt::Result<()> {
                     #rt::parcelable::write_section(parcel, |#write_param| {
                         #writes

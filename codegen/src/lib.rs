@@ -130,7 +130,7 @@
 //!
 //! `check` accepts these (they are valid AIDL); `rust` refuses them with a
 //! diagnostic at the use: untyped `Map` and `List`, `CharSequence`,
-//! generic parcelables, fixed-size arrays of binders, interfaces or fds,
+//! generic unions, fixed-size arrays of binders, interfaces or fds,
 //! a parcelable that contains itself through a fixed-size array (AOSP lets
 //! an array break a cycle, but Rust stores `[T; N]` inline),
 //! and parcelables declared without a `rust_type` (only `cpp_header` or

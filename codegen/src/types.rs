@@ -33,6 +33,7 @@ use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
 use crate::gen::{no_rust_type, Gen, Std};
+use crate::names::ident;
 
 /// How an `in` argument is passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,16 +115,12 @@ impl Gen<'_> {
                 "the Rust backend needs the element type of a `List`".into(),
                 "write `List<T>`",
             ),
-            TypeKind::TypeParameter(p) => refuse(
-                format!(
-                    "the Rust backend does not support generic parcelables (type parameter `{p}`)"
-                ),
-                "use a concrete type",
-            ),
-            TypeKind::Defined { args, .. } if !args.is_empty() => refuse(
-                "the Rust backend does not support generic parcelables".into(),
-                "declare a parcelable with concrete field types",
-            ),
+            // a generic parcelable's parameter, or arguments of one used:
+            // Rust generics (the arguments checked as types of their own)
+            TypeKind::TypeParameter(_) => true,
+            TypeKind::Defined { args, .. } if !args.is_empty() => args
+                .iter()
+                .fold(true, |ok, a| self.check_type(a, "a generic argument") & ok),
             TypeKind::Defined {
                 id,
                 kind: DeclKind::UnstructuredParcelable,
@@ -190,7 +187,16 @@ impl Gen<'_> {
                 let p = self.path_to(from, *id);
                 quote!(::std::sync::Arc<dyn #p>)
             }
+            TypeKind::Defined { id, args, .. } if !args.is_empty() => {
+                let p = self.path_to(from, *id);
+                let args = args.iter().map(|a| self.owned(from, a));
+                quote!(#p<#(#args),*>)
+            }
             TypeKind::Defined { id, .. } => self.path_to(from, *id),
+            TypeKind::TypeParameter(p) => {
+                let p = ident(p);
+                quote!(#p)
+            }
             _ => quote!(()),
         };
         match &ty.array {

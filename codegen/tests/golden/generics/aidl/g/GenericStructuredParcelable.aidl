@@ -1,0 +1,7 @@
+package g;
+
+/** As AOSP's test parcelable: its parameters go unused. */
+parcelable GenericStructuredParcelable<T, U, B> {
+    int a;
+    int b;
+}

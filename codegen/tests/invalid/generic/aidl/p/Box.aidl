@@ -1,5 +1,0 @@
-package p;
-
-parcelable Box<T> {
-    T value;
-}

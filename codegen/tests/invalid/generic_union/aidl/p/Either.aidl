@@ -1,0 +1,6 @@
+package p;
+
+union Either<L, R> {
+    L left;
+    R right;
+}
