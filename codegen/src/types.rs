@@ -118,9 +118,40 @@ impl Gen<'_> {
             // a generic parcelable's parameter, or arguments of one used:
             // Rust generics (the arguments checked as types of their own)
             TypeKind::TypeParameter(_) => true,
-            TypeKind::Defined { args, .. } if !args.is_empty() => args
-                .iter()
-                .fold(true, |ok, a| self.check_type(a, "a generic argument") & ok),
+            TypeKind::Defined { id, args, .. }
+                if args.is_empty() && !self.decl(*id).type_params().is_empty() =>
+            {
+                refuse(
+                    format!(
+                        "`{}` is generic: the Rust backend needs its type arguments",
+                        self.decl(*id).name
+                    ),
+                    "write them, as in `Pair<String, int>`",
+                )
+            }
+            TypeKind::Defined { id, kind, args, .. } if !args.is_empty() => {
+                let args_ok = args
+                    .iter()
+                    .fold(true, |ok, a| self.check_type(a, "a generic argument") & ok);
+                // the type itself, as without arguments
+                let base_ok = match kind {
+                    DeclKind::Union => refuse(
+                        "the Rust backend does not support generic unions".into(),
+                        "declare a union with concrete field types",
+                    ),
+                    DeclKind::UnstructuredParcelable => {
+                        let t = self.decl(*id);
+                        let has_rust =
+                            t.as_unstructured().is_some_and(|u| u.rust_type.is_some());
+                        if !has_rust {
+                            self.error(no_rust_type(t, ty.location, &format!("{what} of this type")));
+                        }
+                        has_rust
+                    }
+                    _ => true,
+                };
+                args_ok & base_ok
+            }
             TypeKind::Defined {
                 id,
                 kind: DeclKind::UnstructuredParcelable,

@@ -514,11 +514,23 @@ impl SpIBinder {
             .map(|_| ())
     }
 
-    /// Whether the object is believed alive (no death seen).
+    /// Whether the object is believed alive (libbinder's
+    /// `isBinderAlive`): no death notice came and no call on this proxy
+    /// ended in `DeadObject`.
     pub fn is_alive(&self) -> bool {
         match &self.0 {
             Inner::Local(_) => true,
             Inner::Remote(p) => !p.dead.load(Ordering::Acquire),
+        }
+    }
+
+    /// Whether this process heard the object die (its death notice came,
+    /// or the mediator is gone): a call's `DeadObject` status alone does
+    /// not count, since the object may live on.
+    pub(crate) fn death_seen(&self) -> bool {
+        match &self.0 {
+            Inner::Local(_) => false,
+            Inner::Remote(p) => p.obits_sent.load(Ordering::Acquire),
         }
     }
 

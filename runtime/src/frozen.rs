@@ -25,7 +25,7 @@ impl ProcessState {
                 "this mediator sends no freeze notifications",
             ));
         }
-        if p.dead.load(std::sync::atomic::Ordering::Acquire) {
+        if p.obits_sent.load(std::sync::atomic::Ordering::Acquire) {
             return Err(Status::dead(format!(
                 "{}: the object's process died",
                 p.handle

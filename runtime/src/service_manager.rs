@@ -356,37 +356,50 @@ impl Binder for ServiceManagerService {
                 let binder = data.read_binder()?;
                 check_name(&name)?;
                 self.check(app, Action::Add, &name, uid, label)?;
-                // A local object is the service manager's own (binder's
-                // servicemanager registers itself as "manager", and
-                // binderLibTest's AddManagerToManager adds it again): it
-                // cannot die while this process serves, so there is no
-                // death to link to.
-                // A service whose death cannot be watched (already seen
-                // dead here) is refused, as AOSP's servicemanager refuses
-                // it: its entry would never go.
-                if !binder.is_local() {
-                    binder
-                        .link_to_death(Arc::new(Unregister {
-                            registry: self.registry.clone(),
-                            name: name.clone(),
-                        }))
-                        .map_err(|e| {
-                            Status::exception(
-                                ExceptionCode::IllegalState,
-                                format!("adding {name:?}: linkToDeath failure: {e}"),
-                            )
-                        })?;
-                }
-                let callbacks = {
+                // Registered before the death link is made: for an object
+                // already dead, the mediator fires the link at once, and
+                // its recipient must find the entry to remove it.
+                let (previous, callbacks) = {
                     let mut r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
-                    r.services.insert(
+                    let previous = r.services.insert(
                         name.clone(),
                         Entry {
                             binder: binder.clone(),
                         },
                     );
-                    r.callbacks.get(&name).cloned().unwrap_or_default()
+                    (
+                        previous,
+                        r.callbacks.get(&name).cloned().unwrap_or_default(),
+                    )
                 };
+                // A local object is the service manager's own (binder's
+                // servicemanager registers itself as "manager", and
+                // binderLibTest's AddManagerToManager adds it again): it
+                // cannot die while this process serves, so there is no
+                // death to link to. A service whose death cannot be
+                // watched (already seen dead here) is refused, as AOSP's
+                // servicemanager refuses it: its entry would never go.
+                if !binder.is_local() {
+                    let linked = binder.link_to_death(Arc::new(Unregister {
+                        registry: self.registry.clone(),
+                        name: name.clone(),
+                    }));
+                    if let Err(e) = linked {
+                        let mut r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+                        // Back to what was registered before, if nothing
+                        // changed it meanwhile.
+                        if r.services.get(&name).is_some_and(|e| e.binder == binder) {
+                            match previous {
+                                Some(p) => r.services.insert(name.clone(), p),
+                                None => r.services.remove(&name),
+                            };
+                        }
+                        return Err(Status::exception(
+                            ExceptionCode::IllegalState,
+                            format!("adding {name:?}: linkToDeath failure: {e}"),
+                        ));
+                    }
+                }
                 for cb in callbacks {
                     notify(&cb, &name, &binder);
                 }
@@ -592,8 +605,8 @@ impl ServiceManager {
     }
 
     /// The service `name`, waiting at most `timeout` (`None`: forever).
-    /// An object already known dead here is never returned: the wait goes
-    /// on until a live one is registered (a restarted service).
+    /// An object this process already heard die is never returned: the
+    /// wait goes on until a live one is registered (a restarted service).
     /// Needs the thread pool: the notification arrives on a pool thread.
     pub fn wait_for_service_timeout(
         &self,
@@ -603,7 +616,7 @@ impl ServiceManager {
         // An object this process already saw die is not an answer: the
         // service manager may not have processed that death yet, and a
         // restarted service registers a new object.
-        if let Some(b) = self.check_service(name)?.filter(SpIBinder::is_alive) {
+        if let Some(b) = self.check_service(name)?.filter(|b| !b.death_seen()) {
             return Ok(b);
         }
         ProcessState::get()?.start_thread_pool();
@@ -778,7 +791,7 @@ impl Binder for Waiter {
         }
         let name: String = data.read()?;
         let b = data.read_binder()?;
-        if name == self.name && b.is_alive() {
+        if name == self.name && !b.death_seen() {
             let (lock, cv) = &*self.slot;
             *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(b);
             cv.notify_all();

@@ -1060,6 +1060,11 @@ fn a_call_ending_in_dead_object_makes_its_proxy_dead() {
     // and unlinking a recipient still work.
     c.ok("link s r");
     c.ok("unlink s r");
+    // Nor is the service gone from the service manager's point of view:
+    // looking it up again finds it (the same proxy), not a wait for a new
+    // registration.
+    c.ok("get again conf.dead-status");
+    assert_eq!(c.ok("alive again"), "false", "the same proxy, still marked");
     let s = ctx.state();
     let calls = s
         .processes

@@ -1,0 +1,5 @@
+package p;
+
+parcelable Box<T> {
+    T value;
+}

@@ -1,0 +1,7 @@
+package p;
+
+import p.Box;
+
+parcelable User {
+    Box boxed;
+}
