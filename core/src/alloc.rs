@@ -171,19 +171,21 @@ impl RecvBuffer {
         oneway_node: Option<NodeId>,
         sender_pid: i32,
     ) -> Result<u64, AllocError> {
-        self.reserve_at_phase(len, oneway_node, sender_pid, PAGE_PHASE)
+        self.reserve_at_phase(len, oneway_node, sender_pid, PAGE_PHASE, false)
     }
 
     /// As [`reserve`](Self::reserve), with a large payload's range starting
     /// `phase` bytes into a page (rounded down to the alignment) instead of
     /// half a page: a payload spliced from a receive buffer is placed half
     /// a page away from its source modulo 4 KiB, clear of 4K aliasing.
+    /// With `clear`, the range is zeroed when freed (`TxnFlags::CLEAR_BUF`).
     pub fn reserve_at_phase(
         &mut self,
         len: u64,
         oneway_node: Option<NodeId>,
         sender_pid: i32,
         phase: u64,
+        clear: bool,
     ) -> Result<u64, AllocError> {
         let phase = phase % PAGE / ALIGN * ALIGN;
         let Some(need) = Self::rounded(len) else {
@@ -238,7 +240,7 @@ impl RecvBuffer {
                 oneway_node,
                 sender_pid,
                 delivered: false,
-                clear: false,
+                clear,
             },
         );
         self.used_bytes += need;
@@ -246,13 +248,6 @@ impl RecvBuffer {
             self.async_used += need;
         }
         Ok(off)
-    }
-
-    /// Marks a reserved range to be zeroed when freed.
-    pub fn mark_clear(&mut self, off: u64) {
-        if let Some(r) = self.used.get_mut(&off) {
-            r.clear = true;
-        }
     }
 
     /// Marks a reserved range delivered: from now on the process may free it.

@@ -507,23 +507,25 @@ impl Core {
                 .map(|&id| {
                     self.txns
                         .values()
-                        .filter(|t| t.to_proc.0 == id && (!t.flags.oneway() || !t.delivered))
+                        .filter(|t| t.to_proc.0 == id && t.outstanding())
                         .count()
                 })
                 .sum();
             if busy > 0 {
                 // One frozen already stays so: its undelivered oneway calls
                 // are what keeps it busy.
-                for &id in targets.iter().filter(|_| hold) {
-                    let p = self.procs.get_mut(id).expect("live");
-                    if p.frozen {
-                        continue;
+                if hold {
+                    for &id in &targets {
+                        let p = self.procs.get_mut(id).expect("live");
+                        if p.frozen {
+                            continue;
+                        }
+                        if p.freezing.is_none() {
+                            p.frozen_sync_recv = false;
+                            p.frozen_async_recv = false;
+                        }
+                        p.freezing = Some(caller);
                     }
-                    if p.freezing.is_none() {
-                        p.frozen_sync_recv = false;
-                        p.frozen_async_recv = false;
-                    }
-                    p.freezing = Some(caller);
                 }
                 return Err(Failure::FreezeBusy { pid, count: busy });
             }

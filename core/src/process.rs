@@ -106,6 +106,14 @@ pub(crate) struct Process {
     pub counters: Counters,
 }
 
+impl Process {
+    /// Sync calls to it are refused as frozen: it is frozen, or held by
+    /// a freezer waiting for its calls to drain.
+    pub fn frozen_or_held(&self) -> bool {
+        self.frozen || self.freezing.is_some()
+    }
+}
+
 impl Core {
     /// A process connected; `cred` is what the kernel said.
     pub fn connect(&mut self, cred: Cred) -> ProcId {

@@ -230,7 +230,7 @@ impl Core {
                 txns_pending: self
                     .txns
                     .values()
-                    .any(|t| t.to_proc.0 == id && (!t.flags.oneway() || !t.delivered)),
+                    .any(|t| t.to_proc.0 == id && t.outstanding()),
                 threads,
                 nodes,
                 refs,

@@ -13,7 +13,7 @@ use crate::error::{Failure, Side};
 use crate::ids::{FdSlot, NodeId, ProcId, ThreadId};
 use crate::node::{Node, NoticeTo};
 use crate::protocol::{
-    DataRange, Handle, NodeFlags, Object, Priority, Return, Rights, Sender, TxnId, TxnOut,
+    DataRange, Handle, NodeFlags, Object, Priority, Return, Rights, TxnId, TxnOut,
 };
 use crate::transaction::{check_payload, copy_payload, Fail, Transaction};
 use crate::{Core, Effect};
@@ -326,10 +326,7 @@ impl Core {
         let sender_buffer = &self.procs.get(from.0).expect("live").buffer;
         check_payload(&txn, self.limits.send_area, sender_buffer, Side::Request)
             .map_err(Fail::Failed)?;
-        let sender = Sender {
-            work_source: txn.work_source,
-            ..self.sender_of(thread, prio)
-        };
+        let sender = self.sender_of(thread, prio, txn.work_source);
         let t = self.topics.get_mut(topic).expect("resolved");
         let seq = t.next_seq;
         t.next_seq += 1;

@@ -64,6 +64,12 @@ impl Transaction {
     fn oneway(&self) -> bool {
         self.flags.oneway()
     }
+
+    /// Unfinished as binder's `outstanding_txns` counts it: a sync call
+    /// until answered, a oneway call until delivered.
+    pub(crate) fn outstanding(&self) -> bool {
+        !self.oneway() || !self.delivered
+    }
 }
 
 /// How a call ends without a reply.
@@ -208,7 +214,12 @@ impl Core {
         TxnId(self.next_txn)
     }
 
-    pub(crate) fn sender_of(&self, thread: ThreadId, prio: Option<Priority>) -> Sender {
+    pub(crate) fn sender_of(
+        &self,
+        thread: ThreadId,
+        prio: Option<Priority>,
+        work_source: Option<u32>,
+    ) -> Sender {
         let th = self.threads.get(thread.0).expect("live");
         let p = self.procs.get(th.proc.0).expect("live");
         Sender {
@@ -218,7 +229,7 @@ impl Core {
             euid: p.cred.euid,
             label: p.cred.label.clone(),
             priority: prio,
-            work_source: None,
+            work_source,
         }
     }
 
@@ -314,7 +325,7 @@ impl Core {
         }
         let sender_pid = sender_proc.cred.pid;
         let receiver = self.procs.get_mut(to.0).expect("owner is live");
-        if (receiver.frozen || receiver.freezing.is_some()) && !oneway {
+        if receiver.frozen_or_held() && !oneway {
             receiver.frozen_sync_recv = true;
             return Err(Fail::Frozen);
         }
@@ -344,31 +355,19 @@ impl Core {
             }
         }
         let receiver = self.procs.get_mut(to.0).expect("live");
-        let offset = receiver
-            .buffer
-            .reserve_at_phase(
-                txn.data.len,
-                oneway.then_some(node_id),
-                sender_pid,
-                placement(&txn),
-            )
-            .map_err(|e| {
-                Fail::Failed(self.alloc_failure(to, e, txn.data.len, oneway, Side::Request))
-            })?;
-        if txn.flags.clear_buf() {
-            self.procs
-                .get_mut(to.0)
-                .expect("live")
-                .buffer
-                .mark_clear(offset);
-        }
+        let offset = reserve_for(
+            &mut receiver.buffer,
+            &txn,
+            oneway.then_some(node_id),
+            sender_pid,
+        )
+        .map_err(|e| {
+            Fail::Failed(self.alloc_failure(to, e, txn.data.len, oneway, Side::Request))
+        })?;
         // No failure from here on: commit.
         let (objects, out_fds) = self.translate_objects(from, thread, to, &txn.objects, fds, fx);
         copy_payload(thread, from, &txn, to, offset, fx);
-        let sender = Sender {
-            work_source: txn.work_source,
-            ..self.sender_of(thread, prio)
-        };
+        let sender = self.sender_of(thread, prio, txn.work_source);
         let p = self.procs.get_mut(from.0).expect("live");
         p.pending_out += 1;
         p.fds_in_flight += out_fds.len();
@@ -698,8 +697,7 @@ impl Core {
         let replier_pid = self.procs.get(replier.0).expect("live").cred.pid;
         let offset = check.and_then(|()| {
             let cp = self.procs.get_mut(caller_proc.0).expect("live");
-            cp.buffer
-                .reserve_at_phase(txn.data.len, None, replier_pid, placement(&txn))
+            reserve_for(&mut cp.buffer, &txn, None, replier_pid)
                 .map_err(|e| self.alloc_failure(caller_proc, e, txn.data.len, false, Side::Reply))
         });
         let offset = match offset {
@@ -715,18 +713,15 @@ impl Core {
                 return Ok(());
             }
         };
-        if txn.flags.clear_buf() {
-            if let Some(p) = self.procs.get_mut(caller_proc.0) {
-                p.buffer.mark_clear(offset);
-            }
-        }
         let (objects, out_fds) =
             self.translate_objects(replier, thread, caller_proc, &txn.objects, &fds, fx);
         copy_payload(thread, replier, &txn, caller_proc, offset, fx);
         if let Some(p) = self.procs.get_mut(replier.0) {
             p.counters.bytes_spliced += spliced_len(&txn);
         }
-        let sender = self.sender_of(thread, None);
+        // A reply carries no work source (libbinder's is in the call's
+        // interface token only).
+        let sender = self.sender_of(thread, None, None);
         let cp = self.procs.get_mut(caller_proc.0).expect("live");
         cp.buffer.commit(offset);
         let t = self.remove_txn(id, fx).expect("checked");
@@ -903,11 +898,7 @@ impl Core {
         to: ProcId,
         fx: &mut Vec<Effect>,
     ) {
-        if let Some(p) = self
-            .procs
-            .get_mut(to.0)
-            .filter(|p| p.frozen || p.freezing.is_some())
-        {
+        if let Some(p) = self.procs.get_mut(to.0).filter(|p| p.frozen_or_held()) {
             p.frozen_async_recv = true;
         }
         let n = self.nodes.get_mut(node_id.0).expect("target node is held");
@@ -943,4 +934,21 @@ fn zero_if_sensitive(to: ProcId, offset: u64, r: &Range, fx: &mut Vec<Effect>) {
             len: r.len,
         });
     }
+}
+
+/// Reserves the range `txn`'s payload takes in `buffer`: placed by
+/// [`placement`], and zeroed when freed if the sender marked it sensitive.
+fn reserve_for(
+    buffer: &mut RecvBuffer,
+    txn: &TxnOut,
+    oneway_node: Option<NodeId>,
+    sender_pid: i32,
+) -> Result<u64, crate::alloc::AllocError> {
+    buffer.reserve_at_phase(
+        txn.data.len,
+        oneway_node,
+        sender_pid,
+        placement(txn),
+        txn.flags.clear_buf(),
+    )
 }

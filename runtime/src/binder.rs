@@ -76,6 +76,25 @@ pub(crate) struct NodeSettings {
 }
 
 impl LocalObject {
+    /// Changes a node setting, which is fixed once the object was first
+    /// sent (the mediator may hold a node made with the old settings):
+    /// `InvalidOperation` naming `what` after that.
+    fn change_unsent(&self, what: &str, change: impl FnOnce(&mut NodeSettings)) -> Result<()> {
+        let mut node = self.node.lock().unwrap_or_else(|e| e.into_inner());
+        if node.sent {
+            return Err(Status::from_code(
+                StatusCode::InvalidOperation,
+                format!(
+                    "local object #{} was already sent: {what} is fixed when it is first sent, \
+                     so set it before",
+                    self.id
+                ),
+            ));
+        }
+        change(&mut node);
+        Ok(())
+    }
+
     /// The extension set with [`SpIBinder::set_extension`], if any.
     pub fn extension(&self) -> Option<SpIBinder> {
         self.extension
@@ -155,6 +174,23 @@ pub(crate) struct FrozenSubs {
 pub(crate) struct DeathState {
     pub recipients: Vec<Arc<dyn DeathRecipient>>,
     pub cookie: Option<u64>,
+}
+
+impl Proxy {
+    /// Its death notice came (or the mediator is gone): dead, and its
+    /// death recipients run now.
+    pub fn mark_died(&self) {
+        self.dead.store(true, Ordering::Release);
+        self.obits_sent.store(true, Ordering::Release);
+    }
+
+    /// The refusal once its recipients have run (linking, unlinking).
+    pub fn obits_sent_error(&self) -> Status {
+        Status::dead(format!(
+            "{}: the object's process died; its death recipients have run",
+            self.handle
+        ))
+    }
 }
 
 impl Drop for Proxy {
@@ -409,19 +445,9 @@ impl SpIBinder {
                 ),
             ));
         }
-        let mut node = l.node.lock().unwrap_or_else(|e| e.into_inner());
-        if node.sent {
-            return Err(Status::from_code(
-                StatusCode::InvalidOperation,
-                format!(
-                    "local object #{} was already sent: its minimum scheduler policy is fixed \
-                     when it is first sent, so set it before",
-                    l.id
-                ),
-            ));
-        }
-        node.min_priority = Some(min);
-        Ok(())
+        l.change_unsent("its minimum scheduler policy", |node| {
+            node.min_priority = Some(min)
+        })
     }
 
     /// Lets a real-time caller's priority migrate to the thread serving a
@@ -438,19 +464,9 @@ impl SpIBinder {
                 "set_inherit_rt on a remote object: only its owner sets it",
             ));
         };
-        let mut node = l.node.lock().unwrap_or_else(|e| e.into_inner());
-        if node.sent {
-            return Err(Status::from_code(
-                StatusCode::InvalidOperation,
-                format!(
-                    "local object #{} was already sent: whether it inherits real-time \
-                     priority is fixed when it is first sent, so set it before",
-                    l.id
-                ),
-            ));
-        }
-        node.inherit_rt = inherit;
-        Ok(())
+        l.change_unsent("whether it inherits real-time priority", |node| {
+            node.inherit_rt = inherit
+        })
     }
 
     /// Whether [`set_inherit_rt`](Self::set_inherit_rt) let real-time

@@ -592,17 +592,13 @@ impl ProcessState {
     // ---- deaths ----------------------------------------------------------
 
     pub(crate) fn link_to_death(&self, p: &Arc<Proxy>, r: Arc<dyn DeathRecipient>) -> Result<()> {
-        let d = p.deaths.lock().unwrap_or_else(|e| e.into_inner());
+        let mut d = p.deaths.lock().unwrap_or_else(|e| e.into_inner());
         // Checked under the lock: `on_dead_binder` marks the obituaries
         // sent before it takes the recipients under this lock, so a
         // recipient added here is either taken by it or refused.
         if p.obits_sent.load(Ordering::Acquire) {
-            return Err(Status::dead(format!(
-                "{}: the object's process died; its death recipients have run",
-                p.handle
-            )));
+            return Err(p.obits_sent_error());
         }
-        let mut d = d;
         d.recipients.push(r);
         if d.cookie.is_none() {
             let cookie = next_local_id();
@@ -634,10 +630,7 @@ impl ProcessState {
         // says DEAD_OBJECT then, whether or not this one was linked
         // (binderLibTest's DeathNotificationStrongRef checks it).
         if p.obits_sent.load(Ordering::Acquire) {
-            return Err(Status::dead(format!(
-                "{}: the object's process died; its death recipients have run",
-                p.handle
-            )));
+            return Err(p.obits_sent_error());
         }
         let before = d.recipients.len();
         d.recipients.retain(|x| !Arc::ptr_eq(x, r));
@@ -679,8 +672,7 @@ impl ProcessState {
             .remove(&cookie)
             .and_then(|w| w.upgrade());
         if let Some(p) = proxy {
-            p.dead.store(true, Ordering::Release);
-            p.obits_sent.store(true, Ordering::Release);
+            p.mark_died();
             let recipients = {
                 let mut d = p.deaths.lock().unwrap_or_else(|e| e.into_inner());
                 d.cookie = None;
@@ -712,8 +704,7 @@ impl ProcessState {
             .filter_map(Weak::upgrade)
             .collect();
         for p in proxies {
-            p.dead.store(true, Ordering::Release);
-            p.obits_sent.store(true, Ordering::Release);
+            p.mark_died();
             let recipients = {
                 let mut d = p.deaths.lock().unwrap_or_else(|e| e.into_inner());
                 d.cookie = None;
