@@ -54,43 +54,52 @@ const TXN_DATA: usize = 64;
 /// `struct binder_ptr_cookie`.
 const PTR_COOKIE: usize = 16;
 
+/// A command or return code as it sits in the write and read buffers (a
+/// `u32`). rustix's `Opcode` is `u32` with its own syscalls but `c_ulong`
+/// with libc's (`--cfg rustix_use_libc`, which valgrind needs), so the
+/// same code builds with both.
+#[allow(clippy::unnecessary_cast)]
+const fn cmd(op: rustix::ioctl::Opcode) -> u32 {
+    op as u32
+}
+
 /// `BC_TRANSACTION`: `_IOW('c', 0, struct binder_transaction_data)`.
-pub const BC_TRANSACTION: u32 = opcode::write::<[u8; TXN_DATA]>(b'c', 0);
+pub const BC_TRANSACTION: u32 = cmd(opcode::write::<[u8; TXN_DATA]>(b'c', 0));
 /// `BC_REPLY`: `_IOW('c', 1, struct binder_transaction_data)`.
-pub const BC_REPLY: u32 = opcode::write::<[u8; TXN_DATA]>(b'c', 1);
+pub const BC_REPLY: u32 = cmd(opcode::write::<[u8; TXN_DATA]>(b'c', 1));
 /// `BC_FREE_BUFFER`: `_IOW('c', 3, binder_uintptr_t)`.
-pub const BC_FREE_BUFFER: u32 = opcode::write::<u64>(b'c', 3);
+pub const BC_FREE_BUFFER: u32 = cmd(opcode::write::<u64>(b'c', 3));
 /// `BC_INCREFS_DONE`: `_IOW('c', 8, struct binder_ptr_cookie)`.
-pub const BC_INCREFS_DONE: u32 = opcode::write::<[u8; PTR_COOKIE]>(b'c', 8);
+pub const BC_INCREFS_DONE: u32 = cmd(opcode::write::<[u8; PTR_COOKIE]>(b'c', 8));
 /// `BC_ACQUIRE_DONE`: `_IOW('c', 9, struct binder_ptr_cookie)`.
-pub const BC_ACQUIRE_DONE: u32 = opcode::write::<[u8; PTR_COOKIE]>(b'c', 9);
+pub const BC_ACQUIRE_DONE: u32 = cmd(opcode::write::<[u8; PTR_COOKIE]>(b'c', 9));
 /// `BC_ENTER_LOOPER`: `_IO('c', 12)`.
-pub const BC_ENTER_LOOPER: u32 = opcode::none(b'c', 12);
+pub const BC_ENTER_LOOPER: u32 = cmd(opcode::none(b'c', 12));
 
 /// `BR_ERROR`: `_IOR('r', 0, __s32)`.
-pub const BR_ERROR: u32 = opcode::read::<i32>(b'r', 0);
+pub const BR_ERROR: u32 = cmd(opcode::read::<i32>(b'r', 0));
 /// `BR_TRANSACTION`: `_IOR('r', 2, struct binder_transaction_data)`.
-pub const BR_TRANSACTION: u32 = opcode::read::<[u8; TXN_DATA]>(b'r', 2);
+pub const BR_TRANSACTION: u32 = cmd(opcode::read::<[u8; TXN_DATA]>(b'r', 2));
 /// `BR_REPLY`: `_IOR('r', 3, struct binder_transaction_data)`.
-pub const BR_REPLY: u32 = opcode::read::<[u8; TXN_DATA]>(b'r', 3);
+pub const BR_REPLY: u32 = cmd(opcode::read::<[u8; TXN_DATA]>(b'r', 3));
 /// `BR_DEAD_REPLY`: `_IO('r', 5)`.
-pub const BR_DEAD_REPLY: u32 = opcode::none(b'r', 5);
+pub const BR_DEAD_REPLY: u32 = cmd(opcode::none(b'r', 5));
 /// `BR_TRANSACTION_COMPLETE`: `_IO('r', 6)`.
-pub const BR_TRANSACTION_COMPLETE: u32 = opcode::none(b'r', 6);
+pub const BR_TRANSACTION_COMPLETE: u32 = cmd(opcode::none(b'r', 6));
 /// `BR_INCREFS`: `_IOR('r', 7, struct binder_ptr_cookie)`.
-pub const BR_INCREFS: u32 = opcode::read::<[u8; PTR_COOKIE]>(b'r', 7);
+pub const BR_INCREFS: u32 = cmd(opcode::read::<[u8; PTR_COOKIE]>(b'r', 7));
 /// `BR_ACQUIRE`: `_IOR('r', 8, struct binder_ptr_cookie)`.
-pub const BR_ACQUIRE: u32 = opcode::read::<[u8; PTR_COOKIE]>(b'r', 8);
+pub const BR_ACQUIRE: u32 = cmd(opcode::read::<[u8; PTR_COOKIE]>(b'r', 8));
 /// `BR_RELEASE`: `_IOR('r', 9, struct binder_ptr_cookie)`.
-pub const BR_RELEASE: u32 = opcode::read::<[u8; PTR_COOKIE]>(b'r', 9);
+pub const BR_RELEASE: u32 = cmd(opcode::read::<[u8; PTR_COOKIE]>(b'r', 9));
 /// `BR_DECREFS`: `_IOR('r', 10, struct binder_ptr_cookie)`.
-pub const BR_DECREFS: u32 = opcode::read::<[u8; PTR_COOKIE]>(b'r', 10);
+pub const BR_DECREFS: u32 = cmd(opcode::read::<[u8; PTR_COOKIE]>(b'r', 10));
 /// `BR_NOOP`: `_IO('r', 12)`.
-pub const BR_NOOP: u32 = opcode::none(b'r', 12);
+pub const BR_NOOP: u32 = cmd(opcode::none(b'r', 12));
 /// `BR_SPAWN_LOOPER`: `_IO('r', 13)`.
-pub const BR_SPAWN_LOOPER: u32 = opcode::none(b'r', 13);
+pub const BR_SPAWN_LOOPER: u32 = cmd(opcode::none(b'r', 13));
 /// `BR_FAILED_REPLY`: `_IO('r', 17)`.
-pub const BR_FAILED_REPLY: u32 = opcode::none(b'r', 17);
+pub const BR_FAILED_REPLY: u32 = cmd(opcode::none(b'r', 17));
 
 /// `_IOC_SIZE`: the bytes that follow a command or return code.
 fn ioc_size(code: u32) -> usize {
@@ -557,7 +566,7 @@ mod tests {
         put(&mut out, BR_ERROR, &(-22i32).to_ne_bytes());
         put(&mut out, BR_TRANSACTION_COMPLETE, &[]);
         // An unknown return with a 4-byte payload is skipped over whole.
-        put(&mut out, opcode::read::<u32>(b'r', 99), &[1, 2, 3, 4]);
+        put(&mut out, cmd(opcode::read::<u32>(b'r', 99)), &[1, 2, 3, 4]);
         put(&mut out, BR_DEAD_REPLY, &[]);
         let got: Vec<Ret> = returns(&out).collect::<Result<_, _>>().unwrap();
         assert_eq!(
@@ -567,7 +576,7 @@ mod tests {
                 Ret::IncRefs(0x10, 0x20),
                 Ret::Error(-22),
                 Ret::TransactionComplete,
-                Ret::Other(opcode::read::<u32>(b'r', 99)),
+                Ret::Other(cmd(opcode::read::<u32>(b'r', 99))),
                 Ret::DeadReply
             ]
         );

@@ -379,11 +379,15 @@ pub fn open_thread_of(pid: Pid, tid: Pid) -> Result<ThreadPin, ThreadError> {
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(not_in),
         // Unknown flag: a kernel before 6.9. (A 6.9 kernel also says
         // EINVAL for a thread that is exiting; the lookup below fails then.)
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => match ThreadPin::task_dir(pid, tid) {
-            Ok(pin) => pin,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_in),
-            Err(e) => return Err(io_err(e)),
-        },
+        // ENOSYS: something between us and the kernel does not know the
+        // flag (valgrind; a seccomp filter written before 6.9).
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => {
+            match ThreadPin::task_dir(pid, tid) {
+                Ok(pin) => pin,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_in),
+                Err(e) => return Err(io_err(e)),
+            }
+        }
         Err(e) => return Err(io_err(e)),
     };
     if !tid_belongs_to(pid, tid).map_err(io_err)? {
