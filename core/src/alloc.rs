@@ -73,7 +73,15 @@ pub struct BufferStats {
 #[derive(Debug)]
 pub(crate) struct RecvBuffer {
     size: u64,
-    /// Free ranges by offset, and by (len, offset) for best fit.
+    /// The free range at the bottom, `0..low`, kept out of the trees. It
+    /// is taken from only when no free range in the trees fits, from its
+    /// top down, and a range freed just above it joins it. A process whose
+    /// ranges come and go one at a time (every call and reply) then never
+    /// touches the trees: a reserve and its free were five B-tree
+    /// operations, a fifth of the state machine's time per round trip.
+    low: u64,
+    /// Free ranges above `low` by offset, and by (len, offset) for best
+    /// fit. None of them starts at `low` (it would have joined it).
     free_by_off: BTreeMap<u64, u64>,
     free_by_len: BTreeSet<(u64, u64)>,
     /// Fx rather than SipHash (four lookups per range on the call path).
@@ -102,6 +110,7 @@ impl RecvBuffer {
     pub fn new(size: u64) -> Self {
         let mut b = RecvBuffer {
             size,
+            low: size,
             free_by_off: BTreeMap::new(),
             free_by_len: BTreeSet::new(),
             used: FxHashMap::default(),
@@ -109,9 +118,6 @@ impl RecvBuffer {
             async_used: 0,
         };
         b.insert_free(SENTINEL, SENTINEL);
-        if size > 0 {
-            b.insert_free(0, size);
-        }
         b
     }
 
@@ -153,6 +159,12 @@ impl RecvBuffer {
             .rev()
             .find(|&&(_, off)| off != SENTINEL)
             .map_or(0, |&(len, _)| len)
+            .max(self.low)
+    }
+
+    /// Whether the trees hold a free range besides the sentinel.
+    fn trees_hold_any(&self) -> bool {
+        self.free_by_off.len() > 1
     }
 
     /// Rounded size a payload of `len` occupies (at least one unit, so
@@ -198,14 +210,23 @@ impl RecvBuffer {
                 async_free: self.async_free(),
             });
         }
-        let Some(&(flen, foff)) = self
-            .free_by_len
-            .range((need, 0)..)
-            .find(|&&(_, off)| off != SENTINEL)
-        else {
-            return Err(AllocError::Full {
-                largest_free: self.largest_free(),
-            });
+        let best = if self.trees_hold_any() {
+            self.free_by_len
+                .range((need, 0)..)
+                .find(|&&(_, off)| off != SENTINEL)
+                .copied()
+        } else {
+            None
+        };
+        let from_low = best.is_none();
+        let (flen, foff) = match best {
+            Some(b) => b,
+            None if self.low >= need => (self.low, 0),
+            None => {
+                return Err(AllocError::Full {
+                    largest_free: self.largest_free(),
+                })
+            }
         };
         // Take the top of the free range so that its offset (the key of
         // `free_by_off`) stays put: no tree node churn per call.
@@ -226,11 +247,15 @@ impl RecvBuffer {
                 need += shift;
             }
         }
-        self.free_by_len.remove(&(flen, foff));
-        if flen > need {
+        if from_low {
+            // What is left below the range stays the bottom range.
+            self.low = flen - need;
+        } else if flen > need {
+            self.free_by_len.remove(&(flen, foff));
             self.free_by_off.insert(foff, flen - need);
             self.free_by_len.insert((flen - need, foff));
         } else {
+            self.free_by_len.remove(&(flen, foff));
             self.free_by_off.remove(&foff);
         }
         self.used.insert(
@@ -271,9 +296,21 @@ impl RecvBuffer {
         }
         let mut len = r.len;
         let end = off + r.len;
+        if !self.trees_hold_any() {
+            if off == self.low {
+                self.low = end;
+            } else {
+                self.insert_free(off, len);
+            }
+            return Some(r);
+        }
         if let Some(nlen) = self.free_by_off.remove(&end) {
             self.free_by_len.remove(&(nlen, end));
             len += nlen;
+        }
+        if off == self.low {
+            self.low += len;
+            return Some(r);
         }
         // A free range just below grows in place: its offset, the key of
         // `free_by_off`, stays put (the call path's case, as `reserve`
@@ -335,7 +372,14 @@ impl RecvBuffer {
             .filter(|(&o, _)| o != SENTINEL)
             .map(|(&o, &l)| (o, l))
             .chain(self.used.iter().map(|(&o, r)| (o, r.len)))
+            .chain((self.low > 0).then_some((0, self.low)))
             .collect();
+        if self.free_by_off.contains_key(&self.low) {
+            return Err(format!(
+                "a free range starts at the bottom range's end {}",
+                self.low
+            ));
+        }
         spans.sort_unstable();
         let mut at = 0;
         for (o, l) in spans {
