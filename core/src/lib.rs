@@ -29,6 +29,7 @@ mod handle;
 pub mod ids;
 pub mod limits;
 mod node;
+mod packed;
 mod process;
 pub mod protocol;
 mod refs;

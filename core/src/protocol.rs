@@ -12,7 +12,7 @@ use crate::error::Failure;
 use crate::state::StateDump;
 
 /// Protocol major version: a peer with another major is refused at connect.
-pub const PROTOCOL_MAJOR: u16 = 7;
+pub const PROTOCOL_MAJOR: u16 = 8;
 /// Protocol minor version: additions a peer may ignore.
 pub const PROTOCOL_MINOR: u16 = 0;
 
@@ -328,8 +328,9 @@ pub struct Splice {
 /// At most this many splices in one transaction.
 pub const MAX_SPLICES: usize = 16;
 
-/// A transaction or reply as a process writes it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A transaction or reply as a process writes it. Serialized by hand, in
+/// a fixed layout (`packed`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TxnOut {
     /// Method code (ignored for replies).
     pub code: u32,
@@ -537,8 +538,9 @@ pub struct Sender {
     pub work_source: Option<u32>,
 }
 
-/// A transaction or reply as a process reads it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A transaction or reply as a process reads it. Serialized by hand, in
+/// a fixed layout (`packed`).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TxnIn {
     /// The transaction ID (for a reply, the call's ID).
     pub id: TxnId,
