@@ -99,7 +99,8 @@
 //! * Types map as the [`types`] table says: `String`/`&str`,
 //!   `Vec<T>`/`&[T]` (`byte[]` is `Vec<u8>`), `[T; N]`,
 //!   `BTreeMap<String, V>`/`&BTreeMap<String, V>` for `Map<String, V>`, `Option<T>` for
-//!   `@nullable`, `SpIBinder`, `capbinder::ParcelFileDescriptor` (for
+//!   `@nullable` (and for the elements of a `@nullable` array or list of
+//!   anything but primitives and enums, as AOSP does), `SpIBinder`, `capbinder::ParcelFileDescriptor` (for
 //!   `ParcelFileDescriptor` and raw `FileDescriptor` alike),
 //!   `capbinder::ParcelableHolder` for a `ParcelableHolder` field,
 //!   `Arc<dyn IFoo>` for interfaces; `out` and `inout` parameters are

@@ -14,6 +14,13 @@
 //! | interface `IFoo` | `Arc<dyn IFoo>` | `&Arc<dyn IFoo>` |
 //! | `Map<String, V>` | `BTreeMap<String, V>` | `&BTreeMap<String, V>` |
 //! | `@nullable T` | `Option<T>` | `Option<&T>` (`Option<&str>`, `Option<&[T]>`) |
+//! | `@nullable T[]`, `@nullable List<T>` (`T` neither primitive nor enum) | `Option<Vec<Option<T>>>` | `Option<&[Option<T>]>` |
+//!
+//! The elements of a `@nullable` array or list may be null too, except
+//! primitives and enums, as in AOSP's Rust backend (its
+//! `UsesOptionInNullableVector`; the NDK's `@nullable String[]` is
+//! `optional<vector<optional<string>>>`): `@nullable String[2]` is
+//! `Option<[Option<String>; 2]>`.
 //!
 //! `out` and `inout` arguments are `&mut` the owned type. In parcelables and
 //! unions, a non-`@nullable` `IBinder`, interface, `ParcelFileDescriptor` or
@@ -74,6 +81,41 @@ fn primitive(p: Primitive, in_array: bool) -> TokenStream {
 /// something without a default value.
 pub(crate) fn is_object(ty: &Type) -> bool {
     ty.array.is_none() && is_object_kind(&ty.kind)
+}
+
+/// Whether `kind` can be null as an element of a `@nullable` array or list:
+/// everything but primitives and enums.
+fn nullable_element_kind(kind: &TypeKind) -> bool {
+    !matches!(
+        kind,
+        TypeKind::Primitive(_)
+            | TypeKind::Defined {
+                kind: DeclKind::Enum,
+                ..
+            }
+    )
+}
+
+/// Whether the elements of this array are `Option`s (see the module docs).
+/// Of a multi-dimensional array, only the innermost elements are.
+pub(crate) fn array_elements_nullable(ty: &Type) -> bool {
+    ty.array.is_some() && ty.is_nullable() && nullable_element_kind(&ty.kind)
+}
+
+/// Whether the elements of this list are made `Option`s: a `@nullable`
+/// list of a kind that can be null, whose element is not `@nullable`
+/// itself (then it is an `Option` already).
+pub(crate) fn list_elements_nullable(ty: &Type) -> bool {
+    match &ty.kind {
+        TypeKind::List(Some(elem)) => {
+            ty.array.is_none()
+                && ty.is_nullable()
+                && elem.array.is_none()
+                && !elem.is_nullable()
+                && nullable_element_kind(&elem.kind)
+        }
+        _ => false,
+    }
 }
 
 /// Whether the type itself (arrays aside) is a binder, an interface or an fd.
@@ -202,7 +244,7 @@ impl Gen<'_> {
             }
             TypeKind::ParcelableHolder => quote!(#rt::ParcelableHolder),
             TypeKind::List(Some(elem)) => {
-                let e = self.owned(from, elem);
+                let e = self.list_element(from, ty, elem);
                 quote!(#vec<#e>)
             }
             TypeKind::Map(Some(kv)) => {
@@ -230,6 +272,12 @@ impl Gen<'_> {
             }
             _ => quote!(()),
         };
+        let scalar = if array_elements_nullable(ty) {
+            let option = &std.option;
+            quote!(#option<#scalar>)
+        } else {
+            scalar
+        };
         match &ty.array {
             None => scalar,
             Some(ArrayShape::Dynamic) => quote!(#vec<#scalar>),
@@ -237,6 +285,17 @@ impl Gen<'_> {
                 let n = Literal::usize_unsuffixed(*d as usize);
                 quote!([#acc; #n])
             }),
+        }
+    }
+
+    /// The element type of the list `ty` whose element is `elem`.
+    fn list_element(&self, from: &[String], ty: &Type, elem: &Type) -> TokenStream {
+        let e = self.owned(from, elem);
+        if list_elements_nullable(ty) {
+            let option = &self.std(from).option;
+            quote!(#option<#e>)
+        } else {
+            e
         }
     }
 
@@ -302,13 +361,16 @@ impl Gen<'_> {
                 // the element of `byte[]` is `u8`
                 let elem = if matches!(ty.kind, TypeKind::Primitive(Primitive::Byte)) {
                     quote!(u8)
+                } else if array_elements_nullable(ty) {
+                    let option = &self.std(from).option;
+                    quote!(#option<#elem>)
                 } else {
                     elem
                 };
                 (quote!(&[#elem]), true)
             }
             (TypeKind::List(Some(elem)), None) => {
-                let e = self.owned(from, elem);
+                let e = self.list_element(from, ty, elem);
                 (quote!(&[#e]), true)
             }
             _ => {

@@ -7,6 +7,7 @@ use quote::quote;
 
 use crate::gen::{Gen, Std};
 use crate::names::{ident, rust_name};
+use crate::types::{array_elements_nullable, list_elements_nullable};
 
 /// An integer literal of an integral type, with `MIN` spelled by name
 /// (negating the literal would overflow).
@@ -143,25 +144,20 @@ impl Gen<'_> {
         let Std {
             default, string, ..
         } = self.std(from);
-        if let Some(shape) = &ty.array {
-            let Some(elem) = ty.element() else {
-                return quote!(#default::default());
-            };
-            let items: Vec<TokenStream> = match v {
-                ConstValue::Array(items) => items
-                    .iter()
-                    .map(|i| self.element_value(from, i, &elem))
-                    .collect(),
-                other => vec![self.element_value(from, other, &elem)],
-            };
-            return match shape {
-                ArrayShape::Dynamic => quote!(::std::vec![#(#items),*]),
-                ArrayShape::Fixed(_) => quote!([#(#items),*]),
-            };
+        if ty.array.is_some() {
+            return self.array_value(from, v, ty, array_elements_nullable(ty));
         }
         match (&ty.kind, v) {
             (TypeKind::List(Some(elem)), ConstValue::Array(items)) => {
-                let items = items.iter().map(|i| self.value(from, i, elem));
+                let some = &self.std(from).some;
+                let items = items.iter().map(|i| {
+                    let item = self.value(from, i, elem);
+                    if list_elements_nullable(ty) {
+                        quote!(#some(#item))
+                    } else {
+                        item
+                    }
+                });
                 quote!(::std::vec![#(#items),*])
             }
             (TypeKind::String, ConstValue::String(s)) => {
@@ -184,25 +180,44 @@ impl Gen<'_> {
         }
     }
 
+    /// An array value, its innermost elements in `Some` when `some_leaf`
+    /// (a `@nullable` array's elements: the row of a multi-dimensional
+    /// array is no `Option`, only what the rows hold).
+    fn array_value(
+        &self,
+        from: &[String],
+        v: &ConstValue,
+        ty: &Type,
+        some_leaf: bool,
+    ) -> TokenStream {
+        let Std { default, some, .. } = self.std(from);
+        let (Some(shape), Some(elem)) = (&ty.array, ty.element()) else {
+            return quote!(#default::default());
+        };
+        let item = |i: &ConstValue| {
+            if elem.array.is_some() {
+                self.array_value(from, i, &elem, some_leaf)
+            } else if some_leaf {
+                let x = self.element_value(from, i, &elem);
+                quote!(#some(#x))
+            } else {
+                self.element_value(from, i, &elem)
+            }
+        };
+        let items: Vec<TokenStream> = match v {
+            ConstValue::Array(items) => items.iter().map(item).collect(),
+            other => vec![item(other)],
+        };
+        match shape {
+            ArrayShape::Dynamic => quote!(::std::vec![#(#items),*]),
+            ArrayShape::Fixed(_) => quote!([#(#items),*]),
+        }
+    }
+
     /// An element of an array value: `byte` elements are `u8`.
     fn element_value(&self, from: &[String], v: &ConstValue, elem: &Type) -> TokenStream {
         match (&elem.kind, &elem.array) {
             (TypeKind::Primitive(p), None) => primitive_value(v, *p, true),
-            (TypeKind::Primitive(Primitive::Byte), Some(_)) => {
-                // a fixed multi-dimensional byte array: rows of u8
-                let Some(inner) = elem.element() else {
-                    let default = &self.std(from).default;
-                    return quote!(#default::default());
-                };
-                let items: Vec<TokenStream> = match v {
-                    ConstValue::Array(items) => items
-                        .iter()
-                        .map(|i| self.element_value(from, i, &inner))
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                quote!([#(#items),*])
-            }
             _ => self.value(from, v, elem),
         }
     }

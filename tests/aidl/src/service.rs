@@ -219,6 +219,18 @@ impl ITestService for TestService {
         m.insert(key.to_string(), Payload::default());
         Ok(())
     }
+    fn repeat_nullable_strings(
+        &self,
+        v: Option<&[Option<String>]>,
+    ) -> Result<Option<Vec<Option<String>>>> {
+        Ok(v.map(<[Option<String>]>::to_vec))
+    }
+    fn repeat_nullable_payloads(
+        &self,
+        v: Option<&[Option<Payload>]>,
+    ) -> Result<Option<Vec<Option<Payload>>>> {
+        Ok(v.map(<[Option<Payload>]>::to_vec))
+    }
     fn repeat_nullable_map(
         &self,
         v: Option<&BTreeMap<String, Vec<String>>>,

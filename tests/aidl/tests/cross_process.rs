@@ -141,6 +141,19 @@ fn arrays_and_lists_round_trip() {
     );
     assert_eq!(s.repeat_nullable_ints(None).unwrap(), None);
     assert_eq!(s.repeat_nullable_ints(Some(&[5])).unwrap(), Some(vec![5]));
+    // a @nullable array or list holds nulls too, as in AOSP's backends
+    let names = [Some("a".to_string()), None, Some(String::new())];
+    assert_eq!(
+        s.repeat_nullable_strings(Some(&names)).unwrap(),
+        Some(names.to_vec())
+    );
+    assert_eq!(s.repeat_nullable_strings(None).unwrap(), None);
+    let payloads = [None, Some(sample_payload())];
+    assert_eq!(
+        s.repeat_nullable_payloads(Some(&payloads)).unwrap(),
+        Some(payloads.to_vec())
+    );
+    assert_eq!(s.repeat_nullable_payloads(Some(&[])).unwrap(), Some(vec![]));
 }
 
 fn sample_payload() -> Payload {

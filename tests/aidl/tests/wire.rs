@@ -488,7 +488,8 @@ fn raw_fds_and_holders_round_trip_through_a_parcel() {
         fd: Some(memfd(b"one")),
         maybe: None,
         list: vec![memfd(b"two"), memfd(b"three")],
-        maybe_list: Some(vec![memfd(b"four")]),
+        // the elements of a @nullable array may be null too (AOSP's mapping)
+        maybe_list: Some(vec![Some(memfd(b"four")), None]),
         named: BTreeMap::from([("five".to_string(), memfd(b"five"))]),
     };
     let back = round_trip(&fds);
@@ -496,7 +497,9 @@ fn raw_fds_and_holders_round_trip_through_a_parcel() {
     assert_eq!(back.maybe, None);
     let list: Vec<_> = back.list.iter().map(contents).collect();
     assert_eq!(list, [b"two".to_vec(), b"three".to_vec()]);
-    assert_eq!(contents(&back.maybe_list.unwrap()[0]), b"four");
+    let maybe_list = back.maybe_list.unwrap();
+    assert_eq!(contents(maybe_list[0].as_ref().unwrap()), b"four");
+    assert!(maybe_list[1].is_none());
     assert_eq!(contents(&back.named["five"]), b"five");
     // a non-@nullable FileDescriptor field must be set
     let e = Fds::default().write_to(&mut Parcel::new()).unwrap_err();

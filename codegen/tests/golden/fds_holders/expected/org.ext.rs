@@ -186,7 +186,7 @@ pub struct Fds {
     pub fd: Option<::capbinder::ParcelFileDescriptor>,
     pub maybe: Option<::capbinder::ParcelFileDescriptor>,
     pub list: Vec<::capbinder::ParcelFileDescriptor>,
-    pub maybe_list: Option<Vec<::capbinder::ParcelFileDescriptor>>,
+    pub maybe_list: Option<Vec<Option<::capbinder::ParcelFileDescriptor>>>,
     pub named: ::std::collections::BTreeMap<String, ::capbinder::ParcelFileDescriptor>,
 }
 impl ::capbinder::ParcelableMetadata for Fds {
@@ -241,8 +241,8 @@ pub trait IFds: Send + Sync {
     ) -> ::capbinder::Result<Vec<::capbinder::ParcelFileDescriptor>>;
     fn maybe_many(
         &self,
-        fds: Option<&[::capbinder::ParcelFileDescriptor]>,
-    ) -> ::capbinder::Result<Option<Vec<::capbinder::ParcelFileDescriptor>>>;
+        fds: Option<&[Option<::capbinder::ParcelFileDescriptor>]>,
+    ) -> ::capbinder::Result<Option<Vec<Option<::capbinder::ParcelFileDescriptor>>>>;
     fn by_name(
         &self,
         fds: &::std::collections::BTreeMap<String, ::capbinder::ParcelFileDescriptor>,
@@ -338,8 +338,8 @@ impl IFds for BpFds {
     }
     fn maybe_many(
         &self,
-        fds: Option<&[::capbinder::ParcelFileDescriptor]>,
-    ) -> ::capbinder::Result<Option<Vec<::capbinder::ParcelFileDescriptor>>> {
+        fds: Option<&[Option<::capbinder::ParcelFileDescriptor>]>,
+    ) -> ::capbinder::Result<Option<Vec<Option<::capbinder::ParcelFileDescriptor>>>> {
         if let Some(_aidl_local) = &self.local {
             return _aidl_local.maybe_many(fds);
         }
@@ -348,7 +348,7 @@ impl IFds for BpFds {
         let mut _aidl_reply = self
             .remote
             .call(i_fds::transactions::MAYBE_MANY, _aidl_data)?;
-        let _aidl_ret: Option<Vec<::capbinder::ParcelFileDescriptor>> = ::capbinder::Parcelable::read_from(
+        let _aidl_ret: Option<Vec<Option<::capbinder::ParcelFileDescriptor>>> = ::capbinder::Parcelable::read_from(
             &mut _aidl_reply,
         )?;
         Ok(_aidl_ret)
@@ -482,7 +482,7 @@ impl ::capbinder::Binder for BnFds {
                 Ok(())
             }
             i_fds::transactions::MAYBE_MANY => {
-                let fds: Option<Vec<::capbinder::ParcelFileDescriptor>> = ::capbinder::Parcelable::read_from(
+                let fds: Option<Vec<Option<::capbinder::ParcelFileDescriptor>>> = ::capbinder::Parcelable::read_from(
                     _aidl_data,
                 )?;
                 let _aidl_ret = self.0.maybe_many(fds.as_deref())?;
@@ -560,8 +560,8 @@ impl IFds for IFdsDefault {
     }
     fn maybe_many(
         &self,
-        _: Option<&[::capbinder::ParcelFileDescriptor]>,
-    ) -> ::capbinder::Result<Option<Vec<::capbinder::ParcelFileDescriptor>>> {
+        _: Option<&[Option<::capbinder::ParcelFileDescriptor>]>,
+    ) -> ::capbinder::Result<Option<Vec<Option<::capbinder::ParcelFileDescriptor>>>> {
         Err(::capbinder::interface::not_implemented("IFds.maybeMany"))
     }
     fn by_name(

@@ -52,7 +52,7 @@ pub trait IPlayer: Send + Sync {
         listener: Option<&::std::sync::Arc<dyn IPlayerListener>>,
         listeners: &[::std::sync::Arc<dyn IPlayerListener>],
         counts: &mut Option<Vec<i32>>,
-    ) -> ::capbinder::Result<Option<Vec<Song>>>;
+    ) -> ::capbinder::Result<Option<Vec<Option<Song>>>>;
     fn open(
         &self,
         fd: &::capbinder::ParcelFileDescriptor,
@@ -220,7 +220,7 @@ impl IPlayer for BpPlayer {
         listener: Option<&::std::sync::Arc<dyn IPlayerListener>>,
         listeners: &[::std::sync::Arc<dyn IPlayerListener>],
         counts: &mut Option<Vec<i32>>,
-    ) -> ::capbinder::Result<Option<Vec<Song>>> {
+    ) -> ::capbinder::Result<Option<Vec<Option<Song>>>> {
         if let Some(_aidl_local) = &self.local {
             return _aidl_local.maybe_songs(song, listener, listeners, counts);
         }
@@ -232,7 +232,7 @@ impl IPlayer for BpPlayer {
         let mut _aidl_reply = self
             .remote
             .call(i_player::transactions::MAYBE_SONGS, _aidl_data)?;
-        let _aidl_ret: Option<Vec<Song>> = ::capbinder::Parcelable::read_from(
+        let _aidl_ret: Option<Vec<Option<Song>>> = ::capbinder::Parcelable::read_from(
             &mut _aidl_reply,
         )?;
         *counts = ::capbinder::Parcelable::read_from(&mut _aidl_reply)?;
@@ -476,7 +476,7 @@ impl IPlayer for IPlayerDefault {
         _: Option<&::std::sync::Arc<dyn IPlayerListener>>,
         _: &[::std::sync::Arc<dyn IPlayerListener>],
         _: &mut Option<Vec<i32>>,
-    ) -> ::capbinder::Result<Option<Vec<Song>>> {
+    ) -> ::capbinder::Result<Option<Vec<Option<Song>>>> {
         Err(::capbinder::interface::not_implemented("IPlayer.maybeSongs"))
     }
     fn open(

@@ -39,6 +39,11 @@ pub struct Everything {
     pub big: [u8; 40],
     pub triple: [i64; 3],
     pub maybe_ints: Option<Vec<i32>>,
+    pub maybe_strings: Option<Vec<Option<String>>>,
+    pub maybe_list: Option<Vec<Option<String>>>,
+    pub maybe_grid: Option<[[Option<String>; 2]; 2]>,
+    pub maybe_shapes: Option<Vec<Option<Shape>>>,
+    pub maybe_modes: Option<Vec<Mode>>,
     pub mode: Mode,
     pub plain_mode: Mode,
     pub shape: Shape,
@@ -92,6 +97,16 @@ impl Default for Everything {
             big: ::core::array::from_fn(|_| Default::default()),
             triple: Default::default(),
             maybe_ints: Default::default(),
+            maybe_strings: Some(
+                ::std::vec![Some(String::from("x")), Some(String::from("y"))],
+            ),
+            maybe_list: Default::default(),
+            maybe_grid: Some([
+                [Some(String::from("a")), Some(String::from("b"))],
+                [Some(String::from("c")), Some(String::from("d"))],
+            ]),
+            maybe_shapes: Default::default(),
+            maybe_modes: Default::default(),
             mode: Mode::FAST,
             plain_mode: Default::default(),
             shape: Default::default(),
@@ -139,6 +154,11 @@ impl ::capbinder::Parcelable for Everything {
                 ::capbinder::Parcelable::write_to(&self.big, parcel)?;
                 ::capbinder::Parcelable::write_to(&self.triple, parcel)?;
                 ::capbinder::Parcelable::write_to(&self.maybe_ints, parcel)?;
+                ::capbinder::Parcelable::write_to(&self.maybe_strings, parcel)?;
+                ::capbinder::Parcelable::write_to(&self.maybe_list, parcel)?;
+                ::capbinder::Parcelable::write_to(&self.maybe_grid, parcel)?;
+                ::capbinder::Parcelable::write_to(&self.maybe_shapes, parcel)?;
+                ::capbinder::Parcelable::write_to(&self.maybe_modes, parcel)?;
                 ::capbinder::Parcelable::write_to(&self.mode, parcel)?;
                 ::capbinder::Parcelable::write_to(&self.plain_mode, parcel)?;
                 ::capbinder::Parcelable::write_to(&self.shape, parcel)?;
@@ -194,6 +214,11 @@ impl ::capbinder::Parcelable for Everything {
                 section.read_into(&mut value.big)?;
                 section.read_into(&mut value.triple)?;
                 section.read_into(&mut value.maybe_ints)?;
+                section.read_into(&mut value.maybe_strings)?;
+                section.read_into(&mut value.maybe_list)?;
+                section.read_into(&mut value.maybe_grid)?;
+                section.read_into(&mut value.maybe_shapes)?;
+                section.read_into(&mut value.maybe_modes)?;
                 section.read_into(&mut value.mode)?;
                 section.read_into(&mut value.plain_mode)?;
                 section.read_into(&mut value.shape)?;

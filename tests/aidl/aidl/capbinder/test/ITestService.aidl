@@ -89,4 +89,8 @@ interface ITestService {
      * anything else comes back as it came.
      */
     Extendable bumpExtension(in Extendable e);
+
+    /** The elements of a `@nullable` array or list may be null as well. */
+    @nullable String[] repeatNullableStrings(in @nullable String[] v);
+    @nullable List<Payload> repeatNullablePayloads(in @nullable List<Payload> v);
 }

@@ -33,6 +33,11 @@ parcelable Everything {
     byte[40] big;
     long[3] triple;
     @nullable int[] maybeInts;
+    @nullable String[] maybeStrings = {"x", "y"};
+    @nullable List<String> maybeList;
+    @nullable String[2][2] maybeGrid = {{"a", "b"}, {"c", "d"}};
+    @nullable Shape[] maybeShapes;
+    @nullable Mode[] maybeModes;
     Mode mode = Mode.FAST;
     Mode plainMode;
     Shape shape;
