@@ -177,6 +177,7 @@ impl RecvBuffer {
     /// Reserves a range for a payload of `len` bytes; it is committed by
     /// [`RecvBuffer::commit`] when delivered or given back by
     /// [`RecvBuffer::free`].
+    #[cfg(test)]
     pub fn reserve(
         &mut self,
         len: u64,

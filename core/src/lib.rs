@@ -96,6 +96,19 @@ pub enum Effect {
         /// Bytes.
         len: u64,
     },
+    /// Zero a range of a thread's send area: the sender's own copy of a
+    /// sensitive payload (`TxnFlags::CLEAR_BUF`), once the mediator has
+    /// copied it, as libbinder zeroes a sensitive parcel's memory when it
+    /// frees it. Comes after every `Copy` from that range, whether the call
+    /// went through or not.
+    ZeroSendArea {
+        /// The sending thread (its send area).
+        thread: ThreadId,
+        /// Offset in the send area.
+        offset: u64,
+        /// Bytes.
+        len: u64,
+    },
     /// Copy spliced payload bytes from a range delivered to the sending
     /// process earlier (its receive buffer) into the receiver's buffer.
     /// Always precedes the `Deliver` that points at it; the source range
@@ -244,6 +257,10 @@ impl Core {
             self.error(thread, Failure::UnclaimedFds { count }, fx);
             return;
         }
+        let wipe = match &cmd {
+            Command::Transaction { txn, .. } | Command::Reply(txn) => self.wipe_after(thread, txn),
+            _ => None,
+        };
         let r = match cmd {
             Command::Transaction { handle, txn } => {
                 self.transact(thread, handle, txn, fds, prio, fx);
@@ -315,6 +332,23 @@ impl Core {
         if let Err(e) = r {
             self.error(thread, e, fx);
         }
+        fx.extend(wipe);
+    }
+
+    /// The wipe of the sender's copy of a sensitive payload, to follow the
+    /// command that sends it (`None` when the payload is not sensitive, or
+    /// its range is not inside the send area: nothing was copied from it).
+    fn wipe_after(&self, thread: ThreadId, txn: &TxnOut) -> Option<Effect> {
+        let data = txn.data;
+        let inside = data
+            .offset
+            .checked_add(data.len)
+            .is_some_and(|end| end <= self.limits.send_area);
+        (txn.flags.clear_buf() && data.len > 0 && inside).then_some(Effect::ZeroSendArea {
+            thread,
+            offset: data.offset,
+            len: data.len,
+        })
     }
 
     /// A command the I/O layer refused before the core could see it (a
@@ -337,6 +371,11 @@ impl Core {
         if self.writing(thread).is_none() {
             return;
         }
+        let wipe = match &cmd {
+            Command::Transaction { txn, .. } | Command::Reply(txn) => self.wipe_after(thread, txn),
+            _ => None,
+        };
+        fx.extend(wipe);
         match cmd {
             Command::Transaction { .. } => {
                 let id = self.next_id();

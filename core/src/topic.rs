@@ -15,7 +15,7 @@ use crate::node::{Node, NoticeTo};
 use crate::protocol::{
     DataRange, Handle, NodeFlags, Object, Priority, Return, Rights, TxnId, TxnOut,
 };
-use crate::transaction::{check_payload, copy_payload, Fail, Transaction};
+use crate::transaction::{check_payload, copy_payload, reserve_for, Fail, Transaction};
 use crate::{Core, Effect};
 
 /// One subscription.
@@ -365,7 +365,7 @@ impl Core {
             } else {
                 self.procs
                     .get_mut(to.0)
-                    .and_then(|p| p.buffer.reserve(txn.data.len, Some(node), sender_pid).ok())
+                    .and_then(|p| reserve_for(&mut p.buffer, &txn, Some(node), sender_pid).ok())
             };
             let t = self.topics.get_mut(topic).expect("live");
             let s = &mut t.subs[i];

@@ -938,7 +938,7 @@ fn zero_if_sensitive(to: ProcId, offset: u64, r: &Range, fx: &mut Vec<Effect>) {
 
 /// Reserves the range `txn`'s payload takes in `buffer`: placed by
 /// [`placement`], and zeroed when freed if the sender marked it sensitive.
-fn reserve_for(
+pub(crate) fn reserve_for(
     buffer: &mut RecvBuffer,
     txn: &TxnOut,
     oneway_node: Option<NodeId>,

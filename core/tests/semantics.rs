@@ -812,6 +812,65 @@ fn a_sensitive_payload_is_zeroed_when_its_range_is_freed() {
     );
 }
 
+/// libbinder zeroes a sensitive parcel's memory when it frees it; here
+/// the sender's copy is its send area, which the mediator wipes once it has
+/// copied the payload out: for calls and replies, also when the call fails,
+/// and never for a plain payload.
+#[test]
+fn a_sensitive_payload_is_wiped_from_the_senders_send_area() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    let call = |handle, len| Command::Transaction {
+        handle,
+        txn: TxnOut {
+            code: 1,
+            flags: TxnFlags(TxnFlags::CLEAR_BUF),
+            data: DataRange { offset: 8, len },
+            ..TxnOut::default()
+        },
+    };
+    let copied = |w: &World, t| w.copies.iter().filter(|c| c.0 == t).count();
+    let before = copied(&w, bt);
+    w.cmd(bt, call(h, 40));
+    let tx = w.incoming(at);
+    // After the copy out of it: the copy saw the bytes, then they went.
+    assert_eq!(w.wiped, vec![(bt, 8, 40, before + 1)]);
+    w.free(at, &tx);
+    let before = copied(&w, at);
+    w.cmd(
+        at,
+        Command::Reply(TxnOut {
+            flags: TxnFlags(TxnFlags::CLEAR_BUF),
+            data: DataRange { offset: 0, len: 8 },
+            ..TxnOut::default()
+        }),
+    );
+    assert!(matches!(w.answer(bt), Return::Reply(_)));
+    assert_eq!(w.wiped.last(), Some(&(at, 0, 8, before + 1)));
+    // A call that fails (a handle that names nothing) is wiped too.
+    let n = w.wiped.len();
+    w.cmd(bt, call(Handle(999), 16));
+    assert!(matches!(w.answer(bt), Return::FailedReply { .. }));
+    assert_eq!(w.wiped.len(), n + 1);
+    assert_eq!(w.wiped.last().map(|x| (x.0, x.1, x.2)), Some((bt, 8, 16)));
+    // A plain one is left alone, and so is an empty or out-of-bounds one.
+    w.ok(at, Command::WaitForWork);
+    w.call_len(bt, h, 2, vec![], 100);
+    w.serve(at);
+    assert!(matches!(w.answer(bt), Return::Reply(_)));
+    w.ok(at, Command::WaitForWork);
+    w.cmd(bt, call(h, 0));
+    let tx = w.incoming(at);
+    w.free(at, &tx);
+    w.cmd(at, Command::Reply(TxnOut::default()));
+    assert!(matches!(w.answer(bt), Return::Reply(_)));
+    w.cmd(bt, call(h, u64::MAX));
+    assert!(matches!(w.answer(bt), Return::FailedReply { .. }));
+    assert_eq!(w.wiped.len(), n + 1);
+}
+
 /// What the I/O layer refuses before the core sees it (a memfd whose
 /// seals do not hold) ends like the core's own refusals: a call fails back
 /// to its sender, a reply fails the call it answers and comes off the
@@ -2944,6 +3003,41 @@ fn every_subscriber_sees_every_publish_in_one_order() {
     for (_, l, _) in tw.subs.clone() {
         let (msgs, _) = drain(&mut tw.w, l);
         assert_eq!(msgs, vec![(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]);
+    }
+}
+
+/// A sensitive publish is handled as a sensitive call: every subscriber's
+/// copy is zeroed when it frees it, and the publisher's send area is wiped
+/// once, after the last copy out of it.
+#[test]
+fn a_sensitive_publish_is_zeroed_everywhere() {
+    let mut tw = topic_world(2, 100, false);
+    let w = &mut tw.w;
+    let copies_before = w.copies.len();
+    w.cmd(
+        tw.pt,
+        Command::Transaction {
+            handle: tw.topic,
+            txn: TxnOut {
+                code: 9,
+                flags: TxnFlags(TxnFlags::ONEWAY | TxnFlags::CLEAR_BUF),
+                data: DataRange { offset: 0, len: 24 },
+                ..TxnOut::default()
+            },
+        },
+    );
+    assert_eq!(w.next(tw.pt), Return::TransactionComplete);
+    assert_eq!(w.copies.len(), copies_before + 2, "one copy per subscriber");
+    let from_pt = w.copies.iter().filter(|c| c.0 == tw.pt).count();
+    assert_eq!(w.wiped, vec![(tw.pt, 0, 24, from_pt)], "after both copies");
+    for (sp, l, _) in tw.subs.clone() {
+        let (msgs, _) = drain(w, l);
+        assert_eq!(msgs, vec![(0, 9)]);
+        assert!(
+            w.zeroed.iter().any(|&(p, _, len)| p == sp && len == 24),
+            "{:?}",
+            w.zeroed
+        );
     }
 }
 

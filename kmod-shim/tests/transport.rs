@@ -64,7 +64,9 @@ both_loops!(
 
 /// binder's `TF_CLEAR_BUF`: the receiver of a sensitive call frees its
 /// range and then finds it zeroed by the mediator; without the flag the
-/// bytes stay until the range is reused.
+/// bytes stay until the range is reused. The sender's own copy, in its
+/// send area, is wiped once the mediator has copied it (libbinder zeroes a
+/// sensitive parcel's memory when it frees it).
 fn a_sensitive_payload_is_zeroed_in_the_receivers_buffer_once_freed(lp: Loop) {
     let d = Daemon::start(lp);
     let _server = d.server();
@@ -82,6 +84,13 @@ fn a_sensitive_payload_is_zeroed_in_the_receivers_buffer_once_freed(lp: Loop) {
             .unwrap()
             .data();
         assert_eq!(String::from_utf8(out).unwrap(), want);
+        let area = me.tc.send_area().try_lease().expect("the area is free");
+        let sent = area.bytes(secret.len()).unwrap();
+        if flags == 0 {
+            assert_eq!(sent, secret, "a plain payload stays where it was written");
+        } else {
+            assert!(sent.iter().all(|&b| b == 0), "the sender's copy: {sent:?}");
+        }
     }
 }
 

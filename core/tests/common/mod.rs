@@ -18,6 +18,9 @@ pub struct World {
     pub spliced: Vec<(ProcId, u64, ProcId, u64, u64)>,
     /// Freed sensitive ranges the I/O layer was told to zero.
     pub zeroed: Vec<(ProcId, u64, u64)>,
+    /// Send-area ranges wiped after their sensitive payload was copied:
+    /// (thread, offset, len, copies from that thread before the wipe).
+    pub wiped: Vec<(ThreadId, u64, u64, usize)>,
     pub closed: Vec<FdSlot>,
     /// `ShareFd` effects: a slot and its holders.
     pub shared: Vec<(FdSlot, u32)>,
@@ -45,6 +48,7 @@ impl World {
             copies: Vec::new(),
             spliced: Vec::new(),
             zeroed: Vec::new(),
+            wiped: Vec::new(),
             closed: Vec::new(),
             shared: Vec::new(),
             prio_sets: Vec::new(),
@@ -157,6 +161,14 @@ impl World {
                     len,
                 } => self.spliced.push((from, src, to, dst, len)),
                 Effect::Zero { to, offset, len } => self.zeroed.push((to, offset, len)),
+                Effect::ZeroSendArea {
+                    thread,
+                    offset,
+                    len,
+                } => {
+                    let copied = self.copies.iter().filter(|c| c.0 == thread).count();
+                    self.wiped.push((thread, offset, len, copied))
+                }
                 Effect::CloseFds(f) => self.closed.extend(f),
                 Effect::ShareFd { slot, holders } => self.shared.push((slot, holders)),
                 Effect::SetPriority { thread, prio, .. }

@@ -467,6 +467,15 @@ impl Shim {
                         warn!(?to, "zeroing a freed sensitive range failed: {e}");
                     }
                 }
+                Effect::ZeroSendArea {
+                    thread,
+                    offset,
+                    len,
+                } => {
+                    if let Err(e) = self.zero_send_area(thread, offset, len) {
+                        warn!(?thread, "zeroing a sent sensitive payload failed: {e}");
+                    }
+                }
                 Effect::CopyReceived {
                     from,
                     src,
@@ -553,6 +562,13 @@ impl Shim {
         let (offset, _, len) = offsets(offset, 0, len)?;
         let p = self.procs.get_mut(&to).ok_or("the process is gone")?;
         p.recv.zero(offset, len).map_err(|e| e.to_string())
+    }
+
+    /// Zeros a range of `thread`'s send area (a sensitive payload, copied).
+    fn zero_send_area(&mut self, thread: ThreadId, offset: u64, len: u64) -> Result<(), String> {
+        let (offset, _, len) = offsets(offset, 0, len)?;
+        let t = self.threads.get_mut(&thread).ok_or("the thread is gone")?;
+        t.send.zero(offset, len).map_err(|e| e.to_string())
     }
 
     /// A splice: receive buffer to receive buffer. The source range is
