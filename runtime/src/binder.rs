@@ -507,7 +507,7 @@ impl SpIBinder {
                         p.handle
                     )));
                 }
-                let r = crate::thread::transact(&p.process, p.handle, code, data, oneway);
+                let r = crate::thread::transact(p, code, data, oneway);
                 // As libbinder's BpBinder: a call that ends in DeadObject,
                 // whether the mediator's dead reply or the handler's own
                 // status, makes the proxy dead at once (later calls fail

@@ -17,6 +17,7 @@ mod frozen;
 mod holder;
 mod identity;
 pub mod interface;
+pub mod oneway;
 mod parcel;
 pub mod parcelable;
 mod pfd;

@@ -4,7 +4,7 @@
 //! proxies for handles it holds, death subscriptions, and the thread pool.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -106,6 +106,9 @@ pub struct ProcessState {
     /// failing thread may have no channel of its own, so whichever thread
     /// writes next tells the mediator (`SpawnFailed`).
     failed_spawns: AtomicU32,
+    /// Oneway calls each thread may have in flight (0: each waits for
+    /// its answer); see `oneway`.
+    oneway_window: AtomicUsize,
     me: Weak<ProcessState>,
 }
 
@@ -169,6 +172,7 @@ impl ProcessState {
             topic_listeners: Mutex::default(),
             lost: AtomicBool::new(false),
             failed_spawns: AtomicU32::new(0),
+            oneway_window: AtomicUsize::new(0),
             me: me.clone(),
         });
         // Two threads racing here: the loser's device closes, harmlessly.
@@ -281,6 +285,39 @@ impl ProcessState {
             return 0;
         }
         self.failed_spawns.swap(0, Ordering::Relaxed)
+    }
+
+    /// Lets each thread of this process keep up to `calls` oneway calls in
+    /// flight: a oneway call then returns once it is written, without
+    /// waiting for the mediator to accept it, and what fails among them
+    /// comes back from [`flush_oneway_calls`](Self::flush_oneway_calls).
+    /// 0, the default, is libbinder's behaviour: each oneway call waits
+    /// for its answer and returns its own status. With the caller on
+    /// another CPU than the mediator, a window is what lets a stream of
+    /// oneway calls run at the speed of pipelined D-Bus calls, or faster.
+    /// See [`oneway`](crate::oneway) for what changes.
+    pub fn set_oneway_window(&self, calls: usize) {
+        self.oneway_window.store(calls, Ordering::Relaxed);
+    }
+
+    /// The window [`set_oneway_window`](Self::set_oneway_window) set.
+    pub fn oneway_window(&self) -> usize {
+        self.oneway_window.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the mediator has answered every oneway call the calling
+    /// thread has in flight. `Err` when any sent since the last flush
+    /// failed: how many, and the first failure (a dead object's proxy is
+    /// already marked dead). `Ok` at once without a window.
+    pub fn flush_oneway_calls(&self) -> std::result::Result<(), crate::oneway::OnewayFailures> {
+        match thread::flush_oneway(&self.arc()) {
+            Ok(None) => Ok(()),
+            Ok(Some(f)) => Err(f),
+            Err(status) => Err(crate::oneway::OnewayFailures {
+                count: 0,
+                first: status,
+            }),
+        }
     }
 
     /// The pool may grow to `n` threads (within the mediator's cap).

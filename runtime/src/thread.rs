@@ -19,9 +19,11 @@ use capbinder_kmod_shim::device::{DeviceError, ThreadChannel};
 use capbinder_kmod_shim::sys::memfd::{create_blob, Mapping};
 
 use crate::binder::{
-    LocalObject, DUMP_TRANSACTION, EXTENSION_TRANSACTION, INTERFACE_TRANSACTION, PING_TRANSACTION,
+    LocalObject, Proxy, DUMP_TRANSACTION, EXTENSION_TRANSACTION, INTERFACE_TRANSACTION,
+    PING_TRANSACTION,
 };
 use crate::identity::{self, CallingIdentity};
+use crate::oneway::{OnewayFailures, Window};
 use crate::parcel::{Outgoing, Parcel, Slot};
 use crate::process::{ProcessState, SendGuard};
 use crate::status::{ExceptionCode, Result, Status, StatusCode};
@@ -31,6 +33,16 @@ struct ThreadState {
     pending: Vec<Command>,
     pending_fds: Vec<OwnedFd>,
     process: Arc<ProcessState>,
+    /// Oneway calls sent and not yet answered (see `oneway`).
+    oneway: Window<InFlight>,
+}
+
+/// What a oneway call in flight holds until its answer is read: its proxy
+/// (marked dead by a dead reply) and what its send must outlive.
+struct InFlight {
+    proxy: Arc<Proxy>,
+    _guards: Vec<SendGuard>,
+    _keep: Keep,
 }
 
 impl ThreadState {
@@ -56,7 +68,29 @@ impl ThreadState {
 impl Drop for ThreadState {
     fn drop(&mut self) {
         let _ = self.flush();
+        // What calls in flight hold (their local objects' exports) must
+        // outlive the mediator's handling of them: their answers come
+        // before anything else sent to this thread after them.
+        while !self.oneway.is_empty() {
+            match self.chan.read() {
+                Ok((ret, _)) if answers_a_call(&ret) => drop(self.oneway.answered()),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
     }
+}
+
+/// Whether `ret` is the mediator's answer to a call of this thread's that
+/// waits for no reply: accepted, or failed.
+fn answers_a_call(ret: &Return) -> bool {
+    matches!(
+        ret,
+        Return::TransactionComplete
+            | Return::FailedReply { .. }
+            | Return::DeadReply { .. }
+            | Return::FrozenReply { .. }
+    )
 }
 
 thread_local! {
@@ -97,14 +131,82 @@ fn with_ts<R>(
                 pending: Vec::new(),
                 pending_fds: Vec::new(),
                 process: process.clone(),
+                oneway: Window::default(),
             });
         }
         f(b.as_mut().expect("set above"))
     })
 }
 
+/// The next return that is not the answer to a oneway call in flight
+/// (those are settled on the way).
 fn read(process: &Arc<ProcessState>) -> Result<(Return, Vec<OwnedFd>)> {
-    with_ts(process, |ts| ts.chan.read().map_err(|e| lost(process, e)))
+    loop {
+        if let Some(r) = read_one(process)? {
+            return Ok(r);
+        }
+    }
+}
+
+/// Reads one return: the answer to the oldest oneway call in flight is
+/// settled here (`None`), anything else is returned.
+fn read_one(process: &Arc<ProcessState>) -> Result<Option<(Return, Vec<OwnedFd>)>> {
+    let (ret, fds, done) = with_ts(process, |ts| {
+        let (ret, fds) = ts.chan.read().map_err(|e| lost(process, e))?;
+        let done = if answers_a_call(&ret) {
+            ts.oneway.answered()
+        } else {
+            None
+        };
+        Ok((ret, fds, done))
+    })?;
+    let Some(done) = done else {
+        return Ok(Some((ret, fds)));
+    };
+    let failure = match ret {
+        Return::DeadReply { id } => Some(Status::dead(format!(
+            "{id}: the target died before it took the oneway call"
+        ))),
+        Return::FailedReply { id, error } => Some(failure_status(Some(id), &error)),
+        Return::FrozenReply { id } => Some(Status::from_code(
+            StatusCode::Frozen,
+            format!("{id}: the target process is frozen"),
+        )),
+        _ => None,
+    };
+    if let Some(status) = failure {
+        tracing::debug!("a oneway call in flight failed: {status}");
+        // As a call that waited: a dead object's proxy is dead at once.
+        if status.code == StatusCode::DeadObject && done.proxy.handle != Handle::CONTEXT_MANAGER {
+            done.proxy
+                .dead
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
+        with_ts(process, |ts| {
+            ts.oneway.failed(status);
+            Ok(())
+        })?;
+    }
+    // Its guards and binders go outside the thread state: a drop may post.
+    drop(done);
+    Ok(None)
+}
+
+/// Waits until every oneway call this thread has in flight is answered.
+fn settle_all(process: &Arc<ProcessState>) -> Result<()> {
+    while !with_ts(process, |ts| Ok(ts.oneway.is_empty()))? {
+        if let Some((ret, fds)) = read_one(process)? {
+            handle_other(process, ret, fds)?;
+        }
+    }
+    Ok(())
+}
+
+/// Waits for this thread's oneway calls in flight; the failures among
+/// those sent since the last flush (see `ProcessState::flush_oneway_calls`).
+pub(crate) fn flush_oneway(process: &Arc<ProcessState>) -> Result<Option<OnewayFailures>> {
+    settle_all(process)?;
+    with_ts(process, |ts| Ok(ts.oneway.take_failures()))
 }
 
 /// Sends commands that expect no answer, now (or with the next write if
@@ -217,6 +319,7 @@ fn prepare(
     code: u32,
     flags: u32,
     data: Parcel,
+    at: usize,
 ) -> Result<(TxnOut, Vec<SendGuard>, Keep)> {
     let flags = if data.is_sensitive() {
         flags | TxnFlags::CLEAR_BUF
@@ -247,11 +350,11 @@ fn prepare(
                 });
                 keep.ranges.push(s.from);
             }
-            (inline(p.len), None)
+            (inline(0, p.len), None)
         }
-        Outgoing::InPlace(p) => place_payload(ts, &p.filled(), threshold)?,
+        Outgoing::InPlace(p) => place_payload(ts, &p.filled(), threshold, at)?,
         Outgoing::Bytes(mut b) => {
-            let placed = place_payload(ts, &b, threshold);
+            let placed = place_payload(ts, &b, threshold, at);
             if flags & TxnFlags::CLEAR_BUF != 0 {
                 zeroize::Zeroize::zeroize(&mut b);
             }
@@ -302,26 +405,28 @@ fn prepare(
     Ok((txn, guards, keep))
 }
 
-/// The first `len` bytes of the send area.
-fn inline(len: usize) -> DataRange {
+/// `len` bytes of the send area at `at`.
+fn inline(at: usize, len: usize) -> DataRange {
     DataRange {
-        offset: 0,
+        offset: at as u64,
         len: len as u64,
     }
 }
 
-/// Puts a payload where the mediator copies it from: the send area, or
-/// (above `threshold`, or while a parcel is being built in the area) a
-/// sealed blob, returned with its length to travel as the last object.
+/// Puts a payload where the mediator copies it from: the send area at
+/// `at`, or (above `threshold`, or while a parcel is being built in the
+/// area) a sealed blob, returned with its length to travel as the last
+/// object.
 fn place_payload(
     ts: &mut ThreadState,
     bytes: &[u8],
     threshold: usize,
+    at: usize,
 ) -> Result<(DataRange, Option<(OwnedFd, usize)>)> {
     let len = bytes.len();
     if len <= threshold {
-        match ts.chan.write_send_area(0, bytes) {
-            Ok(()) => return Ok((inline(len), None)),
+        match ts.chan.write_send_area(at, bytes) {
+            Ok(()) => return Ok((inline(at, len), None)),
             // A parcel is being built in place on this thread: this
             // payload goes around it.
             Err(DeviceError::SendAreaBusy) => {}
@@ -384,9 +489,17 @@ fn txn_out(code: u32, flags: u32, data: DataRange, objects: Vec<Object>) -> TxnO
 pub(crate) fn lease_send_area(
     process: &Arc<ProcessState>,
 ) -> Option<capbinder_kmod_shim::sys::memfd::SendLease> {
-    with_ts(process, |ts| Ok(ts.chan.send_area().try_lease()))
-        .ok()
-        .flatten()
+    // Not while oneway calls are in flight: a parcel built in place starts
+    // at the start of the area, where their payloads may lie.
+    with_ts(process, |ts| {
+        Ok(ts
+            .oneway
+            .is_empty()
+            .then(|| ts.chan.send_area().try_lease())
+            .flatten())
+    })
+    .ok()
+    .flatten()
 }
 
 /// Turns a delivered call or reply into a parcel: reads the payload in
@@ -511,22 +624,29 @@ fn unpack_reply(mut p: Parcel) -> Result<Parcel> {
     }
 }
 
-/// Calls `code` on `handle` and waits for the reply (or, for `oneway`, for
-/// the mediator to accept it), serving nested calls meanwhile.
+/// Calls `code` on `proxy` and waits for the reply (or, for `oneway`, for
+/// the mediator to accept it, unless the process keeps a window of oneway
+/// calls in flight), serving nested calls meanwhile.
 pub(crate) fn transact(
-    process: &Arc<ProcessState>,
-    handle: Handle,
+    proxy: &Arc<Proxy>,
     code: u32,
     data: Parcel,
     oneway: bool,
 ) -> Result<Parcel> {
+    let (process, handle) = (&proxy.process, proxy.handle);
+    let window = if oneway { process.oneway_window() } else { 0 };
+    if window > 0 && !data.is_in_send_area() {
+        return send_in_window(proxy, code, data, window);
+    }
+    // Its payload goes at the start of the area: older calls first.
+    settle_all(process)?;
     let flags = if oneway {
         TxnFlags::ONEWAY
     } else {
         TxnFlags::ACCEPT_FDS
     };
     let (_guards, _keep) = with_ts(process, |ts| {
-        let (mut txn, guards, keep) = prepare(ts, code, flags, data)?;
+        let (mut txn, guards, keep) = prepare(ts, code, flags, data, 0)?;
         txn.work_source = crate::work_source::outgoing();
         ts.pending.push(Command::Transaction { handle, txn });
         ts.flush()?;
@@ -537,6 +657,48 @@ pub(crate) fn transact(
     // later call, so owners and the mediator are not kept waiting.
     let _ = with_ts(process, |ts| ts.flush());
     result
+}
+
+/// Sends a oneway call without waiting for its answer, once the window
+/// has room for it (see `oneway`).
+fn send_in_window(proxy: &Arc<Proxy>, code: u32, data: Parcel, window: usize) -> Result<Parcel> {
+    let (process, handle) = (&proxy.process, proxy.handle);
+    let len = data.len();
+    let at = loop {
+        let room = with_ts(process, |ts| {
+            let area = ts.chan.send_area_len();
+            let threshold = (ts.process.limits().blob_threshold as usize).min(area);
+            // Over the threshold it goes as a blob, outside the area.
+            let bytes = if len <= threshold { len } else { 0 };
+            Ok(ts.oneway.room(bytes, area, window))
+        })?;
+        match room {
+            Some(at) => break at,
+            None => {
+                if let Some((ret, fds)) = read_one(process)? {
+                    handle_other(process, ret, fds)?;
+                }
+            }
+        }
+    };
+    with_ts(process, |ts| {
+        let (mut txn, guards, keep) = prepare(ts, code, TxnFlags::ONEWAY, data, at)?;
+        txn.work_source = crate::work_source::outgoing();
+        let range = txn.data;
+        ts.pending.push(Command::Transaction { handle, txn });
+        ts.flush()?;
+        ts.oneway.sent(
+            range.offset as usize,
+            range.len as usize,
+            InFlight {
+                proxy: proxy.clone(),
+                _guards: guards,
+                _keep: keep,
+            },
+        );
+        Ok(())
+    })?;
+    Ok(Parcel::new())
 }
 
 fn wait_for_reply(process: &Arc<ProcessState>, oneway: bool) -> Result<Parcel> {
@@ -697,15 +859,18 @@ fn execute(process: &Arc<ProcessState>, mut tx: TxnIn, fds: Vec<OwnedFd>, flush:
     if tx.flags.clear_buf() {
         reply.mark_sensitive();
     }
+    // The reply goes at the start of the area: oneway calls the handler
+    // left in flight first. A lost connection fails the write below.
+    let _ = settle_all(process);
     let queued = with_ts(process, |ts| {
         // A reply that cannot be sent as written (an fd already read out
         // of it, no memory for its blob) must still end the call: the
         // caller gets the reason instead of waiting for good.
-        let (out, guards, keep) = match prepare(ts, 0, 0, reply) {
+        let (out, guards, keep) = match prepare(ts, 0, 0, reply, 0) {
             Ok(p) => p,
             Err(status) => {
                 tracing::warn!("reply to {} cannot be sent: {status}", tx.id);
-                prepare(ts, 0, 0, status_reply(status))?
+                prepare(ts, 0, 0, status_reply(status), 0)?
             }
         };
         ts.pending.push(Command::Reply(out));

@@ -289,6 +289,15 @@ impl TestProxy {
         self.0.transact(codes::ONEWAY_LOG, p, true).map(|_| ())
     }
 
+    /// `oneway log(seq)` with `pad` more bytes after `seq` (the service
+    /// reads only `seq`): payloads of any size, for the oneway window.
+    pub fn log_padded(&self, seq: u32, pad: usize) -> Result<()> {
+        let mut p = Parcel::new();
+        p.write(&seq)?;
+        p.write_bytes(&vec![0xa5; pad])?;
+        self.0.transact(codes::ONEWAY_LOG, p, true).map(|_| ())
+    }
+
     /// `getLog(n)`.
     pub fn get_log(&self, n: usize) -> Result<Vec<u32>> {
         let mut p = Parcel::new();

@@ -76,6 +76,23 @@ fn oneway_calls_to_one_object_arrive_in_order() {
     assert_eq!(client.ok("oneway s 300"), "count=300 in_order=true");
 }
 
+/// A window of oneway calls in flight (`set_oneway_window`): calls return
+/// once written, their payloads go round the send area (and past the blob
+/// threshold), a sync call in between waits for them, and they still run
+/// once each, in order.
+#[test]
+fn oneway_calls_in_a_window_arrive_in_order() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let _svc = ctx.service(&["test.window"]);
+    let mut client = ctx.client(None);
+    client.ok("get s test.window");
+    assert_eq!(
+        client.ok("oneway-window s 400 16"),
+        "count=400 in_order=true"
+    );
+}
+
 #[test]
 fn objects_returned_in_replies_stay_callable() {
     let ctx = context!();

@@ -96,6 +96,29 @@ fn linking_to_an_object_that_died_unnoticed_fires_at_once() {
     assert_eq!(client.ok("alive s"), "false");
 }
 
+/// Oneway calls in a window to an object that died unnoticed: each is
+/// written and returns, the mediator's dead replies come back from the
+/// flush (all of them, `DeadObject`), and the proxy is dead from then on,
+/// as after a oneway call that waited.
+#[test]
+fn oneway_calls_in_a_window_to_a_dead_object_fail_at_the_flush() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let (mut svc, mut client) = service_and_client(&ctx, "test.window-dead");
+    let (c, o) = (client.pid(), svc.pid());
+    svc.kill9();
+    ctx.wait_state("the client's ref is to a dead node", |s| {
+        process(s, o).is_none()
+            && process(s, c).is_some_and(|p| p.refs.iter().any(|r| r.owner_pid.is_none()))
+    });
+    assert_eq!(client.ok("alive s"), "true", "nobody told the client yet");
+    assert_eq!(
+        client.ok("oneway-window-dead s 3"),
+        "sent=3 flush=count=3 code=DeadObject"
+    );
+    assert_eq!(client.ok("alive s"), "false");
+}
+
 #[test]
 fn unlinking_a_recipient_prevents_its_call() {
     let ctx = context!();

@@ -412,13 +412,29 @@ impl Setup {
         }
     }
 
-    /// `senders` threads send `total` oneway calls (32 B) between them;
-    /// then one sync call waits until the service has run them all.
-    /// Samples: each send (until the mediator accepted it); ops/s: calls
-    /// run by the service per second. Refusals (the receiver's async
-    /// space or the sender's pending limit full) are retried after a
-    /// yield and counted.
+    /// `senders` threads send `total` oneway calls (32 B) between them,
+    /// each thread with up to `window` of them in flight (0: each waits
+    /// for the mediator's answer, libbinder's way; see
+    /// `ProcessState::set_oneway_window`); then one sync call waits until
+    /// the service has run them all. Samples: each send (until the
+    /// mediator accepted it, or, in a window, until it was written);
+    /// ops/s: calls run by the service per second. Refusals (the
+    /// receiver's async space or the sender's pending limit full) are
+    /// retried and counted.
     pub fn oneway_case(
+        &mut self,
+        senders: usize,
+        total: usize,
+        window: usize,
+    ) -> Res<(capbinder_kmod_shim::bench::stats::Summary, u64)> {
+        let ps = ProcessState::get().map_err(st)?;
+        ps.set_oneway_window(window);
+        let r = self.oneway_run(senders, total);
+        ps.set_oneway_window(0);
+        r
+    }
+
+    fn oneway_run(
         &mut self,
         senders: usize,
         total: usize,
@@ -429,6 +445,7 @@ impl Setup {
         for _ in 0..warm {
             oneway_send(&self.echo)?;
         }
+        settle_window(&self.echo)?;
         self.sent += warm as u64;
         self.drain()?;
         let start = Instant::now();
@@ -439,11 +456,19 @@ impl Setup {
                     s.spawn(move || -> Res<(Vec<u64>, u64)> {
                         let mut samples = Vec::with_capacity(per);
                         let mut refused = 0;
-                        for _ in 0..per {
+                        for i in 0..per {
                             let t0 = Instant::now();
                             refused += oneway_send(&echo)?;
                             samples.push(t0.elapsed().as_nanos() as u64);
+                            // In a window, refusals come back later: look
+                            // for them now and then, so that a sender
+                            // ahead of the service backs off instead of
+                            // having its whole stream refused.
+                            if (i + 1) % CHECK_EVERY == 0 {
+                                refused += settle_window(&echo)?;
+                            }
                         }
+                        refused += settle_window(&echo)?;
                         Ok((samples, refused))
                     })
                 })
@@ -452,9 +477,6 @@ impl Setup {
                 .map(|h| h.join().unwrap_or_else(|_| Err("a sender panicked".into())))
                 .collect()
         });
-        self.sent += total as u64;
-        self.drain()?;
-        let elapsed = start.elapsed();
         let mut samples = Vec::with_capacity(total);
         let mut refused = 0;
         for r in results {
@@ -462,6 +484,9 @@ impl Setup {
             samples.extend(s);
             refused += n;
         }
+        self.sent += total as u64;
+        self.drain()?;
+        let elapsed = start.elapsed();
         Ok((util::summarize(samples, elapsed), refused))
     }
 
@@ -552,6 +577,33 @@ fn oneway_send(echo: &SpIBinder) -> Res<u64> {
                 }
             }
             Err(e) => return Err(format!("oneway call: {e}")),
+        }
+    }
+}
+
+/// How often a sender with a window looks for refused calls.
+const CHECK_EVERY: usize = 256;
+
+/// Waits for this thread's oneway calls in flight (none without a
+/// window); those refused are sent again, after a pause that grows while
+/// they keep being refused (the service is behind). Returns how many were
+/// refused.
+fn settle_window(echo: &SpIBinder) -> Res<u64> {
+    let ps = ProcessState::get().map_err(st)?;
+    let mut refused = 0;
+    let mut pause = Duration::from_micros(50);
+    loop {
+        match ps.flush_oneway_calls() {
+            Ok(()) => return Ok(refused),
+            Err(f) if refusal(&f.first.message) && refused < 1_000_000 => {
+                refused += f.count;
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(5));
+                for _ in 0..f.count {
+                    oneway_send(echo)?;
+                }
+            }
+            Err(f) => return Err(format!("oneway calls in flight: {f}")),
         }
     }
 }

@@ -164,6 +164,8 @@ impl Report {
             for (cbm, dm) in [
                 ("capbinder-oneway-x1", "dbus-daemon-pipelined"),
                 ("capbinder-oneway-x1", "dbus-broker-pipelined"),
+                ("capbinder-oneway-w64-x1", "dbus-daemon-pipelined"),
+                ("capbinder-oneway-w64-x1", "dbus-broker-pipelined"),
             ] {
                 if let (Some(a), Some(b)) = (self.find(cbm, p, 32), self.find(dm, p, 32)) {
                     let _ = writeln!(

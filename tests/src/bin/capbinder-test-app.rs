@@ -457,6 +457,49 @@ impl Client {
                 let expected: Vec<u32> = (0..n).collect();
                 Ok(format!("count={} in_order={}", log.len(), log == expected))
             }
+            // N oneway calls with a window of W in flight: payloads of
+            // many sizes (round the send area, one past the blob
+            // threshold), a sync call halfway; then the order they ran in.
+            // 400 of them stay well inside the service's async space.
+            "oneway-window" => {
+                let svc = self.proxy(w.get(1))?;
+                let n: u32 = arg(2)?.parse().map_err(|e| format!("{e}"))?;
+                let window: usize = arg(3)?.parse().map_err(|e| format!("{e}"))?;
+                let ps = ProcessState::get().map_err(st)?;
+                ps.set_oneway_window(window);
+                for i in 0..n {
+                    let pad = match i {
+                        i if i == n / 3 => 300_000,
+                        i => (i as usize * 977) % 1500,
+                    };
+                    svc.log_padded(i, pad).map_err(st)?;
+                    if i == n / 2 {
+                        svc.echo("halfway").map_err(st)?;
+                    }
+                }
+                let flushed = ps.flush_oneway_calls();
+                ps.set_oneway_window(0);
+                flushed.map_err(|f| f.to_string())?;
+                let log = svc.get_log(n as usize).map_err(st)?;
+                let expected: Vec<u32> = (0..n).collect();
+                Ok(format!("count={} in_order={}", log.len(), log == expected))
+            }
+            // N oneway calls in a window larger than N to an object whose
+            // process died: what the sends and the flush say.
+            "oneway-window-dead" => {
+                let svc = self.proxy(w.get(1))?;
+                let n: u32 = arg(2)?.parse().map_err(|e| format!("{e}"))?;
+                let ps = ProcessState::get().map_err(st)?;
+                ps.set_oneway_window(n as usize + 1);
+                let sent = (0..n).filter(|&i| svc.log(i).is_ok()).count();
+                let flushed = ps.flush_oneway_calls();
+                ps.set_oneway_window(0);
+                let flushed = match flushed {
+                    Ok(()) => "ok".to_string(),
+                    Err(f) => format!("count={} code={:?}", f.count, f.first.code),
+                };
+                Ok(format!("sent={sent} flush={flushed}"))
+            }
             "session" => {
                 let s = self.proxy(w.get(1))?.new_session().map_err(st)?;
                 self.vars.insert(arg(2)?.to_string(), s);
