@@ -598,7 +598,10 @@ impl Gen<'_> {
                 &format!("parameter `{}`", a.name),
                 a.location,
             );
-            let owned = self.owned(from, &a.ty);
+            let owned = match a.direction {
+                Direction::Out => self.out_owned(from, &a.ty),
+                _ => self.owned(from, &a.ty),
+            };
             let (ty, form) = match a.direction {
                 Direction::In => self.in_arg(from, &a.ty),
                 Direction::Out | Direction::InOut => (quote!(&mut #owned), InForm::Borrowed),

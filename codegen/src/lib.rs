@@ -131,8 +131,7 @@
 //!
 //! `check` accepts these (they are valid AIDL); `rust` refuses them with a
 //! diagnostic at the use: untyped `Map` and `List`, `CharSequence`,
-//! generic unions, fixed-size arrays of binders, interfaces or fds,
-//! a parcelable that contains itself through a fixed-size array (AOSP lets
+//! generic unions, a parcelable that contains itself through a fixed-size array (AOSP lets
 //! an array break a cycle, but Rust stores `[T; N]` inline),
 //! and parcelables declared without a `rust_type` (only `cpp_header` or
 //! `ndk_header`). A parcelable declared `parcelable Foo rust_type

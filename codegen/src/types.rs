@@ -27,6 +27,14 @@
 //! `FileDescriptor` is an `Option` too (it has no default), and writing `None` fails with
 //! `UnexpectedNull`; `@nullable(heap=true)` is `Option<Box<T>>`.
 //!
+//! Those have no default as array elements either, so where an array must
+//! start from a default its elements are `Option`s, as in AOSP's Rust
+//! backend: a fixed-size array field (`IBinder[2]` is
+//! `[Option<SpIBinder>; 2]`) and an `out` array argument
+//! (`&mut [Option<SpIBinder>; 3]`, `&mut Vec<Option<SpIBinder>>`). An `in`
+//! or `inout` argument and a return value keep plain elements
+//! (`&[SpIBinder; 3]`, `[SpIBinder; 3]`).
+//!
 //! A typed `Map` is a `BTreeMap`, not a `HashMap`: it iterates in key order,
 //! so the same map is always written as the same bytes (a `HashMap`'s order
 //! changes from process to process), its `Debug` is stable, and the
@@ -116,6 +124,12 @@ pub(crate) fn list_elements_nullable(ty: &Type) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether `ty` is an array of binders, interfaces or fds, whose elements
+/// have no default.
+fn is_object_array(ty: &Type) -> bool {
+    ty.array.is_some() && is_object_kind(&ty.kind)
 }
 
 /// Whether the type itself (arrays aside) is a binder, an interface or an fd.
@@ -218,17 +232,17 @@ impl Gen<'_> {
         if !ok {
             return false;
         }
-        if matches!(ty.array, Some(ArrayShape::Fixed(_))) && is_object_kind(&ty.kind) {
-            return refuse(
-                "the Rust backend does not support fixed-size arrays of `IBinder`, interfaces, `ParcelFileDescriptor` or `FileDescriptor`".into(),
-                "use a dynamic array (`T[]`) or a `List<T>`",
-            );
-        }
         true
     }
 
     /// The Rust type without `@nullable`.
     pub fn base(&self, from: &[String], ty: &Type) -> TokenStream {
+        self.base_with(from, ty, array_elements_nullable(ty))
+    }
+
+    /// [`base`](Self::base), the innermost elements of an array in an
+    /// `Option` when `option_elements`.
+    fn base_with(&self, from: &[String], ty: &Type, option_elements: bool) -> TokenStream {
         let rt = &self.rt;
         let std = self.std(from);
         let vec = &std.vec;
@@ -272,7 +286,7 @@ impl Gen<'_> {
             }
             _ => quote!(()),
         };
-        let scalar = if array_elements_nullable(ty) {
+        let scalar = if option_elements && ty.array.is_some() {
             let option = &std.option;
             quote!(#option<#scalar>)
         } else {
@@ -301,13 +315,24 @@ impl Gen<'_> {
 
     /// The owned Rust type: `Option<T>` for `@nullable`.
     pub fn owned(&self, from: &[String], ty: &Type) -> TokenStream {
-        let base = self.base(from, ty);
+        self.nullable(from, ty, self.base(from, ty))
+    }
+
+    /// `base` in an `Option` for `@nullable`.
+    fn nullable(&self, from: &[String], ty: &Type, base: TokenStream) -> TokenStream {
         if ty.is_nullable() {
             let option = &self.std(from).option;
             quote!(#option<#base>)
         } else {
             base
         }
+    }
+
+    /// The owned type of an `out` argument, which the stub starts from its
+    /// default: an array of binders, interfaces or fds holds `Option`s.
+    pub fn out_owned(&self, from: &[String], ty: &Type) -> TokenStream {
+        let base = self.base_with(from, ty, array_elements_nullable(ty) || is_object_array(ty));
+        self.nullable(from, ty, base)
     }
 
     /// The type of a parcelable's or union's field.
@@ -329,6 +354,13 @@ impl Gen<'_> {
             return FieldRepr {
                 ty: quote!(#option<#base>),
                 non_null_option: true,
+            };
+        }
+        if matches!(ty.array, Some(ArrayShape::Fixed(_))) && is_object_kind(&ty.kind) {
+            // a fixed-size array field starts from its default
+            return FieldRepr {
+                ty: self.base_with(from, ty, true),
+                non_null_option: false,
             };
         }
         FieldRepr {

@@ -630,3 +630,106 @@ fn generic_parcelables_round_trip() {
     );
     assert_eq!(Pair::<i32, i32>::VERSION, 1);
 }
+
+#[test]
+fn fixed_size_arrays_of_binders_interfaces_and_fds_cross_a_parcel() {
+    // the golden case `fixed_objects`: AOSP's mapping, `Option` elements
+    // where the array starts from a default (fields, `out` arguments)
+    use capbinder::Result;
+    use capbinder_aidl_tests::golden::fixed_objects::org::fixed::{
+        BnFixed, BnHandle, BpFixed, Holders, IFixed, IHandle,
+    };
+    struct Handle(i32);
+    impl IHandle for Handle {
+        fn id(&self) -> Result<i32> {
+            Ok(self.0)
+        }
+    }
+    let handle = |i| -> Arc<dyn IHandle> { BnHandle::new_interface(Handle(i)) };
+    let binder = || BnTestService::new_binder(TestService::default());
+    let h = Holders {
+        binders: [Some(binder()), None],
+        maybe_binders: Some([None, Some(binder())]),
+        fds: [Some(memfd(b"fd")), None],
+        grid: [[Some(handle(1)), None], [None, Some(handle(4))]],
+        maybe_handles: None,
+        list: vec![binder()],
+        names: Some([[Some("a".into()), None], [None, Some("d".into())]]),
+    };
+    let back = round_trip(&h);
+    assert_eq!(back.binders, h.binders);
+    assert_eq!(back.maybe_binders, h.maybe_binders);
+    assert_eq!(contents(back.fds[0].as_ref().unwrap()), b"fd");
+    assert!(back.fds[1].is_none());
+    assert_eq!(back.grid[1][1].as_ref().unwrap().id().unwrap(), 4);
+    assert!(back.grid[0][1].is_none() && back.maybe_handles.is_none());
+    assert_eq!(back.names, h.names);
+    assert_eq!(Holders::default().binders, [None, None]);
+
+    // `in`, `out` and `inout` arrays through the generated proxy and stub
+    struct Fixed;
+    impl IFixed for Fixed {
+        fn repeat_binders(
+            &self,
+            input: &[SpIBinder; 3],
+            repeated: &mut [Option<SpIBinder>; 3],
+        ) -> Result<[SpIBinder; 3]> {
+            for (r, i) in repeated.iter_mut().zip(input) {
+                *r = Some(i.clone());
+            }
+            Ok(input.clone())
+        }
+        fn repeat2d(
+            &self,
+            input: &[[SpIBinder; 3]; 2],
+            repeated: &mut [[Option<SpIBinder>; 3]; 2],
+        ) -> Result<[[SpIBinder; 3]; 2]> {
+            repeated[1][2] = Some(input[0][0].clone());
+            Ok(input.clone())
+        }
+        fn take_fds(
+            &self,
+            got: &mut Vec<Option<capbinder::ParcelFileDescriptor>>,
+            swapped: &mut [SpIBinder; 2],
+        ) -> Result<Vec<capbinder::ParcelFileDescriptor>> {
+            got.push(None);
+            got.push(Some(memfd(b"out")));
+            swapped.swap(0, 1);
+            Ok(vec![memfd(b"ret")])
+        }
+        fn maybe(
+            &self,
+            input: Option<&[Option<SpIBinder>; 2]>,
+        ) -> Result<Option<[Option<SpIBinder>; 2]>> {
+            Ok(input.cloned())
+        }
+        fn repeat_holders(&self, h: &Holders) -> Result<Holders> {
+            Ok(h.clone())
+        }
+    }
+    let p = BpFixed::new(BnFixed::new_binder(Fixed));
+    let (a, b, c) = (binder(), binder(), binder());
+    let input = [a.clone(), b.clone(), c.clone()];
+    let mut repeated = [None, None, None];
+    assert_eq!(p.repeat_binders(&input, &mut repeated).unwrap(), input);
+    assert_eq!(
+        repeated,
+        [Some(a.clone()), Some(b.clone()), Some(c.clone())]
+    );
+    let grid = [input.clone(), [c.clone(), b.clone(), a.clone()]];
+    let mut out: [[Option<SpIBinder>; 3]; 2] = Default::default();
+    assert_eq!(p.repeat2d(&grid, &mut out).unwrap(), grid);
+    assert_eq!(out[1][2], Some(a.clone()));
+    assert!(out[0][0].is_none());
+    let mut got = Vec::new();
+    let mut swapped = [a.clone(), b.clone()];
+    let ret = p.take_fds(&mut got, &mut swapped).unwrap();
+    assert_eq!(contents(&ret[0]), b"ret");
+    assert!(got[0].is_none());
+    assert_eq!(contents(got[1].as_ref().unwrap()), b"out");
+    assert_eq!(swapped, [b.clone(), a.clone()]);
+    assert_eq!(p.maybe(None).unwrap(), None);
+    let m = [None, Some(c.clone())];
+    assert_eq!(p.maybe(Some(&m)).unwrap(), Some(m));
+    assert_eq!(p.repeat_holders(&h).unwrap().binders, h.binders);
+}

@@ -236,7 +236,7 @@ pub trait IFds: Send + Sync {
     fn many(
         &self,
         fds: &[::capbinder::ParcelFileDescriptor],
-        copies: &mut Vec<::capbinder::ParcelFileDescriptor>,
+        copies: &mut Vec<Option<::capbinder::ParcelFileDescriptor>>,
         both: &mut Vec<::capbinder::ParcelFileDescriptor>,
     ) -> ::capbinder::Result<Vec<::capbinder::ParcelFileDescriptor>>;
     fn maybe_many(
@@ -319,7 +319,7 @@ impl IFds for BpFds {
     fn many(
         &self,
         fds: &[::capbinder::ParcelFileDescriptor],
-        copies: &mut Vec<::capbinder::ParcelFileDescriptor>,
+        copies: &mut Vec<Option<::capbinder::ParcelFileDescriptor>>,
         both: &mut Vec<::capbinder::ParcelFileDescriptor>,
     ) -> ::capbinder::Result<Vec<::capbinder::ParcelFileDescriptor>> {
         if let Some(_aidl_local) = &self.local {
@@ -470,7 +470,7 @@ impl ::capbinder::Binder for BnFds {
                 let fds: Vec<::capbinder::ParcelFileDescriptor> = ::capbinder::Parcelable::read_from(
                     _aidl_data,
                 )?;
-                let mut copies: Vec<::capbinder::ParcelFileDescriptor> = Default::default();
+                let mut copies: Vec<Option<::capbinder::ParcelFileDescriptor>> = Default::default();
                 let mut both: Vec<::capbinder::ParcelFileDescriptor> = ::capbinder::Parcelable::read_from(
                     _aidl_data,
                 )?;
@@ -553,7 +553,7 @@ impl IFds for IFdsDefault {
     fn many(
         &self,
         _: &[::capbinder::ParcelFileDescriptor],
-        _: &mut Vec<::capbinder::ParcelFileDescriptor>,
+        _: &mut Vec<Option<::capbinder::ParcelFileDescriptor>>,
         _: &mut Vec<::capbinder::ParcelFileDescriptor>,
     ) -> ::capbinder::Result<Vec<::capbinder::ParcelFileDescriptor>> {
         Err(::capbinder::interface::not_implemented("IFds.many"))

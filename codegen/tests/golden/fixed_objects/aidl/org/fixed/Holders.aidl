@@ -1,0 +1,14 @@
+package org.fixed;
+
+import org.fixed.IHandle;
+
+/** Binders, interfaces and fds in fixed-size arrays and nullable ones. */
+parcelable Holders {
+    IBinder[2] binders;
+    @nullable IBinder[2] maybeBinders;
+    ParcelFileDescriptor[2] fds;
+    IHandle[2][2] grid;
+    @nullable IHandle[3] maybeHandles;
+    IBinder[] list;
+    @nullable String[2][2] names = {{"a", "b"}, {"c", "d"}};
+}

@@ -1,0 +1,5 @@
+package org.fixed;
+
+interface IHandle {
+    int id();
+}

@@ -1,6 +1,0 @@
-package p;
-
-parcelable Pair {
-    IBinder[2] pair;
-    FileDescriptor[2] fds;
-}
