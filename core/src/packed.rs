@@ -9,11 +9,18 @@
 //! decodes one of these structs eight times across the three processes.
 //! The head is written with plain stores and read with one length check.
 //!
-//! On the wire (any serde format; with postcard, the bytes below): a tuple
-//! of the head as serde bytes (postcard: a varint length, then the bytes)
-//! and the variable parts in order. Integers in a head are little-endian;
-//! an option is a tag byte (0 absent, 1 present) followed by the value's
+//! On the wire: a tuple of the head as serde bytes (postcard: a varint
+//! length, then the bytes), then each variable part that is there, one
+//! element each: the head holds their counts, so an empty list costs
+//! nothing (an empty `Vec` as a serde element was a quarter of encoding
+//! and decoding one of these). Integers in a head are little-endian; an
+//! option is a tag byte (0 absent, 1 present) followed by the value's
 //! bytes, zero when absent. `docs/protocol.md` lists the layouts.
+//!
+//! The tuple's length follows from its head, so it is read with
+//! [`deserialize_tuple`](serde::Deserializer::deserialize_tuple) given
+//! the most elements it may have: postcard, the one format these travel
+//! in, reads elements while asked.
 
 use std::fmt;
 
@@ -23,13 +30,23 @@ use serde::{Deserialize, Serialize};
 
 use crate::protocol::{DataRange, Priority, SchedPolicy, Sender, TxnFlags, TxnId, TxnIn, TxnOut};
 
-/// `TxnOut`'s head: code, flags, data offset, data length, work source.
-const OUT_HEAD: usize = 4 + 4 + 8 + 8 + (1 + 4);
+/// `TxnOut`'s head: code, flags, data offset, data length, work source,
+/// and how many objects and splices follow.
+const OUT_HEAD: usize = 4 + 4 + 8 + 8 + (1 + 4) + 4 + 4;
 
 /// `TxnIn`'s head: id, target, code, flags, sender (pid, tid, uid, euid,
-/// priority, work source), buffer, seq, lost.
+/// priority, work source), buffer, seq, lost, and whether a label and how
+/// many objects follow.
 const IN_HEAD: usize =
-    8 + (1 + 16) + 4 + 4 + (4 + 4 + 4 + 4) + (1 + 3) + (1 + 4) + 16 + (1 + 8) + 8;
+    8 + (1 + 16) + 4 + 4 + (4 + 4 + 4 + 4) + (1 + 3) + (1 + 4) + 16 + (1 + 8) + 8 + 1 + 4;
+
+/// The most elements a head-and-parts tuple is read with (see the module
+/// docs): the head says how many there are.
+const ELEMENTS_MAX: usize = usize::MAX;
+
+/// Elements reserved ahead for a list whose length a peer wrote: past
+/// this, the list grows as elements actually arrive.
+const RESERVE_MAX: usize = 16;
 
 /// Writes a head front to back.
 struct Writer<const N: usize> {
@@ -171,6 +188,30 @@ fn element<'de, T: Deserialize<'de>, A: SeqAccess<'de>>(
         .ok_or_else(|| de::Error::invalid_length(index, exp))
 }
 
+/// A count in a head, as a length.
+fn count<E: de::Error>(n: u32) -> Result<usize, E> {
+    usize::try_from(n).map_err(|_| E::custom("a count does not fit this machine"))
+}
+
+/// Reads `n` more elements of the tuple into a list.
+fn elements<'de, T: Deserialize<'de>, A: SeqAccess<'de>>(
+    seq: &mut A,
+    n: usize,
+    first: usize,
+    exp: &dyn de::Expected,
+) -> Result<Vec<T>, A::Error> {
+    let mut v = Vec::with_capacity(n.min(RESERVE_MAX));
+    for i in 0..n {
+        v.push(element(seq, first + i, exp)?);
+    }
+    Ok(v)
+}
+
+/// A count for a head, or an error for a list too long to send.
+fn count_of<T, E: serde::ser::Error>(v: &[T]) -> Result<u32, E> {
+    u32::try_from(v.len()).map_err(|_| E::custom("a list too long for a transaction"))
+}
+
 impl Serialize for TxnOut {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         // Destructured, so that a new field fails to compile here until it
@@ -189,10 +230,16 @@ impl Serialize for TxnOut {
         w.u64(data.offset);
         w.u64(data.len);
         w.opt(work_source.map(u32::to_le_bytes));
-        let mut t = s.serialize_tuple(3)?;
+        w.u32(count_of(objects)?);
+        w.u32(count_of(splices)?);
+        let mut t = s.serialize_tuple(1 + objects.len() + splices.len())?;
         t.serialize_element(&Bytes(w.done()))?;
-        t.serialize_element(objects)?;
-        t.serialize_element(splices)?;
+        for o in objects {
+            t.serialize_element(o)?;
+        }
+        for sp in splices {
+            t.serialize_element(sp)?;
+        }
         t.end()
     }
 }
@@ -209,23 +256,28 @@ impl<'de> Deserialize<'de> for TxnOut {
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TxnOut, A::Error> {
                 let head: &[u8] = element(&mut seq, 0, &self)?;
-                let objects = element(&mut seq, 1, &self)?;
-                let splices = element(&mut seq, 2, &self)?;
-                let mut r = Reader::<OUT_HEAD>::new(head, "a 29-byte transaction head")?;
+                let mut r = Reader::<OUT_HEAD>::new(head, "a 37-byte transaction head")?;
+                let code = r.u32();
+                let flags = TxnFlags(r.u32());
+                let data = DataRange {
+                    offset: r.u64(),
+                    len: r.u64(),
+                };
+                let work_source = r.opt::<4, _>()?.map(u32::from_le_bytes);
+                let (n_objects, n_splices) = (count(r.u32())?, count(r.u32())?);
+                let objects = elements(&mut seq, n_objects, 1, &self)?;
+                let splices = elements(&mut seq, n_splices, 1 + n_objects, &self)?;
                 Ok(TxnOut {
-                    code: r.u32(),
-                    flags: TxnFlags(r.u32()),
-                    data: DataRange {
-                        offset: r.u64(),
-                        len: r.u64(),
-                    },
+                    code,
+                    flags,
+                    data,
                     objects,
                     splices,
-                    work_source: r.opt::<4, _>()?.map(u32::from_le_bytes),
+                    work_source,
                 })
             }
         }
-        d.deserialize_tuple(3, V)
+        d.deserialize_tuple(ELEMENTS_MAX, V)
     }
 }
 
@@ -271,10 +323,16 @@ impl Serialize for TxnIn {
         w.u64(buffer.len);
         w.opt(seq.map(u64::to_le_bytes));
         w.u64(*lost);
-        let mut t = s.serialize_tuple(3)?;
+        w.u8(u8::from(label.is_some()));
+        w.u32(count_of(objects)?);
+        let mut t = s.serialize_tuple(1 + usize::from(label.is_some()) + objects.len())?;
         t.serialize_element(&Bytes(w.done()))?;
-        t.serialize_element(label)?;
-        t.serialize_element(objects)?;
+        if let Some(l) = label {
+            t.serialize_element(l.as_str())?;
+        }
+        for o in objects {
+            t.serialize_element(o)?;
+        }
         t.end()
     }
 }
@@ -291,9 +349,7 @@ impl<'de> Deserialize<'de> for TxnIn {
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TxnIn, A::Error> {
                 let head: &[u8] = element(&mut seq, 0, &self)?;
-                let label = element(&mut seq, 1, &self)?;
-                let objects = element(&mut seq, 2, &self)?;
-                let mut r = Reader::<IN_HEAD>::new(head, "a 99-byte transaction head")?;
+                let mut r = Reader::<IN_HEAD>::new(head, "a 104-byte transaction head")?;
                 let id = TxnId(r.u64());
                 let target = r.opt::<16, _>()?.map(|b| {
                     let (ptr, cookie) = b.split_at(8);
@@ -314,6 +370,25 @@ impl<'de> Deserialize<'de> for TxnIn {
                     None => None,
                 };
                 let work_source = r.opt::<4, _>()?.map(u32::from_le_bytes);
+                let buffer = DataRange {
+                    offset: r.u64(),
+                    len: r.u64(),
+                };
+                let seq_no = r.opt::<8, _>()?.map(u64::from_le_bytes);
+                let lost = r.u64();
+                let label = match r.u8() {
+                    0 => None,
+                    1 => Some(element::<String, _>(&mut seq, 1, &self)?),
+                    t => {
+                        return Err(de::Error::invalid_value(
+                            de::Unexpected::Unsigned(t.into()),
+                            &"a label tag (0 or 1)",
+                        ))
+                    }
+                };
+                let n_objects = count(r.u32())?;
+                let objects =
+                    elements(&mut seq, n_objects, 1 + usize::from(label.is_some()), &self)?;
                 Ok(TxnIn {
                     id,
                     target,
@@ -328,17 +403,14 @@ impl<'de> Deserialize<'de> for TxnIn {
                         priority,
                         work_source,
                     },
-                    buffer: DataRange {
-                        offset: r.u64(),
-                        len: r.u64(),
-                    },
+                    buffer,
                     objects,
-                    seq: r.opt::<8, _>()?.map(u64::from_le_bytes),
-                    lost: r.u64(),
+                    seq: seq_no,
+                    lost,
                 })
             }
         }
-        d.deserialize_tuple(3, V)
+        d.deserialize_tuple(ELEMENTS_MAX, V)
     }
 }
 
@@ -478,6 +550,11 @@ mod tests {
                 assert!(postcard::from_bytes::<TxnOut>(&bytes[..cut]).is_err());
             }
         }
+        // A count far past what follows: an error, after reserving only a
+        // few elements.
+        let mut huge = postcard::to_stdvec(&full_out()).unwrap();
+        huge[HEAD_AT + 29..HEAD_AT + 33].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(postcard::from_bytes::<TxnOut>(&huge).is_err());
         // A head of another length, however the rest reads.
         let mut short = postcard::to_stdvec(&full_out()).unwrap();
         short[0] -= 1;
