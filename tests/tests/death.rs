@@ -75,19 +75,25 @@ fn linking_to_an_object_already_seen_dead_is_refused() {
     assert_eq!(client.ok("deaths late"), "count=0");
 }
 
-#[test]
-fn linking_to_an_object_that_died_unnoticed_fires_at_once() {
-    let ctx = context!();
-    let _sm = ctx.servicemanager();
-    let (mut svc, mut client) = service_and_client(&ctx, "test.unnoticed");
+/// A client holding `s`, a service of its own that is then killed: the
+/// client never subscribed, so it has not heard; the mediator knows (the
+/// client's ref points at a dead node).
+fn died_unnoticed(ctx: &Context, name: &str) -> capbinder_tests::harness::App {
+    let (mut svc, client) = service_and_client(ctx, name);
     let (c, o) = (client.pid(), svc.pid());
     svc.kill9();
-    // The client never subscribed, so it has not heard; the mediator
-    // knows: the client's ref now points at a dead node.
     ctx.wait_state("the client's ref is to a dead node", |s| {
         process(s, o).is_none()
             && process(s, c).is_some_and(|p| p.refs.iter().any(|r| r.owner_pid.is_none()))
     });
+    client
+}
+
+#[test]
+fn linking_to_an_object_that_died_unnoticed_fires_at_once() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let mut client = died_unnoticed(&ctx, "test.unnoticed");
     assert_eq!(client.ok("alive s"), "true", "nobody told the client yet");
     client.ok("link s r");
     assert!(client
@@ -104,13 +110,7 @@ fn linking_to_an_object_that_died_unnoticed_fires_at_once() {
 fn oneway_calls_in_a_window_to_a_dead_object_fail_at_the_flush() {
     let ctx = context!();
     let _sm = ctx.servicemanager();
-    let (mut svc, mut client) = service_and_client(&ctx, "test.window-dead");
-    let (c, o) = (client.pid(), svc.pid());
-    svc.kill9();
-    ctx.wait_state("the client's ref is to a dead node", |s| {
-        process(s, o).is_none()
-            && process(s, c).is_some_and(|p| p.refs.iter().any(|r| r.owner_pid.is_none()))
-    });
+    let mut client = died_unnoticed(&ctx, "test.window-dead");
     assert_eq!(client.ok("alive s"), "true", "nobody told the client yet");
     assert_eq!(
         client.ok("oneway-window-dead s 3"),
