@@ -204,6 +204,48 @@ mod tests {
         assert_eq!(w.answered(), None);
     }
 
+    proptest::proptest! {
+        /// Whatever the sizes and the order of sends and answers: a
+        /// payload placed lies inside the area and overlaps no call in
+        /// flight, the window is never exceeded, an empty window always has
+        /// room for a payload that fits, and answers come back in order.
+        #[test]
+        fn ranges_in_flight_never_overlap(
+            area in 64usize..4096,
+            window in 1usize..12,
+            steps in proptest::collection::vec((0usize..3000, proptest::bool::ANY), 1..200),
+        ) {
+            let mut w = Window::<(usize, usize, u32)>::default();
+            let mut live: std::collections::VecDeque<(usize, usize, u32)> = Default::default();
+            let mut next_id = 0u32;
+            for (len, answer) in steps {
+                if answer {
+                    let got = w.answered();
+                    proptest::prop_assert_eq!(got, live.pop_front());
+                    continue;
+                }
+                // Over the area it would go as a blob: no bytes in it.
+                let len = if len > area { 0 } else { len };
+                match w.room(len, area, window) {
+                    Some(at) => {
+                        proptest::prop_assert!(at + len <= area);
+                        for &(o, l, _) in &live {
+                            proptest::prop_assert!(
+                                len == 0 || l == 0 || at + len <= o || o + l <= at,
+                                "{}..{} overlaps {}..{}", at, at + len, o, o + l
+                            );
+                        }
+                        w.sent(at, len, (at, len, next_id));
+                        live.push_back((at, len, next_id));
+                        next_id += 1;
+                        proptest::prop_assert!(live.len() <= window);
+                    }
+                    None => proptest::prop_assert!(!live.is_empty(), "an empty window refused {} bytes", len),
+                }
+            }
+        }
+    }
+
     #[test]
     fn failures_are_counted_and_the_first_kept() {
         let mut w = Window::<()>::default();

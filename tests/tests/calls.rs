@@ -93,6 +93,25 @@ fn oneway_calls_in_a_window_arrive_in_order() {
     );
 }
 
+/// A handler with oneway calls in flight (sent from a nested call on the
+/// thread waiting in its own call) replies after they are answered, and
+/// they all run, in order.
+#[test]
+fn a_reply_after_oneway_calls_in_a_window_waits_for_them() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let _svc = ctx.service(&["test.nested-window"]);
+    let mut client = ctx.client(None);
+    client.ok("get s test.nested-window");
+    // 90 000-byte payloads go round the 256 KiB send area: the fourth is
+    // back at its start, where the reply goes.
+    let out = client.ok("nested-window s 5 8 90000");
+    assert!(
+        out.starts_with("windowed:GO:") && out.ends_with("same_thread=true count=5 in_order=true"),
+        "{out}"
+    );
+}
+
 #[test]
 fn objects_returned_in_replies_stay_callable() {
     let ctx = context!();

@@ -34,6 +34,44 @@ use capbinder_tests::proto::gettid;
 use capbinder_tests::role::{status_line, watch_stdin};
 use capbinder_tests::service::{Latch, TestObject, TestProxy};
 
+/// A callback whose `echo` first sends `n` oneway `log` calls of `pad`
+/// more bytes to `to` (in whatever window the process has), then answers
+/// in a reply of some size, placed at the start of the send area.
+struct WindowedCallback {
+    to: TestProxy,
+    n: u32,
+    pad: usize,
+}
+
+impl capbinder::Binder for WindowedCallback {
+    fn descriptor(&self) -> &str {
+        capbinder_tests::proto::DESCRIPTOR
+    }
+
+    fn on_transact(
+        &self,
+        code: u32,
+        data: &mut Parcel,
+        reply: &mut Parcel,
+    ) -> capbinder::Result<()> {
+        use capbinder_tests::proto::codes;
+        match code {
+            codes::ECHO => {
+                let s: String = data.read()?;
+                for i in 0..self.n {
+                    self.to.log_padded(i, self.pad)?;
+                }
+                reply.write(&format!("windowed:{s}:{}", "x".repeat(500)))
+            }
+            codes::TID => reply.write(&gettid()),
+            _ => Err(Status::from_code(
+                capbinder::StatusCode::UnknownTransaction,
+                "",
+            )),
+        }
+    }
+}
+
 fn die(msg: impl std::fmt::Display) -> ! {
     eprintln!("capbinder-test-app: {msg}");
     std::process::exit(1)
@@ -483,6 +521,37 @@ impl Client {
                 let log = svc.get_log(n as usize).map_err(st)?;
                 let expected: Vec<u32> = (0..n).collect();
                 Ok(format!("count={} in_order={}", log.len(), log == expected))
+            }
+            // A nested call into this process whose handler sends N
+            // oneway calls of PAD more bytes back to the service in a
+            // window of W, then replies: the reply waits for them (they
+            // may lie where it goes in the send area), on the thread
+            // waiting in the call.
+            "nested-window" => {
+                let svc = self.proxy(w.get(1))?;
+                let n: u32 = arg(2)?.parse().map_err(|e| format!("{e}"))?;
+                let window: usize = arg(3)?.parse().map_err(|e| format!("{e}"))?;
+                let pad: usize = arg(4)?.parse().map_err(|e| format!("{e}"))?;
+                let ps = ProcessState::get().map_err(st)?;
+                ps.set_oneway_window(window);
+                let cb = new_binder(WindowedCallback {
+                    to: TestProxy(svc.0.clone()),
+                    n,
+                    pad,
+                });
+                let answer = svc.call_back(&cb, "go").map_err(st);
+                let flushed = ps.flush_oneway_calls();
+                ps.set_oneway_window(0);
+                let (answer, tid) = answer?;
+                flushed.map_err(|f| f.to_string())?;
+                let log = svc.get_log(n as usize).map_err(st)?;
+                let expected: Vec<u32> = (0..n).collect();
+                Ok(format!(
+                    "{answer} same_thread={} count={} in_order={}",
+                    tid == gettid(),
+                    log.len(),
+                    log == expected
+                ))
             }
             // N oneway calls in a window larger than N to an object whose
             // process died: what the sends and the flush say.
