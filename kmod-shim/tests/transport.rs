@@ -1807,6 +1807,12 @@ fn a_client_that_never_reads_is_disconnected_and_others_are_served(lp: Loop) {
             .write(&vec![Command::DumpState; 1000], &[])
             .unwrap();
     }
+    // Not one read until the mediator has let it go: reading while it
+    // still answers would race the mediator to its queue's limit.
+    wait_for("the flooder's connection to go", || {
+        let s = d.state();
+        (s.processes.iter().filter(|p| p.pid == flood_pid).count() == 2).then_some(())
+    });
     // It reads what was queued in the socket, then the end.
     let mut read = 0;
     loop {
@@ -1821,11 +1827,7 @@ fn a_client_that_never_reads_is_disconnected_and_others_are_served(lp: Loop) {
     }
     assert!(read < 20_000, "{read}");
     // Only that connection went: this process keeps `good` (and the
-    // dump's own connection).
-    wait_for("the flooder's connection to go", || {
-        let s = d.state();
-        (s.processes.iter().filter(|p| p.pid == flood_pid).count() == 2).then_some(())
-    });
+    // dump's own connection), which is still served.
     assert_eq!(
         good.call(Handle(0), 1, b"fine", vec![], &[], &mut no_nested())
             .unwrap()
