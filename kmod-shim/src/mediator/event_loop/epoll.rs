@@ -173,6 +173,11 @@ pub(crate) struct EpollIo {
     sent_to: Option<u64>,
     /// Messages read by guessing since the last `epoll_wait`.
     guessed: usize,
+    /// The last pass saw something other than messages (a hang-up, a
+    /// pidfd, a new connection): the next wait asks epoll, so that what
+    /// else that event brought (the rest of a dead process's fds) is
+    /// handled before more of the ping-pong (see [`EpollIo::guess`]).
+    unrest: bool,
 }
 
 /// Tries to send every queued message; `Ok(true)` when the queue emptied.
@@ -239,6 +244,7 @@ impl EpollIo {
             pass: 0,
             sent_to: None,
             guessed: 0,
+            unrest: false,
         })
     }
 
@@ -307,8 +313,9 @@ impl EpollIo {
     }
 
     pub fn wait(&mut self, on: &mut dyn FnMut(Event<'_>)) -> io::Result<()> {
+        let unrest = std::mem::take(&mut self.unrest);
         if let Some(token) = self.sent_to.take() {
-            if self.guessed < GUESSES_PER_WAIT && self.guess(token, on) {
+            if !unrest && self.guessed < GUESSES_PER_WAIT && self.guess(token, on) {
                 self.guessed += 1;
                 return Ok(());
             }
@@ -331,6 +338,12 @@ impl EpollIo {
     /// keeps failing (the peer runs on another CPU and has not answered
     /// yet), a failed `recvmsg` would be one more syscall instead, so a
     /// miss skips the next [`GUESS_BACKOFF`] chances on that channel.
+    ///
+    /// Not after a pass that saw a hang-up, a pidfd or a connection: when
+    /// a process dies, its thread channel's hang-up (a dead reply to its
+    /// caller) may come a pass before its connection's and its pidfd's,
+    /// and a guess would then read the caller's next request (a lookup, a
+    /// state dump) before the death is whole.
     fn guess(&mut self, token: u64, on: &mut dyn FnMut(Event<'_>)) -> bool {
         let Some(slot) = self.slots.get_mut(&token) else {
             return false;
@@ -352,6 +365,7 @@ impl EpollIo {
         if slot.dead {
             self.poller.delete(chan.as_fd());
             on(Event::Closed { token });
+            self.unrest = true;
         }
         true
     }
@@ -359,6 +373,13 @@ impl EpollIo {
     /// Handles the events of one pass.
     fn handle(&mut self, events: &[(u64, Ready)], on: &mut dyn FnMut(Event<'_>)) {
         self.pass += 1;
+        self.unrest = events.iter().any(|&(token, ready)| {
+            ready.hangup
+                || self
+                    .slots
+                    .get(&token)
+                    .is_some_and(|s| !matches!(s.what, Watched::Channel(_)))
+        });
         for &(token, ready) in events {
             let Some(slot) = self.slots.get_mut(&token) else {
                 continue;
