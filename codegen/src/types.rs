@@ -243,6 +243,23 @@ impl Gen<'_> {
     /// [`base`](Self::base), the innermost elements of an array in an
     /// `Option` when `option_elements`.
     fn base_with(&self, from: &[String], ty: &Type, option_elements: bool) -> TokenStream {
+        let scalar = self.element(from, ty, option_elements);
+        match &ty.array {
+            None => scalar,
+            Some(ArrayShape::Dynamic) => {
+                let vec = &self.std(from).vec;
+                quote!(#vec<#scalar>)
+            }
+            Some(ArrayShape::Fixed(dims)) => dims.iter().rev().fold(scalar, |acc, d| {
+                let n = Literal::usize_unsuffixed(*d as usize);
+                quote!([#acc; #n])
+            }),
+        }
+    }
+
+    /// The type itself, or for an array its innermost element (`byte` is
+    /// `u8` there), in an `Option` when `option_elements`.
+    fn element(&self, from: &[String], ty: &Type, option_elements: bool) -> TokenStream {
         let rt = &self.rt;
         let std = self.std(from);
         let vec = &std.vec;
@@ -286,19 +303,11 @@ impl Gen<'_> {
             }
             _ => quote!(()),
         };
-        let scalar = if option_elements && ty.array.is_some() {
+        if option_elements && in_array {
             let option = &std.option;
             quote!(#option<#scalar>)
         } else {
             scalar
-        };
-        match &ty.array {
-            None => scalar,
-            Some(ArrayShape::Dynamic) => quote!(#vec<#scalar>),
-            Some(ArrayShape::Fixed(dims)) => dims.iter().rev().fold(scalar, |acc, d| {
-                let n = Literal::usize_unsuffixed(*d as usize);
-                quote!([#acc; #n])
-            }),
         }
     }
 
@@ -386,19 +395,7 @@ impl Gen<'_> {
         let (borrowed, deref) = match (&ty.kind, &ty.array) {
             (TypeKind::String, None) => (quote!(&str), true),
             (_, Some(ArrayShape::Dynamic)) => {
-                let elem = ty
-                    .element()
-                    .map(|e| self.base(from, &e))
-                    .unwrap_or_default();
-                // the element of `byte[]` is `u8`
-                let elem = if matches!(ty.kind, TypeKind::Primitive(Primitive::Byte)) {
-                    quote!(u8)
-                } else if array_elements_nullable(ty) {
-                    let option = &self.std(from).option;
-                    quote!(#option<#elem>)
-                } else {
-                    elem
-                };
+                let elem = self.element(from, ty, array_elements_nullable(ty));
                 (quote!(&[#elem]), true)
             }
             (TypeKind::List(Some(elem)), None) => {

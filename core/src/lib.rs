@@ -257,10 +257,7 @@ impl Core {
             self.error(thread, Failure::UnclaimedFds { count }, fx);
             return;
         }
-        let wipe = match &cmd {
-            Command::Transaction { txn, .. } | Command::Reply(txn) => self.wipe_after(thread, txn),
-            _ => None,
-        };
+        let wipe = self.wipe_after(thread, &cmd);
         let r = match cmd {
             Command::Transaction { handle, txn } => {
                 self.transact(thread, handle, txn, fds, prio, fx);
@@ -336,9 +333,13 @@ impl Core {
     }
 
     /// The wipe of the sender's copy of a sensitive payload, to follow the
-    /// command that sends it (`None` when the payload is not sensitive, or
-    /// its range is not inside the send area: nothing was copied from it).
-    fn wipe_after(&self, thread: ThreadId, txn: &TxnOut) -> Option<Effect> {
+    /// call or reply `cmd` (`None` for other commands, a payload that is
+    /// not sensitive, or a range not inside the send area: nothing was
+    /// copied from it).
+    fn wipe_after(&self, thread: ThreadId, cmd: &Command) -> Option<Effect> {
+        let (Command::Transaction { txn, .. } | Command::Reply(txn)) = cmd else {
+            return None;
+        };
         let data = txn.data;
         let inside = data
             .offset
@@ -371,10 +372,7 @@ impl Core {
         if self.writing(thread).is_none() {
             return;
         }
-        let wipe = match &cmd {
-            Command::Transaction { txn, .. } | Command::Reply(txn) => self.wipe_after(thread, txn),
-            _ => None,
-        };
+        let wipe = self.wipe_after(thread, &cmd);
         fx.extend(wipe);
         match cmd {
             Command::Transaction { .. } => {

@@ -192,14 +192,42 @@ fn read_one(process: &Arc<ProcessState>) -> Result<Option<(Return, Vec<OwnedFd>)
     Ok(None)
 }
 
+/// Reads one return, settling it if it answers a oneway call in flight
+/// and handling it as `handle_other` does if not.
+fn settle_one(process: &Arc<ProcessState>) -> Result<()> {
+    match read_one(process)? {
+        Some((ret, fds)) => handle_other(process, ret, fds),
+        None => Ok(()),
+    }
+}
+
 /// Waits until every oneway call this thread has in flight is answered.
 fn settle_all(process: &Arc<ProcessState>) -> Result<()> {
     while !with_ts(process, |ts| Ok(ts.oneway.is_empty()))? {
-        if let Some((ret, fds)) = read_one(process)? {
-            handle_other(process, ret, fds)?;
-        }
+        settle_one(process)?;
     }
     Ok(())
+}
+
+/// Runs `f` with this thread's state and `arg` (what it sends) once the
+/// oneway calls in flight leave room for it: `f` hands `arg` back
+/// (`Ok(Err(arg))`) while they do not, and answers are read, outside the
+/// state, until they do. One borrow of the state when nothing is in
+/// flight, as before there were windows.
+fn with_room<T, R>(
+    process: &Arc<ProcessState>,
+    mut arg: T,
+    mut f: impl FnMut(&mut ThreadState, T) -> Result<std::result::Result<R, T>>,
+) -> Result<R> {
+    loop {
+        match with_ts(process, |ts| f(ts, arg))? {
+            Ok(r) => return Ok(r),
+            Err(back) => {
+                arg = back;
+                settle_one(process)?;
+            }
+        }
+    }
 }
 
 /// Waits for this thread's oneway calls in flight; the failures among
@@ -638,19 +666,21 @@ pub(crate) fn transact(
     if window > 0 && !data.is_in_send_area() {
         return send_in_window(proxy, code, data, window);
     }
-    // Its payload goes at the start of the area: older calls first.
-    settle_all(process)?;
     let flags = if oneway {
         TxnFlags::ONEWAY
     } else {
         TxnFlags::ACCEPT_FDS
     };
-    let (_guards, _keep) = with_ts(process, |ts| {
+    // Its payload goes at the start of the area: older calls first.
+    let (_guards, _keep) = with_room(process, data, |ts, data| {
+        if !ts.oneway.is_empty() {
+            return Ok(Err(data));
+        }
         let (mut txn, guards, keep) = prepare(ts, code, flags, data, 0)?;
         txn.work_source = crate::work_source::outgoing();
         ts.pending.push(Command::Transaction { handle, txn });
         ts.flush()?;
-        Ok((guards, keep))
+        Ok(Ok((guards, keep)))
     })?;
     let result = wait_for_reply(process, oneway);
     // Acknowledgements gathered while waiting go out now, not at some
@@ -663,25 +693,18 @@ pub(crate) fn transact(
 /// has room for it (see `oneway`).
 fn send_in_window(proxy: &Arc<Proxy>, code: u32, data: Parcel, window: usize) -> Result<Parcel> {
     let (process, handle) = (&proxy.process, proxy.handle);
-    let len = data.len();
-    let at = loop {
-        let room = with_ts(process, |ts| {
-            let area = ts.chan.send_area_len();
-            let threshold = (ts.process.limits().blob_threshold as usize).min(area);
-            // Over the threshold it goes as a blob, outside the area.
-            let bytes = if len <= threshold { len } else { 0 };
-            Ok(ts.oneway.room(bytes, area, window))
-        })?;
-        match room {
-            Some(at) => break at,
-            None => {
-                if let Some((ret, fds)) = read_one(process)? {
-                    handle_other(process, ret, fds)?;
-                }
-            }
-        }
-    };
-    with_ts(process, |ts| {
+    with_room(process, data, |ts, data| {
+        let area = ts.chan.send_area_len();
+        let threshold = (ts.process.limits().blob_threshold as usize).min(area);
+        // Over the threshold it goes as a blob, outside the area.
+        let bytes = if data.len() <= threshold {
+            data.len()
+        } else {
+            0
+        };
+        let Some(at) = ts.oneway.room(bytes, area, window) else {
+            return Ok(Err(data));
+        };
         let (mut txn, guards, keep) = prepare(ts, code, TxnFlags::ONEWAY, data, at)?;
         txn.work_source = crate::work_source::outgoing();
         let range = txn.data;
@@ -696,7 +719,7 @@ fn send_in_window(proxy: &Arc<Proxy>, code: u32, data: Parcel, window: usize) ->
                 _keep: keep,
             },
         );
-        Ok(())
+        Ok(Ok(()))
     })?;
     Ok(Parcel::new())
 }
@@ -860,9 +883,11 @@ fn execute(process: &Arc<ProcessState>, mut tx: TxnIn, fds: Vec<OwnedFd>, flush:
         reply.mark_sensitive();
     }
     // The reply goes at the start of the area: oneway calls the handler
-    // left in flight first. A lost connection fails the write below.
-    let _ = settle_all(process);
-    let queued = with_ts(process, |ts| {
+    // left in flight first.
+    let queued = with_room(process, reply, |ts, reply| {
+        if !ts.oneway.is_empty() {
+            return Ok(Err(reply));
+        }
         // A reply that cannot be sent as written (an fd already read out
         // of it, no memory for its blob) must still end the call: the
         // caller gets the reason instead of waiting for good.
@@ -888,7 +913,7 @@ fn execute(process: &Arc<ProcessState>, mut tx: TxnIn, fds: Vec<OwnedFd>, flush:
         if barrier || flush {
             ts.flush()?;
         }
-        Ok((guards, keep, barrier))
+        Ok(Ok((guards, keep, barrier)))
     });
     match queued {
         Ok((guards, keep, barrier)) => {

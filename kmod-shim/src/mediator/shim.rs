@@ -422,12 +422,12 @@ impl Shim {
                 }
                 _ => None,
             };
-            let slots: Vec<FdSlot> = match mine.is_empty() {
-                true => Vec::new(),
-                false => mine
-                    .into_iter()
+            let slots: Vec<FdSlot> = if mine.is_empty() {
+                Vec::new()
+            } else {
+                mine.into_iter()
                     .map(|fd| FdSlot(self.fds.insert(fd) as u64))
-                    .collect(),
+                    .collect()
             };
             self.core.command(thread, cmd, slots, prio, &mut fx);
             self.apply(&mut fx);

@@ -234,6 +234,17 @@ fn read_channel(
     read
 }
 
+/// A channel found closed while read: no longer polled, and reported.
+fn closed(
+    poller: &Poller,
+    chan: &crate::sys::channel::Channel,
+    token: u64,
+    on: &mut dyn FnMut(Event<'_>),
+) {
+    poller.delete(chan.as_fd());
+    on(Event::Closed { token });
+}
+
 impl EpollIo {
     pub fn new() -> io::Result<EpollIo> {
         Ok(EpollIo {
@@ -363,8 +374,7 @@ impl EpollIo {
             return false;
         }
         if slot.dead {
-            self.poller.delete(chan.as_fd());
-            on(Event::Closed { token });
+            closed(&self.poller, chan, token, on);
             self.unrest = true;
         }
         true
@@ -373,20 +383,16 @@ impl EpollIo {
     /// Handles the events of one pass.
     fn handle(&mut self, events: &[(u64, Ready)], on: &mut dyn FnMut(Event<'_>)) {
         self.pass += 1;
-        self.unrest = events.iter().any(|&(token, ready)| {
-            ready.hangup
-                || self
-                    .slots
-                    .get(&token)
-                    .is_some_and(|s| !matches!(s.what, Watched::Channel(_)))
-        });
+        self.unrest = false;
         for &(token, ready) in events {
+            self.unrest |= ready.hangup;
             let Some(slot) = self.slots.get_mut(&token) else {
                 continue;
             };
             if slot.dead {
                 continue;
             }
+            self.unrest |= !matches!(slot.what, Watched::Channel(_));
             match &slot.what {
                 Watched::Listener(l) => loop {
                     match l.accept() {
@@ -422,8 +428,7 @@ impl EpollIo {
                     };
                     slot.last_read = self.pass;
                     if slot.dead {
-                        self.poller.delete(chan.as_fd());
-                        on(Event::Closed { token });
+                        closed(&self.poller, chan, token, on);
                     }
                 }
             }
