@@ -24,6 +24,7 @@ mod alloc;
 mod arena;
 mod death;
 pub mod error;
+pub mod fastwire;
 mod frozen;
 mod handle;
 pub mod ids;

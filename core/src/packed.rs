@@ -32,12 +32,12 @@ use crate::protocol::{DataRange, Priority, SchedPolicy, Sender, TxnFlags, TxnId,
 
 /// `TxnOut`'s head: code, flags, data offset, data length, work source,
 /// and how many objects and splices follow.
-const OUT_HEAD: usize = 4 + 4 + 8 + 8 + (1 + 4) + 4 + 4;
+pub(crate) const OUT_HEAD: usize = 4 + 4 + 8 + 8 + (1 + 4) + 4 + 4;
 
 /// `TxnIn`'s head: id, target, code, flags, sender (pid, tid, uid, euid,
 /// priority, work source), buffer, seq, lost, and whether a label and how
 /// many objects follow.
-const IN_HEAD: usize =
+pub(crate) const IN_HEAD: usize =
     8 + (1 + 16) + 4 + 4 + (4 + 4 + 4 + 4) + (1 + 3) + (1 + 4) + 16 + (1 + 8) + 8 + 1 + 4;
 
 /// The most elements a head-and-parts tuple is read with (see the module
@@ -81,12 +81,6 @@ impl<const N: usize> Writer<N> {
         self.u8(u8::from(v.is_some()));
         self.put(v.unwrap_or([0; K]));
     }
-
-    /// The whole head; every byte was written (checked in tests).
-    fn done(&self) -> &[u8] {
-        debug_assert_eq!(self.at, N);
-        &self.buf
-    }
 }
 
 /// Reads a head front to back; made only for a head of the right length,
@@ -97,11 +91,8 @@ struct Reader<'a, const N: usize> {
 }
 
 impl<'a, const N: usize> Reader<'a, N> {
-    fn new<E: de::Error>(head: &'a [u8], what: &'static str) -> Result<Self, E> {
-        let buf = head
-            .try_into()
-            .map_err(|_| E::invalid_length(head.len(), &what))?;
-        Ok(Reader { buf, at: 0 })
+    fn new(buf: &'a [u8; N]) -> Self {
+        Reader { buf, at: 0 }
     }
 
     fn take<const K: usize>(&mut self) -> [u8; K] {
@@ -128,18 +119,46 @@ impl<'a, const N: usize> Reader<'a, N> {
     }
 
     /// A tag byte and `K` value bytes; a tag other than 0 or 1 is an error.
-    fn opt<const K: usize, E: de::Error>(&mut self) -> Result<Option<[u8; K]>, E> {
+    fn opt<const K: usize>(&mut self) -> Result<Option<[u8; K]>, BadHead> {
         let tag = self.u8();
         let v = self.take::<K>();
         match tag {
             0 => Ok(None),
             1 => Ok(Some(v)),
-            t => Err(E::invalid_value(
-                de::Unexpected::Unsigned(t.into()),
-                &"an option tag (0 or 1)",
-            )),
+            t => Err(BadHead::OptionTag(t)),
         }
     }
+}
+
+/// A head byte that no value writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BadHead {
+    /// An option's tag other than 0 or 1.
+    OptionTag(u8),
+    /// A scheduling policy code past 4.
+    Policy(u8),
+    /// The label's tag other than 0 or 1.
+    LabelTag(u8),
+}
+
+impl BadHead {
+    fn into_de<E: de::Error>(self) -> E {
+        let (v, what) = match self {
+            BadHead::OptionTag(t) => (t, "an option tag (0 or 1)"),
+            BadHead::Policy(c) => (c, "a scheduling policy (0 to 4)"),
+            BadHead::LabelTag(t) => (t, "a label tag (0 or 1)"),
+        };
+        E::invalid_value(de::Unexpected::Unsigned(v.into()), &what)
+    }
+}
+
+/// A head of `N` bytes, or an error naming the length it had.
+fn sized<'a, const N: usize, E: de::Error>(
+    head: &'a [u8],
+    what: &'static str,
+) -> Result<&'a [u8; N], E> {
+    head.try_into()
+        .map_err(|_| E::invalid_length(head.len(), &what))
 }
 
 /// Serializes as serde bytes (postcard: a length and the bytes, in one
@@ -162,19 +181,14 @@ fn policy_code(p: SchedPolicy) -> u8 {
     }
 }
 
-fn policy_from<E: de::Error>(code: u8) -> Result<SchedPolicy, E> {
+fn policy_from(code: u8) -> Result<SchedPolicy, BadHead> {
     Ok(match code {
         0 => SchedPolicy::Normal,
         1 => SchedPolicy::Batch,
         2 => SchedPolicy::Idle,
         3 => SchedPolicy::Fifo,
         4 => SchedPolicy::RoundRobin,
-        c => {
-            return Err(E::invalid_value(
-                de::Unexpected::Unsigned(c.into()),
-                &"a scheduling policy (0 to 4)",
-            ))
-        }
+        c => return Err(BadHead::Policy(c)),
     })
 }
 
@@ -212,32 +226,169 @@ fn count_of<T, E: serde::ser::Error>(v: &[T]) -> Result<u32, E> {
     u32::try_from(v.len()).map_err(|_| E::custom("a list too long for a transaction"))
 }
 
+/// `TxnOut`'s head, for a transaction with `objects` objects and
+/// `splices` splices.
+pub(crate) fn out_head(t: &TxnOut, objects: u32, splices: u32) -> [u8; OUT_HEAD] {
+    // Destructured, so that a new field fails to compile here until it
+    // has a place on the wire.
+    let TxnOut {
+        code,
+        flags,
+        data,
+        objects: _,
+        splices: _,
+        work_source,
+    } = t;
+    let mut w = Writer::<OUT_HEAD>::new();
+    w.u32(*code);
+    w.u32(flags.0);
+    w.u64(data.offset);
+    w.u64(data.len);
+    w.opt(work_source.map(u32::to_le_bytes));
+    w.u32(objects);
+    w.u32(splices);
+    debug_assert_eq!(w.at, OUT_HEAD, "every byte of the head is written");
+    w.buf
+}
+
+/// A `TxnOut` read from its head, without its objects and splices, and
+/// how many of each follow.
+pub(crate) fn read_out_head(head: &[u8; OUT_HEAD]) -> Result<(TxnOut, u32, u32), BadHead> {
+    let mut r = Reader::new(head);
+    let code = r.u32();
+    let flags = TxnFlags(r.u32());
+    let data = DataRange {
+        offset: r.u64(),
+        len: r.u64(),
+    };
+    let work_source = r.opt::<4>()?.map(u32::from_le_bytes);
+    let (objects, splices) = (r.u32(), r.u32());
+    let t = TxnOut {
+        code,
+        flags,
+        data,
+        objects: Vec::new(),
+        splices: Vec::new(),
+        work_source,
+    };
+    Ok((t, objects, splices))
+}
+
+/// `TxnIn`'s head, for a transaction with `objects` objects.
+pub(crate) fn in_head(t: &TxnIn, objects: u32) -> [u8; IN_HEAD] {
+    let TxnIn {
+        id,
+        target,
+        code,
+        flags,
+        sender,
+        buffer,
+        objects: _,
+        seq,
+        lost,
+    } = t;
+    let Sender {
+        pid,
+        tid,
+        uid,
+        euid,
+        label,
+        priority,
+        work_source,
+    } = sender;
+    let mut w = Writer::<IN_HEAD>::new();
+    w.u64(id.0);
+    w.opt(target.map(|(ptr, cookie)| {
+        let mut b = [0; 16];
+        b[..8].copy_from_slice(&ptr.to_le_bytes());
+        b[8..].copy_from_slice(&cookie.to_le_bytes());
+        b
+    }));
+    w.u32(*code);
+    w.u32(flags.0);
+    w.put(pid.to_le_bytes());
+    w.put(tid.to_le_bytes());
+    w.u32(*uid);
+    w.u32(*euid);
+    w.opt(priority.map(|p| [policy_code(p.policy), p.nice as u8, p.rt]));
+    w.opt(work_source.map(u32::to_le_bytes));
+    w.u64(buffer.offset);
+    w.u64(buffer.len);
+    w.opt(seq.map(u64::to_le_bytes));
+    w.u64(*lost);
+    w.u8(u8::from(label.is_some()));
+    w.u32(objects);
+    debug_assert_eq!(w.at, IN_HEAD, "every byte of the head is written");
+    w.buf
+}
+
+/// A `TxnIn` read from its head, without its label and objects; whether
+/// a label follows and how many objects.
+pub(crate) fn read_in_head(head: &[u8; IN_HEAD]) -> Result<(TxnIn, bool, u32), BadHead> {
+    let mut r = Reader::new(head);
+    let id = TxnId(r.u64());
+    let target = r.opt::<16>()?.map(|b| {
+        let (ptr, cookie) = b.split_at(8);
+        (
+            u64::from_le_bytes(ptr.try_into().expect("8 bytes")),
+            u64::from_le_bytes(cookie.try_into().expect("8 bytes")),
+        )
+    });
+    let code = r.u32();
+    let flags = TxnFlags(r.u32());
+    let (pid, tid, uid, euid) = (r.i32(), r.i32(), r.u32(), r.u32());
+    let priority = match r.opt::<3>()? {
+        Some([policy, nice, rt]) => Some(Priority {
+            policy: policy_from(policy)?,
+            nice: nice as i8,
+            rt,
+        }),
+        None => None,
+    };
+    let work_source = r.opt::<4>()?.map(u32::from_le_bytes);
+    let buffer = DataRange {
+        offset: r.u64(),
+        len: r.u64(),
+    };
+    let seq = r.opt::<8>()?.map(u64::from_le_bytes);
+    let lost = r.u64();
+    let has_label = match r.u8() {
+        0 => false,
+        1 => true,
+        t => return Err(BadHead::LabelTag(t)),
+    };
+    let objects = r.u32();
+    let t = TxnIn {
+        id,
+        target,
+        code,
+        flags,
+        sender: Sender {
+            pid,
+            tid,
+            uid,
+            euid,
+            label: None,
+            priority,
+            work_source,
+        },
+        buffer,
+        objects: Vec::new(),
+        seq,
+        lost,
+    };
+    Ok((t, has_label, objects))
+}
+
 impl Serialize for TxnOut {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Destructured, so that a new field fails to compile here until it
-        // has a place on the wire.
-        let TxnOut {
-            code,
-            flags,
-            data,
-            objects,
-            splices,
-            work_source,
-        } = self;
-        let mut w = Writer::<OUT_HEAD>::new();
-        w.u32(*code);
-        w.u32(flags.0);
-        w.u64(data.offset);
-        w.u64(data.len);
-        w.opt(work_source.map(u32::to_le_bytes));
-        w.u32(count_of(objects)?);
-        w.u32(count_of(splices)?);
-        let mut t = s.serialize_tuple(1 + objects.len() + splices.len())?;
-        t.serialize_element(&Bytes(w.done()))?;
-        for o in objects {
+        let head = out_head(self, count_of(&self.objects)?, count_of(&self.splices)?);
+        let mut t = s.serialize_tuple(1 + self.objects.len() + self.splices.len())?;
+        t.serialize_element(&Bytes(&head))?;
+        for o in &self.objects {
             t.serialize_element(o)?;
         }
-        for sp in splices {
+        for sp in &self.splices {
             t.serialize_element(sp)?;
         }
         t.end()
@@ -256,25 +407,13 @@ impl<'de> Deserialize<'de> for TxnOut {
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TxnOut, A::Error> {
                 let head: &[u8] = element(&mut seq, 0, &self)?;
-                let mut r = Reader::<OUT_HEAD>::new(head, "a 37-byte transaction head")?;
-                let code = r.u32();
-                let flags = TxnFlags(r.u32());
-                let data = DataRange {
-                    offset: r.u64(),
-                    len: r.u64(),
-                };
-                let work_source = r.opt::<4, _>()?.map(u32::from_le_bytes);
-                let (n_objects, n_splices) = (count(r.u32())?, count(r.u32())?);
-                let objects = elements(&mut seq, n_objects, 1, &self)?;
-                let splices = elements(&mut seq, n_splices, 1 + n_objects, &self)?;
-                Ok(TxnOut {
-                    code,
-                    flags,
-                    data,
-                    objects,
-                    splices,
-                    work_source,
-                })
+                let head = sized(head, "a 37-byte transaction head")?;
+                let (mut t, n_objects, n_splices) =
+                    read_out_head(head).map_err(BadHead::into_de)?;
+                let (n_objects, n_splices) = (count(n_objects)?, count(n_splices)?);
+                t.objects = elements(&mut seq, n_objects, 1, &self)?;
+                t.splices = elements(&mut seq, n_splices, 1 + n_objects, &self)?;
+                Ok(t)
             }
         }
         d.deserialize_tuple(ELEMENTS_MAX, V)
@@ -283,54 +422,14 @@ impl<'de> Deserialize<'de> for TxnOut {
 
 impl Serialize for TxnIn {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let TxnIn {
-            id,
-            target,
-            code,
-            flags,
-            sender,
-            buffer,
-            objects,
-            seq,
-            lost,
-        } = self;
-        let Sender {
-            pid,
-            tid,
-            uid,
-            euid,
-            label,
-            priority,
-            work_source,
-        } = sender;
-        let mut w = Writer::<IN_HEAD>::new();
-        w.u64(id.0);
-        w.opt(target.map(|(ptr, cookie)| {
-            let mut b = [0; 16];
-            b[..8].copy_from_slice(&ptr.to_le_bytes());
-            b[8..].copy_from_slice(&cookie.to_le_bytes());
-            b
-        }));
-        w.u32(*code);
-        w.u32(flags.0);
-        w.put(pid.to_le_bytes());
-        w.put(tid.to_le_bytes());
-        w.u32(*uid);
-        w.u32(*euid);
-        w.opt(priority.map(|p| [policy_code(p.policy), p.nice as u8, p.rt]));
-        w.opt(work_source.map(u32::to_le_bytes));
-        w.u64(buffer.offset);
-        w.u64(buffer.len);
-        w.opt(seq.map(u64::to_le_bytes));
-        w.u64(*lost);
-        w.u8(u8::from(label.is_some()));
-        w.u32(count_of(objects)?);
-        let mut t = s.serialize_tuple(1 + usize::from(label.is_some()) + objects.len())?;
-        t.serialize_element(&Bytes(w.done()))?;
+        let head = in_head(self, count_of(&self.objects)?);
+        let label = self.sender.label.as_deref();
+        let mut t = s.serialize_tuple(1 + usize::from(label.is_some()) + self.objects.len())?;
+        t.serialize_element(&Bytes(&head))?;
         if let Some(l) = label {
-            t.serialize_element(l.as_str())?;
+            t.serialize_element(l)?;
         }
-        for o in objects {
+        for o in &self.objects {
             t.serialize_element(o)?;
         }
         t.end()
@@ -349,65 +448,18 @@ impl<'de> Deserialize<'de> for TxnIn {
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TxnIn, A::Error> {
                 let head: &[u8] = element(&mut seq, 0, &self)?;
-                let mut r = Reader::<IN_HEAD>::new(head, "a 104-byte transaction head")?;
-                let id = TxnId(r.u64());
-                let target = r.opt::<16, _>()?.map(|b| {
-                    let (ptr, cookie) = b.split_at(8);
-                    (
-                        u64::from_le_bytes(ptr.try_into().expect("8 bytes")),
-                        u64::from_le_bytes(cookie.try_into().expect("8 bytes")),
-                    )
-                });
-                let code = r.u32();
-                let flags = TxnFlags(r.u32());
-                let (pid, tid, uid, euid) = (r.i32(), r.i32(), r.u32(), r.u32());
-                let priority = match r.opt::<3, _>()? {
-                    Some([policy, nice, rt]) => Some(Priority {
-                        policy: policy_from(policy)?,
-                        nice: nice as i8,
-                        rt,
-                    }),
-                    None => None,
-                };
-                let work_source = r.opt::<4, _>()?.map(u32::from_le_bytes);
-                let buffer = DataRange {
-                    offset: r.u64(),
-                    len: r.u64(),
-                };
-                let seq_no = r.opt::<8, _>()?.map(u64::from_le_bytes);
-                let lost = r.u64();
-                let label = match r.u8() {
-                    0 => None,
-                    1 => Some(element::<String, _>(&mut seq, 1, &self)?),
-                    t => {
-                        return Err(de::Error::invalid_value(
-                            de::Unexpected::Unsigned(t.into()),
-                            &"a label tag (0 or 1)",
-                        ))
-                    }
-                };
-                let n_objects = count(r.u32())?;
-                let objects =
-                    elements(&mut seq, n_objects, 1 + usize::from(label.is_some()), &self)?;
-                Ok(TxnIn {
-                    id,
-                    target,
-                    code,
-                    flags,
-                    sender: Sender {
-                        pid,
-                        tid,
-                        uid,
-                        euid,
-                        label,
-                        priority,
-                        work_source,
-                    },
-                    buffer,
-                    objects,
-                    seq: seq_no,
-                    lost,
-                })
+                let head = sized(head, "a 104-byte transaction head")?;
+                let (mut t, has_label, n_objects) = read_in_head(head).map_err(BadHead::into_de)?;
+                if has_label {
+                    t.sender.label = Some(element::<String, _>(&mut seq, 1, &self)?);
+                }
+                t.objects = elements(
+                    &mut seq,
+                    count(n_objects)?,
+                    1 + usize::from(has_label),
+                    &self,
+                )?;
+                Ok(t)
             }
         }
         d.deserialize_tuple(ELEMENTS_MAX, V)

@@ -22,7 +22,7 @@ use capbinder_core::{
 
 use crate::sys::channel::{Channel, SCM_MAX_FD};
 use crate::sys::memfd::{AccessError, MapError, Mapping, SendArea};
-use crate::wire::{self, ClientMsg, ServerMsg, ThreadMsgRef, WireError, MAX_MSG};
+use crate::wire::{self, ClientMsg, ServerMsg, WireError, MAX_MSG};
 
 /// The default context's socket name.
 pub const DEFAULT_CONTEXT: &str = "capbinder";
@@ -488,7 +488,7 @@ impl ThreadChannel {
     /// Fd, Blob and SharedMem objects).
     pub fn write(&self, cmds: &[Command], fds: &[BorrowedFd<'_>]) -> Result<(), DeviceError> {
         // `write_raw` checks for a fork; once per message is enough.
-        let bytes = wire::encode(&ThreadMsgRef::Write(cmds))?;
+        let bytes = wire::encode_write(cmds)?;
         self.write_raw(&bytes, fds)
     }
 
@@ -522,7 +522,7 @@ impl ThreadChannel {
                 got.full_len
             )));
         }
-        let ret = wire::decode(&self.buf[..got.len])?;
+        let ret = wire::decode_return(&self.buf[..got.len])?;
         if got.ctrunc {
             // This process ran out of fds (or was sent more than
             // SCM_MAX_FD): the kernel installed the first ones and dropped

@@ -18,7 +18,7 @@
 //!
 //! `docs/transport.md` describes the same thing for readers of the wire.
 
-use capbinder_core::{Command, Hello, Return, Welcome};
+use capbinder_core::{fastwire, Command, Hello, Return, Welcome};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// The largest message either side accepts, in bytes. A `Write` with the
@@ -201,10 +201,7 @@ impl postcard::ser_flavors::Flavor for VecFlavor {
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, WireError> {
     let flavor = VecFlavor(Vec::with_capacity(ENCODE_CAPACITY));
     let bytes = postcard::serialize_with_flavor(value, flavor).map_err(WireError::Encode)?;
-    if bytes.len() > MAX_MSG {
-        return Err(WireError::TooLarge { len: bytes.len() });
-    }
-    Ok(bytes)
+    sized(bytes)
 }
 
 /// Decodes exactly one message: trailing bytes are an error.
@@ -235,9 +232,75 @@ pub fn fd_count(cmd: &Command) -> usize {
     }
 }
 
-/// Encodes a `Return` for a thread channel.
+/// `ThreadMsg::Write`'s tag: postcard's index of the variant.
+const WRITE: u64 = 0;
+
+/// Encodes a `Return` for a thread channel: by hand for the returns of
+/// every call (`capbinder_core::fastwire`), by postcard otherwise; the
+/// same bytes either way.
 pub fn encode_return(ret: &Return) -> Result<Vec<u8>, WireError> {
+    let mut out = Vec::with_capacity(ENCODE_CAPACITY);
+    if fastwire::write_return(ret, &mut out) {
+        return sized(out);
+    }
     encode(ret)
+}
+
+/// Decodes a `Return` from a thread channel (see [`encode_return`]).
+pub fn decode_return(bytes: &[u8]) -> Result<Return, WireError> {
+    match fastwire::read_return(bytes) {
+        Some((ret, [])) => Ok(ret),
+        _ => decode(bytes),
+    }
+}
+
+/// Encodes a `Write` of `cmds` (as [`ThreadMsg::Write`]): by hand when
+/// every command is one `fastwire` writes, by postcard otherwise.
+pub fn encode_write(cmds: &[Command]) -> Result<Vec<u8>, WireError> {
+    let mut out = Vec::with_capacity(ENCODE_CAPACITY);
+    fastwire::write_u64(WRITE, &mut out);
+    fastwire::write_u64(cmds.len() as u64, &mut out);
+    if cmds.iter().all(|c| fastwire::write_command(c, &mut out)) {
+        return sized(out);
+    }
+    encode(&ThreadMsgRef::Write(cmds))
+}
+
+/// Decodes a thread channel's `Write` into `out` (emptied first, and
+/// kept by the caller so that its room is reused).
+pub fn decode_write(bytes: &[u8], out: &mut Vec<Command>) -> Result<(), WireError> {
+    out.clear();
+    if read_write_fast(bytes, out).is_some() {
+        return Ok(());
+    }
+    out.clear();
+    let ThreadMsg::Write(cmds) = decode(bytes)?;
+    out.extend(cmds);
+    Ok(())
+}
+
+/// The hand-read path of [`decode_write`]; `None` leaves it to postcard.
+fn read_write_fast(bytes: &[u8], out: &mut Vec<Command>) -> Option<()> {
+    let (WRITE, rest) = fastwire::read_u64(bytes)? else {
+        return None;
+    };
+    let (n, mut rest) = fastwire::read_u64(rest)?;
+    // Each command takes at least a byte: a count past what is left
+    // fails before anything is reserved for it.
+    for _ in 0..n {
+        let (cmd, r) = fastwire::read_command(rest)?;
+        out.push(cmd);
+        rest = r;
+    }
+    rest.is_empty().then_some(())
+}
+
+/// `bytes`, unless longer than [`MAX_MSG`].
+fn sized(bytes: Vec<u8>) -> Result<Vec<u8>, WireError> {
+    if bytes.len() > MAX_MSG {
+        return Err(WireError::TooLarge { len: bytes.len() });
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ use crate::sys::cred::Cred as KernelCred;
 use crate::sys::memfd::{self, Mapping, SealFlags};
 use crate::sys::sched::{self, ThreadSched};
 use crate::sys::Pid;
-use crate::wire::{self, ThreadMsg, MAX_MSG};
+use crate::wire::{self, MAX_MSG};
 
 /// What a loop token stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,6 +134,8 @@ pub(crate) struct Shim {
     pub reqs: Vec<Req>,
     /// The effects of a write, kept (empty) between writes likewise.
     fx: Vec<Effect>,
+    /// The commands of a write, kept (empty) between writes likewise.
+    cmds: Vec<Command>,
     /// A shutdown fd turned readable: the loop stops after this pass.
     pub stopping: bool,
 }
@@ -222,6 +224,7 @@ impl Shim {
             doomed: Vec::new(),
             reqs: Vec::new(),
             fx: Vec::new(),
+            cmds: Vec::new(),
             stopping: false,
         }
     }
@@ -340,22 +343,26 @@ impl Shim {
             );
             return;
         }
-        let cmds = match wire::decode(data) {
-            Ok(ThreadMsg::Write(cmds)) => cmds,
-            Err(e) => return self.transport_error(thread, e.to_string()),
-        };
+        let mut cmds = std::mem::take(&mut self.cmds);
+        if let Err(e) = wire::decode_write(data, &mut cmds) {
+            self.cmds = cmds;
+            return self.transport_error(thread, e.to_string());
+        }
         if got.ctrunc {
             // The bytes are whole; some fds were not received (more than
             // SCM_MAX_FD, or none left for the mediator to install).
-            return self.refuse_write(
+            self.refuse_write(
                 thread,
-                cmds,
+                &mut cmds,
                 format!(
                     "not every fd that came with the write could be received (at most {SCM_MAX_FD} per message; or the mediator ran out of fds)"
                 ),
             );
+        } else {
+            self.write_commands(thread, &mut cmds, got.fds);
         }
-        self.write_commands(thread, cmds, got.fds);
+        cmds.clear();
+        self.cmds = kept(cmds);
     }
 
     /// A write whose fds came wrong: no fd can be matched to its object,
@@ -364,14 +371,14 @@ impl Shim {
     /// commands are applied (a looper's `WaitForWork` after its reply);
     /// a write with no call or reply is refused whole, with `Error`. The
     /// fds are closed.
-    fn refuse_write(&mut self, thread: ThreadId, cmds: Vec<Command>, what: String) {
+    fn refuse_write(&mut self, thread: ThreadId, cmds: &mut Vec<Command>, what: String) {
         let carries_txn =
             |c: &Command| matches!(c, Command::Transaction { .. } | Command::Reply(_));
         if !cmds.iter().any(carries_txn) {
             return self.transport_error(thread, what);
         }
         let mut fx = std::mem::take(&mut self.fx);
-        for cmd in cmds {
+        for cmd in cmds.drain(..) {
             if carries_txn(&cmd) {
                 let failure = Failure::Transport(what.clone());
                 self.core.refuse(thread, cmd, failure, Vec::new(), &mut fx);
@@ -388,7 +395,7 @@ impl Shim {
     }
 
     /// Applies one `Write`: splits the fds, checks blobs, feeds the core.
-    fn write_commands(&mut self, thread: ThreadId, cmds: Vec<Command>, fds: Vec<OwnedFd>) {
+    fn write_commands(&mut self, thread: ThreadId, cmds: &mut Vec<Command>, fds: Vec<OwnedFd>) {
         let wanted: usize = cmds.iter().map(wire::fd_count).sum();
         if wanted != fds.len() {
             return self.refuse_write(
@@ -402,7 +409,7 @@ impl Shim {
         }
         let mut fds = fds.into_iter();
         let mut fx = std::mem::take(&mut self.fx);
-        for cmd in cmds {
+        for cmd in cmds.drain(..) {
             let n = wire::fd_count(&cmd);
             let mine: Vec<OwnedFd> = match n {
                 0 => Vec::new(),
