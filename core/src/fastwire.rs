@@ -17,14 +17,16 @@
 //! every error. The tests hold both to the same bytes and the same values,
 //! including on corrupted input.
 //!
-//! Handled: the commands `Transaction` and `Reply` without objects or
-//! splices, `FreeBuffer`, `RegisterLooper`, `EnterLooper`, `ExitLooper`,
-//! `WaitForWork`; the returns `TransactionComplete`, `Transaction` and
-//! `Reply` without objects (a sender label is fine), `DeadReply`,
-//! `FrozenReply`.
+//! Handled: the commands `Transaction`, `Reply`, `FreeBuffer`,
+//! `RegisterLooper`, `EnterLooper`, `ExitLooper`, `WaitForWork`; the
+//! returns `TransactionComplete`, `Transaction`, `Reply`, `DeadReply`,
+//! `FrozenReply`; with every kind of object and splice.
 
 use crate::packed::{in_head, out_head, read_in_head, read_out_head, IN_HEAD, OUT_HEAD};
-use crate::protocol::{Command, Handle, Return, TxnId, TxnIn, TxnOut};
+use crate::protocol::{
+    Command, Handle, NodeFlags, Object, Priority, Return, Rights, SchedPolicy, Splice, TxnId,
+    TxnIn, TxnOut,
+};
 
 /// The enum tags postcard writes: each variant's index in its
 /// declaration (checked against postcard in the tests).
@@ -42,6 +44,12 @@ mod tag {
     pub const RET_REPLY: u32 = 2;
     pub const DEAD_REPLY: u32 = 3;
     pub const FROZEN_REPLY: u32 = 5;
+
+    pub const BINDER: u32 = 0;
+    pub const HANDLE: u32 = 1;
+    pub const FD: u32 = 2;
+    pub const BLOB: u32 = 3;
+    pub const SHARED_MEM: u32 = 4;
 }
 
 /// postcard's varint: seven bits a byte, low first, at most ten bytes,
@@ -113,47 +121,267 @@ fn write_bytes(bytes: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(bytes);
 }
 
-/// A `TxnOut` without objects or splices.
-fn read_txn_out(b: &[u8]) -> Option<(TxnOut, &[u8])> {
-    let (head, rest) = read_head::<OUT_HEAD>(b)?;
-    match read_out_head(head).ok()? {
-        (t, 0, 0) => Some((t, rest)),
+/// A `u8` or an `i8`: one byte as it is.
+fn read_byte(b: &[u8]) -> Option<(u8, &[u8])> {
+    b.split_first().map(|(v, rest)| (*v, rest))
+}
+
+/// A `bool`: one byte, 0 or 1.
+fn read_bool(b: &[u8]) -> Option<(bool, &[u8])> {
+    match b.split_first()? {
+        (0, rest) => Some((false, rest)),
+        (1, rest) => Some((true, rest)),
         _ => None,
     }
 }
 
-fn write_txn_out(t: &TxnOut, out: &mut Vec<u8>) -> bool {
-    if !t.objects.is_empty() || !t.splices.is_empty() {
-        return false;
+fn read_policy(b: &[u8]) -> Option<(SchedPolicy, &[u8])> {
+    let (code, rest) = read_u32(b)?;
+    let p = match code {
+        0 => SchedPolicy::Normal,
+        1 => SchedPolicy::Batch,
+        2 => SchedPolicy::Idle,
+        3 => SchedPolicy::Fifo,
+        4 => SchedPolicy::RoundRobin,
+        _ => return None,
+    };
+    Some((p, rest))
+}
+
+fn write_policy(p: SchedPolicy, out: &mut Vec<u8>) {
+    let code: u64 = match p {
+        SchedPolicy::Normal => 0,
+        SchedPolicy::Batch => 1,
+        SchedPolicy::Idle => 2,
+        SchedPolicy::Fifo => 3,
+        SchedPolicy::RoundRobin => 4,
+    };
+    write_u64(code, out);
+}
+
+fn read_node_flags(b: &[u8]) -> Option<(NodeFlags, &[u8])> {
+    let (accepts_fds, b) = read_bool(b)?;
+    let (min_priority, b) = match read_byte(b)? {
+        (0, b) => (None, b),
+        (1, b) => {
+            let (policy, b) = read_policy(b)?;
+            let (nice, b) = read_byte(b)?;
+            let (rt, b) = read_byte(b)?;
+            let p = Priority {
+                policy,
+                nice: nice as i8,
+                rt,
+            };
+            (Some(p), b)
+        }
+        _ => return None,
+    };
+    let (inherit_rt, b) = read_bool(b)?;
+    let flags = NodeFlags {
+        accepts_fds,
+        min_priority,
+        inherit_rt,
+    };
+    Some((flags, b))
+}
+
+fn write_node_flags(f: &NodeFlags, out: &mut Vec<u8>) {
+    let NodeFlags {
+        accepts_fds,
+        min_priority,
+        inherit_rt,
+    } = f;
+    out.push(u8::from(*accepts_fds));
+    match min_priority {
+        None => out.push(0),
+        Some(p) => {
+            out.push(1);
+            write_policy(p.policy, out);
+            out.push(p.nice as u8);
+            out.push(p.rt);
+        }
     }
-    write_bytes(&out_head(t, 0, 0), out);
+    out.push(u8::from(*inherit_rt));
+}
+
+fn read_object(b: &[u8]) -> Option<(Object, &[u8])> {
+    let (t, b) = read_u32(b)?;
+    Some(match t {
+        tag::BINDER => {
+            let (ptr, b) = read_u64(b)?;
+            let (cookie, b) = read_u64(b)?;
+            let (strong, b) = read_bool(b)?;
+            let (flags, b) = read_node_flags(b)?;
+            let o = Object::Binder {
+                ptr,
+                cookie,
+                strong,
+                flags,
+            };
+            (o, b)
+        }
+        tag::HANDLE => {
+            let (handle, b) = read_u64(b)?;
+            let (strong, b) = read_bool(b)?;
+            let (rights, b) = read_byte(b)?;
+            let o = Object::Handle {
+                handle: Handle(handle),
+                strong,
+                rights: Rights(rights),
+            };
+            (o, b)
+        }
+        tag::FD => {
+            let (index, b) = read_u32(b)?;
+            (Object::Fd { index }, b)
+        }
+        tag::BLOB => {
+            let (index, b) = read_u32(b)?;
+            let (len, b) = read_u64(b)?;
+            (Object::Blob { index, len }, b)
+        }
+        tag::SHARED_MEM => {
+            let (index, b) = read_u32(b)?;
+            let (len, b) = read_u64(b)?;
+            (Object::SharedMem { index, len }, b)
+        }
+        _ => return None,
+    })
+}
+
+fn write_object(o: &Object, out: &mut Vec<u8>) {
+    match o {
+        Object::Binder {
+            ptr,
+            cookie,
+            strong,
+            flags,
+        } => {
+            write_u64(tag::BINDER.into(), out);
+            write_u64(*ptr, out);
+            write_u64(*cookie, out);
+            out.push(u8::from(*strong));
+            write_node_flags(flags, out);
+        }
+        Object::Handle {
+            handle,
+            strong,
+            rights,
+        } => {
+            write_u64(tag::HANDLE.into(), out);
+            write_u64(handle.0, out);
+            out.push(u8::from(*strong));
+            out.push(rights.0);
+        }
+        Object::Fd { index } => {
+            write_u64(tag::FD.into(), out);
+            write_u64((*index).into(), out);
+        }
+        Object::Blob { index, len } => {
+            write_u64(tag::BLOB.into(), out);
+            write_u64((*index).into(), out);
+            write_u64(*len, out);
+        }
+        Object::SharedMem { index, len } => {
+            write_u64(tag::SHARED_MEM.into(), out);
+            write_u64((*index).into(), out);
+            write_u64(*len, out);
+        }
+    }
+}
+
+fn read_splice(b: &[u8]) -> Option<(Splice, &[u8])> {
+    let (at, b) = read_u64(b)?;
+    let (buffer, b) = read_u64(b)?;
+    let (offset, b) = read_u64(b)?;
+    let (len, b) = read_u64(b)?;
+    let s = Splice {
+        at,
+        buffer,
+        offset,
+        len,
+    };
+    Some((s, b))
+}
+
+fn write_splice(s: &Splice, out: &mut Vec<u8>) {
+    let Splice {
+        at,
+        buffer,
+        offset,
+        len,
+    } = s;
+    for v in [at, buffer, offset, len] {
+        write_u64(*v, out);
+    }
+}
+
+/// Elements reserved ahead for a list whose count a peer wrote: past
+/// this, the list grows as elements actually arrive (each takes a byte at
+/// least, so a false count fails at the end of the message).
+const RESERVE_MAX: u32 = 16;
+
+/// Reads one value off the front of the bytes, with what follows it.
+type ReadFn<T> = fn(&[u8]) -> Option<(T, &[u8])>;
+
+/// `n` elements read by `read` into `list`.
+fn read_list<'a, T>(
+    mut b: &'a [u8],
+    n: u32,
+    list: &mut Vec<T>,
+    read: ReadFn<T>,
+) -> Option<&'a [u8]> {
+    list.reserve(n.min(RESERVE_MAX) as usize);
+    for _ in 0..n {
+        let (v, rest) = read(b)?;
+        list.push(v);
+        b = rest;
+    }
+    Some(b)
+}
+
+fn read_txn_out(b: &[u8]) -> Option<(TxnOut, &[u8])> {
+    let (head, b) = read_head::<OUT_HEAD>(b)?;
+    let (mut t, objects, splices) = read_out_head(head).ok()?;
+    let b = read_list(b, objects, &mut t.objects, read_object)?;
+    let b = read_list(b, splices, &mut t.splices, read_splice)?;
+    Some((t, b))
+}
+
+fn write_txn_out(t: &TxnOut, out: &mut Vec<u8>) -> bool {
+    let (Ok(objects), Ok(splices)) = (t.objects.len().try_into(), t.splices.len().try_into())
+    else {
+        return false;
+    };
+    write_bytes(&out_head(t, objects, splices), out);
+    t.objects.iter().for_each(|o| write_object(o, out));
+    t.splices.iter().for_each(|s| write_splice(s, out));
     true
 }
 
-/// A `TxnIn` without objects; its label, if it has one.
+/// A `TxnIn`, its label if it has one, and its objects.
 fn read_txn_in(b: &[u8]) -> Option<(TxnIn, &[u8])> {
-    let (head, mut rest) = read_head::<IN_HEAD>(b)?;
+    let (head, mut b) = read_head::<IN_HEAD>(b)?;
     let (mut t, has_label, objects) = read_in_head(head).ok()?;
-    if objects != 0 {
-        return None;
-    }
     if has_label {
-        let (len, r) = read_u64(rest)?;
+        let (len, r) = read_u64(b)?;
         let (label, r) = take(r, len)?;
         t.sender.label = Some(std::str::from_utf8(label).ok()?.to_owned());
-        rest = r;
+        b = r;
     }
-    Some((t, rest))
+    let b = read_list(b, objects, &mut t.objects, read_object)?;
+    Some((t, b))
 }
 
 fn write_txn_in(t: &TxnIn, out: &mut Vec<u8>) -> bool {
-    if !t.objects.is_empty() {
+    let Ok(objects) = t.objects.len().try_into() else {
         return false;
-    }
-    write_bytes(&in_head(t, 0), out);
+    };
+    write_bytes(&in_head(t, objects), out);
     if let Some(label) = &t.sender.label {
         write_bytes(label.as_bytes(), out);
     }
+    t.objects.iter().for_each(|o| write_object(o, out));
     true
 }
 
@@ -291,6 +519,70 @@ mod tests {
     use crate::error::Failure;
     use crate::protocol::{DataRange, Object, Priority, SchedPolicy, Sender, Splice, TxnFlags};
 
+    fn policy() -> impl Strategy<Value = SchedPolicy> {
+        prop_oneof![
+            Just(SchedPolicy::Normal),
+            Just(SchedPolicy::Batch),
+            Just(SchedPolicy::Idle),
+            Just(SchedPolicy::Fifo),
+            Just(SchedPolicy::RoundRobin),
+        ]
+    }
+
+    fn priority() -> impl Strategy<Value = Priority> {
+        (policy(), any::<i8>(), any::<u8>()).prop_map(|(policy, nice, rt)| Priority {
+            policy,
+            nice,
+            rt,
+        })
+    }
+
+    fn object() -> impl Strategy<Value = Object> {
+        prop_oneof![
+            (
+                any::<u64>(),
+                any::<u64>(),
+                any::<bool>(),
+                any::<bool>(),
+                prop::option::of(priority()),
+                any::<bool>()
+            )
+                .prop_map(
+                    |(ptr, cookie, strong, accepts_fds, min_priority, inherit_rt)| {
+                        Object::Binder {
+                            ptr,
+                            cookie,
+                            strong,
+                            flags: NodeFlags {
+                                accepts_fds,
+                                min_priority,
+                                inherit_rt,
+                            },
+                        }
+                    }
+                ),
+            (any::<u64>(), any::<bool>(), any::<u8>()).prop_map(|(h, strong, r)| {
+                Object::Handle {
+                    handle: Handle(h),
+                    strong,
+                    rights: Rights(r),
+                }
+            }),
+            any::<u32>().prop_map(|index| Object::Fd { index }),
+            (any::<u32>(), any::<u64>()).prop_map(|(index, len)| Object::Blob { index, len }),
+            (any::<u32>(), any::<u64>()).prop_map(|(index, len)| Object::SharedMem { index, len }),
+        ]
+    }
+
+    fn splice() -> impl Strategy<Value = Splice> {
+        any::<[u64; 4]>().prop_map(|[at, buffer, offset, len]| Splice {
+            at,
+            buffer,
+            offset,
+            len,
+        })
+    }
+
     fn txn_out() -> impl Strategy<Value = TxnOut> {
         (
             any::<u32>(),
@@ -298,25 +590,16 @@ mod tests {
             any::<u64>(),
             any::<u64>(),
             any::<Option<u32>>(),
-            0..3usize,
-            0..2usize,
+            prop::collection::vec(object(), 0..4),
+            prop::collection::vec(splice(), 0..3),
         )
             .prop_map(
                 |(code, flags, offset, len, work_source, objects, splices)| TxnOut {
                     code,
                     flags: TxnFlags(flags),
                     data: DataRange { offset, len },
-                    objects: (0..objects as u32)
-                        .map(|index| Object::Fd { index })
-                        .collect(),
-                    splices: (0..splices as u64)
-                        .map(|at| Splice {
-                            at,
-                            buffer: 1,
-                            offset: 2,
-                            len: 3,
-                        })
-                        .collect(),
+                    objects,
+                    splices,
                     work_source,
                 },
             )
@@ -327,18 +610,18 @@ mod tests {
             (any::<u64>(), any::<Option<(u64, u64)>>(), any::<u32>()),
             (any::<i32>(), any::<i32>(), any::<u32>(), any::<u32>()),
             prop::option::of("[a-z:é]{0,12}"),
-            prop::option::of((0..5u8, any::<i8>(), any::<u8>())),
+            prop::option::of(priority()),
             (any::<Option<u32>>(), any::<u64>(), any::<Option<u64>>()),
-            0..2usize,
+            prop::collection::vec(object(), 0..4),
         )
             .prop_map(
                 |(
                     (id, target, code),
                     (pid, tid, uid, euid),
                     label,
-                    prio,
+                    priority,
                     (ws, lost, seq),
-                    objs,
+                    objects,
                 )| {
                     TxnIn {
                         id: TxnId(id),
@@ -351,24 +634,14 @@ mod tests {
                             uid,
                             euid,
                             label,
-                            priority: prio.map(|(p, nice, rt)| Priority {
-                                policy: [
-                                    SchedPolicy::Normal,
-                                    SchedPolicy::Batch,
-                                    SchedPolicy::Idle,
-                                    SchedPolicy::Fifo,
-                                    SchedPolicy::RoundRobin,
-                                ][usize::from(p)],
-                                nice,
-                                rt,
-                            }),
+                            priority,
                             work_source: ws,
                         },
                         buffer: DataRange {
                             offset: lost.rotate_left(9),
                             len: u64::from(code),
                         },
-                        objects: (0..objs as u32).map(|index| Object::Fd { index }).collect(),
+                        objects,
                         seq,
                         lost,
                     }
@@ -437,6 +710,31 @@ mod tests {
         ] {
             assert_eq!(u32::from(first(&c)), t, "{c:?}");
         }
+        let first_of = |o: &Object| postcard::to_stdvec(o).unwrap()[0];
+        for (o, t) in [
+            (
+                Object::Binder {
+                    ptr: 0,
+                    cookie: 0,
+                    strong: false,
+                    flags: NodeFlags::default(),
+                },
+                tag::BINDER,
+            ),
+            (
+                Object::Handle {
+                    handle: Handle(0),
+                    strong: false,
+                    rights: Rights(0),
+                },
+                tag::HANDLE,
+            ),
+            (Object::Fd { index: 0 }, tag::FD),
+            (Object::Blob { index: 0, len: 0 }, tag::BLOB),
+            (Object::SharedMem { index: 0, len: 0 }, tag::SHARED_MEM),
+        ] {
+            assert_eq!(u32::from(first_of(&o)), t, "{o:?}");
+        }
         let first = |r: &Return| postcard::to_stdvec(r).unwrap()[0];
         for (r, t) in [
             (Return::TransactionComplete, tag::TRANSACTION_COMPLETE),
@@ -483,8 +781,13 @@ mod tests {
                 prop_assert_eq!(out, vec![7]);
                 let handled = matches!(
                     &c,
-                    Command::Transaction { txn, .. } | Command::Reply(txn)
-                        if txn.objects.is_empty() && txn.splices.is_empty()
+                    Command::Transaction { .. }
+                        | Command::Reply(_)
+                        | Command::FreeBuffer { .. }
+                        | Command::RegisterLooper
+                        | Command::EnterLooper
+                        | Command::ExitLooper
+                        | Command::WaitForWork
                 );
                 prop_assert!(!handled, "{:?} is one this module writes", c);
             }
@@ -499,7 +802,11 @@ mod tests {
                 prop_assert_eq!(out, vec![7]);
                 let always = matches!(
                     &r,
-                    Return::TransactionComplete | Return::DeadReply { .. } | Return::FrozenReply { .. }
+                    Return::TransactionComplete
+                        | Return::Transaction(_)
+                        | Return::Reply(_)
+                        | Return::DeadReply { .. }
+                        | Return::FrozenReply { .. }
                 );
                 prop_assert!(!always, "{:?} is one this module writes", r);
             }
