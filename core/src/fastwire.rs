@@ -359,10 +359,13 @@ fn write_txn_out(t: &TxnOut, out: &mut Vec<u8>) -> bool {
     true
 }
 
-/// A `TxnIn`, its label if it has one, and its objects.
-fn read_txn_in(b: &[u8]) -> Option<(TxnIn, &[u8])> {
+/// A `TxnIn`, its label if it has one, and its objects; boxed as soon
+/// as its head is read, so that it is not copied again on its way into a
+/// `Return`.
+fn read_txn_in(b: &[u8]) -> Option<(Box<TxnIn>, &[u8])> {
     let (head, mut b) = read_head::<IN_HEAD>(b)?;
-    let (mut t, has_label, objects) = read_in_head(head).ok()?;
+    let (t, has_label, objects) = read_in_head(head).ok()?;
+    let mut t = Box::new(t);
     if has_label {
         let (len, r) = read_u64(b)?;
         let (label, r) = take(r, len)?;
@@ -670,8 +673,8 @@ mod tests {
     fn ret() -> impl Strategy<Value = Return> {
         prop_oneof![
             Just(Return::TransactionComplete),
-            txn_in().prop_map(Return::Transaction),
-            txn_in().prop_map(Return::Reply),
+            txn_in().prop_map(|t| Return::Transaction(Box::new(t))),
+            txn_in().prop_map(|t| Return::Reply(Box::new(t))),
             any::<u64>().prop_map(|id| Return::DeadReply { id: TxnId(id) }),
             any::<u64>().prop_map(|id| Return::FrozenReply { id: TxnId(id) }),
             Just(Return::SpawnLooper),

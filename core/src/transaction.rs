@@ -575,7 +575,7 @@ impl Core {
         }
         fx.push(Effect::Deliver {
             thread,
-            ret: Return::Transaction(ret),
+            ret: Return::Transaction(Box::new(ret)),
             fds,
         });
         if oneway {
@@ -728,7 +728,7 @@ impl Core {
         self.threads.get_mut(caller.0).expect("live").top = t.from_parent;
         fx.push(Effect::Deliver {
             thread: caller,
-            ret: Return::Reply(TxnIn {
+            ret: Return::Reply(Box::new(TxnIn {
                 id,
                 target: None,
                 code: t.code,
@@ -743,7 +743,7 @@ impl Core {
                 objects,
                 seq: None,
                 lost: 0,
-            }),
+            })),
             fds: out_fds,
         });
         Ok(())

@@ -443,7 +443,7 @@ fn call_in(w: &mut World, t: ThreadId) -> TxnIn {
         .position(|(r, _)| matches!(r, Return::Transaction(_)))
         .unwrap_or_else(|| panic!("no call for {t:?}: {q:?}"));
     match q.remove(i) {
-        Some((Return::Transaction(tx), _)) => tx,
+        Some((Return::Transaction(tx), _)) => *tx,
         _ => unreachable!(),
     }
 }

@@ -1341,7 +1341,7 @@ fn call_held(p: &mut Peer, data: &[u8]) -> capbinder_core::TxnIn {
     loop {
         match p.next_return().unwrap() {
             Return::TransactionComplete => {}
-            Return::Reply(t) => return t,
+            Return::Reply(t) => return *t,
             other => panic!("{other:?}"),
         }
     }

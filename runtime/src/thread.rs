@@ -826,7 +826,7 @@ pub(crate) fn run_local(
 /// the reply rides in one write with its `WaitForWork` (one message instead
 /// of two per call served); a thread waiting on its own call flushes at
 /// once, since its next step is a read.
-fn execute(process: &Arc<ProcessState>, mut tx: TxnIn, fds: Vec<OwnedFd>, flush: bool) {
+fn execute(process: &Arc<ProcessState>, mut tx: Box<TxnIn>, fds: Vec<OwnedFd>, flush: bool) {
     let oneway = tx.flags.oneway();
     let target = tx.target.and_then(|(ptr, _)| process.lookup_local(ptr));
     // Entered before the payload is read, as libbinder reads it inside

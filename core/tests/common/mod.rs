@@ -266,7 +266,7 @@ impl World {
     pub fn incoming(&mut self, t: ThreadId) -> TxnIn {
         loop {
             match self.next(t) {
-                Return::Transaction(tx) => return tx,
+                Return::Transaction(tx) => return *tx,
                 Return::IncRefs { ptr, cookie } => self.ok(t, Command::IncRefsDone { ptr, cookie }),
                 Return::Acquire { ptr, cookie } => self.ok(t, Command::AcquireDone { ptr, cookie }),
                 Return::TransactionComplete
