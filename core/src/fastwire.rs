@@ -52,19 +52,19 @@ mod tag {
     pub const SHARED_MEM: u32 = 4;
 }
 
-/// postcard's varint: seven bits a byte, low first, at most ten bytes,
-/// and only one bit in the tenth.
+/// postcard's varint: seven bits a byte, low first, in at most `max`
+/// bytes, the last of which may hold at most `last_max`.
 #[inline]
-pub fn read_u64(b: &[u8]) -> Option<(u64, &[u8])> {
+fn read_varint(b: &[u8], max: usize, last_max: u8) -> Option<(u64, &[u8])> {
     // Most are tags, counts and small handles: one byte.
     if let [first @ 0..=0x7f, rest @ ..] = b {
         return Some((u64::from(*first), rest));
     }
     let mut out = 0u64;
-    for (i, &byte) in b.iter().enumerate().take(10) {
+    for (i, &byte) in b.iter().enumerate().take(max) {
         out |= u64::from(byte & 0x7f) << (7 * i);
         if byte & 0x80 == 0 {
-            if i == 9 && byte > 0x01 {
+            if i == max - 1 && byte > last_max {
                 return None;
             }
             return Some((out, &b[i + 1..]));
@@ -73,24 +73,19 @@ pub fn read_u64(b: &[u8]) -> Option<(u64, &[u8])> {
     None
 }
 
-/// postcard's varint for a `u32`: at most five bytes, four bits in the
+/// A `u64` (or `usize`) as postcard writes it: at most ten bytes, one
+/// bit in the tenth.
+#[inline]
+pub fn read_u64(b: &[u8]) -> Option<(u64, &[u8])> {
+    read_varint(b, 10, 0x01)
+}
+
+/// A `u32` as postcard writes it: at most five bytes, four bits in the
 /// fifth.
 #[inline]
 pub fn read_u32(b: &[u8]) -> Option<(u32, &[u8])> {
-    if let [first @ 0..=0x7f, rest @ ..] = b {
-        return Some((u32::from(*first), rest));
-    }
-    let mut out = 0u32;
-    for (i, &byte) in b.iter().enumerate().take(5) {
-        out |= u32::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            if i == 4 && byte > 0x0f {
-                return None;
-            }
-            return Some((out, &b[i + 1..]));
-        }
-    }
-    None
+    let (v, rest) = read_varint(b, 5, 0x0f)?;
+    Some((v as u32, rest))
 }
 
 /// Appends `v` as postcard's varint.
