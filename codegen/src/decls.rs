@@ -20,7 +20,7 @@ use capbinder_idl::model::{
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
-use crate::attrs::{const_name_allows, deprecated, docs, type_name_allows};
+use crate::attrs::{complexity_allows, const_name_allows, deprecated, docs, type_name_allows};
 use crate::gen::{Gen, Std};
 use crate::names::{ident, rust_name, snake_case, upper_camel_case};
 use crate::values::{has_float, int_lit};
@@ -247,9 +247,11 @@ impl Gen<'_> {
             let ty = &repr.ty;
             let d = docs(&f.comments);
             let dp = deprecated(&f.comments);
+            let complex = complexity_allows([ty]);
             fields.extend(quote! {
                 #d
                 #dp
+                #complex
                 pub #fname: #ty,
             });
             match self.field_default(&from, f) {
@@ -419,9 +421,11 @@ impl Gen<'_> {
             let ty = &repr.ty;
             let d = docs(&f.comments);
             let dp = deprecated(&f.comments);
+            let complex = complexity_allows([ty]);
             variants.extend(quote! {
                 #d
                 #dp
+                #complex
                 #v(#ty),
             });
             let tag_name = tag_names
@@ -453,6 +457,7 @@ impl Gen<'_> {
             };
             read_arms.extend(quote! {
                 #tag_path::#tc => {
+                    #complex
                     let mut value: #ty = #initial;
                     #read_value
                     #ok(Self::#v(value))

@@ -22,7 +22,7 @@ use capbinder_idl::Diagnostic;
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::quote;
 
-use crate::attrs::{deprecated, doc_lines, docs, type_name_allows};
+use crate::attrs::{complexity_allows, deprecated, doc_lines, docs, type_name_allows};
 use crate::gen::{companion_name, Gen, Std};
 use crate::names::{ident, rust_name, snake_case, upper_snake_case};
 use crate::types::InForm;
@@ -633,6 +633,11 @@ impl Gen<'_> {
         if rn.starts_with("from_") || rn.starts_with("into_") {
             attrs.extend(quote!(#[allow(clippy::wrong_self_convention)]));
         }
+        let rt = &self.rt;
+        let result = quote!(#rt::Result<#ret>);
+        attrs.extend(complexity_allows(
+            args.iter().map(|a| &a.ty).chain([&result]),
+        ));
         Some(Prepared {
             from: from.to_vec(),
             m,
@@ -801,6 +806,8 @@ impl Gen<'_> {
         for (i, a) in p.args.iter().enumerate() {
             let n = &a.name;
             let owned = &a.owned;
+            // clippy looks at a `let`'s type too.
+            reads.extend(complexity_allows([owned]));
             match a.aidl.direction {
                 Direction::Out => {
                     reads.extend(quote!(let mut #n: #owned = #default::default();));

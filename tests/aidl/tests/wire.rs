@@ -637,7 +637,7 @@ fn fixed_size_arrays_of_binders_interfaces_and_fds_cross_a_parcel() {
     // where the array starts from a default (fields, `out` arguments)
     use capbinder::Result;
     use capbinder_aidl_tests::golden::fixed_objects::org::fixed::{
-        BnFixed, BnHandle, BpFixed, Holders, IFixed, IHandle,
+        BnFixed, BnHandle, BpFixed, Holders, IFixed, IHandle, Slot,
     };
     struct Handle(i32);
     impl IHandle for Handle {
@@ -655,8 +655,21 @@ fn fixed_size_arrays_of_binders_interfaces_and_fds_cross_a_parcel() {
         maybe_handles: None,
         list: vec![binder()],
         names: Some([[Some("a".into()), None], [None, Some("d".into())]]),
+        maybe_grid: Some([[None, Some(handle(2))], [None, None]]),
     };
     let back = round_trip(&h);
+    // a type nested past clippy's `type_complexity` (allowed where made)
+    let grid = back.maybe_grid.as_ref().unwrap();
+    assert_eq!(grid[0][1].as_ref().unwrap().id().unwrap(), 2);
+    assert!(grid[0][0].is_none() && grid[1][1].is_none());
+    #[allow(clippy::type_complexity)]
+    let mut cube: [[[Option<Arc<dyn IHandle>>; 2]; 2]; 2] = Default::default();
+    cube[1][0][1] = Some(handle(5));
+    let Slot::Cube(c) = round_trip(&Slot::Cube(cube)) else {
+        panic!("the union came back as another field");
+    };
+    assert_eq!(c[1][0][1].as_ref().unwrap().id().unwrap(), 5);
+    assert!(c[0][0][0].is_none());
     assert_eq!(back.binders, h.binders);
     assert_eq!(back.maybe_binders, h.maybe_binders);
     assert_eq!(contents(back.fds[0].as_ref().unwrap()), b"fd");
@@ -706,6 +719,13 @@ fn fixed_size_arrays_of_binders_interfaces_and_fds_cross_a_parcel() {
         fn repeat_holders(&self, h: &Holders) -> Result<Holders> {
             Ok(h.clone())
         }
+        #[allow(clippy::type_complexity)]
+        fn maybe_grid(
+            &self,
+            input: Option<&[[Option<Arc<dyn IHandle>>; 2]; 2]>,
+        ) -> Result<Option<[[Option<Arc<dyn IHandle>>; 2]; 2]>> {
+            Ok(input.cloned())
+        }
     }
     let p = BpFixed::new(BnFixed::new_binder(Fixed));
     let (a, b, c) = (binder(), binder(), binder());
@@ -732,4 +752,7 @@ fn fixed_size_arrays_of_binders_interfaces_and_fds_cross_a_parcel() {
     let m = [None, Some(c.clone())];
     assert_eq!(p.maybe(Some(&m)).unwrap(), Some(m));
     assert_eq!(p.repeat_holders(&h).unwrap().binders, h.binders);
+    assert!(p.maybe_grid(None).unwrap().is_none());
+    let back = p.maybe_grid(h.maybe_grid.as_ref()).unwrap().unwrap();
+    assert_eq!(back[0][1].as_ref().unwrap().id().unwrap(), 2);
 }

@@ -11,4 +11,6 @@ parcelable Holders {
     @nullable IHandle[3] maybeHandles;
     IBinder[] list;
     @nullable String[2][2] names = {{"a", "b"}, {"c", "d"}};
+    /** Nested deeply enough for clippy's `type_complexity`: allowed. */
+    @nullable IHandle[2][2] maybeGrid;
 }

@@ -1,6 +1,7 @@
 package org.fixed;
 
 import org.fixed.Holders;
+import org.fixed.IHandle;
 
 interface IFixed {
     IBinder[3] repeatBinders(in IBinder[3] input, out IBinder[3] repeated);
@@ -8,4 +9,5 @@ interface IFixed {
     ParcelFileDescriptor[] takeFds(out ParcelFileDescriptor[] got, inout IBinder[2] swapped);
     @nullable IBinder[2] maybe(in @nullable IBinder[2] input);
     Holders repeatHolders(in Holders h);
+    @nullable IHandle[2][2] maybeGrid(in @nullable IHandle[2][2] input);
 }
