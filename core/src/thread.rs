@@ -63,7 +63,10 @@ impl Core {
         let proc_id = th.proc;
         match cmd {
             LooperCmd::Register | LooperCmd::Enter => {
-                if th.looper != Looper::None {
+                // A thread that left the pool may join it again, as
+                // binder takes BC_ENTER_LOOPER after BC_EXIT_LOOPER
+                // (libbinder's joinThreadPool called twice on a thread).
+                if !matches!(th.looper, Looper::None | Looper::Exited) {
                     return Err(Failure::Looper(format!(
                         "thread {} is already in the pool ({:?})",
                         th.tid, th.looper

@@ -3365,3 +3365,180 @@ fn a_publish_refuses_binders_and_plain_fds() {
     );
     assert_eq!(tw.w.closed, vec![slot], "the refused fd is closed");
 }
+
+// ---- binder's own conformance cases (binderLibTest, binderDriverInterfaceTest)
+
+/// The counts every process holds, for "nothing changed" checks.
+fn counts(w: &World) -> Vec<(i32, Vec<state::NodeState>, Vec<state::RefState>)> {
+    w.dump()
+        .processes
+        .into_iter()
+        .map(|p| (p.pid, p.nodes, p.refs))
+        .collect()
+}
+
+#[test]
+fn a_handle_held_only_weakly_cannot_be_sent_as_strong() {
+    // binderLibTest FreedBinder: a proxy whose strong reference is gone
+    // cannot be flattened as a strong binder.
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let smt = w.sm.unwrap().1;
+    let h = w.give(at, 0x10, bt);
+    w.ok(bt, Command::IncRefs(h));
+    w.ok(bt, Command::Release(h));
+    let _ = w.take(at); // the owner's Release notice
+    let before = counts(&w);
+    let strong = Object::Handle {
+        handle: h,
+        strong: true,
+        rights: Rights::ALL,
+    };
+    w.call(bt, Handle::CONTEXT_MANAGER, 1, vec![strong]);
+    match w.answer(bt) {
+        Return::FailedReply { error, .. } => {
+            assert_eq!(error, Failure::WeakHandleSentStrong(h))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(w.idle(smt), "the service manager got nothing");
+    assert!(w.take(at).is_empty(), "the owner heard of nothing");
+    assert_eq!(counts(&w), before, "no count moved");
+    // Its weak reference is still B's to drop.
+    w.ok(bt, Command::DecRefs(h));
+    assert_eq!(w.err(bt, Command::DecRefs(h)), Failure::BadHandle(h));
+}
+
+#[test]
+fn a_refused_call_leaves_the_counts_of_its_other_objects_as_they_were() {
+    // binderLibTest WeakRejected and BufRejected: a parcel with a bad
+    // object in it is refused whole, and the good objects before the bad
+    // one are not left half taken, however often it happens.
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let smt = w.sm.unwrap().1;
+    let h = w.give(at, 0x10, bt);
+    let before = counts(&w);
+    let good = Object::Handle {
+        handle: h,
+        strong: true,
+        rights: Rights::ALL,
+    };
+    let forged = Handle(9 << 32 | 7);
+    let bad = Object::Handle {
+        handle: forged,
+        strong: true,
+        rights: Rights::ALL,
+    };
+    for i in 0..100u64 {
+        // B's own new object, an object it holds, then the forged one.
+        let objects = vec![binder(0x100 + i), good.clone(), bad.clone()];
+        w.call(bt, Handle::CONTEXT_MANAGER, 1, objects);
+        match w.answer(bt) {
+            Return::FailedReply { error, .. } => assert_eq!(error, Failure::BadHandle(forged)),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(w.idle(smt) && w.take(at).is_empty());
+    assert_eq!(counts(&w), before, "no node made, no count moved");
+    // The same objects without the bad one go through.
+    w.call(bt, Handle::CONTEXT_MANAGER, 1, vec![good]);
+    let tx = w.incoming(smt);
+    assert!(matches!(
+        tx.objects[..],
+        [Object::Handle { strong: true, .. }]
+    ));
+}
+
+#[test]
+fn a_blob_larger_than_the_limit_is_refused_naming_it() {
+    // binderLibTest LimitExceededVectorSent: capbinder sends what does
+    // not fit the buffer as a blob, so the limit that bites is max_blob.
+    let mut w = World::with(Config {
+        limits: Limits {
+            max_blob: 2 << 20,
+            ..Limits::default()
+        },
+        ..Config::default()
+    });
+    w.add_sm();
+    let smt = w.sm.unwrap().1;
+    let a = w.process();
+    let t = w.thread(a);
+    let blob = |w: &mut World, len: u64| {
+        let fds = w.fds(1);
+        let txn = TxnOut {
+            objects: vec![Object::Blob { index: 0, len }],
+            ..TxnOut::default()
+        };
+        let call = Command::Transaction {
+            handle: Handle::CONTEXT_MANAGER,
+            txn,
+        };
+        w.cmd_full(t, call, fds.clone(), None);
+        fds[0]
+    };
+    let slot = blob(&mut w, 3 << 20);
+    match w.answer(t) {
+        Return::FailedReply { error, .. } => assert_eq!(
+            error,
+            Failure::BlobTooLarge {
+                len: 3 << 20,
+                limit: 2 << 20
+            }
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.closed, vec![slot], "the refused blob's fd is closed");
+    assert!(w.idle(smt));
+    blob(&mut w, 2 << 20);
+    let tx = w.incoming(smt);
+    assert!(matches!(tx.objects[..], [Object::Blob { len, .. }] if len == 2 << 20));
+}
+
+#[test]
+fn reference_commands_on_handle_zero_are_accepted_and_change_nothing() {
+    // binderDriverInterfaceTest IncRefsAcquireReleaseDecRefs: the context
+    // manager's handle is always there; counting on it is a no-op.
+    let mut w = World::with_sm();
+    let a = w.process();
+    let t = w.thread(a);
+    let before = counts(&w);
+    let h = Handle::CONTEXT_MANAGER;
+    for c in [
+        Command::IncRefs(h),
+        Command::Acquire(h),
+        Command::Release(h),
+        Command::DecRefs(h),
+        Command::Release(h),
+        Command::DecRefs(h),
+    ] {
+        w.ok(t, c);
+    }
+    assert_eq!(counts(&w), before);
+    assert!(w.take(w.sm.unwrap().1).is_empty());
+}
+
+#[test]
+fn a_thread_that_left_the_pool_can_join_it_again() {
+    // binderDriverInterfaceTest ThreadExit, and libbinder's
+    // joinThreadPool called again on a thread that left it: the driver
+    // takes BC_ENTER_LOOPER after BC_EXIT_LOOPER.
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    w.ok(at, Command::ExitLooper);
+    assert!(
+        matches!(w.err(at, Command::WaitForWork), Failure::Looper(_)),
+        "out of the pool, it takes no process work"
+    );
+    w.ok(at, Command::EnterLooper);
+    w.ok(at, Command::WaitForWork);
+    w.call(bt, h, 5, vec![]);
+    assert_eq!(w.serve(at).code, 5);
+    assert!(matches!(w.answer(bt), Return::Reply(_)));
+    assert!(w.core.check_invariants().is_ok());
+}
