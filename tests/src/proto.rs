@@ -49,6 +49,9 @@ pub mod codes {
     /// `next.forwardBytes(null, b)` first when `next` is given, whose reply
     /// is passed back the same way.
     pub const FORWARD_BYTES: u32 = F + 14;
+    /// `int failWith(Status s)`: writes 7 to its reply, then returns `s`
+    /// (binderLibTest's `SetError`).
+    pub const FAIL_WITH: u32 = F + 15;
 }
 
 /// The calling identity a callee reports (`whoami`, `block`).

@@ -197,6 +197,11 @@ impl Binder for TestObject {
                 reply.write(&w)
             }
             codes::FAIL_SPECIFIC => Err(Status::service_specific(42, "the answer is 42")),
+            codes::FAIL_WITH => {
+                let status: Status = data.read()?;
+                reply.write(&7i32)?;
+                Err(status)
+            }
             _ => Err(Status::from_code(
                 StatusCode::UnknownTransaction,
                 format!("{DESCRIPTOR} has no method with code {code}"),
@@ -318,5 +323,13 @@ impl TestProxy {
     /// `failSpecific()`.
     pub fn fail_specific(&self) -> Result<()> {
         self.call(codes::FAIL_SPECIFIC, Parcel::new()).map(|_| ())
+    }
+
+    /// `failWith(status)`: the service's 7 if its status says nothing
+    /// failed, else that status.
+    pub fn fail_with(&self, status: &Status) -> Result<i32> {
+        let mut p = Parcel::new();
+        p.write(status)?;
+        self.call(codes::FAIL_WITH, p)?.read()
     }
 }

@@ -217,3 +217,20 @@ fn forwarded_bytes_are_spliced_from_the_receive_buffer_and_every_range_freed() {
     assert_eq!(spliced(first.pid()), Some(65536 + 2 * 200000));
     assert_eq!(spliced(second.pid()), Some(200000));
 }
+
+#[test]
+fn every_status_a_service_returns_reaches_its_caller_as_sent() {
+    // binderLibTest SetError: a handler's status travels to the caller as
+    // it was; one that says nothing failed (code Ok, exception None) is a
+    // success, with the reply the handler wrote. DeadObject, last, also
+    // marks the proxy dead, as libbinder's BpBinder does.
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let _svc = ctx.service(&["test.status"]);
+    let mut client = ctx.client(None);
+    client.ok("get s test.status");
+    assert_eq!(
+        client.ok("statuses s"),
+        "ok=2 same=27 wrong=[] dead_object_as_sent=true then_dead=true"
+    );
+}

@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 
 use capbinder::service_manager::{Policy, ServiceManager, ServiceManagerService};
 use capbinder::{
-    flush_commands, new_binder, DeathRecipient, Parcel, ProcessState, SpIBinder, Status, WeakBinder,
+    flush_commands, new_binder, DeathRecipient, ExceptionCode, Parcel, ProcessState, SpIBinder,
+    Status, StatusCode, WeakBinder,
 };
 use capbinder_kmod_shim::mediator::Mediator;
 use capbinder_tests::harness::mediator_config;
@@ -640,6 +641,69 @@ impl Client {
                 .fail_specific()
                 .map(|()| String::new())
                 .map_err(st),
+            "statuses" => {
+                // Every status code and exception a service can return,
+                // each sent back by the service: the ones that say nothing
+                // failed must arrive as a success with the reply written.
+                let svc = self.proxy(w.get(1))?;
+                let codes = [
+                    StatusCode::Ok,
+                    StatusCode::UnknownError,
+                    StatusCode::NoMemory,
+                    StatusCode::InvalidOperation,
+                    StatusCode::BadValue,
+                    StatusCode::BadType,
+                    StatusCode::NameNotFound,
+                    StatusCode::PermissionDenied,
+                    StatusCode::NoInit,
+                    StatusCode::AlreadyExists,
+                    StatusCode::FailedTransaction,
+                    StatusCode::BadIndex,
+                    StatusCode::NotEnoughData,
+                    StatusCode::WouldBlock,
+                    StatusCode::TimedOut,
+                    StatusCode::UnknownTransaction,
+                    StatusCode::FdsNotAllowed,
+                    StatusCode::UnexpectedNull,
+                    StatusCode::Frozen,
+                ];
+                let exceptions = [
+                    ExceptionCode::None,
+                    ExceptionCode::Security,
+                    ExceptionCode::BadParcelable,
+                    ExceptionCode::IllegalArgument,
+                    ExceptionCode::NullPointer,
+                    ExceptionCode::IllegalState,
+                    ExceptionCode::UnsupportedOperation,
+                ];
+                let sent: Vec<Status> = codes
+                    .iter()
+                    .map(|&c| Status::from_code(c, format!("code {c:?}")))
+                    .chain(
+                        exceptions
+                            .iter()
+                            .map(|&e| Status::exception(e, format!("exception {e:?}"))),
+                    )
+                    .chain([-123, 0, 123].map(|n| Status::service_specific(n, "specific")))
+                    .collect();
+                let (mut ok, mut same, mut wrong) = (0, 0, Vec::new());
+                for s in &sent {
+                    match svc.fail_with(s) {
+                        Ok(7) if s.is_ok() => ok += 1,
+                        Err(got) if !s.is_ok() && got == *s => same += 1,
+                        other => wrong.push(format!("{s:?} -> {other:?}")),
+                    }
+                }
+                // Last, as it marks the proxy dead (libbinder's BpBinder
+                // does the same on any DEAD_OBJECT; docs/runtime.md).
+                let dead = Status::from_code(StatusCode::DeadObject, "code DeadObject");
+                let as_sent = svc.fail_with(&dead) == Err(dead.clone());
+                let then = svc.fail_with(&Status::exception(ExceptionCode::None, ""));
+                let then_dead = matches!(then, Err(e) if e.code == StatusCode::DeadObject);
+                Ok(format!(
+                    "ok={ok} same={same} wrong={wrong:?} dead_object_as_sent={as_sent} then_dead={then_dead}"
+                ))
+            }
             "block-bg" => {
                 let svc = self.proxy(w.get(1))?;
                 std::thread::spawn(move || match svc.block() {
