@@ -234,3 +234,31 @@ fn every_status_a_service_returns_reaches_its_caller_as_sent() {
         "ok=2 same=27 wrong=[] dead_object_as_sent=true then_dead=true"
     );
 }
+
+#[test]
+fn passing_file_descriptors_back_and_forth_leaks_none() {
+    // binderSafeInterfaceTest's fd loop, and the fd half of binderLibTest's
+    // PassFile: every fd passed is closed by whoever is done with it, in
+    // the client, the service and the mediator, however many pass.
+    let (ctx, mediator) = capbinder_tests::external_context!();
+    let _sm = ctx.servicemanager();
+    let svc = ctx.service(&["test.fds"]);
+    let mut client = ctx.client(None);
+    client.ok("get s test.fds");
+    // Once first, so that what is opened once (a thread channel, a send
+    // area) is open before counting.
+    assert_eq!(client.ok("fdloop s 3"), "3");
+    let open = |pid: i32| {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .expect("reading a helper's fd table")
+            .count()
+    };
+    let pids = [mediator.pid(), svc.pid(), client.pid()];
+    let before = pids.map(open);
+    assert_eq!(client.ok("fdloop s 600"), "600");
+    assert_eq!(
+        pids.map(open),
+        before,
+        "open fds of the mediator, the service and the client"
+    );
+}

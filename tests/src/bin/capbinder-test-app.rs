@@ -464,6 +464,27 @@ impl Client {
                 drop(f);
                 self.proxy(w.get(1))?.read_fd(r).map_err(st)
             }
+            "fdloop" => {
+                // N fds each way: a pipe's read end sent and read by the
+                // service, then one the service makes, read here.
+                let n: usize = arg(2)?.parse().map_err(|e| format!("{e}"))?;
+                let svc = self.proxy(w.get(1))?;
+                for i in 0..n {
+                    let (r, wr) = rustix::pipe::pipe().map_err(|e| e.to_string())?;
+                    let mut f = std::fs::File::from(wr);
+                    write!(f, "{i}").map_err(|e| e.to_string())?;
+                    drop(f);
+                    let got = svc.read_fd(r).map_err(st)?;
+                    if got != i.to_string() {
+                        return Err(format!("pass {i}: the service read {got:?}"));
+                    }
+                    let mut s = String::new();
+                    std::fs::File::from(svc.make_fd().map_err(st)?)
+                        .read_to_string(&mut s)
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(n.to_string())
+            }
             "recvfd" => {
                 let fd = self.proxy(w.get(1))?.make_fd().map_err(st)?;
                 let mut s = String::new();
