@@ -249,6 +249,58 @@ fn a_call_runs_at_least_at_the_nodes_minimum_scheduler_policy() {
     );
 }
 
+/// Mirrors `BinderLibTest.InheritRt`: a real-time caller's priority
+/// migrates to the server thread only on a node that asked for it
+/// (`set_inherit_rt`); on any other, the call runs at normal priority,
+/// nice 0. Needs `CAP_SYS_NICE` (root) in the mediator and the client.
+#[test]
+fn a_real_time_callers_priority_migrates_only_where_the_node_inherits_it() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: real-time priorities need CAP_SYS_NICE (root)");
+        return;
+    }
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let mut rt = ctx.spawn(
+        "service",
+        &["--name", "conf.rt-inherit", "--inherit-rt"],
+        None,
+    );
+    rt.expect("ready");
+    let _plain = service(&ctx, "conf.rt-plain", None);
+    let mut c = client_of(&ctx, "conf.rt-inherit");
+    c.ok("get p conf.rt-plain");
+    let fields = |a: &str, key: &str| -> (String, String) {
+        let v = a
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in {a:?}"));
+        let f: Vec<&str> = v.split('/').collect();
+        (f[0].to_string(), f[2].to_string())
+    };
+    let a = match c.call("sched-rr s 8") {
+        Ok(a) => a,
+        Err(e) if e.contains("sched_setattr") => {
+            eprintln!("skipped: this machine refuses SCHED_RR here: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(fields(&a, "caller="), ("RoundRobin".into(), "8".into()));
+    assert_eq!(
+        fields(&a, "server="),
+        ("RoundRobin".into(), "8".into()),
+        "inherited: {a}"
+    );
+    let a = c.ok("sched-rr p 8");
+    let (policy, _) = fields(&a, "server=");
+    assert_eq!(policy, "Normal", "not inherited: {a}");
+    assert_eq!(sched_answer(&a).1, 0, "at nice 0: {a}");
+    // And the caller is back to what it had.
+    let (_, _, cp, _) = sched_answer(&c.ok("sched s"));
+    assert_eq!(cp, "Normal");
+}
+
 // ---- object identity ---------------------------------------------------------
 
 /// Mirrors `BinderLibTest.CheckHandleZeroBinderHighBitsZeroCookie` (the

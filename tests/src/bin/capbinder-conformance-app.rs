@@ -5,11 +5,12 @@
 //! - `servicemanager`: the service manager (handle 0), as the harness
 //!   expects of its helper.
 //! - `state`: the mediator's state as JSON, as the harness expects.
-//! - `service --name N [--max-threads K] [--min-nice M] [--extension]`:
+//! - `service --name N [--max-threads K] [--min-nice M] [--inherit-rt] [--extension]`:
 //!   registers one [`Conf`] object under `N` and serves it on the joined
 //!   main thread (and up to `K` pool threads, when given); with
 //!   `--min-nice`, calls on it run at least at `SCHED_OTHER` nice `M` (its
-//!   minimum scheduler policy); with `--extension`, it has an [`Ext`] as
+//!   minimum scheduler policy); with `--inherit-rt`, a real-time caller's
+//!   priority migrates to it; with `--extension`, it has an [`Ext`] as
 //!   its extension from before it is first sent; with `--count-by-uid`,
 //!   it counts its proxies by uid (`proxy_count`); a `release` line on stdin
 //!   opens the latch `block` waits on.
@@ -655,6 +656,9 @@ fn main() -> ExitCode {
                 // Before the object is first sent (to the service manager).
                 obj.set_min_scheduler_policy(min).unwrap_or_else(|e| die(e));
             }
+            if rest.iter().any(|a| a == "--inherit-rt") {
+                obj.set_inherit_rt(true).unwrap_or_else(|e| die(e));
+            }
             if rest.iter().any(|a| a == "--count-by-uid") {
                 proxy_count::set_count_by_uid_enabled(true);
             }
@@ -981,6 +985,26 @@ impl Client {
                     .map_err(st)?;
                 let me = this_threads_sched().map_err(st)?;
                 Ok(format!("server={server} caller={me}"))
+            }
+            "sched-rr" => {
+                // `sched` from this thread at SCHED_RR PRIO, then back to
+                // what it had.
+                use capbinder_kmod_shim::sys::sched::{self, SchedPolicy, ThreadSched};
+                let prio: u8 = arg(2)?.parse().map_err(|e| format!("{e}"))?;
+                let tid = rustix::thread::gettid();
+                let was = sched::thread_sched(tid).map_err(|e| e.to_string())?;
+                let rr = ThreadSched {
+                    policy: SchedPolicy::RoundRobin,
+                    nice: 0,
+                    rt_priority: prio,
+                    reset_on_fork: true,
+                };
+                sched::set_thread_sched(tid, &rr).map_err(|e| format!("sched_setattr: {e}"))?;
+                let server = self.call(w, codes::SCHED, Parcel::new(), false);
+                let me = this_threads_sched();
+                sched::set_thread_sched(tid, &was).map_err(|e| format!("restoring: {e}"))?;
+                let server: String = server?.read().map_err(st)?;
+                Ok(format!("server={server} caller={}", me.map_err(st)?))
             }
             "newlocal" => {
                 let b = Conf::binder(self.latch.clone(), self.notes.clone());
