@@ -70,23 +70,24 @@ pub(crate) struct NodeSettings {
     pub min_priority: Option<Priority>,
     /// A real-time caller's priority migrates (binder's `inherit_rt`).
     pub inherit_rt: bool,
-    /// It has been sent: the mediator may hold a node made with these
-    /// settings, so they no longer change (binder's `mParceled`).
-    pub sent: bool,
+    /// It has been written into a parcel (or sent): the mediator may hold
+    /// a node made with these settings, so they no longer change
+    /// (libbinder's `mParceled`, set when a parcel flattens the binder).
+    pub parceled: bool,
 }
 
 impl LocalObject {
     /// Changes a node setting, which is fixed once the object was first
-    /// sent (the mediator may hold a node made with the old settings):
-    /// `InvalidOperation` naming `what` after that.
+    /// written into a parcel (the mediator may hold a node made with the
+    /// old settings): `InvalidOperation` naming `what` after that.
     fn change_unsent(&self, what: &str, change: impl FnOnce(&mut NodeSettings)) -> Result<()> {
         let mut node = self.node.lock().unwrap_or_else(|e| e.into_inner());
-        if node.sent {
+        if node.parceled {
             return Err(Status::from_code(
                 StatusCode::InvalidOperation,
                 format!(
-                    "local object #{} was already sent: {what} is fixed when it is first sent, \
-                     so set it before",
+                    "local object #{} was already written into a parcel: {what} is fixed \
+                     then, so set it before",
                     self.id
                 ),
             ));
@@ -103,10 +104,20 @@ impl LocalObject {
             .clone()
     }
 
+    /// Fixes the node settings: the object is in a parcel.
+    pub fn mark_parceled(&self) {
+        self.node.lock().unwrap_or_else(|e| e.into_inner()).parceled = true;
+    }
+
+    /// Whether [`mark_parceled`](Self::mark_parceled) (or a send) was.
+    pub fn parceled(&self) -> bool {
+        self.node.lock().unwrap_or_else(|e| e.into_inner()).parceled
+    }
+
     /// The node flags a send carries; the settings are fixed from here on.
     pub fn flags(&self) -> NodeFlags {
         let mut node = self.node.lock().unwrap_or_else(|e| e.into_inner());
-        node.sent = true;
+        node.parceled = true;
         NodeFlags {
             accepts_fds: self.obj.accepts_fds(),
             min_priority: node.min_priority,
@@ -420,8 +431,10 @@ impl SpIBinder {
     /// it changes nothing.
     ///
     /// As in binder, the floor is part of the node the mediator makes
-    /// when the object is first sent, so set it before then: on an object
-    /// already sent (or a remote one) this is an `InvalidOperation`. A
+    /// when the object is first sent, and fixed once the object is first
+    /// written into a parcel ([`was_parceled`](Self::was_parceled)), so
+    /// set it before then: after (or on a remote one) this is an
+    /// `InvalidOperation`. A
     /// real-time `min` needs a priority in 1..=99, a fair one a nice value
     /// in -20..=19 (`BadValue` otherwise).
     pub fn set_min_scheduler_policy(&self, min: Priority) -> Result<()> {
@@ -455,7 +468,7 @@ impl SpIBinder {
     /// By default, as in binder, a real-time caller's call runs at normal
     /// priority, nice 0 (raised to the object's minimum, if any), so that
     /// no client can make a service's threads real-time unasked. Fixed
-    /// when the object is first sent, like the minimum
+    /// once the object is first written into a parcel, like the minimum
     /// (`InvalidOperation` after, or on a remote object).
     pub fn set_inherit_rt(&self, inherit: bool) -> Result<()> {
         let Inner::Local(l) = &self.0 else {
@@ -467,6 +480,14 @@ impl SpIBinder {
         l.change_unsent("whether it inherits real-time priority", |node| {
             node.inherit_rt = inherit
         })
+    }
+
+    /// Whether this local object was ever written into a parcel
+    /// (libbinder's `BBinder::wasParceled`): from then on its minimum
+    /// scheduler policy and real-time inheritance are fixed. False for a
+    /// remote object.
+    pub fn was_parceled(&self) -> bool {
+        self.local_object().is_some_and(|l| l.parceled())
     }
 
     /// Whether [`set_inherit_rt`](Self::set_inherit_rt) let real-time
@@ -724,7 +745,7 @@ mod tests {
         assert_eq!(flags.min_priority, Some(nice(-10)));
         let e = b.set_min_scheduler_policy(nice(-15)).unwrap_err();
         assert_eq!(e.code, StatusCode::InvalidOperation);
-        assert!(e.message.contains("already sent"), "{e}");
+        assert!(e.message.contains("already written into a parcel"), "{e}");
         assert_eq!(
             b.local_object().unwrap().flags().min_priority,
             Some(nice(-10))
@@ -742,6 +763,30 @@ mod tests {
         let e = b.set_inherit_rt(false).unwrap_err();
         assert_eq!(e.code, StatusCode::InvalidOperation);
         assert!(b.inherit_rt());
+    }
+
+    /// binderLibTest's `WasParceled`: writing a local object into a
+    /// parcel, sent or not, parcels it, and its node settings are fixed
+    /// from then on, as libbinder's `flattenBinder` fixes them.
+    #[test]
+    fn writing_an_object_into_a_parcel_fixes_its_node_settings() {
+        let b = new_binder(Nop);
+        assert!(!b.was_parceled());
+        b.set_min_scheduler_policy(nice(-5)).unwrap();
+        let mut p = Parcel::new();
+        p.write_binder(&b).unwrap();
+        assert!(b.was_parceled(), "in a parcel, never sent");
+        let e = b.set_min_scheduler_policy(nice(-10)).unwrap_err();
+        assert_eq!(e.code, StatusCode::InvalidOperation);
+        assert_eq!(
+            b.set_inherit_rt(true).unwrap_err().code,
+            StatusCode::InvalidOperation
+        );
+        assert_eq!(b.min_scheduler_policy(), Some(nice(-5)));
+        // A weak reference written parcels it too.
+        let w = new_binder(Nop);
+        Parcel::new().write_weak_binder(&w.downgrade()).unwrap();
+        assert!(w.was_parceled());
     }
 
     /// Counts the calls that reach `on_transact`.

@@ -529,6 +529,13 @@ impl Parcel {
     fn push_slot(&mut self, s: Slot) -> Result<()> {
         let i = u32::try_from(self.slots.len())
             .map_err(|_| Status::from_code(StatusCode::BadValue, "too many objects"))?;
+        // As libbinder's flattenBinder: a local object in a parcel has its
+        // node settings fixed, sent or not.
+        if let Slot::Binder(b, _) | Slot::Weak(b, _) = &s {
+            if let Some(l) = b.local_object() {
+                l.mark_parceled();
+            }
+        }
         self.slots.push(s);
         self.write(&i)
     }
