@@ -256,9 +256,17 @@ fn passing_file_descriptors_back_and_forth_leaks_none() {
     let pids = [mediator.pid(), svc.pid(), client.pid()];
     let before = pids.map(open);
     assert_eq!(client.ok("fdloop s 600"), "600");
-    assert_eq!(
-        pids.map(open),
-        before,
-        "open fds of the mediator, the service and the client"
-    );
+    let after = pids.map(open);
+    // Not equal: an fd that has nothing to do with the loop (a pool
+    // thread's channel, a pidfd) may open or close meanwhile. A leak of
+    // one fd in a pass would show as 600.
+    for (who, (b, a)) in ["mediator", "service", "client"]
+        .iter()
+        .zip(before.iter().zip(after.iter()))
+    {
+        assert!(
+            *a <= b + 4,
+            "the {who}'s open fds went from {b} to {a} over 600 passes each way"
+        );
+    }
 }
