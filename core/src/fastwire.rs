@@ -23,7 +23,9 @@
 //! returns `TransactionComplete`, `Transaction`, `Reply`, `DeadReply`,
 //! `FrozenReply`; with every kind of object and splice.
 
-use crate::packed::{in_head, out_head, read_in_head, read_out_head, IN_HEAD, OUT_HEAD};
+use crate::packed::{
+    in_head, out_head, policy_code, policy_from, read_in_head, read_out_head, IN_HEAD, OUT_HEAD,
+};
 use crate::protocol::{
     Command, Handle, NodeFlags, Object, Priority, Return, Rights, SchedPolicy, Splice, TxnId,
     TxnIn, TxnOut,
@@ -131,28 +133,11 @@ fn read_bool(b: &[u8]) -> Option<(bool, &[u8])> {
     }
 }
 
+/// A policy as postcard writes an enum tag: the same code as in a head.
 fn read_policy(b: &[u8]) -> Option<(SchedPolicy, &[u8])> {
     let (code, rest) = read_u32(b)?;
-    let p = match code {
-        0 => SchedPolicy::Normal,
-        1 => SchedPolicy::Batch,
-        2 => SchedPolicy::Idle,
-        3 => SchedPolicy::Fifo,
-        4 => SchedPolicy::RoundRobin,
-        _ => return None,
-    };
+    let p = policy_from(u8::try_from(code).ok()?).ok()?;
     Some((p, rest))
-}
-
-fn write_policy(p: SchedPolicy, out: &mut Vec<u8>) {
-    let code: u64 = match p {
-        SchedPolicy::Normal => 0,
-        SchedPolicy::Batch => 1,
-        SchedPolicy::Idle => 2,
-        SchedPolicy::Fifo => 3,
-        SchedPolicy::RoundRobin => 4,
-    };
-    write_u64(code, out);
 }
 
 fn read_node_flags(b: &[u8]) -> Option<(NodeFlags, &[u8])> {
@@ -192,7 +177,7 @@ fn write_node_flags(f: &NodeFlags, out: &mut Vec<u8>) {
         None => out.push(0),
         Some(p) => {
             out.push(1);
-            write_policy(p.policy, out);
+            write_u64(policy_code(p.policy).into(), out);
             out.push(p.nice as u8);
             out.push(p.rt);
         }
@@ -688,6 +673,35 @@ mod tests {
             .map(|(v, rest)| (v, rest.len()))
     }
 
+    /// `read` reads back what postcard writes of `v` when `write` handles
+    /// it; and off those bytes with `flips` applied and up to two cut off,
+    /// whatever `read` reads, postcard reads the same, as much left over.
+    fn reads_as_postcard_reads<T>(
+        v: &T,
+        write: fn(&T, &mut Vec<u8>) -> bool,
+        read: ReadFn<T>,
+        flips: &[(usize, u8)],
+        cut: usize,
+    ) -> Result<(), TestCaseError>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + Clone + PartialEq + std::fmt::Debug,
+    {
+        let good = postcard::to_stdvec(v).unwrap();
+        if write(v, &mut Vec::new()) {
+            prop_assert_eq!(read(&good).map(|(v, r)| (v, r.len())), Some((v.clone(), 0)));
+        }
+        let mut bad = good.clone();
+        for &(at, x) in flips {
+            let i = at % bad.len();
+            bad[i] ^= x;
+        }
+        bad.truncate(bad.len().saturating_sub(cut % 3));
+        if let Some((got, rest)) = read(&bad) {
+            prop_assert_eq!(Some((got, rest.len())), postcard_take::<T>(&bad));
+        }
+        Ok(())
+    }
+
     #[test]
     fn tags_are_postcards() {
         let first = |c: &Command| postcard::to_stdvec(c).unwrap()[0];
@@ -820,20 +834,7 @@ mod tests {
             flips in prop::collection::vec((any::<usize>(), any::<u8>()), 0..3),
             cut in any::<usize>(),
         ) {
-            let good = postcard::to_stdvec(&c).unwrap();
-            let mut probe = Vec::new();
-            if write_command(&c, &mut probe) {
-                prop_assert_eq!(read_command(&good).map(|(v, r)| (v, r.len())), Some((c.clone(), 0)));
-            }
-            let mut bad = good.clone();
-            for (at, x) in flips {
-                let i = at % bad.len();
-                bad[i] ^= x;
-            }
-            bad.truncate(bad.len().saturating_sub(cut % 3));
-            if let Some((v, rest)) = read_command(&bad) {
-                prop_assert_eq!(Some((v, rest.len())), postcard_take::<Command>(&bad));
-            }
+            reads_as_postcard_reads(&c, write_command, read_command, &flips, cut)?;
         }
 
         #[test]
@@ -842,20 +843,7 @@ mod tests {
             flips in prop::collection::vec((any::<usize>(), any::<u8>()), 0..3),
             cut in any::<usize>(),
         ) {
-            let good = postcard::to_stdvec(&r).unwrap();
-            let mut probe = Vec::new();
-            if write_return(&r, &mut probe) {
-                prop_assert_eq!(read_return(&good).map(|(v, r)| (v, r.len())), Some((r.clone(), 0)));
-            }
-            let mut bad = good.clone();
-            for (at, x) in flips {
-                let i = at % bad.len();
-                bad[i] ^= x;
-            }
-            bad.truncate(bad.len().saturating_sub(cut % 3));
-            if let Some((v, rest)) = read_return(&bad) {
-                prop_assert_eq!(Some((v, rest.len())), postcard_take::<Return>(&bad));
-            }
+            reads_as_postcard_reads(&r, write_return, read_return, &flips, cut)?;
         }
     }
 }

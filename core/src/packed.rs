@@ -171,7 +171,9 @@ impl Serialize for Bytes<'_> {
     }
 }
 
-fn policy_code(p: SchedPolicy) -> u8 {
+/// A scheduling policy's code: its index in `SchedPolicy`, which is also
+/// the tag postcard gives it (`fastwire` writes it so).
+pub(crate) fn policy_code(p: SchedPolicy) -> u8 {
     match p {
         SchedPolicy::Normal => 0,
         SchedPolicy::Batch => 1,
@@ -181,7 +183,8 @@ fn policy_code(p: SchedPolicy) -> u8 {
     }
 }
 
-fn policy_from(code: u8) -> Result<SchedPolicy, BadHead> {
+/// The policy a [`policy_code`] names.
+pub(crate) fn policy_from(code: u8) -> Result<SchedPolicy, BadHead> {
     Ok(match code {
         0 => SchedPolicy::Normal,
         1 => SchedPolicy::Batch,

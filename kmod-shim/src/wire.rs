@@ -199,8 +199,15 @@ impl postcard::ser_flavors::Flavor for VecFlavor {
 
 /// Encodes one message.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, WireError> {
-    let flavor = VecFlavor(Vec::with_capacity(ENCODE_CAPACITY));
-    let bytes = postcard::serialize_with_flavor(value, flavor).map_err(WireError::Encode)?;
+    encode_into(value, Vec::with_capacity(ENCODE_CAPACITY))
+}
+
+/// Encodes one message into `buf` (emptied first): where a hand-written
+/// encoding gave up, its room is used again.
+fn encode_into<T: Serialize>(value: &T, mut buf: Vec<u8>) -> Result<Vec<u8>, WireError> {
+    buf.clear();
+    let bytes =
+        postcard::serialize_with_flavor(value, VecFlavor(buf)).map_err(WireError::Encode)?;
     sized(bytes)
 }
 
@@ -243,7 +250,7 @@ pub fn encode_return(ret: &Return) -> Result<Vec<u8>, WireError> {
     if fastwire::write_return(ret, &mut out) {
         return sized(out);
     }
-    encode(ret)
+    encode_into(ret, out)
 }
 
 /// Decodes a `Return` from a thread channel (see [`encode_return`]).
@@ -263,7 +270,7 @@ pub fn encode_write(cmds: &[Command]) -> Result<Vec<u8>, WireError> {
     if cmds.iter().all(|c| fastwire::write_command(c, &mut out)) {
         return sized(out);
     }
-    encode(&ThreadMsgRef::Write(cmds))
+    encode_into(&ThreadMsgRef::Write(cmds), out)
 }
 
 /// Decodes a thread channel's `Write` into `out` (emptied first, and
