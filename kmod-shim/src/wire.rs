@@ -158,7 +158,7 @@ pub enum WireError {
 /// or a long sender label, and the commands that send one, take well under
 /// this, so one allocation holds them where growing from empty took
 /// several.
-const ENCODE_CAPACITY: usize = 128;
+pub(crate) const ENCODE_CAPACITY: usize = 128;
 
 /// Writes up to this long are copied byte by byte ([`VecFlavor`]).
 const SHORT: usize = 16;
@@ -246,7 +246,14 @@ const WRITE: u64 = 0;
 /// every call (`capbinder_core::fastwire`), by postcard otherwise; the
 /// same bytes either way.
 pub fn encode_return(ret: &Return) -> Result<Vec<u8>, WireError> {
-    let mut out = Vec::with_capacity(ENCODE_CAPACITY);
+    encode_return_into(ret, Vec::with_capacity(ENCODE_CAPACITY))
+}
+
+/// [`encode_return`] into `out` (emptied first): the mediator passes the
+/// buffer of a message it sent earlier, so that a call's returns allocate
+/// nothing.
+pub fn encode_return_into(ret: &Return, mut out: Vec<u8>) -> Result<Vec<u8>, WireError> {
+    out.clear();
     if fastwire::write_return(ret, &mut out) {
         return sized(out);
     }

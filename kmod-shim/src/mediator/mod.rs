@@ -225,6 +225,9 @@ impl Mediator {
                     io.apply(req, &mut |ev| shim.on_event(ev));
                 }
                 batch = kept(batch);
+                if let Some(spent) = io.spent() {
+                    shim.bufs.absorb(spent);
+                }
             }
             // The message is formatted only on failure: this runs every pass.
             if let Err(e) = io.wait(&mut |ev| shim.on_event(ev)) {

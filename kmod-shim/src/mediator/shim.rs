@@ -29,7 +29,7 @@ use slab::Slab;
 use tracing::{debug, warn};
 
 use super::config::Config;
-use super::event_loop::{Event, Message, Req, Watched};
+use super::event_loop::{Event, Message, Req, Spent, Watched};
 use crate::sys::channel::{Received, SCM_MAX_FD};
 use crate::sys::cred::Cred as KernelCred;
 use crate::sys::memfd::{self, Mapping, SealFlags};
@@ -136,6 +136,8 @@ pub(crate) struct Shim {
     fx: Vec<Effect>,
     /// The commands of a write, kept (empty) between writes likewise.
     cmds: Vec<Command>,
+    /// Buffers of messages the loop sent, to encode returns into.
+    pub bufs: Spent,
     /// A shutdown fd turned readable: the loop stops after this pass.
     pub stopping: bool,
 }
@@ -225,6 +227,7 @@ impl Shim {
             reqs: Vec::new(),
             fx: Vec::new(),
             cmds: Vec::new(),
+            bufs: Spent::default(),
             stopping: false,
         }
     }
@@ -671,7 +674,7 @@ impl Shim {
             return; // thread gone: the fds close here
         };
         let token = t.token;
-        let bytes = match wire::encode_return(ret) {
+        let bytes = match wire::encode_return_into(ret, self.bufs.take()) {
             Ok(b) => b,
             Err(e) => {
                 warn!(?thread, "cannot encode a return: {e}");

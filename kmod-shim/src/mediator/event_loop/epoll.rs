@@ -23,7 +23,7 @@ use rustc_hash::FxHashMap;
 use rustix::event::epoll;
 use tracing::{debug, warn};
 
-use super::{send_failed, Event, Message, Req, Watched, MAX_OUTBOX};
+use super::{send_failed, Event, Message, Req, Spent, Watched, MAX_OUTBOX};
 use crate::sys::channel::SCM_MAX_FD;
 use crate::wire::MAX_MSG;
 
@@ -173,6 +173,8 @@ pub(crate) struct EpollIo {
     sent_to: Option<u64>,
     /// Messages read by guessing since the last `epoll_wait`.
     guessed: usize,
+    /// Buffers of messages sent, for the shim to encode into again.
+    pub(crate) spent: Spent,
     /// The last pass saw something other than messages (a hang-up, a
     /// pidfd, a new connection): the next wait asks epoll, so that what
     /// else that event brought (the rest of a dead process's fds) is
@@ -181,12 +183,19 @@ pub(crate) struct EpollIo {
 }
 
 /// Tries to send every queued message; `Ok(true)` when the queue emptied.
-fn flush(chan: &crate::sys::channel::Channel, outbox: &mut VecDeque<Message>) -> io::Result<bool> {
+/// The buffers of the messages sent go to `spent`.
+fn flush(
+    chan: &crate::sys::channel::Channel,
+    outbox: &mut VecDeque<Message>,
+    spent: &mut Spent,
+) -> io::Result<bool> {
     while let Some(m) = outbox.front() {
         let fds: Vec<BorrowedFd<'_>> = m.fds.iter().map(|f| f.as_fd()).collect();
         match chan.try_send(&m.bytes, &fds) {
             Ok(_) => {
-                outbox.pop_front();
+                if let Some(m) = outbox.pop_front() {
+                    spent.keep(m.bytes);
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(e) => {
@@ -255,6 +264,7 @@ impl EpollIo {
             pass: 0,
             sent_to: None,
             guessed: 0,
+            spent: Spent::default(),
             unrest: false,
         })
     }
@@ -290,7 +300,7 @@ impl EpollIo {
                 if want {
                     if let Watched::Channel(c) = &slot.what {
                         // Best effort: what does not fit now is dropped.
-                        let _ = flush(c, &mut slot.outbox);
+                        let _ = flush(c, &mut slot.outbox, &mut self.spent);
                     }
                 }
                 if !slot.dead {
@@ -312,7 +322,7 @@ impl EpollIo {
             return;
         }
         slot.outbox.push_back(msg);
-        match flush(chan, &mut slot.outbox) {
+        match flush(chan, &mut slot.outbox, &mut self.spent) {
             Ok(true) => self.sent_to = Some(token),
             Ok(false) if !slot.writing && !slot.dead => {
                 slot.writing = true;
@@ -407,7 +417,7 @@ impl EpollIo {
                 Watched::Fd(_) => on(Event::Ready { token }),
                 Watched::Channel(chan) => {
                     if ready.write {
-                        let flushed = flush(chan, &mut slot.outbox);
+                        let flushed = flush(chan, &mut slot.outbox, &mut self.spent);
                         if !matches!(flushed, Ok(false)) {
                             slot.writing = false;
                             let _ = self.poller.set_write_interest(chan.as_fd(), token, false);
