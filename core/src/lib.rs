@@ -39,9 +39,8 @@ mod thread;
 pub mod topic;
 mod transaction;
 mod translate;
+mod txn_table;
 mod work;
-
-use rustc_hash::FxHashMap;
 
 pub use alloc::BufferStats;
 pub use error::{Failure, Holder, Side};
@@ -57,7 +56,6 @@ use node::{Node, NoticeTo};
 use process::Process;
 use refs::Kind;
 use thread::{LooperCmd, Thread};
-use transaction::Transaction;
 
 /// What the I/O layer must do, in the order given.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -184,9 +182,7 @@ pub struct Core {
     procs: Arena<Process>,
     threads: Arena<Thread>,
     nodes: Arena<Node>,
-    /// Fx rather than SipHash: ids are the core's own counter, so no
-    /// process can choose keys that collide.
-    txns: FxHashMap<TxnId, Transaction>,
+    txns: txn_table::TxnTable,
     next_txn: u64,
     context_manager: Option<NodeId>,
     topics: Arena<topic::Topic>,
@@ -201,7 +197,7 @@ impl Core {
             procs: Arena::default(),
             threads: Arena::default(),
             nodes: Arena::default(),
-            txns: FxHashMap::default(),
+            txns: txn_table::TxnTable::default(),
             next_txn: 0,
             context_manager: None,
             topics: Arena::default(),

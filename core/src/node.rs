@@ -9,7 +9,8 @@
 use std::collections::VecDeque;
 
 use crate::ids::{NodeId, ProcId, ThreadId};
-use crate::protocol::{NodeFlags, Return, TxnId};
+use crate::protocol::{NodeFlags, Return};
+use crate::txn_table::TxnKey;
 use crate::work::Work;
 use crate::{Core, Effect};
 
@@ -30,7 +31,7 @@ pub(crate) struct OnewayQueue {
     /// A oneway call is delivered and its buffer not yet freed.
     pub busy: bool,
     /// Calls waiting their turn.
-    pub queue: VecDeque<TxnId>,
+    pub queue: VecDeque<TxnKey>,
 }
 
 /// A node.

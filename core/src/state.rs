@@ -10,6 +10,7 @@ use crate::ids::{ProcId, ThreadId};
 use crate::process::Counters;
 use crate::protocol::{Priority, TxnId};
 use crate::thread::Looper;
+use crate::txn_table::TxnKey;
 use crate::work::Work;
 use crate::Core;
 
@@ -178,7 +179,7 @@ impl Core {
                     tid: th.tid,
                     looper: th.looper,
                     idle: th.idle,
-                    stack: self.stack_of(t),
+                    stack: self.stack_of(t).iter().map(|k| k.id).collect(),
                     priority: th.prio,
                 })
                 .collect();
@@ -279,11 +280,11 @@ impl Core {
     }
 
     /// A thread's stack, top first.
-    fn stack_of(&self, thread: ThreadId) -> Vec<TxnId> {
+    fn stack_of(&self, thread: ThreadId) -> Vec<TxnKey> {
         let mut out = Vec::new();
         let mut cur = self.threads.get(thread.0).and_then(|t| t.top);
         while let Some(id) = cur {
-            let Some(t) = self.txns.get(&id) else { break };
+            let Some(t) = self.txns.get(id) else { break };
             out.push(id);
             if out.len() > self.txns.len() {
                 break; // a cycle would be a bug; the invariant check says so
@@ -460,7 +461,7 @@ impl Core {
             }
         }
         // Every call is in exactly one place: a queue, or a stack.
-        let mut seen: HashMap<TxnId, u32> = HashMap::new();
+        let mut seen: HashMap<TxnKey, u32> = HashMap::new();
         for (_, p) in self.procs.iter() {
             for w in &p.todo {
                 if let Work::Transaction(id) = w {
@@ -473,8 +474,13 @@ impl Core {
                 *seen.entry(*id).or_default() += 1;
             }
         }
-        for (id, t) in &self.txns {
-            let queued = seen.get(id).copied().unwrap_or(0);
+        for id in seen.keys() {
+            if !self.txns.contains(*id) {
+                return Err(format!("{id}: queued but no longer in flight"));
+            }
+        }
+        for (id, t) in self.txns.iter() {
+            let queued = seen.get(&id).copied().unwrap_or(0);
             if t.delivered && queued != 0 {
                 return Err(format!("{id}: delivered but still queued"));
             }
@@ -497,21 +503,23 @@ impl Core {
                     if !reachable.insert(c) {
                         break;
                     }
-                    cur = self.txns.get(&c).and_then(|t| t.from_parent);
+                    cur = self.txns.get(c).and_then(|t| t.from_parent);
                 }
             }
             if stack.len() > self.txns.len() {
                 return Err(format!("tid {}: stack has a cycle", th.tid));
             }
             for id in stack {
-                let t = &self.txns[&id];
+                let Some(t) = self.txns.get(id) else {
+                    return Err(format!("tid {}: {id} on its stack is gone", th.tid));
+                };
                 if t.from != Some(ThreadId(tid)) && t.to_thread != Some(ThreadId(tid)) {
                     return Err(format!("tid {}: {id} on its stack is not its own", th.tid));
                 }
             }
         }
-        for (id, t) in &self.txns {
-            if t.delivered && !reachable.contains(id) {
+        for (id, t) in self.txns.iter() {
+            if t.delivered && !reachable.contains(&id) {
                 return Err(format!("{id}: delivered but on no stack (leaked)"));
             }
         }

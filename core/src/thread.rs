@@ -5,7 +5,8 @@
 
 use crate::error::Failure;
 use crate::ids::{ProcId, ThreadId};
-use crate::protocol::{Priority, Return, TxnId};
+use crate::protocol::{Priority, Return};
+use crate::txn_table::TxnKey;
 use crate::work::Work;
 use crate::{Core, Effect};
 
@@ -32,7 +33,7 @@ pub(crate) struct Thread {
     /// Looper state.
     pub looper: Looper,
     /// Top of this thread's transaction stack.
-    pub top: Option<TxnId>,
+    pub top: Option<TxnKey>,
     /// Waiting for process work (`WaitForWork` seen, nothing handed yet).
     pub idle: bool,
     /// The priority the mediator last gave it (or its own at register).

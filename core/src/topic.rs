@@ -386,35 +386,32 @@ impl Core {
             }
             copy_payload(thread, from, &txn, to, offset, fx);
             let tid = self.next_id();
-            self.txns.insert(
-                tid,
-                Transaction {
-                    id: tid,
-                    code: txn.code,
-                    flags: txn.flags,
-                    from: None,
-                    from_proc: from,
-                    sender: sender.clone(),
-                    to_proc: to,
-                    to_thread: None,
-                    target: node,
-                    buffer: DataRange {
-                        offset,
-                        len: txn.data.len,
-                    },
-                    objects: blob
-                        .map(|(_, len)| vec![Object::Blob { index: 0, len }])
-                        .unwrap_or_default(),
-                    fds: blob.map(|(slot, _)| vec![slot]).unwrap_or_default(),
-                    from_parent: None,
-                    to_parent: None,
-                    saved_prio: None,
-                    delivered: false,
-                    seq: Some(seq),
-                    lost,
-                    counted: false,
+            let key = self.txns.insert(Transaction {
+                id: tid,
+                code: txn.code,
+                flags: txn.flags,
+                from: None,
+                from_proc: from,
+                sender: sender.clone(),
+                to_proc: to,
+                to_thread: None,
+                target: node,
+                buffer: DataRange {
+                    offset,
+                    len: txn.data.len,
                 },
-            );
+                objects: blob
+                    .map(|(_, len)| vec![Object::Blob { index: 0, len }])
+                    .unwrap_or_default(),
+                fds: blob.map(|(slot, _)| vec![slot]).unwrap_or_default(),
+                from_parent: None,
+                to_parent: None,
+                saved_prio: None,
+                delivered: false,
+                seq: Some(seq),
+                lost,
+                counted: false,
+            });
             self.nodes
                 .get_mut(node.0)
                 .expect("held by the subscription")
@@ -424,7 +421,7 @@ impl Core {
                     p.fds_in_flight += 1;
                 }
             }
-            self.enqueue_oneway(node, tid, to, fx);
+            self.enqueue_oneway(node, key, to, fx);
         }
         for i in dropped.into_iter().rev() {
             let t = self.topics.get_mut(topic).expect("live");

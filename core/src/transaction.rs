@@ -12,6 +12,7 @@ use crate::protocol::{
     DataRange, Handle, Object, Priority, Return, Rights, Sender, TxnFlags, TxnId, TxnIn, TxnOut,
     MAX_SPLICES,
 };
+use crate::txn_table::TxnKey;
 use crate::work::Work;
 use crate::{Core, Effect};
 
@@ -44,9 +45,9 @@ pub(crate) struct Transaction {
     /// The fds to move, until delivery.
     pub fds: Vec<FdSlot>,
     /// The caller's stack below this call.
-    pub from_parent: Option<TxnId>,
+    pub from_parent: Option<TxnKey>,
     /// The server's stack below this call.
-    pub to_parent: Option<TxnId>,
+    pub to_parent: Option<TxnKey>,
     /// The server thread's priority before this call changed it.
     pub saved_prio: Option<Priority>,
     /// Handed to a thread.
@@ -293,10 +294,10 @@ impl Core {
             if let Some(t) = top {
                 let serving = self
                     .txns
-                    .get(&t)
+                    .get(t)
                     .is_some_and(|t| t.to_thread == Some(thread));
                 if !serving {
-                    return Err(Fail::Failed(Failure::ThreadBusy(t)));
+                    return Err(Fail::Failed(Failure::ThreadBusy(t.id)));
                 }
             }
         }
@@ -344,7 +345,7 @@ impl Core {
         let mut target_thread = None;
         if !oneway {
             let mut cur = top;
-            while let Some(t) = cur.and_then(|c| self.txns.get(&c)) {
+            while let Some(t) = cur.and_then(|c| self.txns.get(c)) {
                 if let Some(f) = t.from {
                     if self.threads.get(f.0).is_some_and(|ft| ft.proc == to) && f != thread {
                         target_thread = Some(f);
@@ -378,37 +379,34 @@ impl Core {
         } else {
             p.counters.calls_sent += 1;
         }
-        self.txns.insert(
+        let key = self.txns.insert(Transaction {
             id,
-            Transaction {
-                id,
-                code: txn.code,
-                flags: txn.flags,
-                from: (!oneway).then_some(thread),
-                from_proc: from,
-                sender,
-                to_proc: to,
-                to_thread: None,
-                target: node_id,
-                buffer: DataRange {
-                    offset,
-                    len: txn.data.len,
-                },
-                objects,
-                fds: out_fds,
-                from_parent: if oneway { None } else { top },
-                to_parent: None,
-                saved_prio: None,
-                delivered: false,
-                seq: None,
-                lost: 0,
-                counted: true,
+            code: txn.code,
+            flags: txn.flags,
+            from: (!oneway).then_some(thread),
+            from_proc: from,
+            sender,
+            to_proc: to,
+            to_thread: None,
+            target: node_id,
+            buffer: DataRange {
+                offset,
+                len: txn.data.len,
             },
-        );
+            objects,
+            fds: out_fds,
+            from_parent: if oneway { None } else { top },
+            to_parent: None,
+            saved_prio: None,
+            delivered: false,
+            seq: None,
+            lost: 0,
+            counted: true,
+        });
         self.nodes.get_mut(node_id.0).expect("live").txn_holds += 1;
         if oneway {
             self.check_spam(to, thread, sender_pid, fx);
-            self.enqueue_oneway(node_id, id, to, fx);
+            self.enqueue_oneway(node_id, key, to, fx);
             // A oneway sender learns its call was taken (and may reuse
             // its send area) from TransactionComplete.
             fx.push(Effect::Deliver {
@@ -417,10 +415,10 @@ impl Core {
                 fds: Vec::new(),
             });
         } else {
-            self.threads.get_mut(thread.0).expect("live").top = Some(id);
+            self.threads.get_mut(thread.0).expect("live").top = Some(key);
             match target_thread {
-                Some(t) => self.deliver_txn(id, t, fx),
-                None => self.queue_work(to, Work::Transaction(id), fx),
+                Some(t) => self.deliver_txn(key, t, fx),
+                None => self.queue_work(to, Work::Transaction(key), fx),
             }
             // A sync caller's TransactionComplete is implied by its reply
             // (binder defers it to the reply): not sending it saves the
@@ -483,14 +481,14 @@ impl Core {
         }
     }
 
-    /// Hands transaction `id` to `thread`: pushes it on the thread's stack
+    /// Hands transaction `key` to `thread`: pushes it on the thread's stack
     /// (sync), migrates priority, commits the buffer, moves the fds.
-    pub(crate) fn deliver_txn(&mut self, id: TxnId, thread: ThreadId, fx: &mut Vec<Effect>) {
+    pub(crate) fn deliver_txn(&mut self, key: TxnKey, thread: ThreadId, fx: &mut Vec<Effect>) {
         let migrate = self.config.migrate_priority;
         let th = self.threads.get(thread.0).expect("live");
         let th_prio = th.prio;
         let th_top = th.top;
-        let t = self.txns.get_mut(&id).expect("queued txns exist");
+        let t = self.txns.get_mut(key).expect("queued txns exist");
         let oneway = t.oneway();
         t.delivered = true;
         let objects = std::mem::take(&mut t.objects);
@@ -532,7 +530,7 @@ impl Core {
             }
         }
         let ret = TxnIn {
-            id,
+            id: key.id,
             target: self.nodes.get(target.0).map(|n| (n.ptr, n.cookie)),
             code: t.code,
             flags: t.flags,
@@ -551,7 +549,7 @@ impl Core {
         }
         let th = self.threads.get_mut(thread.0).expect("live");
         if !oneway {
-            th.top = Some(id);
+            th.top = Some(key);
         }
         if oneway && new_prio.is_some() {
             match th.oneway_saved {
@@ -581,14 +579,14 @@ impl Core {
         if oneway {
             // Nobody waits on a oneway call: its record ends at delivery;
             // the buffer range keeps the node's queue in order until freed.
-            self.remove_txn(id, fx);
+            self.remove_txn(key, fx);
         }
     }
 
     /// Removes a transaction record: releases its node hold and pending
     /// count, and anything it still carries if it was never delivered.
-    pub(crate) fn remove_txn(&mut self, id: TxnId, fx: &mut Vec<Effect>) -> Option<Transaction> {
-        let mut t = self.txns.remove(&id)?;
+    pub(crate) fn remove_txn(&mut self, id: TxnKey, fx: &mut Vec<Effect>) -> Option<Transaction> {
+        let mut t = self.txns.remove(id)?;
         if let Some(p) = self.procs.get_mut(t.from_proc.0) {
             if t.counted {
                 p.pending_out -= 1;
@@ -616,9 +614,9 @@ impl Core {
 
     /// The sync call on top of `thread`'s stack, which its next `Reply`
     /// answers.
-    fn answering(&self, thread: ThreadId) -> Option<TxnId> {
+    fn answering(&self, thread: ThreadId) -> Option<TxnKey> {
         let th = self.threads.get(thread.0)?;
-        th.top.filter(|t| {
+        th.top.filter(|&t| {
             self.txns
                 .get(t)
                 .is_some_and(|t| t.to_thread == Some(thread) && !t.oneway())
@@ -672,7 +670,7 @@ impl Core {
         // caller gets any error. Unlike binder (whose replier reads its
         // TransactionComplete in the same ioctl), a separate message would
         // cost the replier a wakeup per call, so none is sent.
-        let t = self.txns.get(&id).expect("checked");
+        let t = self.txns.get(id).expect("checked");
         let Some(caller) = t.from else {
             if !fds.is_empty() {
                 fx.push(Effect::CloseFds(fds));
@@ -729,7 +727,7 @@ impl Core {
         fx.push(Effect::Deliver {
             thread: caller,
             ret: Return::Reply(Box::new(TxnIn {
-                id,
+                id: id.id,
                 target: None,
                 code: t.code,
                 // The replier's flags: the runtime marks a reply whose
@@ -751,8 +749,8 @@ impl Core {
 
     /// Pops `id` off the stack of the thread serving it, restoring the
     /// priority it had before the call.
-    fn pop_served(&mut self, thread: ThreadId, id: TxnId, fx: &mut Vec<Effect>) {
-        let t = self.txns.get_mut(&id).expect("served txn exists");
+    fn pop_served(&mut self, thread: ThreadId, id: TxnKey, fx: &mut Vec<Effect>) {
+        let t = self.txns.get_mut(id).expect("served txn exists");
         let (parent, saved) = (t.to_parent, t.saved_prio.take());
         t.to_thread = None;
         let th = self.threads.get_mut(thread.0).expect("live");
@@ -770,7 +768,7 @@ impl Core {
     /// Sends `how` to whoever waits for `id`. If its caller is gone, the
     /// failure travels on to the call that caller was serving (binder's
     /// `binder_send_failed_reply`), so a chain broken anywhere unwinds.
-    pub(crate) fn send_failed_reply(&mut self, mut id: TxnId, how: Fail, fx: &mut Vec<Effect>) {
+    pub(crate) fn send_failed_reply(&mut self, mut id: TxnKey, how: Fail, fx: &mut Vec<Effect>) {
         loop {
             let Some(t) = self.remove_txn(id, fx) else {
                 return;
@@ -792,7 +790,7 @@ impl Core {
                 if th.top == Some(id) {
                     th.top = t.from_parent;
                 }
-                self.fail_to(caller, id, how, fx);
+                self.fail_to(caller, id.id, how, fx);
                 return;
             }
             match t.from_parent {
@@ -804,8 +802,8 @@ impl Core {
 
     /// Drops a call that was never delivered: a sync caller gets a dead
     /// reply, a oneway call just goes.
-    pub(crate) fn cancel_txn(&mut self, id: TxnId, fx: &mut Vec<Effect>) {
-        let Some(t) = self.txns.get(&id) else { return };
+    pub(crate) fn cancel_txn(&mut self, id: TxnKey, fx: &mut Vec<Effect>) {
+        let Some(t) = self.txns.get(id) else { return };
         if t.oneway() {
             self.remove_txn(id, fx);
         } else {
@@ -827,7 +825,7 @@ impl Core {
         let mut cur = top;
         let mut undelivered = Vec::new();
         while let Some(id) = cur {
-            let Some(t) = self.txns.get_mut(&id) else {
+            let Some(t) = self.txns.get_mut(id) else {
                 break;
             };
             if t.to_thread == Some(thread) {
@@ -859,7 +857,7 @@ impl Core {
             self.remove_txn(id, fx);
         }
         if let Some(id) = served_top {
-            if self.txns.contains_key(&id) {
+            if self.txns.contains(id) {
                 self.send_failed_reply(id, Fail::Dead, fx);
             }
         }
@@ -894,7 +892,7 @@ impl Core {
     pub(crate) fn enqueue_oneway(
         &mut self,
         node_id: NodeId,
-        id: TxnId,
+        id: TxnKey,
         to: ProcId,
         fx: &mut Vec<Effect>,
     ) {

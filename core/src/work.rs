@@ -4,13 +4,14 @@
 
 use std::collections::VecDeque;
 
-use crate::protocol::{Handle, Return, TxnId};
+use crate::protocol::{Handle, Return};
+use crate::txn_table::TxnKey;
 
 /// One item of process work.
 #[derive(Debug)]
 pub(crate) enum Work {
     /// A call (sync, or oneway whose node was free) for any pool thread.
-    Transaction(TxnId),
+    Transaction(TxnKey),
     /// A notice: reference changes for the owner, deaths, clear-death done.
     Notice(Return),
     /// A `FrozenBinder` for the freeze subscription on this handle of the
