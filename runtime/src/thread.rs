@@ -642,7 +642,7 @@ pub(crate) fn free_buffer(process: &Arc<ProcessState>, range: DataRange) {
 }
 
 fn unpack_reply(mut p: Parcel) -> Result<Parcel> {
-    match p.read::<u8>()? {
+    match p.read_status_byte()? {
         0 => Ok(p),
         1 => Err(p.read::<Status>()?),
         t => Err(Status::exception(
@@ -845,8 +845,7 @@ fn execute(process: &Arc<ProcessState>, mut tx: Box<TxnIn>, fds: Vec<OwnedFd>, f
                 format!("{}: the target object is no longer exported here", tx.id),
             )
         })?;
-        let mut reply = Parcel::new();
-        reply.write(&0u8)?;
+        let mut reply = Parcel::reply_with_status(0);
         // A handler that panics must still answer its caller, and this
         // thread must go on serving: unwinding out of the looper would
         // take the thread away and leave the caller a "died" reply from a
@@ -977,8 +976,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
 
 /// A reply that carries `status` instead of a result.
 fn status_reply(status: Status) -> Parcel {
-    let mut p = Parcel::new();
-    let _ = p.write(&1u8);
+    let mut p = Parcel::reply_with_status(1);
     let _ = p.write(&status);
     p
 }
