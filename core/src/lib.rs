@@ -186,7 +186,15 @@ pub struct Core {
     next_txn: u64,
     context_manager: Option<NodeId>,
     topics: Arena<topic::Topic>,
+    /// Boxes of delivered `TxnIn`s handed back ([`Core::recycle`]), for the
+    /// next deliveries.
+    #[allow(clippy::vec_box)] // the boxes (their allocations) are what is kept
+    spare_in: Vec<Box<TxnIn>>,
 }
+
+/// The most boxes [`Core::recycle`] keeps: one per call in flight at a
+/// time is what a busy mediator reuses; more would only hold memory.
+const SPARE_IN_MAX: usize = 16;
 
 impl Core {
     /// An empty core with this configuration.
@@ -201,6 +209,7 @@ impl Core {
             next_txn: 0,
             context_manager: None,
             topics: Arena::default(),
+            spare_in: Vec::new(),
         }
     }
 
@@ -225,6 +234,30 @@ impl Core {
             .get(proc_id.0)
             .map(|p| p.threads.clone())
             .unwrap_or_default()
+    }
+
+    /// Hands back a return the I/O layer has sent (an [`Effect::Deliver`]'s,
+    /// once encoded): the box of a call's or a reply's `TxnIn` then holds
+    /// the next one delivered, instead of each delivery allocating one and
+    /// each send freeing it (two of each per round trip in the mediator).
+    /// Optional: a return not handed back is simply dropped.
+    pub fn recycle(&mut self, ret: Return) {
+        if let Return::Transaction(b) | Return::Reply(b) = ret {
+            if self.spare_in.len() < SPARE_IN_MAX {
+                self.spare_in.push(b);
+            }
+        }
+    }
+
+    /// `t` in a box, a recycled one where there is one.
+    fn boxed(&mut self, t: TxnIn) -> Box<TxnIn> {
+        match self.spare_in.pop() {
+            Some(mut b) => {
+                *b = t;
+                b
+            }
+            None => Box::new(t),
+        }
     }
 
     /// Applies one command written by `thread`, with the fds that came

@@ -573,7 +573,7 @@ impl Core {
         }
         fx.push(Effect::Deliver {
             thread,
-            ret: Return::Transaction(Box::new(ret)),
+            ret: Return::Transaction(self.boxed(ret)),
             fds,
         });
         if oneway {
@@ -726,7 +726,7 @@ impl Core {
         self.threads.get_mut(caller.0).expect("live").top = t.from_parent;
         fx.push(Effect::Deliver {
             thread: caller,
-            ret: Return::Reply(Box::new(TxnIn {
+            ret: Return::Reply(self.boxed(TxnIn {
                 id: id.id,
                 target: None,
                 code: t.code,

@@ -1238,6 +1238,46 @@ fn payload_outside_the_send_area_is_refused() {
     ));
 }
 
+/// `Core::recycle`: a return handed back lends its box to the next
+/// delivery, and nothing of the old call shows in the new one. The same
+/// calls, with and without every return handed back, deliver the same.
+#[test]
+fn a_recycled_return_leaves_nothing_in_the_next_delivery() {
+    fn run(recycle: bool) -> Vec<TxnIn> {
+        let mut w = World::with_sm();
+        let (a, b) = (w.process(), w.process());
+        let (at, bt) = (w.looper(a), w.thread(b));
+        let h = w.give(at, 0x10, bt);
+        let mut seen = Vec::new();
+        // Calls that differ in code, length and objects, so that a field
+        // left over from the one before would show.
+        for (code, objects, len) in [
+            (7, vec![binder(0x20)], 64),
+            (9, vec![], 8),
+            (11, vec![binder(0x30), binder(0x40)], 200),
+            (13, vec![], 0),
+        ] {
+            w.call_len(bt, h, code, objects, len);
+            let tx = w.incoming(at);
+            w.free(at, &tx);
+            w.reply(at, vec![]);
+            w.ok(at, Command::WaitForWork);
+            let Return::Reply(reply) = w.answer(bt) else {
+                panic!("no reply to call {code}")
+            };
+            w.free(bt, &reply);
+            if recycle {
+                w.core.recycle(Return::Transaction(Box::new(tx.clone())));
+                w.core.recycle(Return::Reply(reply.clone()));
+            }
+            seen.push(tx);
+            seen.push(*reply);
+        }
+        seen
+    }
+    assert_eq!(run(true), run(false));
+}
+
 // ---- oneway --------------------------------------------------------------
 
 #[test]

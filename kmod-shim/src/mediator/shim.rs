@@ -455,11 +455,14 @@ impl Shim {
             match *e {
                 Effect::Deliver {
                     thread,
-                    ref ret,
+                    ref mut ret,
                     ref mut fds,
                 } => {
                     let owned = self.take_slots(std::mem::take(fds));
                     self.deliver(thread, ret, owned);
+                    // Encoded: its box goes back for the next delivery.
+                    let sent = std::mem::replace(ret, Return::TransactionComplete);
+                    self.core.recycle(sent);
                 }
                 Effect::Copy {
                     from,
