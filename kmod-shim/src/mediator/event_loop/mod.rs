@@ -215,6 +215,12 @@ impl Spent {
 
     /// Moves every buffer of `other` here (as far as there is room).
     pub fn absorb(&mut self, other: &mut Spent) {
+        if self.0.is_empty() {
+            // The ping-pong's case, each pass: one buffer used, one sent.
+            // Both lists hold only buffers `keep` let in.
+            std::mem::swap(&mut self.0, &mut other.0);
+            return;
+        }
         for b in other.0.drain(..) {
             self.keep(b);
         }
