@@ -182,6 +182,15 @@ pub(crate) struct EpollIo {
     unrest: bool,
 }
 
+/// One non-blocking `sendmsg` of `m` with its fds.
+fn send_one(chan: &crate::sys::channel::Channel, m: &Message) -> io::Result<()> {
+    if m.fds.is_empty() {
+        return chan.try_send(&m.bytes, &[]).map(drop);
+    }
+    let fds: Vec<BorrowedFd<'_>> = m.fds.iter().map(|f| f.as_fd()).collect();
+    chan.try_send(&m.bytes, &fds).map(drop)
+}
+
 /// Tries to send every queued message; `Ok(true)` when the queue emptied.
 /// The buffers of the messages sent go to `spent`.
 fn flush(
@@ -190,9 +199,8 @@ fn flush(
     spent: &mut Spent,
 ) -> io::Result<bool> {
     while let Some(m) = outbox.front() {
-        let fds: Vec<BorrowedFd<'_>> = m.fds.iter().map(|f| f.as_fd()).collect();
-        match chan.try_send(&m.bytes, &fds) {
-            Ok(_) => {
+        match send_one(chan, m) {
+            Ok(()) => {
                 if let Some(m) = outbox.pop_front() {
                     spent.keep(m.bytes);
                 }
@@ -320,6 +328,27 @@ impl EpollIo {
         if slot.outbox.len() >= MAX_OUTBOX {
             on(Event::overflow(token));
             return;
+        }
+        if slot.outbox.is_empty() {
+            // Nothing queued before it: straight to the socket, not
+            // through the queue (a call's every message).
+            match send_one(chan, &msg) {
+                Ok(()) => {
+                    self.spent.keep(msg.bytes);
+                    self.sent_to = Some(token);
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // The socket is full: queued until `EPOLLOUT`.
+                    slot.outbox.push_back(msg);
+                    if !slot.writing && !slot.dead {
+                        slot.writing = true;
+                        let _ = self.poller.set_write_interest(chan.as_fd(), token, true);
+                    }
+                    return;
+                }
+                Err(e) => return send_failed(token, &e, on),
+            }
         }
         slot.outbox.push_back(msg);
         match flush(chan, &mut slot.outbox, &mut self.spent) {
