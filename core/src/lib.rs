@@ -277,17 +277,13 @@ impl Core {
             }
             return;
         };
-        let (fds, rest) = match cmd {
-            Command::Transaction { .. } | Command::Reply(_) => (fds, Vec::new()),
-            _ => (Vec::new(), fds),
-        };
-        if !rest.is_empty() {
-            let count = rest.len();
-            fx.push(Effect::CloseFds(rest));
+        if !fds.is_empty() && !matches!(cmd, Command::Transaction { .. } | Command::Reply(_)) {
+            let count = fds.len();
+            fx.push(Effect::CloseFds(fds));
             self.error(thread, Failure::UnclaimedFds { count }, fx);
             return;
         }
-        let wipe = self.wipe_after(thread, &cmd);
+        let wipe = self.wipe_after(&cmd);
         let r = match cmd {
             Command::Transaction { handle, txn } => {
                 self.transact(thread, handle, txn, fds, prio, fx);
@@ -359,14 +355,18 @@ impl Core {
         if let Err(e) = r {
             self.error(thread, e, fx);
         }
-        fx.extend(wipe);
+        Self::push_wipe(thread, wipe, fx);
     }
 
-    /// The wipe of the sender's copy of a sensitive payload, to follow the
-    /// call or reply `cmd` (`None` for other commands, a payload that is
-    /// not sensitive, or a range not inside the send area: nothing was
-    /// copied from it).
-    fn wipe_after(&self, thread: ThreadId, cmd: &Command) -> Option<Effect> {
+    /// The range of the sender's send area to wipe after the call or reply
+    /// `cmd`, a sensitive payload (`None` for other commands, a payload
+    /// that is not sensitive, or a range not inside the send area: nothing
+    /// was copied from it).
+    ///
+    /// A range, not the `Effect`: this runs for every command, and an
+    /// `Option<Effect>` built and moved each time showed in the mediator's
+    /// profile.
+    fn wipe_after(&self, cmd: &Command) -> Option<DataRange> {
         let (Command::Transaction { txn, .. } | Command::Reply(txn)) = cmd else {
             return None;
         };
@@ -375,11 +375,18 @@ impl Core {
             .offset
             .checked_add(data.len)
             .is_some_and(|end| end <= self.limits.send_area);
-        (txn.flags.clear_buf() && data.len > 0 && inside).then_some(Effect::ZeroSendArea {
-            thread,
-            offset: data.offset,
-            len: data.len,
-        })
+        (txn.flags.clear_buf() && data.len > 0 && inside).then_some(data)
+    }
+
+    /// Pushes the wipe [`wipe_after`](Self::wipe_after) found, if any.
+    fn push_wipe(thread: ThreadId, wipe: Option<DataRange>, fx: &mut Vec<Effect>) {
+        if let Some(DataRange { offset, len }) = wipe {
+            fx.push(Effect::ZeroSendArea {
+                thread,
+                offset,
+                len,
+            });
+        }
     }
 
     /// A command the I/O layer refused before the core could see it (a
@@ -402,8 +409,8 @@ impl Core {
         if self.writing(thread).is_none() {
             return;
         }
-        let wipe = self.wipe_after(thread, &cmd);
-        fx.extend(wipe);
+        let wipe = self.wipe_after(&cmd);
+        Self::push_wipe(thread, wipe, fx);
         match cmd {
             Command::Transaction { .. } => {
                 let id = self.next_id();
