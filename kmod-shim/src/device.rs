@@ -11,6 +11,7 @@
 //! - [`ThreadChannel::write`] / [`ThreadChannel::read`] are binder's
 //!   write-read, split; both refuse to work in a forked child.
 
+use std::cell::Cell;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -315,6 +316,7 @@ impl Device {
             pid: self.pid,
             tid,
             buf: vec![0; MAX_MSG + 1],
+            wbuf: Cell::new(Vec::new()),
         })
     }
 }
@@ -436,7 +438,13 @@ pub struct ThreadChannel {
     pid: i32,
     tid: i32,
     buf: Vec<u8>,
+    /// The buffer of the last write, to encode the next one into (a
+    /// `Cell`: `write` takes `&self`, and a channel is one thread's).
+    wbuf: Cell<Vec<u8>>,
 }
+
+/// The most room a thread channel keeps in its write buffer.
+const WRITE_BUFFER_KEEP: usize = 4096;
 
 impl std::fmt::Debug for ThreadChannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -488,8 +496,12 @@ impl ThreadChannel {
     /// Fd, Blob and SharedMem objects).
     pub fn write(&self, cmds: &[Command], fds: &[BorrowedFd<'_>]) -> Result<(), DeviceError> {
         // `write_raw` checks for a fork; once per message is enough.
-        let bytes = wire::encode_write(cmds)?;
-        self.write_raw(&bytes, fds)
+        let bytes = wire::encode_write_into(cmds, self.wbuf.take())?;
+        let sent = self.write_raw(&bytes, fds);
+        if bytes.capacity() <= WRITE_BUFFER_KEEP {
+            self.wbuf.set(bytes);
+        }
+        sent
     }
 
     /// Sends raw bytes as one message (for tests of the mediator's checks).

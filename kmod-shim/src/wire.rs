@@ -271,7 +271,13 @@ pub fn decode_return(bytes: &[u8]) -> Result<Return, WireError> {
 /// Encodes a `Write` of `cmds` (as [`ThreadMsg::Write`]): by hand when
 /// every command is one `fastwire` writes, by postcard otherwise.
 pub fn encode_write(cmds: &[Command]) -> Result<Vec<u8>, WireError> {
-    let mut out = Vec::with_capacity(ENCODE_CAPACITY);
+    encode_write_into(cmds, Vec::with_capacity(ENCODE_CAPACITY))
+}
+
+/// [`encode_write`] into `out` (emptied first): a thread channel encodes
+/// each write into the buffer of the one before.
+pub fn encode_write_into(cmds: &[Command], mut out: Vec<u8>) -> Result<Vec<u8>, WireError> {
+    out.clear();
     fastwire::write_u64(WRITE, &mut out);
     fastwire::write_u64(cmds.len() as u64, &mut out);
     if cmds.iter().all(|c| fastwire::write_command(c, &mut out)) {
