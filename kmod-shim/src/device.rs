@@ -443,9 +443,6 @@ pub struct ThreadChannel {
     wbuf: Cell<Vec<u8>>,
 }
 
-/// The most room a thread channel keeps in its write buffer.
-const WRITE_BUFFER_KEEP: usize = 4096;
-
 impl std::fmt::Debug for ThreadChannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ThreadChannel")
@@ -498,7 +495,7 @@ impl ThreadChannel {
         // `write_raw` checks for a fork; once per message is enough.
         let bytes = wire::encode_write_into(cmds, self.wbuf.take())?;
         let sent = self.write_raw(&bytes, fds);
-        if bytes.capacity() <= WRITE_BUFFER_KEEP {
+        if bytes.capacity() <= wire::KEEP_CAPACITY {
             self.wbuf.set(bytes);
         }
         sent

@@ -160,6 +160,11 @@ pub enum WireError {
 /// several.
 pub(crate) const ENCODE_CAPACITY: usize = 128;
 
+/// The most room an encoding buffer kept for reuse may have (the
+/// mediator's buffers of sent returns, a thread channel's write buffer):
+/// a rare large message must not pin its peak.
+pub(crate) const KEEP_CAPACITY: usize = 4096;
+
 /// Writes up to this long are copied byte by byte ([`VecFlavor`]).
 const SHORT: usize = 16;
 

@@ -183,7 +183,6 @@ fn send_failed(token: u64, e: &io::Error, on: &mut dyn FnMut(Event<'_>)) {
     }
 }
 
-/// The running loop.
 /// Buffers of sent messages, kept for the next encodings: without them,
 /// every return a call sends allocated its bytes and freed them after the
 /// send (two allocations and two frees per round trip, in the mediator's
@@ -195,12 +194,10 @@ pub(crate) struct Spent(Vec<Vec<u8>>);
 impl Spent {
     /// The most buffers kept.
     const MAX: usize = 64;
-    /// The most room a kept buffer may have.
-    const MAX_CAPACITY: usize = 4096;
 
     /// Keeps `bytes`' allocation if there is room for it.
     pub fn keep(&mut self, bytes: Vec<u8>) {
-        if self.0.len() < Self::MAX && bytes.capacity() <= Self::MAX_CAPACITY {
+        if self.0.len() < Self::MAX && bytes.capacity() <= crate::wire::KEEP_CAPACITY {
             self.0.push(bytes);
         }
     }
@@ -227,6 +224,7 @@ impl Spent {
     }
 }
 
+/// The running loop.
 pub(crate) enum Io {
     Epoll(epoll::EpollIo),
     Uring(Box<uring::UringIo>),
@@ -278,7 +276,6 @@ impl Io {
         }
     }
 
-    /// One pass: waits for something to happen and reports it through `on`.
     /// The buffers of the messages sent since the last call (the epoll
     /// loop's; io_uring holds a message's bytes until its completion and
     /// frees them there).
@@ -289,6 +286,7 @@ impl Io {
         }
     }
 
+    /// One pass: waits for something to happen and reports it through `on`.
     pub fn wait(&mut self, on: &mut dyn FnMut(Event<'_>)) -> io::Result<()> {
         match self {
             Io::Epoll(e) => e.wait(on),
