@@ -488,16 +488,8 @@ impl Parcel {
     /// error plumbing, was a tenth of an echo service's instructions per
     /// call outside the device.
     fn write_len(&mut self, len: usize) {
-        let mut v = len as u64;
-        let mut buf = [0u8; 10];
-        let mut n = 0;
-        while v >= 0x80 {
-            buf[n] = v as u8 | 0x80;
-            v >>= 7;
-            n += 1;
-        }
-        buf[n] = v as u8;
-        self.append(&buf[..=n]);
+        let (buf, n) = capbinder_core::fastwire::u64_varint(len as u64);
+        self.append(&buf[..n]);
     }
 
     /// Reads a byte array's length, as `read::<u64>()` would.
