@@ -363,12 +363,18 @@ fn write_txn_out(t: &TxnOut, out: &mut Vec<u8>) -> bool {
 }
 
 /// A `TxnIn`, its label if it has one, and its objects; boxed as soon
-/// as its head is read, so that it is not copied again on its way into a
-/// `Return`.
-fn read_txn_in(b: &[u8]) -> Option<(Box<TxnIn>, &[u8])> {
+/// as its head is read (in `spare` if there is one), so that it is not
+/// copied again on its way into a `Return`.
+fn read_txn_in<'a>(b: &'a [u8], spare: &mut Option<Box<TxnIn>>) -> Option<(Box<TxnIn>, &'a [u8])> {
     let (head, mut b) = read_head::<IN_HEAD>(b)?;
     let (t, has_label, objects) = read_in_head(head).ok()?;
-    let mut t = Box::new(t);
+    let mut t = match spare.take() {
+        Some(mut bx) => {
+            *bx = t;
+            bx
+        }
+        None => Box::new(t),
+    };
     if has_label {
         let (len, r) = read_u64(b)?;
         let (label, r) = take(r, len)?;
@@ -462,15 +468,25 @@ fn unit(t: u32, out: &mut Vec<u8>) -> bool {
 /// One return off the front of `b`, with what follows it; `None` for a
 /// return this module does not handle or cannot read (ask postcard).
 pub fn read_return(b: &[u8]) -> Option<(Return, &[u8])> {
+    read_return_in(b, &mut None)
+}
+
+/// [`read_return`], boxing a delivered call or reply in `spare` (taken)
+/// when there is one: a reader that hands each `TxnIn`'s box back
+/// allocates none per delivery.
+pub fn read_return_in<'a>(
+    b: &'a [u8],
+    spare: &mut Option<Box<TxnIn>>,
+) -> Option<(Return, &'a [u8])> {
     let (t, rest) = read_u32(b)?;
     Some(match t {
         tag::TRANSACTION_COMPLETE => (Return::TransactionComplete, rest),
         tag::RET_TRANSACTION => {
-            let (txn, rest) = read_txn_in(rest)?;
+            let (txn, rest) = read_txn_in(rest, spare)?;
             (Return::Transaction(txn), rest)
         }
         tag::RET_REPLY => {
-            let (txn, rest) = read_txn_in(rest)?;
+            let (txn, rest) = read_txn_in(rest, spare)?;
             (Return::Reply(txn), rest)
         }
         tag::DEAD_REPLY => {
@@ -844,6 +860,28 @@ mod tests {
                         | Return::FrozenReply { .. }
                 );
                 prop_assert!(!always, "{:?} is one this module writes", r);
+            }
+        }
+
+        /// A delivery read into a handed-back box reads as a fresh one
+        /// does, whatever the box held before, and lands in that box.
+        #[test]
+        fn a_return_read_into_a_spare_box_reads_as_a_fresh_one(
+            r in ret(),
+            old in txn_in(),
+        ) {
+            let mut bytes = Vec::new();
+            prop_assume!(write_return(&r, &mut bytes));
+            let spare = Box::new(old);
+            let at: *const TxnIn = &*spare;
+            let mut spare = Some(spare);
+            let got = read_return_in(&bytes, &mut spare);
+            prop_assert_eq!(&got, &read_return(&bytes));
+            if let Some((Return::Transaction(b) | Return::Reply(b), _)) = &got {
+                prop_assert!(std::ptr::eq(&**b, at), "the spare box was not used");
+                prop_assert!(spare.is_none());
+            } else {
+                prop_assert!(spare.is_some(), "a return without a TxnIn took the box");
             }
         }
 

@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use capbinder_core::{
-    features, Command, DataRange, Hello, Limits, Return, Welcome, PROTOCOL_MAJOR, PROTOCOL_MINOR,
+    features, Command, DataRange, Hello, Limits, Return, TxnIn, Welcome, PROTOCOL_MAJOR,
+    PROTOCOL_MINOR,
 };
 
 use crate::sys::channel::{Channel, SCM_MAX_FD};
@@ -317,6 +318,7 @@ impl Device {
             tid,
             buf: vec![0; MAX_MSG + 1],
             wbuf: Cell::new(Vec::new()),
+            spare: None,
         })
     }
 }
@@ -441,6 +443,9 @@ pub struct ThreadChannel {
     /// The buffer of the last write, to encode the next one into (a
     /// `Cell`: `write` takes `&self`, and a channel is one thread's).
     wbuf: Cell<Vec<u8>>,
+    /// A delivered call's or reply's box handed back ([`Self::recycle`]),
+    /// for the next one read.
+    spare: Option<Box<TxnIn>>,
 }
 
 impl std::fmt::Debug for ThreadChannel {
@@ -531,7 +536,7 @@ impl ThreadChannel {
                 got.full_len
             )));
         }
-        let ret = wire::decode_return(&self.buf[..got.len])?;
+        let ret = wire::decode_return_in(&self.buf[..got.len], &mut self.spare)?;
         if got.ctrunc {
             // This process ran out of fds (or was sent more than
             // SCM_MAX_FD): the kernel installed the first ones and dropped
@@ -545,6 +550,14 @@ impl ThreadChannel {
             );
         }
         Ok((ret, got.fds))
+    }
+
+    /// Hands back the box of a call or reply this channel delivered, once
+    /// it is handled, for the next one [`read`](Self::read) returns: a
+    /// caller that does so allocates nothing per delivery. Optional: a box
+    /// not handed back is simply dropped.
+    pub fn recycle(&mut self, txn: Box<TxnIn>) {
+        self.spare = Some(txn);
     }
 
     /// Writes `cmds` then reads one return.

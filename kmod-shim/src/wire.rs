@@ -18,7 +18,7 @@
 //!
 //! `docs/transport.md` describes the same thing for readers of the wire.
 
-use capbinder_core::{fastwire, Command, Hello, Return, Welcome};
+use capbinder_core::{fastwire, Command, Hello, Return, TxnIn, Welcome};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// The largest message either side accepts, in bytes. A `Write` with the
@@ -267,7 +267,13 @@ pub fn encode_return_into(ret: &Return, mut out: Vec<u8>) -> Result<Vec<u8>, Wir
 
 /// Decodes a `Return` from a thread channel (see [`encode_return`]).
 pub fn decode_return(bytes: &[u8]) -> Result<Return, WireError> {
-    match fastwire::read_return(bytes) {
+    decode_return_in(bytes, &mut None)
+}
+
+/// [`decode_return`], boxing a delivered call or reply in `spare` when
+/// there is one (see [`fastwire::read_return_in`]).
+pub fn decode_return_in(bytes: &[u8], spare: &mut Option<Box<TxnIn>>) -> Result<Return, WireError> {
+    match fastwire::read_return_in(bytes, spare) {
         Some((ret, [])) => Ok(ret),
         _ => decode(bytes),
     }

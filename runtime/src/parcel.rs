@@ -40,8 +40,26 @@ pub(crate) enum Slot {
 enum Data {
     Owned(Vec<u8>),
     InPlace(InPlace),
-    Received(Arc<Delivered>),
+    Received(Received),
     Blob(Mapping),
+}
+
+/// A delivered range held by the parcel that reads it: its own until a
+/// splice ([`Parcel::forward_bytes`]) must keep it allocated past the
+/// parcel, and shared from then on, so a call that splices nothing
+/// allocates nothing for it.
+enum Received {
+    Own(Delivered),
+    Shared(Arc<Delivered>),
+}
+
+impl Received {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Received::Own(d) => d.bytes(),
+            Received::Shared(d) => d.bytes(),
+        }
+    }
 }
 
 /// A parcel written in its thread's send area: `len` bytes from the start,
@@ -110,6 +128,24 @@ impl PendingSplice {
 }
 
 impl Data {
+    /// A received range, shared from here on (see [`Received`]); `None`
+    /// for bytes that are not a received range.
+    fn share_received(&mut self) -> Option<Arc<Delivered>> {
+        if let Data::Received(Received::Own(_)) = self {
+            // Moved out and back, never dropped: dropping a `Delivered`
+            // frees its range.
+            if let Data::Received(Received::Own(d)) =
+                std::mem::replace(self, Data::Owned(Vec::new()))
+            {
+                *self = Data::Received(Received::Shared(Arc::new(d)));
+            }
+        }
+        match self {
+            Data::Received(Received::Shared(d)) => Some(d.clone()),
+            _ => None,
+        }
+    }
+
     /// The bytes as an owned buffer (a copy unless they are owned already).
     fn into_vec(self) -> Vec<u8> {
         match self {
@@ -307,7 +343,7 @@ impl Parcel {
 
     pub(crate) fn from_delivered(d: Delivered, slots: Vec<Slot>) -> Parcel {
         Parcel {
-            data: Data::Received(Arc::new(d)),
+            data: Data::Received(Received::Own(d)),
             pos: 0,
             slots,
             sensitive: false,
@@ -562,10 +598,10 @@ impl Parcel {
         let len = from.read_bytes()?.len();
         let offset = from.pos - len;
         self.write_len(len);
-        if let (Data::Received(d), Data::InPlace(p)) = (&from.data, &mut self.data) {
+        if let (Data::Received(_), Data::InPlace(p)) = (&from.data, &mut self.data) {
             if len >= SPLICE_MIN && p.splices.len() < MAX_SPLICES {
                 if let Some(at) = p.grow(len) {
-                    let from = d.clone();
+                    let from = from.data.share_received().expect("a received parcel");
                     p.splices.push(PendingSplice {
                         at,
                         from,

@@ -618,6 +618,19 @@ fn receive(process: &Arc<ProcessState>, tx: &TxnIn, fds: Vec<OwnedFd>) -> Result
     Ok(p)
 }
 
+/// Hands a delivered call's or reply's box back to this thread's
+/// channel for the next delivery (see `ThreadChannel::recycle`); dropped
+/// where the thread state is busy or gone.
+fn recycle(tx: Box<TxnIn>) {
+    let _ = TS.try_with(|c| {
+        if let Ok(mut b) = c.try_borrow_mut() {
+            if let Some(ts) = b.as_mut() {
+                ts.chan.recycle(tx);
+            }
+        }
+    });
+}
+
 /// Receive buffers up to this size are freed with this thread's next write
 /// (a looper's comes right after the call it serves, a client's with its
 /// next call), saving the mediator a message and a wakeup per call;
@@ -733,7 +746,11 @@ fn wait_for_reply(process: &Arc<ProcessState>, oneway: bool) -> Result<Parcel> {
                     return Ok(Parcel::new());
                 }
             }
-            Return::Reply(tx) => return unpack_reply(receive(process, &tx, fds)?),
+            Return::Reply(tx) => {
+                let reply = receive(process, &tx, fds);
+                recycle(tx);
+                return unpack_reply(reply?);
+            }
             Return::DeadReply { id } => {
                 return Err(Status::dead(format!(
                     "{id}: the target died before it replied"
@@ -827,18 +844,24 @@ pub(crate) fn run_local(
 /// of two per call served); a thread waiting on its own call flushes at
 /// once, since its next step is a read.
 fn execute(process: &Arc<ProcessState>, mut tx: Box<TxnIn>, fds: Vec<OwnedFd>, flush: bool) {
+    serve(process, &mut tx, fds, flush);
+    recycle(tx);
+}
+
+/// `execute`'s work, on a borrowed call.
+fn serve(process: &Arc<ProcessState>, tx: &mut TxnIn, fds: Vec<OwnedFd>, flush: bool) {
     let oneway = tx.flags.oneway();
     let target = tx.target.and_then(|(ptr, _)| process.lookup_local(ptr));
     // Entered before the payload is read, as libbinder reads it inside
     // the call: a proxy made for an object in it is charged to the
     // caller's uid (`proxy_count`).
     let entered = (
-        identity::enter(CallingIdentity::from_txn(&mut tx)),
+        identity::enter(CallingIdentity::from_txn(tx)),
         crate::work_source::serve(tx.sender.work_source),
     );
     // A topic's gap callback runs inside the message, as its handler does.
-    crate::topic::on_message(process, &tx);
-    let result = receive(process, &tx, fds).and_then(|mut data| {
+    crate::topic::on_message(process, tx);
+    let result = receive(process, tx, fds).and_then(|mut data| {
         let l = target.ok_or_else(|| {
             Status::from_code(
                 StatusCode::DeadObject,
