@@ -263,6 +263,29 @@ fn bad(what: impl Into<String>) -> Status {
 /// Room a reply starts with: its status byte and a small result.
 const REPLY_CAPACITY: usize = 64;
 
+/// The largest buffer a thread keeps for its next reply ([`reuse_buffer`]).
+const KEEP_CAPACITY: usize = 4096;
+
+thread_local! {
+    /// The buffer of the last parcel this thread sent from its own bytes,
+    /// emptied, for its next reply: a served call allocates none.
+    static SPARE_BYTES: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Takes a sent parcel's buffer back for the next reply, zeroed first if
+/// its parcel was `sensitive` (as its drop would have); one larger than
+/// [`KEEP_CAPACITY`] is freed, so an idle thread holds little.
+pub(crate) fn reuse_buffer(mut v: Vec<u8>, sensitive: bool) {
+    if sensitive {
+        zeroize::Zeroize::zeroize(&mut v);
+    }
+    if v.capacity() == 0 || v.capacity() > KEEP_CAPACITY {
+        return;
+    }
+    v.clear();
+    let _ = SPARE_BYTES.try_with(|c| c.set(v));
+}
+
 impl Parcel {
     /// An empty parcel to write into.
     pub fn new() -> Parcel {
@@ -318,11 +341,17 @@ impl Parcel {
         };
         if lease.write_at(0, v).is_ok() {
             let len = v.len();
-            self.data = Data::InPlace(InPlace {
-                lease,
-                len,
-                splices: Vec::new(),
-            });
+            let old = std::mem::replace(
+                &mut self.data,
+                Data::InPlace(InPlace {
+                    lease,
+                    len,
+                    splices: Vec::new(),
+                }),
+            );
+            if let Data::Owned(v) = old {
+                reuse_buffer(v, self.sensitive);
+            }
         }
     }
 
@@ -479,7 +508,8 @@ impl Parcel {
     /// small result, so that writing one does not grow the buffer byte by
     /// byte.
     pub(crate) fn reply_with_status(code: u8) -> Parcel {
-        let mut v = Vec::with_capacity(REPLY_CAPACITY);
+        let mut v = SPARE_BYTES.try_with(|c| c.take()).unwrap_or_default();
+        v.reserve(REPLY_CAPACITY);
         v.push(code);
         Parcel::from_parts(v, Vec::new())
     }
@@ -799,6 +829,36 @@ impl Parcel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn owned_capacity(p: &Parcel) -> usize {
+        match &p.data {
+            Data::Owned(v) => v.capacity(),
+            _ => panic!("a reply starts as an owned buffer"),
+        }
+    }
+
+    #[test]
+    fn a_sent_buffer_becomes_the_next_reply_holding_only_its_status_byte() {
+        for sensitive in [false, true] {
+            let mut v = Vec::with_capacity(200);
+            v.extend_from_slice(b"the last reply's bytes");
+            let at = v.as_ptr();
+            reuse_buffer(v, sensitive);
+            let p = Parcel::reply_with_status(1);
+            assert_eq!(p.bytes().as_ptr(), at, "sensitive: {sensitive}");
+            assert_eq!(&*p.bytes(), &[1]);
+            // Taken: the next reply gets a buffer of its own.
+            assert_ne!(Parcel::reply_with_status(0).bytes().as_ptr(), at);
+        }
+    }
+
+    #[test]
+    fn a_large_sent_buffer_is_not_kept() {
+        reuse_buffer(Vec::with_capacity(KEEP_CAPACITY + 1), false);
+        let p = Parcel::reply_with_status(0);
+        assert!(owned_capacity(&p) <= KEEP_CAPACITY);
+        assert_eq!(&*p.bytes(), &[0]);
+    }
 
     #[test]
     fn values_round_trip_in_order() {

@@ -381,11 +381,9 @@ fn prepare(
             (inline(0, p.len), None)
         }
         Outgoing::InPlace(p) => place_payload(ts, &p.filled(), threshold, at)?,
-        Outgoing::Bytes(mut b) => {
+        Outgoing::Bytes(b) => {
             let placed = place_payload(ts, &b, threshold, at);
-            if flags & TxnFlags::CLEAR_BUF != 0 {
-                zeroize::Zeroize::zeroize(&mut b);
-            }
+            crate::parcel::reuse_buffer(b, flags & TxnFlags::CLEAR_BUF != 0);
             placed?
         }
     };
