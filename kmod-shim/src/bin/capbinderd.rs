@@ -32,7 +32,10 @@ struct Args {
     /// TOML configuration file.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Use the epoll loop instead of io_uring.
+    /// Run the epoll loop whatever CAPBINDER_LOOP or the configuration's
+    /// `event_loop` asks for. Without either, epoll runs anyway: it measured
+    /// faster than io_uring here (docs/transport.md, "The loop"); ask for
+    /// io_uring with CAPBINDER_LOOP=io_uring or `event_loop = "io_uring"`.
     #[arg(long)]
     epoll: bool,
 }
