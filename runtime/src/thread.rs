@@ -354,13 +354,15 @@ fn prepare(
     } else {
         flags
     };
-    let (out, slots) = data.take_outgoing();
-    if let Some(i) = slots.iter().position(|s| matches!(s, Slot::Fd(None))) {
+    // Checked before the bytes are taken out: refused, the parcel drops
+    // whole, and a sensitive one zeroes its bytes as it goes.
+    if let Some(i) = data.slots.iter().position(|s| matches!(s, Slot::Fd(None))) {
         return Err(Status::from_code(
             StatusCode::BadValue,
             format!("file descriptor {i} of this parcel was already read, so it cannot be sent"),
         ));
     }
+    let (out, slots) = data.take_outgoing();
     let threshold = (ts.process.limits().blob_threshold as usize).min(ts.chan.send_area_len());
     let mut keep = Keep::default();
     let mut splices = Vec::new();
@@ -849,6 +851,7 @@ fn execute(process: &Arc<ProcessState>, mut tx: Box<TxnIn>, fds: Vec<OwnedFd>, f
 /// `execute`'s work, on a borrowed call.
 fn serve(process: &Arc<ProcessState>, tx: &mut TxnIn, fds: Vec<OwnedFd>, flush: bool) {
     let oneway = tx.flags.oneway();
+    let clear_buf = tx.flags.clear_buf();
     let target = tx.target.and_then(|(ptr, _)| process.lookup_local(ptr));
     // Entered before the payload is read, as libbinder reads it inside
     // the call: a proxy made for an object in it is charged to the
@@ -867,6 +870,12 @@ fn serve(process: &Arc<ProcessState>, tx: &mut TxnIn, fds: Vec<OwnedFd>, flush: 
             )
         })?;
         let mut reply = Parcel::reply_with_status(0);
+        // libbinder forwards TF_CLEAR_BUF from a call to its reply; marked
+        // before the handler runs, so that bytes the handler moves out of
+        // it (`move_to_send_area`) are zeroed too.
+        if clear_buf {
+            reply.mark_sensitive();
+        }
         // A handler that panics must still answer its caller, and this
         // thread must go on serving: unwinding out of the looper would
         // take the thread away and leave the caller a "died" reply from a
@@ -898,8 +907,8 @@ fn serve(process: &Arc<ProcessState>, tx: &mut TxnIn, fds: Vec<OwnedFd>, flush: 
         return;
     }
     let mut reply = result.unwrap_or_else(status_reply);
-    // libbinder forwards TF_CLEAR_BUF from a call to its reply.
-    if tx.flags.clear_buf() {
+    // A failure's status reply too.
+    if clear_buf {
         reply.mark_sensitive();
     }
     // The reply goes at the start of the area: oneway calls the handler

@@ -927,7 +927,10 @@ fn a_sensitive_call_and_its_reply_are_marked_on_both_sides() {
     let _sm = ctx.servicemanager();
     let _svc = service(&ctx, "conf.sensitive", None);
     let mut c = client_of(&ctx, "conf.sensitive");
-    assert_eq!(c.ok("sensitive s"), "request=true reply=true");
+    assert_eq!(
+        c.ok("sensitive s"),
+        "request=true reply-in-handler=true reply=true"
+    );
     assert_eq!(c.ok("echo s plain"), "plain");
 }
 

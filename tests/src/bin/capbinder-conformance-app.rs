@@ -358,7 +358,13 @@ impl Binder for Conf {
                 p.write_weak_binder(&kept.downgrade())?;
                 to.transact(codes::KEEP_WEAK, p, false).map(|_| ())
             }
-            codes::IS_SENSITIVE => reply.write(&data.is_sensitive()),
+            codes::IS_SENSITIVE => {
+                // The reply is marked before the handler runs, so what it
+                // moves out of the reply is zeroed too.
+                let marked = reply.is_sensitive();
+                reply.write(&data.is_sensitive())?;
+                reply.write(&marked)
+            }
             codes::KEEP_WEAK => {
                 let weak = data
                     .read_weak_binder()?
@@ -1262,7 +1268,11 @@ impl Client {
                 p.mark_sensitive();
                 let mut r = self.call(w, codes::IS_SENSITIVE, p, false)?;
                 let seen: bool = r.read().map_err(st)?;
-                Ok(format!("request={seen} reply={}", r.is_sensitive()))
+                let marked: bool = r.read().map_err(st)?;
+                Ok(format!(
+                    "request={seen} reply-in-handler={marked} reply={}",
+                    r.is_sensitive()
+                ))
             }
             "pool-info" => Ok(format!(
                 "started={} max={}",
