@@ -617,7 +617,18 @@ fn refusal(msg: &str) -> bool {
 /// Many clients: 1, 10, 100, 1000 connected processes (the measuring one
 /// included), sync 32-byte round trips from this process at each, and the
 /// mediator's memory.
-pub fn clients_group(setup: &Setup, plan: &Plan, report: &mut Report) -> Res<()> {
+/// The many-clients case: 1, 10, 100, 1000 connected processes, one of
+/// them calling. At each count the relay floor in `floors` (one per
+/// placement, where it started) takes turns with the calls, so that a
+/// ratio between two counts can be taken over the floor measured beside
+/// each: the counts are minutes apart, and this VM's speed drifts by more
+/// than the target allows in that time.
+pub fn clients_group(
+    setup: &Setup,
+    plan: &Plan,
+    floors: &mut [(crate::Placement, Option<bench::FloorRigs>)],
+    report: &mut Report,
+) -> Res<()> {
     let mut idle = Flock::default();
     let mut base: Option<util::Mem> = None;
     for &n in &plan.clients {
@@ -682,16 +693,35 @@ pub fn clients_group(setup: &Setup, plan: &Plan, report: &mut Report) -> Res<()>
             setup.place(plan.far(p))?;
             let iters = plan.iters_small;
             util::progress(&format!(
-                "clients={n} {}: {iters} round trips of 32 B",
+                "clients={n} {}: {iters} round trips of 32 B, interleaved with the relay floor",
                 p.name()
             ));
-            let s = util::measure(iters, setup.sync_call(32))?;
-            report.push(Row {
-                mech: format!("capbinder-clients-{n}"),
-                placement: p,
-                payload: 32,
-                s,
-            });
+            let mut names = vec![format!("capbinder-clients-{n}")];
+            let mut cases: Vec<bench::interleave::Case<'_, String>> =
+                vec![Box::new(setup.sync_call(32))];
+            let rigs = floors.iter_mut().find(|(q, _)| *q == p);
+            for (mech, mut case) in rigs
+                .and_then(|(_, r)| r.as_mut())
+                .map(|r| r.cases(32))
+                .unwrap_or_default()
+            {
+                names.push(format!("{}-clients-{n}", mech.name()));
+                cases.push(Box::new(move |check| {
+                    case(check).map_err(|e| e.to_string())
+                }));
+            }
+            let sums =
+                bench::interleave::measure(&mut cases, iters, bench::interleave::rounds_for(iters))
+                    .map_err(|(i, e)| format!("clients={n} {}: {}: {e}", p.name(), names[i]))?;
+            drop(cases);
+            for (mech, s) in names.into_iter().zip(sums) {
+                report.push(Row {
+                    mech,
+                    placement: p,
+                    payload: 32,
+                    s,
+                });
+            }
         }
     }
     Ok(())

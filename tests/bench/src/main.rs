@@ -28,7 +28,9 @@
 //!   beside pipelined D-Bus calls;
 //! - `callers`: 1, 2, 8, 32 threads calling one service at once;
 //! - `clients`: 1, 10, 100, 1000 connected client processes, the same
-//!   load from one of them, and the mediator's memory per client;
+//!   load from one of them (taking turns with the relay floor, so that
+//!   counts minutes apart compare over the floor measured beside each),
+//!   and the mediator's memory per client;
 //! - `topics`: publish to 1, 10, 100 subscribers, beside a D-Bus signal.
 //!
 //! Every case runs in two placements: `same` (every process on the first
@@ -511,11 +513,23 @@ fn run_bench(cli: Cli) -> Res<()> {
         let biggest = plan.payloads.iter().copied().max().unwrap_or(32);
         if plan.wants("floor") {
             let max = biggest.min(1 << 20);
-            floors.push(floor_rigs(&plan, p, &[Mech::Direct, Mech::RelayBlocking], max, &mut report));
+            floors.push(floor_rigs(
+                &plan,
+                p,
+                &[Mech::Direct, Mech::RelayBlocking],
+                max,
+                &mut report,
+            ));
         }
         if plan.wants("kernel-binder") {
             let max = biggest.min(bench::kbinder::MAX_PAYLOAD);
-            floors.push(floor_rigs(&plan, p, &[Mech::KernelBinder], max, &mut report));
+            floors.push(floor_rigs(
+                &plan,
+                p,
+                &[Mech::KernelBinder],
+                max,
+                &mut report,
+            ));
         }
         procs::pin_self(home).map_err(|e| e.to_string())?;
         for &payload in &plan.payloads {
@@ -539,7 +553,9 @@ fn run_bench(cli: Cli) -> Res<()> {
             for rigs in floors.iter_mut().flatten() {
                 for (mech, mut case) in rigs.cases(payload) {
                     names.push(mech.name().to_string());
-                    cases.push(Box::new(move |check| case(check).map_err(|e| e.to_string())));
+                    cases.push(Box::new(move |check| {
+                        case(check).map_err(|e| e.to_string())
+                    }));
                 }
             }
             if let Some(s) = setup.as_ref() {
@@ -691,7 +707,18 @@ fn run_bench(cli: Cli) -> Res<()> {
             report.note("callers: threads of this process, each with its own thread channel, calling the one echo service (15 pool threads at most)");
         }
         if plan.wants("clients") {
-            if let Err(e) = cb::clients_group(s, &plan, &mut report) {
+            let mut floors: Vec<_> = plan
+                .placements
+                .iter()
+                .map(|&p| {
+                    (
+                        p,
+                        floor_rigs(&plan, p, &[Mech::RelayBlocking], 64, &mut report),
+                    )
+                })
+                .collect();
+            procs::pin_self(home).map_err(|e| e.to_string())?;
+            if let Err(e) = cb::clients_group(s, &plan, &mut floors, &mut report) {
                 report.note(format!("clients failed: {e}"));
                 failed = true;
             }
@@ -744,7 +771,14 @@ fn floor_rigs(
     report: &mut Report,
 ) -> Option<bench::FloorRigs> {
     let mut notes = Vec::new();
-    let rigs = bench::FloorRigs::start(mechs, p, plan.cpus, max_msg, plan.kbinder.clone(), &mut notes);
+    let rigs = bench::FloorRigs::start(
+        mechs,
+        p,
+        plan.cpus,
+        max_msg,
+        plan.kbinder.clone(),
+        &mut notes,
+    );
     for n in notes.into_iter().filter(|n| n.starts_with("kernel-binder")) {
         report.note(n);
     }

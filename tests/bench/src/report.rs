@@ -104,6 +104,20 @@ impl Report {
             .map(|r| &r.s)
     }
 
+    /// `pick` (a p50 or p99) at `n` connected clients over `pick` at one,
+    /// each taken over the relay floor measured beside it (interleaved;
+    /// see `cb::clients_group`), so that the machine's drift between the
+    /// two counts cancels out. `None` without the floor rows.
+    fn clients_over_floor(&self, n: usize, p: Placement, pick: fn(&Summary) -> u64) -> Option<f64> {
+        let at = |k: usize| -> Option<f64> {
+            let cb = self.find(&format!("capbinder-clients-{k}"), p, 32)?;
+            let floor = self.find(&format!("relay-blocking-clients-{k}"), p, 32)?;
+            (pick(floor) > 0).then(|| pick(cb) as f64 / pick(floor) as f64)
+        };
+        let one = at(1)?;
+        (one > 0.0).then(|| at(n)).flatten().map(|x| x / one)
+    }
+
     /// median(a) / median(b), like placement and payload.
     fn median_ratio(&self, a: &str, b: &str, p: Placement, payload: usize) -> Option<f64> {
         let (x, y) = (self.find(a, p, payload)?, self.find(b, p, payload)?);
@@ -227,13 +241,23 @@ impl Report {
                 if let (Some(b), Some(x)) =
                     (base, self.find(&format!("capbinder-clients-{n}"), p, 32))
                 {
-                    let _ = writeln!(
+                    let _ = write!(
                         clients,
                         "{:<9} clients={n:<5} p50 {:.2}x, p99 {:.2}x of one client",
                         p.name(),
                         x.median_ns as f64 / b.median_ns.max(1) as f64,
                         x.p99_ns as f64 / b.p99_ns.max(1) as f64
                     );
+                    if let (Some(p50), Some(p99)) = (
+                        self.clients_over_floor(n, p, |s| s.median_ns),
+                        self.clients_over_floor(n, p, |s| s.p99_ns),
+                    ) {
+                        let _ = write!(
+                            clients,
+                            "; over the relay floor beside each: p50 {p50:.2}x, p99 {p99:.2}x"
+                        );
+                    }
+                    clients.push('\n');
                 }
             }
         }
@@ -286,12 +310,20 @@ impl Report {
                 self.find("capbinder-clients-1", p, 32),
                 self.find("capbinder-clients-1000", p, 32),
             ) {
-                let x = k.p99_ns as f64 / one.p99_ns.max(1) as f64;
+                let raw = k.p99_ns as f64 / one.p99_ns.max(1) as f64;
+                // Minutes apart on a machine that drifts: judged over the
+                // floor measured beside each where there is one.
+                let line = match self.clients_over_floor(1000, p, |s| s.p99_ns) {
+                    Some(x) => format!(
+                        "{x:.2} over the relay floor beside each, {raw:.2} as measured (target <= 2) {}",
+                        verdict(x <= 2.0)
+                    ),
+                    None => format!("{raw:.2} (target <= 2) {}", verdict(raw <= 2.0)),
+                };
                 let _ = writeln!(
                     out,
-                    "TARGET p99 clients=1000 / clients=1 placement={}: {x:.2} (target <= 2) {}",
-                    p.name(),
-                    verdict(x <= 2.0)
+                    "TARGET p99 clients=1000 / clients=1 placement={}: {line}",
+                    p.name()
                 );
             }
         }
@@ -413,5 +445,44 @@ mod tests {
         );
         assert!(!t.contains("placement=split payload=32: "), "{t}");
         assert!(r.json().contains("\"median_us\": 30.000"));
+    }
+
+    #[test]
+    fn many_clients_are_judged_over_the_floor_measured_beside_them() {
+        let mut r = Report::default();
+        // The machine ran 50% slower when 1000 clients were measured:
+        // as measured, the p99 grew 3x; over the floor, 2x.
+        r.rows
+            .push(row("capbinder-clients-1", Placement::Same, 32, 10_000));
+        r.rows
+            .push(row("relay-blocking-clients-1", Placement::Same, 32, 5_000));
+        r.rows
+            .push(row("capbinder-clients-1000", Placement::Same, 32, 30_000));
+        r.rows.push(row(
+            "relay-blocking-clients-1000",
+            Placement::Same,
+            32,
+            7_500,
+        ));
+        // Without floor rows (it could not start), as measured.
+        r.rows
+            .push(row("capbinder-clients-1", Placement::Split, 32, 10_000));
+        r.rows
+            .push(row("capbinder-clients-1000", Placement::Split, 32, 25_000));
+        let t = r.table();
+        assert!(
+            t.contains("TARGET p99 clients=1000 / clients=1 placement=same: 2.00 over the relay floor beside each, 3.00 as measured (target <= 2) MET"),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "TARGET p99 clients=1000 / clients=1 placement=split: 2.50 (target <= 2) MISSED"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains("same      clients=1000  p50 3.00x, p99 3.00x of one client; over the relay floor beside each: p50 2.00x, p99 2.00x"),
+            "{t}"
+        );
     }
 }
