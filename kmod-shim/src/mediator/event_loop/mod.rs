@@ -35,11 +35,12 @@ pub(crate) const MAX_OUTBOX: usize = 4096;
 /// Which loop the configuration asks for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 pub enum LoopChoice {
-    /// The loop that measured faster (DESIGN's rule): epoll. With the
-    /// round trip's sends and receives as they are, io_uring needs two
-    /// enters per message and measured 25.3 us per 32-byte round trip
-    /// against epoll's 23.1 us (capbinder-rawbench, same CPU, this VM);
-    /// choose it with `io_uring` to measure again.
+    /// The loop that measured faster: epoll. The io_uring mediator sleeps
+    /// in the enter that sends, so every request wakes it (about 5
+    /// switches per round trip against epoll's 4.1); it measured 22.0 us
+    /// per 32-byte round trip against epoll's 18.9 (capbinder-rawbench
+    /// --diagnostics, same CPU, 2026-12-03; docs/transport.md, "The
+    /// loop"). Choose it with `io_uring` to measure again.
     #[default]
     #[serde(rename = "auto")]
     Auto,
