@@ -368,13 +368,7 @@ fn write_txn_out(t: &TxnOut, out: &mut Vec<u8>) -> bool {
 fn read_txn_in<'a>(b: &'a [u8], spare: &mut Option<Box<TxnIn>>) -> Option<(Box<TxnIn>, &'a [u8])> {
     let (head, mut b) = read_head::<IN_HEAD>(b)?;
     let (t, has_label, objects) = read_in_head(head).ok()?;
-    let mut t = match spare.take() {
-        Some(mut bx) => {
-            *bx = t;
-            bx
-        }
-        None => Box::new(t),
-    };
+    let mut t = crate::reuse_box(spare.take(), t);
     if has_label {
         let (len, r) = read_u64(b)?;
         let (label, r) = take(r, len)?;

@@ -192,6 +192,20 @@ pub struct Core {
     spare_in: Vec<Box<TxnIn>>,
 }
 
+/// `v` in `spare`'s allocation where there is one (what it held before is
+/// dropped), in a new box otherwise: how a delivered `TxnIn` is boxed
+/// without an allocation, in the mediator ([`Core::recycle`]) and in a
+/// client's reads ([`fastwire::read_return_in`]).
+pub(crate) fn reuse_box<T>(spare: Option<Box<T>>, v: T) -> Box<T> {
+    match spare {
+        Some(mut b) => {
+            *b = v;
+            b
+        }
+        None => Box::new(v),
+    }
+}
+
 /// The most boxes [`Core::recycle`] keeps: one per call in flight at a
 /// time is what a busy mediator reuses; more would only hold memory.
 const SPARE_IN_MAX: usize = 16;
@@ -251,13 +265,7 @@ impl Core {
 
     /// `t` in a box, a recycled one where there is one.
     fn boxed(&mut self, t: TxnIn) -> Box<TxnIn> {
-        match self.spare_in.pop() {
-            Some(mut b) => {
-                *b = t;
-                b
-            }
-            None => Box::new(t),
-        }
+        reuse_box(self.spare_in.pop(), t)
     }
 
     /// Applies one command written by `thread`, with the fds that came

@@ -416,9 +416,10 @@ impl Shim {
         let mut fds = fds.into_iter();
         let mut fx = std::mem::take(&mut self.fx);
         for cmd in cmds.drain(..) {
-            let mine: Vec<OwnedFd> = match any_fds {
-                false => Vec::new(),
-                true => fds.by_ref().take(wire::fd_count(&cmd)).collect(),
+            let mine: Vec<OwnedFd> = if any_fds {
+                fds.by_ref().take(wire::fd_count(&cmd)).collect()
+            } else {
+                Vec::new()
             };
             if let Err(failure) = check_fd_objects(&cmd, &mine) {
                 // Through the core, so a refused call or reply fails

@@ -329,29 +329,26 @@ impl EpollIo {
             on(Event::overflow(token));
             return;
         }
-        if slot.outbox.is_empty() {
+        let sent = if slot.outbox.is_empty() {
             // Nothing queued before it: straight to the socket, not
-            // through the queue (a call's every message).
+            // through the queue (a call's every message); queued only if
+            // the socket is full.
             match send_one(chan, &msg) {
                 Ok(()) => {
                     self.spent.keep(msg.bytes);
-                    self.sent_to = Some(token);
-                    return;
+                    Ok(true)
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    // The socket is full: queued until `EPOLLOUT`.
                     slot.outbox.push_back(msg);
-                    if !slot.writing && !slot.dead {
-                        slot.writing = true;
-                        let _ = self.poller.set_write_interest(chan.as_fd(), token, true);
-                    }
-                    return;
+                    Ok(false)
                 }
-                Err(e) => return send_failed(token, &e, on),
+                Err(e) => Err(e),
             }
-        }
-        slot.outbox.push_back(msg);
-        match flush(chan, &mut slot.outbox, &mut self.spent) {
+        } else {
+            slot.outbox.push_back(msg);
+            flush(chan, &mut slot.outbox, &mut self.spent)
+        };
+        match sent {
             Ok(true) => self.sent_to = Some(token),
             Ok(false) if !slot.writing && !slot.dead => {
                 slot.writing = true;
