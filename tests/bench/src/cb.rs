@@ -28,7 +28,7 @@
 use std::io::Write as _;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,7 @@ use capbinder_kmod_shim::bench;
 use capbinder_kmod_shim::bench::procs::{self, Helper};
 use capbinder_kmod_shim::mediator::{config::Config, Mediator};
 
+use crate::broadcast::{Publisher, Tally};
 use crate::report::{MemRow, Report, Row};
 use crate::util::{self, Ctx, Flock, Res};
 use crate::Plan;
@@ -210,15 +211,8 @@ pub fn idle_role(socket: &Path) -> Res<()> {
     }
 }
 
-#[derive(Default)]
-struct SubState {
-    burst: u64,
-    count: u64,
-    acked: u64,
-}
-
 struct Sub {
-    state: Mutex<SubState>,
+    tally: Mutex<Tally>,
     out: OwnedFd,
 }
 
@@ -235,15 +229,9 @@ impl Binder for Sub {
     ) -> capbinder::Result<()> {
         let (burst, ack): (u64, bool) = data.read()?;
         let _ = data.read_bytes()?;
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if s.burst != burst {
-            s.burst = burst;
-            s.count = 0;
-        }
-        s.count += 1;
-        if ack && s.acked != burst {
-            s.acked = burst;
-            let _ = util::write_record(self.out.as_fd(), util::REC_ACK, s.count);
+        let mut tally = self.tally.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = tally.on_message(burst, ack) {
+            let _ = util::write_record(self.out.as_fd(), util::REC_ACK, count);
         }
         Ok(())
     }
@@ -265,7 +253,7 @@ pub fn sub_role(socket: &Path) -> Res<()> {
         .try_clone_to_owned()
         .ctx("dup(stdout)")?;
     let cb = new_binder(Sub {
-        state: Mutex::default(),
+        tally: Mutex::default(),
         out,
     });
     let _sub = topic.subscribe(&cb, &[], None).map_err(st)?;
@@ -727,19 +715,17 @@ pub fn clients_group(
     Ok(())
 }
 
-/// What the orchestrator needs of a topic: its handle and subscribers.
-pub struct TopicRig {
+/// The bench topic, published to by the orchestrator; its subscribers
+/// are `cb-sub` processes of the mediator at `setup`.
+pub struct Topics<'a> {
+    setup: &'a Setup,
     topic: Topic,
-    subs: Flock,
-    pipe_r: OwnedFd,
-    pipe_w: OwnedFd,
-    burst: u64,
 }
 
-impl TopicRig {
+impl Topics<'_> {
     /// Creates the topic and registers it (subscribe rights only).
-    pub fn new(queue_limit: u32) -> Res<TopicRig> {
-        let topic = Topic::create(queue_limit, false).map_err(st)?;
+    pub fn new(setup: &Setup) -> Res<Topics<'_>> {
+        let topic = Topic::create(QUEUE_LIMIT, false).map_err(st)?;
         ServiceManager::get()
             .and_then(|sm| {
                 sm.add_service_with_rights(
@@ -749,50 +735,13 @@ impl TopicRig {
                 )
             })
             .map_err(st)?;
-        let (pipe_r, pipe_w) = util::record_pipe()?;
-        Ok(TopicRig {
-            topic,
-            subs: Flock::default(),
-            pipe_r,
-            pipe_w,
-            burst: 0,
-        })
+        Ok(Topics { setup, topic })
     }
+}
 
-    /// Subscribers up to `n`.
-    pub fn grow(&mut self, setup: &Setup, n: usize) -> Res<()> {
-        let before = self.subs.0.len();
-        while self.subs.0.len() < n {
-            let mut cmd = procs::self_command("cb-sub").map_err(|e| e.to_string())?;
-            let w = self.pipe_w.try_clone().ctx("dup(pipe)")?;
-            cmd.arg("--socket")
-                .arg(&setup.socket)
-                .stdin(Stdio::null())
-                .stdout(Stdio::from(w));
-            self.subs
-                .0
-                .push(cmd.spawn().ctx("spawning a topic subscriber")?);
-        }
-        if n > before
-            && util::read_records(
-                &self.pipe_r,
-                n - before,
-                util::REC_READY,
-                Duration::from_secs(60),
-            )?
-            .is_none()
-        {
-            return Err("topic subscribers did not start within 60 s".into());
-        }
-        Ok(())
-    }
-
-    /// Pins the subscribers to `cpu`.
-    pub fn place(&self, cpu: usize) -> Res<()> {
-        for p in self.subs.pids() {
-            util::repin(p, cpu)?;
-        }
-        Ok(())
+impl Publisher for Topics<'_> {
+    fn mech(&self) -> String {
+        "capbinder-topic".into()
     }
 
     fn publish(&self, burst: u64, ack: bool, payload: &[u8]) -> Res<()> {
@@ -802,103 +751,20 @@ impl TopicRig {
         self.topic.publish(TICK, p).map_err(st)
     }
 
-    /// Latency: one message at a time, until every subscriber has it.
-    pub fn latency(&mut self, iters: usize) -> Res<capbinder_kmod_shim::bench::stats::Summary> {
-        let n = self.subs.0.len();
-        let payload = [0x42u8; 32];
-        let mut one = |_check: bool| -> Res<()> {
-            self.burst += 1;
-            self.publish(self.burst, true, &payload)?;
-            match util::read_records(&self.pipe_r, n, util::REC_ACK, Duration::from_secs(10))? {
-                Some(_) => Ok(()),
-                None => Err(format!(
-                    "message {} did not reach all {n} subscribers within 10 s",
-                    self.burst
-                )),
-            }
-        };
-        util::measure(iters, &mut one)
+    fn subscriber(&self) -> Res<Command> {
+        let mut cmd = procs::self_command("cb-sub").map_err(|e| e.to_string())?;
+        cmd.arg("--socket").arg(&self.setup.socket);
+        Ok(cmd)
     }
 
-    /// Throughput: `count` messages back to back, then until every
-    /// subscriber has the last. Returns the per-publish samples over the
-    /// whole time, the publisher's own rate, and messages lost (summed
-    /// over subscribers).
-    pub fn throughput(
-        &mut self,
-        count: usize,
-    ) -> Res<(capbinder_kmod_shim::bench::stats::Summary, f64, u64)> {
-        let n = self.subs.0.len();
-        let payload = [0x43u8; 32];
-        self.burst += 1;
-        let burst = self.burst;
-        let mut samples = Vec::with_capacity(count);
-        let start = Instant::now();
-        for i in 0..count {
-            let t0 = Instant::now();
-            self.publish(burst, i + 1 == count, &payload)?;
-            samples.push(t0.elapsed().as_nanos() as u64);
-        }
-        let pub_rate = count as f64 / start.elapsed().as_secs_f64();
-        let mut got = Vec::new();
-        // The last message may be lost to a full queue: ask again.
-        for _ in 0..100 {
-            match util::read_records(
-                &self.pipe_r,
-                n - got.len(),
-                util::REC_ACK,
-                Duration::from_millis(200),
-            )? {
-                Some(v) => {
-                    got.extend(v);
-                    break;
-                }
-                None => self.publish(burst, true, &payload)?,
-            }
-        }
-        if got.len() < n {
-            return Err(format!("a burst did not reach all {n} subscribers"));
-        }
-        let elapsed = start.elapsed();
-        let lost = got.iter().map(|&c| (count as u64).saturating_sub(c)).sum();
-        Ok((util::summarize(samples, elapsed), pub_rate, lost))
+    fn place(&self, cpu: usize) -> Res<()> {
+        self.setup.place(cpu)
+    }
+
+    fn queue_limit(&self) -> Option<u32> {
+        Some(QUEUE_LIMIT)
     }
 }
 
 /// Messages that may wait per subscriber before it loses some.
 const QUEUE_LIMIT: u32 = 16_384;
-
-/// Topics: publish to 1, 10, 100 subscribers.
-pub fn topics_group(setup: &Setup, plan: &Plan, report: &mut Report) -> Res<()> {
-    let mut rig = TopicRig::new(QUEUE_LIMIT)?;
-    for &n in &plan.subs {
-        util::progress(&format!("topics: {n} capbinder subscribers"));
-        rig.grow(setup, n)?;
-        for &p in &plan.placements {
-            let far = plan.far(p);
-            setup.place(far)?;
-            rig.place(far)?;
-            let s = rig.latency(plan.topic_iters(n))?;
-            report.push(Row {
-                mech: format!("capbinder-topic-subs-{n}"),
-                placement: p,
-                payload: 32,
-                s,
-            });
-            let burst = plan.burst_for(n);
-            let (s, pub_rate, lost) = rig.throughput(burst)?;
-            report.push(Row {
-                mech: format!("capbinder-topic-tput-subs-{n}"),
-                placement: p,
-                payload: 32,
-                s,
-            });
-            report.note(format!(
-                "capbinder-topic-tput-subs-{n} {}: {burst} messages; publisher alone {pub_rate:.0} msg/s; {lost} of {} deliveries lost to full queues (queue limit {QUEUE_LIMIT})",
-                p.name(),
-                burst * n
-            ));
-        }
-    }
-    Ok(())
-}

@@ -27,7 +27,8 @@ use zbus::blocking::{Connection, MessageIterator};
 use zbus::message::{Message, Type as MsgType};
 use zbus::names::BusName;
 
-use crate::util::{self, Ctx, Flock, Res};
+use crate::broadcast::{Publisher, Tally};
+use crate::util::{self, Ctx, Res};
 
 const NAME: &str = "org.capbinder.Bench";
 const PATH: &str = "/org/capbinder/Bench";
@@ -406,115 +407,38 @@ pub fn sub_role(address: &str) -> Res<()> {
         .build();
     let it = MessageIterator::for_match_rule(rule, &conn, Some(1 << 16)).ctx("AddMatch")?;
     util::record_stdout(util::REC_READY, 0)?;
-    let (mut cur, mut count, mut acked) = (0u64, 0u64, 0u64);
+    let mut tally = Tally::default();
     for msg in it {
         let msg = msg.ctx("receiving a signal")?;
         let body = msg.body();
         let (burst, ack, _payload): (u64, bool, &[u8]) = body.deserialize().ctx("signal body")?;
-        if burst != cur {
-            cur = burst;
-            count = 0;
-        }
-        count += 1;
-        if ack && acked != burst {
-            acked = burst;
+        if let Some(count) = tally.on_message(burst, ack) {
             util::record_stdout(util::REC_ACK, count)?;
         }
     }
     Ok(())
 }
 
-/// Signal subscribers on one bus.
-pub struct SignalRig {
-    subs: Flock,
-    pipe_r: OwnedFd,
-    pipe_w: OwnedFd,
-    burst: u64,
-}
-
-impl SignalRig {
-    /// No subscribers yet.
-    pub fn new() -> Res<SignalRig> {
-        let (pipe_r, pipe_w) = util::record_pipe()?;
-        Ok(SignalRig {
-            subs: Flock::default(),
-            pipe_r,
-            pipe_w,
-            burst: 0,
-        })
+impl Publisher for Bus {
+    fn mech(&self) -> String {
+        format!("{}-signal", self.daemon.name())
     }
 
-    /// Subscribers up to `n`.
-    pub fn grow(&mut self, bus: &Bus, n: usize) -> Res<()> {
-        let before = self.subs.0.len();
-        while self.subs.0.len() < n {
-            let mut cmd = procs::self_command("dbus-sub").map_err(|e| e.to_string())?;
-            let w = self.pipe_w.try_clone().ctx("dup(pipe)")?;
-            cmd.arg("--address")
-                .arg(&bus.address)
-                .stdin(Stdio::null())
-                .stdout(Stdio::from(w));
-            self.subs
-                .0
-                .push(cmd.spawn().ctx("spawning a D-Bus subscriber")?);
-        }
-        if n > before
-            && util::read_records(
-                &self.pipe_r,
-                n - before,
-                util::REC_READY,
-                Duration::from_secs(60),
-            )?
-            .is_none()
-        {
-            return Err("D-Bus subscribers did not start within 60 s".into());
-        }
-        Ok(())
+    fn publish(&self, burst: u64, ack: bool, payload: &[u8]) -> Res<()> {
+        self.emit(burst, ack, payload)
     }
 
-    /// Pins the subscribers to `cpu`.
-    pub fn place(&self, cpu: usize) -> Res<()> {
-        for p in self.subs.pids() {
-            util::repin(p, cpu)?;
-        }
-        Ok(())
+    fn subscriber(&self) -> Res<Command> {
+        let mut cmd = procs::self_command("dbus-sub").map_err(|e| e.to_string())?;
+        cmd.arg("--address").arg(&self.address);
+        Ok(cmd)
     }
 
-    /// Like the capbinder topic's latency case.
-    pub fn latency(&mut self, bus: &Bus, iters: usize) -> Res<Summary> {
-        let n = self.subs.0.len();
-        let payload = [0x42u8; 32];
-        util::measure(iters, |_| {
-            self.burst += 1;
-            bus.emit(self.burst, true, &payload)?;
-            match util::read_records(&self.pipe_r, n, util::REC_ACK, Duration::from_secs(10))? {
-                Some(_) => Ok(()),
-                None => Err(format!(
-                    "signal {} did not reach all {n} subscribers within 10 s",
-                    self.burst
-                )),
-            }
-        })
+    fn place(&self, cpu: usize) -> Res<()> {
+        Bus::place(self, cpu)
     }
 
-    /// Like the capbinder topic's throughput case.
-    pub fn throughput(&mut self, bus: &Bus, count: usize) -> Res<(Summary, f64, u64)> {
-        let n = self.subs.0.len();
-        let payload = [0x43u8; 32];
-        self.burst += 1;
-        let burst = self.burst;
-        let mut samples = Vec::with_capacity(count);
-        let start = Instant::now();
-        for i in 0..count {
-            let t0 = Instant::now();
-            bus.emit(burst, i + 1 == count, &payload)?;
-            samples.push(t0.elapsed().as_nanos() as u64);
-        }
-        let pub_rate = count as f64 / start.elapsed().as_secs_f64();
-        let got = util::read_records(&self.pipe_r, n, util::REC_ACK, Duration::from_secs(60))?
-            .ok_or("a signal burst did not reach every subscriber within 60 s")?;
-        let elapsed = start.elapsed();
-        let lost = got.iter().map(|&c| (count as u64).saturating_sub(c)).sum();
-        Ok((util::summarize(samples, elapsed), pub_rate, lost))
+    fn queue_limit(&self) -> Option<u32> {
+        None
     }
 }

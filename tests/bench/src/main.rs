@@ -68,6 +68,7 @@
 
 #![forbid(unsafe_code)]
 
+mod broadcast;
 mod cb;
 #[cfg_attr(target_env = "musl", path = "nodbus.rs")]
 mod dbus;
@@ -725,12 +726,13 @@ fn run_bench(cli: Cli) -> Res<()> {
             report.note("clients: the extra clients are processes that connected, registered a thread and hold a proxy to the echo service, then sleep; per_client_kib = (mediator VmRSS with N clients - with 1) / (N - 1)");
         }
         if plan.wants("topics") {
-            if let Err(e) = cb::topics_group(s, &plan, &mut report) {
+            let topics = cb::Topics::new(s);
+            if let Err(e) = topics.and_then(|t| broadcast::group(&t, &plan, &mut report)) {
                 report.note(format!("capbinder topics failed: {e}"));
                 failed = true;
             }
             for b in &buses {
-                if let Err(e) = signals(b, &plan, &mut report) {
+                if let Err(e) = broadcast::group(b, &plan, &mut report) {
                     report.note(format!("{} signals failed: {e}", b.daemon().name()));
                     failed = true;
                 }
@@ -790,38 +792,4 @@ fn floor_rigs(
             None
         }
     }
-}
-
-fn signals(bus: &dbus::Bus, plan: &Plan, report: &mut Report) -> Res<()> {
-    let mut rig = dbus::SignalRig::new()?;
-    let name = bus.daemon().name();
-    for &n in &plan.subs {
-        progress(&format!("topics: {n} {name} signal subscribers"));
-        rig.grow(bus, n)?;
-        for &p in &plan.placements {
-            let far = plan.far(p);
-            bus.place(far)?;
-            rig.place(far)?;
-            let s = rig.latency(bus, plan.topic_iters(n))?;
-            report.push(Row {
-                mech: format!("{name}-signal-subs-{n}"),
-                placement: p,
-                payload: 32,
-                s,
-            });
-            let burst = plan.burst_for(n);
-            let (s, pub_rate, lost) = rig.throughput(bus, burst)?;
-            report.push(Row {
-                mech: format!("{name}-signal-tput-subs-{n}"),
-                placement: p,
-                payload: 32,
-                s,
-            });
-            report.note(format!(
-                "{name}-signal-tput-subs-{n} {}: {burst} messages; publisher alone {pub_rate:.0} msg/s; {lost} lost",
-                p.name()
-            ));
-        }
-    }
-    Ok(())
 }

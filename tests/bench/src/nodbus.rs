@@ -58,28 +58,20 @@ impl Bus {
     }
 }
 
-/// Unreachable signal rig.
-pub enum SignalRig {}
-
-impl SignalRig {
-    /// Never made.
-    pub fn new() -> Res<SignalRig> {
-        Err(WHY.into())
-    }
-    /// Unreachable.
-    pub fn grow(&mut self, _: &Bus, _: usize) -> Res<()> {
+impl crate::broadcast::Publisher for Bus {
+    fn mech(&self) -> String {
         match *self {}
     }
-    /// Unreachable.
-    pub fn place(&self, _: usize) -> Res<()> {
+    fn publish(&self, _: u64, _: bool, _: &[u8]) -> Res<()> {
         match *self {}
     }
-    /// Unreachable.
-    pub fn latency(&mut self, _: &Bus, _: usize) -> Res<Summary> {
+    fn subscriber(&self) -> Res<std::process::Command> {
         match *self {}
     }
-    /// Unreachable.
-    pub fn throughput(&mut self, _: &Bus, _: usize) -> Res<(Summary, f64, u64)> {
+    fn place(&self, _: usize) -> Res<()> {
+        match *self {}
+    }
+    fn queue_limit(&self) -> Option<u32> {
         match *self {}
     }
 }
