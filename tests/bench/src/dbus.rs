@@ -52,6 +52,20 @@ impl Daemon {
     }
 }
 
+/// Which client library makes a sync call; the server is zbus for both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Client {
+    /// zbus, pure Rust (every other D-Bus case uses it too).
+    Zbus,
+    /// libdbus-1, the reference C library (through the `dbus` crate).
+    Libdbus,
+}
+
+impl Client {
+    /// Both, zbus first.
+    pub const ALL: [Client; 2] = [Client::Zbus, Client::Libdbus];
+}
+
 fn config(socket: &Path) -> String {
     format!(
         r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -82,6 +96,8 @@ pub struct Bus {
     daemon: Daemon,
     address: String,
     conn: Connection,
+    /// The same process's libdbus connection to the bus.
+    lib: dbus::channel::Channel,
     server: Helper,
     bus: Helper,
 }
@@ -112,10 +128,15 @@ impl Bus {
         let conn = Builder::address(address.as_str())
             .and_then(|b| b.build())
             .ctx("connecting to the bus")?;
+        let mut lib = dbus::channel::Channel::open_private(&address)
+            .map_err(|e| format!("libdbus: connecting to the bus: {e}"))?;
+        lib.register()
+            .map_err(|e| format!("libdbus: Hello to the bus: {e}"))?;
         Ok(Bus {
             daemon,
             address,
             conn,
+            lib,
             server,
             bus,
         })
@@ -137,28 +158,53 @@ impl Bus {
         util::repin(self.server.pid(), far)
     }
 
-    /// Sync method calls with `payload` bytes each way.
-    pub fn sync_case(&self, payload: usize, iters: usize) -> Res<Summary> {
+    /// The name of `client`'s rows on this bus: the daemon's name for
+    /// zbus (as before libdbus was measured), with `-libdbus` after it
+    /// for libdbus.
+    pub fn mech(&self, client: Client) -> String {
+        match client {
+            Client::Zbus => self.daemon.name().into(),
+            Client::Libdbus => format!("{}-libdbus", self.daemon.name()),
+        }
+    }
+
+    /// Sync method calls through `client` with `payload` bytes each way.
+    pub fn sync_case(&self, client: Client, payload: usize, iters: usize) -> Res<Summary> {
         let mut req = vec![0u8; payload];
         let mut seed = 0u8;
         util::measure(iters, |check| {
             // A fresh payload per call, as every mechanism writes one.
             seed = seed.wrapping_add(1);
             capbinder_kmod_shim::bench::pattern(&mut req, seed);
-            let reply = self
-                .conn
-                .call_method(Some(NAME), PATH, Some(NAME), "Echo", &(&req[..],))
-                .ctx("D-Bus call")?;
-            let body = reply.body();
-            let got: &[u8] = body.deserialize().ctx("D-Bus reply")?;
-            if got.len() != req.len() || (check && got != &req[..]) {
-                return Err(format!(
-                    "the D-Bus echo came back wrong ({} bytes for {})",
-                    got.len(),
-                    req.len()
-                ));
+            let check_echo = |got: &[u8]| {
+                if got.len() != req.len() || (check && got != &req[..]) {
+                    return Err(format!(
+                        "the D-Bus echo came back wrong ({} bytes for {})",
+                        got.len(),
+                        req.len()
+                    ));
+                }
+                Ok(())
+            };
+            match client {
+                Client::Zbus => {
+                    let reply = self
+                        .conn
+                        .call_method(Some(NAME), PATH, Some(NAME), "Echo", &(&req[..],))
+                        .ctx("D-Bus call")?;
+                    let body = reply.body();
+                    check_echo(body.deserialize().ctx("D-Bus reply")?)
+                }
+                Client::Libdbus => {
+                    let call =
+                        dbus::Message::new_method_call(NAME, PATH, NAME, "Echo")?.append1(&req[..]);
+                    let reply = self
+                        .lib
+                        .send_with_reply_and_block(call, Duration::from_secs(60))
+                        .map_err(|e| format!("libdbus call: {e}"))?;
+                    check_echo(reply.read1().map_err(|e| format!("libdbus reply: {e}"))?)
+                }
             }
-            Ok(())
         })
     }
 

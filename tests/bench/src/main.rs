@@ -22,8 +22,10 @@
 //!   64 KiB, 1 MiB (inline) and 16 MiB (a sealed blob);
 //! - `capbinder-aidl`: the same calls through a proxy and stub generated
 //!   from `aidl/capbinder/bench/IBenchEcho.aidl` by `build.rs`;
-//! - `dbus-daemon`, `dbus-broker`: the same calls through a private bus,
-//!   zbus on both sides;
+//! - `dbus-daemon`, `dbus-broker`: the same calls through a private bus
+//!   to a zbus server, from two client libraries: zbus (rows named after
+//!   the daemon) and libdbus-1, the reference C library (`-libdbus`
+//!   rows);
 //! - `oneway`: capbinder oneway throughput (one sender, four senders)
 //!   beside pipelined D-Bus calls;
 //! - `callers`: 1, 2, 8, 32 threads calling one service at once;
@@ -93,9 +95,9 @@ struct Cli {
     #[arg(long)]
     quick: bool,
     /// Run only these cases (comma-separated names or prefixes): floor,
-    /// kernel-binder, capbinder, capbinder-aidl, dbus-daemon, dbus-broker,
-    /// oneway, callers, clients, topics. A full name selects that case
-    /// alone.
+    /// kernel-binder, capbinder, capbinder-aidl, dbus-daemon, dbus-broker
+    /// (each with both clients, zbus and libdbus), oneway, callers,
+    /// clients, topics. A full name selects that case alone.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Also write the results as JSON to this file.
@@ -595,20 +597,22 @@ fn run_bench(cli: Cli) -> Res<()> {
                 if !plan.wants(b.daemon().name()) || (plan.quick && payload > 1 << 20) {
                     continue;
                 }
-                progress(&format!(
-                    "{} {} {payload} B: {iters} round trips",
-                    p.name(),
-                    b.daemon().name()
-                ));
-                let sum = b
-                    .sync_case(payload, iters)
-                    .map_err(|e| format!("{} {payload} B: {e}", b.daemon().name()))?;
-                report.push(Row {
-                    mech: b.daemon().name().into(),
-                    placement: p,
-                    payload,
-                    s: sum,
-                });
+                for client in dbus::Client::ALL {
+                    let mech = b.mech(client);
+                    progress(&format!(
+                        "{} {mech} {payload} B: {iters} round trips",
+                        p.name()
+                    ));
+                    let sum = b
+                        .sync_case(client, payload, iters)
+                        .map_err(|e| format!("{mech} {payload} B: {e}"))?;
+                    report.push(Row {
+                        mech,
+                        placement: p,
+                        payload,
+                        s: sum,
+                    });
+                }
             }
         }
     }

@@ -28,6 +28,20 @@ impl Daemon {
     }
 }
 
+/// Which client library makes a sync call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Client {
+    /// zbus.
+    Zbus,
+    /// libdbus-1.
+    Libdbus,
+}
+
+impl Client {
+    /// Both, zbus first.
+    pub const ALL: [Client; 2] = [Client::Zbus, Client::Libdbus];
+}
+
 /// Never made in this build.
 pub enum Bus {}
 
@@ -49,7 +63,11 @@ impl Bus {
         match *self {}
     }
     /// Unreachable.
-    pub fn sync_case(&self, _: usize, _: usize) -> Res<Summary> {
+    pub fn mech(&self, _: Client) -> String {
+        match *self {}
+    }
+    /// Unreachable.
+    pub fn sync_case(&self, _: Client, _: usize, _: usize) -> Res<Summary> {
         match *self {}
     }
     /// Unreachable.
