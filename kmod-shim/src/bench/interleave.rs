@@ -24,6 +24,21 @@ pub fn rounds_for(iters: usize) -> usize {
     iters.clamp(1, 10)
 }
 
+/// Rounds of about [`PAIRED_TURN`] calls per case, for a comparison of
+/// tail percentiles. Host noise on this VM comes in bursts of
+/// milliseconds; with ten rounds a burst lands on one case's turn (2 000
+/// calls, about 200 ms with the client on another CPU), and one case's p99
+/// jumped 3x while the other's, beside it, did not. In turns shorter than
+/// a burst, a burst falls on every case alike. Medians do not need it, and
+/// a large payload's working set is better warm for a whole turn, so the
+/// other cases keep [`rounds_for`].
+pub fn paired_rounds(iters: usize) -> usize {
+    (iters / PAIRED_TURN).max(1)
+}
+
+/// Calls per case per turn in [`paired_rounds`].
+pub const PAIRED_TURN: usize = 20;
+
 /// Warms every case up (a tenth of `iters`, at least 2 calls), then runs
 /// `rounds` rounds in which every case makes its share of `iters` timed
 /// calls, after a few untimed ones (switching between cases leaves caches
@@ -143,6 +158,25 @@ mod tests {
         assert_eq!(rounds_for(7), 7);
         assert_eq!(rounds_for(20_000), 10);
         assert_eq!(rounds_for(0), 1);
+        assert_eq!(paired_rounds(20_000), 1_000);
+        assert_eq!(paired_rounds(7), 1);
+    }
+
+    #[test]
+    fn paired_rounds_alternate_cases_every_few_calls() {
+        let log = Log::default();
+        let mut cases = vec![logging(&log, 0), logging(&log, 1)];
+        let iters = 100 * PAIRED_TURN;
+        measure(&mut cases, iters, paired_rounds(iters)).unwrap();
+        drop(cases);
+        let log = log.into_inner();
+        // After the warm-up (a tenth each) and before the two last checks,
+        // no case runs more than two turns (its own, then the next
+        // round's first) plus their re-warm calls in a row.
+        let warm = 2 * (iters / 10);
+        let timed: Vec<usize> = log[warm..log.len() - 2].iter().map(|&(c, _)| c).collect();
+        let longest = timed.chunk_by(|a, b| a == b).map(|r| r.len()).max();
+        assert_eq!(longest, Some(2 * (PAIRED_TURN + 1)));
     }
 
     #[test]
