@@ -770,54 +770,36 @@ fn table(out: &mut String, report: &Report, keys: &[(Placement, usize)], cols: &
     }
 }
 
-fn json_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+/// A ratio as the JSON holds it.
+#[derive(serde::Serialize)]
+struct JsonRatio<'a> {
+    placement: &'a str,
+    payload: usize,
+    of: &'a str,
+    to: &'a str,
+    median_ratio: f64,
+}
+
+/// The JSON document.
+#[derive(serde::Serialize)]
+struct JsonReport<'a> {
+    cpus: &'a [usize],
+    results: Vec<stats::JsonRow<'a>>,
+    ratios: Vec<JsonRatio<'a>>,
+    notes: &'a [String],
 }
 
 /// The report as JSON: `{"cpus": [..], "results": [..], "ratios": [..],
 /// "notes": [..]}`, times in microseconds.
 pub fn to_json(report: &Report) -> String {
-    let mut out = String::from("{\n  \"cpus\": [");
-    out.push_str(
-        &report
-            .cpus
-            .iter()
-            .map(|c| c.to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-    );
-    out.push_str("],\n  \"results\": [\n");
-    let rows: Vec<String> = report
+    let results = report
         .results
         .iter()
         .map(|r| {
-            let s = &r.summary;
-            format!(
-                "    {{\"mech\": {}, \"placement\": {}, \"payload\": {}, \"iters\": {}, \"median_us\": {:.3}, \"p99_us\": {:.3}, \"min_us\": {:.3}, \"mean_us\": {:.3}, \"ops_s\": {:.1}}}",
-                json_str(r.mech.name()),
-                json_str(r.placement.name()),
-                r.payload,
-                s.iters,
-                s.median_ns as f64 / 1e3,
-                s.p99_ns as f64 / 1e3,
-                s.min_ns as f64 / 1e3,
-                s.mean_ns / 1e3,
-                s.ops_s
-            )
+            r.summary
+                .json_row(r.mech.name(), r.placement.name(), r.payload)
         })
         .collect();
-    out.push_str(&rows.join(",\n"));
-    out.push_str("\n  ],\n  \"ratios\": [\n");
     let mut ratios = Vec::new();
     let mut seen: Vec<(Placement, usize)> = Vec::new();
     for r in &report.results {
@@ -832,28 +814,24 @@ pub fn to_json(report: &Report) -> String {
             .copied()
         {
             if let Some(x) = ratio(report, r.placement, r.payload, a, b) {
-                ratios.push(format!(
-                    "    {{\"placement\": {}, \"payload\": {}, \"of\": {}, \"to\": {}, \"median_ratio\": {x:.4}}}",
-                    json_str(r.placement.name()),
-                    r.payload,
-                    json_str(a.name()),
-                    json_str(b.name())
-                ));
+                ratios.push(JsonRatio {
+                    placement: r.placement.name(),
+                    payload: r.payload,
+                    of: a.name(),
+                    to: b.name(),
+                    median_ratio: (x * 1e4).round() / 1e4,
+                });
             }
         }
     }
-    out.push_str(&ratios.join(",\n"));
-    out.push_str("\n  ],\n  \"notes\": [");
-    out.push_str(
-        &report
-            .notes
-            .iter()
-            .map(|n| json_str(n))
-            .collect::<Vec<_>>()
-            .join(", "),
-    );
-    out.push_str("]\n}\n");
-    out
+    let doc = JsonReport {
+        cpus: &report.cpus,
+        results,
+        ratios,
+        notes: &report.notes,
+    };
+    // Plain data (strings and finite numbers): serializing cannot fail.
+    serde_json::to_string_pretty(&doc).expect("plain data serializes") + "\n"
 }
 
 /// The hidden helper roles the orchestrator re-executes itself as.
@@ -921,7 +899,22 @@ mod tests {
         let table = ratio_table(&report);
         assert!(table.contains("TARGET capbinder-epoll/relay-blocking placement=same payload=32: 1.50 (target <= 1.2) MISSED (the default loop)"), "{table}");
         let json = to_json(&report);
-        assert!(json.contains("\"median_ratio\": 1.5000"), "{json}");
+        let doc: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+        let find = |list: &str, key: &str, name: &str| {
+            doc[list]
+                .as_array()
+                .and_then(|rows| rows.iter().find(|r| r[key] == name).cloned())
+                .unwrap_or_else(|| panic!("no {list} row with {key} {name}: {json}"))
+        };
+        assert_eq!(
+            find("results", "mech", "capbinder-epoll")["median_us"],
+            30.0
+        );
+        let r = find("ratios", "of", "capbinder-epoll");
+        assert_eq!(
+            (&r["to"], &r["median_ratio"]),
+            (&"relay-blocking".into(), &1.5.into())
+        );
         assert!(json.contains("a \\\"note\\\""), "{json}");
     }
 

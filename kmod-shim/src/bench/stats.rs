@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use serde::Serialize;
+
 /// What one measured case came to.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Summary {
@@ -19,6 +21,48 @@ pub struct Summary {
     /// Round trips per second over the whole measured loop (timer reads
     /// included).
     pub ops_s: f64,
+}
+
+/// One case as the benchmarks' JSON holds it: times in microseconds,
+/// to the nanosecond.
+#[derive(Debug, Serialize)]
+pub struct JsonRow<'a> {
+    /// The mechanism's name.
+    pub mech: &'a str,
+    /// `same` or `split`.
+    pub placement: &'a str,
+    /// Bytes each way.
+    pub payload: usize,
+    /// See [`Summary`].
+    pub iters: usize,
+    /// See [`Summary`].
+    pub median_us: f64,
+    /// See [`Summary`].
+    pub p99_us: f64,
+    /// See [`Summary`].
+    pub min_us: f64,
+    /// See [`Summary`].
+    pub mean_us: f64,
+    /// See [`Summary`], to a tenth.
+    pub ops_s: f64,
+}
+
+impl Summary {
+    /// This summary as a JSON row of `mech` in `placement`.
+    pub fn json_row<'a>(&self, mech: &'a str, placement: &'a str, payload: usize) -> JsonRow<'a> {
+        let us = |ns: f64| (ns).round() / 1e3;
+        JsonRow {
+            mech,
+            placement,
+            payload,
+            iters: self.iters,
+            median_us: us(self.median_ns as f64),
+            p99_us: us(self.p99_ns as f64),
+            min_us: us(self.min_ns as f64),
+            mean_us: us(self.mean_ns),
+            ops_s: (self.ops_s * 10.0).round() / 10.0,
+        }
+    }
 }
 
 /// The nearest-rank `q` quantile (0 < q <= 1) of sorted samples.

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use capbinder_kmod_shim::bench::stats::Summary;
+use capbinder_kmod_shim::bench::stats::{JsonRow, Summary};
 use capbinder_kmod_shim::bench::Placement;
 
 /// Every D-Bus sync case, by the daemon and then the client library:
@@ -45,17 +45,21 @@ impl Row {
 }
 
 /// The mediator's memory with `clients` connected processes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct MemRow {
     /// Connected client processes (the measuring one included).
     pub clients: usize,
     /// Mediator `VmRSS`, KiB.
+    #[serde(rename = "mediator_rss_kib")]
     pub rss_kib: u64,
     /// Mediator `RssAnon`, KiB.
+    #[serde(rename = "rss_anon_kib")]
     pub anon_kib: u64,
     /// Mediator `RssShmem`, KiB.
+    #[serde(rename = "rss_shmem_kib")]
     pub shmem_kib: u64,
     /// Mediator open fds.
+    #[serde(rename = "mediator_fds")]
     pub fds: u64,
     /// (RSS now - RSS at one client) / (clients - 1), KiB.
     pub per_client_kib: Option<f64>,
@@ -342,72 +346,27 @@ impl Report {
 
     /// The run as JSON: rows (times in µs), memory, notes.
     pub fn json(&self) -> String {
-        let mut out = format!(
-            "{{\n  \"cpus\": [{}, {}],\n  \"results\": [\n",
-            self.cpus.0, self.cpus.1
-        );
-        let rows: Vec<String> = self
-            .rows
-            .iter()
-            .map(|r| {
-                format!(
-                    "    {{\"mech\": {}, \"placement\": {}, \"payload\": {}, \"iters\": {}, \"median_us\": {:.3}, \"p99_us\": {:.3}, \"min_us\": {:.3}, \"mean_us\": {:.3}, \"ops_s\": {:.1}}}",
-                    json_str(&r.mech),
-                    json_str(r.placement.name()),
-                    r.payload,
-                    r.s.iters,
-                    r.s.median_ns as f64 / 1e3,
-                    r.s.p99_ns as f64 / 1e3,
-                    r.s.min_ns as f64 / 1e3,
-                    r.s.mean_ns / 1e3,
-                    r.s.ops_s
-                )
-            })
-            .collect();
-        out.push_str(&rows.join(",\n"));
-        out.push_str("\n  ],\n  \"memory\": [\n");
-        let mem: Vec<String> = self
-            .mem
-            .iter()
-            .map(|m| {
-                format!(
-                    "    {{\"clients\": {}, \"mediator_rss_kib\": {}, \"rss_anon_kib\": {}, \"rss_shmem_kib\": {}, \"mediator_fds\": {}, \"per_client_kib\": {}}}",
-                    m.clients,
-                    m.rss_kib,
-                    m.anon_kib,
-                    m.shmem_kib,
-                    m.fds,
-                    m.per_client_kib.map_or("null".into(), |x| format!("{x:.1}"))
-                )
-            })
-            .collect();
-        out.push_str(&mem.join(",\n"));
-        out.push_str("\n  ],\n  \"notes\": [");
-        out.push_str(
-            &self
-                .notes
-                .iter()
-                .map(|n| json_str(n))
-                .collect::<Vec<_>>()
-                .join(", "),
-        );
-        out.push_str("]\n}\n");
-        out
-    }
-}
-
-fn json_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+        #[derive(serde::Serialize)]
+        struct Doc<'a> {
+            cpus: [usize; 2],
+            results: Vec<JsonRow<'a>>,
+            memory: &'a [MemRow],
+            notes: &'a [String],
         }
+        let doc = Doc {
+            cpus: [self.cpus.0, self.cpus.1],
+            results: self
+                .rows
+                .iter()
+                .map(|r| r.s.json_row(&r.mech, r.placement.name(), r.payload))
+                .collect(),
+            memory: &self.mem,
+            notes: &self.notes,
+        };
+        // Plain data: serializing cannot fail (a non-finite number
+        // becomes null).
+        serde_json::to_string_pretty(&doc).expect("plain data serializes") + "\n"
     }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
@@ -464,7 +423,9 @@ mod tests {
             "{t}"
         );
         assert!(!t.contains("placement=split payload=32: "), "{t}");
-        assert!(r.json().contains("\"median_us\": 30.000"));
+        let doc: serde_json::Value = serde_json::from_str(&r.json()).expect("valid JSON");
+        assert_eq!(doc["results"][0]["mech"], "capbinder");
+        assert_eq!(doc["results"][0]["median_us"], 30.0);
     }
 
     #[test]
