@@ -830,7 +830,8 @@ pub fn to_json(report: &Report) -> String {
         ratios,
         notes: &report.notes,
     };
-    // Plain data (strings and finite numbers): serializing cannot fail.
+    // Plain data: serializing cannot fail (a non-finite number becomes
+    // null).
     serde_json::to_string_pretty(&doc).expect("plain data serializes") + "\n"
 }
 

@@ -603,12 +603,12 @@ fn refusal(msg: &str) -> bool {
 }
 
 /// The many-clients case: 1, 10, 100, 1000 connected processes (the
-/// measuring one included), sync 32-byte round trips from this process at
-/// each, and the mediator's memory. At each count the relay floor in `floors` (one per
-/// placement, where it started) takes turns with the calls, so that a
-/// ratio between two counts can be taken over the floor measured beside
-/// each: the counts are minutes apart, and this VM's speed drifts by more
-/// than the target allows in that time.
+/// measuring one included), sync 32-byte round trips from this process
+/// at each, and the mediator's memory. At each count the relay floor in
+/// `floors` (one per placement, where it started) takes turns with the
+/// calls, so that a ratio between two counts can be taken over the floor
+/// measured beside each: the counts are minutes apart, and this VM's
+/// speed drifts by more than the target allows in that time.
 pub fn clients_group(
     setup: &Setup,
     plan: &Plan,

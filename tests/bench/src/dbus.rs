@@ -2,7 +2,9 @@
 //! socket in our temporary directory, `--print-address`) and, where it is
 //! installed, `dbus-broker` (socket-activated through
 //! `dbus-broker-launch`), never the machine's system or session bus.
-//! Client and server both use zbus's blocking API.
+//! The server and every client use zbus's blocking API, except that sync
+//! calls are also made through libdbus-1, the reference C library (the
+//! `dbus` crate), taking turns with zbus's.
 //!
 //! `dbus-broker-launch` has no listen option: it gets the listening socket
 //! as fd 3 with `LISTEN_FDS=1` and `LISTEN_PID` = its own pid (a shell
@@ -96,8 +98,9 @@ pub struct Bus {
     daemon: Daemon,
     address: String,
     conn: Connection,
-    /// The same process's libdbus connection to the bus.
-    lib: dbus::channel::Channel,
+    /// The same process's libdbus connection to the bus, or why there is
+    /// none (its sync cases are then skipped with that reason).
+    lib: Result<dbus::channel::Channel, String>,
     server: Helper,
     bus: Helper,
 }
@@ -128,10 +131,13 @@ impl Bus {
         let conn = Builder::address(address.as_str())
             .and_then(|b| b.build())
             .ctx("connecting to the bus")?;
-        let mut lib = dbus::channel::Channel::open_private(&address)
-            .map_err(|e| format!("libdbus: connecting to the bus: {e}"))?;
-        lib.register()
-            .map_err(|e| format!("libdbus: Hello to the bus: {e}"))?;
+        let lib = dbus::channel::Channel::open_private(&address)
+            .map_err(|e| format!("libdbus could not connect to the bus: {e}"))
+            .and_then(|mut c| {
+                c.register()
+                    .map_err(|e| format!("libdbus's Hello to the bus failed: {e}"))?;
+                Ok(c)
+            });
         Ok(Bus {
             daemon,
             address,
@@ -158,22 +164,32 @@ impl Bus {
         util::repin(self.server.pid(), far)
     }
 
-    /// The name of `client`'s rows on this bus: the daemon's name for
+    /// The name of `client`'s sync rows on this bus: the daemon's name for
     /// zbus (as before libdbus was measured), with `-libdbus` after it
     /// for libdbus.
-    pub fn mech(&self, client: Client) -> String {
+    pub fn sync_mech(&self, client: Client) -> String {
         match client {
             Client::Zbus => self.daemon.name().into(),
             Client::Libdbus => format!("{}-libdbus", self.daemon.name()),
         }
     }
 
-    /// Sync method calls through `client` with `payload` bytes each way.
-    pub fn sync_case(&self, client: Client, payload: usize, iters: usize) -> Res<Summary> {
+    /// Why `client` cannot make calls on this bus, if it cannot.
+    pub fn unavailable(&self, client: Client) -> Option<&str> {
+        match (client, &self.lib) {
+            (Client::Libdbus, Err(why)) => Some(why),
+            _ => None,
+        }
+    }
+
+    /// One sync method call through `client` with `payload` bytes each
+    /// way, as a measured case: a fresh payload per call into the
+    /// client's buffer, as every mechanism writes one; the echo checked in
+    /// full when asked.
+    pub fn sync_call(&self, client: Client, payload: usize) -> impl FnMut(bool) -> Res<()> + '_ {
         let mut req = vec![0u8; payload];
         let mut seed = 0u8;
-        util::measure(iters, |check| {
-            // A fresh payload per call, as every mechanism writes one.
+        move |check| {
             seed = seed.wrapping_add(1);
             capbinder_kmod_shim::bench::pattern(&mut req, seed);
             let check_echo = |got: &[u8]| {
@@ -196,16 +212,16 @@ impl Bus {
                     check_echo(body.deserialize().ctx("D-Bus reply")?)
                 }
                 Client::Libdbus => {
+                    let lib = self.lib.as_ref().map_err(|why| why.clone())?;
                     let call =
                         dbus::Message::new_method_call(NAME, PATH, NAME, "Echo")?.append1(&req[..]);
-                    let reply = self
-                        .lib
+                    let reply = lib
                         .send_with_reply_and_block(call, Duration::from_secs(60))
                         .map_err(|e| format!("libdbus call: {e}"))?;
                     check_echo(reply.read1().map_err(|e| format!("libdbus reply: {e}"))?)
                 }
             }
-        })
+        }
     }
 
     /// `total` 32-byte calls with up to `window` in flight. Samples: from

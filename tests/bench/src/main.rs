@@ -495,6 +495,11 @@ fn run_bench(cli: Cli) -> Res<()> {
         match dbus::Bus::start(d, dir.path(), plan.far(plan.placements[0]), home) {
             Ok(b) => {
                 progress(&format!("{} up at {}", d.name(), b.address()));
+                for client in dbus::Client::ALL {
+                    if let Some(why) = b.unavailable(client) {
+                        report.note(format!("{} cases skipped: {why}", b.sync_mech(client)));
+                    }
+                }
                 buses.push(b);
             }
             Err(e) => report.note(format!("{} cases skipped: {e}", d.name())),
@@ -597,21 +602,36 @@ fn run_bench(cli: Cli) -> Res<()> {
                 if !plan.wants(b.daemon().name()) || (plan.quick && payload > 1 << 20) {
                     continue;
                 }
+                // Both client libraries, taking turns like the cases above.
+                let mut names = Vec::new();
+                let mut cases: Vec<bench::interleave::Case<'_, String>> = Vec::new();
                 for client in dbus::Client::ALL {
-                    let mech = b.mech(client);
-                    progress(&format!(
-                        "{} {mech} {payload} B: {iters} round trips",
-                        p.name()
-                    ));
-                    let sum = b
-                        .sync_case(client, payload, iters)
-                        .map_err(|e| format!("{mech} {payload} B: {e}"))?;
-                    report.push(Row {
-                        mech,
-                        placement: p,
-                        payload,
-                        s: sum,
-                    });
+                    let mech = b.sync_mech(client);
+                    if b.unavailable(client).is_none() {
+                        names.push(mech);
+                        cases.push(Box::new(b.sync_call(client, payload)));
+                    }
+                }
+                progress(&format!(
+                    "{} {payload} B: {iters} round trips each of {}, interleaved",
+                    p.name(),
+                    names.join(", ")
+                ));
+                let rounds = bench::interleave::rounds_for(iters);
+                match bench::interleave::measure(&mut cases, iters, rounds) {
+                    Ok(sums) => {
+                        for (mech, s) in names.into_iter().zip(sums) {
+                            report.push(Row {
+                                mech,
+                                placement: p,
+                                payload,
+                                s,
+                            });
+                        }
+                    }
+                    Err((i, e)) => {
+                        report.note(format!("{} {} {payload} B failed: {e}", names[i], p.name()))
+                    }
                 }
             }
         }
@@ -745,7 +765,9 @@ fn run_bench(cli: Cli) -> Res<()> {
         }
     }
     #[cfg(target_env = "musl")]
-    report.note("static musl build: D-Bus cases skipped (zbus is not linked into it)");
+    report.note(
+        "static musl build: D-Bus cases skipped (neither zbus nor libdbus is linked into it)",
+    );
 
     print!("{}", report.table());
     if let Some(path) = &cli.json {

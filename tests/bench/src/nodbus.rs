@@ -7,7 +7,8 @@ use capbinder_kmod_shim::bench::stats::Summary;
 
 use crate::util::Res;
 
-const WHY: &str = "this is the static musl build, which links no D-Bus client (zbus)";
+const WHY: &str =
+    "this is the static musl build, which links no D-Bus client (neither zbus nor libdbus)";
 
 /// Which bus daemon.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,11 +64,15 @@ impl Bus {
         match *self {}
     }
     /// Unreachable.
-    pub fn mech(&self, _: Client) -> String {
+    pub fn sync_mech(&self, _: Client) -> String {
         match *self {}
     }
     /// Unreachable.
-    pub fn sync_case(&self, _: Client, _: usize, _: usize) -> Res<Summary> {
+    pub fn unavailable(&self, _: Client) -> Option<&str> {
+        match *self {}
+    }
+    /// Unreachable.
+    pub fn sync_call(&self, _: Client, _: usize) -> impl FnMut(bool) -> Res<()> + '_ {
         match *self {}
     }
     /// Unreachable.
