@@ -226,46 +226,54 @@ impl Bus {
 
     /// `total` 32-byte calls with up to `window` in flight. Samples: from
     /// each send to its reply.
-    pub fn pipelined_case(&self, total: usize, window: usize) -> Res<Summary> {
+    pub fn pipelined_case(&self, client: Client, total: usize, window: usize) -> Res<Summary> {
         let req = [0x33u8; 32];
-        let mut it = MessageIterator::from(&self.conn);
-        let mk = || -> Res<Message> {
-            Message::method_call(PATH, "Echo")
-                .and_then(|b| b.destination(NAME))
-                .and_then(|b| b.interface(NAME))
-                .and_then(|b| b.build(&(&req[..],)))
-                .ctx("building a D-Bus call")
-        };
-        let mut run = |n: usize| -> Res<(Vec<u64>, Duration)> {
-            let mut sent_at: std::collections::HashMap<u32, Instant> = Default::default();
-            let mut samples = Vec::with_capacity(n);
-            let start = Instant::now();
-            let mut sent = 0;
-            while samples.len() < n {
-                while sent < n && sent_at.len() < window {
-                    let m = mk()?;
+        match client {
+            Client::Zbus => {
+                let mut it = MessageIterator::from(&self.conn);
+                let send = || -> Res<u32> {
+                    let m = Message::method_call(PATH, "Echo")
+                        .and_then(|b| b.destination(NAME))
+                        .and_then(|b| b.interface(NAME))
+                        .and_then(|b| b.build(&(&req[..],)))
+                        .ctx("building a D-Bus call")?;
                     let serial = m.primary_header().serial_num().get();
-                    sent_at.insert(serial, Instant::now());
                     self.conn.send(&m).ctx("sending a D-Bus call")?;
-                    sent += 1;
-                }
-                let msg = it
-                    .next()
-                    .ok_or("the D-Bus connection closed")?
-                    .ctx("receiving a D-Bus reply")?;
-                if msg.message_type() != MsgType::MethodReturn {
-                    continue;
-                }
-                let hdr = msg.header();
-                if let Some(t) = hdr.reply_serial().and_then(|s| sent_at.remove(&s.get())) {
-                    samples.push(t.elapsed().as_nanos() as u64);
-                }
+                    Ok(serial)
+                };
+                let recv = || -> Res<Option<u32>> {
+                    let msg = it
+                        .next()
+                        .ok_or("the D-Bus connection closed")?
+                        .ctx("receiving a D-Bus reply")?;
+                    if msg.message_type() != MsgType::MethodReturn {
+                        return Ok(None);
+                    }
+                    Ok(msg.header().reply_serial().map(|s| s.get()))
+                };
+                pipeline(total, window, send, recv)
             }
-            Ok((samples, start.elapsed()))
-        };
-        run((total / 10).max(window))?;
-        let (samples, elapsed) = run(total)?;
-        Ok(util::summarize(samples, elapsed))
+            Client::Libdbus => {
+                let lib = self.lib.as_ref().map_err(|why| why.clone())?;
+                let send = || -> Res<u32> {
+                    let m =
+                        dbus::Message::new_method_call(NAME, PATH, NAME, "Echo")?.append1(&req[..]);
+                    lib.send(m)
+                        .map_err(|()| "libdbus: sending a call failed".to_string())
+                };
+                let recv = || -> Res<Option<u32>> {
+                    let msg = lib
+                        .blocking_pop_message(Duration::from_secs(60))
+                        .map_err(|e| format!("libdbus: receiving a reply: {e}"))?
+                        .ok_or("libdbus: no reply within 60 s")?;
+                    if msg.msg_type() != dbus::MessageType::MethodReturn {
+                        return Ok(None);
+                    }
+                    Ok(msg.get_reply_serial())
+                };
+                pipeline(total, window, send, recv)
+            }
+        }
     }
 
     /// Emits one signal `(burst, ack, payload)`.
@@ -280,6 +288,38 @@ impl Bus {
             )
             .ctx("emitting a D-Bus signal")
     }
+}
+
+/// `total` calls with up to `window` in flight, after a tenth as many
+/// (at least a window) untimed: `send` sends one and gives its serial,
+/// `recv` reads one message and gives the serial it answers, if it is a
+/// reply. Samples: from each send to its reply.
+fn pipeline(
+    total: usize,
+    window: usize,
+    mut send: impl FnMut() -> Res<u32>,
+    mut recv: impl FnMut() -> Res<Option<u32>>,
+) -> Res<Summary> {
+    let mut run = |n: usize| -> Res<(Vec<u64>, Duration)> {
+        let mut sent_at: std::collections::HashMap<u32, Instant> = Default::default();
+        let mut samples = Vec::with_capacity(n);
+        let start = Instant::now();
+        let mut sent = 0;
+        while samples.len() < n {
+            while sent < n && sent_at.len() < window {
+                let t0 = Instant::now();
+                sent_at.insert(send()?, t0);
+                sent += 1;
+            }
+            if let Some(t) = recv()?.and_then(|s| sent_at.remove(&s)) {
+                samples.push(t.elapsed().as_nanos() as u64);
+            }
+        }
+        Ok((samples, start.elapsed()))
+    };
+    run((total / 10).max(window))?;
+    let (samples, elapsed) = run(total)?;
+    Ok(util::summarize(samples, elapsed))
 }
 
 /// A log file for a daemon's stderr (its chatter stays out of ours).

@@ -27,7 +27,7 @@
 //!   the daemon) and libdbus-1, the reference C library (`-libdbus`
 //!   rows);
 //! - `oneway`: capbinder oneway throughput (one sender, four senders)
-//!   beside pipelined D-Bus calls;
+//!   beside pipelined D-Bus calls (zbus and libdbus);
 //! - `callers`: 1, 2, 8, 32 threads calling one service at once;
 //! - `clients`: 1, 10, 100, 1000 connected client processes, the same
 //!   load from one of them (taking turns with the relay floor, so that
@@ -676,28 +676,25 @@ fn run_bench(cli: Cli) -> Res<()> {
             for b in &buses {
                 b.place(far)?;
                 let window = 64;
-                progress(&format!(
-                    "{} {} pipelined (window {window}): {total} calls",
-                    p.name(),
-                    b.daemon().name()
-                ));
-                let sum = match b.pipelined_case(total, window) {
-                    Ok(x) => x,
-                    Err(e) => {
-                        report.note(format!(
-                            "{}-pipelined {} failed: {e}",
-                            b.daemon().name(),
-                            p.name()
-                        ));
+                for client in dbus::Client::ALL {
+                    if b.unavailable(client).is_some() {
                         continue;
                     }
-                };
-                report.push(Row {
-                    mech: format!("{}-pipelined", b.daemon().name()),
-                    placement: p,
-                    payload: 32,
-                    s: sum,
-                });
+                    let mech = format!("{}-pipelined", b.sync_mech(client));
+                    progress(&format!(
+                        "{} {mech} (window {window}): {total} calls",
+                        p.name()
+                    ));
+                    match b.pipelined_case(client, total, window) {
+                        Ok(s) => report.push(Row {
+                            mech,
+                            placement: p,
+                            payload: 32,
+                            s,
+                        }),
+                        Err(e) => report.note(format!("{mech} {} failed: {e}", p.name())),
+                    }
+                }
             }
         }
         report.note("oneway: samples are each send until the mediator accepted it (capbinder-oneway-w64: until it was written, with up to 64 in flight per thread, ProcessState::set_oneway_window); ops_s counts calls the service ran (a sync drain call ends the clock). D-Bus pipelined: up to 64 calls in flight; samples are send to reply");

@@ -76,7 +76,7 @@ impl Bus {
         match *self {}
     }
     /// Unreachable.
-    pub fn pipelined_case(&self, _: usize, _: usize) -> Res<Summary> {
+    pub fn pipelined_case(&self, _: Client, _: usize, _: usize) -> Res<Summary> {
         match *self {}
     }
 }

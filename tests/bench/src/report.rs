@@ -193,8 +193,12 @@ impl Report {
             for (cbm, dm) in [
                 ("capbinder-oneway-x1", "dbus-daemon-pipelined"),
                 ("capbinder-oneway-x1", "dbus-broker-pipelined"),
+                ("capbinder-oneway-x1", "dbus-daemon-libdbus-pipelined"),
+                ("capbinder-oneway-x1", "dbus-broker-libdbus-pipelined"),
                 ("capbinder-oneway-w64-x1", "dbus-daemon-pipelined"),
                 ("capbinder-oneway-w64-x1", "dbus-broker-pipelined"),
+                ("capbinder-oneway-w64-x1", "dbus-daemon-libdbus-pipelined"),
+                ("capbinder-oneway-w64-x1", "dbus-broker-libdbus-pipelined"),
             ] {
                 if let (Some(a), Some(b)) = (self.find(cbm, p, 32), self.find(dm, p, 32)) {
                     let _ = writeln!(
