@@ -30,43 +30,11 @@ use zbus::message::{Message, Type as MsgType};
 use zbus::names::BusName;
 
 use crate::broadcast::{Publisher, Tally};
+pub use crate::dbus_kinds::{Client, Daemon};
 use crate::util::{self, Ctx, Res};
 
 const NAME: &str = "org.capbinder.Bench";
 const PATH: &str = "/org/capbinder/Bench";
-
-/// Which bus daemon.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Daemon {
-    /// The reference implementation.
-    DbusDaemon,
-    /// dbus-broker.
-    Broker,
-}
-
-impl Daemon {
-    /// Its name in `RESULT` lines.
-    pub fn name(self) -> &'static str {
-        match self {
-            Daemon::DbusDaemon => "dbus-daemon",
-            Daemon::Broker => "dbus-broker",
-        }
-    }
-}
-
-/// Which client library makes a sync call; the server is zbus for both.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Client {
-    /// zbus, pure Rust (every other D-Bus case uses it too).
-    Zbus,
-    /// libdbus-1, the reference C library (through the `dbus` crate).
-    Libdbus,
-}
-
-impl Client {
-    /// Both, zbus first.
-    pub const ALL: [Client; 2] = [Client::Zbus, Client::Libdbus];
-}
 
 fn config(socket: &Path) -> String {
     format!(

@@ -74,6 +74,7 @@ mod broadcast;
 mod cb;
 #[cfg_attr(target_env = "musl", path = "nodbus.rs")]
 mod dbus;
+mod dbus_kinds;
 mod report;
 mod util;
 

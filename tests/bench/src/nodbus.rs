@@ -5,43 +5,11 @@ use std::path::Path;
 
 use capbinder_kmod_shim::bench::stats::Summary;
 
+pub use crate::dbus_kinds::{Client, Daemon};
 use crate::util::Res;
 
 const WHY: &str =
     "this is the static musl build, which links no D-Bus client (neither zbus nor libdbus)";
-
-/// Which bus daemon.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Daemon {
-    /// The reference implementation.
-    DbusDaemon,
-    /// dbus-broker.
-    Broker,
-}
-
-impl Daemon {
-    /// Its name in `RESULT` lines.
-    pub fn name(self) -> &'static str {
-        match self {
-            Daemon::DbusDaemon => "dbus-daemon",
-            Daemon::Broker => "dbus-broker",
-        }
-    }
-}
-
-/// Which client library makes a sync call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Client {
-    /// zbus.
-    Zbus,
-    /// libdbus-1.
-    Libdbus,
-}
-
-impl Client {
-    /// Both, zbus first.
-    pub const ALL: [Client; 2] = [Client::Zbus, Client::Libdbus];
-}
 
 /// Never made in this build.
 pub enum Bus {}
@@ -72,7 +40,7 @@ impl Bus {
         match *self {}
     }
     /// Unreachable.
-    pub fn sync_call(&self, _: Client, _: usize) -> impl FnMut(bool) -> Res<()> + '_ {
+    pub fn sync_call(&self, _: Client, _: usize) -> Box<dyn FnMut(bool) -> Res<()> + '_> {
         match *self {}
     }
     /// Unreachable.
