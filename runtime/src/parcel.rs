@@ -131,19 +131,18 @@ impl Data {
     /// A received range, shared from here on (see [`Received`]); `None`
     /// for bytes that are not a received range.
     fn share_received(&mut self) -> Option<Arc<Delivered>> {
-        if let Data::Received(Received::Own(_)) = self {
-            // Moved out and back, never dropped: dropping a `Delivered`
-            // frees its range.
-            if let Data::Received(Received::Own(d)) =
-                std::mem::replace(self, Data::Owned(Vec::new()))
-            {
-                *self = Data::Received(Received::Shared(Arc::new(d)));
+        // Moved out and back, never dropped: dropping a `Delivered` frees
+        // its range.
+        let shared = match std::mem::replace(self, Data::Owned(Vec::new())) {
+            Data::Received(Received::Own(d)) => Arc::new(d),
+            Data::Received(Received::Shared(d)) => d,
+            other => {
+                *self = other;
+                return None;
             }
-        }
-        match self {
-            Data::Received(Received::Shared(d)) => Some(d.clone()),
-            _ => None,
-        }
+        };
+        *self = Data::Received(Received::Shared(shared.clone()));
+        Some(shared)
     }
 
     /// The bytes as an owned buffer (a copy unless they are owned already).

@@ -50,7 +50,7 @@ pub struct JsonRow<'a> {
 impl Summary {
     /// This summary as a JSON row of `mech` in `placement`.
     pub fn json_row<'a>(&self, mech: &'a str, placement: &'a str, payload: usize) -> JsonRow<'a> {
-        let us = |ns: f64| (ns).round() / 1e3;
+        let us = |ns: f64| ns.round() / 1e3;
         JsonRow {
             mech,
             placement,

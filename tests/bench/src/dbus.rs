@@ -150,6 +150,14 @@ impl Bus {
         }
     }
 
+    /// The clients that can make calls on this bus, zbus first.
+    pub fn clients(&self) -> Vec<Client> {
+        Client::ALL
+            .into_iter()
+            .filter(|&c| self.unavailable(c).is_none())
+            .collect()
+    }
+
     /// One sync method call through `client` with `payload` bytes each
     /// way, as a measured case: a fresh payload per call into the
     /// client's buffer, as every mechanism writes one; the echo checked in

@@ -606,12 +606,9 @@ fn run_bench(cli: Cli) -> Res<()> {
                 // Both client libraries, taking turns like the cases above.
                 let mut names = Vec::new();
                 let mut cases: Vec<bench::interleave::Case<'_, String>> = Vec::new();
-                for client in dbus::Client::ALL {
-                    let mech = b.sync_mech(client);
-                    if b.unavailable(client).is_none() {
-                        names.push(mech);
-                        cases.push(Box::new(b.sync_call(client, payload)));
-                    }
+                for client in b.clients() {
+                    names.push(b.sync_mech(client));
+                    cases.push(Box::new(b.sync_call(client, payload)));
                 }
                 progress(&format!(
                     "{} {payload} B: {iters} round trips each of {}, interleaved",
@@ -677,10 +674,7 @@ fn run_bench(cli: Cli) -> Res<()> {
             for b in &buses {
                 b.place(far)?;
                 let window = 64;
-                for client in dbus::Client::ALL {
-                    if b.unavailable(client).is_some() {
-                        continue;
-                    }
+                for client in b.clients() {
                     let mech = format!("{}-pipelined", b.sync_mech(client));
                     progress(&format!(
                         "{} {mech} (window {window}): {total} calls",

@@ -40,6 +40,10 @@ impl Bus {
         match *self {}
     }
     /// Unreachable.
+    pub fn clients(&self) -> Vec<Client> {
+        match *self {}
+    }
+    /// Unreachable.
     pub fn sync_call(&self, _: Client, _: usize) -> Box<dyn FnMut(bool) -> Res<()> + '_> {
         match *self {}
     }

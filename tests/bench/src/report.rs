@@ -190,17 +190,13 @@ impl Report {
         // Throughput: D-Bus pipelined against capbinder oneway.
         let mut tput = String::new();
         for &p in &placements {
-            for (cbm, dm) in [
-                ("capbinder-oneway-x1", "dbus-daemon-pipelined"),
-                ("capbinder-oneway-x1", "dbus-broker-pipelined"),
-                ("capbinder-oneway-x1", "dbus-daemon-libdbus-pipelined"),
-                ("capbinder-oneway-x1", "dbus-broker-libdbus-pipelined"),
-                ("capbinder-oneway-w64-x1", "dbus-daemon-pipelined"),
-                ("capbinder-oneway-w64-x1", "dbus-broker-pipelined"),
-                ("capbinder-oneway-w64-x1", "dbus-daemon-libdbus-pipelined"),
-                ("capbinder-oneway-w64-x1", "dbus-broker-libdbus-pipelined"),
-            ] {
-                if let (Some(a), Some(b)) = (self.find(cbm, p, 32), self.find(dm, p, 32)) {
+            // Each D-Bus pair's pipelined row is its sync row's name with
+            // `-pipelined`.
+            let pairs = ["capbinder-oneway-x1", "capbinder-oneway-w64-x1"]
+                .into_iter()
+                .flat_map(|cbm| DBUS_SYNC.map(|d| (cbm, format!("{d}-pipelined"))));
+            for (cbm, dm) in pairs {
+                if let (Some(a), Some(b)) = (self.find(cbm, p, 32), self.find(&dm, p, 32)) {
                     let _ = writeln!(
                         tput,
                         "{:<9} {cbm} {:.0}/s vs {dm} {:.0}/s: capbinder/D-Bus throughput {:.2}",
