@@ -186,9 +186,26 @@ impl Gen<'_> {
                 )
             }
             TypeKind::Defined { id, kind, args, .. } if !args.is_empty() => {
-                let args_ok = args
-                    .iter()
-                    .fold(true, |ok, a| self.check_type(a, "a generic argument") & ok);
+                let args_ok = args.iter().fold(true, |ok, a| {
+                    // A generic parcelable is `Parcelable + Default` in
+                    // each parameter (as in AOSP's Rust backend), and a
+                    // binder, interface or fd has no default value: the
+                    // generated code would not compile.
+                    let has_default = !is_object(a) || a.is_nullable();
+                    if !has_default {
+                        self.error(
+                            Diagnostic::error(format!(
+                                "`{}` cannot be a generic argument in Rust: a generic parcelable needs a default value of each argument, and a binder, an interface or a file descriptor has none",
+                                a.kind.signature()
+                            ))
+                            .with_label(a.location, "this argument")
+                            .with_help(
+                                "hold it in a parcelable of its own (a `@nullable` field of it) and pass that as the argument".to_string(),
+                            ),
+                        );
+                    }
+                    self.check_type(a, "a generic argument") & has_default & ok
+                });
                 // the type itself, as without arguments
                 let base_ok = match kind {
                     DeclKind::Union => refuse(

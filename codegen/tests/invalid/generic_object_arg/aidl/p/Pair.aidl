@@ -1,0 +1,6 @@
+package p;
+
+parcelable Pair<A, B> {
+    A first;
+    B second;
+}
