@@ -507,7 +507,9 @@ impl Core {
                 "the context manager cannot subscribe to its own death".into(),
             ));
         }
-        Ok((self.ref_for(proc_id, node, Rights::ALL)?, node))
+        let r = self.ref_for(proc_id, node, Rights::ALL)?;
+        self.procs.get_mut(proc_id.0).expect("live").zero_ref = Some(r);
+        Ok((r, node))
     }
 
     fn set_context_manager(

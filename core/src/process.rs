@@ -102,6 +102,12 @@ pub(crate) struct Process {
     pub pending_freeze_notices: Vec<(u64, Handle, bool)>,
     /// A spam report went out for its buffer; reset once async space frees.
     pub spam_flagged: bool,
+    /// The ref its last subscription on handle 0 hangs on (the context
+    /// manager's node then). It stays the one a `ClearDeath` or
+    /// `ClearFreezeNotice` on handle 0 clears after that context manager
+    /// died (as binder's ref for handle 0 stays bound to its node); a
+    /// generation-checked handle, so once the ref is gone it finds nothing.
+    pub zero_ref: Option<Handle>,
     /// Counters.
     pub counters: Counters,
 }
@@ -137,6 +143,7 @@ impl Core {
             pending_deaths: Vec::new(),
             pending_freeze_notices: Vec::new(),
             spam_flagged: false,
+            zero_ref: None,
             counters: Counters::default(),
         };
         ProcId(self.procs.insert(p))

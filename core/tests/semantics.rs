@@ -1694,6 +1694,73 @@ fn cleared_subscription_gets_no_notice() {
     assert!(w.idle(b_pool));
 }
 
+/// binderDriverInterfaceTest's `RequestDeathNotification`: a subscription
+/// on handle 0 (the context manager) under a weak reference, cleared, is
+/// acknowledged with `ClearDeathDone` and leaves no reference; taken
+/// again, it fires when the context manager dies.
+#[test]
+fn death_subscription_on_the_context_manager_handle() {
+    let mut w = World::with_sm();
+    let b = w.process();
+    let (b0, b_pool) = (w.thread(b), w.looper(b));
+    let zero = Handle(0);
+    w.ok(b0, Command::IncRefs(zero));
+    w.ok(
+        b0,
+        Command::RequestDeath {
+            handle: zero,
+            cookie: 1234,
+        },
+    );
+    w.ok(
+        b0,
+        Command::ClearDeath {
+            handle: zero,
+            cookie: 1234,
+        },
+    );
+    w.ok(b0, Command::DecRefs(zero));
+    assert_eq!(w.next(b_pool), Return::ClearDeathDone { cookie: 1234 });
+    w.ok(b_pool, Command::WaitForWork);
+    assert!(
+        w.proc_state(b).refs.is_empty(),
+        "{:?}",
+        w.proc_state(b).refs
+    );
+
+    w.ok(b0, Command::IncRefs(zero));
+    w.ok(
+        b0,
+        Command::RequestDeath {
+            handle: zero,
+            cookie: 9,
+        },
+    );
+    let (sm, _) = w.sm.expect("a context manager");
+    w.exit(sm);
+    assert_eq!(w.next(b_pool), Return::DeadBinder { cookie: 9 });
+    w.ok(b_pool, Command::DeadBinderDone { cookie: 9 });
+    w.ok(b0, Command::DecRefs(zero));
+    // As binder's death object, the subscription stays until it is
+    // cleared (libbinder clears it once the obituary is sent)...
+    assert_eq!(w.proc_state(b).refs.len(), 1);
+    w.ok(
+        b0,
+        Command::ClearDeath {
+            handle: zero,
+            cookie: 9,
+        },
+    );
+    w.ok(b_pool, Command::WaitForWork);
+    assert_eq!(w.next(b_pool), Return::ClearDeathDone { cookie: 9 });
+    // ...and then nothing of it is left.
+    assert!(
+        w.proc_state(b).refs.is_empty(),
+        "{:?}",
+        w.proc_state(b).refs
+    );
+}
+
 #[test]
 fn process_exit_releases_everything_it_held() {
     let mut w = World::with_sm();

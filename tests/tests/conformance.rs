@@ -249,6 +249,77 @@ fn a_call_runs_at_least_at_the_nodes_minimum_scheduler_policy() {
     );
 }
 
+/// The policy and real-time priority after `key` in a `sched` answer
+/// (`server=RoundRobin/0/7`).
+fn policy_and_rt(a: &str, key: &str) -> (String, String) {
+    let v = a
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(key))
+        .unwrap_or_else(|| panic!("no {key} in {a:?}"));
+    let f: Vec<&str> = v.split('/').collect();
+    (f[0].to_string(), f[2].to_string())
+}
+
+/// Mirrors `BinderLibTest.SchedPolicySet` as AOSP writes it: the node's
+/// minimum is `SCHED_RR` priority 7, so a `SCHED_OTHER` caller's call runs
+/// on the server thread at RR 7; a caller at RR 8 runs it at RR 8 on a node
+/// that inherits real-time priorities, and at the node's RR 7 on one that
+/// does not. Needs `CAP_SYS_NICE` (root) in the mediator and the client.
+#[test]
+fn a_call_runs_at_least_at_the_nodes_real_time_minimum() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: real-time priorities need CAP_SYS_NICE (root)");
+        return;
+    }
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let mut inherits = ctx.spawn(
+        "service",
+        &[
+            "--name",
+            "conf.rr7-inherit",
+            "--min-rr",
+            "7",
+            "--inherit-rt",
+        ],
+        None,
+    );
+    inherits.expect("ready");
+    let mut floor = ctx.spawn("service", &["--name", "conf.rr7", "--min-rr", "7"], None);
+    floor.expect("ready");
+    let mut c = client_of(&ctx, "conf.rr7-inherit");
+    c.ok("get p conf.rr7");
+    let a = c.ok("sched s");
+    if policy_and_rt(&a, "caller=").0 != "Normal" {
+        eprintln!("skipped: the caller is not SCHED_OTHER: {a}");
+        return;
+    }
+    assert_eq!(
+        policy_and_rt(&a, "server="),
+        ("RoundRobin".into(), "7".into()),
+        "a normal caller runs at the node's minimum: {a}"
+    );
+    let a = match c.call("sched-rr s 8") {
+        Ok(a) => a,
+        Err(e) if e.contains("sched_setattr") => {
+            eprintln!("skipped: this machine refuses SCHED_RR here: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(
+        policy_and_rt(&a, "server="),
+        ("RoundRobin".into(), "8".into()),
+        "a higher real-time caller is inherited above the minimum: {a}"
+    );
+    let a = c.ok("sched-rr p 8");
+    assert_eq!(
+        policy_and_rt(&a, "server="),
+        ("RoundRobin".into(), "7".into()),
+        "without inheritance the node's minimum applies: {a}"
+    );
+}
+
 /// Mirrors `BinderLibTest.InheritRt`: a real-time caller's priority
 /// migrates to the server thread only on a node that asked for it
 /// (`set_inherit_rt`); on any other, the call runs at normal priority,
@@ -270,14 +341,7 @@ fn a_real_time_callers_priority_migrates_only_where_the_node_inherits_it() {
     let _plain = service(&ctx, "conf.rt-plain", None);
     let mut c = client_of(&ctx, "conf.rt-inherit");
     c.ok("get p conf.rt-plain");
-    let fields = |a: &str, key: &str| -> (String, String) {
-        let v = a
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix(key))
-            .unwrap_or_else(|| panic!("no {key} in {a:?}"));
-        let f: Vec<&str> = v.split('/').collect();
-        (f[0].to_string(), f[2].to_string())
-    };
+    let fields = policy_and_rt;
     let a = match c.call("sched-rr s 8") {
         Ok(a) => a,
         Err(e) if e.contains("sched_setattr") => {

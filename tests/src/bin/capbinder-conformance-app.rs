@@ -5,11 +5,12 @@
 //! - `servicemanager`: the service manager (handle 0), as the harness
 //!   expects of its helper.
 //! - `state`: the mediator's state as JSON, as the harness expects.
-//! - `service --name N [--max-threads K] [--min-nice M] [--inherit-rt] [--extension]`:
+//! - `service --name N [--max-threads K] [--min-nice M] [--min-rr R] [--inherit-rt] [--extension]`:
 //!   registers one [`Conf`] object under `N` and serves it on the joined
 //!   main thread (and up to `K` pool threads, when given); with
 //!   `--min-nice`, calls on it run at least at `SCHED_OTHER` nice `M` (its
-//!   minimum scheduler policy); with `--inherit-rt`, a real-time caller's
+//!   minimum scheduler policy), with `--min-rr` at least at `SCHED_RR`
+//!   priority `R`; with `--inherit-rt`, a real-time caller's
 //!   priority migrates to it; with `--extension`, it has an [`Ext`] as
 //!   its extension from before it is first sent; with `--count-by-uid`,
 //!   it counts its proxies by uid (`proxy_count`); a `release` line on stdin
@@ -660,6 +661,15 @@ fn main() -> ExitCode {
                     rt: 0,
                 };
                 // Before the object is first sent (to the service manager).
+                obj.set_min_scheduler_policy(min).unwrap_or_else(|e| die(e));
+            }
+            if let Some(m) = flag("--min-rr") {
+                let rt: u8 = m.parse().unwrap_or_else(|e| die(e));
+                let min = capbinder::Priority {
+                    policy: capbinder::SchedPolicy::RoundRobin,
+                    nice: 0,
+                    rt,
+                };
                 obj.set_min_scheduler_policy(min).unwrap_or_else(|e| die(e));
             }
             if rest.iter().any(|a| a == "--inherit-rt") {
