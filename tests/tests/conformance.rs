@@ -193,6 +193,43 @@ fn a_second_oneway_call_waits_until_the_first_one_finishes() {
     assert_eq!(c.ok("getsteps s 4"), "s0,e0,s1,e1");
 }
 
+/// Mirrors `BinderLibTest.OnewayQueueing` as AOSP runs it, on a server
+/// with one polled thread and no pool (`addPollServer`: libbinder's
+/// `setupPolling` and `handlePolledCommands`): the second oneway call waits
+/// on the node while the first one's handler waits in its own outgoing
+/// call, and the polled thread serves sync calls, nested callbacks and
+/// both oneway calls in order.
+#[test]
+fn a_polled_thread_serves_calls_and_keeps_oneway_order() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let mut svc = ctx.spawn("service", &["--name", "conf.poll", "--poll"], None);
+    svc.expect("ready");
+    let mut c = client_of(&ctx, "conf.poll");
+    c.ok("ping s");
+    c.ok("step s 0");
+    c.ok("step s 1");
+    c.expect("cb-hold 0");
+    let pid = svc.pid();
+    ctx.wait_state(
+        "the first oneway call is in flight and the second queued on the node",
+        |s| {
+            process(s, pid).is_some_and(|p| {
+                p.nodes
+                    .iter()
+                    .any(|n| n.oneway_busy && n.oneway_queued == 1)
+            })
+        },
+    );
+    c.ok("release");
+    // Not before: `getsteps` waits for the log on the service's one
+    // thread, which then could not run the second call.
+    c.expect("cb-hold 1");
+    assert_eq!(c.ok("getsteps s 4"), "s0,e0,s1,e1");
+    let s = ctx.state();
+    assert_eq!(loopers(&s, pid), 1, "one polled thread, no pool: {s:#?}");
+}
+
 /// A `sched` answer, `server=POLICY/NICE/RT caller=POLICY/NICE/RT`, as
 /// (server's policy, server's nice, caller's policy, caller's nice).
 fn sched_answer(a: &str) -> (String, i32, String, i32) {
