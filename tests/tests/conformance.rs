@@ -36,6 +36,13 @@ fn service(ctx: &Context, name: &str, max_threads: Option<u32>) -> App {
     s
 }
 
+/// A `service` spawned with `args` (its name and flags), once ready.
+fn service_with(ctx: &Context, args: &[&str]) -> App {
+    let mut s = ctx.spawn("service", args, None);
+    s.expect("ready");
+    s
+}
+
 /// A client holding the service `name` as `s`.
 fn client_of(ctx: &Context, name: &str) -> App {
     let mut c = ctx.client(None);
@@ -174,11 +181,18 @@ fn a_second_oneway_call_waits_until_the_first_one_finishes() {
     let _sm = ctx.servicemanager();
     let svc = service(&ctx, "conf.queueing", None);
     let mut c = client_of(&ctx, "conf.queueing");
-    // step: log s<n>, call the client back (held until `release`), log e<n>.
+    oneway_queueing(&ctx, &mut c, svc.pid(), false);
+}
+
+/// `OnewayQueueing`'s steps on the service `s` of client `c` (pid `pid`):
+/// `step` logs s<n>, calls the client back (held until `release`), logs
+/// e<n>. The second step must wait on the node while the first is held.
+/// On a service with one thread, `getsteps` (which waits for the log on
+/// the thread serving it) goes only once the second step runs.
+fn oneway_queueing(ctx: &Context, c: &mut App, pid: i32, one_thread: bool) {
     c.ok("step s 0");
     c.ok("step s 1");
     c.expect("cb-hold 0");
-    let pid = svc.pid();
     ctx.wait_state(
         "the first oneway call is in flight and the second queued on the node",
         |s| {
@@ -190,6 +204,9 @@ fn a_second_oneway_call_waits_until_the_first_one_finishes() {
         },
     );
     c.ok("release");
+    if one_thread {
+        c.expect("cb-hold 1");
+    }
     assert_eq!(c.ok("getsteps s 4"), "s0,e0,s1,e1");
 }
 
@@ -203,29 +220,11 @@ fn a_second_oneway_call_waits_until_the_first_one_finishes() {
 fn a_polled_thread_serves_calls_and_keeps_oneway_order() {
     let ctx = context();
     let _sm = ctx.servicemanager();
-    let mut svc = ctx.spawn("service", &["--name", "conf.poll", "--poll"], None);
-    svc.expect("ready");
+    let svc = service_with(&ctx, &["--name", "conf.poll", "--poll"]);
     let mut c = client_of(&ctx, "conf.poll");
     c.ok("ping s");
-    c.ok("step s 0");
-    c.ok("step s 1");
-    c.expect("cb-hold 0");
     let pid = svc.pid();
-    ctx.wait_state(
-        "the first oneway call is in flight and the second queued on the node",
-        |s| {
-            process(s, pid).is_some_and(|p| {
-                p.nodes
-                    .iter()
-                    .any(|n| n.oneway_busy && n.oneway_queued == 1)
-            })
-        },
-    );
-    c.ok("release");
-    // Not before: `getsteps` waits for the log on the service's one
-    // thread, which then could not run the second call.
-    c.expect("cb-hold 1");
-    assert_eq!(c.ok("getsteps s 4"), "s0,e0,s1,e1");
+    oneway_queueing(&ctx, &mut c, pid, true);
     let s = ctx.state();
     assert_eq!(loopers(&s, pid), 1, "one polled thread, no pool: {s:#?}");
 }
@@ -259,12 +258,7 @@ fn a_call_runs_at_least_at_the_nodes_minimum_scheduler_policy() {
     }
     let ctx = context();
     let _sm = ctx.servicemanager();
-    let mut floor = ctx.spawn(
-        "service",
-        &["--name", "conf.sched-floor", "--min-nice", "-10"],
-        None,
-    );
-    floor.expect("ready");
+    let _floor = service_with(&ctx, &["--name", "conf.sched-floor", "--min-nice", "-10"]);
     let _plain = service(&ctx, "conf.sched-plain", None);
     let mut c = client_of(&ctx, "conf.sched-floor");
     c.ok("get p conf.sched-plain");
@@ -310,8 +304,8 @@ fn a_call_runs_at_least_at_the_nodes_real_time_minimum() {
     }
     let ctx = context();
     let _sm = ctx.servicemanager();
-    let mut inherits = ctx.spawn(
-        "service",
+    let _inherits = service_with(
+        &ctx,
         &[
             "--name",
             "conf.rr7-inherit",
@@ -319,11 +313,8 @@ fn a_call_runs_at_least_at_the_nodes_real_time_minimum() {
             "7",
             "--inherit-rt",
         ],
-        None,
     );
-    inherits.expect("ready");
-    let mut floor = ctx.spawn("service", &["--name", "conf.rr7", "--min-rr", "7"], None);
-    floor.expect("ready");
+    let _floor = service_with(&ctx, &["--name", "conf.rr7", "--min-rr", "7"]);
     let mut c = client_of(&ctx, "conf.rr7-inherit");
     c.ok("get p conf.rr7");
     let a = c.ok("sched s");
@@ -369,12 +360,7 @@ fn a_real_time_callers_priority_migrates_only_where_the_node_inherits_it() {
     }
     let ctx = context();
     let _sm = ctx.servicemanager();
-    let mut rt = ctx.spawn(
-        "service",
-        &["--name", "conf.rt-inherit", "--inherit-rt"],
-        None,
-    );
-    rt.expect("ready");
+    let _rt = service_with(&ctx, &["--name", "conf.rt-inherit", "--inherit-rt"]);
     let _plain = service(&ctx, "conf.rt-plain", None);
     let mut c = client_of(&ctx, "conf.rt-inherit");
     c.ok("get p conf.rt-plain");
