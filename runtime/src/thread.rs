@@ -51,7 +51,30 @@ struct InFlight {
 }
 
 impl ThreadState {
+    /// Writes what is pending (and any deferred commands).
     fn flush(&mut self) -> Result<()> {
+        self.flush_with(false)
+    }
+
+    /// [`flush`](Self::flush) for a write that waits for no answer: a
+    /// polled thread that serves no call ends it with `WaitForWork`, as
+    /// any write makes the thread busy in the mediator.
+    fn flush_free(&mut self) -> Result<()> {
+        self.flush_with(true)
+    }
+
+    /// After a call or command of a polled thread's own was answered (the
+    /// write that sent it made the thread busy, and it said nothing more
+    /// while it waited, so that no other work came to it): free for work
+    /// again, unless it is serving a call.
+    fn free(&mut self) -> Result<()> {
+        if self.polling && Serving::none() {
+            self.pending.push(Command::WaitForWork);
+        }
+        self.flush()
+    }
+
+    fn flush_with(&mut self, free: bool) -> Result<()> {
         let _ = DEFERRED.try_with(|d| self.pending.append(&mut d.borrow_mut()));
         let failed = self.process.take_failed_spawns();
         if failed > 0 {
@@ -64,9 +87,12 @@ impl ThreadState {
         }
         // Not while it serves a call (the call's thread is not free until
         // its reply is written, and a oneway call's has no stack that
-        // would keep other work away); harmless while it waits for a
-        // reply, when the mediator gives it only its own call's work.
-        if self.polling && Serving::none() && self.pending.last() != Some(&Command::WaitForWork) {
+        // would keep other work away).
+        if free
+            && self.polling
+            && Serving::none()
+            && self.pending.last() != Some(&Command::WaitForWork)
+        {
             self.pending.push(Command::WaitForWork);
         }
         let fds: Vec<_> = self.pending_fds.iter().map(|f| f.as_fd()).collect();
@@ -284,7 +310,7 @@ pub(crate) fn post(process: &Arc<ProcessState>, cmds: Vec<Command>) {
             // are moot then, so they count as handled.
             let _ = with_ts(process, |ts| {
                 ts.pending.extend(cmds.iter().cloned());
-                ts.flush()
+                ts.flush_free()
             });
             true
         })
@@ -313,7 +339,8 @@ pub(crate) fn command(process: &Arc<ProcessState>, cmd: Command) -> Result<()> {
             Return::State(_) | Return::Error(capbinder_core::Failure::StateTooLarge { .. })
                 if barrier =>
             {
-                return result
+                with_ts(process, |ts| ts.free())?;
+                return result;
             }
             Return::Error(e) => {
                 if result.is_ok() {
@@ -334,7 +361,10 @@ pub(crate) fn request(process: &Arc<ProcessState>, cmd: Command) -> Result<Retur
     loop {
         let (ret, fds) = read(process)?;
         match ret {
-            Return::State(_) | Return::Error(_) | Return::TopicCreated { .. } => return Ok(ret),
+            Return::State(_) | Return::Error(_) | Return::TopicCreated { .. } => {
+                with_ts(process, |ts| ts.free())?;
+                return Ok(ret);
+            }
             other => handle_other(process, other, fds)?,
         }
     }
@@ -733,14 +763,8 @@ pub(crate) fn transact(
     let result = wait_for_reply(process, oneway);
     // Acknowledgements gathered while waiting go out now, not at some
     // later call, so owners and the mediator are not kept waiting; a
-    // polled thread says it is free again (it stopped being when it wrote
-    // the call).
-    let _ = with_ts(process, |ts| {
-        if ts.polling && Serving::none() {
-            ts.pending.push(Command::WaitForWork);
-        }
-        ts.flush()
-    });
+    // polled thread says it is free again.
+    let _ = with_ts(process, |ts| ts.free());
     result
 }
 
@@ -764,7 +788,8 @@ fn send_in_window(proxy: &Arc<Proxy>, code: u32, data: Parcel, window: usize) ->
         txn.work_source = crate::work_source::outgoing();
         let range = txn.data;
         ts.pending.push(Command::Transaction { handle, txn });
-        ts.flush()?;
+        // Its answer is read later: a polled thread is free meanwhile.
+        ts.flush_free()?;
         ts.oneway.sent(
             range.offset as usize,
             range.len as usize,
@@ -1141,6 +1166,7 @@ pub(crate) fn setup_polling(process: &Arc<ProcessState>) -> Result<OwnedFd> {
             ));
         }
         ts.pending.push(Command::EnterLooper);
+        ts.pending.push(Command::WaitForWork);
         ts.polling = true;
         ts.flush()?;
         Ok(ts.chan.poll_fd()?)
@@ -1181,5 +1207,5 @@ pub(crate) fn handle_polled(process: &Arc<ProcessState>) -> Result<()> {
 /// Writes any acknowledgements and frees this thread still holds.
 pub fn flush_commands() -> Result<()> {
     let process = ProcessState::get()?;
-    with_ts(&process, |ts| ts.flush())
+    with_ts(&process, |ts| ts.flush_free())
 }
