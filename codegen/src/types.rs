@@ -190,8 +190,9 @@ impl Gen<'_> {
                     // A generic parcelable is `Parcelable + Default` in
                     // each parameter (as in AOSP's Rust backend), and a
                     // binder, interface or fd has no default value: the
-                    // generated code would not compile.
-                    let has_default = !is_object(a) || a.is_nullable();
+                    // generated code would not compile. (Type arguments
+                    // take no annotations, so it cannot be `@nullable`.)
+                    let has_default = !is_object(a);
                     if !has_default {
                         self.error(
                             Diagnostic::error(format!(

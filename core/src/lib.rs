@@ -497,6 +497,15 @@ impl Core {
         h: Handle,
         needed: Rights,
     ) -> Result<(Handle, NodeId), Failure> {
+        if h == Handle::CONTEXT_MANAGER {
+            // As binder's ref for handle 0, the one a subscription made
+            // stays bound to its node while it lives, even once that
+            // context manager died and another took its place.
+            let p = self.procs.get(proc_id.0).expect("live");
+            if let Some((z, r)) = p.zero_ref.and_then(|z| Some((z, p.handles.get(z)?))) {
+                return Ok((z, r.node));
+            }
+        }
         let node = self.resolve_node(proc_id, h, needed)?;
         if h != Handle::CONTEXT_MANAGER {
             return Ok((h, node));

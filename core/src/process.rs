@@ -102,10 +102,10 @@ pub(crate) struct Process {
     pub pending_freeze_notices: Vec<(u64, Handle, bool)>,
     /// A spam report went out for its buffer; reset once async space frees.
     pub spam_flagged: bool,
-    /// The ref its last subscription on handle 0 hangs on (the context
-    /// manager's node then). It stays the one a `ClearDeath` or
-    /// `ClearFreezeNotice` on handle 0 clears after that context manager
-    /// died (as binder's ref for handle 0 stays bound to its node); a
+    /// The ref a subscription on handle 0 made (to the context manager's
+    /// node then). While it lives, subscribing and clearing on handle 0
+    /// mean it, even once that context manager died or another took its
+    /// place (as binder's ref for handle 0 stays bound to its node); a
     /// generation-checked handle, so once the ref is gone it finds nothing.
     pub zero_ref: Option<Handle>,
     /// Counters.

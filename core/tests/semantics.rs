@@ -1761,6 +1761,66 @@ fn death_subscription_on_the_context_manager_handle() {
     );
 }
 
+/// After the context manager died and another registered, handle 0's
+/// subscription is still the first one's until it is cleared (binder's
+/// ref for handle 0 stays bound to its node); once cleared, handle 0
+/// subscribes to the new context manager.
+#[test]
+fn handle_zero_subscription_outlives_a_new_context_manager() {
+    let mut w = World::with_sm();
+    let b = w.process();
+    let (b0, b_pool) = (w.thread(b), w.looper(b));
+    let zero = Handle(0);
+    w.ok(
+        b0,
+        Command::RequestDeath {
+            handle: zero,
+            cookie: 1,
+        },
+    );
+    let (sm, _) = w.sm.expect("a context manager");
+    w.exit(sm);
+    assert_eq!(w.next(b_pool), Return::DeadBinder { cookie: 1 });
+    w.ok(b_pool, Command::DeadBinderDone { cookie: 1 });
+    w.add_sm();
+    // Still the dead one's: a second subscription is refused...
+    let e = w.err(
+        b0,
+        Command::RequestDeath {
+            handle: zero,
+            cookie: 2,
+        },
+    );
+    assert!(matches!(e, Failure::Death(_)), "{e:?}");
+    // ...and the first one clears.
+    w.ok(
+        b0,
+        Command::ClearDeath {
+            handle: zero,
+            cookie: 1,
+        },
+    );
+    w.ok(b_pool, Command::WaitForWork);
+    assert_eq!(w.next(b_pool), Return::ClearDeathDone { cookie: 1 });
+    assert!(
+        w.proc_state(b).refs.is_empty(),
+        "{:?}",
+        w.proc_state(b).refs
+    );
+    // Now handle 0 is the new context manager.
+    w.ok(
+        b0,
+        Command::RequestDeath {
+            handle: zero,
+            cookie: 2,
+        },
+    );
+    let (sm2, _) = w.sm.expect("the new context manager");
+    w.exit(sm2);
+    w.ok(b_pool, Command::WaitForWork);
+    assert_eq!(w.next(b_pool), Return::DeadBinder { cookie: 2 });
+}
+
 #[test]
 fn process_exit_releases_everything_it_held() {
     let mut w = World::with_sm();
