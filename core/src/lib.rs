@@ -326,6 +326,7 @@ impl Core {
             Command::ExitLooper => self.looper_command(thread, LooperCmd::Exit, fx),
             Command::WaitForWork => self.looper_command(thread, LooperCmd::WaitForWork, fx),
             Command::SpawnFailed => self.spawn_failed(proc_id),
+            Command::TakeWork => self.take_work(thread, fx),
             Command::SetMaxThreads(n) => self.set_max_threads(proc_id, n),
             Command::SetContextManager { ptr, cookie, flags } => {
                 self.set_context_manager(proc_id, ptr, cookie, flags, fx)

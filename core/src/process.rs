@@ -233,6 +233,7 @@ impl Core {
             idle: false,
             prio,
             oneway_saved: None,
+            polled: false,
         }));
         self.procs
             .get_mut(proc_id.0)

@@ -506,6 +506,15 @@ pub enum Command {
     /// asked again. Sent by any thread of the process. Without it the
     /// request stays outstanding and the pool never grows again.
     SpawnFailed,
+    /// A pool thread that serves calls from its own event loop (it polls
+    /// its channel: libbinder's `setupPolling`) takes process work: the
+    /// next item comes back, or `NoWork`. From its first `TakeWork` on,
+    /// the thread is never handed work otherwise: while it waits
+    /// (`NoWork`, or `WaitForWork`) it is only woken with `WorkAvailable`,
+    /// as binder wakes a polling thread and lets it take work when it
+    /// reads. So a call it makes from its loop is never written after
+    /// work already handed to it.
+    TakeWork,
 }
 
 /// The mediator's transaction ID: unique, never reused.
@@ -679,6 +688,12 @@ pub enum Return {
         /// The callback's `cookie`.
         cookie: u64,
     },
+    /// To a polling thread that waits: process work is queued; take it
+    /// with `TakeWork`.
+    WorkAvailable,
+    /// The answer to `TakeWork` when no process work is queued: the thread
+    /// now waits, and is sent `WorkAvailable` when some is.
+    NoWork,
 }
 
 /// The first message a process sends on its connection.

@@ -42,6 +42,9 @@ pub(crate) struct Thread {
     /// put back when it next asks for work (binder restores a thread's
     /// priority when it goes back to waiting for process work).
     pub oneway_saved: Option<Priority>,
+    /// It polls (it sent `TakeWork`): while idle it is woken, never handed
+    /// work.
+    pub polled: bool,
 }
 
 impl Thread {
@@ -198,6 +201,19 @@ impl Core {
             let Some(thread) = p.idle.pop() else {
                 break;
             };
+            let th = self.threads.get_mut(thread.0).expect("idle threads are live");
+            if th.polled {
+                // Woken, not handed the work: it takes it with `TakeWork`
+                // when it reads, or another thread does first.
+                th.idle = false;
+                fx.push(Effect::Deliver {
+                    thread,
+                    ret: Return::WorkAvailable,
+                    fds: Vec::new(),
+                });
+                continue;
+            }
+            let p = self.procs.get_mut(proc_id.0).expect("live");
             let work = p.todo.pop_front().expect("checked non-empty");
             // Binder's rule: when the last idle thread takes work, ask it
             // for another thread first (binder writes BR_SPAWN_LOOPER at the
@@ -216,23 +232,80 @@ impl Core {
                 .get_mut(thread.0)
                 .expect("idle threads are live")
                 .idle = false;
-            match work {
-                Work::Notice(ret) => fx.push(Effect::Deliver {
-                    thread,
-                    ret,
-                    fds: Vec::new(),
-                }),
-                Work::Transaction(id) => self.deliver_txn(id, thread, fx),
-                Work::Frozen(h) => {
-                    if !self.deliver_freeze_notice(proc_id, h, thread, fx) {
-                        self.threads.get_mut(thread.0).expect("live").idle = true;
-                        let p = self.procs.get_mut(proc_id.0).expect("live");
-                        p.idle.push(thread);
-                    }
-                }
+            if !self.hand_work(proc_id, thread, work, fx) {
+                self.threads.get_mut(thread.0).expect("live").idle = true;
+                let p = self.procs.get_mut(proc_id.0).expect("live");
+                p.idle.push(thread);
             }
         }
         self.maybe_spawn(proc_id, fx);
+    }
+
+    /// Gives `work` to `thread`; false when there was nothing to give (a
+    /// freeze notice already answered).
+    fn hand_work(
+        &mut self,
+        proc_id: ProcId,
+        thread: ThreadId,
+        work: Work,
+        fx: &mut Vec<Effect>,
+    ) -> bool {
+        match work {
+            Work::Notice(ret) => {
+                fx.push(Effect::Deliver {
+                    thread,
+                    ret,
+                    fds: Vec::new(),
+                });
+                true
+            }
+            Work::Transaction(id) => {
+                self.deliver_txn(id, thread, fx);
+                true
+            }
+            Work::Frozen(h) => self.deliver_freeze_notice(proc_id, h, thread, fx),
+        }
+    }
+
+    /// `TakeWork`: the next process work for a polling thread, or
+    /// `NoWork` and it waits (woken with `WorkAvailable`).
+    pub(crate) fn take_work(&mut self, thread: ThreadId, fx: &mut Vec<Effect>) -> Result<(), Failure> {
+        let th = self.threads.get_mut(thread.0).expect("caller checked");
+        if !th.is_looper() {
+            return Err(Failure::Looper(format!(
+                "thread {} took work but is not in the pool (EnterLooper first)",
+                th.tid
+            )));
+        }
+        th.polled = true;
+        let (proc_id, stacked) = (th.proc, th.top.is_some());
+        // A thread with a stack takes only its own stack's work.
+        while !stacked {
+            let p = self.procs.get_mut(proc_id.0).expect("live");
+            if p.frozen {
+                break;
+            }
+            let Some(work) = p.todo.pop_front() else {
+                break;
+            };
+            if self.hand_work(proc_id, thread, work, fx) {
+                return Ok(());
+            }
+        }
+        fx.push(Effect::Deliver {
+            thread,
+            ret: Return::NoWork,
+            fds: Vec::new(),
+        });
+        if !stacked {
+            self.threads.get_mut(thread.0).expect("live").idle = true;
+            self.procs
+                .get_mut(proc_id.0)
+                .expect("live")
+                .idle
+                .push(thread);
+        }
+        Ok(())
     }
 
     fn maybe_spawn(&mut self, proc_id: ProcId, fx: &mut Vec<Effect>) {

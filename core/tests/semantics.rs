@@ -1821,6 +1821,78 @@ fn handle_zero_subscription_outlives_a_new_context_manager() {
     assert_eq!(w.next(b_pool), Return::DeadBinder { cookie: 2 });
 }
 
+/// A polled thread (`TakeWork`, libbinder's `setupPolling`): with nothing
+/// queued it gets `NoWork` and waits; a call for its process then wakes
+/// it (`WorkAvailable`) but stays queued until it takes it.
+#[test]
+fn a_polled_thread_is_woken_and_takes_work_when_it_asks() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let poller = w.thread(a);
+    w.ok(poller, Command::EnterLooper);
+    w.ok(poller, Command::TakeWork);
+    assert_eq!(w.next(poller), Return::NoWork);
+    let bt = w.looper(b);
+    let h = w.give(poller, 0x10, bt);
+    // `give` answered the service manager's notices; wait again.
+    while !w.idle(poller) {
+        w.next(poller);
+    }
+    w.ok(poller, Command::WaitForWork);
+    w.call(bt, h, 7, vec![]);
+    assert_eq!(w.next(poller), Return::WorkAvailable);
+    assert!(w.idle(poller), "woken, not handed the call");
+    assert_eq!(w.dump().transactions.len(), 1);
+    w.ok(poller, Command::TakeWork);
+    let tx = w.incoming(poller);
+    assert_eq!(tx.code, 7);
+    w.free(poller, &tx);
+    w.reply(poller, vec![]);
+    assert!(matches!(w.answer(bt), Return::Reply(_)));
+    w.ok(poller, Command::TakeWork);
+    assert_eq!(w.next(poller), Return::NoWork);
+}
+
+/// binder's reason to wake a polling thread instead of handing it work:
+/// a call the thread makes from its own loop after a call for it arrived
+/// is its own, top-level call, not one nested under the call it has not
+/// read yet; the queued call is served after.
+#[test]
+fn a_polled_threads_own_call_does_not_nest_under_queued_work() {
+    let mut w = World::with_sm();
+    let (a, b, c) = (w.process(), w.process(), w.process());
+    let poller = w.thread(a);
+    w.ok(poller, Command::EnterLooper);
+    let (bt, ct) = (w.looper(b), w.looper(c));
+    let to_a = w.give(poller, 0x10, bt);
+    let to_c = w.give(ct, 0x20, poller);
+    while !w.idle(poller) {
+        w.next(poller);
+    }
+    w.ok(poller, Command::TakeWork);
+    assert_eq!(w.next(poller), Return::NoWork);
+    w.call(bt, to_a, 1, vec![]);
+    assert_eq!(w.next(poller), Return::WorkAvailable);
+    // Its own call, from its loop, before it takes the queued one.
+    w.call(poller, to_c, 2, vec![]);
+    let tx = w.incoming(ct);
+    assert_eq!(tx.code, 2);
+    w.free(ct, &tx);
+    w.reply(ct, vec![]);
+    let Return::Reply(r) = w.answer(poller) else {
+        panic!("the poller's own call was not answered")
+    };
+    w.free(poller, &r);
+    // Then the call from b.
+    w.ok(poller, Command::TakeWork);
+    let tx = w.incoming(poller);
+    assert_eq!(tx.code, 1);
+    w.free(poller, &tx);
+    w.reply(poller, vec![]);
+    assert!(matches!(w.answer(bt), Return::Reply(_)));
+    assert!(w.dump().transactions.is_empty());
+}
+
 #[test]
 fn process_exit_releases_everything_it_held() {
     let mut w = World::with_sm();
