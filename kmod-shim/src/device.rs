@@ -552,6 +552,34 @@ impl ThreadChannel {
         Ok((ret, got.fds))
     }
 
+    /// A duplicate of the socket returns arrive on, to wait on with
+    /// `poll`/`epoll` in an event loop of one's own (it turns readable when
+    /// a return is waiting); reading stays [`read`](Self::read)'s.
+    pub fn poll_fd(&self) -> Result<OwnedFd, DeviceError> {
+        self.chan
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(io_err("duplicating the thread channel"))
+    }
+
+    /// Whether a return is waiting, so that [`read`](Self::read) would not
+    /// block (an end of file counts: `read` then says the mediator is gone).
+    pub fn has_input(&self) -> Result<bool, DeviceError> {
+        use rustix::event::{poll, PollFd, PollFlags};
+        let mut fds = [PollFd::new(&self.chan, PollFlags::IN)];
+        let now = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        loop {
+            match poll(&mut fds, Some(&now)) {
+                Ok(n) => return Ok(n > 0),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(io_err("polling the thread channel")(e.into())),
+            }
+        }
+    }
+
     /// Hands back the box of a call or reply this channel delivered, once
     /// it is handled, for the next one [`read`](Self::read) returns: a
     /// caller that does so allocates nothing per delivery. Optional: a box

@@ -251,6 +251,25 @@ impl ProcessState {
             .expect("spawning the first pool thread");
     }
 
+    /// Lets the calling thread serve calls from an event loop of its own
+    /// (libbinder's `IPCThreadState::setupPolling`, the NDK's
+    /// `ABinderProcess_setupPolling`): it joins the pool and the returned
+    /// fd turns readable when work arrives for it; then call
+    /// [`handle_polled_commands`](Self::handle_polled_commands) on this
+    /// same thread. It stays available for calls whenever it is not in
+    /// one of its own. A thread that polls does not also
+    /// [`join_thread_pool`](Self::join_thread_pool).
+    pub fn setup_polling(&self) -> Result<std::os::fd::OwnedFd> {
+        thread::setup_polling(&self.arc())
+    }
+
+    /// Serves, on the calling thread, every call and notice that has
+    /// arrived for it since [`setup_polling`](Self::setup_polling), without
+    /// waiting for more (libbinder's `handlePolledCommands`).
+    pub fn handle_polled_commands(&self) -> Result<()> {
+        thread::handle_polled(&self.arc())
+    }
+
     /// Serves calls on the calling thread until the connection is lost.
     pub fn join_thread_pool(&self) -> Result<()> {
         self.pool.lock().unwrap_or_else(|e| e.into_inner()).started = true;

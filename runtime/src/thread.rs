@@ -35,6 +35,11 @@ struct ThreadState {
     process: Arc<ProcessState>,
     /// Oneway calls sent and not yet answered (see `oneway`).
     oneway: Window<InFlight>,
+    /// Serves calls from its owner's event loop
+    /// ([`setup_polling`](ProcessState::setup_polling)): every write ends
+    /// with `WaitForWork`, so that it is available for work whenever it is
+    /// not in a call, as binder's polled threads are.
+    polling: bool,
 }
 
 /// What a oneway call in flight holds until its answer is read: its proxy
@@ -46,7 +51,30 @@ struct InFlight {
 }
 
 impl ThreadState {
+    /// Writes what is pending (and any deferred commands).
     fn flush(&mut self) -> Result<()> {
+        self.flush_with(false)
+    }
+
+    /// [`flush`](Self::flush) for a write that waits for no answer: a
+    /// polled thread that serves no call ends it with `WaitForWork`, as
+    /// any write makes the thread busy in the mediator.
+    fn flush_free(&mut self) -> Result<()> {
+        self.flush_with(true)
+    }
+
+    /// After a call or command of a polled thread's own was answered (the
+    /// write that sent it made the thread busy, and it said nothing more
+    /// while it waited, so that no other work came to it): free for work
+    /// again, unless it is serving a call.
+    fn free(&mut self) -> Result<()> {
+        if self.polling && Serving::none() {
+            self.pending.push(Command::WaitForWork);
+        }
+        self.flush()
+    }
+
+    fn flush_with(&mut self, free: bool) -> Result<()> {
         let _ = DEFERRED.try_with(|d| self.pending.append(&mut d.borrow_mut()));
         let failed = self.process.take_failed_spawns();
         if failed > 0 {
@@ -56,6 +84,16 @@ impl ThreadState {
         }
         if self.pending.is_empty() {
             return Ok(());
+        }
+        // Not while it serves a call (the call's thread is not free until
+        // its reply is written, and a oneway call's has no stack that
+        // would keep other work away).
+        if free
+            && self.polling
+            && Serving::none()
+            && self.pending.last() != Some(&Command::WaitForWork)
+        {
+            self.pending.push(Command::WaitForWork);
         }
         let fds: Vec<_> = self.pending_fds.iter().map(|f| f.as_fd()).collect();
         let r = self.chan.write(&self.pending, &fds);
@@ -93,7 +131,29 @@ fn answers_a_call(ret: &Return) -> bool {
     )
 }
 
+/// How many calls this thread is serving (nested ones counted): a polled
+/// thread says it is free for work only when it serves none.
+struct Serving;
+
+impl Serving {
+    fn enter() -> Serving {
+        SERVING.with(|n| n.set(n.get() + 1));
+        Serving
+    }
+
+    fn none() -> bool {
+        SERVING.with(|n| n.get() == 0)
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        SERVING.with(|n| n.set(n.get() - 1));
+    }
+}
+
 thread_local! {
+    static SERVING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     static TS: RefCell<Option<ThreadState>> = const { RefCell::new(None) };
     /// Commands posted while the thread state was busy (a proxy dropped
     /// inside a runtime operation); they ride on the next write.
@@ -132,6 +192,7 @@ fn with_ts<R>(
                 pending_fds: Vec::new(),
                 process: process.clone(),
                 oneway: Window::default(),
+                polling: false,
             });
         }
         f(b.as_mut().expect("set above"))
@@ -249,7 +310,7 @@ pub(crate) fn post(process: &Arc<ProcessState>, cmds: Vec<Command>) {
             // are moot then, so they count as handled.
             let _ = with_ts(process, |ts| {
                 ts.pending.extend(cmds.iter().cloned());
-                ts.flush()
+                ts.flush_free()
             });
             true
         })
@@ -278,7 +339,8 @@ pub(crate) fn command(process: &Arc<ProcessState>, cmd: Command) -> Result<()> {
             Return::State(_) | Return::Error(capbinder_core::Failure::StateTooLarge { .. })
                 if barrier =>
             {
-                return result
+                with_ts(process, |ts| ts.free())?;
+                return result;
             }
             Return::Error(e) => {
                 if result.is_ok() {
@@ -299,7 +361,10 @@ pub(crate) fn request(process: &Arc<ProcessState>, cmd: Command) -> Result<Retur
     loop {
         let (ret, fds) = read(process)?;
         match ret {
-            Return::State(_) | Return::Error(_) | Return::TopicCreated { .. } => return Ok(ret),
+            Return::State(_) | Return::Error(_) | Return::TopicCreated { .. } => {
+                with_ts(process, |ts| ts.free())?;
+                return Ok(ret);
+            }
             other => handle_other(process, other, fds)?,
         }
     }
@@ -697,8 +762,9 @@ pub(crate) fn transact(
     })?;
     let result = wait_for_reply(process, oneway);
     // Acknowledgements gathered while waiting go out now, not at some
-    // later call, so owners and the mediator are not kept waiting.
-    let _ = with_ts(process, |ts| ts.flush());
+    // later call, so owners and the mediator are not kept waiting; a
+    // polled thread says it is free again.
+    let _ = with_ts(process, |ts| ts.free());
     result
 }
 
@@ -722,7 +788,8 @@ fn send_in_window(proxy: &Arc<Proxy>, code: u32, data: Parcel, window: usize) ->
         txn.work_source = crate::work_source::outgoing();
         let range = txn.data;
         ts.pending.push(Command::Transaction { handle, txn });
-        ts.flush()?;
+        // Its answer is read later: a polled thread is free meanwhile.
+        ts.flush_free()?;
         ts.oneway.sent(
             range.offset as usize,
             range.len as usize,
@@ -850,6 +917,7 @@ fn execute(process: &Arc<ProcessState>, mut tx: Box<TxnIn>, fds: Vec<OwnedFd>, f
 
 /// `execute`'s work, on a borrowed call.
 fn serve(process: &Arc<ProcessState>, tx: &mut TxnIn, fds: Vec<OwnedFd>, flush: bool) {
+    let _serving = Serving::enter();
     let oneway = tx.flags.oneway();
     let clear_buf = tx.flags.clear_buf();
     let target = tx.target.and_then(|(ptr, _)| process.lookup_local(ptr));
@@ -1086,8 +1154,58 @@ pub(crate) fn looper(process: &Arc<ProcessState>, main: bool) -> Result<()> {
     }
 }
 
+/// Makes the calling thread a polled one (see
+/// [`ProcessState::setup_polling`]): it joins the pool as its main looper
+/// and says it is waiting for work; its channel, duplicated, is returned.
+pub(crate) fn setup_polling(process: &Arc<ProcessState>) -> Result<OwnedFd> {
+    with_ts(process, |ts| {
+        if ts.polling {
+            return Err(Status::from_code(
+                StatusCode::InvalidOperation,
+                "this thread already serves calls by polling",
+            ));
+        }
+        ts.pending.push(Command::EnterLooper);
+        ts.pending.push(Command::WaitForWork);
+        ts.polling = true;
+        ts.flush()?;
+        Ok(ts.chan.poll_fd()?)
+    })
+}
+
+/// Serves what has arrived for the calling polled thread, without
+/// waiting: calls (each replied to), notices, deaths. Returns once
+/// nothing more is waiting.
+pub(crate) fn handle_polled(process: &Arc<ProcessState>) -> Result<()> {
+    if !with_ts(process, |ts| Ok(ts.polling))? {
+        return Err(Status::from_code(
+            StatusCode::InvalidOperation,
+            "handle_polled_commands on a thread that did not call setup_polling",
+        ));
+    }
+    while with_ts(process, |ts| {
+        ts.chan.has_input().map_err(|e| lost(process, e))
+    })? {
+        let Some((ret, fds)) = read_one(process).inspect_err(|_| process.connection_lost())? else {
+            continue; // the answer to a oneway call in flight, settled
+        };
+        match ret {
+            Return::Transaction(tx) => execute(process, tx, fds, false),
+            other => handle_other(process, other, fds)?,
+        }
+        // Work handed to this thread made it busy: after it, free again
+        // (and the reply, if any, rides in the same write).
+        with_ts(process, |ts| {
+            let _ = DEFERRED.try_with(|d| ts.pending.append(&mut d.borrow_mut()));
+            ts.pending.push(Command::WaitForWork);
+            ts.flush()
+        })?;
+    }
+    Ok(())
+}
+
 /// Writes any acknowledgements and frees this thread still holds.
 pub fn flush_commands() -> Result<()> {
     let process = ProcessState::get()?;
-    with_ts(&process, |ts| ts.flush())
+    with_ts(&process, |ts| ts.flush_free())
 }

@@ -181,8 +181,15 @@ fn a_second_oneway_call_waits_until_the_first_one_finishes() {
     let _sm = ctx.servicemanager();
     let svc = service(&ctx, "conf.queueing", None);
     let mut c = client_of(&ctx, "conf.queueing");
-    // step: log s<n>, call the client back (held until `release`), log e<n>.
-    let pid = svc.pid();
+    oneway_queueing(&ctx, &mut c, svc.pid(), false);
+}
+
+/// `OnewayQueueing`'s steps on the service `s` of client `c` (pid `pid`):
+/// `step` logs s<n>, calls the client back (held until `release`), logs
+/// e<n>. The second step must wait on the node while the first is held.
+/// On a service with one thread, `getsteps` (which waits for the log on
+/// the thread serving it) goes only once the second step runs.
+fn oneway_queueing(ctx: &Context, c: &mut App, pid: i32, one_thread: bool) {
     c.ok("step s 0");
     c.ok("step s 1");
     c.expect("cb-hold 0");
@@ -197,7 +204,29 @@ fn a_second_oneway_call_waits_until_the_first_one_finishes() {
         },
     );
     c.ok("release");
+    if one_thread {
+        c.expect("cb-hold 1");
+    }
     assert_eq!(c.ok("getsteps s 4"), "s0,e0,s1,e1");
+}
+
+/// Mirrors `BinderLibTest.OnewayQueueing` as AOSP runs it, on a server
+/// with one polled thread and no pool (`addPollServer`: libbinder's
+/// `setupPolling` and `handlePolledCommands`): the second oneway call waits
+/// on the node while the first one's handler waits in its own outgoing
+/// call, and the polled thread serves sync calls, nested callbacks and
+/// both oneway calls in order.
+#[test]
+fn a_polled_thread_serves_calls_and_keeps_oneway_order() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let svc = service_with(&ctx, &["--name", "conf.poll", "--poll"]);
+    let mut c = client_of(&ctx, "conf.poll");
+    c.ok("ping s");
+    let pid = svc.pid();
+    oneway_queueing(&ctx, &mut c, pid, true);
+    let s = ctx.state();
+    assert_eq!(loopers(&s, pid), 1, "one polled thread, no pool: {s:#?}");
 }
 
 /// A `sched` answer, `server=POLICY/NICE/RT caller=POLICY/NICE/RT`, as

@@ -5,9 +5,10 @@
 //! - `servicemanager`: the service manager (handle 0), as the harness
 //!   expects of its helper.
 //! - `state`: the mediator's state as JSON, as the harness expects.
-//! - `service --name N [--max-threads K] [--min-nice M] [--min-rr R] [--inherit-rt] [--extension]`:
+//! - `service --name N [--max-threads K] [--min-nice M] [--min-rr R] [--inherit-rt] [--extension] [--poll]`:
 //!   registers one [`Conf`] object under `N` and serves it on the joined
-//!   main thread (and up to `K` pool threads, when given); with
+//!   main thread (and up to `K` pool threads, when given), or, with
+//!   `--poll`, on one thread that polls (`setup_polling`) and no pool; with
 //!   `--min-nice`, calls on it run at least at `SCHED_OTHER` nice `M` (its
 //!   minimum scheduler policy), with `--min-rr` at least at `SCHED_RR`
 //!   priority `R`; with `--inherit-rt`, a real-time caller's
@@ -653,6 +654,10 @@ fn main() -> ExitCode {
                 let k: u32 = k.parse().unwrap_or_else(|e| die(e));
                 ps.set_max_threads(k).unwrap_or_else(|e| die(e));
             }
+            if rest.iter().any(|a| a == "--poll") {
+                // Before anything reaches it: no pool thread is ever asked for.
+                ps.set_max_threads(0).unwrap_or_else(|e| die(e));
+            }
             if let Some(m) = flag("--min-nice") {
                 let nice: i8 = m.parse().unwrap_or_else(|e| die(e));
                 let min = capbinder::Priority {
@@ -692,6 +697,31 @@ fn main() -> ExitCode {
                     latch.open();
                 }
             });
+            if rest.iter().any(|a| a == "--poll") {
+                // As binderLibTest's `addPollServer`: one thread serves
+                // from its own loop (and the pool was capped at 0 above).
+                let fd = ps.setup_polling().unwrap_or_else(|e| die(e));
+                // A call of its own, from its loop: after it the thread
+                // must be free for calls again (it is the only one).
+                let found = sm.list_services().unwrap_or_else(|e| die(e));
+                if !found.contains(&name) {
+                    die(format!("{name} is not listed after adding it: {found:?}"));
+                }
+                println!("ready pid={}", std::process::id());
+                loop {
+                    use rustix::event::{poll, PollFd, PollFlags};
+                    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+                    match poll(&mut fds, None) {
+                        Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                        Err(e) => die(e),
+                    }
+                    if let Err(e) = ps.handle_polled_commands() {
+                        // The mediator is gone (or the test ended).
+                        eprintln!("poll server: {e}");
+                        return ExitCode::SUCCESS;
+                    }
+                }
+            }
             println!("ready pid={}", std::process::id());
             match ps.join_thread_pool() {
                 Ok(()) => ExitCode::SUCCESS,
