@@ -14,7 +14,7 @@ use crate::state::StateDump;
 /// Protocol major version: a peer with another major is refused at connect.
 pub const PROTOCOL_MAJOR: u16 = 8;
 /// Protocol minor version: additions a peer may ignore.
-pub const PROTOCOL_MINOR: u16 = 0;
+pub const PROTOCOL_MINOR: u16 = 1;
 
 /// Feature bits exchanged in the handshake.
 pub mod features {

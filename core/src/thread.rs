@@ -201,7 +201,10 @@ impl Core {
             let Some(thread) = p.idle.pop() else {
                 break;
             };
-            let th = self.threads.get_mut(thread.0).expect("idle threads are live");
+            let th = self
+                .threads
+                .get_mut(thread.0)
+                .expect("idle threads are live");
             if th.polled {
                 // Woken, not handed the work: it takes it with `TakeWork`
                 // when it reads, or another thread does first.
@@ -269,7 +272,11 @@ impl Core {
 
     /// `TakeWork`: the next process work for a polling thread, or
     /// `NoWork` and it waits (woken with `WorkAvailable`).
-    pub(crate) fn take_work(&mut self, thread: ThreadId, fx: &mut Vec<Effect>) -> Result<(), Failure> {
+    pub(crate) fn take_work(
+        &mut self,
+        thread: ThreadId,
+        fx: &mut Vec<Effect>,
+    ) -> Result<(), Failure> {
         let th = self.threads.get_mut(thread.0).expect("caller checked");
         if !th.is_looper() {
             return Err(Failure::Looper(format!(
@@ -280,16 +287,18 @@ impl Core {
         th.polled = true;
         let (proc_id, stacked) = (th.proc, th.top.is_some());
         // A thread with a stack takes only its own stack's work.
-        while !stacked {
-            let p = self.procs.get_mut(proc_id.0).expect("live");
-            if p.frozen {
-                break;
-            }
-            let Some(work) = p.todo.pop_front() else {
-                break;
-            };
-            if self.hand_work(proc_id, thread, work, fx) {
-                return Ok(());
+        if !stacked {
+            loop {
+                let p = self.procs.get_mut(proc_id.0).expect("live");
+                if p.frozen {
+                    break;
+                }
+                let Some(work) = p.todo.pop_front() else {
+                    break;
+                };
+                if self.hand_work(proc_id, thread, work, fx) {
+                    return Ok(());
+                }
             }
         }
         fx.push(Effect::Deliver {

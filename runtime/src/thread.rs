@@ -53,28 +53,27 @@ struct InFlight {
 impl ThreadState {
     /// Writes what is pending (and any deferred commands).
     fn flush(&mut self) -> Result<()> {
-        self.flush_with(false)
+        self.flush_ending(None, false)
     }
 
     /// [`flush`](Self::flush) for a write that waits for no answer: a
-    /// polled thread that serves no call ends it with `WaitForWork`, as
-    /// any write makes the thread busy in the mediator.
+    /// polled thread ends it with `WaitForWork`, since any write makes a
+    /// thread busy in the mediator, and it waits again (to be woken when
+    /// work comes).
     fn flush_free(&mut self) -> Result<()> {
-        self.flush_with(true)
+        self.flush_ending(self.polling.then_some(Command::WaitForWork), false)
     }
 
     /// After a call or command of a polled thread's own was answered (the
-    /// write that sent it made the thread busy, and it said nothing more
-    /// while it waited, so that no other work came to it): free for work
-    /// again, unless it is serving a call.
+    /// write that sent it made the thread busy): it waits again.
     fn free(&mut self) -> Result<()> {
-        if self.polling && Serving::none() {
-            self.pending.push(Command::WaitForWork);
-        }
-        self.flush()
+        self.flush_ending(self.polling.then_some(Command::WaitForWork), true)
     }
 
-    fn flush_with(&mut self, free: bool) -> Result<()> {
+    /// Writes what is pending, deferred commands included, and then `last`
+    /// (after them: a command after `WaitForWork` or `TakeWork` would make
+    /// the thread busy again): when anything is written, or `always`.
+    fn flush_ending(&mut self, last: Option<Command>, always: bool) -> Result<()> {
         let _ = DEFERRED.try_with(|d| self.pending.append(&mut d.borrow_mut()));
         let failed = self.process.take_failed_spawns();
         if failed > 0 {
@@ -82,18 +81,13 @@ impl ThreadState {
             self.pending
                 .splice(0..0, (0..failed).map(|_| Command::SpawnFailed));
         }
+        if let Some(c) = last {
+            if (always || !self.pending.is_empty()) && self.pending.last() != Some(&c) {
+                self.pending.push(c);
+            }
+        }
         if self.pending.is_empty() {
             return Ok(());
-        }
-        // Not while it serves a call (the call's thread is not free until
-        // its reply is written, and a oneway call's has no stack that
-        // would keep other work away).
-        if free
-            && self.polling
-            && Serving::none()
-            && self.pending.last() != Some(&Command::WaitForWork)
-        {
-            self.pending.push(Command::WaitForWork);
         }
         let fds: Vec<_> = self.pending_fds.iter().map(|f| f.as_fd()).collect();
         let r = self.chan.write(&self.pending, &fds);
@@ -105,6 +99,10 @@ impl ThreadState {
 
 impl Drop for ThreadState {
     fn drop(&mut self) {
+        if self.polling {
+            // Its poll fd may outlive it: the mediator must stop waking it.
+            self.pending.push(Command::ExitLooper);
+        }
         let _ = self.flush();
         // What calls in flight hold (their local objects' exports) must
         // outlive the mediator's handling of them: their answers come
@@ -131,29 +129,7 @@ fn answers_a_call(ret: &Return) -> bool {
     )
 }
 
-/// How many calls this thread is serving (nested ones counted): a polled
-/// thread says it is free for work only when it serves none.
-struct Serving;
-
-impl Serving {
-    fn enter() -> Serving {
-        SERVING.with(|n| n.set(n.get() + 1));
-        Serving
-    }
-
-    fn none() -> bool {
-        SERVING.with(|n| n.get() == 0)
-    }
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        SERVING.with(|n| n.set(n.get() - 1));
-    }
-}
-
 thread_local! {
-    static SERVING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     static TS: RefCell<Option<ThreadState>> = const { RefCell::new(None) };
     /// Commands posted while the thread state was busy (a proxy dropped
     /// inside a runtime operation); they ride on the next write.
@@ -917,7 +893,6 @@ fn execute(process: &Arc<ProcessState>, mut tx: Box<TxnIn>, fds: Vec<OwnedFd>, f
 
 /// `execute`'s work, on a borrowed call.
 fn serve(process: &Arc<ProcessState>, tx: &mut TxnIn, fds: Vec<OwnedFd>, flush: bool) {
-    let _serving = Serving::enter();
     let oneway = tx.flags.oneway();
     let clear_buf = tx.flags.clear_buf();
     let target = tx.target.and_then(|(ptr, _)| process.lookup_local(ptr));
@@ -1158,6 +1133,13 @@ pub(crate) fn looper(process: &Arc<ProcessState>, main: bool) -> Result<()> {
 /// [`ProcessState::setup_polling`]): it joins the pool as its main looper
 /// and says it is waiting for work; its channel, duplicated, is returned.
 pub(crate) fn setup_polling(process: &Arc<ProcessState>) -> Result<OwnedFd> {
+    let minor = process.dev.welcome().minor;
+    if minor < 1 {
+        return Err(Status::from_code(
+            StatusCode::InvalidOperation,
+            format!("the mediator speaks protocol minor {minor}; serving by polling needs minor 1 (TakeWork)"),
+        ));
+    }
     with_ts(process, |ts| {
         if ts.polling {
             return Err(Status::from_code(
@@ -1166,9 +1148,10 @@ pub(crate) fn setup_polling(process: &Arc<ProcessState>) -> Result<OwnedFd> {
             ));
         }
         ts.pending.push(Command::EnterLooper);
-        ts.pending.push(Command::WaitForWork);
-        ts.polling = true;
+        // Marks it as polling in the mediator, and takes what is queued.
+        ts.pending.push(Command::TakeWork);
         ts.flush()?;
+        ts.polling = true;
         Ok(ts.chan.poll_fd()?)
     })
 }
@@ -1189,16 +1172,29 @@ pub(crate) fn handle_polled(process: &Arc<ProcessState>) -> Result<()> {
         let Some((ret, fds)) = read_one(process).inspect_err(|_| process.connection_lost())? else {
             continue; // the answer to a oneway call in flight, settled
         };
-        match ret {
-            Return::Transaction(tx) => execute(process, tx, fds, false),
-            other => handle_other(process, other, fds)?,
-        }
-        // Work handed to this thread made it busy: after it, free again
-        // (and the reply, if any, rides in the same write).
+        // Whether to take the next work: after a wake-up or work handled,
+        // not after `NoWork` (the thread waits now) or an answer to a
+        // command of its own.
+        let take = match ret {
+            Return::NoWork => false,
+            Return::WorkAvailable => true,
+            Return::Transaction(tx) => {
+                execute(process, tx, fds, false);
+                true
+            }
+            Return::TransactionComplete | Return::SpawnLooper | Return::Error(_) => {
+                handle_other(process, ret, fds)?;
+                false
+            }
+            other => {
+                handle_other(process, other, fds)?;
+                true
+            }
+        };
+        // The reply, if any, and the acknowledgements ride in the same
+        // write, before the `TakeWork`.
         with_ts(process, |ts| {
-            let _ = DEFERRED.try_with(|d| ts.pending.append(&mut d.borrow_mut()));
-            ts.pending.push(Command::WaitForWork);
-            ts.flush()
+            ts.flush_ending(take.then_some(Command::TakeWork), take)
         })?;
     }
     Ok(())

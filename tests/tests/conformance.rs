@@ -1383,3 +1383,116 @@ fn an_unprivileged_process_may_neither_freeze_nor_read_freeze_info() {
     assert!(e.contains("privilege"), "freezing without privilege: {e}");
     assert_eq!(c.ok("echo s still served"), "still served");
 }
+
+/// Waits until a call for the polled service `pid` is queued, not handed
+/// to its thread: a polling thread is only woken (`WorkAvailable`) and
+/// takes work when it reads.
+fn wait_queued_for_poller(ctx: &Context, pid: i32) {
+    ctx.wait_state(
+        "a call queued for the polled thread, not handed to it",
+        |s| {
+            !s.transactions.is_empty()
+                && process(s, pid).is_some_and(|p| p.threads.iter().all(|t| t.stack.is_empty()))
+        },
+    );
+}
+
+/// The race binder avoids by waking a polling thread instead of handing it
+/// work: a call arrives for the polled service while its loop is about to
+/// make a call of its own (held by the callee). The own call is a
+/// top-level call, not nested under the waiting one, and the waiting call
+/// is served once the loop reads again.
+#[test]
+fn a_polled_threads_own_call_and_a_queued_call_both_finish() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let mut b = service(&ctx, "conf.b", None);
+    let mut p = service_with(
+        &ctx,
+        &["--name", "conf.p", "--poll", "--poll-call", "conf.b"],
+    );
+    let mut c = client_of(&ctx, "conf.p");
+    c.ok("ping s");
+    p.send("pause");
+    p.expect("paused");
+    c.send("echo s hi");
+    wait_queued_for_poller(&ctx, p.pid());
+    p.send("call");
+    b.expect("in-call");
+    b.send("release");
+    assert_eq!(p.expect("called"), "ok=true");
+    assert_eq!(c.expect("ok"), "hi");
+    assert_eq!(c.ok("echo s again"), "again");
+}
+
+/// A polled thread flushing its oneway window while a call for it is
+/// queued: the flush does not serve the call, and the thread is free
+/// afterwards.
+#[test]
+fn a_polled_thread_flushes_its_oneway_window_with_a_call_queued() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _b = service(&ctx, "conf.b", None);
+    let mut p = service_with(
+        &ctx,
+        &["--name", "conf.p", "--poll", "--poll-call", "conf.b"],
+    );
+    let mut c = client_of(&ctx, "conf.p");
+    c.ok("ping s");
+    p.send("ow1");
+    p.expect("sent1");
+    c.send("echo s hi");
+    wait_queued_for_poller(&ctx, p.pid());
+    p.send("ow2");
+    assert_eq!(p.expect("flushed"), "ok=true");
+    assert_eq!(c.expect("ok"), "hi");
+    assert_eq!(c.ok("echo s again"), "again");
+}
+
+/// A polled thread's own call that sends a new local object: the
+/// acknowledgements of its references, written after the call, leave the
+/// thread waiting for work, not busy.
+#[test]
+fn a_polled_threads_own_call_with_a_new_object_leaves_it_free() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _b = service(&ctx, "conf.b", None);
+    let mut p = service_with(
+        &ctx,
+        &["--name", "conf.p", "--poll", "--poll-call", "conf.b"],
+    );
+    let mut c = client_of(&ctx, "conf.p");
+    c.ok("ping s");
+    p.send("sendbinder");
+    p.expect("echoed ok=true");
+    assert_eq!(c.ok("echo s again"), "again");
+}
+
+/// A polled thread inside a death recipient (which makes a call of its
+/// own): a call for it waits until the recipient is done.
+#[test]
+fn a_polled_thread_in_a_death_recipient_is_not_handed_calls() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let mut b = service(&ctx, "conf.b", None);
+    let mut p = service_with(
+        &ctx,
+        &[
+            "--name",
+            "conf.p",
+            "--poll",
+            "--poll-call",
+            "conf.b",
+            "--poll-death",
+        ],
+    );
+    let mut c = client_of(&ctx, "conf.p");
+    c.ok("ping s");
+    b.kill9();
+    p.expect("in-death");
+    c.send("echo s hi");
+    wait_queued_for_poller(&ctx, p.pid());
+    p.send("call");
+    p.expect("death-done");
+    assert_eq!(c.expect("ok"), "hi");
+}

@@ -5,10 +5,11 @@
 //! - `servicemanager`: the service manager (handle 0), as the harness
 //!   expects of its helper.
 //! - `state`: the mediator's state as JSON, as the harness expects.
-//! - `service --name N [--max-threads K] [--min-nice M] [--min-rr R] [--inherit-rt] [--extension] [--poll]`:
+//! - `service --name N [--max-threads K] [--min-nice M] [--min-rr R] [--inherit-rt] [--extension] [--poll [--poll-call S] [--poll-death]]`:
 //!   registers one [`Conf`] object under `N` and serves it on the joined
 //!   main thread (and up to `K` pool threads, when given), or, with
-//!   `--poll`, on one thread that polls (`setup_polling`) and no pool; with
+//!   `--poll`, on one thread that polls (`setup_polling`) and no pool,
+//!   driven by control lines (see `poll_service`); with
 //!   `--min-nice`, calls on it run at least at `SCHED_OTHER` nice `M` (its
 //!   minimum scheduler policy), with `--min-rr` at least at `SCHED_RR`
 //!   priority `R`; with `--inherit-rt`, a real-time caller's
@@ -580,6 +581,47 @@ impl Default for Recorder {
     }
 }
 
+/// Lines from the test for a polling service's loop (`service --poll`),
+/// and a pipe that turns readable with each, for the loop to poll beside
+/// its binder fd.
+struct Control {
+    lines: Mutex<std::sync::mpsc::Receiver<String>>,
+    wake: OwnedFd,
+}
+
+impl Control {
+    /// The next line, waiting for it (the pipe's byte is read with it).
+    fn next(&self) -> String {
+        let line = self
+            .lines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .recv()
+            .unwrap_or_else(|_| std::process::exit(0));
+        let _ = rustix::io::read(&self.wake, &mut [0u8; 1]);
+        line
+    }
+
+    /// Waits for the line `want`.
+    fn wait_for(&self, want: &str) {
+        while self.next() != want {}
+    }
+}
+
+/// `--poll-death`: a recipient, run by `handle_polled_commands` on the
+/// polling thread, that makes a call of its own and then waits for `call`.
+struct PollDeath(Arc<Control>);
+
+impl DeathRecipient for PollDeath {
+    fn binder_died(&self, _who: &WeakBinder) {
+        let sm = ServiceManager::get().unwrap_or_else(|e| die(e));
+        let _ = sm.list_services();
+        println!("in-death");
+        self.0.wait_for("call");
+        println!("death-done");
+    }
+}
+
 impl DeathRecipient for Recorder {
     fn binder_died(&self, _who: &WeakBinder) {
         self.threads.push(thread_name());
@@ -692,35 +734,30 @@ fn main() -> ExitCode {
             let sm = ServiceManager::get().unwrap_or_else(|e| die(e));
             sm.add_service(&name, &obj)
                 .unwrap_or_else(|e| die(format!("adding {name}: {e}")));
+            let other = flag("--poll-call").map(|n| sm.get_service(&n).unwrap_or_else(|e| die(e)));
+            let (tx, rx) = std::sync::mpsc::channel::<String>();
+            let (wake, poke) = rustix::pipe::pipe().unwrap_or_else(|e| die(e));
+            let control = Arc::new(Control {
+                lines: Mutex::new(rx),
+                wake,
+            });
+            let polls = rest.iter().any(|a| a == "--poll");
             watch_stdin(move |l| {
                 if l == "release" {
                     latch.open();
+                } else if polls && tx.send(l.to_string()).is_ok() {
+                    let _ = rustix::io::write(&poke, &[1]);
                 }
             });
-            if rest.iter().any(|a| a == "--poll") {
-                // As binderLibTest's `addPollServer`: one thread serves
-                // from its own loop (and the pool was capped at 0 above).
-                let fd = ps.setup_polling().unwrap_or_else(|e| die(e));
-                // A call of its own, from its loop: after it the thread
-                // must be free for calls again (it is the only one).
-                let found = sm.list_services().unwrap_or_else(|e| die(e));
-                if !found.contains(&name) {
-                    die(format!("{name} is not listed after adding it: {found:?}"));
-                }
-                println!("ready pid={}", std::process::id());
-                loop {
-                    use rustix::event::{poll, PollFd, PollFlags};
-                    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-                    match poll(&mut fds, None) {
-                        Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                        Err(e) => die(e),
-                    }
-                    if let Err(e) = ps.handle_polled_commands() {
-                        // The mediator is gone (or the test ended).
-                        eprintln!("poll server: {e}");
-                        return ExitCode::SUCCESS;
-                    }
-                }
+            if polls {
+                return poll_service(
+                    &ps,
+                    &sm,
+                    &name,
+                    other,
+                    &control,
+                    rest.iter().any(|a| a == "--poll-death"),
+                );
             }
             println!("ready pid={}", std::process::id());
             match ps.join_thread_pool() {
@@ -730,6 +767,94 @@ fn main() -> ExitCode {
         }
         "client" => Client::new().run(&ps),
         other => die(format!("unknown role {other:?}")),
+    }
+}
+
+/// `service --poll`: serves on this one thread from an event loop that
+/// polls the thread's binder fd (`setup_polling`) and the test's control
+/// lines, as binderLibTest's `addPollServer` does. Control lines, each
+/// answered on stdout:
+/// - `pause`: stops serving (`paused`) until `call`, then calls
+///   `--poll-call`'s service (`block`, held until that service's release)
+///   and says `called ok=BOOL`;
+/// - `sendbinder`: calls `--poll-call`'s `echoBinder` with a new local
+///   object (`echoed ok=BOOL`);
+/// - `ow1`: lets 4 oneway calls be in flight, sends one `log` (`sent1`),
+///   waits for `ow2`, sends another and flushes them (`flushed ok=BOOL`).
+///
+/// With `--poll-death` a recipient on `--poll-call`'s service makes a call
+/// and then waits for `call` (`in-death`, `death-done`).
+fn poll_service(
+    ps: &ProcessState,
+    sm: &ServiceManager,
+    name: &str,
+    other: Option<SpIBinder>,
+    control: &Arc<Control>,
+    death: bool,
+) -> ExitCode {
+    let fd = ps.setup_polling().unwrap_or_else(|e| die(e));
+    let other = || other.clone().unwrap_or_else(|| die("--poll-call NAME"));
+    if death {
+        let r: Arc<dyn DeathRecipient> = Arc::new(PollDeath(control.clone()));
+        other().link_to_death(r).unwrap_or_else(|e| die(e));
+    }
+    // A call of its own, from its loop: after it the thread must be free
+    // for calls again (it is the only one).
+    let found = sm.list_services().unwrap_or_else(|e| die(e));
+    if !found.iter().any(|n| n == name) {
+        die(format!("{name} is not listed after adding it: {found:?}"));
+    }
+    println!("ready pid={}", std::process::id());
+    let log = |n: i32| {
+        let mut d = Parcel::new();
+        d.write(&n).unwrap_or_else(|e| die(e));
+        other()
+            .transact(codes::LOG, d, true)
+            .unwrap_or_else(|e| die(e));
+    };
+    loop {
+        use rustix::event::{poll, PollFd, PollFlags};
+        let mut fds = [
+            PollFd::new(&fd, PollFlags::IN),
+            PollFd::new(&control.wake, PollFlags::IN),
+        ];
+        match poll(&mut fds, None) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => die(e),
+        }
+        let (binder, line) = (!fds[0].revents().is_empty(), !fds[1].revents().is_empty());
+        if line {
+            match control.next().as_str() {
+                "pause" => {
+                    println!("paused");
+                    control.wait_for("call");
+                    let r = other().transact(codes::BLOCK, Parcel::new(), false);
+                    println!("called ok={}", r.is_ok());
+                }
+                "sendbinder" => {
+                    let mut d = Parcel::new();
+                    d.write_binder(&new_binder(Ext)).unwrap_or_else(|e| die(e));
+                    let r = other().transact(codes::ECHO_BINDER, d, false);
+                    println!("echoed ok={}", r.is_ok());
+                }
+                "ow1" => {
+                    ps.set_oneway_window(4);
+                    log(1);
+                    println!("sent1");
+                    control.wait_for("ow2");
+                    log(2);
+                    println!("flushed ok={}", ps.flush_oneway_calls().is_ok());
+                }
+                other => die(format!("unknown control line {other:?}")),
+            }
+        }
+        if binder {
+            if let Err(e) = ps.handle_polled_commands() {
+                // The mediator is gone (or the test ended).
+                eprintln!("poll server: {e}");
+                return ExitCode::SUCCESS;
+            }
+        }
     }
 }
 
