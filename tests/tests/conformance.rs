@@ -1397,6 +1397,19 @@ fn wait_queued_for_poller(ctx: &Context, pid: i32) {
     );
 }
 
+/// A poll server `conf.p` (one polled thread, its loop driven by control
+/// lines) whose own calls go to the pool service `conf.b`, and a client of
+/// `conf.p` that has reached it once: (b, p, client).
+fn poll_rig(ctx: &Context, extra: &[&str]) -> (App, App, App) {
+    let b = service(ctx, "conf.b", None);
+    let mut args = vec!["--name", "conf.p", "--poll", "--poll-call", "conf.b"];
+    args.extend_from_slice(extra);
+    let p = service_with(ctx, &args);
+    let mut c = client_of(ctx, "conf.p");
+    c.ok("ping s");
+    (b, p, c)
+}
+
 /// The race binder avoids by waking a polling thread instead of handing it
 /// work: a call arrives for the polled service while its loop is about to
 /// make a call of its own (held by the callee). The own call is a
@@ -1406,13 +1419,7 @@ fn wait_queued_for_poller(ctx: &Context, pid: i32) {
 fn a_polled_threads_own_call_and_a_queued_call_both_finish() {
     let ctx = context();
     let _sm = ctx.servicemanager();
-    let mut b = service(&ctx, "conf.b", None);
-    let mut p = service_with(
-        &ctx,
-        &["--name", "conf.p", "--poll", "--poll-call", "conf.b"],
-    );
-    let mut c = client_of(&ctx, "conf.p");
-    c.ok("ping s");
+    let (mut b, mut p, mut c) = poll_rig(&ctx, &[]);
     p.send("pause");
     p.expect("paused");
     c.send("echo s hi");
@@ -1432,13 +1439,7 @@ fn a_polled_threads_own_call_and_a_queued_call_both_finish() {
 fn a_polled_thread_flushes_its_oneway_window_with_a_call_queued() {
     let ctx = context();
     let _sm = ctx.servicemanager();
-    let _b = service(&ctx, "conf.b", None);
-    let mut p = service_with(
-        &ctx,
-        &["--name", "conf.p", "--poll", "--poll-call", "conf.b"],
-    );
-    let mut c = client_of(&ctx, "conf.p");
-    c.ok("ping s");
+    let (_b, mut p, mut c) = poll_rig(&ctx, &[]);
     p.send("ow1");
     p.expect("sent1");
     c.send("echo s hi");
@@ -1456,13 +1457,7 @@ fn a_polled_thread_flushes_its_oneway_window_with_a_call_queued() {
 fn a_polled_threads_own_call_with_a_new_object_leaves_it_free() {
     let ctx = context();
     let _sm = ctx.servicemanager();
-    let _b = service(&ctx, "conf.b", None);
-    let mut p = service_with(
-        &ctx,
-        &["--name", "conf.p", "--poll", "--poll-call", "conf.b"],
-    );
-    let mut c = client_of(&ctx, "conf.p");
-    c.ok("ping s");
+    let (_b, mut p, mut c) = poll_rig(&ctx, &[]);
     p.send("sendbinder");
     p.expect("echoed ok=true");
     assert_eq!(c.ok("echo s again"), "again");
@@ -1474,20 +1469,7 @@ fn a_polled_threads_own_call_with_a_new_object_leaves_it_free() {
 fn a_polled_thread_in_a_death_recipient_is_not_handed_calls() {
     let ctx = context();
     let _sm = ctx.servicemanager();
-    let mut b = service(&ctx, "conf.b", None);
-    let mut p = service_with(
-        &ctx,
-        &[
-            "--name",
-            "conf.p",
-            "--poll",
-            "--poll-call",
-            "conf.b",
-            "--poll-death",
-        ],
-    );
-    let mut c = client_of(&ctx, "conf.p");
-    c.ok("ping s");
+    let (mut b, mut p, mut c) = poll_rig(&ctx, &["--poll-death"]);
     b.kill9();
     p.expect("in-death");
     c.send("echo s hi");
