@@ -691,8 +691,9 @@ pub enum Return {
     /// To a polling thread that waits: process work is queued; take it
     /// with `TakeWork`.
     WorkAvailable,
-    /// The answer to `TakeWork` when no process work is queued: the thread
-    /// now waits, and is sent `WorkAvailable` when some is.
+    /// The answer to `TakeWork` when no process work is queued (or the
+    /// thread is in a call, and takes only that call's work): a thread
+    /// with no call now waits, and is sent `WorkAvailable` when work comes.
     NoWork,
 }
 

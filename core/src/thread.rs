@@ -286,6 +286,18 @@ impl Core {
         }
         th.polled = true;
         let (proc_id, stacked) = (th.proc, th.top.is_some());
+        if !stacked {
+            // As `WaitForWork`: a thread asking for process work goes back
+            // to the priority a oneway call raised it from.
+            if let Some(prio) = th.oneway_saved.take() {
+                th.prio = prio;
+                fx.push(Effect::RestorePriority {
+                    thread,
+                    tid: th.tid,
+                    prio,
+                });
+            }
+        }
         // A thread with a stack takes only its own stack's work.
         if !stacked {
             loop {

@@ -1154,6 +1154,12 @@ pub(crate) fn setup_polling(process: &Arc<ProcessState>) -> Result<OwnedFd> {
         ts.polling = true;
         Ok(ts.chan.poll_fd()?)
     })
+    .and_then(|fd| {
+        // Calls already waiting are served now, so that none is handed
+        // to the thread after its loop's first call of its own.
+        serve_polled(process, 1)?;
+        Ok(fd)
+    })
 }
 
 /// Serves what has arrived for the calling polled thread, without
@@ -1166,9 +1172,23 @@ pub(crate) fn handle_polled(process: &Arc<ProcessState>) -> Result<()> {
             "handle_polled_commands on a thread that did not call setup_polling",
         ));
     }
-    while with_ts(process, |ts| {
-        ts.chan.has_input().map_err(|e| lost(process, e))
-    })? {
+    serve_polled(process, 0)
+}
+
+/// Serves what has come for a polled thread, and waits for the answer to
+/// each `TakeWork` it writes (`asked` are unanswered when it starts): it
+/// returns only once the mediator said `NoWork` to the last one, so no
+/// work handed to the thread is left unread for its loop's own calls to
+/// nest under.
+fn serve_polled(process: &Arc<ProcessState>, mut asked: usize) -> Result<()> {
+    loop {
+        let ready = asked > 0
+            || with_ts(process, |ts| {
+                ts.chan.has_input().map_err(|e| lost(process, e))
+            })?;
+        if !ready {
+            return Ok(());
+        }
         let Some((ret, fds)) = read_one(process).inspect_err(|_| process.connection_lost())? else {
             continue; // the answer to a oneway call in flight, settled
         };
@@ -1176,9 +1196,13 @@ pub(crate) fn handle_polled(process: &Arc<ProcessState>) -> Result<()> {
         // not after `NoWork` (the thread waits now) or an answer to a
         // command of its own.
         let take = match ret {
-            Return::NoWork => false,
+            Return::NoWork => {
+                asked = asked.saturating_sub(1);
+                false
+            }
             Return::WorkAvailable => true,
             Return::Transaction(tx) => {
+                asked = asked.saturating_sub(1);
                 execute(process, tx, fds, false);
                 true
             }
@@ -1187,17 +1211,25 @@ pub(crate) fn handle_polled(process: &Arc<ProcessState>) -> Result<()> {
                 false
             }
             other => {
+                asked = asked.saturating_sub(1);
                 handle_other(process, other, fds)?;
                 true
             }
         };
+        if take {
+            asked += 1;
+        }
         // The reply, if any, and the acknowledgements ride in the same
-        // write, before the `TakeWork`.
+        // write, before the `TakeWork` (or the `WaitForWork` that keeps
+        // the thread waiting when anything else is written).
         with_ts(process, |ts| {
-            ts.flush_ending(take.then_some(Command::TakeWork), take)
+            if take {
+                ts.flush_ending(Some(Command::TakeWork), true)
+            } else {
+                ts.flush_free()
+            }
         })?;
     }
-    Ok(())
 }
 
 /// Writes any acknowledgements and frees this thread still holds.

@@ -1478,3 +1478,25 @@ fn a_polled_thread_in_a_death_recipient_is_not_handed_calls() {
     p.expect("death-done");
     assert_eq!(c.expect("ok"), "hi");
 }
+
+/// A polled loop that makes a call of its own the moment
+/// `handle_polled_commands` returns, while calls keep coming: each call is
+/// served whole (it returns only after the mediator said it has nothing
+/// more for it), none lands under the loop's own call, and the thread
+/// ends waiting for work.
+#[test]
+fn a_polled_loops_own_calls_right_after_serving_never_nest() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let (_b, mut p, mut c) = poll_rig(&ctx, &[]);
+    p.send("busy");
+    p.expect("busy");
+    for i in 0..50 {
+        assert_eq!(c.ok(&format!("echo s e{i}")), format!("e{i}"));
+    }
+    let pid = p.pid();
+    ctx.wait_state("the polled thread waits for work, with no call", |s| {
+        process(s, pid).is_some_and(|p| p.threads.iter().all(|t| t.stack.is_empty() && t.idle))
+            && s.transactions.is_empty()
+    });
+}

@@ -780,7 +780,9 @@ fn main() -> ExitCode {
 /// - `sendbinder`: calls `--poll-call`'s `echoBinder` with a new local
 ///   object (`echoed ok=BOOL`);
 /// - `ow1`: lets 4 oneway calls be in flight, sends one `log` (`sent1`),
-///   waits for `ow2`, sends another and flushes them (`flushed ok=BOOL`).
+///   waits for `ow2`, sends another and flushes them (`flushed ok=BOOL`);
+/// - `busy`: from then on the loop pings `--poll-call`'s service right
+///   after each `handle_polled_commands` (`busy`).
 ///
 /// With `--poll-death` a recipient on `--poll-call`'s service makes a call
 /// and then waits for `call` (`in-death`, `death-done`).
@@ -812,6 +814,7 @@ fn poll_service(
             .transact(codes::LOG, d, true)
             .unwrap_or_else(|e| die(e));
     };
+    let mut busy = false;
     loop {
         use rustix::event::{poll, PollFd, PollFlags};
         let mut fds = [
@@ -845,6 +848,10 @@ fn poll_service(
                     log(2);
                     println!("flushed ok={}", ps.flush_oneway_calls().is_ok());
                 }
+                "busy" => {
+                    busy = true;
+                    println!("busy");
+                }
                 other => die(format!("unknown control line {other:?}")),
             }
         }
@@ -853,6 +860,11 @@ fn poll_service(
                 // The mediator is gone (or the test ended).
                 eprintln!("poll server: {e}");
                 return ExitCode::SUCCESS;
+            }
+            if busy {
+                // A call of its own the moment it has served: it must not
+                // land under a call handed to it and not read yet.
+                other().ping().unwrap_or_else(|e| die(e));
             }
         }
     }
