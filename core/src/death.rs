@@ -79,12 +79,11 @@ impl Core {
         h: Handle,
         fail: fn(String) -> Failure,
     ) -> Result<Handle, Failure> {
-        let p = self.procs.get(proc_id.0).expect("live");
         if h == Handle::CONTEXT_MANAGER {
             // Handle 0 has a ref only if a subscription made one: that
             // one, even once its context manager died (and handle 0 no
             // longer resolves, or names a new one).
-            if let Some(z) = p.zero_ref.filter(|&z| p.handles.get(z).is_some()) {
+            if let Some((z, _)) = self.procs.get(proc_id.0).expect("live").live_zero_ref() {
                 return Ok(z);
             }
         }

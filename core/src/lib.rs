@@ -502,9 +502,8 @@ impl Core {
             // As binder's ref for handle 0, the one a subscription made
             // stays bound to its node while it lives, even once that
             // context manager died and another took its place.
-            let p = self.procs.get(proc_id.0).expect("live");
-            if let Some((z, r)) = p.zero_ref.and_then(|z| Some((z, p.handles.get(z)?))) {
-                return Ok((z, r.node));
+            if let Some(zero) = self.procs.get(proc_id.0).expect("live").live_zero_ref() {
+                return Ok(zero);
             }
         }
         let node = self.resolve_node(proc_id, h, needed)?;

@@ -113,6 +113,12 @@ pub(crate) struct Process {
 }
 
 impl Process {
+    /// The ref its handle-0 subscription made, while it lives, and its node.
+    pub fn live_zero_ref(&self) -> Option<(Handle, NodeId)> {
+        let z = self.zero_ref?;
+        Some((z, self.handles.get(z)?.node))
+    }
+
     /// Sync calls to it are refused as frozen: it is frozen, or held by
     /// a freezer waiting for its calls to drain.
     pub fn frozen_or_held(&self) -> bool {

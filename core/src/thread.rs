@@ -127,21 +127,8 @@ impl Core {
                 if th.top.is_some() || th.idle {
                     return Ok(());
                 }
-                let th = self.threads.get_mut(thread.0).expect("live");
-                th.idle = true;
-                if let Some(p) = th.oneway_saved.take() {
-                    th.prio = p;
-                    fx.push(Effect::RestorePriority {
-                        thread,
-                        tid: th.tid,
-                        prio: p,
-                    });
-                }
-                self.procs
-                    .get_mut(proc_id.0)
-                    .expect("live")
-                    .idle
-                    .push(thread);
+                self.restore_oneway_priority(thread, fx);
+                self.go_idle(proc_id, thread);
                 self.dispatch(proc_id, fx);
             }
         }
@@ -205,10 +192,10 @@ impl Core {
                 .threads
                 .get_mut(thread.0)
                 .expect("idle threads are live");
+            th.idle = false;
             if th.polled {
                 // Woken, not handed the work: it takes it with `TakeWork`
                 // when it reads, or another thread does first.
-                th.idle = false;
                 fx.push(Effect::Deliver {
                     thread,
                     ret: Return::WorkAvailable,
@@ -231,14 +218,8 @@ impl Core {
                     fds: Vec::new(),
                 });
             }
-            self.threads
-                .get_mut(thread.0)
-                .expect("idle threads are live")
-                .idle = false;
             if !self.hand_work(proc_id, thread, work, fx) {
-                self.threads.get_mut(thread.0).expect("live").idle = true;
-                let p = self.procs.get_mut(proc_id.0).expect("live");
-                p.idle.push(thread);
+                self.go_idle(proc_id, thread);
             }
         }
         self.maybe_spawn(proc_id, fx);
@@ -285,48 +266,51 @@ impl Core {
             )));
         }
         th.polled = true;
-        let (proc_id, stacked) = (th.proc, th.top.is_some());
-        if !stacked {
-            // As `WaitForWork`: a thread asking for process work goes back
-            // to the priority a oneway call raised it from.
-            if let Some(prio) = th.oneway_saved.take() {
-                th.prio = prio;
-                fx.push(Effect::RestorePriority {
-                    thread,
-                    tid: th.tid,
-                    prio,
-                });
-            }
-        }
+        let proc_id = th.proc;
         // A thread with a stack takes only its own stack's work.
-        if !stacked {
-            loop {
-                let p = self.procs.get_mut(proc_id.0).expect("live");
-                if p.frozen {
-                    break;
-                }
-                let Some(work) = p.todo.pop_front() else {
-                    break;
-                };
+        if th.top.is_none() {
+            self.restore_oneway_priority(thread, fx);
+            while let Some(work) = self.procs.get_mut(proc_id.0).and_then(|p| {
+                // A frozen process's work waits for the thaw.
+                (!p.frozen).then(|| p.todo.pop_front()).flatten()
+            }) {
                 if self.hand_work(proc_id, thread, work, fx) {
                     return Ok(());
                 }
             }
+            self.go_idle(proc_id, thread);
         }
         fx.push(Effect::Deliver {
             thread,
             ret: Return::NoWork,
             fds: Vec::new(),
         });
-        if !stacked {
-            self.threads.get_mut(thread.0).expect("live").idle = true;
-            self.procs
-                .get_mut(proc_id.0)
-                .expect("live")
-                .idle
-                .push(thread);
-        }
         Ok(())
+    }
+
+    /// A thread that asks for process work goes back to the priority a
+    /// oneway call raised it from (binder restores it when the thread
+    /// waits for process work again).
+    fn restore_oneway_priority(&mut self, thread: ThreadId, fx: &mut Vec<Effect>) {
+        let th = self.threads.get_mut(thread.0).expect("live");
+        if let Some(prio) = th.oneway_saved.take() {
+            th.prio = prio;
+            fx.push(Effect::RestorePriority {
+                thread,
+                tid: th.tid,
+                prio,
+            });
+        }
+    }
+
+    /// `thread` waits for process work.
+    fn go_idle(&mut self, proc_id: ProcId, thread: ThreadId) {
+        self.threads.get_mut(thread.0).expect("live").idle = true;
+        self.procs
+            .get_mut(proc_id.0)
+            .expect("live")
+            .idle
+            .push(thread);
     }
 
     fn maybe_spawn(&mut self, proc_id: ProcId, fx: &mut Vec<Effect>) {

@@ -256,16 +256,17 @@ impl ProcessState {
     /// `ABinderProcess_setupPolling`): it joins the pool and the returned
     /// fd turns readable when work arrives for it; then call
     /// [`handle_polled_commands`](Self::handle_polled_commands) on this
-    /// same thread. It stays available for calls whenever it is not in
-    /// one of its own. A thread that polls does not also
+    /// same thread. The mediator wakes it and leaves the work queued until
+    /// it reads, so a call of its own is never nested under an unread one.
+    /// A thread that polls does not also
     /// [`join_thread_pool`](Self::join_thread_pool).
     pub fn setup_polling(&self) -> Result<std::os::fd::OwnedFd> {
         thread::setup_polling(&self.arc())
     }
 
     /// Serves, on the calling thread, every call and notice that has
-    /// arrived for it since [`setup_polling`](Self::setup_polling), without
-    /// waiting for more (libbinder's `handlePolledCommands`).
+    /// arrived for it, until the mediator has nothing more for it
+    /// (libbinder's `handlePolledCommands`).
     pub fn handle_polled_commands(&self) -> Result<()> {
         thread::handle_polled(&self.arc())
     }

@@ -36,9 +36,9 @@ struct ThreadState {
     /// Oneway calls sent and not yet answered (see `oneway`).
     oneway: Window<InFlight>,
     /// Serves calls from its owner's event loop
-    /// ([`setup_polling`](ProcessState::setup_polling)): every write ends
-    /// with `WaitForWork`, so that it is available for work whenever it is
-    /// not in a call, as binder's polled threads are.
+    /// ([`setup_polling`](ProcessState::setup_polling)): it takes process
+    /// work with `TakeWork`, and a write of its own that waits for nothing
+    /// ends with `WaitForWork`, so that it is woken when work comes.
     polling: bool,
 }
 
@@ -1131,7 +1131,8 @@ pub(crate) fn looper(process: &Arc<ProcessState>, main: bool) -> Result<()> {
 
 /// Makes the calling thread a polled one (see
 /// [`ProcessState::setup_polling`]): it joins the pool as its main looper
-/// and says it is waiting for work; its channel, duplicated, is returned.
+/// and serves what is already waiting; its channel, duplicated, is
+/// returned.
 pub(crate) fn setup_polling(process: &Arc<ProcessState>) -> Result<OwnedFd> {
     let minor = process.dev.welcome().minor;
     if minor < 1 {
@@ -1162,9 +1163,9 @@ pub(crate) fn setup_polling(process: &Arc<ProcessState>) -> Result<OwnedFd> {
     })
 }
 
-/// Serves what has arrived for the calling polled thread, without
-/// waiting: calls (each replied to), notices, deaths. Returns once
-/// nothing more is waiting.
+/// Serves what has arrived for the calling polled thread: calls (each
+/// replied to), notices, deaths. Returns once the mediator has nothing
+/// more for it.
 pub(crate) fn handle_polled(process: &Arc<ProcessState>) -> Result<()> {
     if !with_ts(process, |ts| Ok(ts.polling))? {
         return Err(Status::from_code(
@@ -1192,33 +1193,27 @@ fn serve_polled(process: &Arc<ProcessState>, mut asked: usize) -> Result<()> {
         let Some((ret, fds)) = read_one(process).inspect_err(|_| process.connection_lost())? else {
             continue; // the answer to a oneway call in flight, settled
         };
-        // Whether to take the next work: after a wake-up or work handled,
-        // not after `NoWork` (the thread waits now) or an answer to a
-        // command of its own.
-        let take = match ret {
-            Return::NoWork => {
-                asked = asked.saturating_sub(1);
-                false
-            }
-            Return::WorkAvailable => true,
+        // Whether it answers a `TakeWork` (work, or `NoWork`), and whether
+        // to take the next work: after a wake-up or work handled, not
+        // after `NoWork` (the thread waits now) or an answer to a command
+        // of its own.
+        let (answers, take) = match ret {
+            Return::NoWork => (true, false),
+            Return::WorkAvailable => (false, true),
             Return::Transaction(tx) => {
-                asked = asked.saturating_sub(1);
                 execute(process, tx, fds, false);
-                true
+                (true, true)
             }
             Return::TransactionComplete | Return::SpawnLooper | Return::Error(_) => {
                 handle_other(process, ret, fds)?;
-                false
+                (false, false)
             }
             other => {
-                asked = asked.saturating_sub(1);
                 handle_other(process, other, fds)?;
-                true
+                (true, true)
             }
         };
-        if take {
-            asked += 1;
-        }
+        asked = asked.saturating_sub(usize::from(answers)) + usize::from(take);
         // The reply, if any, and the acknowledgements ride in the same
         // write, before the `TakeWork` (or the `WaitForWork` that keeps
         // the thread waiting when anything else is written).

@@ -1384,10 +1384,12 @@ fn an_unprivileged_process_may_neither_freeze_nor_read_freeze_info() {
     assert_eq!(c.ok("echo s still served"), "still served");
 }
 
-/// Waits until a call for the polled service `pid` is queued, not handed
+/// Has client `c` call `echo s hi` on the polled service `pid` without
+/// waiting for the answer, and waits until the call is queued, not handed
 /// to its thread: a polling thread is only woken (`WorkAvailable`) and
 /// takes work when it reads.
-fn wait_queued_for_poller(ctx: &Context, pid: i32) {
+fn queue_echo(ctx: &Context, c: &mut App, pid: i32) {
+    c.send("echo s hi");
     ctx.wait_state(
         "a call queued for the polled thread, not handed to it",
         |s| {
@@ -1422,8 +1424,7 @@ fn a_polled_threads_own_call_and_a_queued_call_both_finish() {
     let (mut b, mut p, mut c) = poll_rig(&ctx, &[]);
     p.send("pause");
     p.expect("paused");
-    c.send("echo s hi");
-    wait_queued_for_poller(&ctx, p.pid());
+    queue_echo(&ctx, &mut c, p.pid());
     p.send("call");
     b.expect("in-call");
     b.send("release");
@@ -1442,8 +1443,7 @@ fn a_polled_thread_flushes_its_oneway_window_with_a_call_queued() {
     let (_b, mut p, mut c) = poll_rig(&ctx, &[]);
     p.send("ow1");
     p.expect("sent1");
-    c.send("echo s hi");
-    wait_queued_for_poller(&ctx, p.pid());
+    queue_echo(&ctx, &mut c, p.pid());
     p.send("ow2");
     assert_eq!(p.expect("flushed"), "ok=true");
     assert_eq!(c.expect("ok"), "hi");
@@ -1472,8 +1472,7 @@ fn a_polled_thread_in_a_death_recipient_is_not_handed_calls() {
     let (mut b, mut p, mut c) = poll_rig(&ctx, &["--poll-death"]);
     b.kill9();
     p.expect("in-death");
-    c.send("echo s hi");
-    wait_queued_for_poller(&ctx, p.pid());
+    queue_echo(&ctx, &mut c, p.pid());
     p.send("call");
     p.expect("death-done");
     assert_eq!(c.expect("ok"), "hi");
