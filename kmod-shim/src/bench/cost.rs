@@ -68,7 +68,7 @@ fn thread_usage(dir: &str) -> io::Result<Usage> {
 }
 
 /// Summed over every thread of process `pid`.
-fn process_usage(pid: u32) -> io::Result<Usage> {
+pub fn process_usage(pid: u32) -> io::Result<Usage> {
     let mut total = Usage::default();
     for t in fs::read_dir(format!("/proc/{pid}/task"))? {
         let t = t?;

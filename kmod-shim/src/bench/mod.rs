@@ -145,6 +145,10 @@ pub enum Placement {
     Same,
     /// The client on one CPU, every other process on another.
     Split,
+    /// No pinning: every process may run on every CPU the benchmark may
+    /// use. For multi-core scaling (`capbinder-bench`'s `callers` case on a
+    /// machine with many CPUs); the latency cases do not run this way.
+    Spread,
 }
 
 impl Placement {
@@ -153,6 +157,7 @@ impl Placement {
         match self {
             Placement::Same => "same",
             Placement::Split => "split",
+            Placement::Spread => "spread",
         }
     }
 }
@@ -354,6 +359,11 @@ fn start_rigs(
     let (home, far) = match placement {
         Placement::Same => (cpus.0, cpus.0),
         Placement::Split => (cpus.0, cpus.1),
+        Placement::Spread => {
+            return Err(BenchError::Usage(
+                "the raw round trips run pinned (same or split), not spread".into(),
+            ))
+        }
     };
     procs::pin_self(home)?;
     let mut list: Vec<(Mech, Box<dyn Rig>)> = Vec::new();

@@ -66,6 +66,19 @@ pub fn pin_self(cpu: usize) -> Result<(), BenchError> {
     })
 }
 
+/// Lets the calling thread (and whatever it spawns from now on) run on
+/// every CPU in `cpus`.
+pub fn unpin_self(cpus: &[usize]) -> Result<(), BenchError> {
+    let mut set = CpuSet::new();
+    for &c in cpus {
+        set.set(c);
+    }
+    sched_setaffinity(None, &set).map_err(|e| BenchError::Io {
+        what: format!("sched_setaffinity(CPUs {cpus:?})"),
+        source: e.into(),
+    })
+}
+
 /// Spawns `cmd` pinned to `cpu`, then pins the caller back to `home`.
 pub fn spawn_on(cpu: usize, home: usize, cmd: &mut Command) -> Result<Child, BenchError> {
     pin_self(cpu)?;

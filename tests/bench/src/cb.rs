@@ -38,8 +38,12 @@ use capbinder::{
     TopicListener,
 };
 use capbinder_kmod_shim::bench;
+use capbinder_kmod_shim::bench::cost;
 use capbinder_kmod_shim::bench::procs::{self, Helper};
-use capbinder_kmod_shim::mediator::{config::Config, Mediator};
+use capbinder_kmod_shim::mediator::{
+    config::{Config, LoopChoice},
+    Mediator,
+};
 
 use crate::broadcast::{Publisher, Tally};
 use crate::report::{MemRow, Report, Row};
@@ -87,9 +91,13 @@ pub fn limits() -> (u64, u64) {
 }
 
 /// The hidden `mediator` role.
-pub fn mediator_role(socket: &Path) -> Res<()> {
+pub fn mediator_role(socket: &Path, event_loop: &str) -> Res<()> {
     let (recv, send) = limits();
-    let mut config = Config::default();
+    let mut config = Config {
+        event_loop: LoopChoice::parse(event_loop)
+            .ok_or_else(|| format!("--event-loop {event_loop:?}: auto, epoll or io_uring"))?,
+        ..Config::default()
+    };
     config.limits.recv_buffer = recv;
     config.limits.send_area = send;
     config.limits.blob_threshold = send;
@@ -297,10 +305,20 @@ pub struct Setup {
 
 impl Setup {
     /// Starts everything on CPU `far` and connects from here.
-    pub fn start(dir: &Path, far: usize, home: usize, report: &mut Report) -> Res<Setup> {
+    /// `event_loop`: the mediator's (`auto`, `epoll`, `io_uring`).
+    pub fn start(
+        event_loop: &str,
+        dir: &Path,
+        far: usize,
+        home: usize,
+        report: &mut Report,
+    ) -> Res<Setup> {
         let socket = dir.join("capbinder.sock");
         let spawn = |role: &str| -> Res<Helper> {
             let mut cmd = procs::self_command(role).map_err(|e| e.to_string())?;
+            if role == "mediator" {
+                cmd.arg("--event-loop").arg(event_loop);
+            }
             cmd.arg("--socket")
                 .arg(&socket)
                 .stdin(Stdio::null())
@@ -349,8 +367,14 @@ impl Setup {
     /// Pins the mediator, service manager and service (every thread) to
     /// `far`.
     pub fn place(&self, far: usize) -> Res<()> {
+        self.place_on(&[far])
+    }
+
+    /// Lets the mediator, the service manager and the echo service run on
+    /// every CPU in `cpus` (the `spread` placement).
+    pub fn place_on(&self, cpus: &[usize]) -> Res<()> {
         for p in [self.mediator.pid(), self.sm.pid(), self.service.pid()] {
-            util::repin(p, far)?;
+            util::repin_to(p, cpus)?;
         }
         Ok(())
     }
@@ -490,11 +514,14 @@ impl Setup {
     }
 
     /// `callers` threads make `total` sync 32-byte calls between them.
+    /// Besides the figures, how busy the mediator and the echo service
+    /// were over the measured calls: whether the one-threaded mediator is
+    /// what bounds the throughput.
     pub fn callers_case(
         &self,
         callers: usize,
         total: usize,
-    ) -> Res<capbinder_kmod_shim::bench::stats::Summary> {
+    ) -> Res<(capbinder_kmod_shim::bench::stats::Summary, Busy)> {
         let per = (total / callers).max(1);
         let req = util::pattern(32, 3);
         let call = |echo: &SpIBinder| -> Res<()> {
@@ -538,9 +565,35 @@ impl Setup {
             Ok((all, elapsed))
         };
         run((per / 10).max(5), false)?;
+        let usage = |pid: u32| {
+            cost::process_usage(pid)
+                .map(|u| u.run_ns)
+                .ctx("reading /proc for CPU accounting")
+        };
+        let before = (usage(self.mediator.pid())?, usage(self.service.pid())?);
         let (samples, elapsed) = run(per, true)?;
-        Ok(util::summarize(samples, elapsed))
+        let after = (usage(self.mediator.pid())?, usage(self.service.pid())?);
+        let calls = samples.len().max(1) as f64;
+        let wall = elapsed.as_nanos().max(1) as f64;
+        let busy = Busy {
+            mediator: (after.0 - before.0) / wall,
+            service: (after.1 - before.1) / wall,
+            mediator_ns_per_call: (after.0 - before.0) / calls,
+        };
+        Ok((util::summarize(samples, elapsed), busy))
     }
+}
+
+/// How busy the helpers were over a measured run.
+#[derive(Clone, Copy, Debug)]
+pub struct Busy {
+    /// The mediator's CPU time over the run's wall time (1.0: one CPU
+    /// all the time; it is one thread).
+    pub mediator: f64,
+    /// The echo service's, over every pool thread.
+    pub service: f64,
+    /// The mediator's CPU time per call, nanoseconds.
+    pub mediator_ns_per_call: f64,
 }
 
 /// One oneway SINK call; returns how many times it was refused first.

@@ -37,7 +37,10 @@
 //!
 //! Every case runs in two placements: `same` (every process on the first
 //! CPU) and `split` (this process, the client, on the first; the rest on
-//! the second). Compare only like placements. One line per case on
+//! the second). Compare only like placements. `--placements spread`
+//! also runs `callers` with nothing pinned, every process free to use
+//! every CPU this one may: how throughput scales on a machine with many
+//! cores (the mediator is one thread). One line per case on
 //! stdout, `RESULT mech=NAME placement=P payload=BYTES iters=N
 //! median_us=X p99_us=Y ops_s=Z`, then ratio tables, `MEMORY` lines,
 //! `TARGET` lines and notes; progress on stderr.
@@ -112,10 +115,11 @@ struct Cli {
     /// this process may use).
     #[arg(long, value_delimiter = ',', num_args = 1)]
     cpus: Option<Vec<usize>>,
-    /// Placements of the latency cases (comma-separated): same (every
-    /// process on one CPU), split (the client on one, the rest on another)
-    /// [default: same,split].
-    #[arg(long, value_delimiter = ',', value_parser = ["same", "split"])]
+    /// Placements (comma-separated): same (every process on one CPU),
+    /// split (the client on one, the rest on another) [default:
+    /// same,split]; spread runs only the `callers` case, with nothing
+    /// pinned (multi-core scaling).
+    #[arg(long, value_delimiter = ',', value_parser = ["same", "split", "spread"])]
     placements: Option<Vec<String>>,
     /// Round trips of a sync case of at most 4 KiB (larger payloads get
     /// proportionally fewer) [default: 20000, or 200 with --quick].
@@ -132,6 +136,10 @@ struct Cli {
     /// or 120 with --quick].
     #[arg(long, value_name = "SECS")]
     stall_timeout: Option<u64>,
+    /// The mediator's event loop for the capbinder cases (the mediator's
+    /// `event_loop` key): auto (its default, epoll), epoll, io_uring.
+    #[arg(long, value_name = "LOOP", default_value = "auto", value_parser = ["auto", "epoll", "io_uring", "uring"])]
+    event_loop: String,
     #[command(subcommand)]
     role: Option<Role>,
 }
@@ -184,6 +192,8 @@ enum Role {
     Mediator {
         #[arg(long)]
         socket: PathBuf,
+        #[arg(long, default_value = "auto")]
+        event_loop: String,
     },
     /// The service manager.
     #[command(hide = true)]
@@ -271,7 +281,7 @@ fn run_role(role: Role) -> Res<()> {
         Role::RelayUring { max } => b(roles::relay_uring(max)),
         Role::KbinderServe { device, max } => b(roles::kbinder_serve(&device, max)),
         Role::WithParent { .. } => unreachable!("handled above"),
-        Role::Mediator { socket } => cb::mediator_role(&socket),
+        Role::Mediator { socket, event_loop } => cb::mediator_role(&socket, &event_loop),
         Role::Sm { socket } => cb::sm_role(&socket),
         Role::Service { socket } => cb::service_role(&socket),
         Role::Idle { socket } => cb::idle_role(&socket),
@@ -289,8 +299,11 @@ pub struct Plan {
     pub quick: bool,
     /// (client's CPU, the rest's CPU).
     pub cpus: (usize, usize),
-    /// Placements to run.
+    /// Placements to run (same, split).
     pub placements: Vec<Placement>,
+    /// `spread` was asked for: `callers` also runs unpinned on these CPUs
+    /// (every CPU this process may use), else empty.
+    pub spread: Vec<usize>,
     /// Sync payloads.
     pub payloads: Vec<usize>,
     /// Connected clients.
@@ -314,7 +327,17 @@ impl Plan {
         match p {
             Placement::Same => self.cpus.0,
             Placement::Split => self.cpus.1,
+            // Spread pins nothing (`Setup::place_on`); where a CPU must be
+            // named all the same, the client's.
+            Placement::Spread => self.cpus.0,
         }
+    }
+
+    /// Where the helpers start: the first placement's CPU.
+    pub fn start_cpu(&self) -> usize {
+        self.placements
+            .first()
+            .map_or(self.cpus.0, |&p| self.far(p))
     }
 
     fn iters(&self, payload: usize) -> usize {
@@ -376,6 +399,7 @@ const KNOWN: [&str; 10] = [
 ];
 
 fn run_bench(cli: Cli) -> Res<()> {
+    let cli_event_loop = cli.event_loop.clone();
     let stall = cli
         .stall_timeout
         .unwrap_or(if cli.quick { 120 } else { 600 });
@@ -419,7 +443,11 @@ fn run_bench(cli: Cli) -> Res<()> {
         placements.retain(|&p| p == Placement::Same);
         report.note("split skipped: only one CPU is available");
     }
-    if placements.is_empty() {
+    let spread = match cli.placements.as_deref() {
+        Some(names) if names.iter().any(|n| n == "spread") => allowed.clone(),
+        _ => Vec::new(),
+    };
+    if placements.is_empty() && spread.is_empty() {
         return Err("--placements: split needs two CPUs, and only one is available".into());
     }
     if cli
@@ -433,6 +461,7 @@ fn run_bench(cli: Cli) -> Res<()> {
         quick: cli.quick,
         cpus,
         placements,
+        spread,
         payloads: cli
             .payloads
             .clone()
@@ -479,8 +508,9 @@ fn run_bench(cli: Cli) -> Res<()> {
     .any(|g| plan.wants(g))
     {
         setup = Some(cb::Setup::start(
+            &cli_event_loop,
             dir.path(),
-            plan.far(plan.placements[0]),
+            plan.start_cpu(),
             home,
             &mut report,
         )?);
@@ -493,7 +523,7 @@ fn run_bench(cli: Cli) -> Res<()> {
         if !(plan.wants(d.name()) || plan.wants("oneway") || plan.wants("topics")) {
             continue;
         }
-        match dbus::Bus::start(d, dir.path(), plan.far(plan.placements[0]), home) {
+        match dbus::Bus::start(d, dir.path(), plan.start_cpu(), home) {
             Ok(b) => {
                 progress(&format!("{} up at {}", d.name(), b.address()));
                 for client in dbus::Client::ALL {
@@ -699,20 +729,33 @@ fn run_bench(cli: Cli) -> Res<()> {
     if let Some(s) = &setup {
         if plan.wants("callers") {
             let total = if plan.quick { 1_000 } else { 40_000 };
-            for &p in &plan.placements {
-                s.place(plan.far(p))?;
+            let spread = (!plan.spread.is_empty()).then_some(Placement::Spread);
+            for p in plan.placements.iter().copied().chain(spread) {
+                if p == Placement::Spread {
+                    s.place_on(&plan.spread)?;
+                    procs::unpin_self(&plan.spread).map_err(|e| e.to_string())?;
+                } else {
+                    s.place(plan.far(p))?;
+                }
                 for k in [1usize, 2, 8, 32] {
                     progress(&format!(
                         "{} capbinder {k} concurrent callers: {total} calls",
                         p.name()
                     ));
-                    let sum = match s.callers_case(k, total) {
+                    let (sum, busy) = match s.callers_case(k, total) {
                         Ok(x) => x,
                         Err(e) => {
                             report.note(format!("capbinder-callers-{k} {} failed: {e}", p.name()));
                             continue;
                         }
                     };
+                    report.note(format!(
+                        "capbinder-callers-{k} {}: the mediator was on a CPU {:.0}% of the run ({:.1} us per call), the echo service {:.0}% (all its threads)",
+                        p.name(),
+                        busy.mediator * 100.0,
+                        busy.mediator_ns_per_call / 1000.0,
+                        busy.service * 100.0
+                    ));
                     report.push(Row {
                         mech: format!("capbinder-callers-{k}"),
                         placement: p,
@@ -720,6 +763,17 @@ fn run_bench(cli: Cli) -> Res<()> {
                         s: sum,
                     });
                 }
+            }
+            if spread.is_some() {
+                // Back to the pinning every other case expects.
+                procs::pin_self(home).map_err(|e| e.to_string())?;
+                if let Some(&p) = plan.placements.first() {
+                    s.place(plan.far(p))?;
+                }
+                report.note(format!(
+                    "callers spread: nothing pinned, every process free to use CPUs {:?}; the mediator is one thread",
+                    plan.spread
+                ));
             }
             report.note("callers: threads of this process, each with its own thread channel, calling the one echo service (15 pool threads at most)");
         }

@@ -280,6 +280,31 @@ impl Report {
             let _ = writeln!(out, "RATIOS many clients (same offered load)");
             out.push_str(&clients);
         }
+        // Concurrent callers: throughput over one caller's.
+        let mut callers = String::new();
+        for p in [Placement::Same, Placement::Split, Placement::Spread] {
+            let Some(one) = self.find("capbinder-callers-1", p, 32) else {
+                continue;
+            };
+            let _ = write!(callers, "{:<9}", p.name());
+            for k in [2usize, 8, 32] {
+                if let Some(x) = self.find(&format!("capbinder-callers-{k}"), p, 32) {
+                    let _ = write!(
+                        callers,
+                        " callers={k}: {:.2}x",
+                        x.ops_s / one.ops_s.max(1e-9)
+                    );
+                }
+            }
+            callers.push('\n');
+        }
+        if !callers.is_empty() {
+            let _ = writeln!(
+                out,
+                "RATIOS concurrent callers (calls per second over one caller's)"
+            );
+            out.push_str(&callers);
+        }
         for m in &self.mem {
             let _ = writeln!(out, "{}", m.line());
         }
@@ -463,6 +488,31 @@ mod tests {
         );
         assert!(
             t.contains("same      clients=1000  p50 3.00x, p99 3.00x of one client; over the relay floor beside each: p50 2.00x, p99 2.00x"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn concurrent_callers_are_throughput_over_one_caller_per_placement() {
+        let mut r = Report::default();
+        r.rows
+            .push(row("capbinder-callers-1", Placement::Spread, 32, 40_000));
+        r.rows
+            .push(row("capbinder-callers-8", Placement::Spread, 32, 10_000));
+        r.rows
+            .push(row("capbinder-callers-32", Placement::Spread, 32, 8_000));
+        r.rows
+            .push(row("capbinder-callers-1", Placement::Same, 32, 30_000));
+        r.rows
+            .push(row("capbinder-callers-2", Placement::Same, 32, 30_000));
+        assert_eq!(
+            r.rows[0].line(),
+            "RESULT mech=capbinder-callers-1 placement=spread payload=32 iters=10 median_us=40.00 p99_us=80.00 ops_s=25000"
+        );
+        let t = r.table();
+        assert!(t.contains("same      callers=2: 1.00x\n"), "{t}");
+        assert!(
+            t.contains("spread    callers=8: 4.00x callers=32: 5.00x\n"),
             "{t}"
         );
     }

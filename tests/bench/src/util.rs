@@ -105,8 +105,16 @@ impl Drop for TempDir {
 
 /// Every thread of `pid` onto `cpu` (threads it starts later inherit it).
 pub fn repin(pid: u32, cpu: usize) -> Res<()> {
+    repin_to(pid, &[cpu])
+}
+
+/// Every thread of `pid` onto the CPUs in `cpus` (threads it starts later
+/// inherit them).
+pub fn repin_to(pid: u32, cpus: &[usize]) -> Res<()> {
     let mut set = CpuSet::new();
-    set.set(cpu);
+    for &c in cpus {
+        set.set(c);
+    }
     let dir = format!("/proc/{pid}/task");
     let tasks = std::fs::read_dir(&dir).ctx(&format!("listing {dir}"))?;
     for t in tasks.flatten() {
