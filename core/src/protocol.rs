@@ -508,7 +508,11 @@ pub enum Command {
     SpawnFailed,
     /// A pool thread that serves calls from its own event loop (it polls
     /// its channel: libbinder's `setupPolling`) takes process work: the
-    /// next item comes back, or `NoWork`. From its first `TakeWork` on,
+    /// next item comes back right after `WorkTaken`, or `NoWork`. Either
+    /// way exactly one of the two answers each `TakeWork`, so the thread
+    /// can tell its answers from what is sent to it directly (the
+    /// notices its own writes cause, a wake-up, a spawn request), which
+    /// may be of the same kinds as queued work. From its first `TakeWork` on,
     /// the thread is never handed work otherwise: while it waits
     /// (`NoWork`, or `WaitForWork`) it is only woken with `WorkAvailable`,
     /// as binder wakes a polling thread and lets it take work when it
@@ -695,6 +699,9 @@ pub enum Return {
     /// thread is in a call, and takes only that call's work): a thread
     /// with no call now waits, and is sent `WorkAvailable` when work comes.
     NoWork,
+    /// The answer to `TakeWork` when there was process work: the item
+    /// handed to the thread is the very next return.
+    WorkTaken,
 }
 
 /// The first message a process sends on its connection.

@@ -105,6 +105,9 @@ impl Core {
                 let t = self.threads.get_mut(thread.0).expect("live");
                 t.looper = Looper::Exited;
                 t.idle = false;
+                // A thread that joins the pool again may wait for work
+                // the plain way; it polls again only once it asks to.
+                t.polled = false;
                 let p = self.procs.get_mut(proc_id.0).expect("live");
                 p.idle.retain(|&x| x != thread);
                 if registered {
@@ -274,9 +277,26 @@ impl Core {
                 // A frozen process's work waits for the thaw.
                 (!p.frozen).then(|| p.todo.pop_front()).flatten()
             }) {
+                // The answer first, then the item: deliveries to a thread
+                // keep their order, so nothing comes between them.
+                fx.push(Effect::Deliver {
+                    thread,
+                    ret: Return::WorkTaken,
+                    fds: Vec::new(),
+                });
                 if self.hand_work(proc_id, thread, work, fx) {
                     return Ok(());
                 }
+                // Nothing was given (a freeze notice already answered),
+                // and nothing pushed after the answer: take it back.
+                let taken = fx.pop();
+                debug_assert!(matches!(
+                    taken,
+                    Some(Effect::Deliver {
+                        ret: Return::WorkTaken,
+                        ..
+                    })
+                ));
             }
             self.go_idle(proc_id, thread);
         }

@@ -1844,6 +1844,8 @@ fn a_polled_thread_is_woken_and_takes_work_when_it_asks() {
     assert!(w.idle(poller), "woken, not handed the call");
     assert_eq!(w.dump().transactions.len(), 1);
     w.ok(poller, Command::TakeWork);
+    // Its answer, then the item: told apart from notices sent to it.
+    assert_eq!(w.next(poller), Return::WorkTaken);
     let tx = w.incoming(poller);
     assert_eq!(tx.code, 7);
     w.free(poller, &tx);
@@ -1851,6 +1853,32 @@ fn a_polled_thread_is_woken_and_takes_work_when_it_asks() {
     assert!(matches!(w.answer(bt), Return::Reply(_)));
     w.ok(poller, Command::TakeWork);
     assert_eq!(w.next(poller), Return::NoWork);
+}
+
+/// A polled thread that leaves the pool and joins it again waits the
+/// plain way until it polls again: handed work, not woken.
+#[test]
+fn a_polled_thread_that_rejoins_the_pool_is_handed_work() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let poller = w.thread(a);
+    w.ok(poller, Command::EnterLooper);
+    w.ok(poller, Command::TakeWork);
+    assert_eq!(w.next(poller), Return::NoWork);
+    let bt = w.looper(b);
+    let h = w.give(poller, 0x10, bt);
+    while !w.idle(poller) {
+        w.next(poller);
+    }
+    w.ok(poller, Command::ExitLooper);
+    w.ok(poller, Command::EnterLooper);
+    w.ok(poller, Command::WaitForWork);
+    w.call(bt, h, 7, vec![]);
+    let tx = w.incoming(poller);
+    assert_eq!(tx.code, 7);
+    w.free(poller, &tx);
+    w.reply(poller, vec![]);
+    assert!(matches!(w.answer(bt), Return::Reply(_)));
 }
 
 /// binder's reason to wake a polling thread instead of handing it work:
@@ -1885,6 +1913,7 @@ fn a_polled_threads_own_call_does_not_nest_under_queued_work() {
     w.free(poller, &r);
     // Then the call from b.
     w.ok(poller, Command::TakeWork);
+    assert_eq!(w.next(poller), Return::WorkTaken);
     let tx = w.incoming(poller);
     assert_eq!(tx.code, 1);
     w.free(poller, &tx);

@@ -40,6 +40,11 @@ struct ThreadState {
     /// work with `TakeWork`, and a write of its own that waits for nothing
     /// ends with `WaitForWork`, so that it is woken when work comes.
     polling: bool,
+    /// A polled thread is serving an item it took: it stays busy in the
+    /// mediator until it asks for the next (its writes do not end with
+    /// `WaitForWork`), so no work is taken, and no wake-up asked for,
+    /// while a handler runs.
+    serving: bool,
 }
 
 /// What a oneway call in flight holds until its answer is read: its proxy
@@ -61,13 +66,19 @@ impl ThreadState {
     /// thread busy in the mediator, and it waits again (to be woken when
     /// work comes).
     fn flush_free(&mut self) -> Result<()> {
-        self.flush_ending(self.polling.then_some(Command::WaitForWork), false)
+        self.flush_ending(self.idle_command(), false)
+    }
+
+    /// What ends a write of a polled thread that is not serving: it waits
+    /// for work again.
+    fn idle_command(&self) -> Option<Command> {
+        (self.polling && !self.serving).then_some(Command::WaitForWork)
     }
 
     /// After a call or command of a polled thread's own was answered (the
     /// write that sent it made the thread busy): it waits again.
     fn free(&mut self) -> Result<()> {
-        self.flush_ending(self.polling.then_some(Command::WaitForWork), true)
+        self.flush_ending(self.idle_command(), true)
     }
 
     /// Writes what is pending, deferred commands included, and then `last`
@@ -169,6 +180,7 @@ fn with_ts<R>(
                 process: process.clone(),
                 oneway: Window::default(),
                 polling: false,
+                serving: false,
             });
         }
         f(b.as_mut().expect("set above"))
@@ -1074,6 +1086,14 @@ fn await_barrier(process: &Arc<ProcessState>) -> Result<()> {
 /// connection is lost.
 pub(crate) fn looper(process: &Arc<ProcessState>, main: bool) -> Result<()> {
     let joined = with_ts(process, |ts| {
+        if ts.polling {
+            // It is in the pool already, and would only be woken, never
+            // handed work, by a `WaitForWork`.
+            return Err(Status::from_code(
+                StatusCode::InvalidOperation,
+                "this thread serves calls by polling (setup_polling): it cannot also join the thread pool",
+            ));
+        }
         ts.pending.push(if main {
             Command::EnterLooper
         } else {
@@ -1150,15 +1170,16 @@ pub(crate) fn setup_polling(process: &Arc<ProcessState>) -> Result<OwnedFd> {
         }
         ts.pending.push(Command::EnterLooper);
         // Marks it as polling in the mediator, and takes what is queued.
-        ts.pending.push(Command::TakeWork);
-        ts.flush()?;
+        // Last in the write: a command after it (a deferred free) would
+        // make the thread busy again, and it would never be woken.
+        ts.flush_ending(Some(Command::TakeWork), true)?;
         ts.polling = true;
         Ok(ts.chan.poll_fd()?)
     })
     .and_then(|fd| {
         // Calls already waiting are served now, so that none is handed
         // to the thread after its loop's first call of its own.
-        serve_polled(process, 1)?;
+        serve_polled(process, true)?;
         Ok(fd)
     })
 }
@@ -1173,17 +1194,19 @@ pub(crate) fn handle_polled(process: &Arc<ProcessState>) -> Result<()> {
             "handle_polled_commands on a thread that did not call setup_polling",
         ));
     }
-    serve_polled(process, 0)
+    serve_polled(process, false)
 }
 
-/// Serves what has come for a polled thread, and waits for the answer to
-/// each `TakeWork` it writes (`asked` are unanswered when it starts): it
-/// returns only once the mediator said `NoWork` to the last one, so no
-/// work handed to the thread is left unread for its loop's own calls to
-/// nest under.
-fn serve_polled(process: &Arc<ProcessState>, mut asked: usize) -> Result<()> {
+/// Serves what has come for a polled thread. At most one `TakeWork` is
+/// unanswered at a time (`asked`: one is when it starts), and it returns
+/// only once the mediator said `NoWork` to the last, so no work handed
+/// to the thread is left unread for its loop's own calls to nest under.
+/// An answer is `NoWork`, or `WorkTaken` and the item right after it;
+/// anything else (the notices its own writes caused, a wake-up, a spawn
+/// request) came straight to the thread and answers nothing.
+fn serve_polled(process: &Arc<ProcessState>, mut asked: bool) -> Result<()> {
     loop {
-        let ready = asked > 0
+        let ready = asked
             || with_ts(process, |ts| {
                 ts.chan.has_input().map_err(|e| lost(process, e))
             })?;
@@ -1193,27 +1216,42 @@ fn serve_polled(process: &Arc<ProcessState>, mut asked: usize) -> Result<()> {
         let Some((ret, fds)) = read_one(process).inspect_err(|_| process.connection_lost())? else {
             continue; // the answer to a oneway call in flight, settled
         };
-        // Whether it answers a `TakeWork` (work, or `NoWork`), and whether
-        // to take the next work: after a wake-up or work handled, not
-        // after `NoWork` (the thread waits now) or an answer to a command
-        // of its own.
-        let (answers, take) = match ret {
-            Return::NoWork => (true, false),
-            Return::WorkAvailable => (false, true),
-            Return::Transaction(tx) => {
-                execute(process, tx, fds, false);
-                (true, true)
+        // Whether to take the next work: after a wake-up (unless a
+        // `TakeWork` is unanswered: that one takes it) or an item served;
+        // not after `NoWork` (the thread waits now) or a notice.
+        let take = match ret {
+            Return::NoWork => {
+                asked = false;
+                false
             }
-            Return::TransactionComplete | Return::SpawnLooper | Return::Error(_) => {
-                handle_other(process, ret, fds)?;
-                (false, false)
+            Return::WorkAvailable => !asked,
+            Return::WorkTaken => {
+                asked = false;
+                let (item, fds) = read(process).inspect_err(|_| process.connection_lost())?;
+                with_ts(process, |ts| {
+                    ts.serving = true;
+                    Ok(())
+                })?;
+                let served = match item {
+                    Return::Transaction(tx) => {
+                        execute(process, tx, fds, false);
+                        Ok(())
+                    }
+                    other => handle_other(process, other, fds),
+                };
+                with_ts(process, |ts| {
+                    ts.serving = false;
+                    Ok(())
+                })?;
+                served?;
+                true
             }
             other => {
                 handle_other(process, other, fds)?;
-                (true, true)
+                false
             }
         };
-        asked = asked.saturating_sub(usize::from(answers)) + usize::from(take);
+        asked |= take;
         // The reply, if any, and the acknowledgements ride in the same
         // write, before the `TakeWork` (or the `WaitForWork` that keeps
         // the thread waiting when anything else is written).

@@ -1499,3 +1499,88 @@ fn a_polled_loops_own_calls_right_after_serving_never_nest() {
             && s.transactions.is_empty()
     });
 }
+
+/// A poll server that made a call before `setup_polling` (adding itself:
+/// the reply's `FreeBuffer` is deferred to its next write) and makes none
+/// after it is still woken for calls: `setup_polling`'s `TakeWork` ends
+/// its write, after the deferred free, so the thread waits in the
+/// mediator instead of staying busy for good.
+#[test]
+fn a_poll_server_that_makes_no_call_after_setup_is_still_served() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let _p = service_with(&ctx, &["--name", "conf.nl", "--poll", "--poll-no-list"]);
+    let mut c = client_of(&ctx, "conf.nl");
+    assert_eq!(c.ok("echo s hi"), "hi");
+}
+
+/// Notices sent straight to a polled thread (the `IncRefs` and `Acquire`
+/// of an object its loop sent in a oneway call through its window) are
+/// not answers to its `TakeWork`s: a thread that took them for answers
+/// returned with one unanswered, was handed a call behind its back, and
+/// its loop's own call nested under that call, which then hung.
+#[test]
+fn notices_sent_to_a_polled_thread_are_not_taken_for_answers() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let (_b, mut p, mut c) = poll_rig(&ctx, &[]);
+    let mut c2 = client_of(&ctx, "conf.p");
+    c2.ok("ping s");
+    let pid = p.pid();
+    p.send("busy");
+    p.expect("busy");
+    for _ in 0..8 {
+        p.send("owb");
+        p.expect("sentb");
+        c.send("echo s one");
+        c2.send("echo s two");
+        ctx.wait_state("two calls queued for the poll server", |s| {
+            s.transactions
+                .iter()
+                .filter(|t| !t.oneway && t.to_pid == Some(pid) && !t.delivered)
+                .count()
+                == 2
+        });
+        p.send("go");
+        assert_eq!(c.expect("ok"), "one");
+        assert_eq!(c2.expect("ok"), "two");
+    }
+    assert_eq!(c.ok("echo s again"), "again");
+}
+
+/// A polled thread stays busy while it serves what it took: a death
+/// recipient's own call does not put it back to waiting, so no second
+/// `TakeWork` is out while a handler runs. With two out, a oneway call
+/// and a sync call were both handed to it, the oneway handler's own call
+/// nested under the sync one, and that call never finished.
+#[test]
+fn a_polled_thread_takes_one_item_at_a_time() {
+    let ctx = context();
+    let _sm = ctx.servicemanager();
+    let (mut b, mut p, mut c) = poll_rig(&ctx, &["--poll-death"]);
+    let mut c2 = client_of(&ctx, "conf.p");
+    c2.ok("ping s");
+    let pid = p.pid();
+    b.kill9();
+    p.expect("in-death");
+    let queued = |n: usize| {
+        move |s: &StateDump| {
+            s.transactions
+                .iter()
+                .filter(|t| t.to_pid == Some(pid) && !t.delivered)
+                .count()
+                == n
+        }
+    };
+    // A oneway call whose handler calls back (hold), then a sync call.
+    c.ok("step s 0");
+    ctx.wait_state("the oneway step queued", queued(1));
+    c2.send("echo s hi");
+    ctx.wait_state("the oneway step and the echo queued", queued(2));
+    p.send("call");
+    p.expect("death-done");
+    c.expect("cb-hold 0");
+    c.ok("release");
+    assert_eq!(c2.expect("ok"), "hi");
+    assert_eq!(c.ok("getsteps s 2"), "s0,e0");
+}

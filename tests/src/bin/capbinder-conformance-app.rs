@@ -5,7 +5,7 @@
 //! - `servicemanager`: the service manager (handle 0), as the harness
 //!   expects of its helper.
 //! - `state`: the mediator's state as JSON, as the harness expects.
-//! - `service --name N [--max-threads K] [--min-nice M] [--min-rr R] [--inherit-rt] [--extension] [--poll [--poll-call S] [--poll-death]]`:
+//! - `service --name N [--max-threads K] [--min-nice M] [--min-rr R] [--inherit-rt] [--extension] [--poll [--poll-call S] [--poll-death] [--poll-no-list]]`:
 //!   registers one [`Conf`] object under `N` and serves it on the joined
 //!   main thread (and up to `K` pool threads, when given), or, with
 //!   `--poll`, on one thread that polls (`setup_polling`) and no pool,
@@ -757,6 +757,7 @@ fn main() -> ExitCode {
                     other,
                     &control,
                     rest.iter().any(|a| a == "--poll-death"),
+                    !rest.iter().any(|a| a == "--poll-no-list"),
                 );
             }
             println!("ready pid={}", std::process::id());
@@ -781,11 +782,16 @@ fn main() -> ExitCode {
 ///   object (`echoed ok=BOOL`);
 /// - `ow1`: lets 4 oneway calls be in flight, sends one `log` (`sent1`),
 ///   waits for `ow2`, sends another and flushes them (`flushed ok=BOOL`);
+/// - `owb`: lets 4 oneway calls be in flight and sends one `log` to
+///   `--poll-call`'s service with a new local object in it (`sentb`),
+///   then waits for `go` and serves;
 /// - `busy`: from then on the loop pings `--poll-call`'s service right
 ///   after each `handle_polled_commands` (`busy`).
 ///
 /// With `--poll-death` a recipient on `--poll-call`'s service makes a call
-/// and then waits for `call` (`in-death`, `death-done`).
+/// and then waits for `call` (`in-death`, `death-done`). Without
+/// `--poll-no-list` the loop lists the services once after
+/// `setup_polling` (a call of its own, before it serves anything).
 fn poll_service(
     ps: &ProcessState,
     sm: &ServiceManager,
@@ -793,6 +799,7 @@ fn poll_service(
     other: Option<SpIBinder>,
     control: &Arc<Control>,
     death: bool,
+    list: bool,
 ) -> ExitCode {
     let fd = ps.setup_polling().unwrap_or_else(|e| die(e));
     let other = || other.clone().unwrap_or_else(|| die("--poll-call NAME"));
@@ -802,9 +809,11 @@ fn poll_service(
     }
     // A call of its own, from its loop: after it the thread must be free
     // for calls again (it is the only one).
-    let found = sm.list_services().unwrap_or_else(|e| die(e));
-    if !found.iter().any(|n| n == name) {
-        die(format!("{name} is not listed after adding it: {found:?}"));
+    if list {
+        let found = sm.list_services().unwrap_or_else(|e| die(e));
+        if !found.iter().any(|n| n == name) {
+            die(format!("{name} is not listed after adding it: {found:?}"));
+        }
     }
     println!("ready pid={}", std::process::id());
     let log = |n: i32| {
@@ -825,7 +834,7 @@ fn poll_service(
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => die(e),
         }
-        let (binder, line) = (!fds[0].revents().is_empty(), !fds[1].revents().is_empty());
+        let (mut binder, line) = (!fds[0].revents().is_empty(), !fds[1].revents().is_empty());
         if line {
             match control.next().as_str() {
                 "pause" => {
@@ -847,6 +856,21 @@ fn poll_service(
                     control.wait_for("ow2");
                     log(2);
                     println!("flushed ok={}", ps.flush_oneway_calls().is_ok());
+                }
+                "owb" => {
+                    // A oneway call through the window carrying a new
+                    // local object: its IncRefs and Acquire come straight
+                    // to this thread, unread until the loop serves.
+                    ps.set_oneway_window(4);
+                    let mut d = Parcel::new();
+                    d.write(&7i32).unwrap_or_else(|e| die(e));
+                    d.write_binder(&new_binder(Ext)).unwrap_or_else(|e| die(e));
+                    other()
+                        .transact(codes::LOG, d, true)
+                        .unwrap_or_else(|e| die(e));
+                    println!("sentb");
+                    control.wait_for("go");
+                    binder = true;
                 }
                 "busy" => {
                     busy = true;
