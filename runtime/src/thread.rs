@@ -45,6 +45,16 @@ struct ThreadState {
     /// `WaitForWork`), so no work is taken, and no wake-up asked for,
     /// while a handler runs.
     serving: bool,
+    /// A polled thread's `TakeWork` is unanswered: nothing is written
+    /// until its answer is read (a write could end with `WaitForWork`
+    /// while the mediator has already handed it an item).
+    taking: bool,
+    /// A pool thread waits for work in the mediator (its last write ended
+    /// with `WaitForWork`, and no work came since): whatever it writes
+    /// meanwhile (a release posted by a settled oneway call) must end
+    /// with `WaitForWork` too, or the mediator takes it for busy and
+    /// never hands it work again.
+    waiting: bool,
 }
 
 /// What a oneway call in flight holds until its answer is read: its proxy
@@ -72,7 +82,7 @@ impl ThreadState {
     /// What ends a write of a polled thread that is not serving: it waits
     /// for work again.
     fn idle_command(&self) -> Option<Command> {
-        (self.polling && !self.serving).then_some(Command::WaitForWork)
+        ((self.polling && !self.serving) || self.waiting).then_some(Command::WaitForWork)
     }
 
     /// After a call or command of a polled thread's own was answered (the
@@ -117,14 +127,32 @@ impl Drop for ThreadState {
         let _ = self.flush();
         // What calls in flight hold (their local objects' exports) must
         // outlive the mediator's handling of them: their answers come
-        // before anything else sent to this thread after them.
+        // before anything else sent to this thread after them. The
+        // notices their sends caused come before them too: a reference
+        // the mediator asks for is taken and acknowledged, else the
+        // object would be unexported while its receiver holds it.
         while !self.oneway.is_empty() {
             match self.chan.read() {
                 Ok((ret, _)) if answers_a_call(&ret) => drop(self.oneway.answered()),
+                Ok((
+                    ret @ (Return::IncRefs { .. }
+                    | Return::Acquire { .. }
+                    | Return::Release { .. }
+                    | Return::DecRefs { .. }),
+                    _,
+                )) => {
+                    if let Some(ack) = self.process.on_ref_notice(&ret) {
+                        self.pending.push(ack);
+                    }
+                }
+                Ok((Return::SpawnLooper, _)) => self.process.spawn_pooled_thread(),
                 Ok(_) => {}
                 Err(_) => break,
             }
         }
+        // The acknowledgements, and what the answered calls' drops posted
+        // (their releases).
+        let _ = self.flush();
     }
 }
 
@@ -159,6 +187,10 @@ fn with_ts<R>(
     process: &Arc<ProcessState>,
     f: impl FnOnce(&mut ThreadState) -> Result<R>,
 ) -> Result<R> {
+    // Touched first, so that it is destroyed after `TS` when the thread
+    // ends (thread-locals go in the reverse order of their first use):
+    // `ThreadState`'s drop writes what was deferred.
+    let _ = DEFERRED.try_with(|_| ());
     TS.with(|cell| {
         let mut b = cell.try_borrow_mut().map_err(|_| {
             Status::from_code(
@@ -181,6 +213,8 @@ fn with_ts<R>(
                 oneway: Window::default(),
                 polling: false,
                 serving: false,
+                taking: false,
+                waiting: false,
             });
         }
         f(b.as_mut().expect("set above"))
@@ -283,7 +317,12 @@ fn with_room<T, R>(
 /// those sent since the last flush (see `ProcessState::flush_oneway_calls`).
 pub(crate) fn flush_oneway(process: &Arc<ProcessState>) -> Result<Option<OnewayFailures>> {
     settle_all(process)?;
-    with_ts(process, |ts| Ok(ts.oneway.take_failures()))
+    with_ts(process, |ts| {
+        // The acknowledgements gathered while settling go now: the
+        // mediator holds back a release until it has them.
+        ts.flush_free()?;
+        Ok(ts.oneway.take_failures())
+    })
 }
 
 /// Sends commands that expect no answer, now (or with the next write if
@@ -298,6 +337,10 @@ pub(crate) fn post(process: &Arc<ProcessState>, cmds: Vec<Command>) {
             // are moot then, so they count as handled.
             let _ = with_ts(process, |ts| {
                 ts.pending.extend(cmds.iter().cloned());
+                if ts.taking {
+                    // With the next write, after the `TakeWork`'s answer.
+                    return Ok(());
+                }
                 ts.flush_free()
             });
             true
@@ -1120,6 +1163,7 @@ pub(crate) fn looper(process: &Arc<ProcessState>, main: bool) -> Result<()> {
             // never handed process work again.
             let _ = DEFERRED.try_with(|d| ts.pending.append(&mut d.borrow_mut()));
             ts.pending.push(Command::WaitForWork);
+            ts.waiting = true;
             ts.flush()
         })?;
         loop {
@@ -1135,18 +1179,28 @@ pub(crate) fn looper(process: &Arc<ProcessState>, main: bool) -> Result<()> {
                     handle_other(process, ret, fds)?;
                 }
                 Return::Transaction(tx) => {
+                    set_waiting(process, false)?;
                     // The reply goes with the next `WaitForWork`.
                     execute(process, tx, fds, false);
                     break;
                 }
                 other => {
                     // Process work: after it, ask for more.
+                    set_waiting(process, false)?;
                     handle_other(process, other, fds)?;
                     break;
                 }
             }
         }
     }
+}
+
+/// Whether this pool thread waits for work in the mediator.
+fn set_waiting(process: &Arc<ProcessState>, waiting: bool) -> Result<()> {
+    with_ts(process, |ts| {
+        ts.waiting = waiting;
+        Ok(())
+    })
 }
 
 /// Makes the calling thread a polled one (see
@@ -1174,12 +1228,13 @@ pub(crate) fn setup_polling(process: &Arc<ProcessState>) -> Result<OwnedFd> {
         // make the thread busy again, and it would never be woken.
         ts.flush_ending(Some(Command::TakeWork), true)?;
         ts.polling = true;
+        ts.taking = true;
         Ok(ts.chan.poll_fd()?)
     })
     .and_then(|fd| {
         // Calls already waiting are served now, so that none is handed
         // to the thread after its loop's first call of its own.
-        serve_polled(process, true)?;
+        serve_polled(process)?;
         Ok(fd)
     })
 }
@@ -1194,23 +1249,32 @@ pub(crate) fn handle_polled(process: &Arc<ProcessState>) -> Result<()> {
             "handle_polled_commands on a thread that did not call setup_polling",
         ));
     }
-    serve_polled(process, false)
+    serve_polled(process)
 }
 
 /// Serves what has come for a polled thread. At most one `TakeWork` is
-/// unanswered at a time (`asked`: one is when it starts), and it returns
-/// only once the mediator said `NoWork` to the last, so no work handed
-/// to the thread is left unread for its loop's own calls to nest under.
-/// An answer is `NoWork`, or `WorkTaken` and the item right after it;
-/// anything else (the notices its own writes caused, a wake-up, a spawn
-/// request) came straight to the thread and answers nothing.
-fn serve_polled(process: &Arc<ProcessState>, mut asked: bool) -> Result<()> {
+/// unanswered at a time (`ThreadState::taking`), nothing is written while
+/// it is, and this returns only once the mediator said `NoWork` to the
+/// last, so no work handed to the thread is left unread for its loop's
+/// own calls to nest under. An answer is `NoWork`, or `WorkTaken` and the
+/// item right after it; anything else (the notices its own writes caused,
+/// a wake-up, a spawn request) came straight to the thread and answers
+/// nothing.
+fn serve_polled(process: &Arc<ProcessState>) -> Result<()> {
+    let taking = |process: &Arc<ProcessState>, on: bool| {
+        with_ts(process, |ts| {
+            ts.taking = on;
+            Ok(())
+        })
+    };
     loop {
-        let ready = asked
-            || with_ts(process, |ts| {
-                ts.chan.has_input().map_err(|e| lost(process, e))
-            })?;
-        if !ready {
+        let (asked, input) = with_ts(process, |ts| {
+            Ok((
+                ts.taking,
+                ts.taking || ts.chan.has_input().map_err(|e| lost(process, e))?,
+            ))
+        })?;
+        if !input {
             return Ok(());
         }
         let Some((ret, fds)) = read_one(process).inspect_err(|_| process.connection_lost())? else {
@@ -1221,12 +1285,12 @@ fn serve_polled(process: &Arc<ProcessState>, mut asked: bool) -> Result<()> {
         // not after `NoWork` (the thread waits now) or a notice.
         let take = match ret {
             Return::NoWork => {
-                asked = false;
+                taking(process, false)?;
                 false
             }
             Return::WorkAvailable => !asked,
             Return::WorkTaken => {
-                asked = false;
+                taking(process, false)?;
                 let (item, fds) = read(process).inspect_err(|_| process.connection_lost())?;
                 with_ts(process, |ts| {
                     ts.serving = true;
@@ -1251,13 +1315,16 @@ fn serve_polled(process: &Arc<ProcessState>, mut asked: bool) -> Result<()> {
                 false
             }
         };
-        asked |= take;
         // The reply, if any, and the acknowledgements ride in the same
         // write, before the `TakeWork` (or the `WaitForWork` that keeps
-        // the thread waiting when anything else is written).
+        // the thread waiting when anything else is written); nothing
+        // goes while a `TakeWork` is unanswered.
         with_ts(process, |ts| {
             if take {
+                ts.taking = true;
                 ts.flush_ending(Some(Command::TakeWork), true)
+            } else if ts.taking {
+                Ok(())
             } else {
                 ts.flush_free()
             }

@@ -52,6 +52,13 @@ pub mod codes {
     /// `int failWith(Status s)`: writes 7 to its reply, then returns `s`
     /// (binderLibTest's `SetError`).
     pub const FAIL_WITH: u32 = F + 15;
+    /// `oneway keep(ITest b)`: the service keeps `b`.
+    pub const KEEP: u32 = F + 16;
+    /// `String callKept()`: calls the kept object.
+    pub const CALL_KEPT: u32 = F + 17;
+    /// `oneway relay(ITest cb, int seq)`: `cb.log(seq)`, oneway, through a
+    /// window of 4.
+    pub const RELAY: u32 = F + 18;
 }
 
 /// The calling identity a callee reports (`whoami`, `block`).

@@ -49,6 +49,7 @@ pub struct TestObject {
     prefix: String,
     log: Log,
     latch: Arc<Latch>,
+    kept: Mutex<Option<SpIBinder>>,
 }
 
 impl TestObject {
@@ -59,6 +60,7 @@ impl TestObject {
             prefix: prefix.to_string(),
             log: Log::default(),
             latch,
+            kept: Mutex::new(None),
         }
     }
 
@@ -197,6 +199,25 @@ impl Binder for TestObject {
                 reply.write(&w)
             }
             codes::FAIL_SPECIFIC => Err(Status::service_specific(42, "the answer is 42")),
+            codes::KEEP => {
+                *self.kept.lock().unwrap() = Some(data.read_binder()?);
+                Ok(())
+            }
+            codes::CALL_KEPT => {
+                let k = self
+                    .kept
+                    .lock()
+                    .unwrap()
+                    .clone()
+                    .ok_or_else(|| Status::from_code(StatusCode::BadValue, "nothing kept"))?;
+                reply.write(&TestProxy(k).echo("k")?)
+            }
+            codes::RELAY => {
+                capbinder::ProcessState::get()?.set_oneway_window(4);
+                let cb = TestProxy(data.read_binder()?);
+                let seq: u32 = data.read()?;
+                cb.log(seq)
+            }
             codes::FAIL_WITH => {
                 let status: Status = data.read()?;
                 reply.write(&7i32)?;
@@ -301,6 +322,27 @@ impl TestProxy {
         p.write(&seq)?;
         p.write_bytes(&vec![0xa5; pad])?;
         self.0.transact(codes::ONEWAY_LOG, p, true).map(|_| ())
+    }
+
+    /// `oneway keep(b)`: the service keeps `b` for `callKept`.
+    pub fn keep(&self, b: &SpIBinder) -> Result<()> {
+        let mut p = Parcel::new();
+        p.write_binder(b)?;
+        self.0.transact(codes::KEEP, p, true).map(|_| ())
+    }
+
+    /// `callKept()`: calls the kept object (its `name`).
+    pub fn call_kept(&self) -> Result<String> {
+        self.call(codes::CALL_KEPT, Parcel::new())?.read()
+    }
+
+    /// `oneway relay(cb, seq)`: the service logs `seq` on `cb` with a
+    /// oneway call through a window of 4.
+    pub fn relay(&self, cb: &SpIBinder, seq: u32) -> Result<()> {
+        let mut p = Parcel::new();
+        p.write_binder(cb)?;
+        p.write(&seq)?;
+        self.0.transact(codes::RELAY, p, true).map(|_| ())
     }
 
     /// `getLog(n)`.

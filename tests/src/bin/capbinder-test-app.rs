@@ -820,6 +820,57 @@ impl Client {
                 flush_commands().map_err(st)?;
                 Ok(String::new())
             }
+            "thread-echo" => {
+                let svc = self.proxy(w.get(1))?;
+                std::thread::spawn(move || svc.echo("t").map_err(st))
+                    .join()
+                    .map_err(|_| "panicked".to_string())?
+            }
+            "ow-keep" => {
+                let svc = self.proxy(w.get(1))?;
+                let latch = self.latch.clone();
+                let win: usize = w
+                    .get(2)
+                    .map_or(Ok(4), |x| x.parse())
+                    .map_err(|e| format!("{e}"))?;
+                ps.set_oneway_window(win);
+                let r = std::thread::spawn(move || {
+                    let cb = TestObject::binder("cb:", latch);
+                    svc.keep(&cb).map_err(st)
+                })
+                .join()
+                .map_err(|_| "panicked".to_string());
+                ps.set_oneway_window(0);
+                r?.map(|()| String::new())
+            }
+            "call-kept" => self.proxy(w.get(1))?.call_kept().map_err(st),
+            "ow-thread-log" => {
+                let name = arg(1)?.to_string();
+                ps.set_oneway_window(4);
+                let r = std::thread::spawn(move || {
+                    let p = TestProxy(
+                        ServiceManager::get()
+                            .map_err(st)?
+                            .get_service(&name)
+                            .map_err(st)?,
+                    );
+                    p.log(1).map_err(st)
+                })
+                .join()
+                .map_err(|_| "panicked".to_string());
+                ps.set_oneway_window(0);
+                r?.map(|()| String::new())
+            }
+            "relay" => {
+                let svc = self.proxy(w.get(1))?;
+                let n: u32 = arg(2)?.parse().map_err(|e| format!("{e}"))?;
+                let cb = TestObject::binder("cb:", self.latch.clone());
+                for i in 0..n {
+                    svc.relay(&cb, i).map_err(st)?;
+                }
+                let log = TestProxy(cb).get_log(n as usize).map_err(st)?;
+                Ok(format!("count={}", log.len()))
+            }
             "buffer" => {
                 // This process's receive buffer as the mediator sees it.
                 let s = ps.state().map_err(st)?;
