@@ -239,3 +239,27 @@ fn the_service_manager_keeps_serving_after_many_service_deaths() {
     assert_eq!(client.ok("echo last still here"), "still here");
     last.kill9();
 }
+
+/// A process that sends oneway calls through its window and dies before
+/// the mediator read them: every call it wrote reaches the service, in
+/// order, as with binder, where a write is done when the ioctl returns.
+/// The mediator is stopped while the client writes and dies, so that it
+/// sees the writes and the death in one pass; it used to kill the process
+/// first and drop what its channel still held.
+#[test]
+fn oneway_calls_written_just_before_death_all_arrive() {
+    use rustix::process::{kill_process, Pid, Signal};
+    let (ctx, mediator) = external_context!();
+    let _sm = ctx.servicemanager();
+    let _svc = ctx.service(&["test.lastwords"]);
+    let mut client = ctx.client(None);
+    client.ok("get s test.lastwords");
+    let m = Pid::from_raw(mediator.pid()).expect("the mediator's pid");
+    kill_process(m, Signal::STOP).expect("stopping the mediator");
+    assert_eq!(client.ok("oneway-nowait s 50"), "sent=50");
+    client.kill9();
+    kill_process(m, Signal::CONT).expect("resuming the mediator");
+    let mut reader = ctx.client(None);
+    reader.ok("get s test.lastwords");
+    assert_eq!(reader.ok("getlog s 50"), "count=50 in_order=true");
+}

@@ -130,6 +130,9 @@ pub(crate) struct Shim {
     /// Processes that stopped reading (an outbox overflowed): disconnected
     /// at the end of the pass, outside any effect application.
     pub doomed: Vec<ProcId>,
+    /// Processes that died and whose channels are being drained before
+    /// they are killed ([`Shim::process_died`]).
+    dying: rustc_hash::FxHashSet<ProcId>,
     /// I/O asked of the loop, in order; the loop drains it.
     pub reqs: Vec<Req>,
     /// The effects of a write, kept (empty) between writes likewise.
@@ -224,6 +227,7 @@ impl Shim {
             fds: Slab::new(),
             shares: FxHashMap::default(),
             doomed: Vec::new(),
+            dying: Default::default(),
             reqs: Vec::new(),
             fx: Vec::new(),
             cmds: Vec::new(),
@@ -270,9 +274,14 @@ impl Shim {
             Event::Accepted(chan) => self.admit(chan),
             Event::Ready { token } => match self.sources.get(&token).copied() {
                 Some(Source::Shutdown) => self.stopping = true,
-                Some(Source::Pidfd(p)) => self.kill_process(p),
+                Some(Source::Pidfd(p)) => self.process_died(p),
                 _ => {}
             },
+            Event::Drained { token } => {
+                if let Some(Source::Conn(p)) = self.sources.get(&token).copied() {
+                    self.kill_process(p);
+                }
+            }
             Event::Message { token, got, data } => match self.sources.get(&token).copied() {
                 Some(Source::Pending) => self.pending_msg(token, got, data),
                 Some(Source::Conn(p)) => self.conn_msg(p, got, data),
@@ -281,7 +290,7 @@ impl Shim {
             },
             Event::Closed { token } => match self.sources.get(&token).copied() {
                 Some(Source::Pending) => self.drop_pending(token),
-                Some(Source::Conn(p)) => self.kill_process(p),
+                Some(Source::Conn(p)) => self.process_died(p),
                 Some(Source::Thread(t)) => self.close_thread(t),
                 Some(Source::Pidfd(p)) => {
                     // Its exit is still seen when the connection closes.
@@ -727,9 +736,32 @@ impl Shim {
         }
     }
 
-    /// A process is dead (connection closed, pidfd readable, or it broke
-    /// the rules): the core cleans up, then every resource of it goes.
+    /// `proc` died (its connection closed, or its pidfd says it exited):
+    /// what its threads wrote before is read first, then it is killed
+    /// ([`Event::Drained`]). A reply or a oneway call it sent just before
+    /// it exited still counts, as with binder, where a write is done when
+    /// the ioctl returns; without the drain, a death seen in the same pass
+    /// as a channel still holding messages dropped them.
+    fn process_died(&mut self, proc: ProcId) {
+        let Some(p) = self.procs.get(&proc) else {
+            return;
+        };
+        if !self.dying.insert(proc) {
+            return; // the drain is asked for already
+        }
+        let tokens = p
+            .threads
+            .iter()
+            .filter_map(|t| self.threads.get(t).map(|t| t.token))
+            .collect();
+        let then = p.conn_token;
+        self.reqs.push(Req::Drain { tokens, then });
+    }
+
+    /// A process is dead (drained after its death, or it broke the
+    /// rules): the core cleans up, then every resource of it goes.
     pub fn kill_process(&mut self, proc: ProcId) {
+        self.dying.remove(&proc);
         let mut fx = Vec::new();
         self.core.process_exited(proc, &mut fx);
         self.apply(&mut fx);

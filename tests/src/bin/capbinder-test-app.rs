@@ -517,6 +517,28 @@ impl Client {
                 let expected: Vec<u32> = (0..n).collect();
                 Ok(format!("count={} in_order={}", log.len(), log == expected))
             }
+            // N oneway calls through a window that holds them all, and
+            // no answer read: the test kills this process next.
+            "oneway-nowait" => {
+                let svc = self.proxy(w.get(1))?;
+                let n: u32 = arg(2)?.parse().map_err(|e| format!("{e}"))?;
+                ProcessState::get()
+                    .map_err(st)?
+                    .set_oneway_window(n as usize + 1);
+                for i in 0..n {
+                    svc.log(i).map_err(st)?;
+                }
+                Ok(format!("sent={n}"))
+            }
+            // What the service logged, once it holds N: its count and
+            // whether it is 0..N in order.
+            "getlog" => {
+                let svc = self.proxy(w.get(1))?;
+                let n: u32 = arg(2)?.parse().map_err(|e| format!("{e}"))?;
+                let log = svc.get_log(n as usize).map_err(st)?;
+                let expected: Vec<u32> = (0..n).collect();
+                Ok(format!("count={} in_order={}", log.len(), log == expected))
+            }
             // N oneway calls with a window of W in flight: payloads of
             // many sizes (round the send area, one past the blob
             // threshold), a sync call halfway; then the order they ran in.

@@ -30,6 +30,11 @@ use crate::wire::MAX_MSG;
 /// How many messages one channel may have read per pass (fairness).
 pub const READS_PER_PASS: usize = 32;
 
+/// Most messages a drain reads from one channel: a dead process's last
+/// writes, bounded so that a peer that kept the channel open and writes
+/// on cannot hold the loop.
+const DRAIN_MAX: usize = 4096;
+
 /// Most messages read by guessing ([`EpollIo::guess`]) before the loop
 /// asks epoll again: every other fd waits at most this many messages.
 const GUESSES_PER_WAIT: usize = 8;
@@ -301,6 +306,24 @@ impl EpollIo {
                 }
             }
             Req::Send { token, msg } => self.send(token, msg, on),
+            Req::Drain { tokens, then } => {
+                for token in tokens {
+                    let Some(slot) = self.slots.get_mut(&token) else {
+                        continue;
+                    };
+                    let Watched::Channel(chan) = &slot.what else {
+                        continue;
+                    };
+                    if slot.dead {
+                        continue;
+                    }
+                    read_channel(token, chan, &mut slot.dead, &mut self.buf, DRAIN_MAX, on);
+                    if slot.dead {
+                        closed(&self.poller, chan, token, on);
+                    }
+                }
+                on(Event::Drained { token: then });
+            }
             Req::Close { token, flush: want } => {
                 let Some(mut slot) = self.slots.remove(&token) else {
                     return;

@@ -119,6 +119,15 @@ pub(crate) enum Req {
         /// Send what is queued first.
         flush: bool,
     },
+    /// Read every message waiting on the channels `tokens` now (a dead
+    /// process's writes, made before it died), then report
+    /// [`Event::Drained`] with `then`.
+    Drain {
+        /// The channels.
+        tokens: Vec<u64>,
+        /// What `Drained` names.
+        then: u64,
+    },
 }
 
 /// What the loop tells the shim.
@@ -139,6 +148,12 @@ pub(crate) enum Event<'a> {
     /// watched): the shim closes it.
     Closed {
         /// The channel.
+        token: u64,
+    },
+    /// A [`Req::Drain`] is done: every message its channels held was
+    /// reported.
+    Drained {
+        /// The request's `then`.
         token: u64,
     },
     /// Fd `token` turned readable.

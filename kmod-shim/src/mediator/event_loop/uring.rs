@@ -149,6 +149,13 @@ impl UringIo {
                 }
                 slot.outbox.push_back(msg);
             }
+            Req::Drain { then, .. } => {
+                // Not drained here: a receive may be in flight on each
+                // channel, and a message read beside it could overtake
+                // one it already holds. A message its completions did not
+                // bring before the death is dropped (docs/transport.md).
+                on(Event::Drained { token: then });
+            }
             Req::Close { token, flush } => {
                 let Some(slot) = self.slots.get_mut(&token) else {
                     return;
