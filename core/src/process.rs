@@ -76,6 +76,10 @@ pub(crate) struct Process {
     pub max_threads: u32,
     /// Spawn requests not yet answered by a `RegisterLooper`.
     pub requested_threads: u32,
+    /// The thread the outstanding spawn request went to: if it ends with
+    /// the request outstanding, it may never have read it, so the request
+    /// no longer counts and the pool is asked again when it must grow.
+    pub spawn_asked: Option<ThreadId>,
     /// Threads that registered after a spawn request.
     pub started_loopers: u32,
     /// Frozen: no sync calls in, oneway calls wait.
@@ -139,6 +143,7 @@ impl Core {
             buffer: RecvBuffer::new(self.limits.recv_buffer),
             max_threads: self.limits.default_max_threads,
             requested_threads: 0,
+            spawn_asked: None,
             started_loopers: 0,
             frozen: false,
             freezing: None,
@@ -263,6 +268,16 @@ impl Core {
             p.idle.retain(|&t| t != thread);
             if th.looper == crate::thread::Looper::Registered {
                 p.started_loopers = p.started_loopers.saturating_sub(1);
+            }
+            if p.spawn_asked == Some(thread) {
+                // Unlike binder's, a request is on its way the moment it
+                // is sent: one a thread ends without reading would hold
+                // `requested_threads` for good, and the pool never grows
+                // again. If it was read, a thread may still register;
+                // it is then refused, reports `SpawnFailed`, and the pool
+                // is asked again.
+                p.spawn_asked = None;
+                p.requested_threads = p.requested_threads.saturating_sub(1);
             }
         }
         // Work may now need another thread.

@@ -214,6 +214,7 @@ impl Core {
             // calls still grows.
             if p.idle.is_empty() && p.requested_threads == 0 && p.started_loopers < p.max_threads {
                 p.requested_threads += 1;
+                p.spawn_asked = Some(thread);
                 p.counters.spawn_requests += 1;
                 fx.push(Effect::Deliver {
                     thread,
@@ -350,6 +351,7 @@ impl Core {
             .or_else(|| p.threads.first().copied());
         if let Some(thread) = pick {
             p.requested_threads += 1;
+            p.spawn_asked = Some(thread);
             p.counters.spawn_requests += 1;
             fx.push(Effect::Deliver {
                 thread,

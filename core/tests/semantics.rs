@@ -2002,6 +2002,34 @@ fn a_spawn_request_that_failed_is_asked_again_when_work_next_waits() {
     assert_eq!(w.incoming(at2).code, 1);
 }
 
+/// A spawn request sent to a thread that ends before it read it no
+/// longer counts: when the pool must grow again, it is asked again (else
+/// the request stayed outstanding for good and the pool never grew).
+#[test]
+fn a_spawn_request_is_asked_again_when_its_thread_ends() {
+    let mut w = World::new();
+    let s = w.process();
+    let t1 = w.thread(s);
+    w.ok(
+        t1,
+        Command::SetContextManager {
+            ptr: 0x100,
+            cookie: 0x100,
+            flags: NodeFlags::default(),
+        },
+    );
+    w.ok(t1, Command::EnterLooper);
+    let c = w.process();
+    let tc = w.thread(c);
+    w.call(tc, Handle::CONTEXT_MANAGER, 1, vec![]);
+    assert_eq!(w.spawns, vec![t1]);
+    w.thread_exit(t1);
+    let t2 = w.thread(s);
+    let tc2 = w.thread(c);
+    w.call(tc2, Handle::CONTEXT_MANAGER, 2, vec![]);
+    assert_eq!(w.spawns, vec![t1, t2], "asked again, of the thread left");
+}
+
 #[test]
 fn register_without_a_request_and_double_enter_are_errors() {
     let mut w = World::new();
