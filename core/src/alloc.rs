@@ -52,6 +52,9 @@ pub(crate) struct Range {
     pub delivered: bool,
     /// Zeroed when freed (`TxnFlags::CLEAR_BUF`).
     pub clear: bool,
+    /// Nodes of this buffer's owner that the call in it carries back to
+    /// it: each is held (`Node::buffer_holds`) until the range is freed.
+    pub carried: Option<Box<[NodeId]>>,
 }
 
 /// Summary of a buffer for the state dump.
@@ -267,6 +270,7 @@ impl RecvBuffer {
                 sender_pid,
                 delivered: false,
                 clear,
+                carried: None,
             },
         );
         self.used_bytes += need;
@@ -281,6 +285,23 @@ impl RecvBuffer {
         if let Some(r) = self.used.get_mut(&off) {
             r.delivered = true;
         }
+    }
+
+    /// Records the nodes the call in the range at `off` carries back to
+    /// this buffer's owner.
+    pub fn set_carried(&mut self, off: u64, nodes: Box<[NodeId]>) {
+        if let Some(r) = self.used.get_mut(&off) {
+            r.carried = Some(nodes);
+        }
+    }
+
+    /// Every node the allocated ranges carry, once per range carrying it.
+    pub fn carried(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.used
+            .values()
+            .filter_map(|r| r.carried.as_deref())
+            .flatten()
+            .copied()
     }
 
     /// The range at `off`, if allocated.

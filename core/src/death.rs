@@ -134,6 +134,8 @@ impl Core {
         n.weak.told = false;
         n.weak.ack_pending = false;
         n.oneway.busy = false;
+        // Its owner's buffers go with the owner.
+        n.buffer_holds = 0;
         let queued: Vec<_> = n.oneway.queue.drain(..).collect();
         let holders = n.holders.clone();
         for t in queued {

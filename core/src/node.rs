@@ -55,6 +55,9 @@ pub(crate) struct Node {
     pub holders: Vec<ProcId>,
     /// Transactions in flight that target this node.
     pub txn_holds: u32,
+    /// Buffers of its owner, not yet freed, whose call carried it back to
+    /// the owner (binder's transaction buffer holds each node it names).
+    pub buffer_holds: u32,
     /// Oneway ordering.
     pub oneway: OnewayQueue,
     /// For a topic's node (owned by the mediator itself): the topic.
@@ -105,6 +108,7 @@ impl Core {
             weak: Count::default(),
             holders: Vec::new(),
             txn_holds: 0,
+            buffer_holds: 0,
             oneway: OnewayQueue::default(),
             topic: None,
             sub_holds: 0,
@@ -131,8 +135,10 @@ impl Core {
             // the owner's references, as binder's transaction buffer holds
             // its target node: told to let go now, the owner could drop
             // the object before the call (handed to another of its
-            // threads) looks it up. It never makes the owner take one.
-            let in_flight = node.txn_holds > 0 || node.oneway.busy;
+            // threads) looks it up. So does a call that carries the node
+            // back to its owner, until the owner frees its buffer. It
+            // never makes the owner take one.
+            let in_flight = node.txn_holds > 0 || node.buffer_holds > 0 || node.oneway.busy;
             // Weak first: a strong hold implies a weak one.
             let want_weak = node.weak.held > 0 || node.strong.held > 0;
             if want_weak && !node.weak.told {
@@ -168,6 +174,7 @@ impl Core {
             && !node.weak.ack_pending
             && !node.strong.ack_pending
             && node.txn_holds == 0
+            && node.buffer_holds == 0
             && node.holders.is_empty()
             && node.oneway.queue.is_empty()
             && !node.oneway.busy

@@ -415,6 +415,17 @@ impl Core {
                     n.ptr, n.txn_holds
                 ));
             }
+            let carried = n
+                .owner
+                .and_then(|o| self.procs.get(o.0))
+                .map_or(0, |p| p.buffer.carried().filter(|c| c.0 == id).count())
+                as u32;
+            if carried != n.buffer_holds {
+                return Err(format!(
+                    "node {:#x}: {} buffer holds recorded, {carried} of its owner's buffers carry it",
+                    n.ptr, n.buffer_holds
+                ));
+            }
         }
         let mut subs: HashMap<u64, u32> = HashMap::new();
         for (tid, t) in self.topics.iter() {

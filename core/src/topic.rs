@@ -113,6 +113,7 @@ impl Core {
             weak: Default::default(),
             holders: Vec::new(),
             txn_holds: 0,
+            buffer_holds: 0,
             oneway: Default::default(),
             topic: None,
             sub_holds: 0,

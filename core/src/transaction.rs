@@ -367,6 +367,7 @@ impl Core {
         })?;
         // No failure from here on: commit.
         let (objects, out_fds) = self.translate_objects(from, thread, to, &txn.objects, fds, fx);
+        self.hold_carried(to, offset, &objects);
         copy_payload(thread, from, &txn, to, offset, fx);
         let sender = self.sender_of(thread, prio, txn.work_source);
         let p = self.procs.get_mut(from.0).expect("live");
@@ -599,6 +600,7 @@ impl Core {
             if let Some(p) = self.procs.get_mut(t.to_proc.0) {
                 if let Some(r) = p.buffer.free(t.buffer.offset) {
                     zero_if_sensitive(t.to_proc, t.buffer.offset, &r, fx);
+                    self.release_carried(r, fx);
                 }
             }
         }
@@ -713,6 +715,7 @@ impl Core {
         };
         let (objects, out_fds) =
             self.translate_objects(replier, thread, caller_proc, &txn.objects, &fds, fx);
+        self.hold_carried(caller_proc, offset, &objects);
         copy_payload(thread, replier, &txn, caller_proc, offset, fx);
         if let Some(p) = self.procs.get_mut(replier.0) {
             p.counters.bytes_spliced += spliced_len(&txn);
@@ -881,10 +884,54 @@ impl Core {
         if p.spam_flagged && p.buffer.async_free() >= p.buffer.async_limit() / 2 {
             p.spam_flagged = false;
         }
-        if let Some(node_id) = r.oneway_node {
+        let oneway_node = r.oneway_node;
+        self.release_carried(r, fx);
+        if let Some(node_id) = oneway_node {
             self.oneway_done(node_id, fx);
         }
         Ok(())
+    }
+
+    /// Holds each node of `to` that `objects` (a call's, as `to` receives
+    /// it, in its buffer at `offset`) carry back to it, until the buffer
+    /// is freed: as binder's transaction buffer holds every node it names,
+    /// the owner is not told to let go of an object while a call bringing
+    /// it back is on its way (the call would find it unexported).
+    fn hold_carried(&mut self, to: ProcId, offset: u64, objects: &[Object]) {
+        if objects.is_empty() {
+            return;
+        }
+        let Some(p) = self.procs.get(to.0) else {
+            return;
+        };
+        let carried: Box<[NodeId]> = objects
+            .iter()
+            .filter_map(|o| match o {
+                Object::Binder { ptr, .. } => p.nodes.get(ptr).copied(),
+                _ => None,
+            })
+            .collect();
+        if carried.is_empty() {
+            return;
+        }
+        for n in carried.iter() {
+            if let Some(n) = self.nodes.get_mut(n.0) {
+                n.buffer_holds += 1;
+            }
+        }
+        if let Some(p) = self.procs.get_mut(to.0) {
+            p.buffer.set_carried(offset, carried);
+        }
+    }
+
+    /// A freed range lets go of the nodes its call carried back.
+    fn release_carried(&mut self, r: crate::alloc::Range, fx: &mut Vec<Effect>) {
+        for &id in r.carried.iter().flatten() {
+            if let Some(n) = self.nodes.get_mut(id.0) {
+                n.buffer_holds = n.buffer_holds.saturating_sub(1);
+            }
+            self.update_node(id, crate::node::NoticeTo::Queue, fx);
+        }
     }
 
     /// Queues a oneway call behind the node's call in flight, or starts it

@@ -98,6 +98,55 @@ fn handle_sent_back_to_its_owner_becomes_the_local_object() {
     assert!(matches!(tx.objects[0], Object::Binder { ptr: 0x10, .. }));
 }
 
+/// A call that carries an object back to its owner holds the object
+/// until the owner frees the call's buffer, as binder's transaction buffer
+/// holds every node it names: the last remote holder letting go meanwhile
+/// does not make the owner release it, or the call (handed to one of its
+/// threads, read later) would find it unexported.
+#[test]
+fn a_call_carrying_an_object_back_to_its_owner_holds_it_until_freed() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let hs = w.give(at, 0x10, bt);
+    let hl = w.give(at, 0x20, bt);
+    w.cmd(
+        bt,
+        Command::Transaction {
+            handle: hs,
+            txn: TxnOut {
+                code: 3,
+                flags: TxnFlags(TxnFlags::ONEWAY),
+                data: DataRange { offset: 0, len: 16 },
+                objects: vec![Object::Handle {
+                    handle: hl,
+                    strong: true,
+                    rights: Rights::ALL,
+                }],
+                splices: Vec::new(),
+                work_source: None,
+            },
+        },
+    );
+    let tx = w.incoming(at);
+    assert!(matches!(tx.objects[0], Object::Binder { ptr: 0x20, .. }));
+    // B lets go of its only handle to the object.
+    w.ok(bt, Command::Release(hl));
+    let released = |rets: &[Return]| {
+        rets.iter().any(|r| {
+            matches!(
+                r,
+                Return::Release { ptr: 0x20, .. } | Return::DecRefs { ptr: 0x20, .. }
+            )
+        })
+    };
+    w.ok(at, Command::WaitForWork);
+    assert!(!released(&w.take(at)), "held by the unfreed buffer");
+    w.free(at, &tx);
+    w.ok(at, Command::WaitForWork);
+    assert!(released(&w.take(at)), "let go once the buffer is freed");
+}
+
 #[test]
 fn the_context_managers_node_reaches_others_as_handle_0_without_a_count() {
     // Binder's driver gives the context manager's node descriptor 0 in
