@@ -370,6 +370,14 @@ impl Core {
         self.hold_carried(to, offset, &objects);
         copy_payload(thread, from, &txn, to, offset, fx);
         let sender = self.sender_of(thread, prio, txn.work_source);
+        if let Some(now) = prio {
+            // What the kernel says the thread runs at now, read with its
+            // call: the record a later migration compares with. A thread
+            // may change its own priority (lower it, always allowed), and
+            // a stale record let a call skip the change it needed (binder
+            // compares with the task's real priority every time).
+            self.threads.get_mut(thread.0).expect("live").prio = now;
+        }
         let p = self.procs.get_mut(from.0).expect("live");
         p.pending_out += 1;
         p.fds_in_flight += out_fds.len();

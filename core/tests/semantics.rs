@@ -3034,6 +3034,38 @@ fn node_with_flags(flags: NodeFlags) -> (World, ThreadId, ThreadId, Handle) {
     (w, at, bt, h)
 }
 
+/// A thread that lowered its own priority (any thread may) and said so
+/// with a call of its own is raised to a node's minimum for the next call
+/// it serves: the record a migration compares with follows what the
+/// kernel reported with the thread's call, as binder compares with the
+/// task's real priority. With a stale record (nice 0 from registration),
+/// the change was skipped and the call ran at nice 10.
+#[test]
+fn a_thread_that_lowered_itself_is_raised_to_the_nodes_minimum() {
+    let floor = NodeFlags {
+        min_priority: Some(nice(0)),
+        ..NodeFlags::default()
+    };
+    let (mut w, at, bt, h) = node_with_flags(floor);
+    let (_, smt) = w.sm.unwrap();
+    w.ok(smt, Command::WaitForWork);
+    call_with(&mut w, at, Handle::CONTEXT_MANAGER, 0, nice(10));
+    let tx = w.incoming(smt);
+    w.free(smt, &tx);
+    w.reply(smt, vec![]);
+    w.ok(smt, Command::WaitForWork);
+    let _ = w.answer(at);
+    w.ok(at, Command::WaitForWork);
+    w.prio_sets.clear();
+    call_with(&mut w, bt, h, TxnFlags::ONEWAY, nice(0));
+    let _ = w.incoming(at);
+    assert_eq!(
+        w.prio_sets,
+        vec![(at, nice(0))],
+        "raised to the node's minimum"
+    );
+}
+
 fn call_with(w: &mut World, t: ThreadId, h: Handle, flags: u32, prio: Priority) {
     w.cmd_full(
         t,

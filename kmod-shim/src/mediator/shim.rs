@@ -100,8 +100,10 @@ pub(crate) struct ThreadEntry {
     pub base: Option<ThreadSched>,
     /// What each migrated call in progress found on the thread when it
     /// started, innermost last: restores put back exactly that, so a
-    /// thread that changed its own priority keeps its change.
-    pub saved: Vec<ThreadSched>,
+    /// thread that changed its own priority keeps its change. `None` where
+    /// it could not be read: an entry per change all the same, so that
+    /// each restore pops its own change's.
+    pub saved: Vec<Option<ThreadSched>>,
     /// The mediator's mapping of the send area.
     pub send: Mapping,
 }
@@ -649,9 +651,7 @@ impl Shim {
         // delivery too): the matching restore puts exactly this back.
         let now = sched::thread_sched(pid).ok().or(t.base);
         if let Some(t) = self.threads.get_mut(&thread) {
-            if let Some(now) = now {
-                t.saved.push(now);
-            }
+            t.saved.push(now);
         }
         if let Err(e) = sched::set_thread_sched(pid, &to_thread_sched(&prio)) {
             debug!(tid, "sched_setattr failed: {e}");
@@ -665,7 +665,7 @@ impl Shim {
         let Some(t) = self.threads.get_mut(&thread) else {
             return;
         };
-        let saved = t.saved.pop();
+        let saved = t.saved.pop().flatten();
         if !t.pin.is_alive().unwrap_or(false) {
             return;
         }
