@@ -305,6 +305,12 @@ pub enum Failure {
     /// The mediator's transport (not the core) refused something.
     #[error("{0}")]
     Transport(String),
+    /// A call's target handle is held only weakly (binder refuses a
+    /// transaction to a handle without a strong reference).
+    #[error(
+        "{0} is held only weakly here: take a strong reference (promote it) before calling it"
+    )]
+    WeakHandleCalled(Handle),
 }
 
 fn holders_text(h: &[Holder]) -> String {

@@ -312,6 +312,12 @@ impl Core {
         let node_id = self
             .resolve_node(from, handle, Rights::CALL)
             .map_err(Fail::Failed)?;
+        if handle != Handle::CONTEXT_MANAGER {
+            let p = self.procs.get(from.0).expect("live");
+            if p.handles.get(handle).is_some_and(|r| r.strong == 0) {
+                return Err(Fail::Failed(Failure::WeakHandleCalled(handle)));
+            }
+        }
         let node = self.nodes.get(node_id.0).expect("resolved");
         let Some(to) = node.owner else {
             return Err(Fail::Dead);

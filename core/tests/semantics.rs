@@ -147,6 +147,26 @@ fn a_call_carrying_an_object_back_to_its_owner_holds_it_until_freed() {
     assert!(released(&w.take(at)), "let go once the buffer is freed");
 }
 
+/// A call to a handle held only weakly is refused, naming it, as binder
+/// refuses a transaction to a handle without a strong reference.
+#[test]
+fn a_call_on_a_weakly_held_handle_is_refused() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (at, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(at, 0x10, bt);
+    w.ok(bt, Command::IncRefs(h));
+    w.ok(bt, Command::Release(h));
+    w.call(bt, h, 1, vec![]);
+    match w.answer(bt) {
+        Return::FailedReply {
+            error: Failure::WeakHandleCalled(x),
+            ..
+        } => assert_eq!(x, h),
+        other => panic!("expected the call refused, got {other:?}"),
+    }
+}
+
 #[test]
 fn the_context_managers_node_reaches_others_as_handle_0_without_a_count() {
     // Binder's driver gives the context manager's node descriptor 0 in
