@@ -224,6 +224,9 @@ pub struct Parcel {
     pub(crate) slots: Vec<Slot>,
     /// Marked with [`mark_sensitive`](Self::mark_sensitive).
     sensitive: bool,
+    /// Parcelables being read inside one another now
+    /// ([`read_section`](crate::parcelable::read_section)).
+    pub(crate) depth: u16,
 }
 
 /// A sensitive parcel's own copy of its bytes is zeroed when it goes (the
@@ -293,6 +296,7 @@ impl Parcel {
             pos: 0,
             slots: Vec::new(),
             sensitive: false,
+            depth: 0,
         }
     }
 
@@ -320,6 +324,7 @@ impl Parcel {
                 pos: 0,
                 slots: Vec::new(),
                 sensitive: false,
+                depth: 0,
             },
             None => Parcel::new(),
         }
@@ -366,6 +371,7 @@ impl Parcel {
             pos: 0,
             slots,
             sensitive: false,
+            depth: 0,
         }
     }
 
@@ -375,6 +381,7 @@ impl Parcel {
             pos: 0,
             slots,
             sensitive: false,
+            depth: 0,
         }
     }
 
@@ -384,6 +391,7 @@ impl Parcel {
             pos: 0,
             slots,
             sensitive: false,
+            depth: 0,
         }
     }
 

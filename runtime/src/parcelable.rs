@@ -80,13 +80,26 @@ pub trait Parcelable {
         Self: Sized,
     {
         let len = read_len(parcel)?;
-        let mut items = Vec::with_capacity(len);
+        // `len` is only known to be at most the bytes left, and an element
+        // may be far larger in memory than the byte it takes at least: a
+        // length times the element size, reserved up front, let a caller
+        // make the reader ask for gigabytes and abort. What is reserved is
+        // bounded; the vector grows as elements actually decode.
+        let mut items = Vec::with_capacity(len.min(PREALLOC_BYTES / size_of::<Self>().max(1)));
         for _ in 0..len {
             items.push(Self::read_from(parcel)?);
         }
         Ok(items)
     }
 }
+
+/// The most a collection's reader reserves before its elements decode.
+const PREALLOC_BYTES: usize = 1 << 20;
+
+/// The most parcelables a reader reads inside one another: a caller's
+/// parcel of a recursive type nested a million deep (5 bytes a level)
+/// overflowed the reading thread's stack, which aborts the process.
+pub const MAX_NESTING: u16 = 256;
 
 fn bad(what: impl Into<String>) -> Status {
     Status::exception(ExceptionCode::BadParcelable, what)
@@ -371,6 +384,22 @@ fn skip(parcel: &mut Parcel, mut n: usize) -> Result<()> {
 /// whatever the section holds beyond them (a newer writer's fields) is
 /// skipped.
 pub fn read_section<T>(
+    parcel: &mut Parcel,
+    body: impl FnOnce(&mut Section<'_>) -> Result<T>,
+) -> Result<T> {
+    if parcel.depth >= MAX_NESTING {
+        return Err(bad(format!(
+            "parcelables nested more than {MAX_NESTING} deep"
+        )));
+    }
+    parcel.depth += 1;
+    let read = read_section_at_depth(parcel, body);
+    parcel.depth -= 1;
+    read
+}
+
+/// [`read_section`] once its depth is counted.
+fn read_section_at_depth<T>(
     parcel: &mut Parcel,
     body: impl FnOnce(&mut Section<'_>) -> Result<T>,
 ) -> Result<T> {
@@ -749,5 +778,73 @@ mod tests {
         }
         V1::default().write_to(&mut p).unwrap();
         assert_eq!(p.read::<u8>().unwrap(), 37);
+    }
+
+    /// A recursive parcelable, as `parcelable Node { @nullable Node next; }`
+    /// generates.
+    #[derive(Debug, Default)]
+    struct Node {
+        next: Option<Box<Node>>,
+    }
+
+    impl Parcelable for Node {
+        fn write_to(&self, p: &mut Parcel) -> Result<()> {
+            write_section(p, |p| self.next.write_to(p))
+        }
+        fn read_from(p: &mut Parcel) -> Result<Self> {
+            read_section(p, |s| {
+                let mut v = Node::default();
+                s.read_into(&mut v.next)?;
+                Ok(v)
+            })
+        }
+    }
+
+    #[test]
+    fn parcelables_nested_past_the_limit_are_refused_not_a_stack_overflow() {
+        // 200 000 levels of 5 bytes each (a section length, `Some`): a
+        // megabyte, which a receive buffer holds inline.
+        const DEPTH: usize = 200_000;
+        let mut b = Vec::with_capacity(5 * DEPTH + 4);
+        for k in (1..=DEPTH).rev() {
+            b.extend_from_slice(&((1 + 4 + 5 * (k - 1)) as u32).to_le_bytes());
+            b.push(1);
+        }
+        b.extend_from_slice(&[0, 0, 0, 0]);
+        // On a pool thread's stack size.
+        let read = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let mut p = Parcel::from_parts(b, Vec::new());
+                Node::read_from(&mut p).map(|_| ())
+            })
+            .expect("spawning a reader")
+            .join()
+            .expect("the reader returned");
+        let e = read.expect_err("refused");
+        assert!(e.to_string().contains("nested more than 256"), "{e}");
+        // Within the limit, a nested value reads back.
+        let mut n = Node::default();
+        for _ in 0..MAX_NESTING - 1 {
+            n = Node {
+                next: Some(Box::new(n)),
+            };
+        }
+        let mut p = Parcel::new();
+        n.write_to(&mut p).expect("written");
+        p.rewind();
+        Node::read_from(&mut p).expect("read back");
+    }
+
+    #[test]
+    fn a_huge_collection_length_reserves_a_bounded_amount() {
+        // A length just under the bytes left, of elements 6 KiB large in
+        // memory each: reserved up front, 96 GiB, and the reader aborted.
+        let n: usize = 16 << 20;
+        let mut b = vec![0u8; n];
+        let (v, k) = capbinder_core::fastwire::u64_varint((n - 8) as u64);
+        b[..k].copy_from_slice(&v[..k]);
+        let mut p = Parcel::from_parts(b, Vec::new());
+        assert!(Vec::<[String; 256]>::read_from(&mut p).is_err());
     }
 }
