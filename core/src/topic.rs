@@ -192,6 +192,11 @@ impl Core {
         // subscribing thread, so the runtime holds the callback before the
         // command is done.
         self.update_node(node, NoticeTo::Thread(thread), fx);
+        if self.topics.get(topic).is_some_and(|t| t.publishers_gone) {
+            // The last publisher left before it came: it learns so now,
+            // as the subscribers then did, instead of waiting for good.
+            self.notify(proc_id, Return::TopicPublishersGone { ptr, cookie }, fx);
+        }
         Ok(())
     }
 

@@ -304,6 +304,14 @@ impl Core {
         let any = self
             .resolve_node(from, handle, Rights::NONE)
             .map_err(Fail::Failed)?;
+        if handle != Handle::CONTEXT_MANAGER {
+            // A call, or a publish, needs a strong reference (binder
+            // refuses a transaction to a handle without one).
+            let p = self.procs.get(from.0).expect("live");
+            if p.handles.get(handle).is_some_and(|r| r.strong == 0) {
+                return Err(Fail::Failed(Failure::WeakHandleCalled(handle)));
+            }
+        }
         if let Some(topic) = self.nodes.get(any.0).and_then(|n| n.topic) {
             self.resolve_node(from, handle, Rights::PUBLISH)
                 .map_err(Fail::Failed)?;
@@ -312,12 +320,6 @@ impl Core {
         let node_id = self
             .resolve_node(from, handle, Rights::CALL)
             .map_err(Fail::Failed)?;
-        if handle != Handle::CONTEXT_MANAGER {
-            let p = self.procs.get(from.0).expect("live");
-            if p.handles.get(handle).is_some_and(|r| r.strong == 0) {
-                return Err(Fail::Failed(Failure::WeakHandleCalled(handle)));
-            }
-        }
         let node = self.nodes.get(node_id.0).expect("resolved");
         let Some(to) = node.owner else {
             return Err(Fail::Dead);

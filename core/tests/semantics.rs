@@ -3308,6 +3308,56 @@ fn pass(
     handle
 }
 
+/// A subscriber that comes after the last publisher left hears so at
+/// once (the design: subscribers learn when the last publisher handle is
+/// gone), instead of waiting for good on a topic that cannot publish.
+#[test]
+fn a_late_subscriber_hears_that_the_publishers_are_gone() {
+    let mut tw = topic_world(1, 100, false);
+    let (_, l, h) = tw.subs[0];
+    let topic = tw.topic;
+    tw.w.ok(tw.pt, Command::Release(topic));
+    let _ = drain(&mut tw.w, l);
+    tw.w.ok(
+        l,
+        Command::Subscribe {
+            topic: h,
+            ptr: 0x60,
+            cookie: 0x60,
+            codes: vec![],
+        },
+    );
+    let (_, notices) = drain(&mut tw.w, l);
+    assert!(
+        notices.contains(&Return::TopicPublishersGone {
+            ptr: 0x60,
+            cookie: 0x60
+        }),
+        "the late subscriber was not told: {notices:?}"
+    );
+}
+
+/// A publish through a topic handle held only weakly is refused, as any
+/// call through a weak handle is.
+#[test]
+fn a_publish_through_a_weakly_held_topic_handle_is_refused() {
+    let mut tw = topic_world(1, 100, false);
+    let topic = tw.topic;
+    tw.w.ok(tw.pt, Command::IncRefs(topic));
+    tw.w.ok(tw.pt, Command::Release(topic));
+    let got = publish(&mut tw.w, tw.pt, topic, 1);
+    assert!(
+        matches!(
+            got,
+            Return::FailedReply {
+                error: Failure::WeakHandleCalled(_),
+                ..
+            }
+        ),
+        "a weak publish was accepted: {got:?}"
+    );
+}
+
 fn publish(w: &mut World, t: ThreadId, h: Handle, code: u32) -> Return {
     w.cmd(
         t,

@@ -95,7 +95,9 @@ impl Topic {
 
     /// Subscribes a local object: it gets every message (or only those
     /// with `codes`, when not empty) as oneway calls; `listener` hears
-    /// gaps, drops and the end of publishers.
+    /// gaps, drops and the end of publishers. An object that listens to a
+    /// topic already is refused (`InvalidOperation`): the notices name
+    /// the object, so each topic needs its own.
     pub fn subscribe(
         &self,
         callback: &SpIBinder,
@@ -114,11 +116,21 @@ impl Topic {
         // the subscription (an acquire, answered before the command
         // completes) keeps it exported afterwards.
         let _guard = ps.export(l);
-        if let Some(listener) = listener {
-            ps.topic_listeners
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(l.id, listener);
+        {
+            // The mediator's notices (dropped, publishers gone) name the
+            // callback object, not the topic: one object listens to one
+            // topic, or its notices would reach the wrong listener, and a
+            // refused second subscription would take the first one's.
+            let mut listeners = ps.topic_listeners.lock().unwrap_or_else(|e| e.into_inner());
+            if listeners.contains_key(&l.id) {
+                return Err(Status::from_code(
+                    StatusCode::InvalidOperation,
+                    "this callback object already listens to a topic: subscribe another object",
+                ));
+            }
+            if let Some(listener) = listener {
+                listeners.insert(l.id, listener);
+            }
         }
         thread::command(
             &ps,

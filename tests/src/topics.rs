@@ -142,6 +142,17 @@ impl Topics {
                 self.subs.insert(id, (shared, cb, sub));
                 Ok(String::new())
             }
+            // subscribe-again ID: subscribes ID's callback object once
+            // more, on this topic, with a listener of its own.
+            "subscribe-again" => {
+                let (shared, cb, _) = self.subs.get(arg(1)?).ok_or("no such subscription")?;
+                let listener = Arc::new(Recorder(shared.clone()));
+                let cb = cb.clone();
+                self.topic()?
+                    .subscribe(&cb, &[], Some(listener))
+                    .map_err(st)?;
+                Ok(String::new())
+            }
             "unsubscribe" => {
                 let (_, _, sub) = self.subs.remove(arg(1)?).ok_or("no such subscription")?;
                 self.topic()?.unsubscribe(&sub).map_err(st)?;

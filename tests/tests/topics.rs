@@ -155,6 +155,22 @@ fn subscribers_hear_when_the_last_publisher_is_gone() {
     }
 }
 
+/// A callback object that listens to a topic is refused a second
+/// subscription, and its first keeps its listener: the notices name the
+/// object, not the topic, and a refused second subscription used to take
+/// the first one's listener with it.
+#[test]
+fn a_listening_callback_cannot_subscribe_twice_and_keeps_its_listener() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let (mut publisher, mut subs) = setup(&ctx, "topic.again", 100, "gap", 1);
+    assert!(subs[0]
+        .err("subscribe-again s")
+        .contains("already listens to a topic"));
+    publisher.ok("release");
+    assert_eq!(subs[0].ok("await-gone s"), "gone=1 dropped=0");
+}
+
 #[test]
 fn a_slow_subscriber_is_dropped_when_the_topic_says_so() {
     let ctx = context!();
