@@ -748,6 +748,28 @@ impl Parcel {
         })
     }
 
+    /// Reads a binder and the rights it came with (what the sender passed
+    /// on, narrowed as it was sent; all of them for an object of this
+    /// process's own).
+    pub fn read_binder_with_rights(&mut self) -> Result<(SpIBinder, Rights)> {
+        if !self.read::<bool>()? {
+            return Err(Status::from_code(
+                StatusCode::UnexpectedNull,
+                "a binder was required, got null",
+            ));
+        }
+        let i = self.read_index()?;
+        match &self.slots[i] {
+            Slot::Binder(b, rights) => Ok((b.clone(), *rights)),
+            Slot::Weak(..) => Err(bad(format!(
+                "object {i} is a weak reference: read it with read_weak_binder"
+            ))),
+            Slot::Fd(_) => Err(bad(format!(
+                "object {i} is a file descriptor, not a binder"
+            ))),
+        }
+    }
+
     /// Reads a binder or null.
     pub fn read_nullable_binder(&mut self) -> Result<Option<SpIBinder>> {
         if !self.read::<bool>()? {

@@ -229,12 +229,45 @@ impl AppRule {
 
 struct Entry {
     binder: SpIBinder,
+    /// What the registration granted: everyone who finds the service
+    /// gets at most these, whatever the service manager's own handle to
+    /// the object holds (rights merge per object, so another holder
+    /// sending it here could have widened that).
+    rights: capbinder_core::Rights,
 }
 
 #[derive(Default)]
 struct Registry {
     services: BTreeMap<String, Entry>,
-    callbacks: HashMap<String, Vec<SpIBinder>>,
+    callbacks: HashMap<String, Vec<Callback>>,
+}
+
+/// A registration callback and the uid that registered it.
+struct Callback {
+    binder: SpIBinder,
+    uid: u32,
+}
+
+/// The most registration callbacks one uid may hold. Each is a reference
+/// the service manager holds: without a bound, one client filled its
+/// handle table (`max_refs`), and every `addService` then failed for
+/// every caller, after the flooder too.
+pub const MAX_CALLBACKS_PER_UID: usize = 1024;
+
+/// Drops the registration callbacks of a process that died.
+struct DropCallbacks {
+    registry: Arc<Mutex<Registry>>,
+}
+
+impl DeathRecipient for DropCallbacks {
+    fn binder_died(&self, who: &WeakBinder) {
+        let Some(dead) = who.upgrade() else { return };
+        let mut r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        r.callbacks.retain(|_, list| {
+            list.retain(|c| c.binder != dead);
+            !list.is_empty()
+        });
+    }
 }
 
 /// The service manager's implementation (what `capbinder-servicemanager`
@@ -353,7 +386,16 @@ impl Binder for ServiceManagerService {
         match code {
             codes::ADD => {
                 let name: String = data.read()?;
-                let binder = data.read_binder()?;
+                let (binder, passed) = data.read_binder_with_rights()?;
+                // A service's own object arrives with every right (an
+                // object carries none on the wire), so the narrowing its
+                // registration asks for follows it (`add_service_with_rights`).
+                let asked = if data.remaining() > 0 {
+                    capbinder_core::Rights(data.read::<u8>()?)
+                } else {
+                    capbinder_core::Rights::ALL
+                };
+                let rights = passed.intersect(asked);
                 check_name(&name)?;
                 self.check(app, Action::Add, &name, uid, label)?;
                 // Registered before the death link is made: for an object
@@ -365,11 +407,15 @@ impl Binder for ServiceManagerService {
                         name.clone(),
                         Entry {
                             binder: binder.clone(),
+                            rights,
                         },
                     );
                     (
                         previous,
-                        r.callbacks.get(&name).cloned().unwrap_or_default(),
+                        r.callbacks
+                            .get(&name)
+                            .map(|l| l.iter().map(|c| c.binder.clone()).collect::<Vec<_>>())
+                            .unwrap_or_default(),
                     )
                 };
                 // A local object is the service manager's own (binder's
@@ -401,15 +447,23 @@ impl Binder for ServiceManagerService {
                     }
                 }
                 for cb in callbacks {
-                    notify(&cb, &name, &binder);
+                    notify(&cb, &name, &binder, rights);
                 }
                 Ok(())
             }
             codes::CHECK => {
                 let name: String = data.read()?;
+                if invalid_service_name(&name).is_some() {
+                    // Never registered, and not matched against patterns:
+                    // a name of any length would make that slow.
+                    return reply.write_nullable_binder(None);
+                }
                 self.check(app, Action::Find, &name, uid, label)?;
                 let r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
-                reply.write_nullable_binder(r.services.get(&name).map(|e| &e.binder))
+                match r.services.get(&name) {
+                    Some(e) => reply.write_binder_with_rights(&e.binder, e.rights),
+                    None => reply.write_nullable_binder(None),
+                }
             }
             codes::LIST => {
                 self.check(app, Action::List, "*", uid, label)?;
@@ -428,20 +482,40 @@ impl Binder for ServiceManagerService {
                 self.check(app, Action::Find, &name, uid, label)?;
                 let now = {
                     let mut r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
-                    r.callbacks
-                        .entry(name.clone())
-                        .or_default()
-                        .push(cb.clone());
-                    r.services.get(&name).map(|e| e.binder.clone())
+                    let held = r
+                        .callbacks
+                        .values()
+                        .flatten()
+                        .filter(|c| c.uid == uid)
+                        .count();
+                    if held >= MAX_CALLBACKS_PER_UID {
+                        return Err(Status::exception(
+                            ExceptionCode::IllegalState,
+                            format!("uid {uid} holds {held} registration callbacks, the most one uid may"),
+                        ));
+                    }
+                    r.callbacks.entry(name.clone()).or_default().push(Callback {
+                        binder: cb.clone(),
+                        uid,
+                    });
+                    r.services.get(&name).map(|e| (e.binder.clone(), e.rights))
                 };
-                if let Some(b) = now {
-                    notify(&cb, &name, &b);
+                // A callback whose process dies goes (AOSP's servicemanager
+                // links each callback to death too).
+                if !cb.is_local() {
+                    let _ = cb.link_to_death(Arc::new(DropCallbacks {
+                        registry: self.registry.clone(),
+                    }));
+                }
+                if let Some((b, rights)) = now {
+                    notify(&cb, &name, &b, rights);
                 }
                 Ok(())
             }
             codes::UNREGISTER => {
                 let name: String = data.read()?;
                 let cb = data.read_binder()?;
+                check_name(&name)?;
                 // As AOSP's servicemanager: the caller must be allowed to
                 // find the name, and a callback that is not registered for
                 // it is an illegal state (`EX_ILLEGAL_STATE`).
@@ -450,7 +524,7 @@ impl Binder for ServiceManagerService {
                 let found = match r.callbacks.get_mut(&name) {
                     Some(list) => {
                         let before = list.len();
-                        list.retain(|x| x != &cb);
+                        list.retain(|x| x.binder != cb);
                         let found = list.len() < before;
                         if list.is_empty() {
                             r.callbacks.remove(&name);
@@ -541,9 +615,12 @@ fn check_name(name: &str) -> Result<()> {
 /// The longest service name, in bytes (AOSP's servicemanager).
 pub const MAX_NAME: usize = 127;
 
-fn notify(cb: &SpIBinder, name: &str, b: &SpIBinder) {
+fn notify(cb: &SpIBinder, name: &str, b: &SpIBinder, rights: capbinder_core::Rights) {
     let mut p = Parcel::new();
-    if p.write(name).and_then(|()| p.write_binder(b)).is_ok() {
+    if p.write(name)
+        .and_then(|()| p.write_binder_with_rights(b, rights))
+        .is_ok()
+    {
         let _ = cb.transact(codes::ON_REGISTRATION, p, true);
     }
 }
@@ -581,6 +658,8 @@ impl ServiceManager {
         let mut p = Parcel::new();
         p.write(name)?;
         p.write_binder_with_rights(binder, rights)?;
+        // Again as a field: a local object carries no rights on the wire.
+        p.write(&rights.0)?;
         self.sm.transact(codes::ADD, p, false).map(|_| ())
     }
 
@@ -981,6 +1060,70 @@ mod tests {
         assert!(e.message.contains("not registered"), "{e}");
         let r = sm.registry.lock().unwrap();
         assert!(r.callbacks.is_empty(), "no empty lists are left behind");
+    }
+
+    #[test]
+    fn a_service_is_handed_out_with_the_rights_its_registration_granted() {
+        use capbinder_core::Rights;
+        let sm = ServiceManagerService::new(Policy::default_for(0));
+        let svc = new_binder(Waiter {
+            name: "svc".into(),
+            slot: Arc::default(),
+        });
+        // A service's own object: every right on the wire, the narrowing
+        // as the field after it (what add_service_with_rights writes).
+        let mut p = Parcel::new();
+        p.write("svc").unwrap();
+        p.write_binder(&svc).unwrap();
+        p.write(&Rights::CALL.0).unwrap();
+        p.rewind();
+        sm.on_transact(codes::ADD, &mut p, &mut Parcel::new())
+            .unwrap();
+        let mut q = Parcel::new();
+        q.write("svc").unwrap();
+        q.rewind();
+        let mut reply = Parcel::new();
+        sm.on_transact(codes::CHECK, &mut q, &mut reply).unwrap();
+        reply.rewind();
+        let (b, rights) = reply.read_binder_with_rights().unwrap();
+        assert_eq!(b, svc);
+        assert_eq!(rights, Rights::CALL, "call-only, as registered");
+    }
+
+    #[test]
+    fn one_uid_holds_a_bounded_number_of_registration_callbacks() {
+        let sm = ServiceManagerService::new(Policy::default_for(0));
+        let register = |cb: &SpIBinder| {
+            let mut p = Parcel::new();
+            p.write("svc")?;
+            p.write_binder(cb)?;
+            p.rewind();
+            sm.on_transact(codes::REGISTER, &mut p, &mut Parcel::new())
+        };
+        let waiter = || {
+            new_binder(Waiter {
+                name: "svc".into(),
+                slot: Arc::default(),
+            })
+        };
+        for _ in 0..MAX_CALLBACKS_PER_UID {
+            register(&waiter()).unwrap();
+        }
+        let e = register(&waiter()).unwrap_err();
+        assert_eq!(e.exception, ExceptionCode::IllegalState, "{e}");
+        assert!(e.message.contains("registration callbacks"), "{e}");
+    }
+
+    #[test]
+    fn a_check_of_a_name_that_cannot_be_registered_finds_nothing() {
+        let sm = ServiceManagerService::new(Policy::default_for(0));
+        let mut p = Parcel::new();
+        p.write(&"x.".repeat(20_000)).unwrap();
+        p.rewind();
+        let mut reply = Parcel::new();
+        sm.on_transact(codes::CHECK, &mut p, &mut reply).unwrap();
+        reply.rewind();
+        assert!(reply.read_nullable_binder().unwrap().is_none());
     }
 
     #[test]
