@@ -54,6 +54,7 @@ both_loops!(
     real_and_effective_uid_are_told_apart,
     the_blob_threshold_is_configurable_and_announced,
     a_client_that_never_reads_is_disconnected_and_others_are_served,
+    a_write_asking_for_huge_answers_is_cut_off_and_the_mediator_stays_small,
     a_prepared_app_connection_is_served_only_after_binding,
     binding_an_app_to_a_process_of_another_uid_or_a_non_pidfd_is_refused,
     an_unprivileged_process_cannot_prepare_an_app_identity,
@@ -1828,6 +1829,47 @@ fn a_client_that_never_reads_is_disconnected_and_others_are_served(lp: Loop) {
     assert!(read < 20_000, "{read}");
     // Only that connection went: this process keeps `good` (and the
     // dump's own connection), which is still served.
+    assert_eq!(
+        good.call(Handle(0), 1, b"fine", vec![], &[], &mut no_nested())
+            .unwrap()
+            .data(),
+        b"echo:fine"
+    );
+}
+
+/// The peak memory of process `pid`, in KiB (`VmHWM`).
+fn peak_kib(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| fail(format!("no VmHWM for pid {pid}")))
+}
+
+/// One write of cheap commands that each ask for a large answer (a state
+/// dump, for one byte) has the mediator queue a bounded amount for its
+/// writer in a pass: the writer is disconnected, the mediator's peak
+/// memory stays small, and it keeps serving. It used to encode every
+/// answer of the write before any bound applied.
+fn a_write_asking_for_huge_answers_is_cut_off_and_the_mediator_stays_small(lp: Loop) {
+    let d = Daemon::start(lp);
+    let _server = d.server();
+    let mut flood = Peer::open(d.socket()).unwrap();
+    let flood_pid = std::process::id() as i32;
+    let mut good = Peer::open(d.socket()).unwrap();
+    let one = state(&mut flood);
+    let dump = postcard::to_allocvec(&one).unwrap().len();
+    let n = 200_000;
+    let before = peak_kib(d.proc.pid());
+    flood.tc.write(&vec![Command::DumpState; n], &[]).unwrap();
+    wait_for("the flooder's connection to go", || {
+        let s = d.state();
+        (s.processes.iter().filter(|p| p.pid == flood_pid).count() == 2).then_some(())
+    });
+    let grew = peak_kib(d.proc.pid()).saturating_sub(before);
+    eprintln!("{n} dumps of {dump} bytes asked for; the mediator's peak grew {grew} KiB");
+    assert!(grew < 64 << 10, "the peak grew {grew} KiB");
     assert_eq!(
         good.call(Handle(0), 1, b"fine", vec![], &[], &mut no_nested())
             .unwrap()

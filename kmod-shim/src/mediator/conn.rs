@@ -204,6 +204,7 @@ impl Shim {
                 recv,
                 threads: Vec::new(),
                 apps: rustc_hash::FxHashMap::default(),
+                answers: (0, 0),
             },
         );
         debug!(

@@ -229,6 +229,7 @@ impl Mediator {
                     shim.bufs.absorb(spent);
                 }
             }
+            shim.pass += 1;
             // The message is formatted only on failure: this runs every pass.
             if let Err(e) = io.wait(&mut |ev| shim.on_event(ev)) {
                 return Err(io_err(format!("{} wait", io.kind()))(e));

@@ -82,7 +82,19 @@ pub(crate) struct ProcEntry {
     /// App connections it prepared and has not bound yet, by token; they
     /// close with the entry.
     pub apps: FxHashMap<u64, super::conn::PreparedApp>,
+    /// (pass, bytes): what its writes of that pass of the loop had the
+    /// mediator queue (see [`MAX_ANSWER_BYTES`]).
+    pub answers: (u64, usize),
 }
+
+/// The most bytes of messages one process's writes may have the mediator
+/// queue in one pass of its loop (answers to it, calls to others). Sends
+/// are queued during a pass and the per-channel outbox bound applies only
+/// after it, so without this a client's writes of cheap commands that
+/// each ask for a large answer (a state dump, up to 256 KiB, for two
+/// bytes) made the mediator hold gigabytes before anything stopped it.
+/// Past it the process is disconnected, as one that stops reading is.
+pub(crate) const MAX_ANSWER_BYTES: usize = 16 << 20;
 
 /// A registered thread: its channel and send area.
 pub(crate) struct ThreadEntry {
@@ -145,6 +157,11 @@ pub(crate) struct Shim {
     pub bufs: Spent,
     /// A shutdown fd turned readable: the loop stops after this pass.
     pub stopping: bool,
+    /// Passes of the loop so far (the loop counts them).
+    pub pass: u64,
+    /// The process whose write is being handled, and the bytes of
+    /// messages queued for it this pass so far.
+    writing: Option<(ProcId, usize)>,
 }
 
 /// The most entries a buffer kept for reuse keeps room for.
@@ -235,6 +252,8 @@ impl Shim {
             cmds: Vec::new(),
             bufs: Spent::default(),
             stopping: false,
+            pass: 0,
+            writing: None,
         }
     }
 
@@ -262,6 +281,9 @@ impl Shim {
 
     /// Queues a message on a watched channel.
     pub fn send(&mut self, token: u64, bytes: Vec<u8>, fds: Vec<OwnedFd>) {
+        if let Some((_, queued)) = &mut self.writing {
+            *queued += bytes.len();
+        }
         self.reqs.push(Req::Send {
             token,
             msg: Message { bytes, fds },
@@ -336,7 +358,11 @@ impl Shim {
             return;
         };
         let proc = t.proc;
-        let bound = self.procs.get(&proc).map(|p| p.cred.pid);
+        let pass = self.pass;
+        let (bound, queued) = self.procs.get(&proc).map_or((None, 0), |p| {
+            let queued = if p.answers.0 == pass { p.answers.1 } else { 0 };
+            (Some(p.cred.pid), queued)
+        });
         if got.cred.map(|c| c.pid) != bound || bound.is_none() {
             warn!(
                 ?thread,
@@ -347,6 +373,21 @@ impl Shim {
             self.kill_process(proc);
             return;
         }
+        if self.doomed.contains(&proc) {
+            return; // disconnected at the end of the pass
+        }
+        self.writing = Some((proc, queued));
+        self.handle_write(thread, got, data);
+        if let Some((proc, queued)) = self.writing.take() {
+            if let Some(p) = self.procs.get_mut(&proc) {
+                p.answers = (pass, queued);
+            }
+        }
+    }
+
+    /// [`thread_msg`](Self::thread_msg) once the sender is known to be the
+    /// thread's process.
+    fn handle_write(&mut self, thread: ThreadId, got: Received, data: &[u8]) {
         if got.truncated {
             self.transport_error(
                 thread,
@@ -393,6 +434,9 @@ impl Shim {
         }
         let mut fx = std::mem::take(&mut self.fx);
         for cmd in cmds.drain(..) {
+            if self.over_answer_budget() {
+                break;
+            }
             if carries_txn(&cmd) {
                 let failure = Failure::Transport(what.clone());
                 self.core.refuse(thread, cmd, failure, Vec::new(), &mut fx);
@@ -402,6 +446,25 @@ impl Shim {
             self.apply(&mut fx);
         }
         self.fx = kept(fx);
+    }
+
+    /// Whether the process whose write is handled had the mediator queue
+    /// more than [`MAX_ANSWER_BYTES`] this pass: then it is disconnected
+    /// at the end of the pass and the rest of its write is not handled.
+    fn over_answer_budget(&mut self) -> bool {
+        match self.writing {
+            Some((proc, queued)) if queued > MAX_ANSWER_BYTES => {
+                if !self.doomed.contains(&proc) {
+                    warn!(
+                        ?proc,
+                        "a process's writes asked for more than {MAX_ANSWER_BYTES} bytes of messages in one pass: disconnecting it"
+                    );
+                    self.doomed.push(proc);
+                }
+                true
+            }
+            _ => false,
+        }
     }
 
     fn transport_error(&mut self, thread: ThreadId, what: String) {
@@ -427,6 +490,9 @@ impl Shim {
         let mut fds = fds.into_iter();
         let mut fx = std::mem::take(&mut self.fx);
         for cmd in cmds.drain(..) {
+            if self.over_answer_budget() {
+                break;
+            }
             let mine: Vec<OwnedFd> = if any_fds {
                 fds.by_ref().take(wire::fd_count(&cmd)).collect()
             } else {
