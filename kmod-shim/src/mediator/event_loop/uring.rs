@@ -37,6 +37,10 @@ const POOL_BUFFERS: u16 = 64;
 /// The most messages one channel gets in one linked chain.
 pub const CHAIN_MAX: usize = 32;
 
+// A chain larger than the submission queue would be submitted in halves,
+// the second no longer linked to the first: its messages could overtake.
+const _: () = assert!(CHAIN_MAX <= ENTRIES as usize);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     Open,
