@@ -459,6 +459,35 @@ impl Core {
         });
     }
 
+    /// The node a transaction on `h` goes to. The ref is looked up once:
+    /// it must be held strongly (binder refuses a transaction to a handle
+    /// without a strong reference) and carry `CALL`, or `PUBLISH` where
+    /// the node is a topic's. Handle 0 resolves as in [`resolve_node`].
+    ///
+    /// [`resolve_node`]: Core::resolve_node
+    pub(crate) fn resolve_target(&self, proc_id: ProcId, h: Handle) -> Result<NodeId, Failure> {
+        if h == Handle::CONTEXT_MANAGER {
+            return self.resolve_node(proc_id, h, Rights::CALL);
+        }
+        let p = self.procs.get(proc_id.0).expect("live");
+        let Some(r) = p.handles.get(h) else {
+            return Err(Failure::BadHandle(h));
+        };
+        if r.strong == 0 {
+            return Err(Failure::WeakHandleCalled(h));
+        }
+        let topic = self.nodes.get(r.node.0).is_some_and(|n| n.topic.is_some());
+        let needed = if topic { Rights::PUBLISH } else { Rights::CALL };
+        if !r.rights.contains(needed) {
+            return Err(Failure::NoRight {
+                handle: h,
+                needed,
+                held: r.rights,
+            });
+        }
+        Ok(r.node)
+    }
+
     /// The node behind `h` in `proc_id`'s table, if the ref has `needed`.
     /// Handle 0 resolves to whichever node is the context manager now.
     pub(crate) fn resolve_node(

@@ -9,7 +9,7 @@ use crate::alloc::{Range, RecvBuffer};
 use crate::error::{Failure, Side};
 use crate::ids::{FdSlot, NodeId, ProcId, ThreadId};
 use crate::protocol::{
-    DataRange, Handle, Object, Priority, Return, Rights, Sender, TxnFlags, TxnId, TxnIn, TxnOut,
+    DataRange, Handle, Object, Priority, Return, Sender, TxnFlags, TxnId, TxnIn, TxnOut,
     MAX_SPLICES,
 };
 use crate::txn_table::TxnKey;
@@ -301,26 +301,11 @@ impl Core {
                 }
             }
         }
-        let any = self
-            .resolve_node(from, handle, Rights::NONE)
-            .map_err(Fail::Failed)?;
-        if handle != Handle::CONTEXT_MANAGER {
-            // A call, or a publish, needs a strong reference (binder
-            // refuses a transaction to a handle without one).
-            let p = self.procs.get(from.0).expect("live");
-            if p.handles.get(handle).is_some_and(|r| r.strong == 0) {
-                return Err(Fail::Failed(Failure::WeakHandleCalled(handle)));
-            }
-        }
-        if let Some(topic) = self.nodes.get(any.0).and_then(|n| n.topic) {
-            self.resolve_node(from, handle, Rights::PUBLISH)
-                .map_err(Fail::Failed)?;
+        let node_id = self.resolve_target(from, handle).map_err(Fail::Failed)?;
+        let node = self.nodes.get(node_id.0).expect("resolved");
+        if let Some(topic) = node.topic {
             return self.publish(id, thread, topic, txn, fds, prio, fx);
         }
-        let node_id = self
-            .resolve_node(from, handle, Rights::CALL)
-            .map_err(Fail::Failed)?;
-        let node = self.nodes.get(node_id.0).expect("resolved");
         let Some(to) = node.owner else {
             return Err(Fail::Dead);
         };

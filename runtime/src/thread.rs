@@ -241,6 +241,14 @@ fn read_one(process: &Arc<ProcessState>) -> Result<Option<(Return, Vec<OwnedFd>)
         } else {
             None
         };
+        // A waiting pool thread is handed work by anything but an answer,
+        // a spawn request or an error: it is busy in the mediator now.
+        if ts.waiting
+            && !answers_a_call(&ret)
+            && !matches!(ret, Return::SpawnLooper | Return::Error(_))
+        {
+            ts.waiting = false;
+        }
         Ok((ret, fds, done))
     })?;
     let Some(done) = done else {
@@ -1179,14 +1187,12 @@ pub(crate) fn looper(process: &Arc<ProcessState>, main: bool) -> Result<()> {
                     handle_other(process, ret, fds)?;
                 }
                 Return::Transaction(tx) => {
-                    set_waiting(process, false)?;
                     // The reply goes with the next `WaitForWork`.
                     execute(process, tx, fds, false);
                     break;
                 }
                 other => {
                     // Process work: after it, ask for more.
-                    set_waiting(process, false)?;
                     handle_other(process, other, fds)?;
                     break;
                 }
@@ -1195,10 +1201,14 @@ pub(crate) fn looper(process: &Arc<ProcessState>, main: bool) -> Result<()> {
     }
 }
 
-/// Whether this pool thread waits for work in the mediator.
-fn set_waiting(process: &Arc<ProcessState>, waiting: bool) -> Result<()> {
+/// Sets one of this thread's flags.
+fn set_flag(
+    process: &Arc<ProcessState>,
+    flag: fn(&mut ThreadState) -> &mut bool,
+    on: bool,
+) -> Result<()> {
     with_ts(process, |ts| {
-        ts.waiting = waiting;
+        *flag(ts) = on;
         Ok(())
     })
 }
@@ -1261,12 +1271,8 @@ pub(crate) fn handle_polled(process: &Arc<ProcessState>) -> Result<()> {
 /// a wake-up, a spawn request) came straight to the thread and answers
 /// nothing.
 fn serve_polled(process: &Arc<ProcessState>) -> Result<()> {
-    let taking = |process: &Arc<ProcessState>, on: bool| {
-        with_ts(process, |ts| {
-            ts.taking = on;
-            Ok(())
-        })
-    };
+    let taking: fn(&mut ThreadState) -> &mut bool = |ts| &mut ts.taking;
+    let serving: fn(&mut ThreadState) -> &mut bool = |ts| &mut ts.serving;
     loop {
         let (asked, input) = with_ts(process, |ts| {
             Ok((
@@ -1285,17 +1291,14 @@ fn serve_polled(process: &Arc<ProcessState>) -> Result<()> {
         // not after `NoWork` (the thread waits now) or a notice.
         let take = match ret {
             Return::NoWork => {
-                taking(process, false)?;
+                set_flag(process, taking, false)?;
                 false
             }
             Return::WorkAvailable => !asked,
             Return::WorkTaken => {
-                taking(process, false)?;
+                set_flag(process, taking, false)?;
                 let (item, fds) = read(process).inspect_err(|_| process.connection_lost())?;
-                with_ts(process, |ts| {
-                    ts.serving = true;
-                    Ok(())
-                })?;
+                set_flag(process, serving, true)?;
                 let served = match item {
                     Return::Transaction(tx) => {
                         execute(process, tx, fds, false);
@@ -1303,10 +1306,7 @@ fn serve_polled(process: &Arc<ProcessState>) -> Result<()> {
                     }
                     other => handle_other(process, other, fds),
                 };
-                with_ts(process, |ts| {
-                    ts.serving = false;
-                    Ok(())
-                })?;
+                set_flag(process, serving, false)?;
                 served?;
                 true
             }
