@@ -311,6 +311,10 @@ pub enum Failure {
         "{0} is held only weakly here: take a strong reference (promote it) before calling it"
     )]
     WeakHandleCalled(Handle),
+    /// A direct channel cannot be granted or used; the call goes through
+    /// the mediator instead.
+    #[error("no direct channel: {0}")]
+    DirectUnavailable(String),
 }
 
 fn holders_text(h: &[Holder]) -> String {

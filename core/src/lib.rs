@@ -23,6 +23,7 @@
 mod alloc;
 mod arena;
 mod death;
+pub mod direct;
 pub mod error;
 pub mod fastwire;
 mod frozen;
@@ -161,6 +162,16 @@ pub enum Effect {
         /// The priority the core recorded before the call.
         prio: Priority,
     },
+    /// A direct channel's grant ended: shut the mediator's duplicate of
+    /// its server end (for reading, so the caller's sends fail; with
+    /// `hard`, for writing too, so a caller waiting for an answer is told
+    /// at once) and close it.
+    RevokeDirect {
+        /// The duplicate's slot.
+        slot: FdSlot,
+        /// The server is gone: no answer will come.
+        hard: bool,
+    },
 }
 
 /// Settings the I/O layer decides at start.
@@ -190,6 +201,9 @@ pub struct Core {
     /// next deliveries.
     #[allow(clippy::vec_box)] // the boxes (their allocations) are what is kept
     spare_in: Vec<Box<TxnIn>>,
+    /// Direct channels granted, by id (`direct`).
+    grants: std::collections::BTreeMap<u64, direct::Grant>,
+    next_grant: u64,
 }
 
 /// `v` in `spare`'s allocation where there is one (what it held before is
@@ -224,6 +238,8 @@ impl Core {
             context_manager: None,
             topics: Arena::default(),
             spare_in: Vec::new(),
+            grants: Default::default(),
+            next_grant: 1,
         }
     }
 
@@ -285,7 +301,12 @@ impl Core {
             }
             return;
         };
-        if !fds.is_empty() && !matches!(cmd, Command::Transaction { .. } | Command::Reply(_)) {
+        if !fds.is_empty()
+            && !matches!(
+                cmd,
+                Command::Transaction { .. } | Command::Reply(_) | Command::RequestDirect { .. }
+            )
+        {
             let count = fds.len();
             fx.push(Effect::CloseFds(fds));
             self.error(thread, Failure::UnclaimedFds { count }, fx);
@@ -351,6 +372,14 @@ impl Core {
                 codes,
             } => self.subscribe(proc_id, thread, topic, ptr, cookie, codes, fx),
             Command::Unsubscribe { topic, ptr } => self.unsubscribe(proc_id, topic, ptr, fx),
+            Command::RequestDirect { handle } => {
+                self.request_direct(thread, handle, fds, fx);
+                Ok(())
+            }
+            Command::AdoptDirect { handle, server_tid } => {
+                self.adopt_direct(thread, handle, server_tid, prio, fx);
+                Ok(())
+            }
             Command::DumpState => {
                 let dump = self.dump(Some(proc_id));
                 fx.push(Effect::Deliver {
@@ -617,6 +646,9 @@ impl Core {
             return Ok(());
         }
         if enable {
+            // No new direct calls to it, whether the freeze is made now or
+            // held: a direct call would not be refused as frozen.
+            self.revoke_direct(|g| targets.contains(&g.server.0), direct::End::Soft, fx);
             // Binder's BINDER_FREEZE: refused while a call sent to the
             // process is unfinished (its `outstanding_txns`: sync calls
             // until answered, oneway calls until delivered). Freezing over

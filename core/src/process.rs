@@ -164,9 +164,14 @@ impl Core {
     /// everything it held, kills its nodes, answers its callers, and
     /// forgets it. Idempotent.
     pub fn process_exited(&mut self, proc_id: ProcId, fx: &mut Vec<Effect>) {
-        let Some(p) = self.procs.get(proc_id.0) else {
+        if self.procs.get(proc_id.0).is_none() {
             return;
-        };
+        }
+        // Its direct channels end; a caller waiting on one it served is
+        // told at once.
+        self.revoke_direct(|g| g.caller_proc == proc_id, crate::direct::End::Soft, fx);
+        self.revoke_direct(|g| g.server == proc_id, crate::direct::End::Hard, fx);
+        let p = self.procs.get(proc_id.0).expect("checked");
         // Threads first: their stacks unwind with dead replies.
         for t in p.threads.clone() {
             self.thread_exited(t, fx);
@@ -261,6 +266,7 @@ impl Core {
             return;
         };
         let proc_id = th.proc;
+        self.revoke_direct(|g| g.caller == thread, crate::direct::End::Soft, fx);
         self.unwind_stack(thread, fx);
         let th = self.threads.remove(thread.0).expect("live");
         if let Some(p) = self.procs.get_mut(proc_id.0) {

@@ -14,7 +14,7 @@ use crate::state::StateDump;
 /// Protocol major version: a peer with another major is refused at connect.
 pub const PROTOCOL_MAJOR: u16 = 8;
 /// Protocol minor version: additions a peer may ignore.
-pub const PROTOCOL_MINOR: u16 = 1;
+pub const PROTOCOL_MINOR: u16 = 2;
 
 /// Feature bits exchanged in the handshake.
 pub mod features {
@@ -281,6 +281,10 @@ impl TxnFlags {
     /// send area (set by the runtime for large payloads; the mediator
     /// passes it through).
     pub const DATA_IN_BLOB: u32 = 0x100;
+    /// Set by the mediator alone, on the call it delivers for an
+    /// `AdoptDirect`: the server thread's direct call, now on the stacks.
+    /// Empty; the server answers it with the direct call's reply.
+    pub const ADOPTED: u32 = 0x200;
 
     /// Whether this is a oneway transaction.
     pub fn oneway(self) -> bool {
@@ -295,6 +299,11 @@ impl TxnFlags {
     /// Whether the payload is to be zeroed when its range is freed.
     pub fn clear_buf(self) -> bool {
         self.0 & Self::CLEAR_BUF != 0
+    }
+
+    /// Whether this is a direct call adopted onto the stacks.
+    pub fn adopted(self) -> bool {
+        self.0 & Self::ADOPTED != 0
     }
 }
 
@@ -519,6 +528,25 @@ pub enum Command {
     /// reads. So a call it makes from its loop is never written after
     /// work already handed to it.
     TakeWork,
+    /// Ask for a direct channel to the node behind `handle`, for this
+    /// thread's data-only sync calls (`core::direct`): answered with
+    /// `DirectGranted` (the caller's end attached) or `DirectRefused`.
+    RequestDirect {
+        /// The node's handle, held strongly with `CALL`.
+        handle: Handle,
+    },
+    /// The server thread `server_tid` asked (on the direct channel) that
+    /// the call it is serving from this thread become an ordinary sync
+    /// call, to make a nested call or send objects back: the mediator
+    /// delivers it an empty call flagged `TxnFlags::ADOPTED`, and this
+    /// thread then waits for the `Reply` (or a dead, frozen or failed
+    /// reply) as for any call.
+    AdoptDirect {
+        /// The handle the channel was granted on.
+        handle: Handle,
+        /// The server thread, which must be registered and in no call.
+        server_tid: i32,
+    },
 }
 
 /// The mediator's transaction ID: unique, never reused.
@@ -702,6 +730,33 @@ pub enum Return {
     /// The answer to `TakeWork` when there was process work: the item
     /// handed to the thread is the very next return.
     WorkTaken,
+    /// `RequestDirect` granted: the caller's end of the channel is
+    /// attached.
+    DirectGranted {
+        /// The handle asked about.
+        handle: Handle,
+    },
+    /// `RequestDirect` refused: calls go through the mediator.
+    DirectRefused {
+        /// The handle asked about.
+        handle: Handle,
+        /// Why.
+        error: Failure,
+    },
+    /// Process work: serve the direct channel attached, on which `sender`
+    /// calls the node `target` (`ptr`, `cookie`). The node is held (the
+    /// caller holds it strongly) for as long as the channel lasts.
+    DirectServe {
+        /// The grant's id (for logs and the state dump).
+        grant: u64,
+        /// The node, as its owner named it.
+        target: (u64, u64),
+        /// The calling thread, as the mediator knows it.
+        sender: Sender,
+        /// The ID of the channel's first call; the next `direct::ID_BLOCK`
+        /// IDs are the channel's, in order.
+        first_id: TxnId,
+    },
 }
 
 /// The first message a process sends on its connection.

@@ -119,6 +119,12 @@ impl Core {
             if let Some(n) = self.nodes.get_mut(node.0) {
                 n.strong.held -= 1;
             }
+            // A direct channel calls on the strong count it was granted on.
+            self.revoke_direct(
+                |g| g.caller_proc == proc_id && g.handle == h,
+                crate::direct::End::Soft,
+                fx,
+            );
         }
         self.gc_ref(proc_id, h, fx);
         Ok(())

@@ -28,6 +28,28 @@ pub struct StateDump {
     pub context_manager: Option<i32>,
     /// Multicast topics visible to the viewer.
     pub topics: Vec<crate::topic::TopicState>,
+    /// Direct channels granted (`core::direct`) of which the viewer holds
+    /// an end (all of them for a privileged viewer).
+    pub direct: Vec<DirectState>,
+}
+
+/// One direct channel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectState {
+    /// The grant's id.
+    pub grant: u64,
+    /// The calling process.
+    pub caller_pid: i32,
+    /// The calling thread.
+    pub caller_tid: i32,
+    /// The handle, in the caller's table.
+    pub handle: u64,
+    /// The node's process.
+    pub server_pid: i32,
+    /// The node's `ptr`.
+    pub node_ptr: u64,
+    /// A pool thread there has taken the server's end.
+    pub served: bool,
 }
 
 /// One process.
@@ -271,6 +293,20 @@ impl Core {
                 .context_manager
                 .and_then(|n| self.nodes.get(n.0))
                 .map(|n| n.owner_pid),
+            direct: self
+                .grants
+                .iter()
+                .filter(|(_, g)| visible(g.caller_proc.0) || visible(g.server.0))
+                .map(|(&id, g)| DirectState {
+                    grant: id,
+                    caller_pid: pid_of(g.caller_proc).unwrap_or(0),
+                    caller_tid: tid_of(Some(g.caller)).unwrap_or(0),
+                    handle: g.handle.0,
+                    server_pid: pid_of(g.server).unwrap_or(0),
+                    node_ptr: self.nodes.get(g.node.0).map_or(0, |n| n.ptr),
+                    served: g.server_end.is_none(),
+                })
+                .collect(),
             topics: self.topic_states(if all {
                 None
             } else {
@@ -306,6 +342,7 @@ impl Core {
             && self.txns.is_empty()
             && self.context_manager.is_none()
             && self.topics.len() == 0
+            && self.grants.is_empty()
     }
 
     /// Checks every cross-table invariant; the error says which broke.
@@ -532,6 +569,30 @@ impl Core {
         for (id, t) in self.txns.iter() {
             if t.delivered && !reachable.contains(&id) {
                 return Err(format!("{id}: delivered but on no stack (leaked)"));
+            }
+        }
+        for (id, g) in self.grants.iter() {
+            let bad = |why: &str| Err(format!("direct grant {id}: {why}"));
+            if self.threads.get(g.caller.0).map(|t| t.proc) != Some(g.caller_proc) {
+                return bad("its calling thread is gone");
+            }
+            let held = self
+                .procs
+                .get(g.caller_proc.0)
+                .and_then(|p| p.handles.get(g.handle))
+                .is_some_and(|r| r.strong > 0 && r.node == g.node);
+            if !held {
+                return bad("its handle is no longer held strongly");
+            }
+            if self.nodes.get(g.node.0).and_then(|n| n.owner) != Some(g.server) {
+                return bad("its node's owner is not its server");
+            }
+            if self
+                .procs
+                .get(g.server.0)
+                .is_none_or(|p| p.frozen_or_held())
+            {
+                return bad("its server is gone or frozen");
             }
         }
         Ok(())

@@ -252,6 +252,7 @@ impl Core {
                 true
             }
             Work::Frozen(h) => self.deliver_freeze_notice(proc_id, h, thread, fx),
+            Work::DirectServe(id) => self.deliver_direct(id, thread, fx),
         }
     }
 

@@ -263,8 +263,25 @@ impl Core {
         prio: Option<Priority>,
         fx: &mut Vec<Effect>,
     ) {
+        self.transact_to(thread, handle, txn, fds, prio, None, fx)
+    }
+
+    /// `transact`, with the server thread named (`forced`) for a call
+    /// adopted from a direct channel (`Core::adopt_direct`), which alone
+    /// may carry `TxnFlags::ADOPTED`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn transact_to(
+        &mut self,
+        thread: ThreadId,
+        handle: Handle,
+        txn: TxnOut,
+        fds: Vec<FdSlot>,
+        prio: Option<Priority>,
+        forced: Option<ThreadId>,
+        fx: &mut Vec<Effect>,
+    ) {
         let id = self.next_id();
-        match self.try_transact(id, thread, handle, txn, &fds, prio, fx) {
+        match self.try_transact(id, thread, handle, txn, &fds, prio, forced, fx) {
             Ok(()) => {}
             Err(how) => {
                 if !fds.is_empty() {
@@ -284,12 +301,28 @@ impl Core {
         txn: TxnOut,
         fds: &[FdSlot],
         prio: Option<Priority>,
+        forced: Option<ThreadId>,
         fx: &mut Vec<Effect>,
     ) -> Result<(), Fail> {
         let th = self.threads.get(thread.0).expect("caller checked");
         let from = th.proc;
         let oneway = txn.flags.oneway();
         let top = th.top;
+        if txn.flags.adopted() {
+            // The server thread trusts the flag to mean its direct call
+            // was adopted: only `adopt_direct` may set it.
+            if forced.is_none() || oneway {
+                return Err(Fail::Failed(Failure::DirectUnavailable(
+                    "TxnFlags::ADOPTED is the mediator's: only AdoptDirect makes such a call"
+                        .into(),
+                )));
+            }
+            if top.is_some() {
+                return Err(Fail::Failed(Failure::DirectUnavailable(
+                    "a thread in a call makes no direct calls, so it has none to adopt".into(),
+                )));
+            }
+        }
         if !oneway {
             if let Some(t) = top {
                 let serving = self
@@ -335,8 +368,8 @@ impl Core {
             .map_err(Fail::Failed)?;
         // Binder's rule: a call into a process that is already on this
         // thread's stack goes to the thread waiting there.
-        let mut target_thread = None;
-        if !oneway {
+        let mut target_thread = forced;
+        if !oneway && forced.is_none() {
             let mut cur = top;
             while let Some(t) = cur.and_then(|c| self.txns.get(c)) {
                 if let Some(f) = t.from {

@@ -17,6 +17,8 @@ pub(crate) enum Work {
     /// A `FrozenBinder` for the freeze subscription on this handle of the
     /// process, built when it goes out, so that it tells the latest state.
     Frozen(Handle),
+    /// A direct channel's server end, for a pool thread to serve.
+    DirectServe(u64),
 }
 
 /// A process's queue.

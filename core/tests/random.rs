@@ -420,6 +420,22 @@ fn run(seed: u64, steps: u64) {
                 _ => Command::WaitForWork,
             },
             19 => Command::WaitForWork,
+            20 if rng.chance(30) => {
+                // Direct channels: asked on a handle, adoptions named at a
+                // thread of some process (mostly a real one).
+                if rng.chance(60) {
+                    Command::RequestDirect { handle }
+                } else {
+                    let pid = rng
+                        .pick(&procs)
+                        .and_then(|x| w.core.cred(x))
+                        .map_or(0, |c| c.pid);
+                    Command::AdoptDirect {
+                        handle,
+                        server_tid: pid * 1000 + rng.below(3) as i32,
+                    }
+                }
+            }
             20 => match rng.below(4) {
                 0 => Command::CreateTopic {
                     queue_limit: rng.below(5) as u32,
@@ -476,7 +492,13 @@ fn run(seed: u64, steps: u64) {
                 continue;
             }
         };
-        w.cmd(t, cmd);
+        if matches!(cmd, Command::RequestDirect { .. }) && rng.chance(90) {
+            // The I/O layer makes the channel's three fds.
+            let fds = w.fds(3);
+            w.cmd_full(t, cmd, fds, None);
+        } else {
+            w.cmd(t, cmd);
+        }
         let _ = step;
     }
     delivered += learn(&mut w, &mut seen);

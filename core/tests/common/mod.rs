@@ -25,6 +25,8 @@ pub struct World {
     /// `ShareFd` effects: a slot and its holders.
     pub shared: Vec<(FdSlot, u32)>,
     pub prio_sets: Vec<(ThreadId, Priority)>,
+    /// `RevokeDirect` effects: the duplicate's slot, and whether hard.
+    pub revoked: Vec<(FdSlot, bool)>,
     /// Spawn requests, by thread (kept out of the inboxes: they may come
     /// at any read, as binder's do).
     pub spawns: Vec<ThreadId>,
@@ -52,6 +54,7 @@ impl World {
             closed: Vec::new(),
             shared: Vec::new(),
             prio_sets: Vec::new(),
+            revoked: Vec::new(),
             spawns: Vec::new(),
             next_fd: 1,
             next_pid: 100,
@@ -175,6 +178,7 @@ impl World {
                 | Effect::RestorePriority { thread, prio, .. } => {
                     self.prio_sets.push((thread, prio))
                 }
+                Effect::RevokeDirect { slot, hard } => self.revoked.push((slot, hard)),
             }
         }
         if let Err(e) = self.core.check_invariants() {

@@ -30,7 +30,7 @@ use tracing::{debug, warn};
 
 use super::config::Config;
 use super::event_loop::{Event, Message, Req, Spent, Watched};
-use crate::sys::channel::{Received, SCM_MAX_FD};
+use crate::sys::channel::{Channel, Received, SCM_MAX_FD};
 use crate::sys::cred::Cred as KernelCred;
 use crate::sys::memfd::{self, Mapping, SealFlags};
 use crate::sys::sched::{self, ThreadSched};
@@ -507,12 +507,16 @@ impl Shim {
                 continue;
             }
             let prio = match &cmd {
-                Command::Transaction { .. } => {
+                Command::Transaction { .. } | Command::AdoptDirect { .. } => {
                     self.threads.get(&thread).and_then(|t| read_priority(t.tid))
                 }
                 _ => None,
             };
-            let slots: Vec<FdSlot> = if mine.is_empty() {
+            let slots: Vec<FdSlot> = if let Command::RequestDirect { .. } = cmd {
+                // The channel's fds are the mediator's own making: the
+                // core grants it or closes them.
+                self.direct_pair()
+            } else if mine.is_empty() {
                 Vec::new()
             } else {
                 mine.into_iter()
@@ -592,9 +596,43 @@ impl Shim {
                 Effect::RestorePriority { thread, tid, prio } => {
                     self.restore_priority(thread, tid, prio)
                 }
+                Effect::RevokeDirect { slot, hard } => {
+                    if let Some(fd) = self.take_slot(slot) {
+                        let how = if hard {
+                            rustix::net::Shutdown::Both
+                        } else {
+                            rustix::net::Shutdown::Read
+                        };
+                        if let Err(e) = rustix::net::shutdown(&fd, how) {
+                            warn!("revoking a direct channel: shutdown failed: {e}");
+                        }
+                    }
+                }
             }
         }
         fx.clear();
+    }
+
+    /// A direct channel for `RequestDirect`, in the slots the core
+    /// expects: the caller's end, the server's end, and the mediator's
+    /// duplicate of the server's end, by which it revokes the channel.
+    /// None when the kernel refuses one (the core then refuses the grant).
+    fn direct_pair(&mut self) -> Vec<FdSlot> {
+        let made = Channel::pair().and_then(|(a, b)| {
+            let b = b.into_owned_fd();
+            let dup = rustix::io::fcntl_dupfd_cloexec(&b, 0)?;
+            Ok([a.into_owned_fd(), b, dup])
+        });
+        match made {
+            Ok(fds) => fds
+                .into_iter()
+                .map(|fd| FdSlot(self.fds.insert(fd) as u64))
+                .collect(),
+            Err(e) => {
+                warn!("making a direct channel failed: {e}");
+                Vec::new()
+            }
+        }
     }
 
     /// The fds in `slots`, out of the table (see [`Shim::take_slot`]).

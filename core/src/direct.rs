@@ -1,0 +1,309 @@
+//! Direct channels: a socket pair, made by the mediator, between one
+//! calling thread and the process that owns a node, for that thread's
+//! data-only sync calls on it (DESIGN, "a direct data path").
+//!
+//! Why: every call through the mediator costs four wakeups, and a middle
+//! process can never beat a relay; a socket pair the mediator made costs
+//! what a direct socket costs. What the mediator checks once, when it
+//! grants the channel (the caller holds the handle strongly with `CALL`,
+//! the node's process is alive and not frozen, the node asks for no
+//! minimum priority), it keeps true by revoking: the grant ends when the
+//! handle's last strong count goes, when the caller's thread or either
+//! process ends, and when the node's process is frozen. Revoking shuts
+//! the mediator's own duplicate of the server's end, so the caller's next
+//! send fails (and its runtime goes back through the mediator, which
+//! answers as it would have).
+//!
+//! Everything else stays on the mediator's path: objects, fds, blobs,
+//! oneway calls, refcounts, death and freeze. A call made direct has no
+//! record here; when its server needs one (a nested call, or a reply
+//! that carries objects) the caller *adopts* it ([`Command::AdoptDirect`]):
+//! the core makes it an ordinary sync call from the caller to the server
+//! thread that asked, so stacks, nested calls landing on the waiting
+//! thread, priority migration and dead replies work as for any call.
+//!
+//! [`Command::AdoptDirect`]: crate::protocol::Command::AdoptDirect
+
+use crate::error::Failure;
+use crate::ids::{FdSlot, NodeId, ProcId, ThreadId};
+use crate::protocol::{DataRange, Handle, Return, TxnFlags, TxnOut};
+use crate::work::Work;
+use crate::{Core, Effect};
+
+/// Channels one process may serve at once: each is a thread there.
+pub const MAX_SERVED: usize = 32;
+/// Channels one calling thread may hold at once.
+pub const MAX_HELD: usize = 8;
+/// Transaction IDs set aside for each channel's calls: a direct call has
+/// an ID from the mediator's one sequence, unique like any other, which
+/// the server numbers from the block it was given. A channel whose block
+/// is used up is closed by its server (the caller then asks again).
+pub const ID_BLOCK: u64 = 1 << 32;
+
+/// One granted channel.
+#[derive(Debug)]
+pub(crate) struct Grant {
+    /// The thread that calls through it.
+    pub caller: ThreadId,
+    /// Its process.
+    pub caller_proc: ProcId,
+    /// The handle, in the caller's table.
+    pub handle: Handle,
+    /// The node it calls.
+    pub node: NodeId,
+    /// The node's process.
+    pub server: ProcId,
+    /// The mediator's duplicate of the server's end: shut to revoke.
+    pub revoke: FdSlot,
+    /// The server's end, until one of its pool threads takes it.
+    pub server_end: Option<FdSlot>,
+    /// The first of its `ID_BLOCK` transaction IDs.
+    pub first_id: u64,
+}
+
+/// How a grant ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum End {
+    /// No new calls: the server still answers one it has read.
+    Soft,
+    /// The server is gone: a caller waiting on it is told at once.
+    Hard,
+}
+
+impl Core {
+    /// `RequestDirect`: `slots` are the caller's end, the server's end
+    /// and the mediator's duplicate of the server's, made by the I/O
+    /// layer for this command.
+    pub(crate) fn request_direct(
+        &mut self,
+        thread: ThreadId,
+        handle: Handle,
+        slots: Vec<FdSlot>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let granted = match <[FdSlot; 3]>::try_from(slots) {
+            Ok([caller_end, server_end, revoke]) => {
+                match self.grant_direct(thread, handle, server_end, revoke, fx) {
+                    Ok(()) => Ok(caller_end),
+                    Err(e) => {
+                        fx.push(Effect::CloseFds(vec![caller_end, server_end, revoke]));
+                        Err(e)
+                    }
+                }
+            }
+            Err(slots) => {
+                if !slots.is_empty() {
+                    fx.push(Effect::CloseFds(slots));
+                }
+                Err(Failure::DirectUnavailable(
+                    "the mediator could not make a socket pair".into(),
+                ))
+            }
+        };
+        let (ret, fds) = match granted {
+            Ok(end) => (Return::DirectGranted { handle }, vec![end]),
+            Err(error) => (Return::DirectRefused { handle, error }, Vec::new()),
+        };
+        fx.push(Effect::Deliver { thread, ret, fds });
+    }
+
+    fn grant_direct(
+        &mut self,
+        thread: ThreadId,
+        handle: Handle,
+        server_end: FdSlot,
+        revoke: FdSlot,
+        fx: &mut Vec<Effect>,
+    ) -> Result<(), Failure> {
+        let no = |why: &str| Err(Failure::DirectUnavailable(why.into()));
+        if handle == Handle::CONTEXT_MANAGER {
+            // It holds no count to revoke on, and may change owner.
+            return no("handle 0 (the context manager) is always called through the mediator");
+        }
+        let from = self.threads.get(thread.0).expect("caller checked").proc;
+        let node_id = self.resolve_target(from, handle)?;
+        let node = self.nodes.get(node_id.0).expect("resolved");
+        if node.topic.is_some() {
+            return no("a topic is published to through the mediator");
+        }
+        let Some(server) = node.owner else {
+            return no("the node's process is dead");
+        };
+        if server == from {
+            return no("a local object is called in place");
+        }
+        if node.flags.min_priority.is_some() {
+            return no("the node asks for a minimum priority, which the mediator sets");
+        }
+        let sp = self.procs.get(server.0).expect("owner is live");
+        if sp.frozen_or_held() {
+            return no("the node's process is frozen");
+        }
+        // Each channel is a thread there: a server that chose how many
+        // threads serve it is held to that. One that serves on one thread
+        // (no pool threads) or from an event loop gets none, its handlers
+        // never running on a thread it did not choose.
+        let pool = sp.max_threads as usize;
+        if pool == 0 {
+            return no("the node's process serves calls on its own threads only (max threads 0)");
+        }
+        if sp
+            .threads
+            .iter()
+            .any(|t| self.threads.get(t.0).is_some_and(|th| th.polled))
+        {
+            return no("the node's process serves calls from an event loop (setup_polling)");
+        }
+        let (mut held, mut served) = (0, 0);
+        for g in self.grants.values() {
+            if g.caller == thread {
+                if g.node == node_id {
+                    return no("this thread holds a channel to this node already");
+                }
+                held += 1;
+            }
+            if g.server == server {
+                served += 1;
+            }
+        }
+        if held >= MAX_HELD {
+            return no("this thread holds the most channels a thread may");
+        }
+        if served >= MAX_SERVED.min(pool) {
+            return no("the node's process serves as many channels as it has pool threads");
+        }
+        let id = self.next_grant;
+        self.next_grant += 1;
+        let first_id = self.next_txn + 1;
+        self.next_txn += ID_BLOCK;
+        self.grants.insert(
+            id,
+            Grant {
+                caller: thread,
+                caller_proc: from,
+                handle,
+                node: node_id,
+                server,
+                revoke,
+                server_end: Some(server_end),
+                first_id,
+            },
+        );
+        self.queue_work(server, Work::DirectServe(id), fx);
+        Ok(())
+    }
+
+    /// Hands grant `id`'s server end to `thread`; false when the grant
+    /// ended before a thread took it.
+    pub(crate) fn deliver_direct(
+        &mut self,
+        id: u64,
+        thread: ThreadId,
+        fx: &mut Vec<Effect>,
+    ) -> bool {
+        let Some(g) = self.grants.get_mut(&id) else {
+            return false;
+        };
+        let Some(end) = g.server_end.take() else {
+            return false;
+        };
+        let (caller, node_id, first_id) = (g.caller, g.node, g.first_id);
+        let node = self.nodes.get(node_id.0);
+        let target = node.map(|n| (n.ptr, n.cookie)).unwrap_or_default();
+        let mut sender = self.sender_of(caller, None, None);
+        // The caller's runtime calls direct only at its default priority
+        // (a call that would migrate one goes through the mediator).
+        sender.priority = Some(crate::protocol::Priority::default());
+        fx.push(Effect::Deliver {
+            thread,
+            ret: Return::DirectServe {
+                grant: id,
+                target,
+                sender,
+                first_id: crate::protocol::TxnId(first_id),
+            },
+            fds: vec![end],
+        });
+        true
+    }
+
+    /// Ends every grant `which` picks.
+    pub(crate) fn revoke_direct(
+        &mut self,
+        which: impl Fn(&Grant) -> bool,
+        how: End,
+        fx: &mut Vec<Effect>,
+    ) {
+        if self.grants.is_empty() {
+            return;
+        }
+        let ids: Vec<u64> = self
+            .grants
+            .iter()
+            .filter(|(_, g)| which(g))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in ids {
+            let g = self.grants.remove(&id).expect("listed");
+            if let Some(end) = g.server_end {
+                fx.push(Effect::CloseFds(vec![end]));
+            }
+            fx.push(Effect::RevokeDirect {
+                slot: g.revoke,
+                hard: how == End::Hard,
+            });
+        }
+    }
+
+    /// `AdoptDirect`: the caller's direct call on `handle`, being served
+    /// by the server thread `server_tid`, becomes a sync call on the
+    /// stacks, answered with `Reply` like any other.
+    pub(crate) fn adopt_direct(
+        &mut self,
+        thread: ThreadId,
+        handle: Handle,
+        server_tid: i32,
+        prio: Option<crate::protocol::Priority>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let found = self
+            .grants
+            .values()
+            .find(|g| g.caller == thread && g.handle == handle)
+            .map(|g| g.server);
+        let target = match found {
+            None => Err(Failure::DirectUnavailable(format!(
+                "this thread holds no direct channel on {handle} to adopt a call from"
+            ))),
+            Some(server) => self
+                .procs
+                .get(server.0)
+                .into_iter()
+                .flat_map(|p| p.threads.iter().copied())
+                .find(|&t| {
+                    self.threads
+                        .get(t.0)
+                        .is_some_and(|th| th.tid == server_tid && th.top.is_none())
+                })
+                .ok_or_else(|| {
+                    Failure::DirectUnavailable(format!(
+                        "tid {server_tid} is no idle registered thread of the channel's server"
+                    ))
+                }),
+        };
+        let target = match target {
+            Ok(t) => t,
+            Err(e) => {
+                let id = self.next_id();
+                return self.fail_to(thread, id, crate::transaction::Fail::Failed(e), fx);
+            }
+        };
+        let txn = TxnOut {
+            code: 0,
+            flags: TxnFlags(TxnFlags::ADOPTED | TxnFlags::ACCEPT_FDS),
+            data: DataRange { offset: 0, len: 0 },
+            ..TxnOut::default()
+        };
+        self.transact_to(thread, handle, txn, Vec::new(), prio, Some(target), fx);
+    }
+}
