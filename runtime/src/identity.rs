@@ -50,6 +50,20 @@ impl CallingIdentity {
         }
     }
 
+    /// A direct call's caller, as the mediator named it with the channel.
+    pub(crate) fn from_sender(s: &capbinder_core::Sender, txn: TxnId) -> CallingIdentity {
+        CallingIdentity {
+            pid: s.pid,
+            tid: s.tid,
+            uid: s.uid,
+            euid: s.euid,
+            label: s.label.clone(),
+            txn,
+            priority: s.priority,
+            topic_seq: None,
+        }
+    }
+
     /// This process and thread, as a cleared identity reports it. The
     /// label is unknown here (the mediator knows it, and says it only to
     /// the callee), and the transaction is the one being served, if any:
@@ -92,6 +106,12 @@ impl Drop for Entered {
     fn drop(&mut self) {
         STACK.with(|s| s.borrow_mut().truncate(self.depth));
     }
+}
+
+/// Whether this thread is serving a call (a frame other than a cleared
+/// identity's is on its stack).
+pub(crate) fn serving() -> bool {
+    STACK.with(|s| s.borrow().iter().any(|f| f.cleared.is_none()))
 }
 
 pub(crate) fn enter(id: CallingIdentity) -> Entered {

@@ -13,6 +13,7 @@
 
 mod binder;
 pub mod cli;
+pub mod direct;
 mod frozen;
 mod holder;
 mod identity;

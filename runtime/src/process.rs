@@ -109,6 +109,8 @@ pub struct ProcessState {
     /// Oneway calls each thread may have in flight (0: each waits for
     /// its answer); see `oneway`.
     oneway_window: AtomicUsize,
+    /// Sync calls may go over direct channels (`direct`).
+    direct: AtomicBool,
     me: Weak<ProcessState>,
 }
 
@@ -173,6 +175,7 @@ impl ProcessState {
             lost: AtomicBool::new(false),
             failed_spawns: AtomicU32::new(0),
             oneway_window: AtomicUsize::new(0),
+            direct: AtomicBool::new(true),
             me: me.clone(),
         });
         // Two threads racing here: the loser's device closes, harmlessly.
@@ -318,6 +321,20 @@ impl ProcessState {
     /// See [`oneway`](crate::oneway) for what changes.
     pub fn set_oneway_window(&self, calls: usize) {
         self.oneway_window.store(calls, Ordering::Relaxed);
+    }
+
+    /// Whether this process's threads may make their data-only sync calls
+    /// over direct channels (on by default; see [`direct`](crate::direct)).
+    /// Off, every call goes through the mediator, as a benchmark of the
+    /// mediator's own path wants. A channel already open stays open until
+    /// its thread ends, but carries no more calls.
+    pub fn set_direct_calls(&self, on: bool) {
+        self.direct.store(on, Ordering::Relaxed);
+    }
+
+    /// What [`set_direct_calls`](Self::set_direct_calls) set.
+    pub fn direct_calls(&self) -> bool {
+        self.direct.load(Ordering::Relaxed)
     }
 
     /// The window [`set_oneway_window`](Self::set_oneway_window) set.

@@ -391,6 +391,100 @@ pub(crate) fn command(process: &Arc<ProcessState>, cmd: Command) -> Result<()> {
     }
 }
 
+/// Sends `cmd` and returns the answer to a `RequestDirect`, with its fd.
+pub(crate) fn request_with_fds(
+    process: &Arc<ProcessState>,
+    cmd: Command,
+) -> Result<(Return, Vec<OwnedFd>)> {
+    with_ts(process, |ts| {
+        ts.pending.push(cmd);
+        ts.flush()
+    })?;
+    loop {
+        let (ret, fds) = read(process)?;
+        match ret {
+            Return::DirectGranted { .. } | Return::DirectRefused { .. } | Return::Error(_) => {
+                with_ts(process, |ts| ts.free())?;
+                return Ok((ret, fds));
+            }
+            other => handle_other(process, other, fds)?,
+        }
+    }
+}
+
+/// The caller's side of an adoption: tells the mediator, then waits for
+/// the call's answer as for any call.
+pub(crate) fn adopt_and_wait(
+    process: &Arc<ProcessState>,
+    handle: Handle,
+    server_tid: i32,
+) -> Result<Parcel> {
+    with_ts(process, |ts| {
+        ts.pending.push(Command::AdoptDirect { handle, server_tid });
+        ts.flush()
+    })?;
+    let result = wait_for_reply(process, false);
+    let _ = with_ts(process, |ts| ts.free());
+    result
+}
+
+/// The server's side of an adoption: `ask` asks the caller, then this
+/// waits on the thread's own channel for the adopted call (returning its
+/// ID), serving whatever else comes, or for the direct channel `direct`
+/// to close (the caller ended, or its adoption failed).
+pub(crate) fn await_adoption(
+    process: &Arc<ProcessState>,
+    direct: std::os::fd::BorrowedFd<'_>,
+    ask: impl FnOnce() -> Result<()>,
+) -> Result<capbinder_core::TxnId> {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let mine = with_ts(process, |ts| {
+        ts.flush()?;
+        ts.chan.poll_fd().map_err(|e| lost(process, e))
+    })?;
+    ask()?;
+    loop {
+        let mut fds = [
+            PollFd::new(&mine, PollFlags::IN),
+            PollFd::new(&direct, PollFlags::IN),
+        ];
+        match poll(&mut fds, None) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => {
+                return Err(Status::from_code(
+                    StatusCode::UnknownError,
+                    format!("waiting for an adoption: poll: {e}"),
+                ))
+            }
+        }
+        let (thread_ready, direct_ready) =
+            (!fds[0].revents().is_empty(), !fds[1].revents().is_empty());
+        if thread_ready {
+            let (ret, fds) = read(process)?;
+            match ret {
+                Return::Transaction(tx) if tx.flags.adopted() => {
+                    let id = tx.id;
+                    // Empty; its range is freed with it.
+                    drop(receive(process, &tx, fds));
+                    recycle(tx);
+                    return Ok(id);
+                }
+                other => handle_other(process, other, fds)?,
+            }
+        } else if direct_ready {
+            return Err(Status::dead(
+                "the direct caller went away before its call was adopted",
+            ));
+        }
+    }
+}
+
+/// Sends the reply to the call `id` this thread serves (on its stack in
+/// the mediator) and waits until it is out.
+pub(crate) fn send_reply(process: &Arc<ProcessState>, reply: Parcel, id: capbinder_core::TxnId) {
+    queue_reply(process, reply, id, true);
+}
+
 /// Sends `cmd` and returns the first answer that is not a notice.
 pub(crate) fn request(process: &Arc<ProcessState>, cmd: Command) -> Result<Return> {
     with_ts(process, |ts| {
@@ -758,7 +852,7 @@ pub(crate) fn free_buffer(process: &Arc<ProcessState>, range: DataRange) {
     }
 }
 
-fn unpack_reply(mut p: Parcel) -> Result<Parcel> {
+pub(crate) fn unpack_reply(mut p: Parcel) -> Result<Parcel> {
     match p.read_status_byte()? {
         0 => Ok(p),
         1 => Err(p.read::<Status>()?),
@@ -779,6 +873,19 @@ pub(crate) fn transact(
     oneway: bool,
 ) -> Result<Parcel> {
     let (process, handle) = (&proxy.process, proxy.handle);
+    let data = if oneway {
+        data
+    } else {
+        // A direct call this thread serves goes on the stacks before a
+        // call of its own can nest in it.
+        if crate::direct::serving_unadopted() {
+            crate::direct::adopt(process)?;
+        }
+        match crate::direct::call(proxy, code, data) {
+            Ok(result) => return result,
+            Err(data) => data,
+        }
+    };
     let window = if oneway { process.oneway_window() } else { 0 };
     if window > 0 && !data.is_in_send_area() {
         return send_in_window(proxy, code, data, window);
@@ -905,6 +1012,15 @@ fn handle_other(process: &Arc<ProcessState>, ret: Return, fds: Vec<OwnedFd>) -> 
             process.spawn_pooled_thread();
             Ok(())
         }
+        Return::DirectServe {
+            grant,
+            target,
+            sender,
+            first_id,
+        } => {
+            crate::direct::serve(process, grant, target, sender, first_id, fds);
+            Ok(())
+        }
         Return::TopicDropped { .. } | Return::TopicPublishersGone { .. } => {
             crate::topic::on_notice(process, &ret);
             Ok(())
@@ -968,7 +1084,20 @@ fn serve(process: &Arc<ProcessState>, tx: &mut TxnIn, fds: Vec<OwnedFd>, flush: 
     );
     // A topic's gap callback runs inside the message, as its handler does.
     crate::topic::on_message(process, tx);
+    let adopted = tx.flags.adopted();
     let result = receive(process, tx, fds).and_then(|mut data| {
+        if adopted {
+            // Delivered for an adoption this thread did not ask for (it
+            // was not waiting for one): its caller is told, not left
+            // waiting.
+            return Err(Status::from_code(
+                StatusCode::InvalidOperation,
+                format!(
+                    "{}: no direct call waits to be adopted on this thread",
+                    tx.id
+                ),
+            ));
+        }
         let l = target.ok_or_else(|| {
             Status::from_code(
                 StatusCode::DeadObject,
@@ -1017,6 +1146,12 @@ fn serve(process: &Arc<ProcessState>, tx: &mut TxnIn, fds: Vec<OwnedFd>, flush: 
     if clear_buf {
         reply.mark_sensitive();
     }
+    queue_reply(process, reply, tx.id, flush);
+}
+
+/// Queues `reply` to the call `id` this thread serves for its next write
+/// (at once with `flush`), and waits for the notices of any object in it.
+fn queue_reply(process: &Arc<ProcessState>, reply: Parcel, id: capbinder_core::TxnId, flush: bool) {
     // The reply goes at the start of the area: oneway calls the handler
     // left in flight first.
     let queued = with_room(process, reply, |ts, reply| {
@@ -1029,7 +1164,7 @@ fn serve(process: &Arc<ProcessState>, tx: &mut TxnIn, fds: Vec<OwnedFd>, flush: 
         let (out, guards, keep) = match prepare(ts, 0, 0, reply, 0) {
             Ok(p) => p,
             Err(status) => {
-                tracing::warn!("reply to {} cannot be sent: {status}", tx.id);
+                tracing::warn!("reply to {} cannot be sent: {status}", id);
                 prepare(ts, 0, 0, status_reply(status), 0)?
             }
         };
@@ -1055,12 +1190,12 @@ fn serve(process: &Arc<ProcessState>, tx: &mut TxnIn, fds: Vec<OwnedFd>, flush: 
             drop(keep);
             if barrier {
                 if let Err(e) = await_barrier(process) {
-                    tracing::debug!("waiting for the notices of reply {}: {e}", tx.id);
+                    tracing::debug!("waiting for the notices of reply {}: {e}", id);
                 }
             }
             drop(guards);
         }
-        Err(e) => tracing::debug!("reply to {} not sent: {e}", tx.id),
+        Err(e) => tracing::debug!("reply to {} not sent: {e}", id),
     }
 }
 
@@ -1100,7 +1235,7 @@ fn check_counts(
 }
 
 /// The message a panic was raised with, as the default hook prints it.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
     if let Some(s) = panic.downcast_ref::<&str>() {
         s
     } else if let Some(s) = panic.downcast_ref::<String>() {
@@ -1111,7 +1246,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
 }
 
 /// A reply that carries `status` instead of a result.
-fn status_reply(status: Status) -> Parcel {
+pub(crate) fn status_reply(status: Status) -> Parcel {
     let mut p = Parcel::reply_with_status(1);
     let _ = p.write(&status);
     p

@@ -59,6 +59,10 @@ pub mod codes {
     /// `oneway relay(ITest cb, int seq)`: `cb.log(seq)`, oneway, through a
     /// window of 4.
     pub const RELAY: u32 = F + 18;
+    /// `int keptTid()`: the tid the kept object's process serves `tid()`
+    /// on, asked from inside this call (a nested call when the kept
+    /// object is the caller's).
+    pub const KEPT_TID: u32 = F + 19;
 }
 
 /// The calling identity a callee reports (`whoami`, `block`).

@@ -212,6 +212,15 @@ impl Binder for TestObject {
                     .ok_or_else(|| Status::from_code(StatusCode::BadValue, "nothing kept"))?;
                 reply.write(&TestProxy(k).echo("k")?)
             }
+            codes::KEPT_TID => {
+                let k = self
+                    .kept
+                    .lock()
+                    .unwrap()
+                    .clone()
+                    .ok_or_else(|| Status::from_code(StatusCode::BadValue, "nothing kept"))?;
+                reply.write(&TestProxy(k).tid()?)
+            }
             codes::RELAY => {
                 capbinder::ProcessState::get()?.set_oneway_window(4);
                 let cb = TestProxy(data.read_binder()?);
@@ -334,6 +343,12 @@ impl TestProxy {
     /// `callKept()`: calls the kept object (its `name`).
     pub fn call_kept(&self) -> Result<String> {
         self.call(codes::CALL_KEPT, Parcel::new())?.read()
+    }
+
+    /// `keptTid()`: the tid the kept object was served on, from inside
+    /// this call.
+    pub fn kept_tid(&self) -> Result<i32> {
+        self.call(codes::KEPT_TID, Parcel::new())?.read()
     }
 
     /// `oneway relay(cb, seq)`: the service logs `seq` on `cb` with a

@@ -139,6 +139,8 @@ fn a_reply_is_read_in_place_and_its_buffer_freed_only_when_dropped() {
     let _sm = ctx.servicemanager();
     let svc = ctx.service(&["test.inplace"]);
     let mut client = ctx.client(None);
+    // Replies through the mediator's receive buffer: not direct.
+    client.ok("direct off");
     client.ok("get s test.inplace");
     // Two small replies (freed with the thread's next write) and one past
     // the deferral size (freed at once when dropped), all kept unread:

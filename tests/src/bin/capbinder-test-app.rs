@@ -747,6 +747,12 @@ impl Client {
                     "ok={ok} same={same} wrong={wrong:?} dead_object_as_sent={as_sent} then_dead={then_dead}"
                 ))
             }
+            "block" => {
+                // Blocks this (command) thread in the call until the
+                // service is released or dies.
+                let who = self.proxy(w.get(1))?.block().map_err(st)?;
+                Ok(format!("txn={}", who.txn))
+            }
             "block-bg" => {
                 let svc = self.proxy(w.get(1))?;
                 std::thread::spawn(move || match svc.block() {
@@ -892,6 +898,38 @@ impl Client {
                 }
                 let log = TestProxy(cb).get_log(n as usize).map_err(st)?;
                 Ok(format!("count={}", log.len()))
+            }
+            "direct" => {
+                // Whether this process's sync calls may go over direct
+                // channels (on by default).
+                ps.set_direct_calls(arg(1)? == "on");
+                Ok(String::new())
+            }
+            "kept-tid" => {
+                // Hands the service a callback, then asks it N times for
+                // the tid the callback is served on, from inside the call:
+                // a nested call, which must land on this waiting thread
+                // however the outer call went.
+                let svc = self.proxy(w.get(1))?;
+                let n: u32 = arg(2)?.parse().map_err(|e| format!("{e}"))?;
+                let cb = TestObject::binder("cb:", self.latch.clone());
+                svc.keep(&cb).map_err(st)?;
+                let me = gettid();
+                let mut same = 0;
+                for _ in 0..n {
+                    if svc.kept_tid().map_err(st)? == me {
+                        same += 1;
+                    }
+                }
+                Ok(format!("same_thread={same}/{n}"))
+            }
+            "channels" => {
+                // Direct channels this process calls through, as the
+                // mediator sees them.
+                let s = ps.state().map_err(st)?;
+                let me = std::process::id() as i32;
+                let n = s.direct.iter().filter(|d| d.caller_pid == me).count();
+                Ok(format!("channels={n}"))
             }
             "buffer" => {
                 // This process's receive buffer as the mediator sees it.

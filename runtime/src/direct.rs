@@ -1,0 +1,502 @@
+//! Sync calls over direct channels (`capbinder_core::direct`): after a
+//! thread has called a remote object a few times through the mediator,
+//! it asks for a socket pair to the object's process, and its data-only
+//! calls (no objects, no fds, not sensitive, at most [`MAX_PAYLOAD`]
+//! bytes each way) go straight to a thread there that serves only that
+//! channel. A round trip is then two wakeups instead of four.
+//!
+//! Nothing a caller or a server can see changes with the path: the
+//! server learns the caller's identity from the mediator (with the
+//! channel), a call that needs the stacks is *adopted* first (the server
+//! thread asks the caller, the caller tells the mediator, and the call
+//! becomes an ordinary one: a nested call from the handler lands on the
+//! waiting thread, and a reply with objects goes through the mediator),
+//! a dead server is a dead reply, and a channel the mediator revoked
+//! (handle released, server frozen) sends the call through the mediator,
+//! which answers as it would have.
+//!
+//! What is used direct: a sync call from a thread that is not serving a
+//! call, at the default priority (`SCHED_NORMAL`, nice 0: where the
+//! mediator would migrate nothing), on a handle other than 0.
+
+use std::cell::RefCell;
+use std::os::fd::{AsFd, OwnedFd};
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Weak};
+
+use capbinder_core::{Command, Handle, Return, Sender, TxnId};
+use capbinder_kmod_shim::sys::channel::Channel;
+use capbinder_kmod_shim::sys::sched::{self, SchedPolicy};
+use rustc_hash::FxHashMap;
+
+use crate::binder::LocalObject;
+use crate::binder::Proxy;
+use crate::identity::{self, CallingIdentity};
+use crate::parcel::Parcel;
+use crate::process::ProcessState;
+use crate::status::{ExceptionCode, Result, Status, StatusCode};
+
+/// The largest payload sent direct, each way: larger ones are cheaper
+/// through the mediator's receive buffer (one copy) than through a
+/// socket (two).
+pub const MAX_PAYLOAD: usize = 16 * 1024;
+/// Calls through the mediator on one handle, from one thread, before the
+/// thread asks for a channel: a handle called once is not worth one.
+const ASK_AFTER: i32 = 2;
+/// Calls through the mediator after a refusal or a revocation before the
+/// thread asks again.
+const ASK_AGAIN_AFTER: i32 = 64;
+
+/// A call's head on the channel, caller to server: code, flags, and the
+/// work source (0: none, else 1 and the uid), little-endian.
+const CALL_HEAD: usize = 16;
+/// Server to caller: the reply parcel's bytes follow.
+const REPLY: u8 = 0;
+/// Server to caller: adopt this call (`Command::AdoptDirect`); the server
+/// thread's tid follows (4 bytes).
+const ADOPT: u8 = 1;
+
+enum Channelled {
+    /// Calls counted through the mediator; asks at `ASK_AFTER`.
+    Counting(i32),
+    /// Open.
+    Open(Channel),
+}
+
+struct Entry {
+    /// The proxy it was made for: a handle number may be reused for
+    /// another node once released.
+    proxy: Weak<Proxy>,
+    state: Channelled,
+}
+
+thread_local! {
+    /// This thread's channels, by handle.
+    static CHANNELS: RefCell<FxHashMap<Handle, Entry>> = RefCell::default();
+    /// The thread's own tid (for `sched_getattr`, and to name itself when
+    /// it asks to be adopted).
+    static TID: i32 = rustix::thread::gettid().as_raw_nonzero().get();
+    /// On a channel's server thread, the call being served.
+    static SERVING: RefCell<Option<Serving>> = const { RefCell::new(None) };
+}
+
+/// The direct call a server thread is serving.
+struct Serving {
+    /// A duplicate of the channel, to ask for adoption on.
+    chan: Arc<Channel>,
+    /// Adopted: the call is on the stacks and its reply goes through the
+    /// mediator.
+    adopted: Option<TxnId>,
+}
+
+fn my_tid() -> i32 {
+    TID.with(|t| *t)
+}
+
+/// Whether the calling thread runs at the default priority, where a
+/// mediated call would migrate nothing (a failed read counts as not).
+fn default_priority() -> bool {
+    let Some(tid) = rustix::process::Pid::from_raw(my_tid()) else {
+        return false;
+    };
+    matches!(sched::thread_sched(tid), Ok(s) if s.policy == SchedPolicy::Normal && s.nice == 0)
+}
+
+/// Whether the calling thread is serving a call (its own calls then go
+/// through the mediator, on the stacks).
+fn in_a_call() -> bool {
+    identity::serving()
+}
+
+/// Makes a sync call on `proxy` direct where it may go so: `Err(data)`
+/// hands the parcel back for the mediator's path.
+pub(crate) fn call(
+    proxy: &Arc<Proxy>,
+    code: u32,
+    data: Parcel,
+) -> std::result::Result<Result<Parcel>, Parcel> {
+    let process = &proxy.process;
+    let handle = proxy.handle;
+    if !process.direct_calls()
+        || handle == Handle::CONTEXT_MANAGER
+        || data.object_count() > 0
+        || data.is_sensitive()
+        || data.len() > MAX_PAYLOAD
+        || in_a_call()
+    {
+        return Err(data);
+    }
+    let open = CHANNELS.with(|c| {
+        let mut c = c.borrow_mut();
+        // Entries of dropped proxies go: their channels were revoked with
+        // the handle's last strong count.
+        c.retain(|_, e| e.proxy.strong_count() > 0);
+        let e = c.entry(handle).or_insert_with(|| Entry {
+            proxy: Arc::downgrade(proxy),
+            state: Channelled::Counting(0),
+        });
+        if !Weak::ptr_eq(&e.proxy, &Arc::downgrade(proxy)) {
+            *e = Entry {
+                proxy: Arc::downgrade(proxy),
+                state: Channelled::Counting(0),
+            };
+        }
+        match &mut e.state {
+            Channelled::Open(_) => true,
+            Channelled::Counting(n) => {
+                *n += 1;
+                false
+            }
+        }
+    });
+    if !open {
+        let ask = CHANNELS.with(|c| {
+            matches!(c.borrow().get(&handle), Some(Entry { state: Channelled::Counting(n), .. }) if *n >= ASK_AFTER)
+        });
+        if !ask || !default_priority() {
+            return Err(data);
+        }
+        let state = match request(process, handle) {
+            Ok(Some(chan)) => Channelled::Open(chan),
+            Ok(None) => Channelled::Counting(ASK_AFTER - ASK_AGAIN_AFTER),
+            Err(e) => return Ok(Err(e)),
+        };
+        let opened = matches!(state, Channelled::Open(_));
+        CHANNELS.with(|c| {
+            if let Some(e) = c.borrow_mut().get_mut(&handle) {
+                e.state = state;
+            }
+        });
+        if !opened {
+            return Err(data);
+        }
+    } else if !default_priority() {
+        return Err(data);
+    }
+    // Taken out while in use: a nested call on the same handle (from a
+    // handler this thread runs while adopted) finds none and goes through
+    // the mediator.
+    let chan = CHANNELS.with(|c| {
+        let mut c = c.borrow_mut();
+        let e = c.get_mut(&handle)?;
+        match std::mem::replace(&mut e.state, Channelled::Counting(0)) {
+            Channelled::Open(ch) => Some(ch),
+            other => {
+                e.state = other;
+                None
+            }
+        }
+    });
+    let Some(chan) = chan else {
+        return Err(data);
+    };
+    match call_on(process, &chan, handle, code, data) {
+        Sent::Answered(r) => {
+            let keep = !matches!(&r, Err(e) if e.code == StatusCode::DeadObject);
+            if keep {
+                put_back(handle, chan);
+            }
+            Ok(r)
+        }
+        Sent::Revoked(data) => {
+            // The mediator ended the grant: the call goes its way, which
+            // answers as the revocation's cause demands.
+            CHANNELS.with(|c| {
+                if let Some(e) = c.borrow_mut().get_mut(&handle) {
+                    e.state = Channelled::Counting(ASK_AFTER - ASK_AGAIN_AFTER);
+                }
+            });
+            Err(data)
+        }
+    }
+}
+
+fn put_back(handle: Handle, chan: Channel) {
+    CHANNELS.with(|c| {
+        if let Some(e) = c.borrow_mut().get_mut(&handle) {
+            e.state = Channelled::Open(chan);
+        }
+    });
+}
+
+enum Sent {
+    Answered(Result<Parcel>),
+    /// Not sent: the channel is revoked.
+    Revoked(Parcel),
+}
+
+thread_local! {
+    /// The buffers of this thread's direct calls, kept between calls.
+    static BUFS: RefCell<(Vec<u8>, Vec<u8>)> = RefCell::default();
+}
+
+fn call_on(
+    process: &Arc<ProcessState>,
+    chan: &Channel,
+    handle: Handle,
+    code: u32,
+    data: Parcel,
+) -> Sent {
+    let sent = BUFS.with(|b| {
+        let out = &mut b.borrow_mut().0;
+        out.clear();
+        out.extend_from_slice(&code.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        match crate::work_source::outgoing() {
+            Some(uid) => {
+                out.extend_from_slice(&1u32.to_le_bytes());
+                out.extend_from_slice(&uid.to_le_bytes());
+            }
+            None => out.extend_from_slice(&[0; 8]),
+        }
+        out.extend_from_slice(&data.bytes());
+        chan.send(out, &[])
+    });
+    if let Err(e) = sent {
+        tracing::debug!("{handle}: direct channel closed ({e}); through the mediator");
+        return Sent::Revoked(data);
+    }
+    drop(data);
+    Sent::Answered(await_answer(process, chan, handle))
+}
+
+fn await_answer(process: &Arc<ProcessState>, chan: &Channel, handle: Handle) -> Result<Parcel> {
+    BUFS.with(|b| {
+        let inb = &mut b.borrow_mut().1;
+        inb.resize(1 + MAX_PAYLOAD, 0);
+        let got = chan.recv(inb, 0).map_err(|e| {
+            Status::dead(format!("{handle}: the direct channel failed: {e}"))
+        })?;
+        if got.full_len == 0 {
+            return Err(Status::dead(format!(
+                "{handle}: the target died before it replied"
+            )));
+        }
+        if got.truncated {
+            return Err(Status::exception(
+                ExceptionCode::BadParcelable,
+                format!("{handle}: a direct reply of {} bytes is over the {MAX_PAYLOAD} a reply may have", got.full_len),
+            ));
+        }
+        match inb[0] {
+            REPLY => {
+                let reply = Parcel::from_parts(inb[1..got.len].to_vec(), Vec::new());
+                crate::thread::unpack_reply(reply)
+            }
+            ADOPT if got.len == 5 => {
+                let tid = i32::from_le_bytes(inb[1..5].try_into().expect("4 bytes"));
+                Ok(tid)
+                    .and_then(|tid| crate::thread::adopt_and_wait(process, handle, tid))
+            }
+            k => Err(Status::exception(
+                ExceptionCode::BadParcelable,
+                format!("{handle}: a direct answer of kind {k} and {} bytes is neither a reply nor an adoption", got.len),
+            )),
+        }
+    })
+}
+
+/// Asks the mediator for a channel on `handle`: `None` when refused.
+fn request(process: &Arc<ProcessState>, handle: Handle) -> Result<Option<Channel>> {
+    let (ret, fds) = crate::thread::request_with_fds(process, Command::RequestDirect { handle })?;
+    match ret {
+        Return::DirectGranted { .. } => {
+            let Some(fd) = fds.into_iter().next() else {
+                // Not received (out of fds): its server sees the end
+                // closed and stops; calls go through the mediator.
+                tracing::debug!("{handle}: a direct channel's fd could not be received");
+                return Ok(None);
+            };
+            Ok(Some(Channel::from_owned_fd(fd).map_err(|e| {
+                Status::from_code(StatusCode::UnknownError, format!("direct channel: {e}"))
+            })?))
+        }
+        Return::DirectRefused { error, .. } => {
+            tracing::debug!("{handle}: {error}");
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
+}
+
+// ---- the server's side --------------------------------------------------
+
+/// `DirectServe`: starts the thread that serves the channel in `fds`.
+pub(crate) fn serve(
+    process: &Arc<ProcessState>,
+    grant: u64,
+    target: (u64, u64),
+    sender: Sender,
+    first_id: TxnId,
+    fds: Vec<OwnedFd>,
+) {
+    let Some(fd) = fds.into_iter().next() else {
+        return;
+    };
+    let Ok(chan) = Channel::from_owned_fd(fd) else {
+        return;
+    };
+    let Some(local) = process.lookup_local(target.0) else {
+        // Its caller learns at once (the mediator's duplicate keeps the
+        // socket open otherwise).
+        let _ = chan.shutdown();
+        return;
+    };
+    let process = process.clone();
+    let chan = Arc::new(chan);
+    let spawned = std::thread::Builder::new()
+        .name(format!("capbinder-direct-{grant}"))
+        .spawn({
+            let chan = chan.clone();
+            move || serve_channel(&process, &chan, &local, &sender, first_id)
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("direct channel {grant}: no thread to serve it: {e}");
+        let _ = chan.shutdown();
+    }
+}
+
+fn serve_channel(
+    process: &Arc<ProcessState>,
+    chan: &Arc<Channel>,
+    local: &Arc<LocalObject>,
+    sender: &Sender,
+    first_id: TxnId,
+) {
+    let mut buf = vec![0u8; CALL_HEAD + MAX_PAYLOAD];
+    for n in 0..capbinder_core::direct::ID_BLOCK {
+        let id = TxnId(first_id.0 + n);
+        let got = match chan.recv(&mut buf, 0) {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::debug!("direct channel: {e}");
+                break;
+            }
+        };
+        if got.full_len == 0 || process.is_lost() {
+            break; // revoked, or its caller ended
+        }
+        if got.truncated || got.len < CALL_HEAD {
+            tracing::warn!(
+                "direct channel from pid {}: a call of {} bytes is malformed; closing it",
+                sender.pid,
+                got.full_len
+            );
+            break;
+        }
+        let word = |i: usize| u32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes"));
+        let code = word(0);
+        let work_source = (word(8) != 0).then(|| word(12));
+        let data = Parcel::from_parts(buf[CALL_HEAD..got.len].to_vec(), Vec::new());
+        if !serve_one(process, chan, local, sender, id, code, work_source, data) {
+            break;
+        }
+    }
+    // Whoever waits on the channel learns now: the mediator's duplicate of
+    // this end would keep it open.
+    let _ = chan.shutdown();
+}
+
+/// Serves one call; false when the channel is done with.
+#[allow(clippy::too_many_arguments)]
+fn serve_one(
+    process: &Arc<ProcessState>,
+    chan: &Arc<Channel>,
+    local: &Arc<LocalObject>,
+    sender: &Sender,
+    id: TxnId,
+    code: u32,
+    work_source: Option<u32>,
+    mut data: Parcel,
+) -> bool {
+    let entered = (
+        identity::enter(CallingIdentity::from_sender(sender, id)),
+        crate::work_source::serve(work_source),
+    );
+    SERVING.with(|s| {
+        *s.borrow_mut() = Some(Serving {
+            chan: chan.clone(),
+            adopted: None,
+        })
+    });
+    let mut reply = Parcel::reply_with_status(0);
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        crate::thread::run_local(local, code, &mut data, &mut reply)
+    }))
+    .unwrap_or_else(|panic| {
+        let what = crate::thread::panic_message(panic.as_ref()).to_owned();
+        tracing::error!("direct call: code {code} panicked: {what}");
+        Err(Status::from_code(
+            StatusCode::UnknownError,
+            format!("the service panicked in code {code}: {what}"),
+        ))
+    });
+    drop(data);
+    let reply = match result {
+        Ok(()) => reply,
+        Err(s) => crate::thread::status_reply(s),
+    };
+    drop(entered);
+    let direct_ok =
+        reply.object_count() == 0 && !reply.is_sensitive() && reply.len() <= MAX_PAYLOAD;
+    let adopted = SERVING.with(|s| s.borrow().as_ref().and_then(|s| s.adopted));
+    let adopted = match adopted {
+        Some(id) => Some(id),
+        None if direct_ok => None,
+        // Objects, fds or a large payload go back through the mediator.
+        None => match adopt(process) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                tracing::debug!("direct call: reply not sent: {e}");
+                SERVING.with(|s| s.borrow_mut().take());
+                return false;
+            }
+        },
+    };
+    SERVING.with(|s| s.borrow_mut().take());
+    match adopted {
+        Some(id) => {
+            crate::thread::send_reply(process, reply, id);
+            true
+        }
+        None => {
+            let mut out = Vec::with_capacity(1 + reply.len());
+            out.push(REPLY);
+            out.extend_from_slice(&reply.bytes());
+            chan.send(&out, &[]).is_ok()
+        }
+    }
+}
+
+/// Whether the calling thread serves a direct call not yet adopted: a
+/// sync call it makes must adopt it first.
+pub(crate) fn serving_unadopted() -> bool {
+    SERVING.with(|s| s.borrow().as_ref().is_some_and(|s| s.adopted.is_none()))
+}
+
+/// Has the direct call this thread serves adopted (see the module doc):
+/// asks its caller on the channel, and waits on its own thread channel
+/// for the empty call the mediator delivers for it, or for the channel
+/// to close (the caller ended, or could not adopt).
+pub(crate) fn adopt(process: &Arc<ProcessState>) -> Result<TxnId> {
+    let chan = SERVING
+        .with(|s| s.borrow().as_ref().map(|s| s.chan.clone()))
+        .ok_or_else(|| {
+            Status::from_code(StatusCode::InvalidOperation, "no direct call to adopt")
+        })?;
+    let id = crate::thread::await_adoption(process, chan.as_fd(), || {
+        let mut msg = [ADOPT, 0, 0, 0, 0];
+        msg[1..].copy_from_slice(&my_tid().to_le_bytes());
+        chan.send(&msg, &[]).map(|_| ()).map_err(|e| {
+            Status::dead(format!(
+                "the direct caller went away before its call was adopted: {e}"
+            ))
+        })
+    })?;
+    SERVING.with(|s| {
+        if let Some(s) = s.borrow_mut().as_mut() {
+            s.adopted = Some(id);
+        }
+    });
+    Ok(id)
+}

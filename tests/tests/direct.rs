@@ -1,0 +1,152 @@
+//! Direct channels through the runtime: a thread's data-only sync calls on
+//! a handle go over a socket pair the mediator made, with nothing a caller
+//! or a service can see changed: the caller's identity, nested calls on
+//! the waiting thread, a dead reply when the service dies, a service that
+//! goes on serving when a caller dies, revocation when the handle goes.
+
+use capbinder_tests::context;
+use capbinder_tests::harness::{process, NOBODY};
+
+fn fields(line: &str) -> std::collections::HashMap<String, String> {
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn calls_go_direct_from_the_second_and_the_service_sees_the_same_caller() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let _svc = ctx.service(&["test.direct"]);
+    let mut client = ctx.client(Some(NOBODY));
+    client.ok("get s test.direct");
+    assert_eq!(client.ok("channels"), "channels=0");
+    let before = process(&ctx.state(), client.pid())
+        .unwrap()
+        .counters
+        .calls_sent;
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        let who = fields(&client.ok("whoami s"));
+        assert_eq!(who["pid"], who["my_pid"]);
+        assert_eq!(who["tid"], who["my_tid"]);
+        assert_eq!(who["uid"], NOBODY.to_string());
+        assert_eq!(who["euid"], NOBODY.to_string());
+        ids.push(who["txn"].parse::<u64>().unwrap());
+    }
+    assert_eq!(client.ok("channels"), "channels=1");
+    // IDs are the mediator's, unique and in order on the channel.
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    // The mediator carried at most the first (none when `get` made one
+    // on the handle already); the others went direct.
+    let s = ctx.state();
+    let sent = process(&s, client.pid()).unwrap().counters.calls_sent - before;
+    assert!(sent <= 1, "calls through the mediator: {sent}");
+}
+
+#[test]
+fn a_process_may_keep_every_call_on_the_mediators_path() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let _svc = ctx.service(&["test.nodirect"]);
+    let mut client = ctx.client(None);
+    client.ok("direct off");
+    client.ok("get s test.nodirect");
+    let before = process(&ctx.state(), client.pid())
+        .unwrap()
+        .counters
+        .calls_sent;
+    for _ in 0..5 {
+        assert_eq!(client.ok("echo s x"), "x");
+    }
+    assert_eq!(client.ok("channels"), "channels=0");
+    let s = ctx.state();
+    assert_eq!(
+        process(&s, client.pid()).unwrap().counters.calls_sent - before,
+        5
+    );
+}
+
+#[test]
+fn a_nested_call_from_a_directly_called_service_lands_on_the_waiting_thread() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let _svc = ctx.service(&["test.dnested"]);
+    let mut client = ctx.client(None);
+    client.ok("get s test.dnested");
+    // Each call's handler calls the client's callback from inside the
+    // call: the first two through the mediator, the rest adopted from
+    // the direct channel first.
+    assert_eq!(client.ok("kept-tid s 6"), "same_thread=6/6");
+    assert_eq!(client.ok("channels"), "channels=1");
+    // The channel still serves plain calls after adoptions.
+    assert_eq!(client.ok("echo s after"), "after");
+}
+
+#[test]
+fn a_service_killed_in_a_direct_call_gives_its_caller_a_dead_reply() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let mut svc = ctx.service(&["test.ddeath"]);
+    let mut client = ctx.client(None);
+    client.ok("get s test.ddeath");
+    client.ok("echo s a");
+    client.ok("echo s b");
+    assert_eq!(client.ok("channels"), "channels=1");
+    client.send("block s");
+    svc.expect("in-call");
+    let pid = svc.pid();
+    svc.kill9();
+    let e = client.expect("err");
+    assert!(e.contains("DeadObject"), "{e}");
+    assert!(client.err("echo s c").contains("DeadObject"));
+    let s = ctx.wait_state("nothing is left of the service", |s| {
+        process(s, pid).is_none() && s.direct.is_empty()
+    });
+    assert!(s.transactions.is_empty(), "{:?}", s.transactions);
+}
+
+#[test]
+fn a_caller_killed_in_a_direct_call_leaves_the_service_serving() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let mut svc = ctx.service(&["test.dcaller"]);
+    let mut client = ctx.client(None);
+    client.ok("get s test.dcaller");
+    client.ok("echo s a");
+    client.ok("echo s b");
+    client.send("block s");
+    svc.expect("in-call");
+    let pid = client.pid();
+    client.kill9();
+    ctx.wait_state("the caller and its channel are gone", |s| {
+        process(s, pid).is_none() && s.direct.is_empty()
+    });
+    // The reply goes nowhere, harmlessly; the service serves on, direct
+    // too.
+    svc.send("release");
+    let mut other = ctx.client(None);
+    other.ok("get s test.dcaller");
+    for i in 0..4 {
+        assert_eq!(other.ok(&format!("echo s n{i}")), format!("n{i}"));
+    }
+    assert_eq!(other.ok("channels"), "channels=1");
+}
+
+#[test]
+fn dropping_the_handle_revokes_the_channel() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let _svc = ctx.service(&["test.drevoke"]);
+    let mut client = ctx.client(None);
+    client.ok("get s test.drevoke");
+    client.ok("echo s a");
+    client.ok("echo s b");
+    assert_eq!(client.ok("channels"), "channels=1");
+    client.ok("drop s");
+    ctx.wait_state("the channel is revoked", |s| s.direct.is_empty());
+    // Got again, the handle calls as before.
+    client.ok("get s test.drevoke");
+    assert_eq!(client.ok("echo s again"), "again");
+}
