@@ -404,6 +404,19 @@ impl Setup {
         }
     }
 
+    /// `sync_call` with the process's direct channels off for the call
+    /// (`ProcessState::set_direct_calls`): every call through the mediator.
+    pub fn mediated_call(&self, payload: usize) -> impl FnMut(bool) -> Res<()> + '_ {
+        let mut call = self.sync_call(payload);
+        move |check| {
+            let ps = ProcessState::get().map_err(st)?;
+            ps.set_direct_calls(false);
+            let r = call(check);
+            ps.set_direct_calls(true);
+            r
+        }
+    }
+
     /// The same through the generated proxy, as a measured case: a fresh
     /// payload per call into the caller's buffer, then
     /// `IBenchEcho::echo(&buf)`.

@@ -601,6 +601,10 @@ fn run_bench(cli: Cli) -> Res<()> {
                 if plan.wants("capbinder") {
                     names.push("capbinder".into());
                     cases.push(Box::new(s.sync_call(payload)));
+                    // The same calls kept on the mediator's path: what the
+                    // mediator itself costs, next to what a user gets.
+                    names.push("capbinder-mediated".into());
+                    cases.push(Box::new(s.mediated_call(payload)));
                 }
                 if plan.wants("capbinder-aidl") {
                     names.push("capbinder-aidl".into());

@@ -153,8 +153,9 @@ impl Report {
             .collect();
         payloads.sort_unstable();
         payloads.dedup();
-        let cols: [(&str, &str, &str); 11] = [
+        let cols: [(&str, &str, &str); 12] = [
             ("cb/relay", "capbinder", "relay-blocking"),
+            ("cbm/relay", "capbinder-mediated", "relay-blocking"),
             ("aidl/relay", "capbinder-aidl", "relay-blocking"),
             ("aidl/cb", "capbinder-aidl", "capbinder"),
             ("cb/direct", "capbinder", "direct"),
@@ -168,7 +169,7 @@ impl Report {
         ];
         let _ = writeln!(
             out,
-            "RATIOS sync round trips, median / median, like placements only (cb = capbinder through the runtime API, aidl = through generated AIDL code; daemon and broker = D-Bus through zbus, -lib through libdbus)"
+            "RATIOS sync round trips, median / median, like placements only (cb = capbinder through the runtime API, calls over direct channels where they qualify; cbm = the same with every call through the mediator; aidl = through generated AIDL code; daemon and broker = D-Bus through zbus, -lib through libdbus)"
         );
         let mut header = format!("{:<9} {:>9}", "placement", "payload");
         for (name, _, _) in cols {
@@ -322,6 +323,14 @@ impl Report {
                 let _ = writeln!(
                     out,
                     "TARGET capbinder/relay-blocking placement={} payload=32: {x:.2} (target <= 1.2) {}",
+                    p.name(),
+                    verdict(x <= 1.2)
+                );
+            }
+            if let Some(x) = self.median_ratio("capbinder-mediated", "relay-blocking", p, 32) {
+                let _ = writeln!(
+                    out,
+                    "TARGET capbinder-mediated/relay-blocking placement={} payload=32: {x:.2} (target <= 1.2; every call through the mediator) {}",
                     p.name(),
                     verdict(x <= 1.2)
                 );
