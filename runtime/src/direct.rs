@@ -191,9 +191,16 @@ pub(crate) fn call(
         return Err(data);
     };
     match call_on(process, &chan, handle, code, data) {
-        Sent::Answered(r) => {
-            let keep = !matches!(&r, Err(e) if e.code == StatusCode::DeadObject);
-            if keep {
+        Sent::Answered(r, keep) => {
+            // A channel `await_answer` shut is done with; the thread asks
+            // again, later.
+            if !keep {
+                CHANNELS.with(|c| {
+                    if let Some(e) = c.borrow_mut().get_mut(&handle) {
+                        e.state = Channelled::Counting(ASK_AFTER - ASK_AGAIN_AFTER);
+                    }
+                });
+            } else {
                 put_back(handle, chan);
             }
             Ok(r)
@@ -220,7 +227,8 @@ fn put_back(handle: Handle, chan: Channel) {
 }
 
 enum Sent {
-    Answered(Result<Parcel>),
+    /// The answer, and whether the channel may carry the next call.
+    Answered(Result<Parcel>, bool),
     /// Not sent: the channel is revoked.
     Revoked(Parcel),
 }
@@ -257,43 +265,88 @@ fn call_on(
         return Sent::Revoked(data);
     }
     drop(data);
-    Sent::Answered(await_answer(process, chan, handle))
+    let (r, keep) = await_answer(process, chan, handle);
+    Sent::Answered(r, keep)
 }
 
-fn await_answer(process: &Arc<ProcessState>, chan: &Channel, handle: Handle) -> Result<Parcel> {
-    BUFS.with(|b| {
+/// What came back on the channel for a call.
+enum Answer {
+    /// The reply (or the handler's failure status).
+    Reply(Result<Parcel>),
+    /// The server thread asks that the call be adopted.
+    Adopt(i32),
+    /// The server is gone, or broke the channel's format: the channel is
+    /// done with.
+    Broken(Status),
+}
+
+/// The call's answer, and whether the channel may carry the next call.
+fn await_answer(
+    process: &Arc<ProcessState>,
+    chan: &Channel,
+    handle: Handle,
+) -> (Result<Parcel>, bool) {
+    // Read and parsed before an adoption, which waits (and may serve
+    // nested calls on this thread) with the buffer free.
+    let answer = BUFS.with(|b| {
         let inb = &mut b.borrow_mut().1;
         inb.resize(1 + MAX_PAYLOAD, 0);
-        let got = chan.recv(inb, 0).map_err(|e| {
-            Status::dead(format!("{handle}: the direct channel failed: {e}"))
-        })?;
+        let got = match chan.recv(inb, 0) {
+            Ok(g) => g,
+            Err(e) => {
+                return Answer::Broken(Status::dead(format!(
+                    "{handle}: the direct channel failed: {e}"
+                )))
+            }
+        };
         if got.full_len == 0 {
-            return Err(Status::dead(format!(
+            return Answer::Broken(Status::dead(format!(
                 "{handle}: the target died before it replied"
             )));
         }
         if got.truncated {
-            return Err(Status::exception(
+            return Answer::Broken(Status::exception(
                 ExceptionCode::BadParcelable,
-                format!("{handle}: a direct reply of {} bytes is over the {MAX_PAYLOAD} a reply may have", got.full_len),
+                format!(
+                    "{handle}: a direct reply of {} bytes is over the {MAX_PAYLOAD} a reply may have",
+                    got.full_len
+                ),
             ));
         }
         match inb[0] {
-            REPLY => {
-                let reply = Parcel::from_parts(inb[1..got.len].to_vec(), Vec::new());
-                crate::thread::unpack_reply(reply)
-            }
+            REPLY => Answer::Reply(crate::thread::unpack_reply(Parcel::from_parts(
+                inb[1..got.len].to_vec(),
+                Vec::new(),
+            ))),
             ADOPT if got.len == 5 => {
-                let tid = i32::from_le_bytes(inb[1..5].try_into().expect("4 bytes"));
-                Ok(tid)
-                    .and_then(|tid| crate::thread::adopt_and_wait(process, handle, tid))
+                Answer::Adopt(i32::from_le_bytes(inb[1..5].try_into().expect("4 bytes")))
             }
-            k => Err(Status::exception(
+            k => Answer::Broken(Status::exception(
                 ExceptionCode::BadParcelable,
-                format!("{handle}: a direct answer of kind {k} and {} bytes is neither a reply nor an adoption", got.len),
+                format!(
+                    "{handle}: a direct answer of kind {k} and {} bytes is neither a reply nor an adoption",
+                    got.len
+                ),
             )),
         }
-    })
+    });
+    match answer {
+        Answer::Reply(r) => (r, true),
+        Answer::Adopt(tid) => match crate::thread::adopt_and_wait(process, handle, tid) {
+            Ok(reply) => (Ok(reply), true),
+            Err(e) => {
+                // The server thread may still wait for the adoption, or
+                // answer on the channel after all: a later call could
+                // read that answer as its own. Closed, its thread stops.
+                let _ = chan.shutdown();
+                (Err(e), false)
+            }
+        },
+        Answer::Broken(e) => {
+            let _ = chan.shutdown();
+            (Err(e), false)
+        }
+    }
 }
 
 /// Asks the mediator for a channel on `handle`: `None` when refused.
