@@ -43,6 +43,8 @@ pub const ID_BLOCK: u64 = 1 << 32;
 /// One granted channel.
 #[derive(Debug)]
 pub(crate) struct Grant {
+    /// Its id (the key it is kept under).
+    pub id: u64,
     /// The thread that calls through it.
     pub caller: ThreadId,
     /// Its process.
@@ -179,6 +181,7 @@ impl Core {
         self.grants.insert(
             id,
             Grant {
+                id,
                 caller: thread,
                 caller_proc: from,
                 handle,

@@ -348,7 +348,17 @@ impl Core {
             Command::WaitForWork => self.looper_command(thread, LooperCmd::WaitForWork, fx),
             Command::SpawnFailed => self.spawn_failed(proc_id),
             Command::TakeWork => self.take_work(thread, fx),
-            Command::SetMaxThreads(n) => self.set_max_threads(proc_id, n),
+            Command::SetMaxThreads(n) => self.set_max_threads(proc_id, n).map(|()| {
+                // Channels are threads there: those over the new count end.
+                let over: Vec<u64> = self
+                    .grants
+                    .iter()
+                    .filter(|(_, g)| g.server == proc_id)
+                    .map(|(&id, _)| id)
+                    .skip(n.min(direct::MAX_SERVED as u32) as usize)
+                    .collect();
+                self.revoke_direct(|g| over.contains(&g.id), direct::End::Soft, fx);
+            }),
             Command::SetContextManager { ptr, cookie, flags } => {
                 self.set_context_manager(proc_id, ptr, cookie, flags, fx)
             }

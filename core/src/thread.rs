@@ -270,8 +270,15 @@ impl Core {
                 th.tid
             )));
         }
+        let first = !th.polled;
         th.polled = true;
         let proc_id = th.proc;
+        if first {
+            // A process that serves from an event loop serves no direct
+            // channel (see `grant_direct`), also one granted before.
+            self.revoke_direct(|g| g.server == proc_id, crate::direct::End::Soft, fx);
+        }
+        let th = self.threads.get(thread.0).expect("live");
         // A thread with a stack takes only its own stack's work.
         if th.top.is_none() {
             self.restore_oneway_priority(thread, fx);

@@ -115,9 +115,12 @@ fn a_channel_is_refused_where_the_mediator_must_see_the_call() {
     take_serve(&mut w, st, theirs, ct);
     let (_, ret, _) = request(&mut w, ct, h);
     assert!(matches!(ret, Return::DirectRefused { .. }), "{ret:?}");
-    // A server that serves on its own threads only (no pool threads).
+    // A server that serves on its own threads only (no pool threads):
+    // the channel it served ends, and none is granted.
     let ct2 = w.thread(w.core.thread_proc(ct).unwrap());
     w.ok(st, Command::SetMaxThreads(0));
+    assert_eq!(w.revoked.len(), 1);
+    assert!(w.dump().direct.is_empty());
     let (_, ret, _) = request(&mut w, ct2, h);
     let Return::DirectRefused { error, .. } = ret else {
         panic!("{ret:?}")
@@ -319,4 +322,21 @@ fn everything_is_freed_when_all_exit() {
     let sm = w.sm.unwrap().0;
     w.exit(sm);
     assert!(w.core.is_empty(), "{:#?}", w.dump());
+}
+
+#[test]
+fn a_server_that_starts_polling_serves_no_channel() {
+    let Rig {
+        mut w, st, ct, h, ..
+    } = rig();
+    let ([_, theirs, dup], _, _) = request(&mut w, ct, h);
+    take_serve(&mut w, st, theirs, ct);
+    w.ok(st, Command::TakeWork);
+    assert_eq!(w.revoked, vec![(dup, false)]);
+    let ct2 = w.thread(w.core.thread_proc(ct).unwrap());
+    let (_, ret, _) = request(&mut w, ct2, h);
+    let Return::DirectRefused { error, .. } = ret else {
+        panic!("{ret:?}")
+    };
+    assert!(error.to_string().contains("event loop"), "{error}");
 }
