@@ -14,6 +14,15 @@
 //! send fails (and its runtime goes back through the mediator, which
 //! answers as it would have).
 //!
+//! A revoked channel whose server thread exists stays on record,
+//! *draining*, until that thread says its end is closed
+//! (`DirectClosed`) or the server dies: it still counts against the
+//! server's channels, so revoking and asking again cannot pile up server
+//! threads, and a call the server read before the revocation can still be
+//! adopted. When the caller is gone (its thread or process ended, or it
+//! released the handle) the calls it queued and nobody waits for are
+//! dropped unread.
+//!
 //! Everything else stays on the mediator's path: objects, fds, blobs,
 //! oneway calls, refcounts, death and freeze. A call made direct has no
 //! record here; when its server needs one (a nested call, or a reply
@@ -37,8 +46,9 @@ pub const MAX_HELD: usize = 8;
 /// Transaction IDs set aside for each channel's calls: a direct call has
 /// an ID from the mediator's one sequence, unique like any other, which
 /// the server numbers from the block it was given. A channel whose block
-/// is used up is closed by its server (the caller then asks again).
-pub const ID_BLOCK: u64 = 1 << 32;
+/// is used up is closed by its server (the caller then asks again). A
+/// million: the sequence holds 2^44 blocks.
+pub const ID_BLOCK: u64 = 1 << 20;
 
 /// One granted channel.
 #[derive(Debug)]
@@ -55,21 +65,36 @@ pub(crate) struct Grant {
     pub node: NodeId,
     /// The node's process.
     pub server: ProcId,
-    /// The mediator's duplicate of the server's end: shut to revoke.
-    pub revoke: FdSlot,
+    /// The mediator's duplicate of the server's end, shut to revoke;
+    /// `None` once revoked (the grant is then draining).
+    pub revoke: Option<FdSlot>,
     /// The server's end, until one of its pool threads takes it.
     pub server_end: Option<FdSlot>,
     /// The first of its `ID_BLOCK` transaction IDs.
     pub first_id: u64,
+    /// The server thread that asked (`AwaitAdoption`) to have the call it
+    /// serves adopted: the only thread an `AdoptDirect` may name.
+    pub awaiting: Option<ThreadId>,
+}
+
+impl Grant {
+    /// Revoked, its server thread not yet gone.
+    pub(crate) fn draining(&self) -> bool {
+        self.revoke.is_none()
+    }
 }
 
 /// How a grant ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum End {
-    /// No new calls: the server still answers one it has read.
+    /// The server may no longer take direct calls (frozen, polling, fewer
+    /// threads): no new calls; those sent are still answered.
     Soft,
+    /// The caller is gone or gave up the handle: nobody waits for the
+    /// calls it queued, which are dropped unread.
+    CallerGone,
     /// The server is gone: a caller waiting on it is told at once.
-    Hard,
+    ServerGone,
 }
 
 impl Core {
@@ -158,12 +183,13 @@ impl Core {
         }
         let (mut held, mut served) = (0, 0);
         for g in self.grants.values() {
-            if g.caller == thread {
+            if g.caller == thread && !g.draining() {
                 if g.node == node_id {
                     return no("this thread holds a channel to this node already");
                 }
                 held += 1;
             }
+            // Draining ones too: their threads still run there.
             if g.server == server {
                 served += 1;
             }
@@ -174,10 +200,13 @@ impl Core {
         if served >= MAX_SERVED.min(pool) {
             return no("the node's process serves as many channels as it has pool threads");
         }
+        let Some(next) = self.next_txn.checked_add(ID_BLOCK) else {
+            return no("the transaction IDs are used up");
+        };
         let id = self.next_grant;
         self.next_grant += 1;
         let first_id = self.next_txn + 1;
-        self.next_txn += ID_BLOCK;
+        self.next_txn = next;
         self.grants.insert(
             id,
             Grant {
@@ -187,9 +216,10 @@ impl Core {
                 handle,
                 node: node_id,
                 server,
-                revoke,
+                revoke: Some(revoke),
                 server_end: Some(server_end),
                 first_id,
+                awaiting: None,
             },
         );
         self.queue_work(server, Work::DirectServe(id), fx);
@@ -211,6 +241,13 @@ impl Core {
             return false;
         };
         let (caller, node_id, first_id) = (g.caller, g.node, g.first_id);
+        if self.threads.get(caller.0).is_none() {
+            // Its caller ended (the grant was revoked before): nobody to
+            // serve.
+            fx.push(Effect::CloseFds(vec![end]));
+            self.grants.remove(&id);
+            return false;
+        }
         let node = self.nodes.get(node_id.0);
         let target = node.map(|n| (n.ptr, n.cookie)).unwrap_or_default();
         let mut sender = self.sender_of(caller, None, None);
@@ -230,7 +267,8 @@ impl Core {
         true
     }
 
-    /// Ends every grant `which` picks.
+    /// Ends every grant `which` picks (draining ones only when the
+    /// server is gone: they are forgotten then).
     pub(crate) fn revoke_direct(
         &mut self,
         which: impl Fn(&Grant) -> bool,
@@ -243,24 +281,101 @@ impl Core {
         let ids: Vec<u64> = self
             .grants
             .iter()
-            .filter(|(_, g)| which(g))
+            .filter(|(_, g)| {
+                // Revoked already, a grant is forgotten with its server, or
+                // with its caller where no server thread took it yet.
+                let again = match how {
+                    End::ServerGone => true,
+                    End::CallerGone => g.server_end.is_some(),
+                    End::Soft => false,
+                };
+                (again || !g.draining()) && which(g)
+            })
             .map(|(&id, _)| id)
             .collect();
         for id in ids {
-            let g = self.grants.remove(&id).expect("listed");
-            if let Some(end) = g.server_end {
-                fx.push(Effect::CloseFds(vec![end]));
+            let g = self.grants.get_mut(&id).expect("listed");
+            if let Some(slot) = g.revoke.take() {
+                fx.push(Effect::RevokeDirect {
+                    slot,
+                    hard: how != End::Soft,
+                    drain: how == End::CallerGone,
+                });
             }
-            fx.push(Effect::RevokeDirect {
-                slot: g.revoke,
-                hard: how == End::Hard,
-            });
+            match how {
+                // A call the caller queued before a pool thread took the
+                // channel is still answered, once one does (after a thaw).
+                End::Soft => {}
+                End::CallerGone if g.server_end.is_none() => {}
+                _ => {
+                    // Nobody there to wait for, or nobody left to serve.
+                    if let Some(end) = g.server_end.take() {
+                        fx.push(Effect::CloseFds(vec![end]));
+                    }
+                    self.grants.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// `DirectClosed`: a thread of the server closed its end of `grant`.
+    pub(crate) fn direct_closed(
+        &mut self,
+        thread: ThreadId,
+        grant: u64,
+        fx: &mut Vec<Effect>,
+    ) -> Result<(), Failure> {
+        let proc_id = self.threads.get(thread.0).expect("caller checked").proc;
+        match self.grants.get(&grant) {
+            Some(g) if g.server == proc_id && g.server_end.is_none() => {}
+            _ => {
+                return Err(Failure::DirectUnavailable(format!(
+                    "grant {grant} is no channel this process serves"
+                )))
+            }
+        }
+        // A caller still waiting is told at once.
+        self.revoke_direct(|g| g.id == grant, End::ServerGone, fx);
+        Ok(())
+    }
+
+    /// `AwaitAdoption`: `thread`, serving a call from `grant`, is about to
+    /// ask its caller to adopt it.
+    pub(crate) fn await_adoption(&mut self, thread: ThreadId, grant: u64) -> Result<(), Failure> {
+        let th = self.threads.get(thread.0).expect("caller checked");
+        let (proc_id, top) = (th.proc, th.top);
+        let Some(g) = self.grants.get_mut(&grant) else {
+            return Err(Failure::DirectUnavailable(format!("no grant {grant}")));
+        };
+        if g.server != proc_id || g.server_end.is_some() {
+            return Err(Failure::DirectUnavailable(format!(
+                "grant {grant} is no channel this process serves"
+            )));
+        }
+        if top.is_some() {
+            return Err(Failure::DirectUnavailable(
+                "a thread in a call serves no direct call".into(),
+            ));
+        }
+        g.awaiting = Some(thread);
+        Ok(())
+    }
+
+    /// A thread ended: it awaits no adoption.
+    pub(crate) fn forget_awaiting(&mut self, thread: ThreadId) {
+        for g in self.grants.values_mut() {
+            if g.awaiting == Some(thread) {
+                g.awaiting = None;
+            }
         }
     }
 
     /// `AdoptDirect`: the caller's direct call on `handle`, being served
-    /// by the server thread `server_tid`, becomes a sync call on the
-    /// stacks, answered with `Reply` like any other.
+    /// by the server thread `server_tid`, which asked for it
+    /// (`AwaitAdoption`), becomes a sync call on the stacks, answered with
+    /// `Reply` like any other. Nobody else can be handed it: the grant must
+    /// be this thread's, on this handle's node, and the named thread the
+    /// one awaiting it.
     pub(crate) fn adopt_direct(
         &mut self,
         thread: ThreadId,
@@ -269,37 +384,26 @@ impl Core {
         prio: Option<crate::protocol::Priority>,
         fx: &mut Vec<Effect>,
     ) {
-        let found = self
+        let from = self.threads.get(thread.0).expect("caller checked").proc;
+        let node = self.resolve_target(from, handle).ok();
+        let target = self
             .grants
-            .values()
-            .find(|g| g.caller == thread && g.handle == handle)
-            .map(|g| g.server);
-        let target = match found {
-            None => Err(Failure::DirectUnavailable(format!(
-                "this thread holds no direct channel on {handle} to adopt a call from"
-            ))),
-            Some(server) => self
-                .procs
-                .get(server.0)
-                .into_iter()
-                .flat_map(|p| p.threads.iter().copied())
-                .find(|&t| {
-                    self.threads
-                        .get(t.0)
-                        .is_some_and(|th| th.tid == server_tid && th.top.is_none())
+            .values_mut()
+            .filter(|g| g.caller == thread && Some(g.node) == node)
+            .find_map(|g| {
+                let t = g.awaiting?;
+                let tid = self.threads.get(t.0)?.tid;
+                (tid == server_tid).then(|| {
+                    g.awaiting = None;
+                    t
                 })
-                .ok_or_else(|| {
-                    Failure::DirectUnavailable(format!(
-                        "tid {server_tid} is no idle registered thread of the channel's server"
-                    ))
-                }),
-        };
-        let target = match target {
-            Ok(t) => t,
-            Err(e) => {
-                let id = self.next_id();
-                return self.fail_to(thread, id, crate::transaction::Fail::Failed(e), fx);
-            }
+            });
+        let Some(target) = target else {
+            let id = self.next_id();
+            let e = Failure::DirectUnavailable(format!(
+                "no direct call of this thread on {handle} waits to be adopted by tid {server_tid}"
+            ));
+            return self.fail_to(thread, id, crate::transaction::Fail::Failed(e), fx);
         };
         let txn = TxnOut {
             code: 0,

@@ -165,12 +165,15 @@ pub enum Effect {
     /// A direct channel's grant ended: shut the mediator's duplicate of
     /// its server end (for reading, so the caller's sends fail; with
     /// `hard`, for writing too, so a caller waiting for an answer is told
-    /// at once) and close it.
+    /// at once, and a server blocked sending one is freed) and close it.
     RevokeDirect {
         /// The duplicate's slot.
         slot: FdSlot,
-        /// The server is gone: no answer will come.
+        /// Shut for writing too: the server is gone (no answer will come)
+        /// or the caller is (nobody reads one).
         hard: bool,
+        /// First read away the calls queued on it: their caller is gone.
+        drain: bool,
     },
 }
 
@@ -353,7 +356,7 @@ impl Core {
                 let over: Vec<u64> = self
                     .grants
                     .iter()
-                    .filter(|(_, g)| g.server == proc_id)
+                    .filter(|(_, g)| g.server == proc_id && !g.draining())
                     .map(|(&id, _)| id)
                     .skip(n.min(direct::MAX_SERVED as u32) as usize)
                     .collect();
@@ -390,6 +393,8 @@ impl Core {
                 self.adopt_direct(thread, handle, server_tid, prio, fx);
                 Ok(())
             }
+            Command::AwaitAdoption { grant } => self.await_adoption(thread, grant),
+            Command::DirectClosed { grant } => self.direct_closed(thread, grant, fx),
             Command::DumpState => {
                 let dump = self.dump(Some(proc_id));
                 fx.push(Effect::Deliver {

@@ -544,8 +544,24 @@ pub enum Command {
     AdoptDirect {
         /// The handle the channel was granted on.
         handle: Handle,
-        /// The server thread, which must be registered and in no call.
+        /// The server thread, which must have sent `AwaitAdoption` for
+        /// the channel.
         server_tid: i32,
+    },
+    /// This thread, of the process serving direct channel `grant` and in
+    /// no call, serves a call from it and is about to ask the caller to
+    /// adopt it: the one thread an `AdoptDirect` on the channel may name.
+    /// An `Error` if not.
+    AwaitAdoption {
+        /// The grant (`DirectServe::grant`).
+        grant: u64,
+    },
+    /// The server's end of direct channel `grant` is closed: the mediator
+    /// forgets it (until then, revoked, it counts against the server's
+    /// channels).
+    DirectClosed {
+        /// The grant.
+        grant: u64,
     },
 }
 

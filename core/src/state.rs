@@ -50,6 +50,8 @@ pub struct DirectState {
     pub node_ptr: u64,
     /// A pool thread there has taken the server's end.
     pub served: bool,
+    /// Revoked; its server thread has not closed its end yet.
+    pub draining: bool,
 }
 
 /// One process.
@@ -305,6 +307,7 @@ impl Core {
                     server_pid: pid_of(g.server).unwrap_or(0),
                     node_ptr: self.nodes.get(g.node.0).map_or(0, |n| n.ptr),
                     served: g.server_end.is_none(),
+                    draining: g.draining(),
                 })
                 .collect(),
             topics: self.topic_states(if all {
@@ -573,6 +576,20 @@ impl Core {
         }
         for (id, g) in self.grants.iter() {
             let bad = |why: &str| Err(format!("direct grant {id}: {why}"));
+            if g.id != *id {
+                return bad("kept under another id");
+            }
+            if g.awaiting
+                .is_some_and(|t| self.threads.get(t.0).map(|t| t.proc) != Some(g.server))
+            {
+                return bad("awaits an adoption by a thread not of its server");
+            }
+            if g.draining() {
+                if self.procs.get(g.server.0).is_none() {
+                    return bad("draining for a dead server");
+                }
+                continue;
+            }
             if self.threads.get(g.caller.0).map(|t| t.proc) != Some(g.caller_proc) {
                 return bad("its calling thread is gone");
             }

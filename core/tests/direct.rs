@@ -43,6 +43,16 @@ fn request(w: &mut World, t: ThreadId, h: Handle) -> ([FdSlot; 3], Return, Vec<F
 
 /// The server's pool thread takes the channel: (grant, first ID).
 fn take_serve(w: &mut World, st: ThreadId, end: FdSlot, caller: ThreadId) -> (u64, TxnId) {
+    take_serve_of(w, st, end, caller, 0x10)
+}
+
+fn take_serve_of(
+    w: &mut World,
+    st: ThreadId,
+    end: FdSlot,
+    caller: ThreadId,
+    ptr: u64,
+) -> (u64, TxnId) {
     let (ret, fds) = w.next_mail(st);
     let Return::DirectServe {
         grant,
@@ -54,7 +64,7 @@ fn take_serve(w: &mut World, st: ThreadId, end: FdSlot, caller: ThreadId) -> (u6
         panic!("expected DirectServe, got {ret:?}")
     };
     assert_eq!(fds, vec![end], "the server's end goes with it");
-    assert_eq!(target, (0x10, 0x10));
+    assert_eq!(target, (ptr, ptr));
     assert_eq!(
         sender.tid,
         w.tid(caller),
@@ -120,7 +130,7 @@ fn a_channel_is_refused_where_the_mediator_must_see_the_call() {
     let ct2 = w.thread(w.core.thread_proc(ct).unwrap());
     w.ok(st, Command::SetMaxThreads(0));
     assert_eq!(w.revoked.len(), 1);
-    assert!(w.dump().direct.is_empty());
+    assert!(w.dump().direct.iter().all(|d| d.draining));
     let (_, ret, _) = request(&mut w, ct2, h);
     let Return::DirectRefused { error, .. } = ret else {
         panic!("{ret:?}")
@@ -137,16 +147,26 @@ fn releasing_the_handle_revokes_the_channel() {
     let ([_, theirs, dup], _, _) = request(&mut w, ct, h);
     take_serve(&mut w, st, theirs, ct);
     w.ok(ct, Command::Release(h));
-    assert_eq!(
-        w.revoked,
-        vec![(dup, false)],
-        "no new calls; one read is answered"
+    // Nobody waits for what it queued: dropped unread, shut both ways.
+    assert_eq!(w.revoked, vec![(dup, true, true)]);
+    // Draining until the server's thread closes its end.
+    let d = w.dump();
+    assert!(
+        d.direct.len() == 1 && d.direct[0].draining,
+        "{:?}",
+        d.direct
+    );
+    w.ok(
+        st,
+        Command::DirectClosed {
+            grant: d.direct[0].grant,
+        },
     );
     assert!(w.dump().direct.is_empty());
 }
 
 #[test]
-fn the_servers_death_revokes_hard_and_the_callers_thread_exit_soft() {
+fn the_servers_death_and_the_callers_thread_exit_shut_the_channel_both_ways() {
     let Rig {
         mut w,
         server,
@@ -162,10 +182,11 @@ fn the_servers_death_revokes_hard_and_the_callers_thread_exit_soft() {
     let ([_, theirs2, dup2], _, _) = request(&mut w, ct2, h2);
     take_serve(&mut w, st, theirs2, ct2);
     w.thread_exit(ct2);
-    assert_eq!(w.revoked, vec![(dup2, false)]);
+    assert_eq!(w.revoked, vec![(dup2, true, true)]);
     w.exit(server);
-    // A caller waiting for an answer is told at once.
-    assert_eq!(w.revoked, vec![(dup2, false), (dup, true)]);
+    // A caller waiting for an answer is told at once; the draining
+    // channel is forgotten with its server.
+    assert_eq!(w.revoked, vec![(dup2, true, true), (dup, true, false)]);
     assert!(w.dump().direct.is_empty());
 }
 
@@ -189,7 +210,9 @@ fn a_channel_not_yet_taken_closes_the_servers_end_when_revoked() {
     // The handle goes before any thread took the channel.
     w.ok(caller, Command::Release(h));
     assert!(w.closed.contains(&theirs), "its server end is closed");
-    assert_eq!(w.revoked, vec![(dup, false)]);
+    assert_eq!(w.revoked, vec![(dup, true, true)]);
+    // No thread there to wait for: forgotten at once.
+    assert!(w.dump().direct.is_empty());
 }
 
 #[test]
@@ -209,7 +232,11 @@ fn freezing_the_server_revokes_its_channels_and_none_is_granted_while_frozen() {
             hold: false,
         },
     );
-    assert_eq!(w.revoked, vec![(dup, false)]);
+    assert_eq!(
+        w.revoked,
+        vec![(dup, false, false)],
+        "calls sent are still answered"
+    );
     let ct2 = w.thread(client);
     let (_, ret, _) = request(&mut w, ct2, h);
     let Return::DirectRefused { error, .. } = ret else {
@@ -229,11 +256,13 @@ fn an_adopted_call_is_an_ordinary_call_to_the_thread_that_asked() {
         ..
     } = rig();
     let ([_, theirs, _], _, _) = request(&mut w, ct, h);
-    take_serve(&mut w, st, theirs, ct);
-    // The server's channel thread registers, and asks (on the channel)
-    // to be adopted; the caller tells the mediator.
+    let (grant, _) = take_serve(&mut w, st, theirs, ct);
+    // The server's channel thread registers, tells the mediator it awaits
+    // the adoption, and asks the caller (on the channel); the caller tells
+    // the mediator.
     let dt = w.thread(server);
     let tid = w.tid(dt);
+    w.ok(dt, Command::AwaitAdoption { grant });
     w.ok(
         ct,
         Command::AdoptDirect {
@@ -332,11 +361,333 @@ fn a_server_that_starts_polling_serves_no_channel() {
     let ([_, theirs, dup], _, _) = request(&mut w, ct, h);
     take_serve(&mut w, st, theirs, ct);
     w.ok(st, Command::TakeWork);
-    assert_eq!(w.revoked, vec![(dup, false)]);
+    assert_eq!(w.revoked, vec![(dup, false, false)]);
     let ct2 = w.thread(w.core.thread_proc(ct).unwrap());
     let (_, ret, _) = request(&mut w, ct2, h);
     let Return::DirectRefused { error, .. } = ret else {
         panic!("{ret:?}")
     };
     assert!(error.to_string().contains("event loop"), "{error}");
+}
+
+/// Review finding: an adoption may name only the thread that asked for
+/// it, for this caller's channel, on this handle's node.
+#[test]
+fn an_adoption_cannot_be_aimed_at_a_thread_that_did_not_ask_for_it() {
+    let mut w = World::with_sm();
+    let (server, a, b) = (w.process(), w.process(), w.process());
+    let (st, at, bt) = (w.looper(server), w.thread(a), w.thread(b));
+    let ha = w.give(st, 0x10, at);
+    let hb = w.give(st, 0x20, bt);
+    let ([_, ea, _], _, _) = request(&mut w, at, ha);
+    let (ga, _) = take_serve_of(&mut w, st, ea, at, 0x10);
+    let ([_, eb, _], _, _) = request(&mut w, bt, hb);
+    let (gb, _) = take_serve_of(&mut w, st, eb, bt, 0x20);
+    // The idle pool looper asked for nothing.
+    let tid = w.tid(st);
+    w.ok(
+        at,
+        Command::AdoptDirect {
+            handle: ha,
+            server_tid: tid,
+        },
+    );
+    assert!(matches!(w.answer(at), Return::FailedReply { .. }));
+    // B's channel thread awaits B's adoption: A cannot take it.
+    let db = w.thread(server);
+    w.ok(db, Command::AwaitAdoption { grant: gb });
+    let tid = w.tid(db);
+    w.ok(
+        at,
+        Command::AdoptDirect {
+            handle: ha,
+            server_tid: tid,
+        },
+    );
+    assert!(matches!(w.answer(at), Return::FailedReply { .. }));
+    assert!(w.idle(db));
+    // Nor can a thread of another process claim to serve A's channel.
+    let other = w.thread(b);
+    let e = w.err(other, Command::AwaitAdoption { grant: ga });
+    assert!(matches!(e, Failure::DirectUnavailable(_)), "{e}");
+    // B's own adoption still works.
+    w.ok(
+        bt,
+        Command::AdoptDirect {
+            handle: hb,
+            server_tid: tid,
+        },
+    );
+    assert!(w.incoming(db).flags.adopted());
+}
+
+/// Review finding: revoked channels whose server threads still run count
+/// against the server's channels, so asking again cannot pile up threads.
+#[test]
+fn draining_channels_count_until_their_server_thread_closes_them() {
+    let mut w = World::with_sm();
+    let (server, client) = (w.process(), w.process());
+    let st = w.looper(server);
+    w.ok(st, Command::SetMaxThreads(1));
+    let ct = w.thread(client);
+    let h = w.give(st, 0x10, ct);
+    let ([_, theirs, _], _, _) = request(&mut w, ct, h);
+    let (grant, _) = take_serve(&mut w, st, theirs, ct);
+    w.thread_exit(ct);
+    let ct2 = w.thread(client);
+    let (_, ret, _) = request(&mut w, ct2, h);
+    assert!(matches!(ret, Return::DirectRefused { .. }), "{ret:?}");
+    // Its channel thread closes its end.
+    let dt = w.thread(server);
+    w.ok(dt, Command::DirectClosed { grant });
+    let ([_, theirs, _], ret, _) = request(&mut w, ct2, h);
+    assert!(matches!(ret, Return::DirectGranted { .. }), "{ret:?}");
+    take_serve(&mut w, st, theirs, ct2);
+}
+
+/// Review finding: a call the server read before a freeze can still be
+/// adopted after the thaw (the channel drains, it does not vanish).
+#[test]
+fn a_call_read_before_a_freeze_is_adopted_after_the_thaw() {
+    let mut w = World::with_sm();
+    let (server, client, freezer) = (w.process(), w.process(), w.privileged_process());
+    let (st, ct, ft) = (w.looper(server), w.thread(client), w.thread(freezer));
+    let h = w.give(st, 0x10, ct);
+    let ([_, theirs, _], _, _) = request(&mut w, ct, h);
+    let (grant, _) = take_serve(&mut w, st, theirs, ct);
+    let dt = w.thread(server);
+    let pid = w.pid(server);
+    for enable in [true, false] {
+        w.ok(
+            ft,
+            Command::Freeze {
+                pid,
+                enable,
+                hold: false,
+            },
+        );
+    }
+    w.ok(dt, Command::AwaitAdoption { grant });
+    let tid = w.tid(dt);
+    w.ok(
+        ct,
+        Command::AdoptDirect {
+            handle: h,
+            server_tid: tid,
+        },
+    );
+    let tx = w.incoming(dt);
+    assert!(tx.flags.adopted());
+    w.free(dt, &tx);
+    w.reply(dt, vec![]);
+    assert!(matches!(w.answer(ct), Return::Reply(_)));
+}
+
+/// Randomized: several clients and servers asking for channels, adopting,
+/// closing, releasing, freezing, lowering their pools, polling, ending
+/// threads and dying, in any order. Every step keeps the invariants
+/// (`World` checks them), nothing else is ever handed an adopted call, and
+/// once everyone has exited nothing is left.
+#[test]
+fn random_channel_lifecycles_keep_the_invariants_and_free_everything() {
+    let (mut revoked, mut adopted) = (0, 0);
+    for seed in 1..=64u64 {
+        let (r, a) = random_run(seed, 600);
+        revoked += r;
+        adopted += a;
+    }
+    // The runs reach the states they are for.
+    assert!(
+        revoked > 32 && adopted > 8,
+        "{revoked} revoked, {adopted} adopted"
+    );
+}
+
+/// One run: how many channels were revoked, and calls adopted.
+fn random_run(seed: u64, steps: usize) -> (usize, usize) {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut rnd = move |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n.max(1) as u64) as usize
+    };
+    let mut w = World::with_sm();
+    let freezer = w.privileged_process();
+    let ft = w.thread(freezer);
+    let servers: Vec<ProcId> = (0..2).map(|_| w.process()).collect();
+    let clients: Vec<ProcId> = (0..3).map(|_| w.process()).collect();
+    let mut pools = Vec::new();
+    for &s in &servers {
+        pools.push(w.looper(s));
+    }
+    // Each client thread holds a handle to each server's object.
+    let mut held: Vec<(ThreadId, Handle)> = Vec::new();
+    for &c in &clients {
+        let ct = w.thread(c);
+        for (i, &st) in pools.iter().enumerate() {
+            held.push((ct, w.give(st, 0x10 + i as u64, ct)));
+        }
+    }
+    let mut dead: Vec<ProcId> = Vec::new();
+    let mut adopted = 0;
+    for _ in 0..steps {
+        let alive = |p: &ProcId, dead: &Vec<ProcId>| !dead.contains(p);
+        let (ct, h) = held[rnd(held.len())];
+        let Some(cp) = w.core.thread_proc(ct) else {
+            continue;
+        };
+        let grants = w.dump().direct;
+        let grant = grants.get(rnd(grants.len() + 1)).map_or(99, |d| d.grant);
+        let sp = servers[rnd(servers.len())];
+        if !alive(&sp, &dead) || !alive(&cp, &dead) {
+            continue;
+        }
+        let any_thread = |w: &mut World, p: ProcId, r: usize| {
+            let ts = w.core.threads_of(p);
+            if ts.is_empty() || r % 4 == 0 {
+                w.thread(p)
+            } else {
+                ts[r % ts.len()]
+            }
+        };
+        match rnd(12) {
+            0 | 1 => {
+                let fds = w.fds(3);
+                w.cmd_full(ct, Command::RequestDirect { handle: h }, fds, None);
+            }
+            2 => {
+                let t = any_thread(&mut w, sp, rnd(100));
+                w.cmd(t, Command::AwaitAdoption { grant });
+            }
+            3 if rnd(2) == 0 => {
+                // A legal adoption: a thread of the grant's server awaits
+                // it, and the grant's caller adopts on its handle.
+                if let Some(d) = grants.get(rnd(grants.len() + 1)).cloned() {
+                    let find = |w: &World, pid: i32, tid: i32| {
+                        [servers.clone(), clients.clone()]
+                            .concat()
+                            .into_iter()
+                            .filter(|p| !dead.contains(p) && w.pid(*p) == pid)
+                            .flat_map(|p| w.core.threads_of(p))
+                            .find(|&t| tid == 0 || w.tid(t) == tid)
+                    };
+                    if let (Some(st), Some(caller)) = (
+                        find(&w, d.server_pid, 0),
+                        find(&w, d.caller_pid, d.caller_tid),
+                    ) {
+                        let st = {
+                            let p = w.core.thread_proc(st).unwrap();
+                            w.thread(p)
+                        };
+                        w.cmd(st, Command::AwaitAdoption { grant: d.grant });
+                        let tid = w.tid(st);
+                        w.cmd(
+                            caller,
+                            Command::AdoptDirect {
+                                handle: Handle(d.handle),
+                                server_tid: tid,
+                            },
+                        );
+                        // Served at once, now and then.
+                        if rnd(2) == 0 {
+                            for (ret, _) in w.take_mail(st) {
+                                if let Return::Transaction(tx) = ret {
+                                    assert!(tx.flags.adopted(), "{tx:?}");
+                                    adopted += 1;
+                                    w.free(st, &tx);
+                                    w.reply(st, vec![]);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            3 => {
+                let ts = w.core.threads_of(sp);
+                let tid = ts.get(rnd(ts.len() + 1)).map_or(7, |&t| w.tid(t));
+                w.cmd(
+                    ct,
+                    Command::AdoptDirect {
+                        handle: h,
+                        server_tid: tid,
+                    },
+                );
+            }
+            4 => {
+                let t = any_thread(&mut w, sp, rnd(100));
+                w.cmd(t, Command::DirectClosed { grant });
+            }
+            5 => w.cmd(ct, Command::Release(h)),
+            6 => w.cmd(ct, Command::Acquire(h)),
+            7 => {
+                let pid = w.pid(sp);
+                let enable = rnd(2) == 0;
+                w.cmd(
+                    ft,
+                    Command::Freeze {
+                        pid,
+                        enable,
+                        hold: rnd(2) == 0,
+                    },
+                );
+            }
+            8 => {
+                let t = any_thread(&mut w, sp, rnd(100));
+                let c = match rnd(4) {
+                    0 => Command::SetMaxThreads(rnd(3) as u32),
+                    1 => Command::TakeWork,
+                    2 => Command::EnterLooper,
+                    _ => Command::WaitForWork,
+                };
+                w.cmd(t, c);
+            }
+            9 => {
+                // A thread of either side ends.
+                let p = if rnd(2) == 0 { sp } else { cp };
+                let ts = w.core.threads_of(p);
+                if ts.len() > 1 {
+                    w.thread_exit(ts[rnd(ts.len())]);
+                }
+            }
+            10 if rnd(8) == 0 => {
+                let p = if rnd(2) == 0 { sp } else { cp };
+                w.exit(p);
+                dead.push(p);
+            }
+            _ => {
+                // Whatever a server thread was handed: an adopted call only
+                // ever to a thread that awaited it; replied to.
+                let ts = w.core.threads_of(sp);
+                if let Some(&t) = ts.get(rnd(ts.len() + 1)) {
+                    for (ret, _) in w.take_mail(t) {
+                        if let Return::Transaction(tx) = ret {
+                            adopted += usize::from(tx.flags.adopted());
+                            w.free(t, &tx);
+                            if !tx.flags.oneway() {
+                                w.reply(t, vec![]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Answers to callers are read, as runtimes do.
+        for &c in &clients {
+            for t in w.core.threads_of(c) {
+                for (ret, _) in w.take_mail(t) {
+                    if let Return::Reply(tx) = ret {
+                        w.free(t, &tx);
+                    }
+                }
+            }
+        }
+    }
+    for p in clients.into_iter().chain(servers).chain([freezer]) {
+        w.exit(p);
+    }
+    let sm = w.sm.unwrap().0;
+    w.exit(sm);
+    assert!(w.core.is_empty(), "seed {seed}: {:#?}", w.dump());
+    (w.revoked.len(), adopted)
 }

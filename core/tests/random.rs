@@ -420,11 +420,16 @@ fn run(seed: u64, steps: u64) {
                 _ => Command::WaitForWork,
             },
             19 => Command::WaitForWork,
-            20 if rng.chance(30) => {
+            20 if rng.chance(12) => {
                 // Direct channels: asked on a handle, adoptions named at a
                 // thread of some process (mostly a real one).
-                if rng.chance(60) {
+                let grant = w.dump().direct.first().map_or(rng.below(4), |d| d.grant);
+                if rng.chance(40) {
                     Command::RequestDirect { handle }
+                } else if rng.chance(30) {
+                    Command::AwaitAdoption { grant }
+                } else if rng.chance(20) {
+                    Command::DirectClosed { grant }
                 } else {
                     let pid = rng
                         .pick(&procs)

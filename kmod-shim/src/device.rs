@@ -221,7 +221,9 @@ impl Device {
         })
     }
 
-    fn check_fork(&self) -> Result<(), DeviceError> {
+    /// Whether this process is the one that opened the device (not a
+    /// child forked since, which may use none of its parent's channels).
+    pub fn check_fork(&self) -> Result<(), DeviceError> {
         let now = pid_now();
         if now != self.pid {
             return Err(DeviceError::Forked {

@@ -84,9 +84,16 @@ thread_local! {
 struct Serving {
     /// A duplicate of the channel, to ask for adoption on.
     chan: Arc<Channel>,
+    /// The grant, which the mediator is told this thread awaits adoption
+    /// on (`AwaitAdoption`).
+    grant: u64,
     /// Adopted: the call is on the stacks and its reply goes through the
     /// mediator.
     adopted: Option<TxnId>,
+    /// Its adoption failed (the caller went away, or the channel was
+    /// revoked): it gets no reply, and the handler's calls go through the
+    /// mediator as calls of their own.
+    abandoned: bool,
 }
 
 fn my_tid() -> i32 {
@@ -117,6 +124,11 @@ pub(crate) fn call(
 ) -> std::result::Result<Result<Parcel>, Parcel> {
     let process = &proxy.process;
     let handle = proxy.handle;
+    // A forked child uses none of its parent's channels: the mediator's
+    // path tells it so (libbinder's CannotUseBinderAfterFork).
+    if process.dev.check_fork().is_err() {
+        return Err(data);
+    }
     if !process.direct_calls()
         || handle == Handle::CONTEXT_MANAGER
         || data.object_count() > 0
@@ -383,140 +395,169 @@ pub(crate) fn serve(
     first_id: TxnId,
     fds: Vec<OwnedFd>,
 ) {
-    let Some(fd) = fds.into_iter().next() else {
-        return;
+    let closed = |chan: Option<Channel>| {
+        // Its caller learns at once (the mediator's duplicate keeps the
+        // socket open otherwise), and the mediator forgets the channel.
+        if let Some(c) = chan {
+            let _ = c.shutdown();
+        }
+        crate::thread::post(process, vec![Command::DirectClosed { grant }]);
     };
-    let Ok(chan) = Channel::from_owned_fd(fd) else {
-        return;
+    let Some(chan) = fds
+        .into_iter()
+        .next()
+        .and_then(|fd| Channel::from_owned_fd(fd).ok())
+    else {
+        return closed(None);
     };
     let Some(local) = process.lookup_local(target.0) else {
-        // Its caller learns at once (the mediator's duplicate keeps the
-        // socket open otherwise).
-        let _ = chan.shutdown();
-        return;
+        return closed(Some(chan));
     };
-    let process = process.clone();
     let chan = Arc::new(chan);
+    let server = ChannelServer {
+        process: process.clone(),
+        chan: chan.clone(),
+        local,
+        sender,
+        grant,
+    };
     let spawned = std::thread::Builder::new()
         .name(format!("capbinder-direct-{grant}"))
-        .spawn({
-            let chan = chan.clone();
-            move || serve_channel(&process, &chan, &local, &sender, first_id)
-        });
+        .spawn(move || server.run(first_id));
     if let Err(e) = spawned {
         tracing::warn!("direct channel {grant}: no thread to serve it: {e}");
         let _ = chan.shutdown();
+        crate::thread::post(process, vec![Command::DirectClosed { grant }]);
     }
 }
 
-fn serve_channel(
-    process: &Arc<ProcessState>,
-    chan: &Arc<Channel>,
-    local: &Arc<LocalObject>,
-    sender: &Sender,
-    first_id: TxnId,
-) {
-    let mut buf = vec![0u8; CALL_HEAD + MAX_PAYLOAD];
-    for n in 0..capbinder_core::direct::ID_BLOCK {
-        let id = TxnId(first_id.0 + n);
-        let got = match chan.recv(&mut buf, 0) {
-            Ok(g) => g,
-            Err(e) => {
-                tracing::debug!("direct channel: {e}");
+/// The thread that serves one channel, and what it serves it for.
+struct ChannelServer {
+    process: Arc<ProcessState>,
+    chan: Arc<Channel>,
+    /// The node, held for as long as the channel lasts.
+    local: Arc<LocalObject>,
+    /// The caller, as the mediator named it.
+    sender: Sender,
+    grant: u64,
+}
+
+impl ChannelServer {
+    /// Serves calls until the channel closes (or its IDs are used up).
+    fn run(&self, first_id: TxnId) {
+        let (process, chan, sender, grant) = (&self.process, &self.chan, &self.sender, self.grant);
+        let mut buf = vec![0u8; CALL_HEAD + MAX_PAYLOAD];
+        for n in 0..capbinder_core::direct::ID_BLOCK {
+            let id = TxnId(first_id.0 + n);
+            let got = match chan.recv(&mut buf, 0) {
+                Ok(g) => g,
+                Err(e) => {
+                    tracing::debug!("direct channel: {e}");
+                    break;
+                }
+            };
+            if got.full_len == 0 || process.is_lost() {
+                break; // revoked, or its caller ended
+            }
+            if got.truncated || got.len < CALL_HEAD {
+                tracing::warn!(
+                    "direct channel from pid {}: a call of {} bytes is malformed; closing it",
+                    sender.pid,
+                    got.full_len
+                );
                 break;
             }
-        };
-        if got.full_len == 0 || process.is_lost() {
-            break; // revoked, or its caller ended
+            let word = |i: usize| u32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes"));
+            let code = word(0);
+            let work_source = (word(8) != 0).then(|| word(12));
+            let data = Parcel::from_parts(buf[CALL_HEAD..got.len].to_vec(), Vec::new());
+            if !self.serve_one(id, code, work_source, data) {
+                break;
+            }
         }
-        if got.truncated || got.len < CALL_HEAD {
-            tracing::warn!(
-                "direct channel from pid {}: a call of {} bytes is malformed; closing it",
-                sender.pid,
-                got.full_len
-            );
-            break;
-        }
-        let word = |i: usize| u32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes"));
-        let code = word(0);
-        let work_source = (word(8) != 0).then(|| word(12));
-        let data = Parcel::from_parts(buf[CALL_HEAD..got.len].to_vec(), Vec::new());
-        if !serve_one(process, chan, local, sender, id, code, work_source, data) {
-            break;
+        // Whoever waits on the channel learns now: the mediator's duplicate of
+        // this end would keep it open. The mediator then forgets it.
+        let _ = chan.shutdown();
+        if !process.is_lost() {
+            crate::thread::post(process, vec![Command::DirectClosed { grant }]);
+            let _ = crate::thread::flush_commands();
         }
     }
-    // Whoever waits on the channel learns now: the mediator's duplicate of
-    // this end would keep it open.
-    let _ = chan.shutdown();
-}
 
-/// Serves one call; false when the channel is done with.
-#[allow(clippy::too_many_arguments)]
-fn serve_one(
-    process: &Arc<ProcessState>,
-    chan: &Arc<Channel>,
-    local: &Arc<LocalObject>,
-    sender: &Sender,
-    id: TxnId,
-    code: u32,
-    work_source: Option<u32>,
-    mut data: Parcel,
-) -> bool {
-    let entered = (
-        identity::enter(CallingIdentity::from_sender(sender, id)),
-        crate::work_source::serve(work_source),
-    );
-    SERVING.with(|s| {
-        *s.borrow_mut() = Some(Serving {
-            chan: chan.clone(),
-            adopted: None,
-        })
-    });
-    let mut reply = Parcel::reply_with_status(0);
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        crate::thread::run_local(local, code, &mut data, &mut reply)
-    }))
-    .unwrap_or_else(|panic| {
-        let what = crate::thread::panic_message(panic.as_ref()).to_owned();
-        tracing::error!("direct call: code {code} panicked: {what}");
-        Err(Status::from_code(
-            StatusCode::UnknownError,
-            format!("the service panicked in code {code}: {what}"),
-        ))
-    });
-    drop(data);
-    let reply = match result {
-        Ok(()) => reply,
-        Err(s) => crate::thread::status_reply(s),
-    };
-    drop(entered);
-    let direct_ok =
-        reply.object_count() == 0 && !reply.is_sensitive() && reply.len() <= MAX_PAYLOAD;
-    let adopted = SERVING.with(|s| s.borrow().as_ref().and_then(|s| s.adopted));
-    let adopted = match adopted {
-        Some(id) => Some(id),
-        None if direct_ok => None,
-        // Objects, fds or a large payload go back through the mediator.
-        None => match adopt(process) {
-            Ok(id) => Some(id),
-            Err(e) => {
-                tracing::debug!("direct call: reply not sent: {e}");
-                SERVING.with(|s| s.borrow_mut().take());
-                return false;
-            }
-        },
-    };
-    SERVING.with(|s| s.borrow_mut().take());
-    match adopted {
-        Some(id) => {
-            crate::thread::send_reply(process, reply, id);
-            true
+    /// Serves one call; false when the channel is done with.
+    fn serve_one(&self, id: TxnId, code: u32, work_source: Option<u32>, mut data: Parcel) -> bool {
+        let (process, chan, local, sender, grant) = (
+            &self.process,
+            &self.chan,
+            &self.local,
+            &self.sender,
+            self.grant,
+        );
+        let entered = (
+            identity::enter(CallingIdentity::from_sender(sender, id)),
+            crate::work_source::serve(work_source),
+        );
+        SERVING.with(|s| {
+            *s.borrow_mut() = Some(Serving {
+                chan: chan.clone(),
+                grant,
+                adopted: None,
+                abandoned: false,
+            })
+        });
+        let mut reply = Parcel::reply_with_status(0);
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            crate::thread::run_local(local, code, &mut data, &mut reply)
+        }))
+        .unwrap_or_else(|panic| {
+            let what = crate::thread::panic_message(panic.as_ref()).to_owned();
+            tracing::error!("direct call: code {code} panicked: {what}");
+            Err(Status::from_code(
+                StatusCode::UnknownError,
+                format!("the service panicked in code {code}: {what}"),
+            ))
+        });
+        drop(data);
+        let reply = match result {
+            Ok(()) => reply,
+            Err(s) => crate::thread::status_reply(s),
+        };
+        drop(entered);
+        let direct_ok =
+            reply.object_count() == 0 && !reply.is_sensitive() && reply.len() <= MAX_PAYLOAD;
+        if SERVING.with(|s| s.borrow().as_ref().is_some_and(|s| s.abandoned)) {
+            SERVING.with(|s| s.borrow_mut().take());
+            return false;
         }
-        None => {
-            let mut out = Vec::with_capacity(1 + reply.len());
-            out.push(REPLY);
-            out.extend_from_slice(&reply.bytes());
-            chan.send(&out, &[]).is_ok()
+        let adopted = SERVING.with(|s| s.borrow().as_ref().and_then(|s| s.adopted));
+        let adopted = match adopted {
+            Some(id) => Some(id),
+            None if direct_ok => None,
+            // Objects, fds or a large payload go back through the mediator.
+            None => match adopt(process) {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    tracing::debug!("direct call: reply not sent: {e}");
+                    SERVING.with(|s| s.borrow_mut().take());
+                    return false;
+                }
+            },
+        };
+        SERVING.with(|s| s.borrow_mut().take());
+        match adopted {
+            Some(id) => {
+                crate::thread::send_reply(process, reply, id);
+                true
+            }
+            None => {
+                let mut out = Vec::with_capacity(1 + reply.len());
+                out.push(REPLY);
+                out.extend_from_slice(&reply.bytes());
+                // Never blocks: a caller that has one call in flight has room
+                // for its answer; one that queued calls and reads no answers
+                // loses the channel instead of holding this thread.
+                chan.try_send(&out, &[]).is_ok()
+            }
         }
     }
 }
@@ -524,7 +565,21 @@ fn serve_one(
 /// Whether the calling thread serves a direct call not yet adopted: a
 /// sync call it makes must adopt it first.
 pub(crate) fn serving_unadopted() -> bool {
-    SERVING.with(|s| s.borrow().as_ref().is_some_and(|s| s.adopted.is_none()))
+    SERVING.with(|s| {
+        s.borrow()
+            .as_ref()
+            .is_some_and(|s| s.adopted.is_none() && !s.abandoned)
+    })
+}
+
+/// The direct call this thread serves could not be adopted: see
+/// `Serving::abandoned`.
+pub(crate) fn abandon() {
+    SERVING.with(|s| {
+        if let Some(s) = s.borrow_mut().as_mut() {
+            s.abandoned = true;
+        }
+    });
 }
 
 /// Has the direct call this thread serves adopted (see the module doc):
@@ -532,11 +587,14 @@ pub(crate) fn serving_unadopted() -> bool {
 /// for the empty call the mediator delivers for it, or for the channel
 /// to close (the caller ended, or could not adopt).
 pub(crate) fn adopt(process: &Arc<ProcessState>) -> Result<TxnId> {
-    let chan = SERVING
-        .with(|s| s.borrow().as_ref().map(|s| s.chan.clone()))
+    let (chan, grant) = SERVING
+        .with(|s| s.borrow().as_ref().map(|s| (s.chan.clone(), s.grant)))
         .ok_or_else(|| {
             Status::from_code(StatusCode::InvalidOperation, "no direct call to adopt")
         })?;
+    // The mediator hands the adopted call to no thread but the one it was
+    // told awaits it, and only once told.
+    crate::thread::command(process, Command::AwaitAdoption { grant })?;
     let id = crate::thread::await_adoption(process, chan.as_fd(), || {
         let mut msg = [ADOPT, 0, 0, 0, 0];
         msg[1..].copy_from_slice(&my_tid().to_le_bytes());

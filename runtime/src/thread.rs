@@ -396,16 +396,34 @@ pub(crate) fn request_with_fds(
     process: &Arc<ProcessState>,
     cmd: Command,
 ) -> Result<(Return, Vec<OwnedFd>)> {
+    // A dump after it marks the point by which its answer came: an
+    // `Error` meanwhile may be a stray one for an earlier posted command.
     with_ts(process, |ts| {
         ts.pending.push(cmd);
+        ts.pending.push(Command::DumpState);
         ts.flush()
     })?;
+    let mut answer = None;
     loop {
         let (ret, fds) = read(process)?;
         match ret {
-            Return::DirectGranted { .. } | Return::DirectRefused { .. } | Return::Error(_) => {
+            Return::DirectGranted { .. } | Return::DirectRefused { .. } => {
+                answer = Some((ret, fds));
+            }
+            Return::Error(e) if !matches!(e, capbinder_core::Failure::StateTooLarge { .. }) => {
+                tracing::debug!("while asking for a direct channel: {e}");
+                if answer.is_none() {
+                    answer = Some((Return::Error(e), fds));
+                }
+            }
+            Return::State(_) | Return::Error(_) => {
                 with_ts(process, |ts| ts.free())?;
-                return Ok((ret, fds));
+                return answer.ok_or_else(|| {
+                    Status::from_code(
+                        StatusCode::UnknownError,
+                        "the mediator did not answer RequestDirect",
+                    )
+                });
             }
             other => handle_other(process, other, fds)?,
         }
@@ -443,10 +461,14 @@ pub(crate) fn await_adoption(
         ts.chan.poll_fd().map_err(|e| lost(process, e))
     })?;
     ask()?;
+    // Readable without a hang-up is a revocation that still lets the
+    // caller adopt (a freeze): from then on only a hang-up (the caller
+    // gone, or it gave up on the adoption and shut the channel) counts.
+    let mut watch = PollFlags::IN;
     loop {
         let mut fds = [
             PollFd::new(&mine, PollFlags::IN),
-            PollFd::new(&direct, PollFlags::IN),
+            PollFd::new(&direct, watch),
         ];
         match poll(&mut fds, None) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
@@ -457,10 +479,19 @@ pub(crate) fn await_adoption(
                 ))
             }
         }
-        let (thread_ready, direct_ready) =
-            (!fds[0].revents().is_empty(), !fds[1].revents().is_empty());
+        let hung_up = PollFlags::HUP | PollFlags::ERR;
+        let (thread_ready, direct) = (!fds[0].revents().is_empty(), fds[1].revents());
+        let direct_ready = direct.intersects(hung_up);
+        if !direct.is_empty() && !direct_ready {
+            watch = PollFlags::empty();
+        }
         if thread_ready {
-            let (ret, fds) = read(process)?;
+            // One return: a settled oneway answer sends this back to
+            // `poll`, still watching the direct channel, not into a
+            // blocking read.
+            let Some((ret, fds)) = read_one(process)? else {
+                continue;
+            };
             match ret {
                 Return::Transaction(tx) if tx.flags.adopted() => {
                     let id = tx.id;
@@ -879,7 +910,14 @@ pub(crate) fn transact(
         // A direct call this thread serves goes on the stacks before a
         // call of its own can nest in it.
         if crate::direct::serving_unadopted() {
-            crate::direct::adopt(process)?;
+            // A failed adoption is the direct caller's business, not this
+            // call's target's: this call goes on through the mediator (as
+            // binder's would once the caller died), and the direct call's
+            // reply is dropped.
+            if let Err(e) = crate::direct::adopt(process) {
+                tracing::debug!("direct call not adopted ({e}); its reply is dropped");
+                crate::direct::abandon();
+            }
         }
         match crate::direct::call(proxy, code, data) {
             Ok(result) => return result,

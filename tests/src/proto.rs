@@ -63,6 +63,12 @@ pub mod codes {
     /// on, asked from inside this call (a nested call when the kept
     /// object is the caller's).
     pub const KEPT_TID: u32 = F + 19;
+    /// `String blockCallKept()`: prints `in-call`, waits on the latch,
+    /// then calls the kept object's `echo("k")` and prints `handler-done`.
+    pub const BLOCK_CALL_KEPT: u32 = F + 20;
+    /// As `BLOCK_CALL_KEPT`, with a oneway `log(1)` to the kept object
+    /// through a window of 4 first (its answer pending on the thread).
+    pub const WINDOW_BLOCK_CALL_KEPT: u32 = F + 21;
 }
 
 /// The calling identity a callee reports (`whoami`, `block`).

@@ -53,6 +53,15 @@ pub struct TestObject {
 }
 
 impl TestObject {
+    /// The object `keep` handed it.
+    fn kept(&self) -> Result<SpIBinder> {
+        self.kept
+            .lock()
+            .unwrap()
+            .clone()
+            .ok_or_else(|| Status::from_code(StatusCode::BadValue, "nothing kept"))
+    }
+
     /// An object whose `echo` answers `prefix` + its argument and whose
     /// `block` waits on `latch`.
     pub fn new(prefix: &str, latch: Arc<Latch>) -> TestObject {
@@ -204,22 +213,24 @@ impl Binder for TestObject {
                 Ok(())
             }
             codes::CALL_KEPT => {
-                let k = self
-                    .kept
-                    .lock()
-                    .unwrap()
-                    .clone()
-                    .ok_or_else(|| Status::from_code(StatusCode::BadValue, "nothing kept"))?;
+                let k = self.kept()?;
                 reply.write(&TestProxy(k).echo("k")?)
             }
             codes::KEPT_TID => {
-                let k = self
-                    .kept
-                    .lock()
-                    .unwrap()
-                    .clone()
-                    .ok_or_else(|| Status::from_code(StatusCode::BadValue, "nothing kept"))?;
+                let k = self.kept()?;
                 reply.write(&TestProxy(k).tid()?)
+            }
+            codes::BLOCK_CALL_KEPT | codes::WINDOW_BLOCK_CALL_KEPT => {
+                let k = self.kept()?;
+                if code == codes::WINDOW_BLOCK_CALL_KEPT {
+                    capbinder::ProcessState::get()?.set_oneway_window(4);
+                    TestProxy(k.clone()).log(1)?;
+                }
+                println!("in-call");
+                self.latch.wait();
+                let r = TestProxy(k).echo("k");
+                println!("handler-done ok={}", r.is_ok());
+                reply.write(&r?)
             }
             codes::RELAY => {
                 capbinder::ProcessState::get()?.set_oneway_window(4);
@@ -343,6 +354,17 @@ impl TestProxy {
     /// `callKept()`: calls the kept object (its `name`).
     pub fn call_kept(&self) -> Result<String> {
         self.call(codes::CALL_KEPT, Parcel::new())?.read()
+    }
+
+    /// `blockCallKept()`.
+    pub fn block_call_kept(&self) -> Result<String> {
+        self.call(codes::BLOCK_CALL_KEPT, Parcel::new())?.read()
+    }
+
+    /// `windowBlockCallKept()`.
+    pub fn window_block_call_kept(&self) -> Result<String> {
+        self.call(codes::WINDOW_BLOCK_CALL_KEPT, Parcel::new())?
+            .read()
     }
 
     /// `keptTid()`: the tid the kept object was served on, from inside

@@ -120,12 +120,14 @@ fn a_caller_killed_in_a_direct_call_leaves_the_service_serving() {
     svc.expect("in-call");
     let pid = client.pid();
     client.kill9();
-    ctx.wait_state("the caller and its channel are gone", |s| {
-        process(s, pid).is_none() && s.direct.is_empty()
+    // The channel drains while its server thread is in the call.
+    ctx.wait_state("the caller is gone and its channel drains", |s| {
+        process(s, pid).is_none() && s.direct.iter().all(|d| d.draining)
     });
-    // The reply goes nowhere, harmlessly; the service serves on, direct
-    // too.
+    // The reply goes nowhere, harmlessly; the server thread ends and the
+    // mediator forgets the channel; the service serves on, direct too.
     svc.send("release");
+    ctx.wait_state("the drained channel is forgotten", |s| s.direct.is_empty());
     let mut other = ctx.client(None);
     other.ok("get s test.dcaller");
     for i in 0..4 {
@@ -149,4 +151,104 @@ fn dropping_the_handle_revokes_the_channel() {
     // Got again, the handle calls as before.
     client.ok("get s test.drevoke");
     assert_eq!(client.ok("echo s again"), "again");
+}
+
+/// A direct caller that dies while its call is served must not make the
+/// service's own proxy to a third, live service dead: the handler's
+/// nested call, which could not be adopted, goes through the mediator on
+/// its own (as binder's would once the caller died).
+#[test]
+fn a_direct_caller_that_dies_leaves_the_services_other_proxies_alive() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let mut svc = ctx.service(&["test.dthird"]);
+    let _third = ctx.service(&["test.dthird.x"]);
+    let mut c1 = ctx.client(None);
+    c1.ok("get s test.dthird");
+    c1.ok("get x test.dthird.x");
+    c1.ok("keep s x");
+    assert_eq!(c1.ok("call-kept s"), "k");
+    assert_eq!(c1.ok("channels"), "channels=1");
+    c1.send("block-call-kept s");
+    svc.expect("in-call");
+    let pid = c1.pid();
+    c1.kill9();
+    ctx.wait_state("the caller is gone and its channel drains", |s| {
+        process(s, pid).is_none() && s.direct.iter().all(|d| d.draining)
+    });
+    svc.send("release");
+    assert_eq!(svc.expect("handler-done"), "ok=true");
+    let mut c2 = ctx.client(None);
+    c2.ok("get s test.dthird");
+    c2.ok("direct off");
+    assert_eq!(c2.ok("call-kept s"), "k");
+    ctx.wait_state("the drained channel is forgotten", |s| s.direct.is_empty());
+}
+
+/// A forked child uses none of its parent's binder state (libbinder's
+/// `CannotUseBinderAfterFork`), a direct channel included: the service is
+/// never told the parent made a call the child made.
+#[test]
+fn a_forked_child_cannot_call_on_its_parents_direct_channel() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let _svc = ctx.service(&["test.dfork"]);
+    let mut client = ctx.client(None);
+    client.ok("get s test.dfork");
+    client.ok("echo s a");
+    client.ok("echo s b");
+    assert_eq!(client.ok("channels"), "channels=1");
+    let child = client.ok("fork-whoami s");
+    assert!(child.starts_with("child_err"), "{child}");
+    assert!(child.contains("fork"), "{child}");
+}
+
+fn signal(pid: i32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+/// The caller stops while its call is served (the server thread's request
+/// for adoption goes unread), then dies: the handler's nested call must
+/// end, not wait for an adoption that never comes.
+fn adoption_wait_ends_when_the_caller_dies(code: &str) {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let mut svc = ctx.service(&["test.dhang"]);
+    let _third = ctx.service(&["test.dhang.x"]);
+    let mut c1 = ctx.client(None);
+    c1.ok("get s test.dhang");
+    c1.ok("get x test.dhang.x");
+    c1.ok("keep s x");
+    c1.ok("echo s a");
+    assert_eq!(c1.ok("channels"), "channels=1");
+    c1.send(code);
+    svc.expect("in-call");
+    let pid = c1.pid();
+    signal(pid, "-STOP");
+    svc.send("release");
+    // Makes it likely (asserts nothing) that the server thread has asked
+    // for the adoption before the caller dies.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    c1.kill9();
+    ctx.wait_state("the caller is gone", |s| process(s, pid).is_none());
+    assert_eq!(svc.expect("handler-done"), "ok=true");
+    ctx.wait_state("its channel is forgotten", |s| s.direct.is_empty());
+}
+
+#[test]
+fn an_adoption_wait_ends_when_the_caller_dies() {
+    adoption_wait_ends_when_the_caller_dies("block-call-kept s");
+}
+
+/// The same with a oneway call's answer pending on the server thread's
+/// own channel: settling it must not leave the thread in a blocking read
+/// that no longer watches the direct channel.
+#[test]
+fn an_adoption_wait_ends_when_the_caller_dies_with_a_oneway_call_in_flight() {
+    adoption_wait_ends_when_the_caller_dies("window-block-call-kept s");
 }

@@ -25,8 +25,9 @@ pub struct World {
     /// `ShareFd` effects: a slot and its holders.
     pub shared: Vec<(FdSlot, u32)>,
     pub prio_sets: Vec<(ThreadId, Priority)>,
-    /// `RevokeDirect` effects: the duplicate's slot, and whether hard.
-    pub revoked: Vec<(FdSlot, bool)>,
+    /// `RevokeDirect` effects: the duplicate's slot, whether hard, and
+    /// whether drained.
+    pub revoked: Vec<(FdSlot, bool, bool)>,
     /// Spawn requests, by thread (kept out of the inboxes: they may come
     /// at any read, as binder's do).
     pub spawns: Vec<ThreadId>,
@@ -178,7 +179,9 @@ impl World {
                 | Effect::RestorePriority { thread, prio, .. } => {
                     self.prio_sets.push((thread, prio))
                 }
-                Effect::RevokeDirect { slot, hard } => self.revoked.push((slot, hard)),
+                Effect::RevokeDirect { slot, hard, drain } => {
+                    self.revoked.push((slot, hard, drain))
+                }
             }
         }
         if let Err(e) = self.core.check_invariants() {

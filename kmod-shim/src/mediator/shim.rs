@@ -596,8 +596,11 @@ impl Shim {
                 Effect::RestorePriority { thread, tid, prio } => {
                     self.restore_priority(thread, tid, prio)
                 }
-                Effect::RevokeDirect { slot, hard } => {
+                Effect::RevokeDirect { slot, hard, drain } => {
                     if let Some(fd) = self.take_slot(slot) {
+                        if drain {
+                            drain_queued(&fd);
+                        }
                         let how = if hard {
                             rustix::net::Shutdown::Both
                         } else {
@@ -889,6 +892,21 @@ impl Shim {
 /// must be sealed against writing, shrinking and growing (and not only
 /// `F_SEAL_FUTURE_WRITE`), shared memory against shrinking and growing, and
 /// either must hold at least the length the object names.
+/// Reads away the calls queued on a revoked direct channel whose caller
+/// is gone (read on the mediator's duplicate, they leave the server's
+/// queue too), so that none runs for a caller nobody waits on. Bounded:
+/// the caller's socket buffer holds a few hundred.
+fn drain_queued(fd: &OwnedFd) {
+    use rustix::net::RecvFlags;
+    let mut byte = [0u8; 1];
+    for _ in 0..65_536 {
+        match rustix::net::recv(fd, &mut byte, RecvFlags::DONTWAIT | RecvFlags::TRUNC) {
+            Ok((_, n)) if n > 0 => continue,
+            _ => return,
+        }
+    }
+}
+
 fn check_fd_objects(cmd: &Command, fds: &[OwnedFd]) -> Result<(), Failure> {
     if fds.is_empty() {
         // Every object names an fd out of range: the core's to report.

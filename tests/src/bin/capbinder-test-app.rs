@@ -15,7 +15,7 @@
 //!
 //! Every role prints `ready ...` when it is, and the long-running ones exit
 //! when their stdin closes (so a test that dies leaves nothing behind).
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, Read, Write};
@@ -923,6 +923,20 @@ impl Client {
                 }
                 Ok(format!("same_thread={same}/{n}"))
             }
+            "keep" => {
+                // keep V W: V keeps W (oneway).
+                let w2 = self.var(w.get(2))?;
+                self.proxy(w.get(1))?.keep(&w2).map_err(st)?;
+                Ok(String::new())
+            }
+            "window-block-call-kept" => self.proxy(w.get(1))?.window_block_call_kept().map_err(st),
+            "block-call-kept" => self.proxy(w.get(1))?.block_call_kept().map_err(st),
+            "fork-whoami" => {
+                // A forked child calls whoami on V; its answer (or error)
+                // comes back through a pipe.
+                let svc = self.proxy(w.get(1))?;
+                fork_whoami(&svc)
+            }
             "channels" => {
                 // Direct channels this process calls through, as the
                 // mediator sees them.
@@ -950,4 +964,42 @@ impl Client {
             other => Err(format!("unknown command {other:?}")),
         }
     }
+}
+
+/// Forks; the child calls `whoami` on `svc` and writes what it got. The
+/// child only makes the call (which a forked child's runtime refuses
+/// before it takes any lock), writes to a pipe and `_exit`s.
+#[allow(unsafe_code)]
+fn fork_whoami(svc: &TestProxy) -> Answer {
+    let (r, wr) = rustix::pipe::pipe().map_err(|e| e.to_string())?;
+    // SAFETY: the child only makes one call, writes to a pipe and _exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err("fork failed".into());
+    }
+    if pid == 0 {
+        drop(r);
+        let line = match svc.whoami() {
+            Ok(who) => format!(
+                "child_ok served_pid={} child_pid={}",
+                who.pid,
+                std::process::id()
+            ),
+            Err(e) => format!("child_err {}", st(e)),
+        };
+        let mut f = std::fs::File::from(wr);
+        let _ = f.write_all(line.as_bytes());
+        drop(f);
+        // SAFETY: no destructors, no atexit handlers in the child.
+        unsafe { libc::_exit(0) };
+    }
+    drop(wr);
+    let mut s = String::new();
+    std::fs::File::from(r)
+        .read_to_string(&mut s)
+        .map_err(|e| e.to_string())?;
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    Ok(s)
 }
