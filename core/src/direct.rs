@@ -392,8 +392,11 @@ impl Core {
             .filter(|g| g.caller == thread && Some(g.node) == node)
             .find_map(|g| {
                 let t = g.awaiting?;
-                let tid = self.threads.get(t.0)?.tid;
-                (tid == server_tid).then(|| {
+                let th = self.threads.get(t.0)?;
+                // Still as it was when it asked: in no call, and not back
+                // waiting for process work (it may have moved on).
+                let ready = th.tid == server_tid && th.top.is_none() && !th.idle;
+                ready.then(|| {
                     g.awaiting = None;
                     t
                 })

@@ -344,7 +344,11 @@ impl Core {
         };
         let accepts_fds = node.flags.accepts_fds;
         let sender_proc = self.procs.get(from.0).expect("live");
-        if sender_proc.pending_out >= self.limits.max_pending {
+        // An adopted call is one the server already runs: it is answered
+        // whatever the limits or a freeze say now (on the stacks, it then
+        // holds a freeze off, as binder's would have).
+        let adopted = forced.is_some();
+        if sender_proc.pending_out >= self.limits.max_pending && !adopted {
             return Err(Fail::Failed(Failure::TooManyPending {
                 pid: sender_proc.cred.pid,
                 limit: self.limits.max_pending,
@@ -352,7 +356,7 @@ impl Core {
         }
         let sender_pid = sender_proc.cred.pid;
         let receiver = self.procs.get_mut(to.0).expect("owner is live");
-        if receiver.frozen_or_held() && !oneway {
+        if receiver.frozen_or_held() && !oneway && !adopted {
             receiver.frozen_sync_recv = true;
             return Err(Fail::Frozen);
         }

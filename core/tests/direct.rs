@@ -691,3 +691,89 @@ fn random_run(seed: u64, steps: usize) -> (usize, usize) {
     assert!(w.core.is_empty(), "seed {seed}: {:#?}", w.dump());
     (w.revoked.len(), adopted)
 }
+
+/// Review finding: a thread that asked for an adoption and then moved on
+/// (a call of its own, back to waiting for work) is handed no adopted
+/// call: the caller's adoption fails instead, and no call is left on a
+/// stack it does not belong to.
+#[test]
+fn an_adoption_goes_only_to_a_thread_still_waiting_for_it() {
+    let mut w = World::with_sm();
+    let (server, client, third) = (w.process(), w.process(), w.process());
+    let (st, ct, tt) = (w.looper(server), w.thread(client), w.looper(third));
+    let h = w.give(st, 0x10, ct);
+    let ([_, theirs, _], _, _) = request(&mut w, ct, h);
+    let (grant, _) = take_serve(&mut w, st, theirs, ct);
+    // A channel thread that asked, then made a call of its own.
+    let dt = w.thread(server);
+    let h3 = w.give(tt, 0x30, dt);
+    w.ok(dt, Command::AwaitAdoption { grant });
+    w.call(dt, h3, 7, vec![]);
+    let _x = w.incoming(tt);
+    let tid = w.tid(dt);
+    w.ok(
+        ct,
+        Command::AdoptDirect {
+            handle: h,
+            server_tid: tid,
+        },
+    );
+    assert!(matches!(w.answer(ct), Return::FailedReply { .. }));
+    assert!(w.idle(dt));
+    // A pool thread that asked, then went back to waiting for work.
+    w.ok(st, Command::AwaitAdoption { grant });
+    w.ok(st, Command::WaitForWork);
+    let tid = w.tid(st);
+    w.ok(
+        ct,
+        Command::AdoptDirect {
+            handle: h,
+            server_tid: tid,
+        },
+    );
+    assert!(matches!(w.answer(ct), Return::FailedReply { .. }));
+    assert!(w.idle(st));
+}
+
+/// Review finding: a call the server already runs is adopted even while
+/// its process is held for a freeze (busy with another call): it is not
+/// failed as frozen while its handler goes on.
+#[test]
+fn an_adoption_while_held_for_a_freeze_is_delivered() {
+    let mut w = World::with_sm();
+    let (server, client, freezer) = (w.process(), w.process(), w.privileged_process());
+    let (st, ct, ft) = (w.looper(server), w.thread(client), w.thread(freezer));
+    let h = w.give(st, 0x10, ct);
+    let ([_, theirs, _], _, _) = request(&mut w, ct, h);
+    let (grant, _) = take_serve(&mut w, st, theirs, ct);
+    let dt = w.thread(server);
+    let other = w.process();
+    let ot = w.thread(other);
+    let h2 = w.give(st, 0x20, ot);
+    w.call(ot, h2, 1, vec![]);
+    let _busy = w.incoming(st);
+    let pid = w.pid(server);
+    w.cmd(
+        ft,
+        Command::Freeze {
+            pid,
+            enable: true,
+            hold: true,
+        },
+    );
+    w.ok(dt, Command::AwaitAdoption { grant });
+    let tid = w.tid(dt);
+    w.ok(
+        ct,
+        Command::AdoptDirect {
+            handle: h,
+            server_tid: tid,
+        },
+    );
+    assert!(w.idle(ct), "the caller waits for the answer");
+    let tx = w.incoming(dt);
+    assert!(tx.flags.adopted());
+    w.free(dt, &tx);
+    w.reply(dt, vec![]);
+    assert!(matches!(w.answer(ct), Return::Reply(_)));
+}

@@ -55,6 +55,9 @@ const REPLY: u8 = 0;
 /// Server to caller: adopt this call (`Command::AdoptDirect`); the server
 /// thread's tid follows (4 bytes).
 const ADOPT: u8 = 1;
+/// Server to caller: the call was not run (the server is closing the
+/// channel); make it through the mediator.
+const RETRY: u8 = 2;
 
 enum Channelled {
     /// Calls counted through the mediator; asks at `ASK_AFTER`.
@@ -276,9 +279,16 @@ fn call_on(
         tracing::debug!("{handle}: direct channel closed ({e}); through the mediator");
         return Sent::Revoked(data);
     }
-    drop(data);
-    let (r, keep) = await_answer(process, chan, handle);
-    Sent::Answered(r, keep)
+    // Kept until the answer: a call the server did not run goes through
+    // the mediator after all.
+    match await_answer(process, chan, handle) {
+        Some((r, keep)) => Sent::Answered(r, keep),
+        None => {
+            tracing::debug!("{handle}: the direct channel closes; through the mediator");
+            let _ = chan.shutdown();
+            Sent::Revoked(data)
+        }
+    }
 }
 
 /// What came back on the channel for a call.
@@ -287,20 +297,46 @@ enum Answer {
     Reply(Result<Parcel>),
     /// The server thread asks that the call be adopted.
     Adopt(i32),
+    /// The server did not run the call and closes the channel.
+    Retry,
     /// The server is gone, or broke the channel's format: the channel is
     /// done with.
     Broken(Status),
 }
 
-/// The call's answer, and whether the channel may carry the next call.
+/// The call's answer, and whether the channel may carry the next call;
+/// `None` when the server did not run it.
 fn await_answer(
     process: &Arc<ProcessState>,
     chan: &Channel,
     handle: Handle,
-) -> (Result<Parcel>, bool) {
+) -> Option<(Result<Parcel>, bool)> {
     // Read and parsed before an adoption, which waits (and may serve
     // nested calls on this thread) with the buffer free.
-    let answer = BUFS.with(|b| {
+    let answer = read_answer(chan, handle);
+    Some(match answer {
+        Answer::Reply(r) => (r, true),
+        Answer::Retry => return None,
+        Answer::Adopt(tid) => match crate::thread::adopt_and_wait(process, handle, tid) {
+            Ok(reply) => (Ok(reply), true),
+            Err(e) => {
+                // The server thread may still wait for the adoption, or
+                // answer on the channel after all: a later call could
+                // read that answer as its own. Closed, its thread stops.
+                let _ = chan.shutdown();
+                (Err(e), false)
+            }
+        },
+        Answer::Broken(e) => {
+            let _ = chan.shutdown();
+            (Err(e), false)
+        }
+    })
+}
+
+/// Reads and parses one answer to a call on `chan`.
+fn read_answer(chan: &Channel, handle: Handle) -> Answer {
+    BUFS.with(|b| {
         let inb = &mut b.borrow_mut().1;
         inb.resize(1 + MAX_PAYLOAD, 0);
         let got = match chan.recv(inb, 0) {
@@ -333,6 +369,7 @@ fn await_answer(
             ADOPT if got.len == 5 => {
                 Answer::Adopt(i32::from_le_bytes(inb[1..5].try_into().expect("4 bytes")))
             }
+            RETRY if got.len == 1 => Answer::Retry,
             k => Answer::Broken(Status::exception(
                 ExceptionCode::BadParcelable,
                 format!(
@@ -341,24 +378,7 @@ fn await_answer(
                 ),
             )),
         }
-    });
-    match answer {
-        Answer::Reply(r) => (r, true),
-        Answer::Adopt(tid) => match crate::thread::adopt_and_wait(process, handle, tid) {
-            Ok(reply) => (Ok(reply), true),
-            Err(e) => {
-                // The server thread may still wait for the adoption, or
-                // answer on the channel after all: a later call could
-                // read that answer as its own. Closed, its thread stops.
-                let _ = chan.shutdown();
-                (Err(e), false)
-            }
-        },
-        Answer::Broken(e) => {
-            let _ = chan.shutdown();
-            (Err(e), false)
-        }
-    }
+    })
 }
 
 /// Asks the mediator for a channel on `handle`: `None` when refused.
@@ -396,10 +416,10 @@ pub(crate) fn serve(
     fds: Vec<OwnedFd>,
 ) {
     let closed = |chan: Option<Channel>| {
-        // Its caller learns at once (the mediator's duplicate keeps the
-        // socket open otherwise), and the mediator forgets the channel.
+        // A call its caller sent already goes through the mediator, and
+        // the mediator forgets the channel.
         if let Some(c) = chan {
-            let _ = c.shutdown();
+            close_unrun(&c);
         }
         crate::thread::post(process, vec![Command::DirectClosed { grant }]);
     };
@@ -426,9 +446,24 @@ pub(crate) fn serve(
         .spawn(move || server.run(first_id));
     if let Err(e) = spawned {
         tracing::warn!("direct channel {grant}: no thread to serve it: {e}");
-        let _ = chan.shutdown();
+        close_unrun(&chan);
         crate::thread::post(process, vec![Command::DirectClosed { grant }]);
     }
+}
+
+/// Closes a channel this side gives up while its caller lives (no thread
+/// for it, its IDs used up): no call is taken any more, and each already
+/// sent is answered `RETRY` unrun, so that the caller makes it through
+/// the mediator instead of taking the closed channel for a dead server.
+fn close_unrun(chan: &Channel) {
+    let _ = rustix::net::shutdown(chan, rustix::net::Shutdown::Read);
+    let mut byte = [0u8; 1];
+    while let Ok(got) = chan.try_recv(&mut byte, 0) {
+        if got.full_len == 0 || chan.try_send(&[RETRY], &[]).is_err() {
+            break;
+        }
+    }
+    let _ = chan.shutdown();
 }
 
 /// The thread that serves one channel, and what it serves it for.
@@ -447,17 +482,22 @@ impl ChannelServer {
     fn run(&self, first_id: TxnId) {
         let (process, chan, sender, grant) = (&self.process, &self.chan, &self.sender, self.grant);
         let mut buf = vec![0u8; CALL_HEAD + MAX_PAYLOAD];
-        for n in 0..capbinder_core::direct::ID_BLOCK {
+        let mut n = 0;
+        let used_up = loop {
+            if n == capbinder_core::direct::ID_BLOCK {
+                break true;
+            }
             let id = TxnId(first_id.0 + n);
+            n += 1;
             let got = match chan.recv(&mut buf, 0) {
                 Ok(g) => g,
                 Err(e) => {
                     tracing::debug!("direct channel: {e}");
-                    break;
+                    break false;
                 }
             };
             if got.full_len == 0 || process.is_lost() {
-                break; // revoked, or its caller ended
+                break false; // revoked, or its caller ended
             }
             if got.truncated || got.len < CALL_HEAD {
                 tracing::warn!(
@@ -465,19 +505,24 @@ impl ChannelServer {
                     sender.pid,
                     got.full_len
                 );
-                break;
+                break false;
             }
             let word = |i: usize| u32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes"));
             let code = word(0);
             let work_source = (word(8) != 0).then(|| word(12));
             let data = Parcel::from_parts(buf[CALL_HEAD..got.len].to_vec(), Vec::new());
             if !self.serve_one(id, code, work_source, data) {
-                break;
+                break false;
             }
-        }
+        };
         // Whoever waits on the channel learns now: the mediator's duplicate of
-        // this end would keep it open. The mediator then forgets it.
-        let _ = chan.shutdown();
+        // this end would keep it open. The mediator then forgets it. One
+        // closed for its IDs sends a call already on its way round.
+        if used_up {
+            close_unrun(chan);
+        } else {
+            let _ = chan.shutdown();
+        }
         if !process.is_lost() {
             crate::thread::post(process, vec![Command::DirectClosed { grant }]);
             let _ = crate::thread::flush_commands();
@@ -598,7 +643,8 @@ pub(crate) fn adopt(process: &Arc<ProcessState>) -> Result<TxnId> {
     let id = crate::thread::await_adoption(process, chan.as_fd(), || {
         let mut msg = [ADOPT, 0, 0, 0, 0];
         msg[1..].copy_from_slice(&my_tid().to_le_bytes());
-        chan.send(&msg, &[]).map(|_| ()).map_err(|e| {
+        // Never blocks on a caller that reads nothing: it loses the call.
+        chan.try_send(&msg, &[]).map(|_| ()).map_err(|e| {
             Status::dead(format!(
                 "the direct caller went away before its call was adopted: {e}"
             ))
@@ -610,4 +656,38 @@ pub(crate) fn adopt(process: &Arc<ProcessState>) -> Result<TxnId> {
         }
     });
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_channel_closed_unrun_answers_each_queued_call_retry_and_takes_no_more() {
+        let (caller, server) = Channel::pair().unwrap();
+        caller.send(&[0u8; CALL_HEAD], &[]).unwrap();
+        close_unrun(&server);
+        // The call sent goes through the mediator instead...
+        assert!(matches!(read_answer(&caller, Handle(1)), Answer::Retry));
+        // ...and the channel is closed, not a dead server's.
+        assert!(matches!(read_answer(&caller, Handle(1)), Answer::Broken(_)));
+        assert!(caller.send(&[0u8; CALL_HEAD], &[]).is_err());
+    }
+
+    #[test]
+    fn an_answer_of_an_unknown_kind_or_size_breaks_the_channel() {
+        let (caller, server) = Channel::pair().unwrap();
+        for bad in [&[9u8][..], &[ADOPT, 1, 2][..], &[RETRY, 0][..]] {
+            server.send(bad, &[]).unwrap();
+            assert!(
+                matches!(read_answer(&caller, Handle(1)), Answer::Broken(_)),
+                "{bad:?}"
+            );
+        }
+        server.send(&[REPLY, 0], &[]).unwrap();
+        assert!(matches!(
+            read_answer(&caller, Handle(1)),
+            Answer::Reply(Ok(_))
+        ));
+    }
 }
