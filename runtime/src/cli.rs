@@ -193,6 +193,24 @@ fn run_cmd(ps: &ProcessState, cmd: Cmd) -> crate::Result<u8> {
                     if t.delivered { "" } else { " queued" }
                 );
             }
+            for d in &s.direct {
+                println!(
+                    "direct channel {}: pid {} tid {} handle {:#x} -> pid {} node {:#x}{}",
+                    d.grant,
+                    d.caller_pid,
+                    d.caller_tid,
+                    d.handle,
+                    d.server_pid,
+                    d.node_ptr,
+                    if d.draining {
+                        " (revoked, draining)"
+                    } else if !d.served {
+                        " (no server thread yet)"
+                    } else {
+                        ""
+                    }
+                );
+            }
             for t in &s.topics {
                 println!(
                     "topic of pid {}: {} published, {} gap notices{}",

@@ -252,3 +252,27 @@ fn an_adoption_wait_ends_when_the_caller_dies() {
 fn an_adoption_wait_ends_when_the_caller_dies_with_a_oneway_call_in_flight() {
     adoption_wait_ends_when_the_caller_dies("window-block-call-kept s");
 }
+
+/// `capbinder state` names each channel: who calls, on which handle, whom.
+#[test]
+fn the_state_command_lists_direct_channels() {
+    let ctx = context!();
+    let _sm = ctx.servicemanager();
+    let svc = ctx.service(&["test.dstate"]);
+    let mut client = ctx.client(None);
+    client.ok("get s test.dstate");
+    client.ok("echo s a");
+    client.ok("echo s b");
+    let mut state = ctx.spawn("cli", &["state"], None);
+    assert_eq!(state.wait_exit().code(), Some(0));
+    let lines = state.take_lines();
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with("direct channel "))
+        .unwrap_or_else(|| panic!("no channel listed: {lines:#?}"));
+    assert!(
+        line.contains(&format!("pid {} tid", client.pid()))
+            && line.contains(&format!("-> pid {} node", svc.pid())),
+        "{line}"
+    );
+}
