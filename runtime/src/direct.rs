@@ -74,6 +74,9 @@ struct Entry {
 }
 
 thread_local! {
+    /// The process's count of oneway calls sent when this thread last
+    /// looked (see `note_oneway`).
+    static ONEWAY_SEEN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     /// This thread's channels, by handle.
     static CHANNELS: RefCell<FxHashMap<Handle, Entry>> = RefCell::default();
     /// The thread's own tid (for `sched_getattr`, and to name itself when
@@ -118,6 +121,16 @@ fn in_a_call() -> bool {
     identity::serving()
 }
 
+/// A oneway call went through the mediator: the next sync call of each
+/// of this process's threads goes that way too, so that it is handed to
+/// its server after the oneway call, as it would have been without
+/// channels. A oneway call that registers something, then a sync call
+/// (from any thread) that relies on it, is a common pattern, and a direct
+/// call could overtake the oneway call still in the mediator's queue.
+pub(crate) fn note_oneway(process: &ProcessState) {
+    process.count_oneway();
+}
+
 /// Makes a sync call on `proxy` direct where it may go so: `Err(data)`
 /// hands the parcel back for the mediator's path.
 pub(crate) fn call(
@@ -139,6 +152,10 @@ pub(crate) fn call(
         || data.len() > MAX_PAYLOAD
         || in_a_call()
     {
+        return Err(data);
+    }
+    let sent = process.oneway_sent();
+    if ONEWAY_SEEN.with(|s| s.replace(sent)) != sent {
         return Err(data);
     }
     let open = CHANNELS.with(|c| {

@@ -111,6 +111,8 @@ pub struct ProcessState {
     oneway_window: AtomicUsize,
     /// Sync calls may go over direct channels (`direct`).
     direct: AtomicBool,
+    /// Oneway calls sent (`direct::note_oneway`).
+    oneway_sent: std::sync::atomic::AtomicU64,
     me: Weak<ProcessState>,
 }
 
@@ -176,6 +178,7 @@ impl ProcessState {
             failed_spawns: AtomicU32::new(0),
             oneway_window: AtomicUsize::new(0),
             direct: AtomicBool::new(true),
+            oneway_sent: std::sync::atomic::AtomicU64::new(0),
             me: me.clone(),
         });
         // Two threads racing here: the loser's device closes, harmlessly.
@@ -335,6 +338,18 @@ impl ProcessState {
     /// What [`set_direct_calls`](Self::set_direct_calls) set.
     pub fn direct_calls(&self) -> bool {
         self.direct.load(Ordering::Relaxed)
+    }
+
+    /// Counts a oneway call sent (see `direct::note_oneway`). Release,
+    /// with `oneway_sent`'s acquire: a thread that learns of the call
+    /// (a join, a lock) sees the count.
+    pub(crate) fn count_oneway(&self) {
+        self.oneway_sent.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many oneway calls this process has sent.
+    pub(crate) fn oneway_sent(&self) -> u64 {
+        self.oneway_sent.load(Ordering::Acquire)
     }
 
     /// The window [`set_oneway_window`](Self::set_oneway_window) set.

@@ -905,6 +905,7 @@ pub(crate) fn transact(
 ) -> Result<Parcel> {
     let (process, handle) = (&proxy.process, proxy.handle);
     let data = if oneway {
+        crate::direct::note_oneway(process);
         data
     } else {
         // A direct call this thread serves goes on the stacks before a

@@ -923,6 +923,15 @@ impl Client {
                 }
                 Ok(format!("same_thread={same}/{n}"))
             }
+            "keep-cb" => {
+                // keep-cb V PREFIX: V keeps a new callback of this process
+                // whose echo answers PREFIX + its argument (oneway, no
+                // window: the call returns once the mediator took it).
+                let cb = TestObject::binder(arg(2)?, self.latch.clone());
+                self.proxy(w.get(1))?.keep(&cb).map_err(st)?;
+                self.vars.insert("kept-cb".into(), cb);
+                Ok(String::new())
+            }
             "keep" => {
                 // keep V W: V keeps W (oneway).
                 let w2 = self.var(w.get(2))?;
