@@ -583,9 +583,13 @@ impl Setup {
                 .map(|u| u.run_ns)
                 .ctx("reading /proc for CPU accounting")
         };
-        let before = (usage(self.mediator.pid())?, usage(self.service.pid())?);
+        // The service's from its process-wide count: its direct-channel
+        // threads end with the callers, before the second reading, and a
+        // sum over the threads alive then would miss them.
+        let service = |pid: u32| util::process_cpu_ns(pid).ctx("reading /proc/PID/stat");
+        let before = (usage(self.mediator.pid())?, service(self.service.pid())?);
         let (samples, elapsed) = run(per, true)?;
-        let after = (usage(self.mediator.pid())?, usage(self.service.pid())?);
+        let after = (usage(self.mediator.pid())?, service(self.service.pid())?);
         let calls = samples.len().max(1) as f64;
         let wall = elapsed.as_nanos().max(1) as f64;
         let busy = Busy {

@@ -358,3 +358,20 @@ pub fn which(name: &str) -> Option<PathBuf> {
         .map(|d| d.join(name))
         .find(|p| p.is_file())
 }
+
+/// A process's CPU time (user and system, every thread it ever had, in
+/// clock ticks from `/proc/PID/stat`), in nanoseconds.
+pub fn process_cpu_ns(pid: u32) -> std::io::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which may hold spaces: the 3rd on.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let field = |n: usize| -> std::io::Result<f64> {
+        rest.split_whitespace()
+            .nth(n - 3)
+            .and_then(|v| v.parse::<f64>().ok())
+            .ok_or_else(|| std::io::Error::other(format!("/proc/{pid}/stat: no field {n}")))
+    };
+    let ticks = field(14)? + field(15)?;
+    let per_s = rustix::param::clock_ticks_per_second() as f64;
+    Ok(ticks * 1e9 / per_s)
+}
