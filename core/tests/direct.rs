@@ -41,6 +41,18 @@ fn request(w: &mut World, t: ThreadId, h: Handle) -> ([FdSlot; 3], Return, Vec<F
     (fds.try_into().unwrap(), ret, got)
 }
 
+/// `caller` adopts its direct call on `h`, naming `server`'s tid.
+fn adopt(w: &mut World, caller: ThreadId, h: Handle, server: ThreadId) {
+    let server_tid = w.tid(server);
+    w.ok(
+        caller,
+        Command::AdoptDirect {
+            handle: h,
+            server_tid,
+        },
+    );
+}
+
 /// The server's pool thread takes the channel: (grant, first ID).
 fn take_serve(w: &mut World, st: ThreadId, end: FdSlot, caller: ThreadId) -> (u64, TxnId) {
     take_serve_of(w, st, end, caller, 0x10)
@@ -261,15 +273,8 @@ fn an_adopted_call_is_an_ordinary_call_to_the_thread_that_asked() {
     // the adoption, and asks the caller (on the channel); the caller tells
     // the mediator.
     let dt = w.thread(server);
-    let tid = w.tid(dt);
     w.ok(dt, Command::AwaitAdoption { grant });
-    w.ok(
-        ct,
-        Command::AdoptDirect {
-            handle: h,
-            server_tid: tid,
-        },
-    );
+    adopt(&mut w, ct, h, dt);
     let tx = w.incoming(dt);
     assert!(tx.flags.adopted());
     assert_eq!(tx.buffer.len, 0);
@@ -293,14 +298,7 @@ fn an_adoption_is_refused_unless_the_mediator_makes_it() {
     } = rig();
     // No channel yet.
     let dt = w.thread(server);
-    let tid = w.tid(dt);
-    w.ok(
-        ct,
-        Command::AdoptDirect {
-            handle: h,
-            server_tid: tid,
-        },
-    );
+    adopt(&mut w, ct, h, dt);
     assert!(matches!(w.answer(ct), Return::FailedReply { .. }));
     // A plain call may not carry the mediator's flag.
     w.cmd(
@@ -322,14 +320,7 @@ fn an_adoption_is_refused_unless_the_mediator_makes_it() {
     let ([_, theirs, _], _, _) = request(&mut w, ct, h);
     take_serve(&mut w, st, theirs, ct);
     let other = w.thread(w.core.thread_proc(ct).unwrap());
-    let tid = w.tid(other);
-    w.ok(
-        ct,
-        Command::AdoptDirect {
-            handle: h,
-            server_tid: tid,
-        },
-    );
+    adopt(&mut w, ct, h, other);
     assert!(matches!(w.answer(ct), Return::FailedReply { .. }));
     assert!(w.idle(dt));
 }
@@ -384,26 +375,12 @@ fn an_adoption_cannot_be_aimed_at_a_thread_that_did_not_ask_for_it() {
     let ([_, eb, _], _, _) = request(&mut w, bt, hb);
     let (gb, _) = take_serve_of(&mut w, st, eb, bt, 0x20);
     // The idle pool looper asked for nothing.
-    let tid = w.tid(st);
-    w.ok(
-        at,
-        Command::AdoptDirect {
-            handle: ha,
-            server_tid: tid,
-        },
-    );
+    adopt(&mut w, at, ha, st);
     assert!(matches!(w.answer(at), Return::FailedReply { .. }));
     // B's channel thread awaits B's adoption: A cannot take it.
     let db = w.thread(server);
     w.ok(db, Command::AwaitAdoption { grant: gb });
-    let tid = w.tid(db);
-    w.ok(
-        at,
-        Command::AdoptDirect {
-            handle: ha,
-            server_tid: tid,
-        },
-    );
+    adopt(&mut w, at, ha, db);
     assert!(matches!(w.answer(at), Return::FailedReply { .. }));
     assert!(w.idle(db));
     // Nor can a thread of another process claim to serve A's channel.
@@ -411,13 +388,7 @@ fn an_adoption_cannot_be_aimed_at_a_thread_that_did_not_ask_for_it() {
     let e = w.err(other, Command::AwaitAdoption { grant: ga });
     assert!(matches!(e, Failure::DirectUnavailable(_)), "{e}");
     // B's own adoption still works.
-    w.ok(
-        bt,
-        Command::AdoptDirect {
-            handle: hb,
-            server_tid: tid,
-        },
-    );
+    adopt(&mut w, bt, hb, db);
     assert!(w.incoming(db).flags.adopted());
 }
 
@@ -468,14 +439,7 @@ fn a_call_read_before_a_freeze_is_adopted_after_the_thaw() {
         );
     }
     w.ok(dt, Command::AwaitAdoption { grant });
-    let tid = w.tid(dt);
-    w.ok(
-        ct,
-        Command::AdoptDirect {
-            handle: h,
-            server_tid: tid,
-        },
-    );
+    adopt(&mut w, ct, h, dt);
     let tx = w.incoming(dt);
     assert!(tx.flags.adopted());
     w.free(dt, &tx);
@@ -710,27 +674,13 @@ fn an_adoption_goes_only_to_a_thread_still_waiting_for_it() {
     w.ok(dt, Command::AwaitAdoption { grant });
     w.call(dt, h3, 7, vec![]);
     let _x = w.incoming(tt);
-    let tid = w.tid(dt);
-    w.ok(
-        ct,
-        Command::AdoptDirect {
-            handle: h,
-            server_tid: tid,
-        },
-    );
+    adopt(&mut w, ct, h, dt);
     assert!(matches!(w.answer(ct), Return::FailedReply { .. }));
     assert!(w.idle(dt));
     // A pool thread that asked, then went back to waiting for work.
     w.ok(st, Command::AwaitAdoption { grant });
     w.ok(st, Command::WaitForWork);
-    let tid = w.tid(st);
-    w.ok(
-        ct,
-        Command::AdoptDirect {
-            handle: h,
-            server_tid: tid,
-        },
-    );
+    adopt(&mut w, ct, h, st);
     assert!(matches!(w.answer(ct), Return::FailedReply { .. }));
     assert!(w.idle(st));
 }
@@ -762,14 +712,7 @@ fn an_adoption_while_held_for_a_freeze_is_delivered() {
         },
     );
     w.ok(dt, Command::AwaitAdoption { grant });
-    let tid = w.tid(dt);
-    w.ok(
-        ct,
-        Command::AdoptDirect {
-            handle: h,
-            server_tid: tid,
-        },
-    );
+    adopt(&mut w, ct, h, dt);
     assert!(w.idle(ct), "the caller waits for the answer");
     let tx = w.incoming(dt);
     assert!(tx.flags.adopted());
