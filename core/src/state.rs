@@ -52,6 +52,8 @@ pub struct DirectState {
     pub served: bool,
     /// Revoked; its server thread has not closed its end yet.
     pub draining: bool,
+    /// A server thread has said it awaits this channel's call's adoption.
+    pub awaiting: bool,
 }
 
 /// One process.
@@ -308,6 +310,7 @@ impl Core {
                     node_ptr: self.nodes.get(g.node.0).map_or(0, |n| n.ptr),
                     served: g.server_end.is_none(),
                     draining: g.draining(),
+                    awaiting: g.awaiting.is_some(),
                 })
                 .collect(),
             topics: self.topic_states(if all {

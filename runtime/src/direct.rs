@@ -1,6 +1,6 @@
-//! Sync calls over direct channels (`capbinder_core::direct`): after a
-//! thread has called a remote object a few times through the mediator,
-//! it asks for a socket pair to the object's process, and its data-only
+//! Sync calls over direct channels (`capbinder_core::direct`): on a
+//! thread's second call on a remote object (the first went through the
+//! mediator) it asks for a socket pair to the object's process, and its data-only
 //! calls (no objects, no fds, not sensitive, at most [`MAX_PAYLOAD`]
 //! bytes each way) go straight to a thread there that serves only that
 //! channel. A round trip is then two wakeups instead of four.
@@ -40,8 +40,8 @@ use crate::status::{ExceptionCode, Result, Status, StatusCode};
 /// through the mediator's receive buffer (one copy) than through a
 /// socket (two).
 pub const MAX_PAYLOAD: usize = 16 * 1024;
-/// Calls through the mediator on one handle, from one thread, before the
-/// thread asks for a channel: a handle called once is not worth one.
+/// The call on one handle, from one thread, that asks for a channel (and
+/// goes over it): the second; a handle called once is not worth one.
 const ASK_AFTER: i32 = 2;
 /// Calls through the mediator after a refusal or a revocation before the
 /// thread asks again.
@@ -71,12 +71,12 @@ struct Entry {
     /// another node once released.
     proxy: Weak<Proxy>,
     state: Channelled,
+    /// The process's count of oneway calls sent when this thread last
+    /// called on this handle (see `note_oneway`).
+    oneway_seen: u64,
 }
 
 thread_local! {
-    /// The process's count of oneway calls sent when this thread last
-    /// looked (see `note_oneway`).
-    static ONEWAY_SEEN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     /// This thread's channels, by handle.
     static CHANNELS: RefCell<FxHashMap<Handle, Entry>> = RefCell::default();
     /// The thread's own tid (for `sched_getattr`, and to name itself when
@@ -121,10 +121,10 @@ fn in_a_call() -> bool {
     identity::serving()
 }
 
-/// A oneway call went through the mediator: the next sync call of each
-/// of this process's threads goes that way too, so that it is handed to
-/// its server after the oneway call, as it would have been without
-/// channels. A oneway call that registers something, then a sync call
+/// A oneway call went through the mediator: each of this process's
+/// threads makes its next sync call on each handle that way too, so that
+/// it is handed to its server after the oneway call, as it would have
+/// been without channels. A oneway call that registers something, then a sync call
 /// (from any thread) that relies on it, is a common pattern, and a direct
 /// call could overtake the oneway call still in the mediator's queue.
 pub(crate) fn note_oneway(process: &ProcessState) {
@@ -155,9 +155,6 @@ pub(crate) fn call(
         return Err(data);
     }
     let sent = process.oneway_sent();
-    if ONEWAY_SEEN.with(|s| s.replace(sent)) != sent {
-        return Err(data);
-    }
     let open = CHANNELS.with(|c| {
         let mut c = c.borrow_mut();
         // Entries of dropped proxies go: their channels were revoked with
@@ -166,21 +163,31 @@ pub(crate) fn call(
         let e = c.entry(handle).or_insert_with(|| Entry {
             proxy: Arc::downgrade(proxy),
             state: Channelled::Counting(0),
+            oneway_seen: 0,
         });
         if !Weak::ptr_eq(&e.proxy, &Arc::downgrade(proxy)) {
             *e = Entry {
                 proxy: Arc::downgrade(proxy),
                 state: Channelled::Counting(0),
+                oneway_seen: 0,
             };
         }
-        match &mut e.state {
+        // A oneway call sent since this thread's last call on this handle
+        // (by any thread, on any handle): this call goes behind it, through
+        // the mediator (and still counts towards asking for a channel).
+        let behind = std::mem::replace(&mut e.oneway_seen, sent) != sent;
+        let open = match &mut e.state {
             Channelled::Open(_) => true,
             Channelled::Counting(n) => {
                 *n += 1;
                 false
             }
-        }
+        };
+        (!behind).then_some(open)
     });
+    let Some(open) = open else {
+        return Err(data);
+    };
     if !open {
         let ask = CHANNELS.with(|c| {
             matches!(c.borrow().get(&handle), Some(Entry { state: Channelled::Counting(n), .. }) if *n >= ASK_AFTER)
