@@ -246,6 +246,7 @@ fn adoption_wait_ends_when_the_caller_dies(code: &str) {
     c1.ok("get s test.dhang");
     c1.ok("get x test.dhang.x");
     c1.ok("keep s x");
+    wait_kept(&ctx, &mut c1, "k");
     for _ in 0..3 {
         c1.ok("echo s a");
     }

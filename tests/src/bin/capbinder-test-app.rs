@@ -916,9 +916,18 @@ impl Client {
                 svc.keep(&cb).map_err(st)?;
                 let me = gettid();
                 let mut same = 0;
-                for _ in 0..n {
-                    if svc.kept_tid().map_err(st)? == me {
-                        same += 1;
+                let mut asked = 0;
+                while asked < n {
+                    match svc.kept_tid() {
+                        Ok(tid) => {
+                            asked += 1;
+                            same += u32::from(tid == me);
+                        }
+                        // The oneway keep runs on a pool thread of the
+                        // service, a sync call may run on another first
+                        // (binder's race): ask again once it has run.
+                        Err(e) if e.message.contains("nothing kept") => std::thread::yield_now(),
+                        Err(e) => return Err(st(e)),
                     }
                 }
                 Ok(format!("same_thread={same}/{n}"))
