@@ -310,11 +310,21 @@ fn killing_the_server_mid_call_gives_a_dead_reply_and_leaves_nothing(lp: Loop) {
         matches!(out, Outcome::Failed(Return::DeadReply { .. })),
         "{out:?}"
     );
-    let s = state(&mut me);
-    assert!(
-        s.processes.iter().all(|p| p.pid != server_pid),
-        "server still in the dump: {s:#?}"
-    );
+    // The dead reply comes with the server thread's channel closing; its
+    // connection's close may be read in a later pass (the io_uring loop
+    // takes them as they complete): poll the dump (bounded) until it is.
+    let deadline = std::time::Instant::now() + common::TIMEOUT;
+    let s = loop {
+        let s = state(&mut me);
+        if s.processes.iter().all(|p| p.pid != server_pid) {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server still in the dump: {s:#?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     assert!(s.transactions.is_empty(), "{s:#?}");
     assert_eq!(s.context_manager, None);
     let mine = s
