@@ -53,8 +53,6 @@ pub const ID_BLOCK: u64 = 1 << 20;
 /// One granted channel.
 #[derive(Debug)]
 pub(crate) struct Grant {
-    /// Its id (the key it is kept under).
-    pub id: u64,
     /// The thread that calls through it.
     pub caller: ThreadId,
     /// Its process.
@@ -210,7 +208,6 @@ impl Core {
         self.grants.insert(
             id,
             Grant {
-                id,
                 caller: thread,
                 caller_proc: from,
                 handle,
@@ -250,10 +247,9 @@ impl Core {
         }
         let node = self.nodes.get(node_id.0);
         let target = node.map(|n| (n.ptr, n.cookie)).unwrap_or_default();
-        let mut sender = self.sender_of(caller, None, None);
         // The caller's runtime calls direct only at its default priority
         // (a call that would migrate one goes through the mediator).
-        sender.priority = Some(crate::protocol::Priority::default());
+        let sender = self.sender_of(caller, Some(crate::protocol::Priority::default()), None);
         fx.push(Effect::Deliver {
             thread,
             ret: Return::DirectServe {
@@ -271,7 +267,7 @@ impl Core {
     /// server is gone: they are forgotten then).
     pub(crate) fn revoke_direct(
         &mut self,
-        which: impl Fn(&Grant) -> bool,
+        which: impl Fn(u64, &Grant) -> bool,
         how: End,
         fx: &mut Vec<Effect>,
     ) {
@@ -281,7 +277,7 @@ impl Core {
         let ids: Vec<u64> = self
             .grants
             .iter()
-            .filter(|(_, g)| {
+            .filter(|(id, g)| {
                 // Revoked already, a grant is forgotten with its server, or
                 // with its caller where no server thread took it yet.
                 let again = match how {
@@ -289,7 +285,7 @@ impl Core {
                     End::CallerGone => g.server_end.is_some(),
                     End::Soft => false,
                 };
-                (again || !g.draining()) && which(g)
+                (again || !g.draining()) && which(**id, g)
             })
             .map(|(&id, _)| id)
             .collect();
@@ -335,7 +331,7 @@ impl Core {
             }
         }
         // A caller still waiting is told at once.
-        self.revoke_direct(|g| g.id == grant, End::ServerGone, fx);
+        self.revoke_direct(|id, _| id == grant, End::ServerGone, fx);
         Ok(())
     }
 
@@ -414,6 +410,6 @@ impl Core {
             data: DataRange { offset: 0, len: 0 },
             ..TxnOut::default()
         };
-        self.transact_to(thread, handle, txn, Vec::new(), prio, Some(target), fx);
+        self.transact(thread, handle, txn, Vec::new(), prio, Some(target), fx);
     }
 }

@@ -59,6 +59,18 @@ impl Ref {
     pub fn in_use(&self) -> bool {
         self.strong > 0 || self.weak > 0 || self.death.is_some() || self.freeze.is_some()
     }
+
+    /// Its node, if the holder (of `h`) may use it for `needed`.
+    pub fn node_for(&self, h: Handle, needed: Rights) -> Result<NodeId, crate::error::Failure> {
+        if !self.rights.contains(needed) {
+            return Err(crate::error::Failure::NoRight {
+                handle: h,
+                needed,
+                held: self.rights,
+            });
+        }
+        Ok(self.node)
+    }
 }
 
 /// The handle table of one process.

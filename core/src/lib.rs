@@ -318,7 +318,7 @@ impl Core {
         let wipe = self.wipe_after(&cmd);
         let r = match cmd {
             Command::Transaction { handle, txn } => {
-                self.transact(thread, handle, txn, fds, prio, fx);
+                self.transact(thread, handle, txn, fds, prio, None, fx);
                 Ok(())
             }
             Command::Reply(txn) => self.reply(thread, txn, fds, fx),
@@ -360,7 +360,7 @@ impl Core {
                     .map(|(&id, _)| id)
                     .skip(n.min(direct::MAX_SERVED as u32) as usize)
                     .collect();
-                self.revoke_direct(|g| over.contains(&g.id), direct::End::Soft, fx);
+                self.revoke_direct(|id, _| over.contains(&id), direct::End::Soft, fx);
             }),
             Command::SetContextManager { ptr, cookie, flags } => {
                 self.set_context_manager(proc_id, ptr, cookie, flags, fx)
@@ -521,15 +521,7 @@ impl Core {
             return Err(Failure::WeakHandleCalled(h));
         }
         let topic = self.nodes.get(r.node.0).is_some_and(|n| n.topic.is_some());
-        let needed = if topic { Rights::PUBLISH } else { Rights::CALL };
-        if !r.rights.contains(needed) {
-            return Err(Failure::NoRight {
-                handle: h,
-                needed,
-                held: r.rights,
-            });
-        }
-        Ok(r.node)
+        r.node_for(h, if topic { Rights::PUBLISH } else { Rights::CALL })
     }
 
     /// The node behind `h` in `proc_id`'s table, if the ref has `needed`.
@@ -552,14 +544,7 @@ impl Core {
         let Some(r) = p.handles.get(h) else {
             return Err(Failure::BadHandle(h));
         };
-        if !r.rights.contains(needed) {
-            return Err(Failure::NoRight {
-                handle: h,
-                needed,
-                held: r.rights,
-            });
-        }
-        Ok(r.node)
+        r.node_for(h, needed)
     }
 
     /// Like `resolve_node`, but also yields a ref to hang state on (a
@@ -663,7 +648,7 @@ impl Core {
         if enable {
             // No new direct calls to it, whether the freeze is made now or
             // held: a direct call would not be refused as frozen.
-            self.revoke_direct(|g| targets.contains(&g.server.0), direct::End::Soft, fx);
+            self.revoke_direct(|_, g| targets.contains(&g.server.0), direct::End::Soft, fx);
             // Binder's BINDER_FREEZE: refused while a call sent to the
             // process is unfinished (its `outstanding_txns`: sync calls
             // until answered, oneway calls until delivered). Freezing over

@@ -170,11 +170,15 @@ impl Core {
         // Its direct channels end; a caller waiting on one it served is
         // told at once.
         self.revoke_direct(
-            |g| g.caller_proc == proc_id,
+            |_, g| g.caller_proc == proc_id,
             crate::direct::End::CallerGone,
             fx,
         );
-        self.revoke_direct(|g| g.server == proc_id, crate::direct::End::ServerGone, fx);
+        self.revoke_direct(
+            |_, g| g.server == proc_id,
+            crate::direct::End::ServerGone,
+            fx,
+        );
         let p = self.procs.get(proc_id.0).expect("checked");
         // Threads first: their stacks unwind with dead replies.
         for t in p.threads.clone() {
@@ -270,7 +274,11 @@ impl Core {
             return;
         };
         let proc_id = th.proc;
-        self.revoke_direct(|g| g.caller == thread, crate::direct::End::CallerGone, fx);
+        self.revoke_direct(
+            |_, g| g.caller == thread,
+            crate::direct::End::CallerGone,
+            fx,
+        );
         self.forget_awaiting(thread);
         self.unwind_stack(thread, fx);
         let th = self.threads.remove(thread.0).expect("live");

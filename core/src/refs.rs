@@ -121,7 +121,7 @@ impl Core {
             }
             // A direct channel calls on the strong count it was granted on.
             self.revoke_direct(
-                |g| g.caller_proc == proc_id && g.handle == h,
+                |_, g| g.caller_proc == proc_id && g.handle == h,
                 crate::direct::End::CallerGone,
                 fx,
             );

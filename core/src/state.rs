@@ -579,9 +579,6 @@ impl Core {
         }
         for (id, g) in self.grants.iter() {
             let bad = |why: &str| Err(format!("direct grant {id}: {why}"));
-            if g.id != *id {
-                return bad("kept under another id");
-            }
             if g.awaiting
                 .is_some_and(|t| self.threads.get(t.0).map(|t| t.proc) != Some(g.server))
             {

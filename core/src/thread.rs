@@ -276,7 +276,7 @@ impl Core {
         if first {
             // A process that serves from an event loop serves no direct
             // channel (see `grant_direct`), also one granted before.
-            self.revoke_direct(|g| g.server == proc_id, crate::direct::End::Soft, fx);
+            self.revoke_direct(|_, g| g.server == proc_id, crate::direct::End::Soft, fx);
         }
         let th = self.threads.get(thread.0).expect("live");
         // A thread with a stack takes only its own stack's work.

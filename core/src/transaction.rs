@@ -254,23 +254,11 @@ impl Core {
     }
 
     /// `Transaction`: a call from `thread` on `handle`.
-    pub(crate) fn transact(
-        &mut self,
-        thread: ThreadId,
-        handle: Handle,
-        txn: TxnOut,
-        fds: Vec<FdSlot>,
-        prio: Option<Priority>,
-        fx: &mut Vec<Effect>,
-    ) {
-        self.transact_to(thread, handle, txn, fds, prio, None, fx)
-    }
-
-    /// `transact`, with the server thread named (`forced`) for a call
-    /// adopted from a direct channel (`Core::adopt_direct`), which alone
-    /// may carry `TxnFlags::ADOPTED`.
+    /// With the server thread named (`forced`) for a call adopted from a
+    /// direct channel (`Core::adopt_direct`), which alone may carry
+    /// `TxnFlags::ADOPTED`; `None` for every other call.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn transact_to(
+    pub(crate) fn transact(
         &mut self,
         thread: ThreadId,
         handle: Handle,

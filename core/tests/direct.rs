@@ -53,6 +53,14 @@ fn adopt(w: &mut World, caller: ThreadId, h: Handle, server: ThreadId) {
     );
 }
 
+/// A channel asked for and taken by the server's pool thread `st`: its
+/// grant and the mediator's duplicate's slot.
+fn open(w: &mut World, st: ThreadId, caller: ThreadId, h: Handle) -> (u64, FdSlot) {
+    let ([_, theirs, dup], ret, _) = request(w, caller, h);
+    assert!(matches!(ret, Return::DirectGranted { .. }), "{ret:?}");
+    (take_serve(w, st, theirs, caller).0, dup)
+}
+
 /// The server's pool thread takes the channel: (grant, first ID).
 fn take_serve(w: &mut World, st: ThreadId, end: FdSlot, caller: ThreadId) -> (u64, TxnId) {
     take_serve_of(w, st, end, caller, 0x10)
@@ -156,8 +164,7 @@ fn releasing_the_handle_revokes_the_channel() {
     let Rig {
         mut w, st, ct, h, ..
     } = rig();
-    let ([_, theirs, dup], _, _) = request(&mut w, ct, h);
-    take_serve(&mut w, st, theirs, ct);
+    let (_, dup) = open(&mut w, st, ct, h);
     w.ok(ct, Command::Release(h));
     // Nobody waits for what it queued: dropped unread, shut both ways.
     assert_eq!(w.revoked, vec![(dup, true, true)]);
@@ -187,12 +194,10 @@ fn the_servers_death_and_the_callers_thread_exit_shut_the_channel_both_ways() {
         h,
         client,
     } = rig();
-    let ([_, theirs, dup], _, _) = request(&mut w, ct, h);
-    take_serve(&mut w, st, theirs, ct);
+    let (_, dup) = open(&mut w, st, ct, h);
     let ct2 = w.thread(client);
     let h2 = w.give(st, 0x10, ct2);
-    let ([_, theirs2, dup2], _, _) = request(&mut w, ct2, h2);
-    take_serve(&mut w, st, theirs2, ct2);
+    let (_, dup2) = open(&mut w, st, ct2, h2);
     w.thread_exit(ct2);
     assert_eq!(w.revoked, vec![(dup2, true, true)]);
     w.exit(server);
@@ -233,8 +238,7 @@ fn freezing_the_server_revokes_its_channels_and_none_is_granted_while_frozen() {
     let (server, client, freezer) = (w.process(), w.process(), w.privileged_process());
     let (st, ct, ft) = (w.looper(server), w.thread(client), w.thread(freezer));
     let h = w.give(st, 0x10, ct);
-    let ([_, theirs, dup], _, _) = request(&mut w, ct, h);
-    take_serve(&mut w, st, theirs, ct);
+    let (_, dup) = open(&mut w, st, ct, h);
     let pid = w.pid(server);
     w.ok(
         ft,
@@ -267,8 +271,7 @@ fn an_adopted_call_is_an_ordinary_call_to_the_thread_that_asked() {
         h,
         ..
     } = rig();
-    let ([_, theirs, _], _, _) = request(&mut w, ct, h);
-    let (grant, _) = take_serve(&mut w, st, theirs, ct);
+    let (grant, _) = open(&mut w, st, ct, h);
     // The server's channel thread registers, tells the mediator it awaits
     // the adoption, and asks the caller (on the channel); the caller tells
     // the mediator.
@@ -317,8 +320,7 @@ fn an_adoption_is_refused_unless_the_mediator_makes_it() {
     };
     assert!(matches!(error, Failure::DirectUnavailable(_)), "{error}");
     // A tid that is not the server's.
-    let ([_, theirs, _], _, _) = request(&mut w, ct, h);
-    take_serve(&mut w, st, theirs, ct);
+    open(&mut w, st, ct, h);
     let other = w.thread(w.core.thread_proc(ct).unwrap());
     adopt(&mut w, ct, h, other);
     assert!(matches!(w.answer(ct), Return::FailedReply { .. }));
@@ -335,8 +337,7 @@ fn everything_is_freed_when_all_exit() {
         h,
         client,
     } = rig();
-    let ([_, theirs, _], _, _) = request(&mut w, ct, h);
-    take_serve(&mut w, st, theirs, ct);
+    open(&mut w, st, ct, h);
     w.exit(client);
     w.exit(server);
     let sm = w.sm.unwrap().0;
@@ -349,8 +350,7 @@ fn a_server_that_starts_polling_serves_no_channel() {
     let Rig {
         mut w, st, ct, h, ..
     } = rig();
-    let ([_, theirs, dup], _, _) = request(&mut w, ct, h);
-    take_serve(&mut w, st, theirs, ct);
+    let (_, dup) = open(&mut w, st, ct, h);
     w.ok(st, Command::TakeWork);
     assert_eq!(w.revoked, vec![(dup, false, false)]);
     let ct2 = w.thread(w.core.thread_proc(ct).unwrap());
@@ -402,8 +402,7 @@ fn draining_channels_count_until_their_server_thread_closes_them() {
     w.ok(st, Command::SetMaxThreads(1));
     let ct = w.thread(client);
     let h = w.give(st, 0x10, ct);
-    let ([_, theirs, _], _, _) = request(&mut w, ct, h);
-    let (grant, _) = take_serve(&mut w, st, theirs, ct);
+    let (grant, _) = open(&mut w, st, ct, h);
     w.thread_exit(ct);
     let ct2 = w.thread(client);
     let (_, ret, _) = request(&mut w, ct2, h);
@@ -424,8 +423,7 @@ fn a_call_read_before_a_freeze_is_adopted_after_the_thaw() {
     let (server, client, freezer) = (w.process(), w.process(), w.privileged_process());
     let (st, ct, ft) = (w.looper(server), w.thread(client), w.thread(freezer));
     let h = w.give(st, 0x10, ct);
-    let ([_, theirs, _], _, _) = request(&mut w, ct, h);
-    let (grant, _) = take_serve(&mut w, st, theirs, ct);
+    let (grant, _) = open(&mut w, st, ct, h);
     let dt = w.thread(server);
     let pid = w.pid(server);
     for enable in [true, false] {
@@ -666,8 +664,7 @@ fn an_adoption_goes_only_to_a_thread_still_waiting_for_it() {
     let (server, client, third) = (w.process(), w.process(), w.process());
     let (st, ct, tt) = (w.looper(server), w.thread(client), w.looper(third));
     let h = w.give(st, 0x10, ct);
-    let ([_, theirs, _], _, _) = request(&mut w, ct, h);
-    let (grant, _) = take_serve(&mut w, st, theirs, ct);
+    let (grant, _) = open(&mut w, st, ct, h);
     // A channel thread that asked, then made a call of its own.
     let dt = w.thread(server);
     let h3 = w.give(tt, 0x30, dt);
@@ -694,8 +691,7 @@ fn an_adoption_while_held_for_a_freeze_is_delivered() {
     let (server, client, freezer) = (w.process(), w.process(), w.privileged_process());
     let (st, ct, ft) = (w.looper(server), w.thread(client), w.thread(freezer));
     let h = w.give(st, 0x10, ct);
-    let ([_, theirs, _], _, _) = request(&mut w, ct, h);
-    let (grant, _) = take_serve(&mut w, st, theirs, ct);
+    let (grant, _) = open(&mut w, st, ct, h);
     let dt = w.thread(server);
     let other = w.process();
     let ot = w.thread(other);

@@ -1890,13 +1890,10 @@ fn handle_zero_subscription_outlives_a_new_context_manager() {
     assert_eq!(w.next(b_pool), Return::DeadBinder { cookie: 2 });
 }
 
-/// A polled thread (`TakeWork`, libbinder's `setupPolling`): with nothing
-/// queued it gets `NoWork` and waits; a call for its process then wakes
-/// it (`WorkAvailable`) but stays queued until it takes it.
-#[test]
-fn a_polled_thread_is_woken_and_takes_work_when_it_asks() {
-    let mut w = World::with_sm();
-    let (a, b) = (w.process(), w.process());
+/// A thread of `a` that polls (it found no work), and a pool thread of
+/// `b` holding a handle to `a`'s object 0x10; the poller has read what
+/// giving the handle sent it.
+fn polled_with_caller(w: &mut World, a: ProcId, b: ProcId) -> (ThreadId, ThreadId, Handle) {
     let poller = w.thread(a);
     w.ok(poller, Command::EnterLooper);
     w.ok(poller, Command::TakeWork);
@@ -1907,6 +1904,17 @@ fn a_polled_thread_is_woken_and_takes_work_when_it_asks() {
     while !w.idle(poller) {
         w.next(poller);
     }
+    (poller, bt, h)
+}
+
+/// A polled thread (`TakeWork`, libbinder's `setupPolling`): with nothing
+/// queued it gets `NoWork` and waits; a call for its process then wakes
+/// it (`WorkAvailable`) but stays queued until it takes it.
+#[test]
+fn a_polled_thread_is_woken_and_takes_work_when_it_asks() {
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (poller, bt, h) = polled_with_caller(&mut w, a, b);
     w.ok(poller, Command::WaitForWork);
     w.call(bt, h, 7, vec![]);
     assert_eq!(w.next(poller), Return::WorkAvailable);
@@ -1930,15 +1938,7 @@ fn a_polled_thread_is_woken_and_takes_work_when_it_asks() {
 fn a_polled_thread_that_rejoins_the_pool_is_handed_work() {
     let mut w = World::with_sm();
     let (a, b) = (w.process(), w.process());
-    let poller = w.thread(a);
-    w.ok(poller, Command::EnterLooper);
-    w.ok(poller, Command::TakeWork);
-    assert_eq!(w.next(poller), Return::NoWork);
-    let bt = w.looper(b);
-    let h = w.give(poller, 0x10, bt);
-    while !w.idle(poller) {
-        w.next(poller);
-    }
+    let (poller, bt, h) = polled_with_caller(&mut w, a, b);
     w.ok(poller, Command::ExitLooper);
     w.ok(poller, Command::EnterLooper);
     w.ok(poller, Command::WaitForWork);

@@ -64,6 +64,20 @@ enum Channelled {
     Counting(i32),
     /// Open.
     Open(Channel),
+    /// Taken by this thread's call in flight: a call nested in it (a
+    /// handler the thread runs while its call is adopted) goes through
+    /// the mediator.
+    InUse,
+}
+
+/// What `call` does with a call, decided in one look at the thread's
+/// entry for the handle.
+enum Step {
+    Mediated,
+    /// Ask for a channel, then use it.
+    Ask,
+    /// Use this open channel (taken out of the entry until put back).
+    Use(Channel),
 }
 
 struct Entry {
@@ -72,7 +86,7 @@ struct Entry {
     proxy: Weak<Proxy>,
     state: Channelled,
     /// The process's count of oneway calls sent when this thread last
-    /// called on this handle (see `note_oneway`).
+    /// called on this handle (see `ProcessState::count_oneway`).
     oneway_seen: u64,
 }
 
@@ -82,24 +96,50 @@ thread_local! {
     /// The thread's own tid (for `sched_getattr`, and to name itself when
     /// it asks to be adopted).
     static TID: i32 = rustix::thread::gettid().as_raw_nonzero().get();
-    /// On a channel's server thread, the call being served.
+    /// On a channel's server thread: the channel, set once, and the call
+    /// being served.
     static SERVING: RefCell<Option<Serving>> = const { RefCell::new(None) };
+    /// The buffer answers to this thread's direct calls are read into.
+    static ANSWER_BUF: RefCell<Vec<u8>> = RefCell::default();
 }
 
-/// The direct call a server thread is serving.
+/// A channel's server thread.
 struct Serving {
-    /// A duplicate of the channel, to ask for adoption on.
+    /// The channel, to ask for adoption on.
     chan: Arc<Channel>,
     /// The grant, which the mediator is told this thread awaits adoption
     /// on (`AwaitAdoption`).
     grant: u64,
+    call: CallState,
+}
+
+/// Where the call a channel's server thread serves stands.
+#[derive(Clone, Copy)]
+enum CallState {
+    /// No call.
+    Idle,
+    /// Served direct: its reply goes back on the channel.
+    Direct,
     /// Adopted: the call is on the stacks and its reply goes through the
     /// mediator.
-    adopted: Option<TxnId>,
+    Adopted(TxnId),
     /// Its adoption failed (the caller went away, or the channel was
     /// revoked): it gets no reply, and the handler's calls go through the
     /// mediator as calls of their own.
-    abandoned: bool,
+    Abandoned,
+}
+
+/// The state of the call this thread serves (`Idle` on other threads).
+fn call_state() -> CallState {
+    SERVING.with(|s| s.borrow().as_ref().map_or(CallState::Idle, |s| s.call))
+}
+
+fn set_call_state(state: CallState) {
+    SERVING.with(|s| {
+        if let Some(s) = s.borrow_mut().as_mut() {
+            s.call = state;
+        }
+    });
 }
 
 fn my_tid() -> i32 {
@@ -113,22 +153,6 @@ fn default_priority() -> bool {
         return false;
     };
     matches!(sched::thread_sched(tid), Ok(s) if s.policy == SchedPolicy::Normal && s.nice == 0)
-}
-
-/// Whether the calling thread is serving a call (its own calls then go
-/// through the mediator, on the stacks).
-fn in_a_call() -> bool {
-    identity::serving()
-}
-
-/// A oneway call went through the mediator: each of this process's
-/// threads makes its next sync call on each handle that way too, so that
-/// it is handed to its server after the oneway call, as it would have
-/// been without channels. A oneway call that registers something, then a sync call
-/// (from any thread) that relies on it, is a common pattern, and a direct
-/// call could overtake the oneway call still in the mediator's queue.
-pub(crate) fn note_oneway(process: &ProcessState) {
-    process.count_oneway();
 }
 
 /// Makes a sync call on `proxy` direct where it may go so: `Err(data)`
@@ -150,117 +174,96 @@ pub(crate) fn call(
         || data.object_count() > 0
         || data.is_sensitive()
         || data.len() > MAX_PAYLOAD
-        || in_a_call()
+        // A thread serving a call makes its calls on the stacks.
+        || identity::serving()
     {
         return Err(data);
     }
     let sent = process.oneway_sent();
-    let open = CHANNELS.with(|c| {
+    let step = CHANNELS.with(|c| {
         let mut c = c.borrow_mut();
-        // Entries of dropped proxies go: their channels were revoked with
-        // the handle's last strong count.
-        c.retain(|_, e| e.proxy.strong_count() > 0);
-        let e = c.entry(handle).or_insert_with(|| Entry {
-            proxy: Arc::downgrade(proxy),
-            state: Channelled::Counting(0),
-            oneway_seen: 0,
-        });
-        if !Weak::ptr_eq(&e.proxy, &Arc::downgrade(proxy)) {
-            *e = Entry {
-                proxy: Arc::downgrade(proxy),
-                state: Channelled::Counting(0),
-                oneway_seen: 0,
-            };
+        // A handle number may be reused for another node once released:
+        // an entry is its proxy's (compared by address, which its `Weak`
+        // keeps from being reused).
+        if c.get(&handle)
+            .is_none_or(|e| !std::ptr::eq(e.proxy.as_ptr(), Arc::as_ptr(proxy)))
+        {
+            // Entries of dropped proxies go: their channels were revoked
+            // with the handle's last strong count.
+            c.retain(|_, e| e.proxy.strong_count() > 0);
+            c.insert(
+                handle,
+                Entry {
+                    proxy: Arc::downgrade(proxy),
+                    state: Channelled::Counting(0),
+                    oneway_seen: 0,
+                },
+            );
         }
+        let e = c.get_mut(&handle).expect("inserted above");
         // A oneway call sent since this thread's last call on this handle
         // (by any thread, on any handle): this call goes behind it, through
         // the mediator (and still counts towards asking for a channel).
         let behind = std::mem::replace(&mut e.oneway_seen, sent) != sent;
-        let open = match &mut e.state {
-            Channelled::Open(_) => true,
+        match std::mem::replace(&mut e.state, Channelled::InUse) {
+            Channelled::Open(ch) if !behind => Step::Use(ch),
             Channelled::Counting(n) => {
-                *n += 1;
-                false
+                e.state = Channelled::Counting(n + 1);
+                if behind || n + 1 < ASK_AFTER {
+                    Step::Mediated
+                } else {
+                    Step::Ask
+                }
             }
-        };
-        (!behind).then_some(open)
-    });
-    let Some(open) = open else {
-        return Err(data);
-    };
-    if !open {
-        let ask = CHANNELS.with(|c| {
-            matches!(c.borrow().get(&handle), Some(Entry { state: Channelled::Counting(n), .. }) if *n >= ASK_AFTER)
-        });
-        if !ask || !default_priority() {
-            return Err(data);
-        }
-        let state = match request(process, handle) {
-            Ok(Some(chan)) => Channelled::Open(chan),
-            Ok(None) => Channelled::Counting(ASK_AFTER - ASK_AGAIN_AFTER),
-            Err(e) => return Ok(Err(e)),
-        };
-        let opened = matches!(state, Channelled::Open(_));
-        CHANNELS.with(|c| {
-            if let Some(e) = c.borrow_mut().get_mut(&handle) {
-                e.state = state;
-            }
-        });
-        if !opened {
-            return Err(data);
-        }
-    } else if !default_priority() {
-        return Err(data);
-    }
-    // Taken out while in use: a nested call on the same handle (from a
-    // handler this thread runs while adopted) finds none and goes through
-    // the mediator.
-    let chan = CHANNELS.with(|c| {
-        let mut c = c.borrow_mut();
-        let e = c.get_mut(&handle)?;
-        match std::mem::replace(&mut e.state, Channelled::Counting(0)) {
-            Channelled::Open(ch) => Some(ch),
             other => {
                 e.state = other;
-                None
+                Step::Mediated
             }
         }
     });
-    let Some(chan) = chan else {
-        return Err(data);
-    };
-    match call_on(process, &chan, handle, code, data) {
-        Sent::Answered(r, keep) => {
-            // A channel `await_answer` shut is done with; the thread asks
-            // again, later.
-            if !keep {
-                CHANNELS.with(|c| {
-                    if let Some(e) = c.borrow_mut().get_mut(&handle) {
-                        e.state = Channelled::Counting(ASK_AFTER - ASK_AGAIN_AFTER);
-                    }
-                });
-            } else {
-                put_back(handle, chan);
+    let chan = match step {
+        Step::Mediated => return Err(data),
+        Step::Use(ch) => {
+            if !default_priority() {
+                set_state(handle, Channelled::Open(ch));
+                return Err(data);
             }
-            Ok(r)
+            ch
         }
-        Sent::Revoked(data) => {
-            // The mediator ended the grant: the call goes its way, which
-            // answers as the revocation's cause demands.
-            CHANNELS.with(|c| {
-                if let Some(e) = c.borrow_mut().get_mut(&handle) {
-                    e.state = Channelled::Counting(ASK_AFTER - ASK_AGAIN_AFTER);
+        Step::Ask => {
+            if !default_priority() {
+                return Err(data);
+            }
+            match request(process, handle) {
+                Ok(Some(ch)) => {
+                    set_state(handle, Channelled::InUse);
+                    ch
                 }
-            });
-            Err(data)
+                Ok(None) => {
+                    set_state(handle, Channelled::Counting(ASK_AFTER - ASK_AGAIN_AFTER));
+                    return Err(data);
+                }
+                Err(e) => return Ok(Err(e)),
+            }
         }
-    }
+    };
+    let (result, next) = match call_on(process, &chan, handle, code, data) {
+        Sent::Answered(r, true) => (Ok(r), Channelled::Open(chan)),
+        // A channel `await_answer` shut is done with; the thread asks
+        // again, later.
+        Sent::Answered(r, false) => (Ok(r), Channelled::Counting(ASK_AFTER - ASK_AGAIN_AFTER)),
+        // The mediator ended the grant: the call goes its way, which
+        // answers as the revocation's cause demands.
+        Sent::Revoked(data) => (Err(data), Channelled::Counting(ASK_AFTER - ASK_AGAIN_AFTER)),
+    };
+    set_state(handle, next);
+    result
 }
 
-fn put_back(handle: Handle, chan: Channel) {
+fn set_state(handle: Handle, state: Channelled) {
     CHANNELS.with(|c| {
         if let Some(e) = c.borrow_mut().get_mut(&handle) {
-            e.state = Channelled::Open(chan);
+            e.state = state;
         }
     });
 }
@@ -272,11 +275,6 @@ enum Sent {
     Revoked(Parcel),
 }
 
-thread_local! {
-    /// The buffers of this thread's direct calls, kept between calls.
-    static BUFS: RefCell<(Vec<u8>, Vec<u8>)> = RefCell::default();
-}
-
 fn call_on(
     process: &Arc<ProcessState>,
     chan: &Channel,
@@ -284,22 +282,14 @@ fn call_on(
     code: u32,
     data: Parcel,
 ) -> Sent {
-    let sent = BUFS.with(|b| {
-        let out = &mut b.borrow_mut().0;
-        out.clear();
-        out.extend_from_slice(&code.to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
-        match crate::work_source::outgoing() {
-            Some(uid) => {
-                out.extend_from_slice(&1u32.to_le_bytes());
-                out.extend_from_slice(&uid.to_le_bytes());
-            }
-            None => out.extend_from_slice(&[0; 8]),
-        }
-        out.extend_from_slice(&data.bytes());
-        chan.send(out, &[])
-    });
-    if let Err(e) = sent {
+    let mut head = [0u8; CALL_HEAD];
+    head[..4].copy_from_slice(&code.to_le_bytes());
+    if let Some(uid) = crate::work_source::outgoing() {
+        head[8..12].copy_from_slice(&1u32.to_le_bytes());
+        head[12..].copy_from_slice(&uid.to_le_bytes());
+    }
+    // The payload is sent from where it is, behind the head.
+    if let Err(e) = chan.send_parts(&head, &data.bytes(), true) {
         tracing::debug!("{handle}: direct channel closed ({e}); through the mediator");
         return Sent::Revoked(data);
     }
@@ -360,8 +350,8 @@ fn await_answer(
 
 /// Reads and parses one answer to a call on `chan`.
 fn read_answer(chan: &Channel, handle: Handle) -> Answer {
-    BUFS.with(|b| {
-        let inb = &mut b.borrow_mut().1;
+    ANSWER_BUF.with(|b| {
+        let inb = &mut *b.borrow_mut();
         inb.resize(1 + MAX_PAYLOAD, 0);
         let got = match chan.recv(inb, 0) {
             Ok(g) => g,
@@ -407,9 +397,17 @@ fn read_answer(chan: &Channel, handle: Handle) -> Answer {
 
 /// Asks the mediator for a channel on `handle`: `None` when refused.
 fn request(process: &Arc<ProcessState>, handle: Handle) -> Result<Option<Channel>> {
-    let (ret, fds) = crate::thread::request_with_fds(process, Command::RequestDirect { handle })?;
-    match ret {
-        Return::DirectGranted { .. } => {
+    let answer = match crate::thread::request_direct(process, handle) {
+        Ok(a) => a,
+        // The command itself refused: calls go through the mediator.
+        Err(e) if !process.is_lost() => {
+            tracing::debug!("{handle}: {e}");
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    match answer {
+        Some((Return::DirectGranted { .. }, fds)) => {
             let Some(fd) = fds.into_iter().next() else {
                 // Not received (out of fds): its server sees the end
                 // closed and stops; calls go through the mediator.
@@ -420,7 +418,7 @@ fn request(process: &Arc<ProcessState>, handle: Handle) -> Result<Option<Channel
                 Status::from_code(StatusCode::UnknownError, format!("direct channel: {e}"))
             })?))
         }
-        Return::DirectRefused { error, .. } => {
+        Some((Return::DirectRefused { error, .. }, _)) => {
             tracing::debug!("{handle}: {error}");
             Ok(None)
         }
@@ -464,6 +462,7 @@ pub(crate) fn serve(
         local,
         sender,
         grant,
+        out: RefCell::default(),
     };
     let spawned = std::thread::Builder::new()
         .name(format!("capbinder-direct-{grant}"))
@@ -499,13 +498,24 @@ struct ChannelServer {
     /// The caller, as the mediator named it.
     sender: Sender,
     grant: u64,
+    /// The buffer each reply is sent from.
+    out: RefCell<Vec<u8>>,
 }
 
 impl ChannelServer {
     /// Serves calls until the channel closes (or its IDs are used up).
     fn run(&self, first_id: TxnId) {
         let (process, chan, sender, grant) = (&self.process, &self.chan, &self.sender, self.grant);
+        SERVING.with(|s| {
+            *s.borrow_mut() = Some(Serving {
+                chan: chan.clone(),
+                grant,
+                call: CallState::Idle,
+            })
+        });
         let mut buf = vec![0u8; CALL_HEAD + MAX_PAYLOAD];
+        // The bytes of each call's parcel, handed back after it for the next.
+        let mut body = Vec::new();
         let mut n = 0;
         let used_up = loop {
             if n == capbinder_core::direct::ID_BLOCK {
@@ -534,11 +544,16 @@ impl ChannelServer {
             let word = |i: usize| u32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes"));
             let code = word(0);
             let work_source = (word(8) != 0).then(|| word(12));
-            let data = Parcel::from_parts(buf[CALL_HEAD..got.len].to_vec(), Vec::new());
-            if !self.serve_one(id, code, work_source, data) {
+            body.clear();
+            body.extend_from_slice(&buf[CALL_HEAD..got.len]);
+            let data = Parcel::from_parts(std::mem::take(&mut body), Vec::new());
+            let (more, bytes) = self.serve_one(id, code, work_source, data);
+            body = bytes;
+            if !more {
                 break false;
             }
         };
+        SERVING.with(|s| s.borrow_mut().take());
         // Whoever waits on the channel learns now: the mediator's duplicate of
         // this end would keep it open. The mediator then forgets it. One
         // closed for its IDs sends a call already on its way round.
@@ -553,27 +568,21 @@ impl ChannelServer {
         }
     }
 
-    /// Serves one call; false when the channel is done with.
-    fn serve_one(&self, id: TxnId, code: u32, work_source: Option<u32>, mut data: Parcel) -> bool {
-        let (process, chan, local, sender, grant) = (
-            &self.process,
-            &self.chan,
-            &self.local,
-            &self.sender,
-            self.grant,
-        );
+    /// Serves one call: whether the channel goes on, and the call's bytes
+    /// back for the next one.
+    fn serve_one(
+        &self,
+        id: TxnId,
+        code: u32,
+        work_source: Option<u32>,
+        mut data: Parcel,
+    ) -> (bool, Vec<u8>) {
+        let (process, chan, local) = (&self.process, &self.chan, &self.local);
         let entered = (
-            identity::enter(CallingIdentity::from_sender(sender, id)),
+            identity::enter(CallingIdentity::from_sender(&self.sender, id)),
             crate::work_source::serve(work_source),
         );
-        SERVING.with(|s| {
-            *s.borrow_mut() = Some(Serving {
-                chan: chan.clone(),
-                grant,
-                adopted: None,
-                abandoned: false,
-            })
-        });
+        set_call_state(CallState::Direct);
         let mut reply = Parcel::reply_with_status(0);
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
             crate::thread::run_local(local, code, &mut data, &mut reply)
@@ -586,7 +595,7 @@ impl ChannelServer {
                 format!("the service panicked in code {code}: {what}"),
             ))
         });
-        drop(data);
+        let (bytes, _) = data.take_parts();
         let reply = match result {
             Ok(()) => reply,
             Err(s) => crate::thread::status_reply(s),
@@ -594,61 +603,61 @@ impl ChannelServer {
         drop(entered);
         let direct_ok =
             reply.object_count() == 0 && !reply.is_sensitive() && reply.len() <= MAX_PAYLOAD;
-        if SERVING.with(|s| s.borrow().as_ref().is_some_and(|s| s.abandoned)) {
-            SERVING.with(|s| s.borrow_mut().take());
-            return false;
-        }
-        let adopted = SERVING.with(|s| s.borrow().as_ref().and_then(|s| s.adopted));
-        let adopted = match adopted {
-            Some(id) => Some(id),
-            None if direct_ok => None,
+        let adopted = match call_state() {
+            CallState::Adopted(id) => Some(id),
+            CallState::Direct if direct_ok => None,
             // Objects, fds or a large payload go back through the mediator.
-            None => match adopt(process) {
+            CallState::Direct => match adopt(process) {
                 Ok(id) => Some(id),
                 Err(e) => {
                     tracing::debug!("direct call: reply not sent: {e}");
-                    SERVING.with(|s| s.borrow_mut().take());
-                    return false;
+                    set_call_state(CallState::Idle);
+                    return (false, bytes);
                 }
             },
+            CallState::Abandoned | CallState::Idle => {
+                set_call_state(CallState::Idle);
+                return (false, bytes);
+            }
         };
-        SERVING.with(|s| s.borrow_mut().take());
-        match adopted {
+        set_call_state(CallState::Idle);
+        let more = match adopted {
             Some(id) => {
                 crate::thread::send_reply(process, reply, id);
                 true
             }
             None => {
-                let mut out = Vec::with_capacity(1 + reply.len());
-                out.push(REPLY);
-                out.extend_from_slice(&reply.bytes());
                 // Never blocks: a caller that has one call in flight has room
                 // for its answer; one that queued calls and reads no answers
                 // loses the channel instead of holding this thread.
-                chan.try_send(&out, &[]).is_ok()
+                // One buffer, the kind byte then the parcel: measured
+                // faster at 4 KiB than the kernel gathering the two (0.52x
+                // against 0.57x the relay).
+                let mut out = self.out.borrow_mut();
+                out.clear();
+                out.push(REPLY);
+                out.extend_from_slice(&reply.bytes());
+                let sent = chan.try_send(&out, &[]).is_ok();
+                drop(out);
+                // Its buffer is the thread's next reply's.
+                reply.recycle();
+                sent
             }
-        }
+        };
+        (more, bytes)
     }
 }
 
 /// Whether the calling thread serves a direct call not yet adopted: a
 /// sync call it makes must adopt it first.
 pub(crate) fn serving_unadopted() -> bool {
-    SERVING.with(|s| {
-        s.borrow()
-            .as_ref()
-            .is_some_and(|s| s.adopted.is_none() && !s.abandoned)
-    })
+    matches!(call_state(), CallState::Direct)
 }
 
 /// The direct call this thread serves could not be adopted: see
-/// `Serving::abandoned`.
+/// `CallState::Abandoned`.
 pub(crate) fn abandon() {
-    SERVING.with(|s| {
-        if let Some(s) = s.borrow_mut().as_mut() {
-            s.abandoned = true;
-        }
-    });
+    set_call_state(CallState::Abandoned);
 }
 
 /// Has the direct call this thread serves adopted (see the module doc):
@@ -665,20 +674,16 @@ pub(crate) fn adopt(process: &Arc<ProcessState>) -> Result<TxnId> {
     // told awaits it, and only once told.
     crate::thread::command(process, Command::AwaitAdoption { grant })?;
     let id = crate::thread::await_adoption(process, chan.as_fd(), || {
-        let mut msg = [ADOPT, 0, 0, 0, 0];
-        msg[1..].copy_from_slice(&my_tid().to_le_bytes());
         // Never blocks on a caller that reads nothing: it loses the call.
-        chan.try_send(&msg, &[]).map(|_| ()).map_err(|e| {
-            Status::dead(format!(
-                "the direct caller went away before its call was adopted: {e}"
-            ))
-        })
+        chan.send_parts(&[ADOPT], &my_tid().to_le_bytes(), false)
+            .map(|_| ())
+            .map_err(|e| {
+                Status::dead(format!(
+                    "the direct caller went away before its call was adopted: {e}"
+                ))
+            })
     })?;
-    SERVING.with(|s| {
-        if let Some(s) = s.borrow_mut().as_mut() {
-            s.adopted = Some(id);
-        }
-    });
+    set_call_state(CallState::Adopted(id));
     Ok(id)
 }
 

@@ -824,6 +824,15 @@ impl Parcel {
         (out, slots)
     }
 
+    /// Gives an ordinary parcel's buffer back for the thread's next reply
+    /// (see [`reuse_buffer`]), once its bytes are sent by other means than
+    /// the send area; any other parcel is just dropped.
+    pub(crate) fn recycle(mut self) {
+        if let (Data::Owned(v), _) = self.take_data() {
+            reuse_buffer(v, self.sensitive);
+        }
+    }
+
     pub(crate) fn take_parts(mut self) -> (Vec<u8>, Vec<Slot>) {
         let (data, slots) = self.take_data();
         (data.into_vec(), slots)

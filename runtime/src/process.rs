@@ -111,7 +111,7 @@ pub struct ProcessState {
     oneway_window: AtomicUsize,
     /// Sync calls may go over direct channels (`direct`).
     direct: AtomicBool,
-    /// Oneway calls sent (`direct::note_oneway`).
+    /// Oneway calls sent (`count_oneway`).
     oneway_sent: std::sync::atomic::AtomicU64,
     me: Weak<ProcessState>,
 }
@@ -340,9 +340,14 @@ impl ProcessState {
         self.direct.load(Ordering::Relaxed)
     }
 
-    /// Counts a oneway call sent (see `direct::note_oneway`). Release,
-    /// with `oneway_sent`'s acquire: a thread that learns of the call
-    /// (a join, a lock) sees the count.
+    /// Counts a oneway call sent, before it is written. After one, each
+    /// thread makes its next sync call on each handle through the
+    /// mediator, which hands it over behind the oneway call, as without
+    /// direct channels: a oneway call that registers something, then a
+    /// sync call (from any thread) that relies on it, is a common pattern,
+    /// and a direct call could overtake the oneway call still queued there
+    /// (`direct::call`). Release, with `oneway_sent`'s acquire: a thread
+    /// that learns of the call (a join, a lock) sees the count.
     pub(crate) fn count_oneway(&self) {
         self.oneway_sent.fetch_add(1, Ordering::Release);
     }

@@ -362,6 +362,35 @@ pub(crate) fn post(process: &Arc<ProcessState>, cmds: Vec<Command>) {
 /// Sends `cmd` and waits until the mediator has applied it: a `DumpState`
 /// follows as a barrier, so an `Error` that comes first is this command's.
 pub(crate) fn command(process: &Arc<ProcessState>, cmd: Command) -> Result<()> {
+    until_barrier(process, cmd, |_| false).map(drop)
+}
+
+/// Sends `RequestDirect` and returns its answer (`DirectGranted`, its fd
+/// attached, or `DirectRefused`); `None` if the mediator refused the
+/// command itself.
+pub(crate) fn request_direct(
+    process: &Arc<ProcessState>,
+    handle: Handle,
+) -> Result<Option<(Return, Vec<OwnedFd>)>> {
+    until_barrier(process, Command::RequestDirect { handle }, |r| {
+        matches!(
+            r,
+            Return::DirectGranted { .. } | Return::DirectRefused { .. }
+        )
+    })
+}
+
+/// Sends `cmd`, then a `DumpState` as a barrier, and reads up to the
+/// barrier's answer: the first return `wanted` picks comes back, with its
+/// fds. An `Error` before the barrier is taken for the command's (the
+/// first one, and only when `wanted` picked nothing: a stray one for an
+/// earlier posted command may come first); anything else is handled as
+/// usual.
+fn until_barrier(
+    process: &Arc<ProcessState>,
+    cmd: Command,
+    wanted: impl Fn(&Return) -> bool,
+) -> Result<Option<(Return, Vec<OwnedFd>)>> {
     let barrier = !matches!(cmd, Command::DumpState);
     with_ts(process, |ts| {
         ts.pending.push(cmd);
@@ -370,7 +399,7 @@ pub(crate) fn command(process: &Arc<ProcessState>, cmd: Command) -> Result<()> {
         }
         ts.flush()
     })?;
-    let mut result = Ok(());
+    let (mut answer, mut error) = (None, None);
     loop {
         let (ret, fds) = read(process)?;
         match ret {
@@ -379,52 +408,17 @@ pub(crate) fn command(process: &Arc<ProcessState>, cmd: Command) -> Result<()> {
                 if barrier =>
             {
                 with_ts(process, |ts| ts.free())?;
-                return result;
+                return match (answer, error) {
+                    (None, Some(e)) => Err(e),
+                    (answer, _) => Ok(answer),
+                };
             }
             Return::Error(e) => {
-                if result.is_ok() {
-                    result = Err(failure_status(None, &e));
+                if error.is_none() {
+                    error = Some(failure_status(None, &e));
                 }
             }
-            other => handle_other(process, other, fds)?,
-        }
-    }
-}
-
-/// Sends `cmd` and returns the answer to a `RequestDirect`, with its fd.
-pub(crate) fn request_with_fds(
-    process: &Arc<ProcessState>,
-    cmd: Command,
-) -> Result<(Return, Vec<OwnedFd>)> {
-    // A dump after it marks the point by which its answer came: an
-    // `Error` meanwhile may be a stray one for an earlier posted command.
-    with_ts(process, |ts| {
-        ts.pending.push(cmd);
-        ts.pending.push(Command::DumpState);
-        ts.flush()
-    })?;
-    let mut answer = None;
-    loop {
-        let (ret, fds) = read(process)?;
-        match ret {
-            Return::DirectGranted { .. } | Return::DirectRefused { .. } => {
-                answer = Some((ret, fds));
-            }
-            Return::Error(e) if !matches!(e, capbinder_core::Failure::StateTooLarge { .. }) => {
-                tracing::debug!("while asking for a direct channel: {e}");
-                if answer.is_none() {
-                    answer = Some((Return::Error(e), fds));
-                }
-            }
-            Return::State(_) | Return::Error(_) => {
-                with_ts(process, |ts| ts.free())?;
-                return answer.ok_or_else(|| {
-                    Status::from_code(
-                        StatusCode::UnknownError,
-                        "the mediator did not answer RequestDirect",
-                    )
-                });
-            }
+            ret if answer.is_none() && wanted(&ret) => answer = Some((ret, fds)),
             other => handle_other(process, other, fds)?,
         }
     }
@@ -905,7 +899,7 @@ pub(crate) fn transact(
 ) -> Result<Parcel> {
     let (process, handle) = (&proxy.process, proxy.handle);
     let data = if oneway {
-        crate::direct::note_oneway(process);
+        process.count_oneway();
         data
     } else {
         // A direct call this thread serves goes on the stacks before a

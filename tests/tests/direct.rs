@@ -5,7 +5,14 @@
 //! goes on serving when a caller dies, revocation when the handle goes.
 
 use capbinder_tests::context;
-use capbinder_tests::harness::{process, NOBODY};
+use capbinder_tests::harness::{process, App, NOBODY};
+
+/// Two calls on `s`: the second asks for a channel and goes over it.
+fn open_channel(client: &mut App) {
+    client.ok("echo s a");
+    client.ok("echo s b");
+    assert_eq!(client.ok("channels"), "channels=1");
+}
 
 fn fields(line: &str) -> std::collections::HashMap<String, String> {
     line.split_whitespace()
@@ -91,9 +98,7 @@ fn a_service_killed_in_a_direct_call_gives_its_caller_a_dead_reply() {
     let mut svc = ctx.service(&["test.ddeath"]);
     let mut client = ctx.client(None);
     client.ok("get s test.ddeath");
-    client.ok("echo s a");
-    client.ok("echo s b");
-    assert_eq!(client.ok("channels"), "channels=1");
+    open_channel(&mut client);
     client.send("block s");
     svc.expect("in-call");
     let pid = svc.pid();
@@ -143,9 +148,7 @@ fn dropping_the_handle_revokes_the_channel() {
     let _svc = ctx.service(&["test.drevoke"]);
     let mut client = ctx.client(None);
     client.ok("get s test.drevoke");
-    client.ok("echo s a");
-    client.ok("echo s b");
-    assert_eq!(client.ok("channels"), "channels=1");
+    open_channel(&mut client);
     client.ok("drop s");
     ctx.wait_state("the channel is revoked", |s| s.direct.is_empty());
     // Got again, the handle calls as before.
@@ -201,9 +204,7 @@ fn a_forked_child_cannot_call_on_its_parents_direct_channel() {
     let _svc = ctx.service(&["test.dfork"]);
     let mut client = ctx.client(None);
     client.ok("get s test.dfork");
-    client.ok("echo s a");
-    client.ok("echo s b");
-    assert_eq!(client.ok("channels"), "channels=1");
+    open_channel(&mut client);
     let child = client.ok("fork-whoami s");
     assert!(child.starts_with("child_err"), "{child}");
     assert!(child.contains("fork"), "{child}");
@@ -317,9 +318,7 @@ fn a_sync_call_after_a_oneway_call_on_the_same_handle_goes_behind_it() {
     let _svc = ctx.service(&["test.dorder"]);
     let mut client = ctx.client(None);
     client.ok("get s test.dorder");
-    client.ok("echo s a");
-    client.ok("echo s b");
-    assert_eq!(client.ok("channels"), "channels=1");
+    open_channel(&mut client);
     let sent = |ctx: &capbinder_tests::harness::Context, pid| {
         process(&ctx.state(), pid).unwrap().counters.calls_sent
     };

@@ -192,9 +192,30 @@ impl Channel {
         self.send_with(data, fds, SendFlags::NOSIGNAL | SendFlags::DONTWAIT)
     }
 
+    /// [`send`](Self::send) of one message made of `head` then `body`,
+    /// gathered by the kernel (`sendmsg` with two `iovec`s): a small header
+    /// goes in front of a payload without copying the payload next to it.
+    /// With `wait: false`, as [`try_send`](Self::try_send).
+    pub fn send_parts(&self, head: &[u8], body: &[u8], wait: bool) -> io::Result<usize> {
+        let mut flags = SendFlags::NOSIGNAL;
+        if !wait {
+            flags |= SendFlags::DONTWAIT;
+        }
+        self.send_iov(&[IoSlice::new(head), IoSlice::new(body)], &[], flags)
+    }
+
     fn send_with(
         &self,
         data: &[u8],
+        fds: &[BorrowedFd<'_>],
+        flags: SendFlags,
+    ) -> io::Result<usize> {
+        self.send_iov(&[IoSlice::new(data)], fds, flags)
+    }
+
+    fn send_iov(
+        &self,
+        iov: &[IoSlice<'_>],
         fds: &[BorrowedFd<'_>],
         flags: SendFlags,
     ) -> io::Result<usize> {
@@ -214,9 +235,8 @@ impl Channel {
                 "SCM_RIGHTS did not fit its control buffer",
             ));
         }
-        let iov = [IoSlice::new(data)];
         loop {
-            match rustix::net::sendmsg(&self.fd, &iov, &mut control, flags) {
+            match rustix::net::sendmsg(&self.fd, iov, &mut control, flags) {
                 Err(rustix::io::Errno::INTR) => continue,
                 other => return Ok(other?),
             }
@@ -608,6 +628,15 @@ mod tests {
         let err = a.send(b"254", &too_many).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert!(err.to_string().contains("253"), "{err}");
+    }
+
+    #[test]
+    fn a_message_sent_in_two_parts_arrives_as_one() {
+        let (a, b) = Channel::pair().unwrap();
+        a.send_parts(b"head", b"-body", true).unwrap();
+        let mut buf = [0u8; 16];
+        let got = b.recv(&mut buf, 0).unwrap();
+        assert_eq!(&buf[..got.len], b"head-body");
     }
 
     #[test]
