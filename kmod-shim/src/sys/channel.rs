@@ -228,6 +228,17 @@ impl Channel {
                 ),
             ));
         }
+        if let ([one], []) = (iov, fds) {
+            // A message of one part and no fds (a call's every message):
+            // `send(2)`, which spares the kernel copying in a `msghdr` and
+            // an iovec array.
+            return loop {
+                match rustix::net::send(&self.fd, one, flags) {
+                    Err(rustix::io::Errno::INTR) => continue,
+                    other => break Ok(other?),
+                }
+            };
+        }
         let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(SCM_MAX_FD))];
         let mut control = SendAncillaryBuffer::new(&mut space);
         if !fds.is_empty() && !control.push(SendAncillaryMessage::ScmRights(fds)) {

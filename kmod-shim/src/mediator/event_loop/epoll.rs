@@ -39,9 +39,17 @@ const DRAIN_MAX: usize = 4096;
 /// asks epoll again: every other fd waits at most this many messages.
 const GUESSES_PER_WAIT: usize = 8;
 
-/// How many sends to a channel go without a guess after a guess on it
-/// found nothing.
-const GUESS_BACKOFF: i8 = 16;
+/// Most sends to a channel that go without a guess after guesses on it
+/// found nothing: after the `n`th miss in a row, `2^(n-1)` sends, up to
+/// this many.
+const GUESS_BACKOFF_MAX: u8 = 32;
+
+/// Sends to a channel without a guess after `misses` guesses in a row
+/// found nothing: 1, 2, 4, ... up to [`GUESS_BACKOFF_MAX`].
+fn backoff(misses: u8) -> u8 {
+    let doubled = 1u32 << misses.saturating_sub(1).min(7);
+    doubled.min(u32::from(GUESS_BACKOFF_MAX)) as u8
+}
 
 /// Readiness the loop cares about.
 #[derive(Clone, Copy, Debug, Default)]
@@ -147,10 +155,10 @@ struct Slot {
     streaming: bool,
     /// The pass in which it was last read.
     last_read: u64,
-    /// Whether to read it before waiting, right after a send to it (see
-    /// [`EpollIo::guess`]): at 0 or more, yes; below, a failed guess is
-    /// being waited out, one send to it at a time.
-    guess: i8,
+    /// Guesses on it in a row that found nothing (see [`EpollIo::guess`]).
+    misses: u8,
+    /// Sends to it still to go without a guess after the last miss.
+    skip: u8,
 }
 
 impl Slot {
@@ -290,7 +298,8 @@ impl EpollIo {
             dead: false,
             streaming: false,
             last_read: 0,
-            guess: 0,
+            misses: 0,
+            skip: 0,
         };
         self.poller.add(slot.fd(), token)?;
         self.slots.insert(token, slot);
@@ -406,8 +415,12 @@ impl EpollIo {
     /// answered on that channel: the `epoll_wait` that would report it was
     /// a sixth of the mediator's syscalls per round trip. Where the guess
     /// keeps failing (the peer runs on another CPU and has not answered
-    /// yet), a failed `recvmsg` would be one more syscall instead, so a
-    /// miss skips the next [`GUESS_BACKOFF`] chances on that channel.
+    /// yet), a failed `recvmsg` would be one more syscall instead, so
+    /// misses in a row skip twice as many chances on that channel each
+    /// time ([`backoff`]). A single miss skips one: on one CPU the peer
+    /// now and then has not run yet (the scheduler let the mediator go
+    /// on after the wakeup), and a long fixed backoff after each such
+    /// miss made a third of the round trips wait in `epoll_wait`.
     ///
     /// Not after a pass that saw a hang-up, a pidfd or a connection: when
     /// a process dies, its thread channel's hang-up (a dead reply to its
@@ -424,14 +437,16 @@ impl EpollIo {
         if slot.dead || slot.writing {
             return false;
         }
-        if slot.guess < 0 {
-            slot.guess += 1;
+        if slot.skip > 0 {
+            slot.skip -= 1;
             return false;
         }
         if read_channel(token, chan, &mut slot.dead, &mut self.buf, 1, on) == 0 && !slot.dead {
-            slot.guess = -GUESS_BACKOFF;
+            slot.misses = slot.misses.saturating_add(1);
+            slot.skip = backoff(slot.misses);
             return false;
         }
+        slot.misses = 0;
         if slot.dead {
             closed(&self.poller, chan, token, on);
             self.unrest = true;
@@ -492,5 +507,20 @@ impl EpollIo {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_single_miss_skips_one_guess_and_misses_in_a_row_skip_twice_as_many() {
+        // One CPU: a miss now and then must not cost a long run of waits.
+        assert_eq!(backoff(1), 1);
+        // Another CPU: misses in a row soon make a guess rare.
+        let seq: Vec<u8> = (1..=8).map(backoff).collect();
+        assert_eq!(seq, [1, 2, 4, 8, 16, 32, 32, 32]);
+        assert_eq!(backoff(u8::MAX), GUESS_BACKOFF_MAX);
     }
 }
