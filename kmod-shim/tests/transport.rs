@@ -53,6 +53,7 @@ both_loops!(
     without_migration_the_priority_is_only_reported,
     real_and_effective_uid_are_told_apart,
     the_blob_threshold_is_configurable_and_announced,
+    the_loop_thread_takes_a_longer_scheduler_slice,
     a_client_that_never_reads_is_disconnected_and_others_are_served,
     a_write_asking_for_huge_answers_is_cut_off_and_the_mediator_stays_small,
     a_prepared_app_connection_is_served_only_after_binding,
@@ -1800,6 +1801,33 @@ fn the_blob_threshold_is_configurable_and_announced(lp: Loop) {
     let dev = Device::open(Some(d.socket())).unwrap();
     assert_eq!(dev.limits().blob_threshold, 65536);
     assert_ne!(dev.welcome().features & capbinder_core::features::BLOBS, 0);
+}
+
+fn the_loop_thread_takes_a_longer_scheduler_slice(lp: Loop) {
+    use capbinder_kmod_shim::mediator::config::SLICE_FACTOR;
+    use capbinder_kmod_shim::sys::sched::{self, SLICE_RANGE_NS};
+    // What any new thread gets: `None` before Linux 6.12, which has no
+    // slice to report or take.
+    let default = std::thread::spawn(|| sched::own_slice().unwrap())
+        .join()
+        .unwrap();
+    let cases = [
+        (
+            "",
+            default.map(|ns| (ns * SLICE_FACTOR).min(*SLICE_RANGE_NS.end())),
+        ),
+        ("slice_us = 2500\n", default.map(|_| 2_500_000)),
+        ("slice_us = 0\n", default),
+    ];
+    for (config, want) in cases {
+        let d = Daemon::start_with(lp, config);
+        // An answer means the loop runs, and it took its slice first.
+        d.state();
+        let pid = capbinder_kmod_shim::sys::Pid::from_raw(d.proc.pid()).unwrap();
+        // capbinderd runs its loop on its main thread.
+        let got = sched::sched_getattr(pid).unwrap().sched_runtime;
+        assert_eq!(Some(got).filter(|&ns| ns > 0), want, "config {config:?}");
+    }
 }
 
 fn a_client_that_never_reads_is_disconnected_and_others_are_served(lp: Loop) {

@@ -106,6 +106,39 @@ pub fn sched_setattr(tid: Pid, attr: &SchedAttr) -> io::Result<()> {
     }
 }
 
+/// The shortest and longest slice the kernel accepts for a fair thread
+/// (`sched_runtime` is clamped to 0.1 ms ..= 100 ms).
+pub const SLICE_RANGE_NS: std::ops::RangeInclusive<u64> = 100_000..=100_000_000;
+
+/// The calling thread's slice under the fair scheduler (EEVDF, Linux 6.12
+/// and later report it as `sched_runtime`), in nanoseconds. `None` where
+/// the kernel reports none (older kernels) or the thread is not
+/// `SCHED_NORMAL` or `SCHED_BATCH`.
+pub fn own_slice() -> io::Result<Option<u64>> {
+    let attr = sched_getattr(rustix::thread::gettid())?;
+    let fair = matches!(
+        i32::try_from(attr.sched_policy),
+        Ok(libc::SCHED_OTHER | libc::SCHED_BATCH)
+    );
+    Ok(Some(attr.sched_runtime).filter(|&ns| fair && ns > 0))
+}
+
+/// Sets the calling thread's fair-scheduler slice to `ns` (clamped to
+/// [`SLICE_RANGE_NS`]), keeping its policy and nice value; returns the
+/// slice now in force. Needs no privilege. A longer slice gives the thread
+/// a later virtual deadline: a thread it wakes is preferred to it, and
+/// the threads whose writes wake it are not preempted by it.
+pub fn set_own_slice(ns: u64) -> io::Result<u64> {
+    let me = rustix::thread::gettid();
+    let mut attr = sched_getattr(me)?;
+    attr.sched_runtime = ns.clamp(*SLICE_RANGE_NS.start(), *SLICE_RANGE_NS.end());
+    // Only reset-on-fork is carried over: the clamp and keep flags would
+    // ask for more than a slice.
+    attr.sched_flags &= SCHED_FLAG_RESET_ON_FORK;
+    sched_setattr(me, &attr)?;
+    Ok(attr.sched_runtime)
+}
+
 /// A scheduling policy capbinder can carry from caller to server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SchedPolicy {
@@ -289,6 +322,28 @@ mod tests {
         let raw = unsafe { libc::syscall(libc::SYS_sched_getscheduler, 0) } as i32;
         let raw = u32::try_from(raw & !libc::SCHED_RESET_ON_FORK).unwrap();
         assert_eq!(view.policy.as_raw(), raw);
+    }
+
+    #[test]
+    fn a_thread_can_lengthen_its_own_slice() {
+        // On a thread of its own: the harness's threads keep theirs.
+        std::thread::spawn(|| {
+            let Some(before) = own_slice().unwrap() else {
+                // Before Linux 6.12 the kernel reports no slice and takes
+                // none: the setting must then change nothing it reports.
+                set_own_slice(3_000_000).unwrap();
+                assert_eq!(own_slice().unwrap(), None);
+                return;
+            };
+            let want = (before * 4).min(*SLICE_RANGE_NS.end());
+            assert_eq!(set_own_slice(before * 4).unwrap(), want);
+            assert_eq!(own_slice().unwrap(), Some(want));
+            // Out of range asks are clamped, not refused.
+            assert_eq!(set_own_slice(1).unwrap(), *SLICE_RANGE_NS.start());
+            assert_eq!(own_slice().unwrap(), Some(*SLICE_RANGE_NS.start()));
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
