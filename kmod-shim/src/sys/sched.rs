@@ -110,33 +110,54 @@ pub fn sched_setattr(tid: Pid, attr: &SchedAttr) -> io::Result<()> {
 /// (`sched_runtime` is clamped to 0.1 ms ..= 100 ms).
 pub const SLICE_RANGE_NS: std::ops::RangeInclusive<u64> = 100_000..=100_000_000;
 
-/// The calling thread's slice under the fair scheduler (EEVDF, Linux 6.12
-/// and later report it as `sched_runtime`), in nanoseconds. `None` where
-/// the kernel reports none (older kernels) or the thread is not
-/// `SCHED_NORMAL` or `SCHED_BATCH`.
-pub fn own_slice() -> io::Result<Option<u64>> {
-    let attr = sched_getattr(rustix::thread::gettid())?;
-    let fair = matches!(
+/// Whether `attr` is a fair-scheduler policy that has a slice.
+fn has_slice(attr: &SchedAttr) -> bool {
+    matches!(
         i32::try_from(attr.sched_policy),
         Ok(libc::SCHED_OTHER | libc::SCHED_BATCH)
-    );
-    Ok(Some(attr.sched_runtime).filter(|&ns| fair && ns > 0))
+    )
 }
 
-/// Sets the calling thread's fair-scheduler slice to `ns` (clamped to
-/// [`SLICE_RANGE_NS`]), keeping its policy and nice value; returns the
-/// slice now in force. Needs no privilege. A longer slice gives the thread
-/// a later virtual deadline: a thread it wakes is preferred to it, and
-/// the threads whose writes wake it are not preempted by it.
-pub fn set_own_slice(ns: u64) -> io::Result<u64> {
+/// A thread's slice under the fair scheduler (EEVDF; Linux 6.12 and later
+/// report it as `sched_runtime`), in nanoseconds. `None` where the kernel
+/// reports none (older kernels) or the thread is not `SCHED_NORMAL` or
+/// `SCHED_BATCH`.
+pub fn slice_of(tid: Pid) -> io::Result<Option<u64>> {
+    let attr = sched_getattr(tid)?;
+    Ok(Some(attr.sched_runtime).filter(|&ns| has_slice(&attr) && ns > 0))
+}
+
+/// [`slice_of`] the calling thread.
+pub fn own_slice() -> io::Result<Option<u64>> {
+    slice_of(rustix::thread::gettid())
+}
+
+/// Sets the calling thread's fair-scheduler slice: `Some(ns)` (clamped to
+/// [`SLICE_RANGE_NS`]), or `None` for the kernel's default (a custom slice
+/// is inherited across `clone`, so the default must be asked for). Keeps
+/// the thread's policy and nice value, so it needs no privilege. Returns
+/// what [`own_slice`] reads afterwards; a thread that is not `SCHED_NORMAL`
+/// or `SCHED_BATCH` is left alone and gets `None`, as does every thread on
+/// a kernel before 6.12, which ignores the request.
+///
+/// A longer slice gives the thread a later virtual deadline: a thread it
+/// wakes is preferred to it, and the threads whose writes wake it are not
+/// preempted by it. Its share of the CPU (its weight) does not change.
+pub fn set_own_slice(ns: Option<u64>) -> io::Result<Option<u64>> {
     let me = rustix::thread::gettid();
     let mut attr = sched_getattr(me)?;
-    attr.sched_runtime = ns.clamp(*SLICE_RANGE_NS.start(), *SLICE_RANGE_NS.end());
+    if !has_slice(&attr) {
+        return Ok(None);
+    }
+    // 0 asks for the default (Linux 6.12's `__setscheduler_params`).
+    attr.sched_runtime = ns.map_or(0, |ns| {
+        ns.clamp(*SLICE_RANGE_NS.start(), *SLICE_RANGE_NS.end())
+    });
     // Only reset-on-fork is carried over: the clamp and keep flags would
     // ask for more than a slice.
     attr.sched_flags &= SCHED_FLAG_RESET_ON_FORK;
     sched_setattr(me, &attr)?;
-    Ok(attr.sched_runtime)
+    own_slice()
 }
 
 /// A scheduling policy capbinder can carry from caller to server.
@@ -328,19 +349,28 @@ mod tests {
     fn a_thread_can_lengthen_its_own_slice() {
         // On a thread of its own: the harness's threads keep theirs.
         std::thread::spawn(|| {
-            let Some(before) = own_slice().unwrap() else {
+            let Some(default) = set_own_slice(None).unwrap() else {
                 // Before Linux 6.12 the kernel reports no slice and takes
-                // none: the setting must then change nothing it reports.
-                set_own_slice(3_000_000).unwrap();
-                assert_eq!(own_slice().unwrap(), None);
+                // none.
+                assert_eq!(set_own_slice(Some(3_000_000)).unwrap(), None);
                 return;
             };
-            let want = (before * 4).min(*SLICE_RANGE_NS.end());
-            assert_eq!(set_own_slice(before * 4).unwrap(), want);
+            let want = (default * 4).min(*SLICE_RANGE_NS.end());
+            assert_eq!(set_own_slice(Some(default * 4)).unwrap(), Some(want));
             assert_eq!(own_slice().unwrap(), Some(want));
             // Out of range asks are clamped, not refused.
-            assert_eq!(set_own_slice(1).unwrap(), *SLICE_RANGE_NS.start());
-            assert_eq!(own_slice().unwrap(), Some(*SLICE_RANGE_NS.start()));
+            assert_eq!(
+                set_own_slice(Some(1)).unwrap(),
+                Some(*SLICE_RANGE_NS.start())
+            );
+            // A thread it makes inherits the custom slice; asking for the
+            // default gives the kernel's back.
+            std::thread::spawn(move || {
+                assert_eq!(own_slice().unwrap(), Some(*SLICE_RANGE_NS.start()));
+                assert_eq!(set_own_slice(None).unwrap(), Some(default));
+            })
+            .join()
+            .unwrap();
         })
         .join()
         .unwrap();
