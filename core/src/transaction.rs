@@ -433,14 +433,17 @@ impl Core {
         self.nodes.get_mut(node_id.0).expect("live").txn_holds += 1;
         if oneway {
             self.check_spam(to, thread, sender_pid, fx);
-            self.enqueue_oneway(node_id, key, to, fx);
             // A oneway sender learns its call was taken (and may reuse
-            // its send area) from TransactionComplete.
+            // its send area) from TransactionComplete. It goes out before
+            // the call is handed on: the mediator may lose its CPU to the
+            // thread the call wakes, and the sender, maybe on another
+            // CPU, should not wait for that thread to run.
             fx.push(Effect::Deliver {
                 thread,
                 ret: Return::TransactionComplete,
                 fds: Vec::new(),
             });
+            self.enqueue_oneway(node_id, key, to, fx);
         } else {
             self.threads.get_mut(thread.0).expect("live").top = Some(key);
             match target_thread {

@@ -1385,6 +1385,53 @@ fn oneway_calls_to_one_node_arrive_in_order_one_at_a_time() {
 }
 
 #[test]
+fn a_oneway_senders_transaction_complete_goes_out_before_the_call_is_handed_on() {
+    // The I/O layer sends effects in order, and the thread a call wakes
+    // may take the mediator's CPU: the sender (maybe on another CPU) is
+    // told first, so it need not wait for that thread to run.
+    let mut w = World::with_sm();
+    let (a, b) = (w.process(), w.process());
+    let (a1, bt) = (w.looper(a), w.thread(b));
+    let h = w.give(a1, 0x10, bt);
+    let _ = w.take(a1);
+    w.ok(a1, Command::WaitForWork);
+    let txn = TxnOut {
+        code: 7,
+        flags: TxnFlags(TxnFlags::ONEWAY),
+        data: DataRange { offset: 0, len: 64 },
+        objects: vec![],
+        splices: Vec::new(),
+        work_source: None,
+    };
+    let mut fx = Vec::new();
+    w.core.command(
+        bt,
+        Command::Transaction { handle: h, txn },
+        vec![],
+        None,
+        &mut fx,
+    );
+    let delivered: Vec<(ThreadId, bool)> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Deliver { thread, ret, .. } => {
+                Some((*thread, matches!(ret, Return::TransactionComplete)))
+            }
+            _ => None,
+        })
+        .collect();
+    let to_sender = delivered.iter().position(|&d| d == (bt, true));
+    let to_server = delivered.iter().position(|&(t, _)| t == a1);
+    assert!(
+        matches!((to_sender, to_server), (Some(s), Some(r)) if s < r),
+        "{delivered:?}"
+    );
+    w.apply(fx);
+    assert_eq!(w.next(bt), Return::TransactionComplete);
+    assert_eq!(w.incoming(a1).code, 7);
+}
+
+#[test]
 fn oneway_calls_may_use_at_most_half_the_receive_buffer() {
     let mut w = big_send_area();
     let (a, b) = (w.process(), w.process());
