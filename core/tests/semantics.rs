@@ -1411,24 +1411,36 @@ fn a_oneway_senders_transaction_complete_goes_out_before_the_call_is_handed_on()
         None,
         &mut fx,
     );
-    let delivered: Vec<(ThreadId, bool)> = fx
-        .iter()
-        .filter_map(|e| match e {
-            Effect::Deliver { thread, ret, .. } => {
-                Some((*thread, matches!(ret, Return::TransactionComplete)))
-            }
-            _ => None,
-        })
-        .collect();
-    let to_sender = delivered.iter().position(|&d| d == (bt, true));
-    let to_server = delivered.iter().position(|&(t, _)| t == a1);
-    assert!(
-        matches!((to_sender, to_server), (Some(s), Some(r)) if s < r),
-        "{delivered:?}"
-    );
+    let told = told_after_every_copy(&fx, bt);
+    assert!(told < first_delivery_to(&fx, a1), "{fx:#?}");
     w.apply(fx);
     assert_eq!(w.next(bt), Return::TransactionComplete);
     assert_eq!(w.incoming(a1).code, 7);
+}
+
+/// Where in `fx` the sender hears TransactionComplete (which lets it reuse
+/// its send area), after asserting that every copy out of that area comes
+/// before it.
+fn told_after_every_copy(fx: &[Effect], sender: ThreadId) -> usize {
+    let told = fx
+        .iter()
+        .position(|e| {
+            matches!(e, Effect::Deliver { thread, ret: Return::TransactionComplete, .. } if *thread == sender)
+        })
+        .unwrap_or_else(|| panic!("no TransactionComplete for the sender: {fx:#?}"));
+    let copies: Vec<usize> = (0..fx.len())
+        .filter(|&i| matches!(fx[i], Effect::Copy { from, .. } if from == sender))
+        .collect();
+    assert!(!copies.is_empty(), "no copy out of the send area: {fx:#?}");
+    assert!(copies.iter().all(|&c| c < told), "{fx:#?}");
+    told
+}
+
+/// Where in `fx` the first delivery to `thread` is.
+fn first_delivery_to(fx: &[Effect], thread: ThreadId) -> usize {
+    fx.iter()
+        .position(|e| matches!(e, Effect::Deliver { thread: t, .. } if *t == thread))
+        .unwrap_or_else(|| panic!("nothing delivered to {thread:?}: {fx:#?}"))
 }
 
 #[test]
@@ -3483,6 +3495,43 @@ fn drain(w: &mut World, l: ThreadId) -> (Vec<(u64, u32)>, Vec<Return>) {
         w.rewait(l);
     }
     (msgs, notices)
+}
+
+/// A publisher may reuse its send area once told: every subscriber's copy
+/// is made before. (Unlike a plain oneway call, the message reaches the
+/// subscribers before the publisher is told: sending the publisher's
+/// TransactionComplete first measured mixed, 40% sooner with one
+/// subscriber on another CPU, up to 25% later with 10 and 100.)
+#[test]
+fn a_publisher_is_told_after_every_subscribers_copy() {
+    let mut tw = topic_world(3, 100, false);
+    let txn = TxnOut {
+        code: 9,
+        flags: TxnFlags(TxnFlags::ONEWAY),
+        data: DataRange { offset: 0, len: 8 },
+        objects: vec![],
+        splices: Vec::new(),
+        work_source: None,
+    };
+    let mut fx = Vec::new();
+    let cmd = Command::Transaction {
+        handle: tw.topic,
+        txn,
+    };
+    tw.w.core.command(tw.pt, cmd, vec![], None, &mut fx);
+    told_after_every_copy(&fx, tw.pt);
+    let loopers: Vec<ThreadId> = tw.subs.iter().map(|&(_, l, _)| l).collect();
+    let copies = fx
+        .iter()
+        .filter(|e| matches!(e, Effect::Copy { from, .. } if *from == tw.pt))
+        .count();
+    assert_eq!(copies, loopers.len(), "one copy per subscriber: {fx:#?}");
+    tw.w.apply(fx);
+    assert_eq!(tw.w.next(tw.pt), Return::TransactionComplete);
+    for l in loopers {
+        let (msgs, _) = drain(&mut tw.w, l);
+        assert_eq!(msgs, vec![(0, 9)]);
+    }
 }
 
 #[test]
