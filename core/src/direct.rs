@@ -237,14 +237,9 @@ impl Core {
         let Some(end) = g.server_end.take() else {
             return false;
         };
+        // Its caller is alive: a caller's end forgets every grant of it
+        // that no server thread took (`End::CallerGone`; an invariant).
         let (caller, node_id, first_id) = (g.caller, g.node, g.first_id);
-        if self.threads.get(caller.0).is_none() {
-            // Its caller ended (the grant was revoked before): nobody to
-            // serve.
-            fx.push(Effect::CloseFds(vec![end]));
-            self.grants.remove(&id);
-            return false;
-        }
         let node = self.nodes.get(node_id.0);
         let target = node.map(|n| (n.ptr, n.cookie)).unwrap_or_default();
         // The caller's runtime calls direct only at its default priority
@@ -322,17 +317,23 @@ impl Core {
         fx: &mut Vec<Effect>,
     ) -> Result<(), Failure> {
         let proc_id = self.threads.get(thread.0).expect("caller checked").proc;
-        match self.grants.get(&grant) {
-            Some(g) if g.server == proc_id && g.server_end.is_none() => {}
-            _ => {
-                return Err(Failure::DirectUnavailable(format!(
-                    "grant {grant} is no channel this process serves"
-                )))
-            }
-        }
+        self.served_grant(proc_id, grant)?;
         // A caller still waiting is told at once.
         self.revoke_direct(|id, _| id == grant, End::ServerGone, fx);
         Ok(())
+    }
+
+    /// Grant `grant` as a channel `server` serves: one of its threads took
+    /// the server's end.
+    fn served_grant(&mut self, server: ProcId, grant: u64) -> Result<&mut Grant, Failure> {
+        self.grants
+            .get_mut(&grant)
+            .filter(|g| g.server == server && g.server_end.is_none())
+            .ok_or_else(|| {
+                Failure::DirectUnavailable(format!(
+                    "grant {grant} is no channel this process serves"
+                ))
+            })
     }
 
     /// `AwaitAdoption`: `thread`, serving a call from `grant`, is about to
@@ -340,14 +341,7 @@ impl Core {
     pub(crate) fn await_adoption(&mut self, thread: ThreadId, grant: u64) -> Result<(), Failure> {
         let th = self.threads.get(thread.0).expect("caller checked");
         let (proc_id, top) = (th.proc, th.top);
-        let Some(g) = self.grants.get_mut(&grant) else {
-            return Err(Failure::DirectUnavailable(format!("no grant {grant}")));
-        };
-        if g.server != proc_id || g.server_end.is_some() {
-            return Err(Failure::DirectUnavailable(format!(
-                "grant {grant} is no channel this process serves"
-            )));
-        }
+        let g = self.served_grant(proc_id, grant)?;
         if top.is_some() {
             return Err(Failure::DirectUnavailable(
                 "a thread in a call serves no direct call".into(),
@@ -397,12 +391,23 @@ impl Core {
                     t
                 })
             });
-        let Some(target) = target else {
-            let id = self.next_id();
-            let e = Failure::DirectUnavailable(format!(
+        let in_call = self.threads.get(thread.0).is_some_and(|t| t.top.is_some());
+        let target = match target {
+            None => Err(format!(
                 "no direct call of this thread on {handle} waits to be adopted by tid {server_tid}"
-            ));
-            return self.fail_to(thread, id, crate::transaction::Fail::Failed(e), fx);
+            )),
+            Some(_) if in_call => {
+                Err("a thread in a call makes no direct calls, so it has none to adopt".into())
+            }
+            Some(t) => Ok(t),
+        };
+        let target = match target {
+            Ok(t) => t,
+            Err(why) => {
+                let id = self.next_id();
+                let e = crate::transaction::Fail::Failed(Failure::DirectUnavailable(why));
+                return self.fail_to(thread, id, e, fx);
+            }
         };
         let txn = TxnOut {
             code: 0,

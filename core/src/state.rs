@@ -584,13 +584,17 @@ impl Core {
             {
                 return bad("awaits an adoption by a thread not of its server");
             }
+            let caller_alive = self.threads.get(g.caller.0).map(|t| t.proc) == Some(g.caller_proc);
+            if g.server_end.is_some() && !caller_alive {
+                return bad("no server thread took it, and its calling thread is gone");
+            }
             if g.draining() {
                 if self.procs.get(g.server.0).is_none() {
                     return bad("draining for a dead server");
                 }
                 continue;
             }
-            if self.threads.get(g.caller.0).map(|t| t.proc) != Some(g.caller_proc) {
+            if !caller_alive {
                 return bad("its calling thread is gone");
             }
             let held = self

@@ -273,14 +273,14 @@ impl Core {
         let first = !th.polled;
         th.polled = true;
         let proc_id = th.proc;
+        let no_stack = th.top.is_none();
         if first {
             // A process that serves from an event loop serves no direct
             // channel (see `grant_direct`), also one granted before.
             self.revoke_direct(|_, g| g.server == proc_id, crate::direct::End::Soft, fx);
         }
-        let th = self.threads.get(thread.0).expect("live");
         // A thread with a stack takes only its own stack's work.
-        if th.top.is_none() {
+        if no_stack {
             self.restore_oneway_priority(thread, fx);
             while let Some(work) = self.procs.get_mut(proc_id.0).and_then(|p| {
                 // A frozen process's work waits for the thaw.

@@ -296,20 +296,12 @@ impl Core {
         let from = th.proc;
         let oneway = txn.flags.oneway();
         let top = th.top;
-        if txn.flags.adopted() {
-            // The server thread trusts the flag to mean its direct call
-            // was adopted: only `adopt_direct` may set it.
-            if forced.is_none() || oneway {
-                return Err(Fail::Failed(Failure::DirectUnavailable(
-                    "TxnFlags::ADOPTED is the mediator's: only AdoptDirect makes such a call"
-                        .into(),
-                )));
-            }
-            if top.is_some() {
-                return Err(Fail::Failed(Failure::DirectUnavailable(
-                    "a thread in a call makes no direct calls, so it has none to adopt".into(),
-                )));
-            }
+        // The server thread trusts the flag to mean its direct call was
+        // adopted: only `adopt_direct` may set it (and checks the rest).
+        if txn.flags.adopted() && (forced.is_none() || oneway) {
+            return Err(Fail::Failed(Failure::DirectUnavailable(
+                "TxnFlags::ADOPTED is the mediator's: only AdoptDirect makes such a call".into(),
+            )));
         }
         if !oneway {
             if let Some(t) = top {

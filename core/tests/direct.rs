@@ -41,6 +41,17 @@ fn request(w: &mut World, t: ThreadId, h: Handle) -> ([FdSlot; 3], Return, Vec<F
     (fds.try_into().unwrap(), ret, got)
 }
 
+/// Asks for a channel on `h` from a new thread of `t`'s process, which is
+/// refused: the reason.
+fn refused_to_a_new_thread_of(w: &mut World, t: ThreadId, h: Handle) -> String {
+    let t2 = w.thread(w.core.thread_proc(t).unwrap());
+    let (_, ret, _) = request(w, t2, h);
+    let Return::DirectRefused { error, .. } = ret else {
+        panic!("{ret:?}")
+    };
+    error.to_string()
+}
+
 /// `caller` adopts its direct call on `h`, naming `server`'s tid.
 fn adopt(w: &mut World, caller: ThreadId, h: Handle, server: ThreadId) {
     let server_tid = w.tid(server);
@@ -147,15 +158,11 @@ fn a_channel_is_refused_where_the_mediator_must_see_the_call() {
     assert!(matches!(ret, Return::DirectRefused { .. }), "{ret:?}");
     // A server that serves on its own threads only (no pool threads):
     // the channel it served ends, and none is granted.
-    let ct2 = w.thread(w.core.thread_proc(ct).unwrap());
     w.ok(st, Command::SetMaxThreads(0));
     assert_eq!(w.revoked.len(), 1);
     assert!(w.dump().direct.iter().all(|d| d.draining));
-    let (_, ret, _) = request(&mut w, ct2, h);
-    let Return::DirectRefused { error, .. } = ret else {
-        panic!("{ret:?}")
-    };
-    assert!(error.to_string().contains("max threads 0"), "{error}");
+    let error = refused_to_a_new_thread_of(&mut w, ct, h);
+    assert!(error.contains("max threads 0"), "{error}");
     let _ = server;
 }
 
@@ -253,12 +260,8 @@ fn freezing_the_server_revokes_its_channels_and_none_is_granted_while_frozen() {
         vec![(dup, false, false)],
         "calls sent are still answered"
     );
-    let ct2 = w.thread(client);
-    let (_, ret, _) = request(&mut w, ct2, h);
-    let Return::DirectRefused { error, .. } = ret else {
-        panic!("{ret:?}")
-    };
-    assert!(error.to_string().contains("frozen"), "{error}");
+    let error = refused_to_a_new_thread_of(&mut w, ct, h);
+    assert!(error.contains("frozen"), "{error}");
 }
 
 #[test]
@@ -353,12 +356,8 @@ fn a_server_that_starts_polling_serves_no_channel() {
     let (_, dup) = open(&mut w, st, ct, h);
     w.ok(st, Command::TakeWork);
     assert_eq!(w.revoked, vec![(dup, false, false)]);
-    let ct2 = w.thread(w.core.thread_proc(ct).unwrap());
-    let (_, ret, _) = request(&mut w, ct2, h);
-    let Return::DirectRefused { error, .. } = ret else {
-        panic!("{ret:?}")
-    };
-    assert!(error.to_string().contains("event loop"), "{error}");
+    let error = refused_to_a_new_thread_of(&mut w, ct, h);
+    assert!(error.contains("event loop"), "{error}");
 }
 
 /// Review finding: an adoption may name only the thread that asked for

@@ -249,7 +249,7 @@ pub(crate) fn call(
     };
     let (result, next) = match call_on(process, &chan, handle, code, data) {
         Sent::Answered(r, true) => (Ok(r), Channelled::Open(chan)),
-        // A channel `await_answer` shut is done with; the thread asks
+        // A channel `call_on` shut is done with; the thread asks
         // again, later.
         Sent::Answered(r, false) => (Ok(r), Channelled::Counting(ASK_AFTER - ASK_AGAIN_AFTER)),
         // The mediator ended the grant: the call goes its way, which
@@ -289,20 +289,42 @@ fn call_on(
         head[12..].copy_from_slice(&uid.to_le_bytes());
     }
     // The payload is sent from where it is, behind the head.
-    if let Err(e) = chan.send_parts(&head, &data.bytes(), true) {
+    if let Err(e) = chan.send_parts(&head, &data.bytes()) {
         tracing::debug!("{handle}: direct channel closed ({e}); through the mediator");
         return Sent::Revoked(data);
     }
-    // Kept until the answer: a call the server did not run goes through
-    // the mediator after all.
-    match await_answer(process, chan, handle) {
-        Some((r, keep)) => Sent::Answered(r, keep),
-        None => {
+    // Read and parsed before an adoption, which waits (and may serve
+    // nested calls on this thread) with the buffer free.
+    let (r, keep) = match read_answer(chan, handle) {
+        Answer::Reply(r) => (r, true),
+        Answer::Retry => {
+            // Not run: the call goes through the mediator after all.
             tracing::debug!("{handle}: the direct channel closes; through the mediator");
             let _ = chan.shutdown();
-            Sent::Revoked(data)
+            return Sent::Revoked(data);
         }
-    }
+        Answer::Adopt(tid) => {
+            // Run, so not sent again: its send-area lease goes before the
+            // adopted call's replies and nested calls need the area.
+            drop(data);
+            match crate::thread::adopt_and_wait(process, handle, tid) {
+                Ok(reply) => (Ok(reply), true),
+                Err(e) => {
+                    // The server thread may still wait for the adoption,
+                    // or answer on the channel after all: a later call
+                    // could read that answer as its own. Closed, its
+                    // thread stops.
+                    let _ = chan.shutdown();
+                    (Err(e), false)
+                }
+            }
+        }
+        Answer::Broken(e) => {
+            let _ = chan.shutdown();
+            (Err(e), false)
+        }
+    };
+    Sent::Answered(r, keep)
 }
 
 /// What came back on the channel for a call.
@@ -316,36 +338,6 @@ enum Answer {
     /// The server is gone, or broke the channel's format: the channel is
     /// done with.
     Broken(Status),
-}
-
-/// The call's answer, and whether the channel may carry the next call;
-/// `None` when the server did not run it.
-fn await_answer(
-    process: &Arc<ProcessState>,
-    chan: &Channel,
-    handle: Handle,
-) -> Option<(Result<Parcel>, bool)> {
-    // Read and parsed before an adoption, which waits (and may serve
-    // nested calls on this thread) with the buffer free.
-    let answer = read_answer(chan, handle);
-    Some(match answer {
-        Answer::Reply(r) => (r, true),
-        Answer::Retry => return None,
-        Answer::Adopt(tid) => match crate::thread::adopt_and_wait(process, handle, tid) {
-            Ok(reply) => (Ok(reply), true),
-            Err(e) => {
-                // The server thread may still wait for the adoption, or
-                // answer on the channel after all: a later call could
-                // read that answer as its own. Closed, its thread stops.
-                let _ = chan.shutdown();
-                (Err(e), false)
-            }
-        },
-        Answer::Broken(e) => {
-            let _ = chan.shutdown();
-            (Err(e), false)
-        }
-    })
 }
 
 /// Reads and parses one answer to a call on `chan`.
@@ -675,13 +667,13 @@ pub(crate) fn adopt(process: &Arc<ProcessState>) -> Result<TxnId> {
     crate::thread::command(process, Command::AwaitAdoption { grant })?;
     let id = crate::thread::await_adoption(process, chan.as_fd(), || {
         // Never blocks on a caller that reads nothing: it loses the call.
-        chan.send_parts(&[ADOPT], &my_tid().to_le_bytes(), false)
-            .map(|_| ())
-            .map_err(|e| {
-                Status::dead(format!(
-                    "the direct caller went away before its call was adopted: {e}"
-                ))
-            })
+        let mut msg = [ADOPT; 5];
+        msg[1..].copy_from_slice(&my_tid().to_le_bytes());
+        chan.try_send(&msg, &[]).map(|_| ()).map_err(|e| {
+            Status::dead(format!(
+                "the direct caller went away before its call was adopted: {e}"
+            ))
+        })
     })?;
     set_call_state(CallState::Adopted(id));
     Ok(id)

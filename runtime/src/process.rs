@@ -112,7 +112,7 @@ pub struct ProcessState {
     /// Sync calls may go over direct channels (`direct`).
     direct: AtomicBool,
     /// Oneway calls sent (`count_oneway`).
-    oneway_sent: std::sync::atomic::AtomicU64,
+    oneway_sent: AtomicU64,
     me: Weak<ProcessState>,
 }
 
@@ -178,7 +178,7 @@ impl ProcessState {
             failed_spawns: AtomicU32::new(0),
             oneway_window: AtomicUsize::new(0),
             direct: AtomicBool::new(true),
-            oneway_sent: std::sync::atomic::AtomicU64::new(0),
+            oneway_sent: AtomicU64::new(0),
             me: me.clone(),
         });
         // Two threads racing here: the loser's device closes, harmlessly.

@@ -164,15 +164,7 @@ fn dropping_the_handle_revokes_the_channel() {
 fn a_direct_caller_that_dies_leaves_the_services_other_proxies_alive() {
     let ctx = context!();
     let _sm = ctx.servicemanager();
-    let mut svc = ctx.service(&["test.dthird"]);
-    let _third = ctx.service(&["test.dthird.x"]);
-    let mut c1 = ctx.client(None);
-    c1.ok("get s test.dthird");
-    c1.ok("get x test.dthird.x");
-    c1.ok("keep s x");
-    // The oneway keep runs on one pool thread of s, a sync call may run on
-    // another first (binder's race): wait until it has run.
-    wait_kept(&ctx, &mut c1, "k");
+    let (mut svc, _third, mut c1) = keeping_a_third(&ctx, "test.dthird");
     // The calls after it open the channel.
     for _ in 0..2 {
         assert_eq!(c1.ok("call-kept s"), "k");
@@ -210,6 +202,28 @@ fn a_forked_child_cannot_call_on_its_parents_direct_channel() {
     assert!(child.contains("fork"), "{child}");
 }
 
+/// Services `name` (as `s`) and `name.x` (as `x`), and a client that had
+/// `s` keep its proxy to `x` and saw the keep run: (s, x, client).
+fn keeping_a_third(
+    ctx: &capbinder_tests::harness::Context,
+    name: &str,
+) -> (
+    capbinder_tests::harness::App,
+    capbinder_tests::harness::App,
+    capbinder_tests::harness::App,
+) {
+    let svc = ctx.service(&[name]);
+    let third = ctx.service(&[&format!("{name}.x")]);
+    let mut c = ctx.client(None);
+    c.ok(&format!("get s {name}"));
+    c.ok(&format!("get x {name}.x"));
+    c.ok("keep s x");
+    // The oneway keep runs on one pool thread of s, a sync call may run on
+    // another first (binder's race): wait until it has run.
+    wait_kept(ctx, &mut c, "k");
+    (svc, third, c)
+}
+
 /// Calls `call-kept s` until the oneway `keep` before it has run there.
 fn wait_kept(
     ctx: &capbinder_tests::harness::Context,
@@ -241,13 +255,7 @@ fn signal(pid: i32, sig: &str) {
 fn adoption_wait_ends_when_the_caller_dies(code: &str) {
     let ctx = context!();
     let _sm = ctx.servicemanager();
-    let mut svc = ctx.service(&["test.dhang"]);
-    let _third = ctx.service(&["test.dhang.x"]);
-    let mut c1 = ctx.client(None);
-    c1.ok("get s test.dhang");
-    c1.ok("get x test.dhang.x");
-    c1.ok("keep s x");
-    wait_kept(&ctx, &mut c1, "k");
+    let (mut svc, _third, mut c1) = keeping_a_third(&ctx, "test.dhang");
     for _ in 0..3 {
         c1.ok("echo s a");
     }

@@ -888,10 +888,6 @@ impl Shim {
     }
 }
 
-/// Checks the fds a command brings against its fd-bearing objects: a blob
-/// must be sealed against writing, shrinking and growing (and not only
-/// `F_SEAL_FUTURE_WRITE`), shared memory against shrinking and growing, and
-/// either must hold at least the length the object names.
 /// Reads away the calls queued on a revoked direct channel whose caller
 /// is gone (read on the mediator's duplicate, they leave the server's
 /// queue too), so that none runs for a caller nobody waits on. Bounded:
@@ -907,6 +903,10 @@ fn drain_queued(fd: &OwnedFd) {
     }
 }
 
+/// Checks the fds a command brings against its fd-bearing objects: a blob
+/// must be sealed against writing, shrinking and growing (and not only
+/// `F_SEAL_FUTURE_WRITE`), shared memory against shrinking and growing, and
+/// either must hold at least the length the object names.
 fn check_fd_objects(cmd: &Command, fds: &[OwnedFd]) -> Result<(), Failure> {
     if fds.is_empty() {
         // Every object names an fd out of range: the core's to report.

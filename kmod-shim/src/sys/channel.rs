@@ -195,13 +195,9 @@ impl Channel {
     /// [`send`](Self::send) of one message made of `head` then `body`,
     /// gathered by the kernel (`sendmsg` with two `iovec`s): a small header
     /// goes in front of a payload without copying the payload next to it.
-    /// With `wait: false`, as [`try_send`](Self::try_send).
-    pub fn send_parts(&self, head: &[u8], body: &[u8], wait: bool) -> io::Result<usize> {
-        let mut flags = SendFlags::NOSIGNAL;
-        if !wait {
-            flags |= SendFlags::DONTWAIT;
-        }
-        self.send_iov(&[IoSlice::new(head), IoSlice::new(body)], &[], flags)
+    pub fn send_parts(&self, head: &[u8], body: &[u8]) -> io::Result<usize> {
+        let parts = [IoSlice::new(head), IoSlice::new(body)];
+        self.send_iov(&parts, &[], SendFlags::NOSIGNAL)
     }
 
     fn send_with(
@@ -644,7 +640,7 @@ mod tests {
     #[test]
     fn a_message_sent_in_two_parts_arrives_as_one() {
         let (a, b) = Channel::pair().unwrap();
-        a.send_parts(b"head", b"-body", true).unwrap();
+        a.send_parts(b"head", b"-body").unwrap();
         let mut buf = [0u8; 16];
         let got = b.recv(&mut buf, 0).unwrap();
         assert_eq!(&buf[..got.len], b"head-body");

@@ -113,8 +113,8 @@ pub const SLICE_RANGE_NS: std::ops::RangeInclusive<u64> = 100_000..=100_000_000;
 /// Whether `attr` is a fair-scheduler policy that has a slice.
 fn has_slice(attr: &SchedAttr) -> bool {
     matches!(
-        i32::try_from(attr.sched_policy),
-        Ok(libc::SCHED_OTHER | libc::SCHED_BATCH)
+        SchedPolicy::from_raw(attr.sched_policy),
+        Some(SchedPolicy::Normal | SchedPolicy::Batch)
     )
 }
 
@@ -157,7 +157,7 @@ pub fn set_own_slice(ns: Option<u64>) -> io::Result<Option<u64>> {
     // ask for more than a slice.
     attr.sched_flags &= SCHED_FLAG_RESET_ON_FORK;
     sched_setattr(me, &attr)?;
-    own_slice()
+    slice_of(me)
 }
 
 /// A scheduling policy capbinder can carry from caller to server.
