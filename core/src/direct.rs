@@ -95,6 +95,21 @@ pub(crate) enum End {
     ServerGone,
 }
 
+impl End {
+    /// Whether ending `g` this way forgets it, not only revokes it: with
+    /// its server, or with its caller where no server thread took it yet
+    /// (nobody left to serve, or nobody there to wait for). A grant that
+    /// is not forgotten drains: a call the caller queued before a pool
+    /// thread took the channel is still answered, once one does.
+    fn forgets(self, g: &Grant) -> bool {
+        match self {
+            End::ServerGone => true,
+            End::CallerGone => g.server_end.is_some(),
+            End::Soft => false,
+        }
+    }
+}
+
 impl Core {
     /// `RequestDirect`: `slots` are the caller's end, the server's end
     /// and the mediator's duplicate of the server's, made by the I/O
@@ -258,8 +273,8 @@ impl Core {
         true
     }
 
-    /// Ends every grant `which` picks (draining ones only when the
-    /// server is gone: they are forgotten then).
+    /// Ends every grant `which` picks (draining ones only when this end
+    /// forgets them).
     pub(crate) fn revoke_direct(
         &mut self,
         which: impl Fn(u64, &Grant) -> bool,
@@ -272,40 +287,47 @@ impl Core {
         let ids: Vec<u64> = self
             .grants
             .iter()
-            .filter(|(id, g)| {
-                // Revoked already, a grant is forgotten with its server, or
-                // with its caller where no server thread took it yet.
-                let again = match how {
-                    End::ServerGone => true,
-                    End::CallerGone => g.server_end.is_some(),
-                    End::Soft => false,
-                };
-                (again || !g.draining()) && which(**id, g)
-            })
+            .filter(|(id, g)| (how.forgets(g) || !g.draining()) && which(**id, g))
             .map(|(&id, _)| id)
             .collect();
         for id in ids {
-            let g = self.grants.get_mut(&id).expect("listed");
-            if let Some(slot) = g.revoke.take() {
-                fx.push(Effect::RevokeDirect {
-                    slot,
-                    hard: how != End::Soft,
-                    drain: how == End::CallerGone,
-                });
+            self.end_grant(id, how, fx);
+        }
+    }
+
+    /// Ends grant `id` `how`: revoked (if it was not already), and
+    /// forgotten where `how` forgets it.
+    fn end_grant(&mut self, id: u64, how: End, fx: &mut Vec<Effect>) {
+        let Some(g) = self.grants.get_mut(&id) else {
+            return;
+        };
+        if let Some(slot) = g.revoke.take() {
+            fx.push(Effect::RevokeDirect {
+                slot,
+                hard: how != End::Soft,
+                drain: how == End::CallerGone,
+            });
+        }
+        if how.forgets(g) {
+            if let Some(end) = g.server_end.take() {
+                fx.push(Effect::CloseFds(vec![end]));
             }
-            match how {
-                // A call the caller queued before a pool thread took the
-                // channel is still answered, once one does (after a thaw).
-                End::Soft => {}
-                End::CallerGone if g.server_end.is_none() => {}
-                _ => {
-                    // Nobody there to wait for, or nobody left to serve.
-                    if let Some(end) = g.server_end.take() {
-                        fx.push(Effect::CloseFds(vec![end]));
-                    }
-                    self.grants.remove(&id);
-                }
-            }
+            self.grants.remove(&id);
+        }
+    }
+
+    /// Revokes `server`'s live grants past the first `keep` (its channels
+    /// are threads of its pool: fewer threads, fewer channels).
+    pub(crate) fn trim_served(&mut self, server: ProcId, keep: usize, fx: &mut Vec<Effect>) {
+        let over: Vec<u64> = self
+            .grants
+            .iter()
+            .filter(|(_, g)| g.server == server && !g.draining())
+            .map(|(&id, _)| id)
+            .skip(keep)
+            .collect();
+        for id in over {
+            self.end_grant(id, End::Soft, fx);
         }
     }
 
@@ -319,7 +341,7 @@ impl Core {
         let proc_id = self.threads.get(thread.0).expect("caller checked").proc;
         self.served_grant(proc_id, grant)?;
         // A caller still waiting is told at once.
-        self.revoke_direct(|id, _| id == grant, End::ServerGone, fx);
+        self.end_grant(grant, End::ServerGone, fx);
         Ok(())
     }
 

@@ -352,15 +352,8 @@ impl Core {
             Command::SpawnFailed => self.spawn_failed(proc_id),
             Command::TakeWork => self.take_work(thread, fx),
             Command::SetMaxThreads(n) => self.set_max_threads(proc_id, n).map(|()| {
-                // Channels are threads there: those over the new count end.
-                let over: Vec<u64> = self
-                    .grants
-                    .iter()
-                    .filter(|(_, g)| g.server == proc_id && !g.draining())
-                    .map(|(&id, _)| id)
-                    .skip(n.min(direct::MAX_SERVED as u32) as usize)
-                    .collect();
-                self.revoke_direct(|id, _| over.contains(&id), direct::End::Soft, fx);
+                let keep = n.min(direct::MAX_SERVED as u32) as usize;
+                self.trim_served(proc_id, keep, fx);
             }),
             Command::SetContextManager { ptr, cookie, flags } => {
                 self.set_context_manager(proc_id, ptr, cookie, flags, fx)

@@ -277,7 +277,7 @@ impl Core {
         if first {
             // A process that serves from an event loop serves no direct
             // channel (see `grant_direct`), also one granted before.
-            self.revoke_direct(|_, g| g.server == proc_id, crate::direct::End::Soft, fx);
+            self.trim_served(proc_id, 0, fx);
         }
         // A thread with a stack takes only its own stack's work.
         if no_stack {

@@ -429,11 +429,11 @@ pub(crate) fn serve(
     first_id: TxnId,
     fds: Vec<OwnedFd>,
 ) {
-    let closed = |chan: Option<Channel>| {
+    let closed = |chan: Option<&Channel>| {
         // A call its caller sent already goes through the mediator, and
         // the mediator forgets the channel.
         if let Some(c) = chan {
-            close_unrun(&c);
+            close_unrun(c);
         }
         crate::thread::post(process, vec![Command::DirectClosed { grant }]);
     };
@@ -445,7 +445,7 @@ pub(crate) fn serve(
         return closed(None);
     };
     let Some(local) = process.lookup_local(target.0) else {
-        return closed(Some(chan));
+        return closed(Some(&chan));
     };
     let chan = Arc::new(chan);
     let server = ChannelServer {
@@ -454,15 +454,13 @@ pub(crate) fn serve(
         local,
         sender,
         grant,
-        out: RefCell::default(),
     };
     let spawned = std::thread::Builder::new()
         .name(format!("capbinder-direct-{grant}"))
         .spawn(move || server.run(first_id));
     if let Err(e) = spawned {
         tracing::warn!("direct channel {grant}: no thread to serve it: {e}");
-        close_unrun(&chan);
-        crate::thread::post(process, vec![Command::DirectClosed { grant }]);
+        closed(Some(&chan));
     }
 }
 
@@ -490,8 +488,6 @@ struct ChannelServer {
     /// The caller, as the mediator named it.
     sender: Sender,
     grant: u64,
-    /// The buffer each reply is sent from.
-    out: RefCell<Vec<u8>>,
 }
 
 impl ChannelServer {
@@ -508,42 +504,43 @@ impl ChannelServer {
         let mut buf = vec![0u8; CALL_HEAD + MAX_PAYLOAD];
         // The bytes of each call's parcel, handed back after it for the next.
         let mut body = Vec::new();
-        let mut n = 0;
-        let used_up = loop {
-            if n == capbinder_core::direct::ID_BLOCK {
-                break true;
-            }
-            let id = TxnId(first_id.0 + n);
-            n += 1;
-            let got = match chan.recv(&mut buf, 0) {
-                Ok(g) => g,
-                Err(e) => {
-                    tracing::debug!("direct channel: {e}");
-                    break false;
+        // The buffer each reply is sent from.
+        let mut out = Vec::new();
+        let used_up = 'serve: {
+            for n in 0..capbinder_core::direct::ID_BLOCK {
+                let id = TxnId(first_id.0 + n);
+                let got = match chan.recv(&mut buf, 0) {
+                    Ok(g) => g,
+                    Err(e) => {
+                        tracing::debug!("direct channel: {e}");
+                        break 'serve false;
+                    }
+                };
+                if got.full_len == 0 || process.is_lost() {
+                    break 'serve false; // revoked, or its caller ended
                 }
-            };
-            if got.full_len == 0 || process.is_lost() {
-                break false; // revoked, or its caller ended
+                if got.truncated || got.len < CALL_HEAD {
+                    tracing::warn!(
+                        "direct channel from pid {}: a call of {} bytes is malformed; closing it",
+                        sender.pid,
+                        got.full_len
+                    );
+                    break 'serve false;
+                }
+                let word =
+                    |i: usize| u32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes"));
+                let code = word(0);
+                let work_source = (word(8) != 0).then(|| word(12));
+                body.clear();
+                body.extend_from_slice(&buf[CALL_HEAD..got.len]);
+                let data = Parcel::from_parts(std::mem::take(&mut body), Vec::new());
+                let (more, bytes) = self.serve_one(id, code, work_source, data, &mut out);
+                body = bytes;
+                if !more {
+                    break 'serve false;
+                }
             }
-            if got.truncated || got.len < CALL_HEAD {
-                tracing::warn!(
-                    "direct channel from pid {}: a call of {} bytes is malformed; closing it",
-                    sender.pid,
-                    got.full_len
-                );
-                break false;
-            }
-            let word = |i: usize| u32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes"));
-            let code = word(0);
-            let work_source = (word(8) != 0).then(|| word(12));
-            body.clear();
-            body.extend_from_slice(&buf[CALL_HEAD..got.len]);
-            let data = Parcel::from_parts(std::mem::take(&mut body), Vec::new());
-            let (more, bytes) = self.serve_one(id, code, work_source, data);
-            body = bytes;
-            if !more {
-                break false;
-            }
+            true
         };
         SERVING.with(|s| s.borrow_mut().take());
         // Whoever waits on the channel learns now: the mediator's duplicate of
@@ -568,6 +565,7 @@ impl ChannelServer {
         code: u32,
         work_source: Option<u32>,
         mut data: Parcel,
+        out: &mut Vec<u8>,
     ) -> (bool, Vec<u8>) {
         let (process, chan, local) = (&self.process, &self.chan, &self.local);
         let entered = (
@@ -595,42 +593,35 @@ impl ChannelServer {
         drop(entered);
         let direct_ok =
             reply.object_count() == 0 && !reply.is_sensitive() && reply.len() <= MAX_PAYLOAD;
-        let adopted = match call_state() {
-            CallState::Adopted(id) => Some(id),
-            CallState::Direct if direct_ok => None,
+        let state = match call_state() {
             // Objects, fds or a large payload go back through the mediator.
-            CallState::Direct => match adopt(process) {
-                Ok(id) => Some(id),
-                Err(e) => {
+            CallState::Direct if !direct_ok => adopt(process).map_or_else(
+                |e| {
                     tracing::debug!("direct call: reply not sent: {e}");
-                    set_call_state(CallState::Idle);
-                    return (false, bytes);
-                }
-            },
-            CallState::Abandoned | CallState::Idle => {
-                set_call_state(CallState::Idle);
-                return (false, bytes);
-            }
+                    CallState::Abandoned
+                },
+                CallState::Adopted,
+            ),
+            s => s,
         };
         set_call_state(CallState::Idle);
-        let more = match adopted {
-            Some(id) => {
+        let more = match state {
+            CallState::Adopted(id) => {
                 crate::thread::send_reply(process, reply, id);
                 true
             }
-            None => {
+            CallState::Abandoned | CallState::Idle => false,
+            CallState::Direct => {
                 // Never blocks: a caller that has one call in flight has room
                 // for its answer; one that queued calls and reads no answers
                 // loses the channel instead of holding this thread.
                 // One buffer, the kind byte then the parcel: measured
                 // faster at 4 KiB than the kernel gathering the two (0.52x
                 // against 0.57x the relay).
-                let mut out = self.out.borrow_mut();
                 out.clear();
                 out.push(REPLY);
                 out.extend_from_slice(&reply.bytes());
-                let sent = chan.try_send(&out, &[]).is_ok();
-                drop(out);
+                let sent = chan.try_send(out, &[]).is_ok();
                 // Its buffer is the thread's next reply's.
                 reply.recycle();
                 sent
